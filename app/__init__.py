@@ -1,0 +1,1 @@
+"""ansinh: cashless social-security disbursement that measures time to withdrawal."""

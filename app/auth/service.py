@@ -1,0 +1,269 @@
+"""Sign-in, sessions and bank API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record
+from app.auth.models import STAFF_ROLES, BankApiKey, LoginAttempt, Role, StaffSession, StaffUser
+from app.registry.models import Bank, Commune, Province
+
+_hasher = PasswordHasher()
+# A real hash to verify against when the user does not exist, so timing does not reveal usernames.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+API_KEY_PREFIX = "ansinh_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a staff member (session) or a bank (API key)."""
+
+    kind: str  # "staff" | "bank"
+    name: str
+    role: Role
+    user_id: int | None = None
+    bank_bin: str | None = None
+    provinces: tuple[str, ...] = ()
+    communes: tuple[str, ...] = ()
+    csrf_token: str | None = None
+    session_id: int | None = None
+    api_key_id: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_commune_scoped(self) -> bool:
+        return self.role == Role.commune_staff
+
+    @property
+    def is_province_scoped(self) -> bool:
+        return bool(self.provinces) and self.role != Role.commune_staff
+
+
+class AuthError(Exception):
+    """Sign-in refused; the message is deliberately generic."""
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many failed sign-ins")
+        self.retry_after = retry_after
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _sha256(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()
+
+
+class ScopeError(ValueError):
+    """A user's role and scope do not fit together."""
+
+
+async def _check_scope(
+    session: AsyncSession, role: Role, provinces: Sequence[str], communes: Sequence[str]
+) -> None:
+    if role not in STAFF_ROLES:
+        raise ScopeError(f"role {role} is not a staff role (banks use API keys: `ansinh apikey create`)")
+    if role == Role.commune_staff and not communes:
+        raise ScopeError("commune_staff needs at least one --commune")
+    if provinces:
+        found = set((await session.scalars(select(Province.code).where(Province.code.in_(provinces)))).all())
+        missing = sorted(set(provinces) - found)
+        if missing:
+            raise ScopeError(f"unknown province code(s): {', '.join(missing)}")
+    if communes:
+        found = set((await session.scalars(select(Commune.code).where(Commune.code.in_(communes)))).all())
+        missing = sorted(set(communes) - found)
+        if missing:
+            raise ScopeError(f"unknown commune code(s): {', '.join(missing)}")
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    provinces: Sequence[str] = (),
+    communes: Sequence[str] = (),
+    full_name: str = "",
+    actor: str = "system",
+) -> StaffUser:
+    """Create a staff user with an argon2 password hash; scope codes are checked against reference data."""
+    if len(password) < 8:
+        raise ScopeError("password must have at least 8 characters")
+    await _check_scope(session, role, provinces, communes)
+    exists = await session.scalar(select(StaffUser.id).where(func.lower(StaffUser.username) == username.lower()))
+    if exists:
+        raise ScopeError(f"user {username!r} already exists")
+    user = StaffUser(
+        username=username,
+        password_hash=hash_password(password),
+        role=role.value,
+        provinces=list(provinces),
+        communes=list(communes),
+        full_name=full_name,
+        is_active=True,
+    )
+    session.add(user)
+    await session.flush()
+    await record(
+        session,
+        actor=actor,
+        action="user.create",
+        object_type="staff_user",
+        object_id=user.id,
+        after={"username": username, "role": role, "provinces": list(provinces), "communes": list(communes)},
+    )
+    return user
+
+
+async def _recent_failures(session: AsyncSession, username: str, ip: str | None, window: timedelta) -> int:
+    since = datetime.now(UTC) - window
+    query = select(func.count()).where(
+        LoginAttempt.success.is_(False),
+        LoginAttempt.at >= since,
+        (func.lower(LoginAttempt.username) == username.lower()) | (LoginAttempt.ip == ip if ip else False),
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def login(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    ip: str | None,
+    session_hours: int,
+    max_failures: int,
+    window_minutes: int,
+) -> tuple[str, StaffSession, StaffUser]:
+    """Check the password and open a session; returns the raw token (for the cookie) once.
+
+    Failures are counted per username and per client address; past ``max_failures`` in the
+    window every attempt is refused with RateLimited, whether the password is right or not.
+    """
+    window = timedelta(minutes=window_minutes)
+    if await _recent_failures(session, username, ip, window) >= max_failures:
+        raise RateLimited(retry_after=window_minutes * 60)
+    user = await session.scalar(select(StaffUser).where(func.lower(StaffUser.username) == username.lower()))
+    ok = False
+    try:
+        ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and user is not None
+    except (VerificationError, InvalidHashError):
+        ok = False
+    ok = ok and user is not None and user.is_active
+    session.add(LoginAttempt(username=username[:64], ip=ip, success=ok))
+    if not ok or user is None:
+        await session.flush()
+        raise AuthError("wrong username or password")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    token = secrets.token_urlsafe(32)
+    staff_session = StaffSession(
+        token_hash=_sha256(token),
+        csrf_token=secrets.token_urlsafe(24),
+        user_id=user.id,
+        expires_at=datetime.now(UTC) + timedelta(hours=session_hours),
+        ip=ip,
+    )
+    session.add(staff_session)
+    await session.flush()
+    await record(session, actor=user.username, actor_role=user.role, action="auth.login",
+                 object_type="staff_user", object_id=user.id)
+    return token, staff_session, user
+
+
+async def principal_from_session_token(session: AsyncSession, token: str) -> Principal | None:
+    """The signed-in staff member for a session cookie, or None when unknown, expired or revoked."""
+    row = (
+        await session.execute(
+            select(StaffSession, StaffUser)
+            .join(StaffUser, StaffUser.id == StaffSession.user_id)
+            .where(
+                StaffSession.token_hash == _sha256(token),
+                StaffSession.revoked_at.is_(None),
+                StaffSession.expires_at > func.now(),
+                StaffUser.is_active.is_(True),
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    staff_session, user = row
+    return Principal(
+        kind="staff",
+        name=user.username,
+        role=Role(user.role),
+        user_id=user.id,
+        provinces=tuple(user.provinces or ()),
+        communes=tuple(user.communes or ()),
+        csrf_token=staff_session.csrf_token,
+        session_id=staff_session.id,
+    )
+
+
+async def logout(session: AsyncSession, session_id: int) -> None:
+    await session.execute(
+        update(StaffSession).where(StaffSession.id == session_id).values(revoked_at=func.now())
+    )
+
+
+async def create_api_key(session: AsyncSession, *, bank_bin: str, label: str = "", actor: str = "system") -> str:
+    """Create a key bound to one bank BIN; the raw key is returned once and only its hash is stored."""
+    bank = await session.get(Bank, bank_bin)
+    if bank is None:
+        raise ScopeError(f"unknown bank BIN {bank_bin!r}")
+    prefix = secrets.token_hex(4)
+    key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    api_key = BankApiKey(bank_bin=bank_bin, prefix=prefix, key_hash=_sha256(key), label=label, created_by=actor)
+    session.add(api_key)
+    await session.flush()
+    await record(session, actor=actor, action="apikey.create", object_type="bank_api_key",
+                 object_id=api_key.id, after={"bank_bin": bank_bin, "prefix": prefix, "label": label})
+    return key
+
+
+async def revoke_api_key(session: AsyncSession, *, prefix: str, actor: str = "system") -> bool:
+    """Revoke a key by its prefix; returns False when no active key has that prefix."""
+    result = await session.execute(
+        update(BankApiKey)
+        .where(BankApiKey.prefix == prefix, BankApiKey.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+        .returning(BankApiKey.id, BankApiKey.bank_bin)
+    )
+    row = result.first()
+    if row is None:
+        return False
+    await record(session, actor=actor, action="apikey.revoke", object_type="bank_api_key",
+                 object_id=row.id, after={"bank_bin": row.bank_bin, "prefix": prefix})
+    return True
+
+
+async def principal_from_api_key(session: AsyncSession, key: str) -> Principal | None:
+    """The bank behind a bearer key, or None when unknown or revoked."""
+    if not key.startswith(API_KEY_PREFIX):
+        return None
+    api_key = await session.scalar(
+        select(BankApiKey).where(BankApiKey.key_hash == _sha256(key), BankApiKey.revoked_at.is_(None))
+    )
+    if api_key is None:
+        return None
+    await session.execute(
+        update(BankApiKey).where(BankApiKey.id == api_key.id).values(last_used_at=func.now())
+    )
+    return Principal(
+        kind="bank", name=f"bank:{api_key.bank_bin}", role=Role.bank, bank_bin=api_key.bank_bin,
+        api_key_id=api_key.id,
+    )

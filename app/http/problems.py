@@ -1,0 +1,89 @@
+"""Errors as application/problem+json (RFC 9457), with row errors for rejected files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = structlog.get_logger()
+
+PROBLEM_JSON = "application/problem+json"
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
+
+
+def bilingual(vi: str, en: str) -> str:
+    """Staff-facing text: Vietnamese first, English after."""
+    return f"{vi} / {en}"
+
+
+class Problem(HTTPException):
+    """An HTTP error with a problem+json body; ``errors`` lists bad rows or fields."""
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code=status_code, detail=detail, headers=headers)
+        self.title = title or _TITLES.get(status_code, "Error")
+        self.errors = errors
+        self.extra = extra or {}
+
+
+def problem_response(
+    status: int, detail: str, *, title: str | None = None, errors: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"type": "about:blank", "status": status, "title": title or _TITLES.get(status, "Error"),
+                            "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    body.update(extra or {})
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    if isinstance(exc, Problem):
+        return problem_response(exc.status_code, exc.detail, title=exc.title, errors=exc.errors,
+                                extra=exc.extra, headers=exc.headers)
+    errors = None
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        errors = [
+            {"row": None, "column": e.get("key"), "message": e.get("message")} if isinstance(e, dict) else
+            {"row": None, "column": None, "message": str(e)}
+            for e in exc.extra
+        ]
+    return problem_response(exc.status_code, exc.detail, errors=errors, headers=exc.headers)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.error("unhandled_error", path=request.url.path, exc_info=exc)
+    return problem_response(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        bilingual("Lỗi hệ thống, vui lòng thử lại hoặc báo quản trị", "Internal error; try again or tell an administrator"),
+    )
+
+
+EXCEPTION_HANDLERS = {HTTPException: handle_http_exception, Exception: handle_unexpected}

@@ -1,0 +1,73 @@
+"""The Litestar application: wiring of settings, database, auth, routes and errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins.sqlalchemy import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+
+from app.auth.middleware import RequestContextMiddleware
+from app.auth.routes import AdminController, AuthController
+from app.database import make_engine, make_sessionmaker, migration_state
+from app.health import healthz
+from app.http.problems import EXCEPTION_HANDLERS
+from app.logging import configure_logging
+from app.settings import Settings
+
+log = structlog.get_logger()
+
+# Each domain adds its controllers here.
+ROUTE_HANDLERS: list[Any] = [healthz, AuthController, AdminController]
+
+
+class MigrationsBehind(RuntimeError):
+    pass
+
+
+def create_app(settings: Settings, database_url: str) -> Litestar:
+    """Build the app for an already-resolved database URL (see ``app.database.resolve_database_url``)."""
+    configure_logging(settings.production)
+    engine = make_engine(database_url)
+    sessionmaker = make_sessionmaker(engine)
+    alchemy = SQLAlchemyAsyncConfig(
+        engine_instance=engine,
+        before_send_handler="autocommit",
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        create_all=False,
+    )
+
+    async def check_schema(app: Litestar) -> None:
+        state = await migration_state(engine)
+        if not state.up_to_date:
+            raise MigrationsBehind(
+                f"database is at {list(state.current) or 'nothing'}, code expects {list(state.heads)}: "
+                "run `ansinh db upgrade`"
+            )
+        log.info("app_started", revision=list(state.current))
+
+    async def dispose(app: Litestar) -> None:
+        await engine.dispose()
+
+    return Litestar(
+        route_handlers=ROUTE_HANDLERS,
+        plugins=[SQLAlchemyPlugin(config=alchemy)],
+        middleware=[DefineMiddleware(RequestContextMiddleware)],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(
+            title="ansinh",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        on_startup=[check_schema],
+        on_shutdown=[dispose],
+        state=State({"settings": settings, "engine": engine, "sessionmaker": sessionmaker}),
+        request_max_body_size=200 * 1024 * 1024,
+        debug=False,
+    )
