@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,19 +12,7 @@ import httpx
 import pytest
 
 from app.database import to_libpq_url
-
-ANSINH = [sys.executable, "-m", "app"]
-
-
-def run_cli(*args: str, env: dict[str, str], stdin: str | None = None, timeout: int = 120):
-    return subprocess.run([*ANSINH, *args], env=env, input=stdin, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def base_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "ANSINH_DATA_DIR"}}
-    env.update(ANSINH_SCHEDULER="0", ANSINH_DEMO="0", **extra)
-    return env
+from tests.support.processes import base_env, free_port, run_cli, start_server, stop_server
 
 
 @pytest.fixture
@@ -82,12 +67,6 @@ def test_apikey_create_prints_the_key_once_and_revoke_works(database_url):
     assert unknown_bank.returncode == 1 and "unknown bank" in unknown_bank.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _postmaster_running(pgdata: Path) -> bool:
     pid_file = pgdata / "postmaster.pid"
     if not pid_file.exists():
@@ -112,19 +91,10 @@ def test_embedded_server_keeps_data_across_restarts_and_commands_attach_to_a_run
     again = run_cli("user", "add", "root", "--role", "admin", env=env, stdin="a long password\n")
     assert again.returncode == 1 and "already exists" in again.stderr
 
-    port = _free_port()
-    server = subprocess.Popen([*ANSINH, "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    port = free_port()
+    server = start_server(env, port)
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(120):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.25)
-        else:
-            raise AssertionError("serve did not come up")
         # an administrator adds a user while the service runs; the command attaches and leaves it up
         added = run_cli("user", "add", "lan", "--role", "officer", env=env, stdin="another long pw\n")
         assert added.returncode == 0, added.stderr
@@ -132,8 +102,7 @@ def test_embedded_server_keeps_data_across_restarts_and_commands_attach_to_a_run
         login = httpx.post(f"{base}/api/auth/login", json={"username": "lan", "password": "another long pw"})
         assert login.status_code == 200 and login.json()["role"] == "officer"
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
     deadline = time.time() + 20
     while _postmaster_running(data_dir / "pgdata") and time.time() < deadline:
         time.sleep(0.25)
