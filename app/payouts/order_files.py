@@ -23,6 +23,7 @@ from app.spreadsheets import (
     add_autofilter,
     csv_bytes,
     money_cell,
+    neutralise,
     print_landscape_fit_width,
     sheet_title,
     start_table,
@@ -39,6 +40,7 @@ CLEARING_SYSTEM = "NAPAS"  # Vietnam's interbank switch; its member id is the ba
 CURRENCY = "VND"
 MAX_REMITTANCE = 140
 MAX_NAME = 140
+MAX_XLSX_ROWS = 1_048_576  # Excel's row limit per sheet
 
 _MONTH = re.compile(r"20\d\d-(0[1-9]|1[0-2])")
 _REFERENCE = re.compile(r"[A-Z0-9]{1,35}")
@@ -229,9 +231,10 @@ def _order_values(number: int, order: PaymentOrder) -> list[str | int]:
     ]
 
 
-def _order_cell(sheet: WriteOnlyWorksheet, column: Column, value: str | int) -> WriteOnlyCell | int:
+def _order_cell(sheet: WriteOnlyWorksheet, column: Column, value: str | int) -> WriteOnlyCell | str | int:
+    # Plain values are enough for text: once neutralised it cannot turn into a formula.
     if isinstance(value, str):
-        return text_cell(sheet, value)
+        return neutralise(value)
     return money_cell(sheet, value) if column.money else value
 
 
@@ -242,6 +245,8 @@ def _distinct(values: Iterable[str]) -> str:
 def write_orders_xlsx(header: PaymentBatchHeader, orders: Sequence[PaymentOrder]) -> bytes:
     """The bank's order file as an Excel workbook: an orders sheet with totals and a batch sheet."""
     total = _check_batch(orders)
+    if len(orders) + 3 > MAX_XLSX_ROWS:
+        raise ValueError(f"{len(orders)} orders do not fit in one Excel sheet; send CSV or pain.001 instead")
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Lệnh chi - Orders")
     header_row_number = start_table(sheet, ORDER_COLUMNS)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
 
+from app.payouts import order_files
 from app.payouts.order_files import (
     CASH_COLUMNS,
     ORDER_COLUMNS,
@@ -123,6 +124,13 @@ def test_large_orders_xlsx_keeps_every_row_and_the_total():
     assert len(rows) == 1 + 2_000 + 2
     assert rows[-2][column_of("Số tiền") - 1] == "=SUM(K2:K2001)"
     assert rows[-1][column_of("Số tiền") - 1] == sum(order.amount for order in orders)
+
+
+def test_orders_xlsx_refuses_more_orders_than_a_sheet_holds(monkeypatch):
+    monkeypatch.setattr(order_files, "MAX_XLSX_ROWS", 6)  # 1 header + 3 orders + 2 totals rows fit
+    assert load_workbook(io.BytesIO(write_orders_xlsx(batch_header(), sample_orders()[:3])))
+    with pytest.raises(ValueError, match="do not fit in one Excel sheet"):
+        write_orders_xlsx(batch_header(), sample_orders())
 
 
 # --- CSV -------------------------------------------------------------------------------------------
