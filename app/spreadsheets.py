@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, overload
@@ -30,6 +31,7 @@ TOTAL_FONT = Font(bold=True)
 
 _SHEET_TITLE_FORBIDDEN = str.maketrans({character: " " for character in "[]:*?/\\"})
 MAX_SHEET_TITLE = 31
+LINE_HEIGHT = 15  # points per line of 11-point text
 
 _Value = TypeVar("_Value")
 
@@ -81,6 +83,9 @@ def start_table(worksheet: WriteOnlyWorksheet, columns: Sequence[Column],
     it; in write-only mode this must be the first thing written. Returns the header's row number."""
     set_column_widths(worksheet, [column.width for column in columns])
     header_row_number = len(title_lines) + 1
+    # Write-only sheets cannot auto-fit: give the wrapped bilingual headers the lines they need.
+    lines = max(math.ceil(len(column.header) / max(column.width - 2, 1)) for column in columns)
+    worksheet.row_dimensions[header_row_number].height = LINE_HEIGHT * max(lines, 1)
     worksheet.freeze_panes = f"A{header_row_number + 1}"
     worksheet.print_title_rows = f"{header_row_number}:{header_row_number}"
     for line in title_lines:
@@ -96,14 +101,11 @@ def add_autofilter(worksheet: WriteOnlyWorksheet, column_count: int, header_row_
     worksheet.auto_filter.ref = f"A{header_row_number}:{last_column}{max(last_row_number, header_row_number)}"
 
 
-def text_cell(worksheet: WriteOnlyWorksheet, value: str | None, *, bold: bool = False,
-              wrap: bool = False) -> WriteOnlyCell:
+def text_cell(worksheet: WriteOnlyWorksheet, value: str | None, *, bold: bool = False) -> WriteOnlyCell:
     """A text cell, neutralised so that it can never become a formula."""
     cell = WriteOnlyCell(worksheet, value=neutralise(value) if value is not None else None)
     if bold:
         cell.font = TOTAL_FONT
-    if wrap:
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
     return cell
 
 
@@ -142,8 +144,9 @@ def sheet_title(wanted: str, taken: Iterable[str] = ()) -> str:
     return title
 
 
-def print_landscape_fit_width(worksheet: WriteOnlyWorksheet) -> None:
-    """Print landscape, all columns on one page width."""
+def print_landscape_fit_width(worksheet: WriteOnlyWorksheet, *, gridlines: bool = False) -> None:
+    """Print landscape, all columns on one page width, optionally with the cell grid (forms to sign)."""
+    worksheet.print_options.gridLines = gridlines
     worksheet.page_setup.orientation = "landscape"
     worksheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4
     worksheet.page_setup.fitToWidth = 1

@@ -249,6 +249,7 @@ def write_orders_xlsx(header: PaymentBatchHeader, orders: Sequence[PaymentOrder]
         raise ValueError(f"{len(orders)} orders do not fit in one Excel sheet; send CSV or pain.001 instead")
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Lệnh chi - Orders")
+    print_landscape_fit_width(sheet)
     header_row_number = start_table(sheet, ORDER_COLUMNS)
     for number, order in enumerate(orders, start=1):
         sheet.append([_order_cell(sheet, column, value)
@@ -438,7 +439,7 @@ def _write_cash_summary(workbook: Workbook, by_commune: list[tuple[str, list[Cas
 
 def _write_commune_cash_sheet(sheet: WriteOnlyWorksheet, rows: list[CashPayout], *, issuer_name: str,
                               created_at: datetime) -> None:
-    print_landscape_fit_width(sheet)
+    print_landscape_fit_width(sheet, gridlines=True)
     commune_total = sum(row.amount for row in rows)
     title_lines = (
         "DANH SÁCH CHI TRẢ TIỀN MẶT / CASH HANDOVER LIST",
@@ -454,7 +455,7 @@ def _write_commune_cash_sheet(sheet: WriteOnlyWorksheet, rows: list[CashPayout],
     for number, row in enumerate(rows, start=1):
         sheet.append([
             number, text_cell(sheet, row.reference), text_cell(sheet, row.beneficiary_name),
-            text_cell(sheet, row.national_id), text_cell(sheet, row.address, wrap=True),
+            text_cell(sheet, row.national_id), text_cell(sheet, row.address),
             text_cell(sheet, months_label(row.months)), money_cell(sheet, row.amount), None, None,
         ])
     last_row_number = header_row_number + len(rows)

@@ -74,6 +74,7 @@ def test_write_only_table_helpers_produce_a_readable_sheet():
     assert loaded.column_dimensions["A"].width == 30
     assert loaded.column_dimensions["B"].width == 18
     assert loaded.print_title_rows == "$2:$2"
+    assert loaded.row_dimensions[2].height == 30  # "Số tiền (đồng)/Amount (VND)" wraps onto two lines
 
 
 @pytest.mark.parametrize("amount", [1.5, "750000", True])

@@ -313,6 +313,7 @@ def test_cash_handover_has_a_summary_and_a_sheet_per_commune():
     assert hoan_kiem.cell(10, amount_column).value == 1_360_000
     assert hoan_kiem.freeze_panes == "A6"
     assert hoan_kiem.auto_filter.ref == "A5:I8"
+    assert hoan_kiem.print_options.gridLines and hoan_kiem.page_setup.orientation == "landscape"
     signature_labels = [cell.value for cell in hoan_kiem[12] if cell.value]
     assert signature_labels == ["Người lập biểu/Prepared by", "Người chi tiền/Paying officer",
                                 "Chủ tịch UBND xã/Commune chairperson"]
