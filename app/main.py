@@ -16,6 +16,7 @@ from app.auth.middleware import RequestContextMiddleware
 from app.auth.routes import AdminController, AuthController
 from app.database import make_engine, make_sessionmaker, migration_state
 from app.health import healthz
+from app.payouts.routes import route_handlers as payout_routes
 from app.http.problems import EXCEPTION_HANDLERS
 from app.logging import configure_logging
 from app.scheduler.service import SchedulerService
@@ -24,7 +25,7 @@ from app.settings import Settings
 log = structlog.get_logger()
 
 # Each domain adds its controllers here.
-ROUTE_HANDLERS: list[Any] = [healthz, AuthController, AdminController]
+ROUTE_HANDLERS: list[Any] = [healthz, AuthController, AdminController, *payout_routes]
 
 
 class MigrationsBehind(RuntimeError):

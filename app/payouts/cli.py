@@ -1,0 +1,138 @@
+"""``ansinh payouts …``: run the monthly cycle from the command line, with a progress bar."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import date
+from uuid import UUID
+
+import click
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.cli import CliContext, fail, pass_cli
+from app.database import session_scope
+from app.payouts.models import PayoutRun
+from app.payouts.service.compute import compute_run
+from app.payouts.service.errors import PayoutError
+from app.payouts.service.funding import record_funding
+from app.payouts.service.ledger_steps import approve_run, send_run
+from app.payouts.service.runs import create_run, parse_period
+
+
+async def _with_progress(engine: AsyncEngine, run_id: UUID, label: str, work: Awaitable[None]) -> None:
+    """Run ``work`` while drawing the run's progress (read from the database) on stderr."""
+    task = asyncio.ensure_future(work)
+    shown = sys.stderr.isatty()
+    with click.progressbar(length=1, label=label, file=sys.stderr, show_pos=True) as bar:
+        while not task.done():
+            await asyncio.sleep(0.5)
+            async with session_scope(engine) as session:
+                run = await session.get(PayoutRun, run_id)
+            if run is not None and run.progress_total:
+                bar.length = run.progress_total
+                bar.update(run.progress_done - bar.pos)
+            if shown:
+                bar.render_progress()
+        bar.update(max(bar.length - bar.pos, 0))
+    await task
+
+
+def _run_step(cli: CliContext, step: Callable[[AsyncEngine], Awaitable[None]]) -> None:
+    try:
+        cli.run(step)
+    except PayoutError as error:
+        fail(f"{error.vi} / {error.en}")
+
+
+async def _user_with_role(engine: AsyncEngine, username: str, role: str) -> None:
+    async with session_scope(engine) as session:
+        found = await session.scalar(text(
+            "SELECT role FROM staff_user WHERE lower(username) = lower(:u) AND is_active"), {"u": username})
+    if found != role:
+        raise PayoutError(f"{username} không phải người dùng có vai trò {role}", f"{username} is not an active {role}")
+
+
+@click.group()
+def payouts() -> None:
+    """Payout runs: compute, approve, send; funding."""
+
+
+@payouts.command("run")
+@click.option("--programme", required=True, help="Programme code, e.g. TGXH.")
+@click.option("--period", required=True, help="YYYY-MM.")
+@click.option("--as", "actor", default="cli", show_default=True, help="Officer preparing the run.")
+@pass_cli
+def run_command(cli: CliContext, programme: str, period: str, actor: str) -> None:
+    """Create the period's regular run if needed and compute it."""
+
+    async def step(engine: AsyncEngine) -> None:
+        async with session_scope(engine) as session:
+            run = await session.scalar(select(PayoutRun).where(
+                PayoutRun.programme_code == programme, PayoutRun.period == parse_period(period),
+                PayoutRun.kind == "regular"))
+            if run is None:
+                run = await create_run(session, programme=programme, period=period, actor=actor)
+        await _with_progress(engine, run.id, f"{programme} {period}", compute_run(engine, run.id, actor=actor))
+        async with session_scope(engine) as session:
+            done = await session.get(PayoutRun, run.id)
+        assert done is not None
+        click.echo(f"run {done.id} {done.status}: {done.payout_count} payouts, {done.total_amount:,} đ")
+
+    _run_step(cli, step)
+
+
+@payouts.command("approve")
+@click.argument("run_id", type=click.UUID)
+@click.option("--as", "actor", required=True, help="Approver's username (not the preparer).")
+@pass_cli
+def approve_command(cli: CliContext, run_id: UUID, actor: str) -> None:
+    """Approve a computed run as a second person."""
+
+    async def step(engine: AsyncEngine) -> None:
+        await _user_with_role(engine, actor, "approver")
+        await _with_progress(engine, run_id, "approve", approve_run(engine, run_id, actor=actor))
+        click.echo(f"run {run_id} approved by {actor}")
+
+    _run_step(cli, step)
+
+
+@payouts.command("send")
+@click.argument("run_id", type=click.UUID)
+@click.option("--as", "actor", default="cli", show_default=True, help="Officer sending the run.")
+@pass_cli
+def send_command(cli: CliContext, run_id: UUID, actor: str) -> None:
+    """Create the payment orders of an approved run (checks funding per bank)."""
+
+    async def step(engine: AsyncEngine) -> None:
+        await _with_progress(engine, run_id, "send", send_run(engine, run_id, actor=actor))
+        click.echo(f"run {run_id} sent")
+
+    _run_step(cli, step)
+
+
+@payouts.command("fund")
+@click.option("--bank", "bank_bin", required=True)
+@click.option("--programme", required=True)
+@click.option("--amount", type=int, required=True, help="Whole đồng.")
+@click.option("--reference", required=True, help="The bank's reference of the credit.")
+@click.option("--value-date", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
+@click.option("--as", "actor", default="cli", show_default=True)
+@pass_cli
+def fund_command(cli: CliContext, bank_bin: str, programme: str, amount: int, reference: str,
+                 value_date: object, actor: str) -> None:
+    """Record budget that reached a bank's disbursement account."""
+    day: date = value_date.date()  # type: ignore[attr-defined]
+
+    async def step(engine: AsyncEngine) -> None:
+        async with session_scope(engine) as session:
+            _, created = await record_funding(session, bank_bin=bank_bin, programme=programme, amount=amount,
+                                              reference=reference, value_date=day, actor=actor)
+        click.echo("funding recorded" if created else "funding already recorded (same reference)")
+
+    _run_step(cli, step)
+
+
+commands = [payouts]

@@ -1,0 +1,310 @@
+"""HTTP API of payout runs, funding and payment orders."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.auth.guards import current_principal, requires
+from app.auth.models import Role
+from app.background import spawn
+from app.database import session_scope
+from app.http.problems import Problem, bilingual
+from app.payouts.models import PayoutRun
+from app.payouts.schemas import FundingInput, FundingOutput, PayoutOutput, Progress, RunInput, RunOutput
+from app.payouts.service import orders as order_service
+from app.payouts.service.compute import compute_run
+from app.payouts.service.errors import PayoutError
+from app.payouts.service.funding import record_funding
+from app.payouts.service.ledger_steps import approve_run, bank_shortfalls, send_run
+from app.payouts.service.runs import create_run, format_period, get_run, run_summary
+
+# Runs with at most this many payouts (or enrolments, before computing) are processed within the
+# request (200); bigger ones answer 202 and report progress on GET /api/payout-runs/{id}.
+SYNC_LIMIT = 5_000
+READERS = (Role.officer, Role.approver, Role.auditor, Role.admin)
+
+
+def problem(error: PayoutError) -> Problem:
+    return Problem(error.status, bilingual(error.vi, error.en), extra=error.extra or None)
+
+
+def run_output(run: PayoutRun, summary: Any = None) -> RunOutput:
+    rate = None
+    if run.progress_started_at is not None and run.progress_done:
+        from app.payouts.service.runs import utcnow
+
+        elapsed = (utcnow() - run.progress_started_at).total_seconds()
+        rate = round(run.progress_done / elapsed, 1) if elapsed > 0 else None
+    output = RunOutput(
+        id=run.id, programme=run.programme_code, period=format_period(run.period), kind=run.kind, status=run.status,
+        arrears_from=format_period(run.arrears_from), created_by=run.created_by, prepared_by=run.prepared_by,
+        approved_by=run.approved_by, sent_by=run.sent_by, created_at=run.created_at, computed_at=run.computed_at,
+        approved_at=run.approved_at, sent_at=run.sent_at,
+        progress=Progress(phase=run.phase, done=run.progress_done, total=run.progress_total, rate_per_second=rate),
+        count=run.payout_count, total_amount=run.total_amount, last_error=run.last_error,
+    )
+    if summary is not None:
+        output.by_bank, output.by_commune = summary.by_bank, summary.by_commune
+        output.by_status, output.skipped = summary.by_status, summary.skipped
+    return output
+
+
+async def _record_error(engine: AsyncEngine, run_id: UUID, error: BaseException) -> None:
+    message = bilingual(error.vi, error.en) if isinstance(error, PayoutError) else f"{type(error).__name__}: {error}"
+    async with session_scope(engine) as session:
+        await session.execute(text("UPDATE payout_run SET last_error = :error WHERE id = :run"),
+                              {"error": message[:2000], "run": run_id})
+
+
+async def _execute(state: State, run_id: UUID, size: int, name: str,
+                   work: Callable[[], Awaitable[None]]) -> int:
+    """Run ``work`` now (small runs) or after the response (large ones); returns the status code."""
+    engine: AsyncEngine = state.engine
+    async with session_scope(engine) as session:
+        await session.execute(text("UPDATE payout_run SET last_error = NULL WHERE id = :run"), {"run": run_id})
+    if size <= SYNC_LIMIT:
+        try:
+            await work()
+        except PayoutError as error:
+            raise problem(error) from None
+        return 200
+
+    async def on_error(error: BaseException) -> None:
+        await _record_error(engine, run_id, error)
+
+    spawn(work(), name=f"{name}:{run_id}", on_error=on_error)
+    return 202
+
+
+async def _fresh_output(engine: AsyncEngine, run_id: UUID) -> RunOutput:
+    async with session_scope(engine) as session:
+        return run_output(await get_run(session, run_id), await run_summary(session, run_id))
+
+
+def _actor(request: Request[Any, Any, Any]) -> str:
+    principal = current_principal(request)
+    assert principal is not None
+    return principal.name
+
+
+class PayoutRunController(Controller):
+    path = "/api/payout-runs"
+    tags = ["payouts"]
+
+    @post("/", guards=[requires(Role.officer)])
+    async def create(self, request: Request[Any, Any, Any], db_session: AsyncSession, data: RunInput) -> RunOutput:
+        """Create a draft run for a programme and period (one regular run each)."""
+        try:
+            run = await create_run(db_session, programme=data.programme, period=data.period, kind=data.kind,
+                                   actor=_actor(request))
+        except PayoutError as error:
+            raise problem(error) from None
+        await db_session.refresh(run)
+        return run_output(run)
+
+    @get("/", guards=[requires(*READERS)])
+    async def list_runs(self, db_session: AsyncSession, programme: str | None = None, period: str | None = None,
+                        status: str | None = None) -> dict[str, Any]:
+        """Runs, newest period first."""
+        query = "SELECT id FROM payout_run WHERE true"
+        params: dict[str, Any] = {}
+        if programme:
+            query += " AND programme_code = :programme"
+            params["programme"] = programme
+        if period:
+            query += " AND to_char(period, 'YYYY-MM') = :period"
+            params["period"] = period
+        if status:
+            query += " AND status = :status"
+            params["status"] = status
+        ids = [r.id for r in await db_session.execute(text(query + " ORDER BY period DESC, created_at DESC"), params)]
+        items = [run_output(await get_run(db_session, run_id)) for run_id in ids]
+        return {"items": items, "total": len(items), "page": 1, "page_size": len(items)}
+
+    @get("/{run_id:uuid}", guards=[requires(*READERS)])
+    async def detail(self, db_session: AsyncSession, run_id: UUID) -> RunOutput:
+        """Status, progress, counts and totals by bank and commune, and the people skipped."""
+        try:
+            return run_output(await get_run(db_session, run_id), await run_summary(db_session, run_id))
+        except PayoutError as error:
+            raise problem(error) from None
+
+    @post("/{run_id:uuid}/compute", guards=[requires(Role.officer)], status_code=200)
+    async def compute(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                      run_id: UUID) -> Response[RunOutput]:
+        """Compute payouts with arrears; 202 with progress for large runs."""
+        try:
+            run = await get_run(db_session, run_id)
+        except PayoutError as error:
+            raise problem(error) from None
+        size = await db_session.scalar(text("SELECT count(*) FROM enrolment WHERE programme_code = :p"),
+                                       {"p": run.programme_code})
+        await db_session.commit()
+        engine = request.app.state.engine
+        actor = _actor(request)
+        code = await _execute(request.app.state, run_id, int(size or 0), "compute",
+                              lambda: compute_run(engine, run_id, actor=actor))
+        return Response(await _fresh_output(engine, run_id), status_code=code)
+
+    @post("/{run_id:uuid}/approve", guards=[requires(Role.approver)], status_code=200)
+    async def approve(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                      run_id: UUID) -> Response[RunOutput]:
+        """Approve a computed run (maker-checker: not by its preparer) and post the entitlements."""
+        try:
+            run = await get_run(db_session, run_id)
+        except PayoutError as error:
+            raise problem(error) from None
+        actor = _actor(request)
+        if run.prepared_by == actor:
+            raise Problem(409, bilingual("Người lập không được tự duyệt đợt chi (nguyên tắc hai người)",
+                                         "the preparer cannot approve their own run (maker-checker)"))
+        await db_session.commit()
+        engine = request.app.state.engine
+        code = await _execute(request.app.state, run_id, run.payout_count, "approve",
+                              lambda: approve_run(engine, run_id, actor=actor))
+        return Response(await _fresh_output(engine, run_id), status_code=code)
+
+    @post("/{run_id:uuid}/send", guards=[requires(Role.officer)], status_code=200)
+    async def send(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                   run_id: UUID) -> Response[RunOutput]:
+        """Create payment orders; 409 with the shortfall per bank if funding is insufficient."""
+        try:
+            run = await get_run(db_session, run_id)
+            if run.status == "approved":
+                shortfalls = await bank_shortfalls(db_session, run_id)
+                if shortfalls:
+                    from app.payouts.service.ledger_steps import _shortfall_conflict
+
+                    raise _shortfall_conflict(shortfalls)
+        except PayoutError as error:
+            raise problem(error) from None
+        await db_session.commit()
+        engine = request.app.state.engine
+        actor = _actor(request)
+        code = await _execute(request.app.state, run_id, run.payout_count, "send",
+                              lambda: send_run(engine, run_id, actor=actor))
+        return Response(await _fresh_output(engine, run_id), status_code=code)
+
+    @get("/{run_id:uuid}/payouts", guards=[requires(*READERS)])
+    async def payouts(self, db_session: AsyncSession, run_id: UUID, bank: str | None = None,
+                      commune: str | None = None, status: str | None = None, page: int = 1,
+                      page_size: int = 100) -> dict[str, Any]:
+        """The run's payouts, filtered by bank, commune and status."""
+        return await list_payouts(db_session, run_id=run_id, bank=bank, commune=commune, status=status,
+                                  page=page, page_size=page_size)
+
+    @get("/{run_id:uuid}/orders", guards=[requires(Role.officer, Role.auditor)])
+    async def orders(self, db_session: AsyncSession, run_id: UUID, bank: str,
+                     format: str = "xlsx") -> Response[bytes]:  # noqa: A002 - the API's parameter name
+        """The payment order file of one bank in a run: xlsx, csv or pain001."""
+        if format not in order_service.ORDER_FORMATS:
+            raise Problem(400, bilingual("Định dạng phải là xlsx, csv hoặc pain001", "format must be xlsx, csv or pain001"))
+        try:
+            header, orders = await order_service.run_orders(db_session, run_id, bank)
+            content = order_service.render_orders(header, orders, format)
+        except PayoutError as error:
+            raise problem(error) from None
+        media_type, extension = order_service.ORDER_FORMATS[format]
+        return Response(content, media_type=media_type, headers={
+            "Content-Disposition": f'attachment; filename="lenh-chi-{bank}-{run_id.hex[:8]}.{extension}"'})
+
+    @get("/{run_id:uuid}/cash-handover", guards=[requires(Role.officer, Role.auditor)])
+    async def cash_handover(self, db_session: AsyncSession, run_id: UUID,
+                            commune: str | None = None) -> Response[bytes]:
+        """The list of cash payouts per commune for the commune's cash handover (xlsx)."""
+        try:
+            content = await order_service.cash_handover(db_session, run_id, commune)
+        except PayoutError as error:
+            raise problem(error) from None
+        return Response(content, media_type=order_service.ORDER_FORMATS["xlsx"][0], headers={
+            "Content-Disposition": f'attachment; filename="chi-tien-mat-{run_id.hex[:8]}.xlsx"'})
+
+
+async def list_payouts(session: AsyncSession, *, run_id: UUID | None = None, beneficiary_id: UUID | None = None,
+                       bank: str | None = None, commune: str | None = None, status: str | None = None,
+                       page: int = 1, page_size: int = 100) -> dict[str, Any]:
+    """Payouts as the API lists them, with months and days to withdraw."""
+    page_size = max(1, min(page_size, 1000))
+    page = max(1, page)
+    where = ["true"]
+    params: dict[str, Any] = {"limit": page_size, "offset": (page - 1) * page_size}
+    for column, value in (("p.run_id", run_id), ("p.beneficiary_id", beneficiary_id), ("p.bank_bin", bank),
+                          ("p.commune_code", commune), ("p.status", status)):
+        if value is not None:
+            key = column.split(".")[1]
+            where.append(f"{column} = :{key}")
+            params[key] = value
+    condition = " AND ".join(where)
+    total = await session.scalar(text(f"SELECT count(*) FROM payout p WHERE {condition}"), params)  # noqa: S608
+    rows = await session.execute(text(
+        f"""SELECT p.*, b.full_name,
+                   (SELECT array_agg(to_char(pm.month, 'YYYY-MM') ORDER BY pm.month)
+                      FROM payout_month pm WHERE pm.payout_id = p.id) AS months
+              FROM payout p JOIN beneficiary b ON b.id = p.beneficiary_id
+             WHERE {condition} ORDER BY p.serial LIMIT :limit OFFSET :offset"""), params)  # noqa: S608
+    items = []
+    for r in rows:
+        days = None
+        if r.withdrawn_at is not None and r.credited_at is not None:
+            days = round((r.withdrawn_at - r.credited_at).total_seconds() / 86400, 2)
+        items.append(PayoutOutput(
+            id=r.id, reference=r.reference, run_id=r.run_id, beneficiary_id=r.beneficiary_id, full_name=r.full_name,
+            commune_code=r.commune_code, channel=r.channel, bank_bin=r.bank_bin, account_number=r.account_number,
+            amount=r.amount, months=list(r.months or []), status=r.status, sent_at=r.sent_at,
+            credited_at=r.credited_at, return_reason=r.return_reason, first_withdrawal_at=r.first_withdrawal_at,
+            withdrawn_at=r.withdrawn_at, days_to_withdraw=days))
+    return {"items": items, "total": int(total or 0), "page": page, "page_size": page_size}
+
+
+@post("/api/funding", guards=[requires(Role.officer)], tags=["payouts"])
+async def record_funding_route(request: Request[Any, Any, Any], db_session: AsyncSession,
+                               data: FundingInput) -> Response[FundingOutput]:
+    """Record budget that reached a bank's disbursement account (idempotent by bank reference)."""
+    try:
+        funding, created = await record_funding(
+            db_session, bank_bin=data.bank_bin, programme=data.programme, amount=data.amount,
+            reference=data.reference, value_date=data.value_date, actor=_actor(request))
+    except PayoutError as error:
+        raise problem(error) from None
+    return Response(FundingOutput(
+        id=funding.id, bank_bin=funding.bank_bin, programme=funding.programme_code, amount=funding.amount,
+        reference=funding.reference, value_date=funding.value_date, recorded_by=funding.recorded_by,
+        recorded_at=funding.recorded_at, created=created), status_code=201 if created else 200)
+
+
+@get("/api/bank/payment-orders", guards=[requires(Role.bank)], tags=["bank"])
+async def bank_payment_orders(request: Request[Any, Any, Any], db_session: AsyncSession, status: str = "sent",
+                              format: str = "json") -> Response[Any]:  # noqa: A002 - the API's parameter name
+    """The calling bank's payment orders (its own BIN only): json, csv or pain001."""
+    principal = current_principal(request)
+    assert principal is not None and principal.bank_bin is not None
+    if status not in ("sent", "credited", "returned"):
+        raise Problem(400, bilingual("Trạng thái phải là sent, credited hoặc returned",
+                                     "status must be sent, credited or returned"))
+    try:
+        header, orders = await order_service.bank_open_orders(db_session, principal.bank_bin, status)
+    except PayoutError as error:
+        raise problem(error) from None
+    if format == "json":
+        return Response({"items": [
+            {"reference": o.reference, "payout_id": str(o.payout_id), "account_number": o.account_number,
+             "holder_name": o.holder_name, "amount": o.amount, "months": list(o.months),
+             "programme": o.programme_code, "period": o.period} for o in orders],
+            "total": len(orders), "page": 1, "page_size": len(orders)})
+    if format not in ("csv", "pain001"):
+        raise Problem(400, bilingual("Định dạng phải là json, csv hoặc pain001", "format must be json, csv or pain001"))
+    if not orders:
+        raise Problem(404, bilingual("Không có lệnh chi nào", "no payment orders"))
+    media_type, extension = order_service.ORDER_FORMATS[format]
+    return Response(order_service.render_orders(header, orders, format), media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="lenh-chi-{principal.bank_bin}.{extension}"'})
+
+
+route_handlers = [PayoutRunController, record_funding_route, bank_payment_orders]

@@ -1,0 +1,88 @@
+"""Input and output shapes of the payouts API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+
+class RunInput(msgspec.Struct):
+    programme: str
+    period: str
+    kind: str = "regular"
+
+
+class Progress(msgspec.Struct):
+    phase: str | None
+    done: int
+    total: int
+    rate_per_second: float | None
+
+
+class RunOutput(msgspec.Struct):
+    id: UUID
+    programme: str
+    period: str
+    kind: str
+    status: str
+    arrears_from: str
+    created_by: str
+    prepared_by: str | None
+    approved_by: str | None
+    sent_by: str | None
+    created_at: datetime
+    computed_at: datetime | None
+    approved_at: datetime | None
+    sent_at: datetime | None
+    progress: Progress
+    count: int
+    total_amount: int
+    last_error: str | None = None
+    by_bank: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    by_commune: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    by_status: dict[str, int] = msgspec.field(default_factory=dict)
+    skipped: list[dict[str, Any]] = msgspec.field(default_factory=list)
+
+
+class PayoutOutput(msgspec.Struct):
+    id: UUID
+    reference: str
+    run_id: UUID
+    beneficiary_id: UUID
+    full_name: str
+    commune_code: str
+    channel: str
+    bank_bin: str | None
+    account_number: str | None
+    amount: int
+    months: list[str]
+    status: str
+    sent_at: datetime | None
+    credited_at: datetime | None
+    return_reason: str | None
+    first_withdrawal_at: datetime | None
+    withdrawn_at: datetime | None
+    days_to_withdraw: float | None
+
+
+class FundingInput(msgspec.Struct):
+    bank_bin: str
+    programme: str
+    amount: int
+    reference: str
+    value_date: date
+
+
+class FundingOutput(msgspec.Struct):
+    id: UUID
+    bank_bin: str
+    programme: str
+    amount: int
+    reference: str
+    value_date: date
+    recorded_by: str
+    recorded_at: datetime
+    created: bool

@@ -1,0 +1,1 @@
+"""Payout operations: runs (create, compute, approve, send), funding and payment orders."""

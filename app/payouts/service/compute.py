@@ -1,0 +1,185 @@
+"""Compute a payout run: one payout per payable person, every unpaid month up to the period.
+
+Set-based: the registry's ``entitlements_for_month`` (rate in force for the province, status in the
+month, highest-amount rule) fills a staging table once per month that still has unpaid entitlements;
+payouts are then written in chunks, each chunk committed with the run's progress. A crash leaves
+committed chunks whose months are recorded in ``payout_month``; a rerun recomputes the staging table
+without them and carries on, so every (enrolment, month) is paid exactly once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from uuid import UUID
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from app.audit.service import record
+from app.payouts.references import make_reference
+from app.payouts.service.errors import Conflict
+from app.payouts.service.runs import add_months, format_period, get_run, run_work_lock, set_progress
+
+log = structlog.get_logger()
+
+CHUNK_SIZE = 50_000
+PAYOUT_COPY_COLUMNS = ("id", "run_id", "serial", "reference", "beneficiary_id", "commune_code", "channel",
+                       "bank_account_id", "bank_bin", "account_number", "holder_name", "amount", "status")
+
+# Months with at least one enrolment of the programme still unpaid (for the enrolment and its group).
+_MONTHS_WITH_UNPAID = text(
+    """
+    SELECT m::date AS month
+      FROM generate_series(CAST(:arrears_from AS date), CAST(:period AS date), interval '1 month') m
+     WHERE EXISTS (
+           SELECT 1 FROM enrolment e
+            WHERE e.programme_code = :programme
+              AND e.start_month <= m AND (e.end_month IS NULL OR e.end_month >= m)
+              AND NOT EXISTS (SELECT 1 FROM payout_month pm
+                               WHERE pm.enrolment_id = e.id AND pm.month = m AND pm.released_at IS NULL))
+     ORDER BY 1
+    """
+)
+
+_STAGE_MONTH = text(
+    """
+    INSERT INTO compute_entitlement
+    SELECT e.beneficiary_id, e.enrolment_id, e.benefit_group, e.commune_code, CAST(:month AS date),
+           e.base_amount, e.coefficient, e.amount
+      FROM entitlements_for_month(CAST(:month AS date)) e
+     WHERE e.programme_code = :programme
+       AND NOT EXISTS (SELECT 1 FROM payout_month pm
+                        WHERE pm.enrolment_id = e.enrolment_id AND pm.month = CAST(:month AS date)
+                          AND pm.released_at IS NULL)
+       AND NOT EXISTS (SELECT 1 FROM payout_month pm
+                        WHERE pm.beneficiary_id = e.beneficiary_id AND pm.benefit_group = e.benefit_group
+                          AND pm.month = CAST(:month AS date) AND pm.released_at IS NULL)
+    """
+)
+
+# One row per person: total, commune of the latest month, channel and active account, or a skip reason.
+_PLAN = text(
+    """
+    CREATE TEMP TABLE compute_plan ON COMMIT PRESERVE ROWS AS
+    SELECT t.beneficiary_id, t.amount, t.commune_code, b.channel,
+           a.id AS bank_account_id, a.bank_bin, a.account_number, a.holder_name,
+           CASE WHEN b.channel <> 'bank' THEN NULL
+                WHEN a.id IS NULL THEN 'no_bank_account'
+                WHEN a.verification_status = 'closed' THEN 'bank_account_closed'
+                WHEN a.verification_status = 'name_mismatch' THEN 'bank_account_name_mismatch'
+           END AS skip_reason
+      FROM (SELECT beneficiary_id, sum(amount)::bigint AS amount,
+                   (array_agg(commune_code ORDER BY month DESC))[1] AS commune_code
+              FROM compute_entitlement GROUP BY beneficiary_id) t
+      JOIN beneficiary b ON b.id = t.beneficiary_id
+      LEFT JOIN bank_account a ON a.beneficiary_id = t.beneficiary_id AND a.effective_to IS NULL
+    """
+)
+
+
+async def _months_to_stage(conn: AsyncConnection, programme: str, arrears_from: date, period: date) -> list[date]:
+    rows = await conn.execute(_MONTHS_WITH_UNPAID, {"programme": programme, "arrears_from": arrears_from,
+                                                    "period": period})
+    return [r.month for r in rows]
+
+
+async def _start(conn: AsyncConnection, run_id: UUID, actor: str) -> tuple[str, date, date]:
+    async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+        run = await get_run(session, run_id)
+        if run.status not in ("draft", "computing", "computed"):
+            raise Conflict(f"Đợt chi đang ở trạng thái {run.status}, không tính lại được",
+                           f"run is {run.status}; it can no longer be computed")
+        if run.status == "computed":
+            # Recompute before approval: forget the previous result entirely.
+            for statement in ("DELETE FROM payout_month pm USING payout p WHERE pm.payout_id = p.id AND p.run_id = :run",
+                              "DELETE FROM payout WHERE run_id = :run",
+                              "DELETE FROM payout_run_skip WHERE run_id = :run"):
+                await session.execute(text(statement), {"run": run_id})
+        await session.execute(text(
+            "UPDATE payout_run SET status = 'computing', prepared_by = :actor, computed_at = NULL WHERE id = :run"),
+            {"actor": actor, "run": run_id})
+        await record(session, actor=actor, action="payout_run.compute", object_type="payout_run", object_id=run_id,
+                     before={"status": run.status})
+        await session.commit()
+        return run.programme_code, run.arrears_from, run.period
+
+
+async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_from: date, period: date) -> int:
+    await set_progress(conn, run_id, phase="entitlements", total=0)
+    await conn.commit()
+    await conn.execute(text("DROP TABLE IF EXISTS compute_entitlement, compute_plan"))
+    await conn.execute(text(
+        """CREATE TEMP TABLE compute_entitlement (
+               beneficiary_id uuid, enrolment_id bigint, benefit_group text, commune_code varchar(5),
+               month date, base_amount bigint, coefficient numeric(4, 2), amount bigint
+           ) ON COMMIT PRESERVE ROWS"""))
+    months = await _months_to_stage(conn, programme, arrears_from, period)
+    for month in months:
+        await conn.execute(_STAGE_MONTH, {"month": month, "programme": programme})
+    await conn.execute(text("CREATE INDEX ON compute_entitlement (beneficiary_id)"))
+    await conn.execute(_PLAN)
+    await conn.execute(text("CREATE INDEX ON compute_plan (beneficiary_id)"))
+    await conn.execute(text(
+        """INSERT INTO payout_run_skip (run_id, beneficiary_id, reason, amount)
+           SELECT :run, beneficiary_id, skip_reason, amount FROM compute_plan WHERE skip_reason IS NOT NULL
+           ON CONFLICT (run_id, beneficiary_id) DO UPDATE SET reason = EXCLUDED.reason, amount = EXCLUDED.amount"""),
+        {"run": run_id})
+    total = (await conn.execute(text("SELECT count(*) FROM compute_plan WHERE skip_reason IS NULL"))).scalar_one()
+    already = (await conn.execute(text("SELECT count(*) FROM payout WHERE run_id = :run"), {"run": run_id})).scalar_one()
+    await set_progress(conn, run_id, phase="payouts", total=total + already)
+    await set_progress(conn, run_id, done=already)
+    await conn.commit()
+    log.info("payout_compute_staged", run=str(run_id), months=[format_period(m) for m in months], payouts=total)
+    return int(already)
+
+
+async def _write_chunk(conn: AsyncConnection, run_id: UUID, period: str, rows: list) -> None:  # type: ignore[type-arg]
+    serials = [r[0] for r in await conn.execute(
+        text("SELECT nextval('payout_serial') FROM generate_series(1, :n)"), {"n": len(rows)})]
+    records = [
+        (uuid.uuid4(), run_id, serial, make_reference(period, serial), r.beneficiary_id, r.commune_code, r.channel,
+         r.bank_account_id, r.bank_bin, r.account_number, r.holder_name, r.amount, "scheduled")
+        for r, serial in zip(rows, serials, strict=True)
+    ]
+    driver = (await conn.get_raw_connection()).driver_connection
+    await driver.copy_records_to_table("payout", records=records, columns=PAYOUT_COPY_COLUMNS)  # type: ignore[union-attr]
+    await conn.execute(text(
+        """INSERT INTO payout_month (payout_id, enrolment_id, beneficiary_id, benefit_group, month, base_amount,
+                                     coefficient, amount)
+           SELECT p.id, e.enrolment_id, e.beneficiary_id, e.benefit_group, e.month, e.base_amount,
+                  e.coefficient, e.amount
+             FROM compute_entitlement e
+             JOIN payout p ON p.run_id = :run AND p.beneficiary_id = e.beneficiary_id
+            WHERE e.beneficiary_id BETWEEN :low AND :high"""),
+        {"run": run_id, "low": rows[0].beneficiary_id, "high": rows[-1].beneficiary_id})
+
+
+async def compute_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size: int = CHUNK_SIZE) -> None:
+    """Compute (or resume computing) a run; safe to call again after a crash."""
+    async with run_work_lock(engine, run_id) as conn:
+        programme, arrears_from, period = await _start(conn, run_id, actor)
+        done = await _stage(conn, run_id, programme, arrears_from, period)
+        last: UUID | None = None
+        while True:
+            rows = list(await conn.execute(text(
+                """SELECT * FROM compute_plan
+                    WHERE skip_reason IS NULL AND (CAST(:last AS uuid) IS NULL OR beneficiary_id > :last)
+                    ORDER BY beneficiary_id LIMIT :limit"""), {"last": last, "limit": chunk_size}))
+            if not rows:
+                break
+            await _write_chunk(conn, run_id, format_period(period), rows)
+            done += len(rows)
+            await set_progress(conn, run_id, done=done)
+            await conn.commit()
+            last = rows[-1].beneficiary_id
+        await conn.execute(text(
+            """UPDATE payout_run r SET status = 'computed', computed_at = now(), phase = NULL,
+                      payout_count = t.count, total_amount = t.amount
+                 FROM (SELECT count(*) AS count, coalesce(sum(amount), 0)::bigint AS amount
+                         FROM payout WHERE run_id = :run) t
+                WHERE r.id = :run"""), {"run": run_id})
+        await conn.execute(text("DROP TABLE IF EXISTS compute_entitlement, compute_plan"))
+        await conn.commit()
+    log.info("payout_run_computed", run=str(run_id), payouts=done)

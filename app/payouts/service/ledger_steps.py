@@ -1,0 +1,200 @@
+"""Approve and send a run: the ledger postings of the payout chart, in committed chunks.
+
+Approval recognises each entitlement (``expense:P`` → ``payable:beneficiary:B``, single); sending
+reserves it for the bank (``payable:beneficiary:B`` → ``bank:K:disbursement``, pending; cash payouts
+→ ``cash:commune:C``). Transfer ids are derived from the payout id and the step, so a rerun after a
+crash finds the transfers already made ("exists") and completes the rest exactly once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from app.audit.service import record
+from app.payouts.accounts import (
+    bank_disbursement_account,
+    commune_cash_account,
+    expense_account,
+    payable_account,
+)
+from app.payouts.service.errors import Conflict
+from app.payouts.service.runs import get_run, run_work_lock, set_progress
+from ledger.accounts import ensure_accounts, get_account
+from ledger.schemas import APPLIED_RESULTS, TransferKind, TransferResult
+from ledger.service import create_transfer_arrays
+
+log = structlog.get_logger()
+
+CHUNK_SIZE = 50_000
+TRANSFER_NAMESPACE = uuid.UUID("6f1d3c1e-7a55-4d2b-9a59-1c2a3f4e5d60")
+
+
+def payout_transfer_id(payout_id: UUID, step: str) -> UUID:
+    """The ledger transfer id of one step (approve, send, credit, return, ...) of one payout."""
+    return uuid.uuid5(TRANSFER_NAMESPACE, f"{step}:{payout_id}")
+
+
+async def _payout_chunks(conn: AsyncConnection, run_id: UUID, where: str, chunk_size: int):  # type: ignore[no-untyped-def]
+    last: UUID | None = None
+    while True:
+        rows = list(await conn.execute(text(
+            f"""SELECT id, beneficiary_id, amount, reference, channel, bank_bin, commune_code FROM payout
+                 WHERE run_id = :run AND {where} AND (CAST(:last AS uuid) IS NULL OR id > :last)
+                 ORDER BY id LIMIT :limit"""), {"run": run_id, "last": last, "limit": chunk_size}))  # noqa: S608
+        if not rows:
+            return
+        yield rows
+        last = rows[-1].id
+
+
+def _check_results(results: Sequence[TransferResult], step: str) -> list[int]:
+    """Indexes of transfers that did not apply; raises for anything but a funding limit."""
+    failed = [i for i, result in enumerate(results) if result not in APPLIED_RESULTS]
+    unexpected = {results[i] for i in failed} - {TransferResult.exceeds_debits, TransferResult.exceeds_credits,
+                                                   TransferResult.batch_failed}
+    if unexpected:
+        raise RuntimeError(f"ledger refused {step} transfers: {sorted(unexpected)}")
+    return failed
+
+
+async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size: int = CHUNK_SIZE) -> None:
+    """Approve a computed run (not by its preparer) and post expense → payable for every payout."""
+    async with run_work_lock(engine, run_id) as conn:
+        async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+            run = await get_run(session, run_id)
+            resuming = run.status == "approved" and run.phase == "approving"
+            if run.status == "approved" and not resuming or run.status in ("sending", "sent", "settled", "closed"):
+                raise Conflict("Đợt chi đã được duyệt", "the run is already approved")
+            if not resuming and run.status != "computed":
+                raise Conflict(f"Chỉ duyệt được đợt chi đã tính (đang: {run.status})",
+                               f"only a computed run can be approved (it is {run.status})")
+            if run.prepared_by == actor:
+                raise Conflict("Người lập không được tự duyệt đợt chi (nguyên tắc hai người)",
+                               "the preparer cannot approve their own run (maker-checker)")
+            if not resuming:
+                await session.execute(text(
+                    """UPDATE payout_run SET status = 'approved', approved_by = :actor, approved_at = now()
+                        WHERE id = :run"""), {"actor": actor, "run": run_id})
+                await record(session, actor=actor, action="payout_run.approve", object_type="payout_run",
+                             object_id=run_id, after={"payouts": run.payout_count, "total": run.total_amount})
+            await session.commit()
+            programme, total = run.programme_code, run.payout_count
+        await set_progress(conn, run_id, phase="approving", total=total)
+        await conn.commit()
+        done = 0
+        async for rows in _payout_chunks(conn, run_id, "true", chunk_size):
+            async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+                specs = [expense_account(programme)] + [payable_account(r.beneficiary_id) for r in rows]
+                ids = await ensure_accounts(session, specs)
+                expense_id = ids[specs[0].code]
+                results = await create_transfer_arrays(
+                    session,
+                    ids=[payout_transfer_id(r.id, "approve") for r in rows],
+                    code="payout.approve",
+                    kind=TransferKind.single,
+                    debit_account_ids=[expense_id] * len(rows),
+                    credit_account_ids=[ids[payable_account(r.beneficiary_id).code] for r in rows],
+                    amounts=[r.amount for r in rows],
+                    references=[r.reference for r in rows],
+                )
+                if _check_results(results, "approve"):
+                    raise RuntimeError("approval transfers refused by a limit")
+                done += len(rows)
+                await set_progress(conn, run_id, done=done)
+                await session.commit()
+        await conn.execute(text("UPDATE payout_run SET phase = NULL WHERE id = :run"), {"run": run_id})
+        await conn.commit()
+    log.info("payout_run_approved", run=str(run_id), payouts=done)
+
+
+async def bank_shortfalls(session: AsyncSession, run_id: UUID) -> list[dict[str, Any]]:
+    """Banks whose disbursement account cannot cover this run's unsent payouts (pending counts)."""
+    needs = await session.execute(text(
+        """SELECT p.bank_bin, b.short_name, sum(p.amount)::bigint AS needed
+             FROM payout p JOIN bank b ON b.bin = p.bank_bin
+            WHERE p.run_id = :run AND p.channel = 'bank' AND p.status = 'scheduled'
+            GROUP BY 1, 2 ORDER BY 1"""), {"run": run_id})
+    shortfalls = []
+    for row in needs:
+        account = await get_account(session, bank_disbursement_account(row.bank_bin).code)
+        available = 0
+        if account is not None:
+            b = account.balance
+            available = b.debits_posted - b.credits_posted - b.credits_pending
+        if available < row.needed:
+            shortfalls.append({"bank_bin": row.bank_bin, "bank_name": row.short_name, "needed": int(row.needed),
+                               "available": int(available), "shortfall": int(row.needed - available)})
+    return shortfalls
+
+
+def _shortfall_conflict(shortfalls: list[dict[str, Any]]) -> Conflict:
+    names = ", ".join(f"{s['bank_name']} thiếu {s['shortfall']:,} đ".replace(",", ".") for s in shortfalls)
+    return Conflict(f"Tài khoản chi của ngân hàng chưa đủ tiền: {names}",
+                    "insufficient funding at: " + ", ".join(f"{s['bank_name']} short {s['shortfall']}"
+                                                             for s in shortfalls),
+                    shortfall=shortfalls)
+
+
+async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size: int = CHUNK_SIZE) -> None:
+    """Reserve every payout at its bank (pending transfers) and mark it sent; 409 with the shortfall per
+    bank when a disbursement account lacks the funds. Safe to call again after a crash."""
+    async with run_work_lock(engine, run_id) as conn:
+        async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+            run = await get_run(session, run_id)
+            if run.status == "approved" and run.phase == "approving":
+                raise Conflict("Việc duyệt chưa xong, hãy chạy duyệt lại", "approval did not finish; approve again")
+            if run.status not in ("approved", "sending"):
+                raise Conflict(f"Chỉ gửi được đợt chi đã duyệt (đang: {run.status})",
+                               f"only an approved run can be sent (it is {run.status})")
+            shortfalls = await bank_shortfalls(session, run_id)
+            if shortfalls:
+                raise _shortfall_conflict(shortfalls)
+            if run.status == "approved":
+                await session.execute(text(
+                    "UPDATE payout_run SET status = 'sending', sent_by = :actor WHERE id = :run"),
+                    {"actor": actor, "run": run_id})
+                await record(session, actor=actor, action="payout_run.send", object_type="payout_run",
+                             object_id=run_id)
+            remaining = await session.scalar(text(
+                "SELECT count(*) FROM payout WHERE run_id = :run AND status = 'scheduled'"), {"run": run_id})
+            await session.commit()
+        await set_progress(conn, run_id, phase="sending", total=int(remaining or 0))
+        await conn.commit()
+        done = 0
+        async for rows in _payout_chunks(conn, run_id, "status = 'scheduled'", chunk_size):
+            async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+                counter = [bank_disbursement_account(r.bank_bin) if r.channel == "bank"
+                           else commune_cash_account(r.commune_code) for r in rows]
+                payables = [payable_account(r.beneficiary_id) for r in rows]
+                ids = await ensure_accounts(session, list({s.code: s for s in counter + payables}.values()))
+                results = await create_transfer_arrays(
+                    session,
+                    ids=[payout_transfer_id(r.id, "send") for r in rows],
+                    code="payout.send",
+                    kind=TransferKind.pending,
+                    debit_account_ids=[ids[p.code] for p in payables],
+                    credit_account_ids=[ids[c.code] for c in counter],
+                    amounts=[r.amount for r in rows],
+                    references=[r.reference for r in rows],
+                    all_or_nothing=True,
+                )
+                if _check_results(results, "send"):
+                    await session.rollback()
+                    raise _shortfall_conflict(await bank_shortfalls(session, run_id))
+                await session.execute(text(
+                    "UPDATE payout SET status = 'sent', sent_at = now() WHERE id = ANY(:ids) AND status = 'scheduled'"),
+                    {"ids": [r.id for r in rows]})
+                done += len(rows)
+                await set_progress(conn, run_id, done=done)
+                await session.commit()
+        await conn.execute(text(
+            "UPDATE payout_run SET status = 'sent', sent_at = now(), phase = NULL WHERE id = :run"), {"run": run_id})
+        await conn.commit()
+    log.info("payout_run_sent", run=str(run_id), payouts=done)

@@ -1,0 +1,124 @@
+"""Payment order files from the payouts table: per run and bank, or a bank's open orders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.payouts.order_files import (
+    CashPayout,
+    PaymentBatchHeader,
+    PaymentOrder,
+    write_cash_handover_xlsx,
+    write_orders_csv,
+    write_orders_xlsx,
+    write_pain001,
+)
+from app.payouts.service.errors import NotFound, PayoutError
+from app.payouts.service.runs import format_period
+
+ORDER_FORMATS = {
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "csv": ("text/csv; charset=utf-8", "csv"),
+    "pain001": ("application/xml", "xml"),
+}
+DEBTOR_NAME = "So Lao dong - Thuong binh va Xa hoi / Labour department"
+
+_ORDER_ROWS = """
+    SELECT p.id, p.reference, p.amount, p.bank_bin, p.account_number, p.holder_name, p.commune_code, p.status,
+           p.channel, c.name AS commune_name, b.full_name, b.national_id, b.address, bk.short_name AS bank_short_name,
+           r.programme_code, pr.name_vi AS programme_name, r.period,
+           (SELECT array_agg(to_char(pm.month, 'YYYY-MM') ORDER BY pm.month)
+              FROM payout_month pm WHERE pm.payout_id = p.id) AS months
+      FROM payout p
+      JOIN payout_run r ON r.id = p.run_id
+      JOIN programme pr ON pr.code = r.programme_code
+      JOIN beneficiary b ON b.id = p.beneficiary_id
+      JOIN commune c ON c.code = p.commune_code
+      LEFT JOIN bank bk ON bk.bin = p.bank_bin
+"""
+
+
+def _order(row: Any) -> PaymentOrder:
+    return PaymentOrder(
+        reference=row.reference, payout_id=row.id, beneficiary_name=row.full_name, national_id=row.national_id,
+        commune_code=row.commune_code, commune_name=row.commune_name, bank_bin=row.bank_bin,
+        bank_short_name=row.bank_short_name, account_number=row.account_number, holder_name=row.holder_name or "",
+        amount=int(row.amount), months=tuple(row.months or ()), programme_code=row.programme_code,
+        programme_name=row.programme_name, period=format_period(row.period))
+
+
+def _cash(row: Any) -> CashPayout:
+    return CashPayout(
+        reference=row.reference, payout_id=row.id, beneficiary_name=row.full_name, national_id=row.national_id,
+        commune_code=row.commune_code, commune_name=row.commune_name, amount=int(row.amount),
+        months=tuple(row.months or ()), programme_code=row.programme_code, programme_name=row.programme_name,
+        period=format_period(row.period), address=row.address or "")
+
+
+async def _header(session: AsyncSession, bank_bin: str, message_id: str, execution: datetime) -> PaymentBatchHeader:
+    row = (await session.execute(text(
+        """SELECT b.short_name, d.account_number FROM bank b
+             LEFT JOIN disbursement_account d ON d.bank_bin = b.bin AND d.closed_at IS NULL
+            WHERE b.bin = :bin"""), {"bin": bank_bin})).first()
+    if row is None:
+        raise NotFound(f"Không có ngân hàng {bank_bin}", f"no bank {bank_bin}")
+    if row.account_number is None:
+        raise PayoutError("Ngân hàng chưa có tài khoản chi được đăng ký",
+                          "the bank has no registered disbursement account")
+    return PaymentBatchHeader(message_id=message_id[:35], created_at=datetime.now(UTC),
+                              requested_execution_date=execution.date(), debtor_name=DEBTOR_NAME,
+                              debtor_account_number=row.account_number, debtor_bank_bin=bank_bin,
+                              debtor_bank_name=row.short_name)
+
+
+def render_orders(header: PaymentBatchHeader, orders: Sequence[PaymentOrder], file_format: str) -> bytes:
+    """The order file in one of ``ORDER_FORMATS``."""
+    if file_format == "xlsx":
+        return write_orders_xlsx(header, orders)
+    if file_format == "csv":
+        return write_orders_csv(header, orders)
+    if file_format == "pain001":
+        return write_pain001(header, orders)
+    raise PayoutError(f"Định dạng không hỗ trợ: {file_format}", f"unsupported format: {file_format}")
+
+
+async def run_orders(session: AsyncSession, run_id: UUID, bank_bin: str) -> tuple[PaymentBatchHeader, list[PaymentOrder]]:
+    """The sent (or later) bank payouts of one run at one bank."""
+    rows = list(await session.execute(text(
+        _ORDER_ROWS + " WHERE p.run_id = :run AND p.bank_bin = :bin AND p.status <> 'scheduled' ORDER BY p.serial"),
+        {"run": run_id, "bin": bank_bin}))
+    if not rows:
+        raise NotFound("Không có lệnh chi nào cho ngân hàng này trong đợt chi (đợt chi đã gửi chưa?)",
+                       "no payment orders for this bank in this run (has the run been sent?)")
+    header = await _header(session, bank_bin, f"ANSINH-{run_id.hex[:12]}-{bank_bin}", datetime.now(UTC))
+    return header, [_order(r) for r in rows]
+
+
+async def bank_open_orders(session: AsyncSession, bank_bin: str, status: str = "sent",
+                           limit: int | None = None) -> tuple[PaymentBatchHeader, list[PaymentOrder]]:
+    """A bank's payouts in one status (default: sent and not yet credited), across runs."""
+    query = _ORDER_ROWS + " WHERE p.bank_bin = :bin AND p.status = :status ORDER BY p.serial"
+    if limit:
+        query += " LIMIT :limit"
+    rows = list(await session.execute(text(query), {"bin": bank_bin, "status": status, "limit": limit}))
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    header = await _header(session, bank_bin, f"ANSINH-{bank_bin}-{stamp}", datetime.now(UTC))
+    return header, [_order(r) for r in rows]
+
+
+async def cash_handover(session: AsyncSession, run_id: UUID, commune: str | None = None) -> bytes:
+    """The cash handover list of a run, a sheet per commune."""
+    query = _ORDER_ROWS + " WHERE p.run_id = :run AND p.channel = 'cash'"
+    if commune:
+        query += " AND p.commune_code = :commune"
+    rows = list(await session.execute(text(query + " ORDER BY p.commune_code, b.full_name"),
+                                      {"run": run_id, "commune": commune}))
+    if not rows:
+        raise NotFound("Đợt chi không có khoản chi tiền mặt", "the run has no cash payouts")
+    return write_cash_handover_xlsx([_cash(r) for r in rows], issuer_name=DEBTOR_NAME, created_at=datetime.now(UTC))

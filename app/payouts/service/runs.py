@@ -1,0 +1,159 @@
+"""Payout runs: creation, lookup, summaries, progress and the per-run work lock."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from app.audit.service import record
+from app.payouts.models import PayoutRun
+from app.payouts.service.errors import Conflict, NotFound, PayoutError
+
+ARREARS_MONTHS = 12
+
+
+def parse_period(period: str) -> date:
+    """'YYYY-MM' → the first day of that month."""
+    try:
+        year, month = period.split("-")
+        if len(year) != 4 or len(month) != 2:
+            raise ValueError
+        return date(int(year), int(month), 1)
+    except ValueError:
+        raise PayoutError(f"Kỳ chi trả phải có dạng YYYY-MM, nhận được {period!r}",
+                          f"period must be YYYY-MM, got {period!r}") from None
+
+
+def format_period(month: date) -> str:
+    return f"{month.year:04d}-{month.month:02d}"
+
+
+def add_months(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+async def create_run(session: AsyncSession, *, programme: str, period: str, actor: str,
+                     kind: str = "regular") -> PayoutRun:
+    """A draft run. Arrears reach back at most 12 months and never before the programme's first run
+    in ansinh (its go-live: earlier months were paid outside the system)."""
+    month = parse_period(period)
+    if kind not in ("regular", "supplementary"):
+        raise PayoutError("Loại đợt chi phải là regular hoặc supplementary",
+                          "kind must be regular or supplementary")
+    exists = await session.scalar(text("SELECT 1 FROM programme WHERE code = :code"), {"code": programme})
+    if not exists:
+        raise NotFound(f"Không có chương trình {programme}", f"no programme {programme}")
+    if kind == "supplementary":
+        regular = await session.scalar(select(PayoutRun.status).where(
+            PayoutRun.programme_code == programme, PayoutRun.period == month, PayoutRun.kind == "regular"))
+        if regular is None:
+            raise Conflict("Chưa có đợt chi thường kỳ cho kỳ này", "no regular run for this period yet")
+    go_live = await session.scalar(select(func.min(PayoutRun.period)).where(PayoutRun.programme_code == programme))
+    arrears_from = max(add_months(month, -(ARREARS_MONTHS - 1)), go_live or month)
+    run = PayoutRun(programme_code=programme, period=month, kind=kind, status="draft",
+                    arrears_from=min(arrears_from, month), created_by=actor)
+    session.add(run)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(f"Đã có đợt chi thường kỳ {programme} {period}",
+                       f"a regular run for {programme} {period} already exists") from None
+    await record(session, actor=actor, action="payout_run.create", object_type="payout_run", object_id=run.id,
+                 after={"programme": programme, "period": period, "kind": kind,
+                        "arrears_from": format_period(run.arrears_from)})
+    return run
+
+
+async def get_run(session: AsyncSession | AsyncConnection, run_id: UUID) -> PayoutRun:
+    run = (await session.execute(select(PayoutRun).where(PayoutRun.id == run_id))).scalar_one_or_none()
+    if run is None:
+        raise NotFound("Không tìm thấy đợt chi", "payout run not found")
+    return run
+
+
+@dataclass
+class RunSummary:
+    run: PayoutRun
+    by_bank: list[dict[str, Any]]
+    by_commune: list[dict[str, Any]]
+    by_status: dict[str, int]
+    skipped: list[dict[str, Any]]
+
+
+async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
+    """Counts and totals of a run by bank, by commune and by status, and who was skipped."""
+    run = await get_run(session, run_id)
+    by_bank = [dict(r._mapping) for r in await session.execute(text(
+        """SELECT coalesce(p.bank_bin, 'cash') AS bank_bin, coalesce(b.short_name, 'Tiền mặt/Cash') AS bank_name,
+                  count(*) AS count, sum(p.amount)::bigint AS amount
+             FROM payout p LEFT JOIN bank b ON b.bin = p.bank_bin
+            WHERE p.run_id = :run GROUP BY 1, 2 ORDER BY 1"""), {"run": run_id})]
+    by_commune = [dict(r._mapping) for r in await session.execute(text(
+        """SELECT p.commune_code, c.name AS commune_name, count(*) AS count, sum(p.amount)::bigint AS amount
+             FROM payout p JOIN commune c ON c.code = p.commune_code
+            WHERE p.run_id = :run GROUP BY 1, 2 ORDER BY 1"""), {"run": run_id})]
+    by_status = {r.status: int(r.count) for r in await session.execute(text(
+        "SELECT status, count(*) AS count FROM payout WHERE run_id = :run GROUP BY status"), {"run": run_id})}
+    skipped = [dict(r._mapping) for r in await session.execute(text(
+        """SELECT s.beneficiary_id, b.full_name, b.commune_code, s.reason, s.amount
+             FROM payout_run_skip s JOIN beneficiary b ON b.id = s.beneficiary_id
+            WHERE s.run_id = :run ORDER BY b.commune_code, b.full_name LIMIT 1000"""), {"run": run_id})]
+    return RunSummary(run=run, by_bank=by_bank, by_commune=by_commune, by_status=by_status, skipped=skipped)
+
+
+async def set_progress(conn: AsyncConnection, run_id: UUID, *, phase: str | None = None,
+                       done: int | None = None, total: int | None = None) -> None:
+    """Record progress of the current phase (committed by the caller with its chunk)."""
+    values: dict[str, Any] = {"run": run_id}
+    sets = []
+    if phase is not None:
+        sets += ["phase = :phase", "progress_started_at = now()", "progress_done = 0"]
+        values["phase"] = phase
+    if done is not None:
+        sets.append("progress_done = :done")
+        values["done"] = done
+    if total is not None:
+        sets.append("progress_total = :total")
+        values["total"] = total
+    await conn.execute(text(f"UPDATE payout_run SET {', '.join(sets)} WHERE id = :run"), values)  # noqa: S608
+
+
+def _lock_key(run_id: UUID) -> int:
+    return int.from_bytes(hashlib.sha256(b"payout_run:" + run_id.bytes).digest()[:8], "big", signed=True)
+
+
+@contextlib.asynccontextmanager
+async def run_work_lock(engine: AsyncEngine, run_id: UUID) -> AsyncIterator[AsyncConnection]:
+    """A connection holding the run's advisory lock: one compute/approve/send of a run at a time.
+
+    The lock dies with the process, so a run left half-way by a crash can be resumed at once.
+    """
+    conn = await engine.connect()
+    try:
+        got = (await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _lock_key(run_id)})).scalar()
+        await conn.commit()
+        if not got:
+            raise Conflict("Đợt chi đang được xử lý, hãy chờ", "this run is being processed; wait for it")
+        try:
+            yield conn
+        finally:
+            await conn.rollback()
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _lock_key(run_id)})
+            await conn.commit()
+    finally:
+        await conn.close()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
