@@ -18,12 +18,13 @@ from app.database import make_engine, make_sessionmaker, migration_state
 from app.health import healthz
 from app.http.problems import EXCEPTION_HANDLERS
 from app.logging import configure_logging
+from app.registry.routes import ROUTES as REGISTRY_ROUTES
 from app.settings import Settings
 
 log = structlog.get_logger()
 
 # Each domain adds its controllers here.
-ROUTE_HANDLERS: list[Any] = [healthz, AuthController, AdminController]
+ROUTE_HANDLERS: list[Any] = [healthz, AuthController, AdminController, *REGISTRY_ROUTES]
 
 
 class MigrationsBehind(RuntimeError):
