@@ -1,7 +1,7 @@
 """Who a person is: citizen ID structure, Vietnamese accent folding, bank holder names, masking.
 
-The accent folding here and the SQL function ``fold_vietnamese`` (migration 0003) use the same
-table of letters, so a name folded in Python matches the ``search_name`` column in the database.
+The accent folding here and the SQL function ``fold_vietnamese`` (migration 0003) follow the same
+steps, so a name folded in Python matches the ``search_name`` column in the database.
 """
 
 from __future__ import annotations
@@ -14,35 +14,18 @@ from typing import NamedTuple
 
 from app.registry.reference import read_reference_csv
 
-_BASE_VOWELS = {"a": "aăâ", "e": "eê", "i": "i", "o": "oôơ", "u": "uư", "y": "y"}
-_TONE_MARKS = ("", "\u0300", "\u0301", "\u0309", "\u0303", "\u0323")
-# Combining marks a decomposed (NFD) Vietnamese text can carry: tones, circumflex, breve, horn.
-COMBINING_MARKS = "\u0300\u0301\u0303\u0309\u0323\u0302\u0306\u031b"
-
-
-def _fold_pairs() -> tuple[str, str]:
-    sources: list[str] = []
-    targets: list[str] = []
-    for ascii_letter, letters in _BASE_VOWELS.items():
-        for letter in letters:
-            for tone in _TONE_MARKS:
-                composed = unicodedata.normalize("NFC", letter + tone)
-                for variant in (composed, composed.upper()):
-                    if variant not in (ascii_letter, ascii_letter.upper()) and variant not in sources:
-                        sources.append(variant)
-                        targets.append(ascii_letter)
-    sources += ["đ", "Đ"]
-    targets += ["d", "d"]
-    return "".join(sources), "".join(targets)
-
-
-FOLD_FROM, FOLD_TO = _fold_pairs()
-_FOLD_TABLE = str.maketrans(FOLD_FROM, FOLD_TO, COMBINING_MARKS)
+# Folding = Unicode NFD, drop every combining mark (U+0300-U+036F: tones, circumflex, breve, horn),
+# đ/Đ -> d, lower case, single spaces. SQL fold_vietnamese does the same with normalize() and regexp.
+COMBINING_MARKS = range(0x0300, 0x0370)
+_FOLD_TABLE: dict[int, str | None] = {mark: None for mark in COMBINING_MARKS}
+_FOLD_TABLE.update({ord("đ"): "d", ord("Đ"): "d"})
 _SPACES = re.compile(r"\s+")
 
 
 def normalise_spaces(text: str) -> str:
     """Trim and collapse runs of whitespace to one space."""
+    if "  " not in text and text.isprintable():  # no tabs, newlines or non-ASCII spaces (they are not printable)
+        return text.strip()
     return _SPACES.sub(" ", text).strip()
 
 
@@ -53,7 +36,7 @@ def normalise_name(text: str) -> str:
 
 def fold_accents(text: str) -> str:
     """Lower-case ASCII form of Vietnamese text ("Nguyễn Thị Hoà" -> "nguyen thi hoa"); same as SQL fold_vietnamese."""
-    return normalise_spaces(unicodedata.normalize("NFC", text).translate(_FOLD_TABLE).lower())
+    return normalise_spaces(unicodedata.normalize("NFD", text).translate(_FOLD_TABLE).lower())
 
 
 def bank_holder_name(text: str) -> str:

@@ -32,6 +32,9 @@ class FieldError(ValueError):
 
 def cell_text(value: Any) -> str:
     """A cell as trimmed text: whole floats lose ".0", None is "", a leading apostrophe is dropped."""
+    if type(value) is str:  # the common case first: imports call this for every cell
+        text = value.strip()
+        return text[1:].strip() if text.startswith("'") else text
     if value is None:
         return ""
     if isinstance(value, float):

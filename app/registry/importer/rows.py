@@ -154,6 +154,7 @@ class RowChecker:
         channel = explicit_channel or ("bank" if account_number else "cash")
         if len(self.errors) != before:
             return None
+        assert programme is not None and category is not None and default_coefficient is not None
         return ImportRow(
             row=row, national_id=national_id, full_name=full_name, date_of_birth=born, sex=sex,
             commune_code=commune, address=address or "", phone=phone, channel=channel,

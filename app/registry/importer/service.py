@@ -189,16 +189,17 @@ _STAGE_COLUMNS = (
     "row_no", "beneficiary_id", "national_id", "full_name", "date_of_birth", "sex", "commune_code", "address",
     "phone", "channel", "programme_code", "category_code", "coefficient", "start_month", "decision_number",
     "decision_date", "bank_bin", "account_number", "holder_name", "person_action", "fields_changed",
-    "name_changed", "moved", "account_action", "enrolment_action", "enrolment_id", "audit_action",
+    "name_changed", "moved", "account_action", "verification_status", "enrolment_action", "enrolment_id",
     "audit_before", "audit_after",
 )
+STAGE_TABLE = "import_stage"
 _STAGE_DDL = """
-    CREATE TEMP TABLE {name} (
+    CREATE TEMP TABLE import_stage (
         row_no integer, beneficiary_id uuid, national_id text, full_name text, date_of_birth date, sex text,
         commune_code text, address text, phone text, channel text, programme_code text, category_code text,
         coefficient numeric(4, 2), start_month date, decision_number text, decision_date date, bank_bin text,
         account_number text, holder_name text, person_action text, fields_changed boolean, name_changed boolean,
-        moved boolean, account_action text, enrolment_action text, enrolment_id bigint, audit_action text,
+        moved boolean, account_action text, verification_status text, enrolment_action text, enrolment_id bigint,
         audit_before text, audit_after text
     ) ON COMMIT DROP
 """
@@ -227,17 +228,12 @@ def _plan(rows: list[ImportRow], existing: dict[str, _Existing],
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
         if known is None:
+            # New people get no audit row each: the import's own audit row, the kept file and the
+            # 'registered' event (reason "import <upload id>") record who created them and from what.
             beneficiary_id = uuid.uuid4()
             person_action, fields_changed, name_changed, moved = "create", False, False, False
             account_action = "insert" if account_given else "none"
             enrolment_action, enrolment_id = "insert", None
-            after = {"national_id": row.national_id, "full_name": row.full_name, "date_of_birth": row.date_of_birth,
-                     "sex": row.sex, "commune_code": row.commune_code, "address": row.address, "phone": row.phone,
-                     "channel": row.channel, "programme": row.programme_code, "category": row.category_code,
-                     "coefficient": row.coefficient, "start_month": row.start_month,
-                     "decision_number": row.decision_number}
-            if account_given:
-                after.update(bank_bin=row.bank_bin, account_number=row.account_number, holder_name=row.holder_name)
         else:
             beneficiary_id = known.id
             for name in ("full_name", "address", "phone", "channel"):
@@ -280,8 +276,11 @@ def _plan(rows: list[ImportRow], existing: dict[str, _Existing],
                 plan.unchanged += 1
                 continue
             person_action = "update"
-        if account_action != "none" and not holder_name_matches(row.full_name, row.holder_name or ""):
-            plan.name_mismatches += 1
+        verification_status = None
+        if account_action != "none":
+            verification_status = ("unverified" if holder_name_matches(row.full_name, row.holder_name or "")
+                                   else "name_mismatch")
+            plan.name_mismatches += verification_status == "name_mismatch"
         if person_action == "create":
             plan.created += 1
         else:
@@ -290,69 +289,67 @@ def _plan(rows: list[ImportRow], existing: dict[str, _Existing],
             row.row, beneficiary_id, row.national_id, row.full_name, row.date_of_birth, row.sex, row.commune_code,
             row.address, row.phone, row.channel, row.programme_code, row.category_code, row.coefficient,
             row.start_month, row.decision_number, row.decision_date, row.bank_bin, row.account_number,
-            row.holder_name, person_action, fields_changed, name_changed, moved, account_action, enrolment_action,
-            enrolment_id, "beneficiary.import_create" if person_action == "create" else "beneficiary.import_update",
-            _json(before) if before else None, _json(after),
+            row.holder_name, person_action, fields_changed, name_changed, moved, account_action, verification_status,
+            enrolment_action, enrolment_id, _json(before) if before else None, _json(after) if after else None,
         ))
     return plan
 
 
-async def _apply(pg: Any, plan: _Plan, *, stage: str, actor: str, role: str | None, upload_id: UUID,
+async def _apply(pg: Any, plan: _Plan, *, actor: str, role: str | None, upload_id: UUID,
                  request_id: str | None) -> None:
     """Set-based statements over the staged rows (the person first, then history, accounts, enrolments)."""
-    await pg.execute(_STAGE_DDL.format(name=stage))
-    await pg.copy_records_to_table(stage, records=plan.records, columns=_STAGE_COLUMNS)
+    await pg.execute("DROP TABLE IF EXISTS import_stage")  # an earlier import in the same transaction
+    await pg.execute(_STAGE_DDL)
+    await pg.copy_records_to_table(STAGE_TABLE, records=plan.records, columns=_STAGE_COLUMNS)
     reason = f"import {upload_id}"
     statements: list[tuple[str, tuple[Any, ...]]] = [
-        (f"""INSERT INTO beneficiary (id, national_id, full_name, date_of_birth, sex, commune_code, address, phone,
+        ("""INSERT INTO beneficiary (id, national_id, full_name, date_of_birth, sex, commune_code, address, phone,
                                       channel)
              SELECT beneficiary_id, national_id, full_name, date_of_birth, sex, commune_code, address, phone, channel
-               FROM {stage} WHERE person_action = 'create' ORDER BY row_no""", ()),
-        (f"""INSERT INTO beneficiary_event (beneficiary_id, kind, effective_on, status_after, commune_after, reason,
+               FROM import_stage WHERE person_action = 'create' ORDER BY row_no""", ()),
+        ("""INSERT INTO beneficiary_event (beneficiary_id, kind, effective_on, status_after, commune_after, reason,
                                             recorded_by)
              SELECT beneficiary_id, 'registered', current_date, 'active', commune_code, $1, $2
-               FROM {stage} WHERE person_action = 'create' ORDER BY row_no""", (reason, actor)),
-        (f"""UPDATE beneficiary b
+               FROM import_stage WHERE person_action = 'create' ORDER BY row_no""", (reason, actor)),
+        ("""UPDATE beneficiary b
                 SET full_name = s.full_name, address = s.address, phone = s.phone, channel = s.channel,
                     updated_at = now()
-               FROM {stage} s WHERE s.fields_changed AND b.id = s.beneficiary_id""", ()),
-        (f"""INSERT INTO beneficiary_event (beneficiary_id, kind, effective_on, from_commune, to_commune,
+               FROM import_stage s WHERE s.fields_changed AND b.id = s.beneficiary_id""", ()),
+        ("""INSERT INTO beneficiary_event (beneficiary_id, kind, effective_on, from_commune, to_commune,
                                             status_after, commune_after, reason, recorded_by)
              SELECT s.beneficiary_id, 'moved', current_date, b.commune_code, s.commune_code, b.status,
                     s.commune_code, $1, $2
-               FROM {stage} s JOIN beneficiary b ON b.id = s.beneficiary_id
+               FROM import_stage s JOIN beneficiary b ON b.id = s.beneficiary_id
               WHERE s.moved ORDER BY s.row_no""", (reason, actor)),
-        (f"""UPDATE bank_account a SET effective_to = current_date
-               FROM {stage} s
+        ("""UPDATE bank_account a SET effective_to = current_date
+               FROM import_stage s
               WHERE s.account_action = 'replace' AND a.beneficiary_id = s.beneficiary_id
                 AND a.effective_to IS NULL""", ()),
-        (f"""INSERT INTO bank_account (beneficiary_id, bank_bin, account_number, holder_name, verification_status,
+        ("""INSERT INTO bank_account (beneficiary_id, bank_bin, account_number, holder_name, verification_status,
                                        effective_from, created_by)
-             SELECT beneficiary_id, bank_bin, account_number, holder_name,
-                    CASE WHEN holder_name_matches(full_name, holder_name) THEN 'unverified' ELSE 'name_mismatch' END,
-                    current_date, $1
-               FROM {stage} WHERE account_action IN ('insert', 'replace') ORDER BY row_no""", (actor,)),
-        (f"""UPDATE bank_account a
+             SELECT beneficiary_id, bank_bin, account_number, holder_name, verification_status, current_date, $1
+               FROM import_stage WHERE account_action IN ('insert', 'replace') ORDER BY row_no""", (actor,)),
+        ("""UPDATE bank_account a
                 SET verification_status = CASE
                         WHEN NOT holder_name_matches(s.full_name, a.holder_name) THEN 'name_mismatch'
                         WHEN a.verification_status = 'name_mismatch' THEN 'unverified'
                         ELSE a.verification_status END
-               FROM {stage} s
+               FROM import_stage s
               WHERE s.name_changed AND s.account_action = 'none' AND a.beneficiary_id = s.beneficiary_id
                 AND a.effective_to IS NULL AND a.verification_status <> 'closed'""", ()),
-        (f"""UPDATE enrolment e
+        ("""UPDATE enrolment e
                 SET coefficient = s.coefficient, decision_number = s.decision_number,
                     decision_date = coalesce(s.decision_date, e.decision_date), updated_at = now()
-               FROM {stage} s WHERE s.enrolment_action = 'update' AND e.id = s.enrolment_id""", ()),
-        (f"""INSERT INTO enrolment (beneficiary_id, programme_code, category_code, coefficient, start_month,
+               FROM import_stage s WHERE s.enrolment_action = 'update' AND e.id = s.enrolment_id""", ()),
+        ("""INSERT INTO enrolment (beneficiary_id, programme_code, category_code, coefficient, start_month,
                                     decision_number, decision_date, created_by)
              SELECT beneficiary_id, programme_code, category_code, coefficient, start_month, decision_number,
                     decision_date, $1
-               FROM {stage} WHERE enrolment_action = 'insert' ORDER BY row_no""", (actor,)),
-        (f"""INSERT INTO audit_log (actor, actor_role, action, object_type, object_id, before, after, request_id)
-             SELECT $1, $2, audit_action, 'beneficiary', beneficiary_id::text, audit_before::jsonb,
+               FROM import_stage WHERE enrolment_action = 'insert' ORDER BY row_no""", (actor,)),
+        ("""INSERT INTO audit_log (actor, actor_role, action, object_type, object_id, before, after, request_id)
+             SELECT $1, $2, 'beneficiary.import_update', 'beneficiary', beneficiary_id::text, audit_before::jsonb,
                     audit_after::jsonb, $3
-               FROM {stage} ORDER BY row_no""", (actor, role, request_id)),
+               FROM import_stage WHERE person_action = 'update' ORDER BY row_no""", (actor, role, request_id)),
     ]
     for statement, arguments in statements:
         await pg.execute(statement, *arguments)
@@ -393,8 +390,7 @@ async def import_beneficiaries(session: AsyncSession, *, content: bytes, filenam
     upload_id = uuid.uuid4()
     if plan.records:
         request_id = structlog.contextvars.get_contextvars().get("request_id")
-        await _apply(pg, plan, stage=f"import_stage_{upload_id.hex}", actor=actor, role=role, upload_id=upload_id,
-                     request_id=request_id)
+        await _apply(pg, plan, actor=actor, role=role, upload_id=upload_id, request_id=request_id)
     outcome.timings["apply"] = time.perf_counter() - started
     outcome.created, outcome.updated, outcome.unchanged = plan.created, plan.updated, plan.unchanged
     outcome.name_mismatches = plan.name_mismatches

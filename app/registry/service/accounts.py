@@ -11,10 +11,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
-from app.auth.models import Role
 from app.auth.service import Principal
 from app.http.problems import Problem, bilingual
-from app.registry.identity import Message, holder_name_matches
+from app.registry.identity import Message, holder_name_matches, mask_digits
 from app.registry.models import Bank, BankAccount, BankAccountRequest, Beneficiary
 from app.registry.schemas import BankAccountIn, BankAccountOut, BankAccountRequestOut
 from app.registry.scope import commune_scope_condition, masks_identifiers
@@ -128,10 +127,10 @@ async def list_bank_accounts(session: AsyncSession, beneficiary_id: UUID,
 
 
 def request_out(request: BankAccountRequest, *, masked: bool) -> BankAccountRequestOut:
-    """A change request for the API (the account number is shown to the commune staff who typed it)."""
+    """A change request for the API; ``masked`` hides all but the last 4 digits of the account number."""
     return BankAccountRequestOut(
         id=request.id, beneficiary_id=request.beneficiary_id, bank_bin=request.bank_bin,
-        account_number=request.account_number, holder_name=request.holder_name, note=request.note,
+        account_number=(mask_digits(request.account_number) if masked else request.account_number) or "", holder_name=request.holder_name, note=request.note,
         status=request.status, requested_by=request.requested_by, requested_at=request.requested_at,
         decided_by=request.decided_by, decided_at=request.decided_at, decision_note=request.decision_note,
         bank_account_id=request.bank_account_id,
@@ -178,8 +177,7 @@ async def list_bank_account_requests(session: AsyncSession, principal: Principal
     if status:
         query = query.where(BankAccountRequest.status == status)
     requests = (await session.scalars(query)).all()
-    masked = principal is not None and principal.role == Role.commune_staff
-    return [request_out(r, masked=masked) for r in requests]
+    return [request_out(r, masked=masks_identifiers(principal)) for r in requests]
 
 
 async def decide_bank_account_request(session: AsyncSession, request_id: int, *, confirm: bool, note: str,

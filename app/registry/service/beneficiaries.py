@@ -9,7 +9,7 @@ from uuid import UUID
 
 import structlog
 from msgspec import UNSET
-from sqlalchemy import Select, and_, case, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -145,6 +145,7 @@ async def create_beneficiary(session: AsyncSession, data: BeneficiaryIn, princip
     if account is not None:
         await replace_bank_account(session, person, account, principal)
     for enrolment in enrolments:
+        assert enrolment is not None  # parse errors were raised above
         await insert_enrolment(session, person, enrolment, principal)
     log.info("beneficiary_created", beneficiary_id=str(person.id), commune=commune_code)
     return person.id
@@ -328,7 +329,7 @@ def bank_account_out(account: BankAccount, bank_short_name: str, full_name: str,
     )
 
 
-def _listing_query(principal: Principal | None) -> Select[Any]:
+def _listing_query(principal: Principal | None) -> Select[Beneficiary, str, str, BankAccount, str]:
     query = (
         select(Beneficiary, Commune.name, Commune.province_code, BankAccount, Bank.short_name)
         .join(Commune, Commune.code == Beneficiary.commune_code)
@@ -339,7 +340,8 @@ def _listing_query(principal: Principal | None) -> Select[Any]:
     return query if condition is None else query.where(condition)
 
 
-_SEARCH_CONFIG = literal_column("'simple'::regconfig")
+# A literal (not a bound parameter) so the expression matches the GIN index ix_beneficiary_search.
+_SEARCH_CONFIG: ColumnElement[Any] = literal_column("'simple'::regconfig")
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -369,11 +371,15 @@ async def search_beneficiaries(
     if q:
         digits = re.sub(r"[\s.\-()]", "", q)
         if re.fullmatch(r"\+?[0-9]+", digits):
+            # Identifiers match exactly: a prefix search would let masked viewers probe citizen IDs.
+            condition = Beneficiary.national_id == digits
             try:
                 phone = parse_phone(digits)
             except FieldError:
                 phone = None
-            query = query.where((Beneficiary.national_id == digits) | (Beneficiary.phone == phone))
+            if phone is not None:
+                condition = condition | (Beneficiary.phone == phone)
+            query = query.where(condition)
         else:
             tsquery = name_tsquery(q)
             if tsquery is None:
@@ -386,7 +392,7 @@ async def search_beneficiaries(
     masked = masks_identifiers(principal)
     items = [
         BeneficiarySummary(
-            id=person.id, national_id=mask_digits(person.national_id) if masked else person.national_id,
+            id=person.id, national_id=(mask_digits(person.national_id) if masked else person.national_id) or "",
             full_name=person.full_name, date_of_birth=person.date_of_birth, sex=person.sex,
             commune_code=person.commune_code, commune_name=commune_name, province_code=province_code,
             phone=person.phone, address=person.address, status=person.status, channel=person.channel,

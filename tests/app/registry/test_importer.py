@@ -48,7 +48,11 @@ async def test_import_stores_everyone_and_reimport_changes_nothing(client, calle
     assert (result["rows"], result["created"], result["updated"], result["unchanged"]) == (20, 20, 0, 0)
     with_bank = sum(1 for p in group if p.account_number)
     assert await counts(session) == (20, 20, 20, with_bank)
-    assert await session.scalar(text("SELECT count(*) FROM audit_log WHERE action = 'beneficiary.import_create'")) == 20
+    summary = (await session.execute(text("SELECT object_id, after FROM audit_log WHERE action = 'beneficiary.import'"))
+               ).one()
+    assert summary[1]["created"] == 20 and summary[1]["rows"] == 20
+    reasons = (await session.execute(text("SELECT DISTINCT reason FROM beneficiary_event"))).scalars().all()
+    assert reasons == [f"import {summary[0]}"]
     stored = (await session.execute(text(
         "SELECT national_id, full_name, date_of_birth, sex, commune_code, phone FROM beneficiary"
         " WHERE national_id = :n"), {"n": group[0].national_id})).one()

@@ -5,7 +5,15 @@ from datetime import date
 from sqlalchemy import text
 
 from app.auth.models import Role
-from tests.app.registry.conftest import AGRIBANK, CAO_BANG, HANOI_A, HANOI_B, VIETCOMBANK, create_person, person_json
+from tests.app.registry.conftest import (
+    AGRIBANK,
+    CAO_BANG,
+    HANOI_A,
+    HANOI_B,
+    VIETCOMBANK,
+    create_person,
+    person_json,
+)
 
 
 async def test_officer_creates_and_reads_a_beneficiary(client, callers, session):

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.registry.fake import citizen_id_for
-from app.registry.identity import FOLD_FROM, fold_accents
+from app.registry.identity import fold_accents
 from app.registry.rules import monthly_amount
 from tests.app.registry.conftest import CAO_BANG, HANOI_A, HANOI_B, VIETCOMBANK
 
@@ -41,13 +41,34 @@ async def add_enrolment(session, person_id, programme, category, coefficient, st
         {"b": person_id, "p": programme, "c": category, "k": Decimal(coefficient), "s": start, "e": end})
 
 
-async def test_fold_vietnamese_in_sql_equals_python(session):
-    samples = [FOLD_FROM, "Nguyễn Thị Hoà", "  ĐẶNG   Văn  Ưng ", "Trần Thị Ngọc Hương"]
+def _vietnamese_letters() -> str:
     import unicodedata
 
-    samples.append(unicodedata.normalize("NFD", "Lê Thị Thuỷ Tiên"))
+    letters = []
+    for base in "aăâeêioôơuưy":
+        for tone in ("", "\u0300", "\u0301", "\u0309", "\u0303", "\u0323"):
+            letter = unicodedata.normalize("NFC", base + tone)
+            letters += [letter, letter.upper()]
+    return "".join(letters) + "đĐbcdghklmnpqrstvx"
+
+
+VIETNAMESE_LETTERS = _vietnamese_letters()
+
+
+async def test_fold_vietnamese_in_sql_equals_python(session):
+    import unicodedata
+
+    samples = [VIETNAMESE_LETTERS, "Nguyễn Thị Hoà", "  ĐẶNG   Văn  Ưng ", "Trần Thị Ngọc Hương",
+               unicodedata.normalize("NFD", "Lê Thị Thuỷ Tiên")]
     for sample in samples:
         assert await session.scalar(text("SELECT fold_vietnamese(:s)"), {"s": sample}) == fold_accents(sample)
+    assert fold_accents(VIETNAMESE_LETTERS).isascii()
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(alphabet=VIETNAMESE_LETTERS + " \t", max_size=40))
+async def test_fold_vietnamese_agrees_on_any_vietnamese_text(session, name):
+    assert await session.scalar(text("SELECT fold_vietnamese(:s)"), {"s": name}) == fold_accents(name)
 
 
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
