@@ -74,6 +74,7 @@ class ImportRow:
     bank_bin: str | None
     account_number: str | None
     holder_name: str | None
+    channel_given: bool = True  # False: derived from the bank columns (a blank bank keeps a known account)
 
 
 class RowChecker:
@@ -162,6 +163,7 @@ class RowChecker:
             coefficient=coefficient if coefficient is not None else default_coefficient,
             start_month=start_month, decision_number=decision_number, decision_date=decision_date,
             bank_bin=bank_bin, account_number=account_number, holder_name=holder_name,
+            channel_given=explicit_channel is not None,
         )
 
     def _code(self, row: int, cells: list[Any], field: str) -> str | None:

@@ -236,6 +236,8 @@ def _plan(rows: list[ImportRow], existing: dict[str, _Existing],
             enrolment_action, enrolment_id = "insert", None
         else:
             beneficiary_id = known.id
+            if not row.channel_given and row.account_number is None and known.account_number:
+                row.channel = known.channel  # blank bank columns do not undo an account recorded earlier
             for name in ("full_name", "address", "phone", "channel"):
                 old, new = getattr(known, name), getattr(row, name)
                 if old != new:

@@ -282,3 +282,14 @@ async def test_error_copy_is_only_for_the_uploader(client, callers, session):
     assert "'=HYPERLINK" in text_copy and "Lỗi / Errors" in text_copy
     await callers.as_user("other_officer", Role.officer)
     assert (await client.get(body["error_file"])).status_code == 404
+
+
+async def test_a_file_without_bank_columns_keeps_known_accounts(client, callers, session):
+    officer = await callers.officer()
+    group = people(2, bank_share=1.0)
+    assert (await upload(client, officer, import_file_bytes(group))).status_code == 200
+    without_bank = [list(IMPORT_HEADERS[:12]), *(p.import_row()[:12] for p in group)]
+    response = await upload(client, officer, xlsx_bytes(without_bank))
+    assert response.status_code == 200 and response.json()["unchanged"] == 2
+    channels = (await session.execute(text("SELECT DISTINCT channel FROM beneficiary"))).scalars().all()
+    assert channels == ["bank"]

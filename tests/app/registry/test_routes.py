@@ -263,3 +263,18 @@ async def test_banks_and_disbursement_accounts(client, callers, session):
     assert await active_disbursement_account(session, VIETCOMBANK) == "0011000000002"
     assert await is_disbursement_account(session, VIETCOMBANK, "0011-000000001")
     assert not await is_disbursement_account(session, AGRIBANK, "0011000000002")
+
+
+async def test_registry_routes_are_in_the_openapi_document_and_guarded(client):
+    from app.auth.guards import declared_roles
+    from app.registry.routes import ROUTES
+
+    document = (await client.get("/schema/openapi.json")).json()
+    for path in ("/api/beneficiaries", "/api/beneficiaries/import", "/api/beneficiaries/{beneficiary_id}/events",
+                 "/api/programmes/{code}/rates", "/api/banks/{bank_bin}/disbursement-accounts",
+                 "/api/bank-account-requests/{request_id}/confirm"):
+        assert path in document["paths"], path
+    for controller in ROUTES:
+        for handler in controller(owner=client.app).get_route_handlers():
+            assert declared_roles(handler), handler
+    assert (await client.get("/api/beneficiaries")).status_code == 401
