@@ -19,6 +19,7 @@ from app.health import healthz
 from app.http.problems import EXCEPTION_HANDLERS
 from app.logging import configure_logging
 from app.registry.routes import ROUTES as REGISTRY_ROUTES
+from app.scheduler.service import SchedulerService
 from app.settings import Settings
 
 log = structlog.get_logger()
@@ -52,7 +53,14 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             )
         log.info("app_started", revision=list(state.current))
 
+    scheduler = SchedulerService(engine, poll_seconds=settings.scheduler_poll_seconds)
+
+    async def start_scheduler(app: Litestar) -> None:
+        if settings.scheduler_enabled:
+            scheduler.start()
+
     async def dispose(app: Litestar) -> None:
+        await scheduler.stop()
         await engine.dispose()
 
     return Litestar(
@@ -66,9 +74,9 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
-        on_startup=[check_schema],
+        on_startup=[check_schema, start_scheduler],
         on_shutdown=[dispose],
-        state=State({"settings": settings, "engine": engine, "sessionmaker": sessionmaker}),
+        state=State({"settings": settings, "engine": engine, "sessionmaker": sessionmaker, "scheduler": scheduler}),
         request_max_body_size=200 * 1024 * 1024,
         debug=False,
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 from app.registry.identity import bank_holder_name, birth_province_codes, century_sex_digit
 from app.registry.reference import read_reference_csv
-from app.spreadsheets import csv_bytes, xlsx_bytes
+from app.registry.sheets import rows_csv, rows_xlsx
 
 SURNAMES = (("Nguyễn", 38), ("Trần", 11), ("Lê", 9), ("Phạm", 7), ("Hoàng", 5), ("Huỳnh", 4), ("Phan", 4),
             ("Vũ", 4), ("Võ", 3), ("Đặng", 2), ("Bùi", 2), ("Đỗ", 1), ("Hồ", 1), ("Ngô", 1), ("Dương", 1), ("Lý", 1))
@@ -163,7 +163,7 @@ def import_rows(people: Iterable[FakePerson]) -> list[list[Any]]:
 def import_file_bytes(people: Iterable[FakePerson], *, kind: str = "xlsx") -> bytes:
     """An import file (xlsx or csv) for these people."""
     rows = import_rows(people)
-    return csv_bytes(rows) if kind == "csv" else xlsx_bytes(rows, sheet_title="Danh sách")
+    return rows_csv(rows) if kind == "csv" else rows_xlsx(rows, title="Danh sách")
 
 
 def write_import_file(people: Iterable[FakePerson], path: Path) -> Path:

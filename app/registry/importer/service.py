@@ -31,7 +31,7 @@ from app.registry.importer.rows import ImportRow, Reference, check_rows
 from app.registry.models import Bank, BeneficiaryImport, Commune, Programme, ProgrammeCategory
 from app.registry.scope import commune_in_scope
 from app.registry.service.common import actor_of
-from app.spreadsheets import csv_bytes, xlsx_bytes
+from app.registry.sheets import rows_csv, rows_xlsx
 
 log = structlog.get_logger()
 
@@ -478,6 +478,6 @@ async def error_copy(session: AsyncSession, upload_id: UUID, principal: Principa
         out_rows.append(padded)
     stem = upload.filename.rsplit(".", 1)[0] or "import"
     if table.kind == "csv":
-        return f"{stem}-loi.csv", "text/csv; charset=utf-8", csv_bytes(out_rows)
+        return f"{stem}-loi.csv", "text/csv; charset=utf-8", rows_csv(out_rows)
     return (f"{stem}-loi.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            xlsx_bytes(out_rows, sheet_title=table.sheet_name or "Sheet1"))
+            rows_xlsx(out_rows, title=table.sheet_name or "Sheet1"))

@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 from app.cli import main
 from app.database import to_libpq_url
 from app.registry.fake import IMPORT_HEADERS, BeneficiaryFaker
-from app.spreadsheets import xlsx_bytes
+from app.registry.sheets import rows_xlsx
 from tests.app.registry.conftest import HANOI_A
 
 
@@ -47,7 +47,7 @@ def test_rejected_import_exits_non_zero_with_every_error(database_url, tmp_path)
     bad = list(row)
     bad[IMPORT_HEADERS.index("Mã xã")] = "99999"
     path = tmp_path / "bad.xlsx"
-    path.write_bytes(xlsx_bytes([list(IMPORT_HEADERS), row, bad]))
+    path.write_bytes(rows_xlsx([list(IMPORT_HEADERS), row, bad]))
     errors_out = tmp_path / "bad-errors.xlsx"
     result = CliRunner().invoke(main, ["beneficiaries", "import", str(path), "--errors-out", str(errors_out)],
                                 env={"DATABASE_URL": database_url})

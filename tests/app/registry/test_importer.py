@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from app.auth.models import Role
 from app.registry.fake import IMPORT_HEADERS, BeneficiaryFaker, import_file_bytes, import_rows
-from app.spreadsheets import csv_bytes, xlsx_bytes
+from app.registry.sheets import rows_csv, rows_xlsx
 from tests.app.registry.conftest import CAO_BANG, HANOI_A, HANOI_B
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -81,7 +81,7 @@ async def test_changed_rows_update_people_with_audit(client, callers, session):
     rows[1] = row_of(group[0], **{"Địa chỉ": "Số 99, tổ 9", "Mã xã": HANOI_B if group[0].commune_code == HANOI_A
                                   else HANOI_A})
     rows[2] = row_of(group[1], **{"Số tài khoản": "9999888877776", "Ngân hàng": "Agribank"})
-    response = await upload(client, officer, xlsx_bytes(rows))
+    response = await upload(client, officer, rows_xlsx(rows))
     assert response.status_code == 200, response.text
     assert (response.json()["created"], response.json()["updated"], response.json()["unchanged"]) == (0, 2, 1)
     audit = (await session.execute(text(
@@ -107,7 +107,8 @@ async def test_csv_with_english_headers_any_order_and_bank_by_name(client, calle
     row = [person.national_id, person.full_name, "female" if person.sex == "female" else "male",
            person.date_of_birth.strftime("%d/%m/%Y"), person.commune_code, "TGXH", "NKT_DBN", "2,5",
            "2025-03", "5/QĐ-UBND", "Vietcombank", "0011002345678", ""]
-    content = csv_bytes([header, row], delimiter=";")
+    # Excel in a Vietnamese locale saves CSV with semicolons.
+    content = ("\ufeff" + "\r\n".join(";".join(cells) for cells in (header, row)) + "\r\n").encode("utf-8")
     response = await client.post("/api/beneficiaries/import", files={"file": ("list.csv", content, "text/csv")},
                                  headers=officer)
     assert response.status_code == 200, response.text
@@ -123,7 +124,7 @@ async def test_excel_date_cells_and_number_cells(client, callers, session):
     row = row_of(person, **{"Ngày sinh": person.date_of_birth, "Tháng bắt đầu": date(2024, 7, 1),
                             "Số CCCD": float(person.national_id), "Mã xã": float(person.commune_code),
                             "Điện thoại": ""})
-    response = await upload(client, officer, xlsx_bytes([list(IMPORT_HEADERS), row]))
+    response = await upload(client, officer, rows_xlsx([list(IMPORT_HEADERS), row]))
     assert response.status_code == 200, response.text
     stored = (await session.execute(text("SELECT b.national_id, b.date_of_birth, e.start_month, b.channel"
                                          " FROM beneficiary b JOIN enrolment e ON e.beneficiary_id = b.id"))).one()
@@ -151,7 +152,7 @@ async def test_every_bad_row_is_listed_and_nothing_is_stored(client, callers, se
             row_of(group[6], **{"Ngân hàng": "Ngân hàng Mặt Trăng"}),
             row_of(group[7], **{"Ngày sinh": "31/02/1950"}),
             row_of(group[8], **{"Tháng bắt đầu": "2025/07", "Số CCCD": "12345"})]
-    response = await upload(client, officer, xlsx_bytes(rows))
+    response = await upload(client, officer, rows_xlsx(rows))
     assert response.status_code == 422, response.text
     body = response.json()
     by_row = {}
@@ -192,7 +193,7 @@ async def test_duplicate_against_the_database_and_accounts_of_others(client, cal
             row_of(first, **{"Ngày sinh": other_day.strftime("%d/%m/%Y"), "Họ và tên": "Người Khác",
                              "Ngân hàng": "", "Số tài khoản": "", "Tên chủ tài khoản": ""}),
             row_of(second, **{"Ngân hàng": first.bank_bin, "Số tài khoản": first.account_number})]
-    response = await upload(client, officer, xlsx_bytes(rows))
+    response = await upload(client, officer, rows_xlsx(rows))
     assert response.status_code == 422
     errors = {e["row"]: e for e in response.json()["errors"]}
     assert errors[2]["column"] == "Số CCCD" and "Duplicate citizen ID" in errors[2]["message_en"]
@@ -215,7 +216,7 @@ async def test_unreadable_and_empty_files_are_rejected_clearly(client, callers, 
         "garbage.xlsx": (garbage, "not a valid workbook"),
         "empty.xlsx": (b"", "empty"),
         "empty.csv": (b"\xef\xbb\xbf  \r\n", "empty"),
-        "header-only.xlsx": (xlsx_bytes([list(IMPORT_HEADERS)]), "no data rows"),
+        "header-only.xlsx": (rows_xlsx([list(IMPORT_HEADERS)]), "no data rows"),
         "binary.csv": (b"\x00\x01\x02abc" * 100, "not a CSV text file"),
     }
     fake_zip = io.BytesIO()
@@ -234,12 +235,12 @@ async def test_unreadable_and_empty_files_are_rejected_clearly(client, callers, 
 
 async def test_wrong_sheet_and_missing_columns(client, callers, session):
     officer = await callers.officer()
-    unrelated = xlsx_bytes([["STT", "Mặt hàng", "Số lượng"], [1, "Gạo", 10]], sheet_title="Kho")
+    unrelated = rows_xlsx([["STT", "Mặt hàng", "Số lượng"], [1, "Gạo", 10]], title="Kho")
     response = await upload(client, officer, unrelated)
     assert response.status_code == 422
     assert "No sheet has a header row" in response.json()["errors"][0]["message_en"]
     header = [h for h in IMPORT_HEADERS if h not in ("Số quyết định", "Tháng bắt đầu")]
-    response = await upload(client, officer, xlsx_bytes([header, ["x"] * len(header)]))
+    response = await upload(client, officer, rows_xlsx([header, ["x"] * len(header)]))
     assert response.status_code == 422
     missing = sorted(e["message_en"] for e in response.json()["errors"])
     assert missing == ["The required column 'Decision number' is missing (sheet 'Sheet1')",
@@ -275,7 +276,7 @@ async def test_commune_staff_cannot_import(client, callers):
 async def test_error_copy_is_only_for_the_uploader(client, callers, session):
     officer = await callers.officer()
     rows = [list(IMPORT_HEADERS), row_of(people(1)[0], **{"Mã xã": "=HYPERLINK(\"x\")"})]
-    body = (await upload(client, officer, csv_bytes(rows), "list.csv")).json()
+    body = (await upload(client, officer, rows_csv(rows), "list.csv")).json()
     copy = await client.get(body["error_file"])
     assert copy.status_code == 200 and copy.headers["content-type"].startswith("text/csv")
     text_copy = copy.content.decode("utf-8-sig")
@@ -289,7 +290,7 @@ async def test_a_file_without_bank_columns_keeps_known_accounts(client, callers,
     group = people(2, bank_share=1.0)
     assert (await upload(client, officer, import_file_bytes(group))).status_code == 200
     without_bank = [list(IMPORT_HEADERS[:12]), *(p.import_row()[:12] for p in group)]
-    response = await upload(client, officer, xlsx_bytes(without_bank))
+    response = await upload(client, officer, rows_xlsx(without_bank))
     assert response.status_code == 200 and response.json()["unchanged"] == 2
     channels = (await session.execute(text("SELECT DISTINCT channel FROM beneficiary"))).scalars().all()
     assert channels == ["bank"]
