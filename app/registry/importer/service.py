@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -96,19 +97,20 @@ class _Existing:
     holder_name: str | None
 
 
-async def _load_existing(pg: Any, rows: list[ImportRow]) -> dict[str, _Existing]:
-    records = await pg.fetch(
-        """
-        SELECT b.national_id, b.id, b.full_name, b.date_of_birth, b.sex, b.commune_code, c.province_code,
-               b.address, b.phone, b.channel, b.status, a.bank_bin, a.account_number, a.holder_name
-          FROM beneficiary b
-          JOIN commune c ON c.code = b.commune_code
-          LEFT JOIN bank_account a ON a.beneficiary_id = b.id AND a.effective_to IS NULL
-         WHERE b.national_id = ANY($1::text[])
-           FOR UPDATE OF b
-        """,
-        [r.national_id for r in rows],
-    )
+_EXISTING_SQL = """
+    SELECT b.national_id, b.id, b.full_name, b.date_of_birth, b.sex, b.commune_code, c.province_code,
+           b.address, b.phone, b.channel, b.status, a.bank_bin, a.account_number, a.holder_name
+      FROM beneficiary b
+      JOIN commune c ON c.code = b.commune_code
+      LEFT JOIN bank_account a ON a.beneficiary_id = b.id AND a.effective_to IS NULL
+     WHERE b.national_id = ANY($1::text[])
+"""
+
+
+async def _load_existing(pg: Any, rows: list[ImportRow], *, lock: bool = False) -> dict[str, _Existing]:
+    """Known people of the file by citizen ID (locked FOR UPDATE when ``lock``)."""
+    query = _EXISTING_SQL + " FOR UPDATE OF b" if lock else _EXISTING_SQL
+    records = await pg.fetch(query, [r.national_id for r in rows])
     return {rec["national_id"]: _Existing(*tuple(rec)[1:]) for rec in records}
 
 
@@ -212,6 +214,7 @@ def _json(value: dict[str, Any]) -> str:
 @dataclass
 class _Plan:
     records: list[tuple[Any, ...]] = field(default_factory=list)
+    updated_ids: list[str] = field(default_factory=list)  # citizen IDs of known people the file changes
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -287,6 +290,7 @@ def _plan(rows: list[ImportRow], existing: dict[str, _Existing],
             plan.created += 1
         else:
             plan.updated += 1
+            plan.updated_ids.append(row.national_id)
         plan.records.append((
             row.row, beneficiary_id, row.national_id, row.full_name, row.date_of_birth, row.sex, row.commune_code,
             row.address, row.phone, row.channel, row.programme_code, row.category_code, row.coefficient,
@@ -388,11 +392,32 @@ async def import_beneficiaries(session: AsyncSession, *, content: bytes, filenam
         return outcome
     enrolments = await _load_enrolments(pg, [e.id for e in existing.values()])
     plan = _plan(rows, existing, enrolments)
+    if plan.updated_ids:
+        # Lock only the people the file changes (API edits lock the same rows), then plan again if one
+        # of them changed between the unlocked read and the lock.
+        changing = [r for r in rows if r.national_id in set(plan.updated_ids)]
+        locked = await _load_existing(pg, changing, lock=True)
+        locked_enrolments = await _load_enrolments(pg, [e.id for e in locked.values()])
+        if locked != {n: existing[n] for n in locked} or any(
+                enrolments.get(key) != value for key, value in locked_enrolments.items()):
+            existing.update(locked)
+            enrolments.update(locked_enrolments)
+            errors = _database_errors(table, changing, existing, await _active_account_holders(pg, changing),
+                                      principal)
+            if errors:
+                outcome.errors = sorted(errors, key=lambda e: (e["row"] or 0))
+                return outcome
+            plan = _plan(rows, existing, enrolments)
     outcome.timings["compare"] = time.perf_counter() - started
     upload_id = uuid.uuid4()
     if plan.records:
         request_id = structlog.contextvars.get_contextvars().get("request_id")
-        await _apply(pg, plan, actor=actor, role=role, upload_id=upload_id, request_id=request_id)
+        try:
+            await _apply(pg, plan, actor=actor, role=role, upload_id=upload_id, request_id=request_id)
+        except asyncpg.UniqueViolationError:
+            # Someone registered one of these people or accounts through the API during the import.
+            raise Problem(409, bilingual("Danh sách vừa thay đổi trong lúc nhập; hãy nhập lại tệp",
+                                         "The register changed during the import; import the file again")) from None
     outcome.timings["apply"] = time.perf_counter() - started
     outcome.created, outcome.updated, outcome.unchanged = plan.created, plan.updated, plan.unchanged
     outcome.name_mismatches = plan.name_mismatches
