@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from litestar.datastructures import FormMultiDict
@@ -16,14 +17,14 @@ class FieldError:
 
     field: str
     key: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass
 class FormErrors:
     """The errors of one form post, in the order found (the summary at the top lists them)."""
 
-    items: list[FieldError] = field(default_factory=list)
+    items: list[FieldError] = dataclasses.field(default_factory=list)
 
     def add(self, field_name: str, key: str, **params: Any) -> None:
         """Record an error for ``field_name``."""

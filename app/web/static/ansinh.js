@@ -11,17 +11,31 @@
     }
   });
 
-  /* Buttons with data-copy-target copy that element's text (shown only when copying works). */
+  /* Buttons with data-copy-target copy that element's text. The clipboard API exists only on
+     https or localhost; an intranet on plain http falls back to selecting the text and copying. */
+  function copyText(target) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(target.textContent.trim());
+    }
+    var range = document.createRange();
+    range.selectNodeContents(target);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    var copied = document.execCommand && document.execCommand("copy");
+    return copied ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+
   function setUpCopyButtons() {
     var buttons = document.querySelectorAll("[data-copy-target]");
     Array.prototype.forEach.call(buttons, function (button) {
       var target = document.getElementById(button.getAttribute("data-copy-target"));
-      if (!target || !navigator.clipboard) { return; }
+      if (!target) { return; }
       button.hidden = false;
       button.addEventListener("click", function () {
-        navigator.clipboard.writeText(target.textContent.trim()).then(function () {
+        copyText(target).then(function () {
           button.textContent = button.getAttribute("data-copied-label");
-        });
+        }, function () { /* the text stays selected for the person to copy by hand */ });
       });
     });
   }
