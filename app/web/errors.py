@@ -17,6 +17,7 @@ from app.auth.guards import CsrfRejected
 from app.auth.middleware import SESSION_COOKIE
 from app.auth.routes import cleared_session_cookies
 from app.http import problems
+from app.web.i18n import LANG_QUERY, normalise_lang
 from app.web.render import is_page_request, page, path_with_query, safe_next, see_other
 
 log = structlog.get_logger()
@@ -37,6 +38,9 @@ def _return_path(request: Request[Any, Any, Any]) -> str:
 def sign_in_redirect(request: Request[Any, Any, Any]) -> Response[Any]:
     """303 to the sign-in page, remembering where the browser was going."""
     target = f"{LOGIN_PATH}?next={quote(safe_next(_return_path(request)), safe='')}"
+    lang = normalise_lang(request.query_params.get(LANG_QUERY))
+    if lang:  # a language chosen in the link carries over to the sign-in page
+        target += f"&{LANG_QUERY}={lang}"
     if request.cookies.get(SESSION_COOKIE):
         # The browser holds a session the server no longer accepts: expired or signed out elsewhere.
         return see_other(f"{target}&expired=1", cookies=cleared_session_cookies())

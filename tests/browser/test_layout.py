@@ -57,13 +57,16 @@ def test_signed_in_pages_on_a_phone_with_large_text_do_not_scroll_sideways(brows
 def _page_weight(browser, live_server, watch, path: str, storage_state: Any) -> tuple[int, int]:
     """Bytes of everything the page loads in a fresh context (empty cache), and its status."""
     page = new_page(browser, live_server, watch, storage_state=storage_state)
-    sizes: list[int] = []
-    page.on("requestfinished", lambda request: sizes.append(len(request.response().body())))
-    response = page.goto(path, wait_until="networkidle")
+    responses: list[Any] = []
+    page.on("response", lambda response: responses.append(response))
+    response = page.goto(path, wait_until="load")
     assert response is not None
     status = response.status
+    loaded = {r.url.split("?")[0].removeprefix(live_server.base_url) for r in responses}
+    assert {"/static/ansinh.css", "/static/ansinh.js"} <= loaded, loaded
+    weight = sum(len(r.body()) for r in responses if not 300 <= r.status < 400)
     page.context.close()
-    return sum(sizes), status
+    return weight, status
 
 
 def test_each_page_with_its_css_and_js_weighs_under_200_kb(browser, live_server, watch):

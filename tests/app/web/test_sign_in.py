@@ -102,6 +102,8 @@ async def test_anonymous_page_request_redirects_to_sign_in_but_api_keeps_401(cli
     form = await client.get(page.headers["location"])
     assert "Hãy đăng nhập để tiếp tục." in form.text
     assert 'name="next" value="/admin/users?x=1"' in form.text
+    english = await client.get("/admin/users?lang=en", follow_redirects=True)
+    assert '<html lang="en">' in english.text and "Please sign in to continue." in english.text
     api = await client.get("/api/admin/users")
     assert api.status_code == 401
     assert api.headers["content-type"].startswith("application/problem+json")
