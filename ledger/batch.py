@@ -13,6 +13,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
@@ -92,12 +93,13 @@ class TransferColumns:
 
 
 def seal(
-    batch: TransferColumns, *, first_seq: int, previous_hash: bytes, created_at: datetime
+    batch: TransferColumns, *, first_seq: int, previous_hash: bytes, created_at: datetime, start: int = 0,
+    stop: int | None = None,
 ) -> tuple[list[tuple[Any, ...]], bytes]:
-    """COPY records (``COPY_COLUMNS`` order) for a fully resolved batch, and the chain's new head hash.
+    """COPY records (``COPY_COLUMNS`` order) for ``batch[start:stop]``, and the chain's new head hash.
 
     Accounts and amounts must be filled in (post and void copy them from their pending transfer)
-    and ``event_ats`` must hold no None.
+    and ``event_ats`` must hold no None. ``first_seq`` is the seq of the transfer at ``start``.
     """
     sha256 = hashlib.sha256
     created_us = epoch_micros(created_at)
@@ -109,9 +111,10 @@ def seal(
     append = records.append
     current = previous_hash
     seq = first_seq
-    for transfer_id, kind, debit, credit, amount, pending_id, code, reference, metadata, event_at in zip(
-        batch.ids, batch.kinds, batch.debits, batch.credits, batch.amounts, batch.pending_ids, batch.codes,
-        batch.references, batch.metadata, batch.event_ats, strict=True,
+    rows = zip(batch.ids, batch.kinds, batch.debits, batch.credits, batch.amounts, batch.pending_ids, batch.codes,
+               batch.references, batch.metadata, batch.event_ats, strict=True)
+    for transfer_id, kind, debit, credit, amount, pending_id, code, reference, metadata, event_at in islice(
+        rows, start, stop
     ):
         encoded_code = code_bytes.get(code)
         if encoded_code is None:

@@ -271,28 +271,23 @@ def account_deltas(batch: TransferColumns) -> AccountDeltas:
     )
 
 
-def limits_hold_throughout(batch: TransferColumns, totals_after: dict[int, AccountState]) -> bool:
+def limits_hold_throughout(batch: TransferColumns, limited: dict[int, AccountState]) -> bool:
     """Whether every limited account stays within its limit after each transfer of the batch.
 
-    ``totals_after`` holds the limited accounts' totals once the whole batch applied; walking the
-    batch from the totals before it finds a transfer that would have failed on its own turn even
-    though the batch as a whole ends within the limit.
+    ``limited`` holds the limited accounts' totals before the batch. Checking each step (not only
+    the end) finds a transfer that would fail on its own turn even though the batch as a whole
+    ends within the limit.
     """
-    states: dict[int, AccountState] = {}
-    for account_id, after in totals_after.items():
-        states[account_id] = AccountState(after.debits_must_not_exceed_credits, after.credits_must_not_exceed_debits,
-                                          after.debits_posted, after.credits_posted, after.debits_pending,
-                                          after.credits_pending)
+    states = {account_id: AccountState(state.debits_must_not_exceed_credits, state.credits_must_not_exceed_debits,
+                                       state.debits_posted, state.credits_posted, state.debits_pending,
+                                       state.credits_pending)
+              for account_id, state in limited.items()}
     scratch = AccountState(False, False, 0, 0, 0, 0)
-    touching = [i for i, (debit, credit) in enumerate(zip(batch.debits, batch.credits, strict=True))
-                if debit in states or credit in states]
-    for i in reversed(touching):  # undo the batch to get the totals before it
-        debit_state = states.get(batch.debits[i], scratch)  # type: ignore[arg-type]
-        credit_state = states.get(batch.credits[i], scratch)  # type: ignore[arg-type]
-        apply_to(debit_state, credit_state, batch.kinds[i], -batch.amounts[i])  # type: ignore[operator]
-    for i in touching:
-        debit_state = states.get(batch.debits[i], scratch)  # type: ignore[arg-type]
-        credit_state = states.get(batch.credits[i], scratch)  # type: ignore[arg-type]
+    for i, (debit, credit) in enumerate(zip(batch.debits, batch.credits, strict=True)):
+        if debit not in states and credit not in states:
+            continue
+        debit_state = states.get(debit, scratch)  # type: ignore[arg-type]
+        credit_state = states.get(credit, scratch)  # type: ignore[arg-type]
         apply_to(debit_state, credit_state, batch.kinds[i], batch.amounts[i])  # type: ignore[arg-type]
         if not debit_state.within_limits() or not credit_state.within_limits():
             return False

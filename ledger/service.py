@@ -30,7 +30,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -63,6 +62,7 @@ from ledger.schemas import (
 log = structlog.get_logger()
 
 CHUNK_SIZE = 10_000
+SEAL_PIECE = 500
 SINGLE, PENDING = TransferKind.single, TransferKind.pending
 
 
@@ -290,41 +290,47 @@ async def _resolve_pendings(driver: asyncpg.Connection[Any], chunk: TransferColu
 
 
 _UPDATE_ACCOUNTS = """
-    WITH changed AS (
-        UPDATE ledger_account a
-        SET debits_posted = a.debits_posted + d.debits_posted,
-            credits_posted = a.credits_posted + d.credits_posted,
-            debits_pending = a.debits_pending + d.debits_pending,
-            credits_pending = a.credits_pending + d.credits_pending
-        FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
-            AS d(id, debits_posted, credits_posted, debits_pending, credits_pending)
-        WHERE a.id = d.id AND a.id = ANY($1::bigint[])
-        RETURNING a.id, a.debits_must_not_exceed_credits AS dmnec, a.credits_must_not_exceed_debits AS cmned,
-                  a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending
-    )
-    SELECT count(*) AS updated,
-           coalesce(jsonb_agg(jsonb_build_array(id, dmnec, cmned, debits_posted, credits_posted,
-                                                debits_pending, credits_pending))
-                    FILTER (WHERE dmnec OR cmned), '[]')::text AS limited
-    FROM changed
+    UPDATE ledger_account a
+    SET debits_posted = a.debits_posted + d.debits_posted,
+        credits_posted = a.credits_posted + d.credits_posted,
+        debits_pending = a.debits_pending + d.debits_pending,
+        credits_pending = a.credits_pending + d.credits_pending
+    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+        AS d(id, debits_posted, credits_posted, debits_pending, credits_pending)
+    WHERE a.id = d.id AND a.id = ANY($1::bigint[])
 """
 
 
-async def _update_accounts(driver: asyncpg.Connection[Any], deltas: AccountDeltas) -> tuple[int, dict[int, AccountState]]:
-    row = await driver.fetchrow(_UPDATE_ACCOUNTS, deltas.account_ids, deltas.debits_posted, deltas.credits_posted,
-                                deltas.debits_pending, deltas.credits_pending)
-    limited = {
-        entry[0]: AccountState(entry[1], entry[2], entry[3], entry[4], entry[5], entry[6])
-        for entry in msgspec.json.decode(row["limited"])
-    }
-    return row["updated"], limited
+async def _update_accounts(driver: asyncpg.Connection[Any], deltas: AccountDeltas) -> int:
+    """Add a batch's sums to its accounts, one row per account in id order; the number of rows updated."""
+    status = await driver.execute(_UPDATE_ACCOUNTS, deltas.account_ids, deltas.debits_posted, deltas.credits_posted,
+                                  deltas.debits_pending, deltas.credits_pending)
+    return int(status.rsplit(" ", 1)[1])
 
 
-async def _seal_in_thread(batch: TransferColumns, head: _Head) -> tuple[list[tuple[Any, ...]], bytes]:
-    return await asyncio.get_running_loop().run_in_executor(
-        None, partial(seal, batch, first_seq=head.last_seq + 1, previous_hash=head.last_hash,
-                      created_at=head.created_at)
+async def _limited_accounts(driver: asyncpg.Connection[Any], account_ids: list[int]) -> dict[int, AccountState]:
+    """The accounts among ``account_ids`` that carry a limit (few: read through a partial index)."""
+    rows = await driver.fetch(
+        """SELECT id, debits_must_not_exceed_credits, credits_must_not_exceed_debits,
+                  debits_posted, credits_posted, debits_pending, credits_pending
+           FROM ledger_account
+           WHERE (debits_must_not_exceed_credits OR credits_must_not_exceed_debits) AND id = ANY($1::bigint[])""",
+        account_ids,
     )
+    return {row["id"]: AccountState(*list(row.values())[1:]) for row in rows}
+
+
+async def _seal_yielding(batch: TransferColumns, head: _Head) -> tuple[list[tuple[Any, ...]], bytes]:
+    """``seal`` in pieces, yielding to the event loop between them so a query sent just before
+    leaves the socket while the hashing goes on."""
+    records: list[tuple[Any, ...]] = []
+    last_hash = head.last_hash
+    for start in range(0, len(batch), SEAL_PIECE):
+        piece, last_hash = seal(batch, first_seq=head.last_seq + 1 + start, previous_hash=last_hash,
+                                created_at=head.created_at, start=start, stop=start + SEAL_PIECE)
+        records.extend(piece)
+        await asyncio.sleep(0)
+    return records, last_hash
 
 
 async def _fast_chunk(driver: asyncpg.Connection[Any], chunk: TransferColumns, head: _Head) -> list[TransferResult]:
@@ -337,18 +343,19 @@ async def _fast_chunk(driver: asyncpg.Connection[Any], chunk: TransferColumns, h
     if None in resolved.event_ats:
         resolved.event_ats = [moment or head.created_at for moment in resolved.event_ats]
     deltas = account_deltas(resolved)
+    limited = await _limited_accounts(driver, deltas.account_ids)
+    if limited and not limits_hold_throughout(resolved, limited):
+        raise _SlowPath
     try:
         async with driver.transaction():
-            # Seal (hash) in a worker thread while the database updates the accounts.
-            sealing = asyncio.ensure_future(_seal_in_thread(resolved, head))
+            # The database updates the accounts while this process hashes the rows.
+            updating = asyncio.ensure_future(_update_accounts(driver, deltas))
             try:
-                updated, limited = await _update_accounts(driver, deltas)
+                records, last_hash = await _seal_yielding(resolved, head)
             finally:
-                records, last_hash = await sealing
+                updated = await updating
             if updated != len(deltas.account_ids):
-                raise _SlowPath
-            if limited and not limits_hold_throughout(resolved, limited):
-                raise _SlowPath
+                raise _SlowPath  # an account does not exist
             await driver.copy_records_to_table("ledger_transfer", records=records, columns=COPY_COLUMNS)
     except asyncpg.IntegrityConstraintViolationError as error:
         log.debug("ledger_fast_path_refused", error=type(error).__name__)
@@ -408,8 +415,7 @@ async def _slow_chunk(driver: asyncpg.Connection[Any], chunk: TransferColumns, h
     accepted = evaluation.accepted_batch
     if len(accepted):
         deltas = account_deltas(accepted)
-        updated, _ = await _update_accounts(driver, deltas)
-        if updated != len(deltas.account_ids):
+        if await _update_accounts(driver, deltas) != len(deltas.account_ids):
             raise RuntimeError("ledger: accounts vanished while a batch was applied")
         records, last_hash = seal(accepted, first_seq=head.last_seq + 1, previous_hash=head.last_hash,
                                   created_at=head.created_at)

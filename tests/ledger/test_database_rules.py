@@ -53,23 +53,37 @@ async def test_second_post_of_a_pending_is_refused_by_unique_index(session):
             {"id": uuid4(), "debit": ids["payable:b"], "credit": ids["bank:K"], "pending": pending})
 
 
-async def test_trigger_refuses_missing_account_and_mismatched_resolution(session):
+async def test_trigger_refuses_a_resolution_that_does_not_match_its_pending(session):
     ids = await open_accounts(session, ("payable:b", L), ("bank:K", A))
     insert = text(
         """INSERT INTO ledger_transfer (id, seq, kind, debit_account_id, credit_account_id, amount, pending_id,
                                         code, event_at, created_at, hash)
            VALUES (:id, :seq, :kind, :debit, :credit, :amount, :pending, 'x', now(), now(),
                    decode(repeat('ab', 32), 'hex'))""")
-    with pytest.raises(IntegrityError, match="account 777 does not exist"):
-        async with session.begin_nested():
-            await session.execute(insert, {"id": uuid4(), "seq": 1, "kind": "single", "debit": ids["payable:b"],
-                                           "credit": 777, "amount": 5, "pending": None})
     pending = uuid4()
     await session.execute(insert, {"id": pending, "seq": 1, "kind": "pending", "debit": ids["payable:b"],
                                    "credit": ids["bank:K"], "amount": 5, "pending": None})
-    with pytest.raises(IntegrityError, match="not a pending transfer with the same accounts and amount"):
-        await session.execute(insert, {"id": uuid4(), "seq": 2, "kind": "post", "debit": ids["payable:b"],
-                                       "credit": ids["bank:K"], "amount": 6, "pending": pending})
+    for kind, amount, pending_id in (("post", 6, pending), ("void", 5, uuid4())):
+        with pytest.raises(IntegrityError, match="not a pending transfer with the same accounts and amount"):
+            async with session.begin_nested():
+                await session.execute(insert, {"id": uuid4(), "seq": 2, "kind": kind, "debit": ids["payable:b"],
+                                               "credit": ids["bank:K"], "amount": amount, "pending": pending_id})
+    with pytest.raises(IntegrityError, match="ledger_transfer_accounts_differ"):
+        await session.execute(insert, {"id": uuid4(), "seq": 2, "kind": "single", "debit": ids["bank:K"],
+                                       "credit": ids["bank:K"], "amount": 5, "pending": None})
+
+
+async def test_verify_reports_a_transfer_to_a_missing_account(session):
+    ids = await open_accounts(session, ("payable:b", L))
+    await session.execute(text(
+        """INSERT INTO ledger_transfer (id, seq, kind, debit_account_id, credit_account_id, amount, code, event_at,
+                                        created_at, hash)
+           VALUES (:id, 1, 'single', :debit, 777, 5, 'x', now(), now(), decode(repeat('ab', 32), 'hex'))"""),
+        {"id": uuid4(), "debit": ids["payable:b"]})
+    report = await verify_ledger(session)
+    checks = {problem.check for problem in report.problems}
+    assert {"account_missing", "account_totals", "chain_hash", "chain_head"} <= checks
+    assert any("777" in p.message_en for p in report.problems if p.check == "account_missing")
 
 
 async def test_account_limit_and_identity_are_enforced_by_the_database(session):
