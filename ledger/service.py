@@ -28,7 +28,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -340,8 +340,8 @@ async def _fast_chunk(driver: asyncpg.Connection[Any], chunk: TransferColumns, h
         "SELECT EXISTS (SELECT 1 FROM ledger_transfer_failure WHERE id = ANY($1::uuid[]))", chunk.ids
     ):
         raise _SlowPath
-    if None in resolved.event_ats:
-        resolved.event_ats = [moment or head.created_at for moment in resolved.event_ats]
+    if None in resolved.event_ats:  # a copy: the slow path must still see what the caller gave
+        resolved = replace(resolved, event_ats=[moment or head.created_at for moment in resolved.event_ats])
     deltas = account_deltas(resolved)
     limited = await _limited_accounts(driver, deltas.account_ids)
     if limited and not limits_hold_throughout(resolved, limited):
