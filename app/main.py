@@ -17,13 +17,14 @@ from app.auth.routes import AdminController, AuthController
 from app.database import make_engine, make_sessionmaker, migration_state
 from app.health import healthz
 from app.http.problems import EXCEPTION_HANDLERS
+from app.ledger_api.routes import LedgerController
 from app.logging import configure_logging
 from app.settings import Settings
 
 log = structlog.get_logger()
 
 # Each domain adds its controllers here.
-ROUTE_HANDLERS: list[Any] = [healthz, AuthController, AdminController]
+ROUTE_HANDLERS: list[Any] = [healthz, AuthController, AdminController, LedgerController]
 
 
 class MigrationsBehind(RuntimeError):
