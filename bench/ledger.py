@@ -30,7 +30,14 @@ from typing import Any
 import asyncpg
 
 from app.database import make_engine, session_scope, to_libpq_url, upgrade_database
-from ledger import AccountSpec, AccountType, TransferResult, create_transfer_arrays, ensure_accounts, new_transfer_id
+from ledger import (
+    AccountSpec,
+    AccountType,
+    TransferResult,
+    create_transfer_arrays,
+    ensure_accounts,
+    new_transfer_id,
+)
 from ledger.batch import COPY_COLUMNS
 from ledger.verify import verify_ledger
 

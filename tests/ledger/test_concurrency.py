@@ -7,7 +7,14 @@ import random
 from uuid import uuid4
 
 from app.database import make_sessionmaker, session_scope
-from ledger import AccountSpec, AccountType, TransferResult, create_transfer_arrays, get_transfers, verify_ledger
+from ledger import (
+    AccountSpec,
+    AccountType,
+    TransferResult,
+    create_transfer_arrays,
+    get_transfers,
+    verify_ledger,
+)
 from tests.support.ledger import open_accounts, totals
 
 WRITERS = 5
@@ -64,7 +71,7 @@ async def test_concurrent_batches_end_with_exact_totals(engine):
             expected[transfer.debit_account_id][0] += transfer.amount
             expected[transfer.credit_account_id][1] += transfer.amount
         for plan in plans:
-            for transfer_ids, debits, credits, amounts in plan[1:]:
+            for _ids, debits, credits, amounts in plan[1:]:
                 for debit, credit, amount in zip(debits, credits, amounts, strict=True):
                     expected[debit][0] += amount
                     expected[credit][1] += amount
