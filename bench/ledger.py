@@ -127,9 +127,9 @@ async def run(url: str, transfers: int, batch_size: int, random_ids: bool) -> di
                 raise SystemExit(f"batch at {start}: {size - results.count(TransferResult.ok)} transfers failed")
 
             began = time.perf_counter()
-            records = list(zip(ids, range(start + 1, start + size + 1), ["single"] * size, debits, credits, amounts,
-                               [None] * size, ["payout.approve"] * size, references, [None] * size,
-                               [event_at] * size, [event_at] * size, [hash_placeholder] * size, strict=True))
+            records = list(zip(ids, range(start + 1, start + size + 1), debits, credits, amounts, [event_at] * size,
+                               [event_at] * size, ["single"] * size, [None] * size, ["payout.approve"] * size,
+                               references, [None] * size, [hash_placeholder] * size, strict=True))
             async with raw.transaction():
                 await raw.copy_records_to_table("bare_transfer", records=records, columns=COPY_COLUMNS)
             copy_seconds += time.perf_counter() - began

@@ -78,8 +78,11 @@ async def _upsert(session: AsyncSession, specs: Sequence[AccountSpec]) -> tuple[
         """
         WITH added AS (
             INSERT INTO ledger_account (code, type, debits_must_not_exceed_credits, credits_must_not_exceed_debits)
-            SELECT DISTINCT ON (code) code, type, debits_must_not_exceed_credits, credits_must_not_exceed_debits
-            FROM ledger_account_input ORDER BY code, position
+            SELECT DISTINCT ON (i.code) i.code, i.type, i.debits_must_not_exceed_credits,
+                   i.credits_must_not_exceed_debits
+            FROM ledger_account_input i
+            WHERE NOT EXISTS (SELECT 1 FROM ledger_account a WHERE a.code = i.code)
+            ORDER BY i.code, i.position
             ON CONFLICT (code) DO NOTHING
             RETURNING code
         )

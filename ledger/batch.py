@@ -1,7 +1,9 @@
-"""A batch of transfers held column by column, and its sealing into hash-chained rows.
+"""A batch of transfers held column by column, and its sealing into hash-chained COPY rows.
 
-The hash of a transfer is ``sha256(previous hash || the transfer's bytes)``; the bytes are built
-here in Python and by the SQL function ``ledger_transfer_hash`` (migration 0002) for
+Sealing builds, in one pass, each transfer's row in PostgreSQL's binary COPY format and its
+hash: ``sha256(previous hash || the row's fields)``, where the fields are the binary COPY fields
+of every column but ``hash`` (int4 length, then the value; -1 for NULL). The SQL function
+``ledger_transfer_hash`` (migration 0002) rebuilds the same bytes from a stored row for
 ``ledger verify``: the two must stay identical.
 """
 
@@ -19,32 +21,35 @@ from uuid import UUID
 
 from ledger.schemas import TransferKind
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 GENESIS_HASH = bytes(32)
 
+# The order of the fields in a COPY row (and in the hashed bytes): fixed-width columns first.
 COPY_COLUMNS = (
-    "id", "seq", "kind", "debit_account_id", "credit_account_id", "amount", "pending_id", "code",
-    "reference", "metadata", "event_at", "created_at", "hash",
+    "id", "seq", "debit_account_id", "credit_account_id", "amount", "event_at", "created_at",
+    "kind", "pending_id", "code", "reference", "metadata", "hash",
 )
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
+COPY_TRAILER = b"\xff\xff"
 
-_NULL_TEXT = b"\xff\xff\xff\xff"
-_NO_PENDING = b"\x00"
+_NULL = b"\xff\xff\xff\xff"
 _int4 = struct.Struct(">i").pack
-_head = struct.Struct(">q16s").pack  # seq, id
-_accounts_amount = struct.Struct(">qqq").pack  # debit, credit, amount
-_two_int8 = struct.Struct(">qq").pack  # event_at, created_at
+_row_start = struct.pack(">h", len(COPY_COLUMNS))
+_hash_field = _int4(32)
+# id, seq, debit, credit, amount, event_at, created_at: each an int4 length and the value
+_fixed_fields = struct.Struct(">i16siqiqiqiqiqiq").pack
 
 
-def epoch_micros(moment: datetime) -> int:
-    """Microseconds since 1970-01-01 UTC of an aware datetime (exact integer arithmetic)."""
-    return (moment - EPOCH) // MICROSECOND
+def postgres_micros(moment: datetime) -> int:
+    """Microseconds since 2000-01-01 UTC (PostgreSQL's binary timestamptz) of an aware datetime."""
+    return (moment - POSTGRES_EPOCH) // MICROSECOND
 
 
-def text_bytes(value: str | None) -> bytes:
-    """A text field as hashed: int4 length then UTF-8 bytes; NULL is length -1."""
+def text_field(value: str | None) -> bytes:
+    """A text value as a binary COPY field: int4 length then UTF-8 bytes; NULL is length -1."""
     if value is None:
-        return _NULL_TEXT
+        return _NULL
     encoded = value.encode()
     return _int4(len(encoded)) + encoded
 
@@ -95,45 +100,43 @@ class TransferColumns:
 def seal(
     batch: TransferColumns, *, first_seq: int, previous_hash: bytes, created_at: datetime, start: int = 0,
     stop: int | None = None,
-) -> tuple[list[tuple[Any, ...]], bytes]:
-    """COPY records (``COPY_COLUMNS`` order) for ``batch[start:stop]``, and the chain's new head hash.
+) -> tuple[bytes, bytes]:
+    """Binary COPY rows (``COPY_COLUMNS``, no header) for ``batch[start:stop]`` and the chain's new head hash.
 
     Accounts and amounts must be filled in (post and void copy them from their pending transfer)
     and ``event_ats`` must hold no None. ``first_seq`` is the seq of the transfer at ``start``.
     """
     sha256 = hashlib.sha256
-    created_us = epoch_micros(created_at)
-    kind_bytes = {kind: text_bytes(kind.value) for kind in TransferKind}
-    kind_values = {kind: kind.value for kind in TransferKind}
-    code_bytes: dict[str, bytes] = {}
-    time_bytes: dict[datetime, bytes] = {}
-    records: list[tuple[Any, ...]] = []
-    append = records.append
+    created_us = postgres_micros(created_at)
+    event_us: dict[datetime, int] = {}
+    # kind, pending_id and code rarely vary within a batch: their fields are cached together
+    middles: dict[tuple[TransferKind, UUID | None, str], bytes] = {}
+    rows: list[bytes] = []
+    append = rows.append
     current = previous_hash
     seq = first_seq
-    rows = zip(batch.ids, batch.kinds, batch.debits, batch.credits, batch.amounts, batch.pending_ids, batch.codes,
-               batch.references, batch.metadata, batch.event_ats, strict=True)
+    columns = zip(batch.ids, batch.kinds, batch.debits, batch.credits, batch.amounts, batch.pending_ids,
+                  batch.codes, batch.references, batch.metadata, batch.event_ats, strict=True)
     for transfer_id, kind, debit, credit, amount, pending_id, code, reference, metadata, event_at in islice(
-        rows, start, stop
+        columns, start, stop
     ):
-        encoded_code = code_bytes.get(code)
-        if encoded_code is None:
-            encoded_code = code_bytes[code] = text_bytes(code)
-        encoded_times = time_bytes.get(event_at)  # type: ignore[arg-type]
-        if encoded_times is None:
-            encoded_times = time_bytes[event_at] = _two_int8(epoch_micros(event_at), created_us)  # type: ignore[arg-type,index]
-        current = sha256(b"".join((
-            current,
-            _head(seq, transfer_id.bytes),
-            kind_bytes[kind],
-            _accounts_amount(debit, credit, amount),
-            _NO_PENDING if pending_id is None else b"\x01" + pending_id.bytes,
-            encoded_code,
-            _NULL_TEXT if reference is None else text_bytes(reference),
-            _NULL_TEXT if metadata is None else text_bytes(metadata),
-            encoded_times,
-        ))).digest()
-        append((transfer_id, seq, kind_values[kind], debit, credit, amount, pending_id, code, reference, metadata,
-                event_at, created_at, current))
+        moment = event_us.get(event_at)  # type: ignore[arg-type]
+        if moment is None:
+            moment = event_us[event_at] = postgres_micros(event_at)  # type: ignore[arg-type,index]
+        key = (kind, pending_id, code)
+        middle = middles.get(key)
+        if middle is None:
+            middle = b"".join((text_field(kind.value), _NULL if pending_id is None else _int4(16) + pending_id.bytes,
+                               text_field(code)))
+            if len(middles) < 64:
+                middles[key] = middle
+        fields = b"".join((
+            _fixed_fields(16, transfer_id.bytes, 8, seq, 8, debit, 8, credit, 8, amount, 8, moment, 8, created_us),
+            middle,
+            _NULL if reference is None else text_field(reference),
+            _NULL if metadata is None else text_field(metadata),
+        ))
+        current = sha256(current + fields).digest()
+        append(b"".join((_row_start, fields, _hash_field, current)))
         seq += 1
-    return records, current
+    return b"".join(rows), current

@@ -78,10 +78,10 @@ def check_fields(batch: TransferColumns, i: int) -> TransferResult:
     if batch.ids[i].int == 0:
         return R.id_must_not_be_zero
     code = batch.codes[i]
-    if not code or len(code) > MAX_CODE_LENGTH:
+    if not code or len(code) > MAX_CODE_LENGTH or "\x00" in code:
         return R.code_invalid
     reference = batch.references[i]
-    if reference is not None and not 0 < len(reference) <= MAX_REFERENCE_LENGTH:
+    if reference is not None and (not 0 < len(reference) <= MAX_REFERENCE_LENGTH or "\x00" in reference):
         return R.reference_invalid
     if kind is SINGLE or kind is PENDING:
         if batch.pending_ids[i] is not None:

@@ -39,7 +39,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger.batch import COPY_COLUMNS, TransferColumns, canonical_json, seal
+from ledger.batch import COPY_COLUMNS, COPY_HEADER, COPY_TRAILER, TransferColumns, canonical_json, seal
 from ledger.driver import driver_connection
 from ledger.rules import (
     AccountDeltas,
@@ -320,17 +320,22 @@ async def _limited_accounts(driver: asyncpg.Connection[Any], account_ids: list[i
     return {row["id"]: AccountState(*list(row.values())[1:]) for row in rows}
 
 
-async def _seal_yielding(batch: TransferColumns, head: _Head) -> tuple[list[tuple[Any, ...]], bytes]:
+async def _seal_yielding(batch: TransferColumns, head: _Head) -> tuple[bytes, bytes]:
     """``seal`` in pieces, yielding to the event loop between them so a query sent just before
-    leaves the socket while the hashing goes on."""
-    records: list[tuple[Any, ...]] = []
+    leaves the socket while the hashing goes on; the whole binary COPY payload and the new head."""
+    pieces = [COPY_HEADER]
     last_hash = head.last_hash
     for start in range(0, len(batch), SEAL_PIECE):
         piece, last_hash = seal(batch, first_seq=head.last_seq + 1 + start, previous_hash=last_hash,
                                 created_at=head.created_at, start=start, stop=start + SEAL_PIECE)
-        records.extend(piece)
+        pieces.append(piece)
         await asyncio.sleep(0)
-    return records, last_hash
+    pieces.append(COPY_TRAILER)
+    return b"".join(pieces), last_hash
+
+
+async def _copy_transfers(driver: asyncpg.Connection[Any], payload: bytes) -> None:
+    await driver.copy_to_table("ledger_transfer", source=memoryview(payload), columns=COPY_COLUMNS, format="binary")
 
 
 async def _fast_chunk(driver: asyncpg.Connection[Any], chunk: TransferColumns, head: _Head) -> list[TransferResult]:
@@ -351,16 +356,16 @@ async def _fast_chunk(driver: asyncpg.Connection[Any], chunk: TransferColumns, h
             # The database updates the accounts while this process hashes the rows.
             updating = asyncio.ensure_future(_update_accounts(driver, deltas))
             try:
-                records, last_hash = await _seal_yielding(resolved, head)
+                payload, last_hash = await _seal_yielding(resolved, head)
             finally:
                 updated = await updating
             if updated != len(deltas.account_ids):
                 raise _SlowPath  # an account does not exist
-            await driver.copy_records_to_table("ledger_transfer", records=records, columns=COPY_COLUMNS)
-    except asyncpg.IntegrityConstraintViolationError as error:
+            await _copy_transfers(driver, payload)
+    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as error:
         log.debug("ledger_fast_path_refused", error=type(error).__name__)
         raise _SlowPath from None
-    head.last_seq += len(records)
+    head.last_seq += len(chunk)
     head.last_hash = last_hash
     return [TransferResult.ok] * len(chunk)
 
@@ -417,10 +422,9 @@ async def _slow_chunk(driver: asyncpg.Connection[Any], chunk: TransferColumns, h
         deltas = account_deltas(accepted)
         if await _update_accounts(driver, deltas) != len(deltas.account_ids):
             raise RuntimeError("ledger: accounts vanished while a batch was applied")
-        records, last_hash = seal(accepted, first_seq=head.last_seq + 1, previous_hash=head.last_hash,
-                                  created_at=head.created_at)
-        await driver.copy_records_to_table("ledger_transfer", records=records, columns=COPY_COLUMNS)
-        head.last_seq += len(records)
+        payload, last_hash = await _seal_yielding(accepted, head)
+        await _copy_transfers(driver, payload)
+        head.last_seq += len(accepted)
         head.last_hash = last_hash
     if evaluation.sticky:
         failed = chunk.take(evaluation.sticky)

@@ -85,8 +85,8 @@ _BAD_RESOLUTIONS = """
 
 _CHAIN = """
     SELECT seq, id, expected_seq, stored_hash = ledger_transfer_hash(
-               previous_hash, seq, id, kind, debit_account_id, credit_account_id, amount, pending_id, code,
-               reference, metadata, event_at, created_at) AS hash_ok
+               previous_hash, id, seq, debit_account_id, credit_account_id, amount, event_at, created_at, kind,
+               pending_id, code, reference, metadata) AS hash_ok
     FROM (
         SELECT t.*, t.hash AS stored_hash,
                lag(t.hash, 1, decode(repeat('00', 32), 'hex')) OVER (ORDER BY t.seq) AS previous_hash,
@@ -94,8 +94,8 @@ _CHAIN = """
         FROM ledger_transfer t
     ) chained
     WHERE seq <> expected_seq OR stored_hash IS DISTINCT FROM ledger_transfer_hash(
-               previous_hash, seq, id, kind, debit_account_id, credit_account_id, amount, pending_id, code,
-               reference, metadata, event_at, created_at)
+               previous_hash, id, seq, debit_account_id, credit_account_id, amount, event_at, created_at, kind,
+               pending_id, code, reference, metadata)
     ORDER BY seq LIMIT $1
 """
 

@@ -16,11 +16,11 @@ depends_on = None
 def upgrade() -> None:
     execute_script(
         r"""
-        -- A domain, not a table CHECK: a CHECK is re-evaluated on every UPDATE of the row (and a
-        -- regular expression costs more than the whole update of the running totals), a domain
-        -- only when a code is written.
-        CREATE DOMAIN ledger_account_code AS text
-            CHECK (VALUE ~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$');
+        -- A domain, not a table CHECK: a CHECK is re-evaluated on every UPDATE of the row (the
+        -- running totals), a domain only when a code is written. The length is checked apart: a
+        -- bounded repetition like {0,199} makes PostgreSQL's regular expression engine crawl.
+        CREATE DOMAIN ledger_account_code AS text COLLATE "C"
+            CHECK (char_length(VALUE) <= 200 AND VALUE ~ '^[A-Za-z0-9][A-Za-z0-9_.:-]*$');
         CREATE TABLE ledger_account (
             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             code ledger_account_code NOT NULL,
@@ -159,25 +159,36 @@ def upgrade() -> None:
         CREATE TRIGGER ledger_chain_no_truncate BEFORE TRUNCATE ON ledger_chain
             FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
 
-        -- The bytes a transfer's hash covers (ledger/chain.py builds the same bytes in Python).
-        -- Text is length-prefixed (int4, -1 for NULL); timestamps are microseconds since 1970.
-        CREATE FUNCTION ledger_text_bytes(value text) RETURNS bytea
-            LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        -- The bytes a transfer's hash covers, rebuilt from a stored row: its fields in binary COPY
+        -- form (int4 length then the value, -1 for NULL), in the order of ledger/batch.py
+        -- COPY_COLUMNS. create_transfers builds the same bytes in Python.
+        CREATE FUNCTION ledger_text_field(value text) RETURNS bytea
+            LANGUAGE sql STABLE PARALLEL SAFE AS $$
             SELECT CASE WHEN value IS NULL THEN '\xffffffff'::bytea
                         ELSE int4send(octet_length(convert_to(value, 'UTF8'))) || convert_to(value, 'UTF8') END
         $$;
+        CREATE FUNCTION ledger_time_field(moment timestamptz) RETURNS bytea
+            LANGUAGE sql STABLE PARALLEL SAFE AS $$
+            SELECT '\x00000008'::bytea
+                   || int8send(((extract(epoch FROM moment) - 946684800) * 1000000)::bigint)
+        $$;
         CREATE FUNCTION ledger_transfer_hash(
-            previous_hash bytea, seq bigint, id uuid, kind text, debit_account_id bigint,
-            credit_account_id bigint, amount bigint, pending_id uuid, code text, reference text,
-            metadata text, event_at timestamptz, created_at timestamptz
-        ) RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+            previous_hash bytea, id uuid, seq bigint, debit_account_id bigint, credit_account_id bigint,
+            amount bigint, event_at timestamptz, created_at timestamptz, kind text, pending_id uuid, code text,
+            reference text, metadata text
+        ) RETURNS bytea LANGUAGE sql STABLE PARALLEL SAFE AS $$
             SELECT sha256(
-                previous_hash || int8send(seq) || uuid_send(id) || ledger_text_bytes(kind)
-                || int8send(debit_account_id) || int8send(credit_account_id) || int8send(amount)
-                || CASE WHEN pending_id IS NULL THEN '\x00'::bytea ELSE '\x01'::bytea || uuid_send(pending_id) END
-                || ledger_text_bytes(code) || ledger_text_bytes(reference) || ledger_text_bytes(metadata)
-                || int8send((extract(epoch FROM event_at) * 1000000)::bigint)
-                || int8send((extract(epoch FROM created_at) * 1000000)::bigint))
+                previous_hash
+                || '\x00000010'::bytea || uuid_send(id)
+                || '\x00000008'::bytea || int8send(seq)
+                || '\x00000008'::bytea || int8send(debit_account_id)
+                || '\x00000008'::bytea || int8send(credit_account_id)
+                || '\x00000008'::bytea || int8send(amount)
+                || ledger_time_field(event_at) || ledger_time_field(created_at)
+                || ledger_text_field(kind)
+                || CASE WHEN pending_id IS NULL THEN '\xffffffff'::bytea
+                        ELSE '\x00000010'::bytea || uuid_send(pending_id) END
+                || ledger_text_field(code) || ledger_text_field(reference) || ledger_text_field(metadata))
         $$;
         """
     )
@@ -186,9 +197,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     execute_script(
         """
-        DROP FUNCTION ledger_transfer_hash(bytea, bigint, uuid, text, bigint, bigint, bigint, uuid, text, text,
-                                           text, timestamptz, timestamptz);
-        DROP FUNCTION ledger_text_bytes(text);
+        DROP FUNCTION ledger_transfer_hash(bytea, uuid, bigint, bigint, bigint, bigint, timestamptz, timestamptz,
+                                           text, uuid, text, text, text);
+        DROP FUNCTION ledger_time_field(timestamptz);
+        DROP FUNCTION ledger_text_field(text);
         DROP TABLE ledger_chain;
         DROP TABLE ledger_transfer_failure;
         DROP TABLE ledger_transfer;
