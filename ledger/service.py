@@ -95,10 +95,19 @@ def _kinds(values: list[Any]) -> list[TransferKind]:
     return [distinct[value] for value in values]
 
 
+_INTEGER_OR_NONE = frozenset({int, type(None)})
+
+
 def _check_types(batch: TransferColumns) -> None:
+    """Programming errors raise (wrong types); bad values are left to the per-transfer results."""
     for transfer_id in batch.ids:
         if not isinstance(transfer_id, UUID):
             raise TypeError(f"transfer id must be a UUID, got {transfer_id!r}")
+    for name, column in (("debit_account_id", batch.debits), ("credit_account_id", batch.credits),
+                         ("amount", batch.amounts)):
+        wrong = {type(value) for value in column} - _INTEGER_OR_NONE
+        if wrong:  # money is integer đồng: no float, Decimal or bool
+            raise TypeError(f"{name} must be int, got {', '.join(sorted(t.__name__ for t in wrong))}")
     for moment in set(batch.event_ats):
         if moment is not None and (not isinstance(moment, datetime) or moment.utcoffset() is None):
             raise ValueError(f"event_at must be an aware datetime, got {moment!r}")

@@ -211,6 +211,9 @@ async def test_input_errors_are_not_remembered(session):
     fixed = await create_transfer_arrays(session, ids=[bad], debit_account_ids=[ids["a"]],
                                          credit_account_ids=[ids["b"]], amounts=[5], code="pay")
     assert fixed == [R.ok]
+    with pytest.raises(TypeError, match="amount must be int, got float"):
+        await create_transfer_arrays(session, ids=[uuid4()], debit_account_ids=[ids["a"]],
+                                     credit_account_ids=[ids["b"]], amounts=[5.0], code="pay")
     with pytest.raises(ValueError, match="aware"):
         await create_transfer_arrays(session, ids=[uuid4()], debit_account_ids=[ids["a"]],
                                      credit_account_ids=[ids["b"]], amounts=[5], code="pay",
