@@ -37,6 +37,9 @@ async def test_transfers_refuse_update_delete_truncate(session):
                                            {"id": pending})
     assert "append-only" in await _refused(session, "DELETE FROM ledger_transfer WHERE id = :id", {"id": pending})
     assert "append-only" in await _refused(session, "TRUNCATE ledger_transfer CASCADE")
+    await create_transfer_arrays(session, ids=[uuid4()], kind=TransferKind.post, pending_ids=[pending], code="again")
+    assert "append-only" in await _refused(session, "DELETE FROM ledger_transfer_failure")
+    assert "append-only" in await _refused(session, "UPDATE ledger_transfer_failure SET result = 'ok'")
     amount = (await session.execute(text("SELECT amount FROM ledger_transfer WHERE id = :id"),
                                     {"id": pending})).scalar_one()
     assert amount == 750_000
