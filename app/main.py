@@ -16,6 +16,7 @@ from app.auth.middleware import RequestContextMiddleware
 from app.auth.routes import AdminController, AuthController
 from app.database import make_engine, make_sessionmaker, migration_state
 from app.health import healthz
+from app.ledger_api.routes import LedgerController
 from app.logging import configure_logging
 from app.registry.routes import ROUTES as REGISTRY_ROUTES
 from app.scheduler.service import SchedulerService
@@ -27,7 +28,9 @@ from app.web.templating import template_config
 log = structlog.get_logger()
 
 # Each domain adds its controllers here.
-ROUTE_HANDLERS: list[Any] = [healthz, AuthController, AdminController, *REGISTRY_ROUTES, *WEB_ROUTE_HANDLERS]
+ROUTE_HANDLERS: list[Any] = [
+    healthz, AuthController, AdminController, LedgerController, *REGISTRY_ROUTES, *WEB_ROUTE_HANDLERS,
+]
 
 
 class MigrationsBehind(RuntimeError):
