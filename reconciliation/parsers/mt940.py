@@ -264,7 +264,8 @@ def _statement_line(data: dict[str, Any], details_texts: list[str], account: str
     details = _details(data, details_texts)
     end_to_end = details.end_to_end
     customer_reference = (data.get("customer_reference") or "").strip()
-    if end_to_end is None and customer_reference.upper() not in _NO_REFERENCE:
+    if end_to_end is None and not details.german and customer_reference.upper() not in _NO_REFERENCE:
+        # Subfield 7 of :61: is the account owner's reference: for a payment we ordered, ours.
         end_to_end = customer_reference
     bank_reference = _reference(data.get("bank_reference"))
     return StatementLine(
@@ -287,6 +288,7 @@ class _Details:
     counterparty_account: str | None = None
     counterparty_name: str | None = None
     description: str | None = None
+    german: bool = False
 
 
 def _clean(value: Any) -> str | None:
@@ -332,6 +334,7 @@ def _german_details(data: dict[str, Any]) -> _Details:
         counterparty_account=_clean(data.get("applicant_iban")) or _clean(data.get("gvc_applicant_iban")),
         counterparty_name=_clean(data.get("applicant_name")),
         description=description or None,
+        german=True,
     )
     rtrn = _FREE_RTRN.search(purpose or "")
     if rtrn:
