@@ -101,6 +101,8 @@ _DATE_DMY = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?:[ T]+(\d{1,2}):
 _DATE_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?")
 _CURRENCY_MARKS = re.compile(r"(?i)\s*(vnd|vnđ|đồng|dong|đ|₫)\s*$")
 _EXCEL_EPOCH = date(1899, 12, 30)
+_DATE_TEXT = r"(\d{1,2}[/.\-]\d{1,2}[/.\-]\d{4}|\d{4}-\d{2}-\d{2})"
+_PERIOD = re.compile(r"(?:tu ngay|from)\s*:?\s*" + _DATE_TEXT + r".*?(?:den ngay|to)\s*:?\s*" + _DATE_TEXT)
 
 
 def _normalise(text: str) -> str:
@@ -366,6 +368,11 @@ class _SheetReader:
         for index, text in enumerate(texts):
             if not text:
                 continue
+            period = _PERIOD.search(_fold(text).lower())
+            if period:  # "Từ ngày 01/01/2024 đến ngày 31/01/2024" in one cell
+                self._set_period("from_date", period.group(1), period.group(1))
+                self._set_period("to_date", period.group(2), period.group(2))
+                continue
             label, colon, inline_value = text.partition(":")
             meanings = _label_meanings(label, _INFO_EXACT, _INFO_FOLDED) if len(label) <= 60 else set()
             if not meanings:
@@ -440,7 +447,8 @@ class _SheetReader:
         special = self._special_kind(cells)
         if special is not None:
             self._special_row(special, row, cells)
-        elif date_cell is not None or any(_looks_numeric(c) for c in (debit_cell, credit_cell, amount_cell)):
+        elif (date_cell is not None and (not isinstance(date_cell, str) or date_cell[:1].isdigit())) or any(
+                _looks_numeric(c) for c in (debit_cell, credit_cell, amount_cell)):
             if _find_header([c if isinstance(c, str) else "" for c in cells], row) is None:
                 self._transaction_row(row, cells, date_cell, debit_cell, credit_cell, amount_cell)
         # anything else is text between or after the lines (page headers, signatures): skipped
@@ -612,7 +620,8 @@ class _SheetReader:
                             "(ví dụ \"Số tài khoản: 0011001234567\")",
                             "no account number in the info rows above the header "
                             "(e.g. \"Account number: 0011001234567\")")
-        if self.totals is not None and "debit" in header.columns and "credit" in header.columns:
+        # Compared only when every line was read: after a bad row the sums are incomplete anyway.
+        if self.totals is not None and not self.errors and "debit" in header.columns and "credit" in header.columns:
             row, debit_total, credit_total = self.totals
             if debit_total is not None and debit_total != self.debit_sum:
                 self.errors.add(row, header.titles["debit"],
