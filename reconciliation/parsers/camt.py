@@ -40,6 +40,7 @@ def parse_camt(data: bytes, filename: str | None = None) -> list[Statement]:
     """Every statement (``Stmt``, ``Ntfctn`` or ``Rpt``) of a camt.052/053/054 file."""
     _refuse_unsafe_xml(data)
     reader = _CamtReader()
+    etree.clear_error_log()
     context = etree.iterparse(
         io.BytesIO(data), events=("end",),
         tag=("{*}GrpHdr", "{*}Ntry", *(f"{{*}}{name}" for name in _CONTAINERS)),
@@ -50,10 +51,10 @@ def parse_camt(data: bytes, filename: str | None = None) -> list[Statement]:
         for _event, element in context:
             reader.handle(element)
     except etree.XMLSyntaxError as exc:
-        line, column = (exc.position if exc.position else (exc.lineno, 0))
+        line, column, message = _syntax_error_location(exc)
         raise StatementParseError(
-            f"Tệp XML không hợp lệ ở dòng {line}, cột {column}: {exc.msg}",
-            f"Malformed XML at line {line}, column {column}: {exc.msg}") from None
+            f"Tệp XML không hợp lệ ở dòng {line}, cột {column}: {message}",
+            f"Malformed XML at line {line}, column {column}: {message}") from None
     reader.errors.raise_if_any("Sao kê camt có dòng không đọc được", "The camt statement has unreadable entries")
     if not reader.statements:
         raise StatementParseError(
@@ -62,6 +63,16 @@ def parse_camt(data: bytes, filename: str | None = None) -> list[Statement]:
     log.info("camt_parsed", message_type=reader.message_type, statements=len(reader.statements),
              lines=sum(len(s.lines) for s in reader.statements), skipped_not_booked=reader.skipped_not_booked)
     return reader.statements
+
+
+def _syntax_error_location(exc: etree.XMLSyntaxError) -> tuple[int, int, str]:
+    """libxml2's first error (the exception's own text is sometimes a generic "no element found")."""
+    entries = list(exc.error_log)
+    if entries:
+        last = entries[-1]
+        return last.line, last.column, last.message
+    line, column = exc.position if exc.position else (exc.lineno, 0)
+    return line, column, str(exc.msg)
 
 
 def _refuse_unsafe_xml(data: bytes) -> None:

@@ -79,6 +79,7 @@ class RowErrors:
     def raise_if_any(self, what_vi: str, what_en: str) -> None:
         """Raise one StatementParseError listing every recorded row, if there is any."""
         if self.count:
+            self.errors.sort(key=lambda error: error["row"] or 0)
             raise StatementParseError(
                 f"{what_vi}: {self.count} dòng lỗi, tệp bị từ chối toàn bộ",
                 f"{what_en}: {self.count} bad row(s), the whole file is rejected",

@@ -225,6 +225,10 @@ def _statement_id(data: dict[str, Any]) -> str | None:
     return joined or None
 
 
+_BALANCE_TAGS = {"final_opening_balance": "60F", "opening_balance": "60", "intermediate_opening_balance": "60M",
+                 "final_closing_balance": "62F", "closing_balance": "62", "intermediate_closing_balance": "62M"}
+
+
 def _balance(data: dict[str, Any], keys: tuple[str, ...], currency: str | None, block: _Block,
              errors: RowErrors) -> tuple[int | None, date | None]:
     for key in keys:
@@ -235,7 +239,9 @@ def _balance(data: dict[str, Any], keys: tuple[str, ...], currency: str | None, 
         try:
             value = decimal_to_minor(balance.amount.amount, balance_currency)
         except AmountError as exc:
-            errors.add(block.start_line, key, exc.message_vi, exc.message_en)
+            tag = _BALANCE_TAGS[key]
+            line = next((t.line for t in reversed(block.tags) if t.full_tag == tag), block.start_line)
+            errors.add(line, f":{tag}:", exc.message_vi, exc.message_en)
             return None, None
         when = balance.date
         return value, date(when.year, when.month, when.day) if when is not None else None
