@@ -101,6 +101,7 @@ _DATE_DMY = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?:[ T]+(\d{1,2}):
 _DATE_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?")
 _CURRENCY_MARKS = re.compile(r"(?i)\s*(vnd|vnđ|đồng|dong|đ|₫)\s*$")
 _EXCEL_EPOCH = date(1899, 12, 30)
+_GROUPED_INTEGER = re.compile(r"\d{1,3}(?:\.\d{3})+|\d{1,3}(?:,\d{3})+")
 _DATE_TEXT = r"(\d{1,2}[/.\-]\d{1,2}[/.\-]\d{4}|\d{4}-\d{2}-\d{2})"
 _PERIOD = re.compile(r"(?:tu ngay|from)\s*:?\s*" + _DATE_TEXT + r".*?(?:den ngay|to)\s*:?\s*" + _DATE_TEXT)
 
@@ -231,6 +232,8 @@ class _AmountParser:
         text = cell.strip()
         if text.isdigit() and text.isascii():
             return int(text) * self.scale
+        if _GROUPED_INTEGER.fullmatch(text):  # "1.500.000" or "1,500,000"
+            return int(text.replace(".", "").replace(",", "")) * self.scale
         return self._parse_text(text)
 
     def _parse_text(self, original: str) -> int | None:
@@ -282,6 +285,10 @@ class _DateParser:
         self.cache: dict[str, tuple[date, datetime | None]] = {}
 
     def parse(self, cell: Any) -> tuple[date, datetime | None] | None:
+        if type(cell) is str:
+            cached = self.cache.get(cell)
+            if cached is not None:
+                return cached
         if cell is None or cell == "":
             return None
         if isinstance(cell, datetime):
@@ -298,12 +305,9 @@ class _DateParser:
         text = cell.strip() if isinstance(cell, str) else str(cell)
         if not text:
             return None
-        cached = self.cache.get(text)
-        if cached is not None:
-            return cached
         parsed = self._parse_text(text)
-        if len(self.cache) < 100_000:
-            self.cache[text] = parsed
+        if len(self.cache) < 100_000 and isinstance(cell, str):
+            self.cache[cell] = parsed
         return parsed
 
     @staticmethod
@@ -333,11 +337,14 @@ class _Info:
 
 
 def _at(cells: Sequence[Any], index: int) -> Any:
-    """The cell at ``index`` (``None`` when the column is absent, the row is short or the cell empty)."""
+    """The cell at ``index`` (``None`` when the row is short or the cell empty)."""
     if index < 0 or index >= len(cells):
         return None
-    value = cells[index]
-    return None if value == "" else value
+    return _empty_to_none(cells[index])
+
+
+def _empty_to_none(value: Any) -> Any:
+    return None if value is None or (type(value) is str and not value.strip()) else value
 
 
 class _SheetReader:
@@ -360,6 +367,8 @@ class _SheetReader:
         self.debit_sum = 0
         self.credit_sum = 0
         self.index: dict[str, int] = {}
+        self.present: dict[str, bool] = {}
+        self.width = 0
 
     # --- before the header -------------------------------------------------------------
     def read_info(self, cells: Sequence[Any]) -> None:
@@ -430,18 +439,25 @@ class _SheetReader:
             self.amounts = _AmountParser(self.currency)
         except AmountError as exc:
             raise StatementParseError(exc.message_vi, exc.message_en) from None
-        self.index = {name: header.columns.get(name, -1) for name in _COLUMN_ALIASES}
+        # Rows are padded to ``width``; an absent column points at the always-empty last cell.
+        self.width = max(header.columns.values()) + 2
+        absent = self.width - 1
+        self.index = {name: header.columns.get(name, absent) for name in _COLUMN_ALIASES}
         self.index["date"] = header.columns[header.date_column]
+        self.present = {name: name in header.columns for name in _COLUMN_ALIASES}
 
     # --- after the header --------------------------------------------------------------
     def read_row(self, row: int, cells: Sequence[Any]) -> None:
         """One row after the header: a transaction, a balance or total row, or text to skip."""
+        if len(cells) < self.width:
+            cells = [*cells, *([""] * (self.width - len(cells)))]
         index = self.index
-        date_cell = _at(cells, index["date"])
-        debit_cell, credit_cell = _at(cells, index["debit"]), _at(cells, index["credit"])
-        amount_cell = _at(cells, index["amount"])
+        date_cell = _empty_to_none(cells[index["date"]])
+        debit_cell = _empty_to_none(cells[index["debit"]])
+        credit_cell = _empty_to_none(cells[index["credit"]])
+        amount_cell = _empty_to_none(cells[index["amount"]])
         has_amount = debit_cell is not None or credit_cell is not None or amount_cell is not None
-        if has_amount and date_cell is not None and (not isinstance(date_cell, str) or date_cell[:1].isdigit()):
+        if has_amount and date_cell is not None and (type(date_cell) is not str or date_cell[:1].isdigit()):
             self._transaction_row(row, cells, date_cell, debit_cell, credit_cell, amount_cell)
             return
         special = self._special_kind(cells)
@@ -517,8 +533,8 @@ class _SheetReader:
                             f"invalid date {_cell_text(date_cell)!r} (expected dd/mm/yyyy)")
         amount = self._amount(row, cells, debit_cell, credit_cell, amount_cell)
         value_date = None
-        if index["value_date"] >= 0 and header.date_column != "value_date":
-            value_cell = _at(cells, index["value_date"])
+        if self.present["value_date"] and header.date_column != "value_date":
+            value_cell = _empty_to_none(cells[index["value_date"]])
             try:
                 value_parsed = self.dates.parse(value_cell)
                 value_date = value_parsed[0] if value_parsed else None
@@ -526,24 +542,25 @@ class _SheetReader:
                 self.errors.add(row, header.titles["value_date"],
                                 f"ngày hiệu lực không hợp lệ: {_cell_text(value_cell)!r}",
                                 f"invalid value date {_cell_text(value_cell)!r}")
-        if index["currency"] >= 0:
-            self._check_row_currency(row, _at(cells, index["currency"]))
+        if self.present["currency"]:
+            self._check_row_currency(row, _empty_to_none(cells[index["currency"]]))
         if self.errors.count != errors_before or parsed is None or amount is None:
             return
         booking_date, booked_at = parsed
         if header.date_column == "value_date":
             value_date = booking_date
-        reversal_cell = _at(cells, index["reversal"])
+        reversal_cell = cells[index["reversal"]]
         self.lines.append(StatementLine(
             account=self.info.account or "", booking_date=booking_date, value_date=value_date,
             booked_at=booked_at, amount=amount, currency=self.currency,
-            bank_reference=_optional_text(_at(cells, index["bank_reference"])),
-            end_to_end_ref=_optional_text(_at(cells, index["end_to_end_ref"])),
-            counterparty_account=_optional_text(_at(cells, index["counterparty_account"])),
-            counterparty_name=_optional_text(_at(cells, index["counterparty_name"])),
-            description=_optional_text(_at(cells, index["description"])),
-            return_reason=_optional_text(_at(cells, index["return_reason"])),
-            is_reversal=reversal_cell is not None and _normalise(_cell_text(reversal_cell)) in _TRUE_WORDS,
+            bank_reference=_optional_text(cells[index["bank_reference"]]),
+            end_to_end_ref=_optional_text(cells[index["end_to_end_ref"]]),
+            counterparty_account=_optional_text(cells[index["counterparty_account"]]),
+            counterparty_name=_optional_text(cells[index["counterparty_name"]]),
+            description=_optional_text(cells[index["description"]]),
+            return_reason=_optional_text(cells[index["return_reason"]]),
+            is_reversal=reversal_cell != "" and reversal_cell is not None
+            and _normalise(_cell_text(reversal_cell)) in _TRUE_WORDS,
             line_no=len(self.lines) + 1,
         ))
 
@@ -564,7 +581,7 @@ class _SheetReader:
         assert header is not None
         index = self.index
         try:
-            if index["debit"] >= 0 or index["credit"] >= 0:
+            if self.present["debit"] or self.present["credit"]:
                 debit = self._column_amount(row, "debit", debit_cell)
                 credit = self._column_amount(row, "credit", credit_cell)
                 if debit or credit:
@@ -579,7 +596,7 @@ class _SheetReader:
                     self.debit_sum += debit
                     self.credit_sum += credit
                     return credit - debit
-                if index["amount"] < 0 or amount_cell is None:
+                if not self.present["amount"] or amount_cell is None:
                     self.errors.add(row, header.titles.get("debit") or header.titles.get("credit"),
                                     "thiếu số tiền (ghi nợ và ghi có đều trống hoặc bằng 0)",
                                     "missing amount (debit and credit both empty or zero)")
@@ -589,7 +606,7 @@ class _SheetReader:
                 self.errors.add(row, header.titles.get("amount"), "thiếu số tiền hoặc số tiền bằng 0",
                                 "missing or zero amount")
                 return None
-            direction = _normalise(_cell_text(_at(cells, index["direction"])))
+            direction = _normalise(_cell_text(cells[index["direction"]]))
             if direction in _DEBIT_WORDS:
                 value = -abs(value)
             elif direction in _CREDIT_WORDS:
@@ -662,6 +679,13 @@ def _special_text(text: str) -> bool:
 
 
 def _optional_text(cell: Any) -> str | None:
+    if type(cell) is str:
+        text = cell.strip()
+        if not text:
+            return None
+        if "  " in text or "\n" in text or "\t" in text or "\r" in text:
+            return " ".join(text.split())
+        return text
     text = _cell_text(cell)
     return " ".join(text.split()) if text else None
 
