@@ -18,7 +18,13 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.database import make_engine, make_sessionmaker, start_embedded_server, to_asyncpg_url, upgrade_database
+from app.database import (
+    make_engine,
+    make_sessionmaker,
+    start_embedded_server,
+    to_asyncpg_url,
+    upgrade_database,
+)
 from app.settings import Settings
 
 TEMPLATE = "ansinh_template"

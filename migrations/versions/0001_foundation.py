@@ -5,8 +5,8 @@ Revises:
 Create Date: 2026-11-23
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from app.registry.reference import read_reference_csv
 from migrations.helpers import execute_script

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from collections.abc import Callable
 from typing import Any
 
 import structlog

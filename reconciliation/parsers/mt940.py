@@ -40,7 +40,7 @@ _RETURN_GVC = {"109", "159"}
 _SWIFT_KEYS = ("EREF", "RTRN", "IBAN", "BIC", "NAME", "REMI", "CNTP", "BENM", "ORDP", "TRTP", "MARF", "CSID",
                "ADDR", "ISDT", "PREF", "KREF", "PURP", "SVCL", "ULTC", "ULTD", "ULTB", "OCMT", "CHGS",
                "EXCH", "ID", "CDTRREF", "CDTRREFTP", "SEPA", "NREF")
-_SWIFT_KEYWORD = re.compile(r"/(%s)/" % "|".join(sorted(_SWIFT_KEYS, key=len, reverse=True)))
+_SWIFT_KEYWORD = re.compile("/(" + "|".join(sorted(_SWIFT_KEYS, key=len, reverse=True)) + ")/")
 _FREE_EREF = re.compile(r"(?:EREF\+|/EREF/)\s*([^\s/][^/\n]*?)\s*(?=/|\s[A-Z]{4}\+|$)")
 _FREE_RTRN = re.compile(r"(?:/RTRN/|RTRN\+)\s*([A-Z0-9]{2,4})")
 _DETAIL_LINE_WIDTH = 65

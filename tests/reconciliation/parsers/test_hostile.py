@@ -159,7 +159,7 @@ def test_damaged_and_foreign_archives_are_refused() -> None:
     (b'{"getEntries": []}', "JSON"),
     (b"<html><body><table><tr><td>1</td></tr></table></body></html>", "HTML"),
     (b"<?xml version='1.0'?><note>hi</note>", "not an ISO 20022"),
-    ("Số tài khoản: 1\nNgày giao dịch,Nợ\n".encode("utf-8").decode("utf-8").encode("cp1258", "replace"),
+    ("Số tài khoản: 1\nNgày giao dịch,Nợ\n".encode().decode("utf-8").encode("cp1258", "replace"),
      "not UTF-8"),
     ("Ngày,Debit,Diễn giải\n15/01/2024,1.500.000,x\n".encode("cp1252", "replace"), "not UTF-8"),
     ("Số tài khoản: 1\nNgày giao dịch,Nợ\n".encode("utf-16-le"), "Unrecognised binary"),
@@ -171,18 +171,18 @@ def test_garbage_and_wrong_encodings(data: bytes, fragment: str) -> None:
 
 
 def test_mt940_bad_lines_are_all_listed() -> None:
-    data = (":20:STMT1\n:25:0011001234567\n:28C:1\n:60F:C240101VND1000000,\n"
-            ":61:240132D10000,NTRFNONREF\n"  # day 32
-            ":61:240115D,NTRFNONREF\n"  # no digits in the amount
-            ":61:240115D5000,\n"  # no transaction type
-            ":62F:C240131VND1000000,\n-\n").encode()
+    data = (b":20:STMT1\n:25:0011001234567\n:28C:1\n:60F:C240101VND1000000,\n"
+            b":61:240132D10000,NTRFNONREF\n"  # day 32
+            b":61:240115D,NTRFNONREF\n"  # no digits in the amount
+            b":61:240115D5000,\n"  # no transaction type
+            b":62F:C240131VND1000000,\n-\n")
     error = rejected(data)
     assert [e["row"] for e in error.errors] == [5, 6, 7]
     assert all(e["column"] == ":61:" for e in error.errors)
 
 
 def test_mt940_amount_finer_than_currency_is_refused() -> None:
-    data = ":20:S\n:25:1\n:28C:1\n:60F:C240101VND1000,\n:61:240115D10,5NTRFNONREF\n:62F:C240131VND989,5\n".encode()
+    data = b":20:S\n:25:1\n:28C:1\n:60F:C240101VND1000,\n:61:240115D10,5NTRFNONREF\n:62F:C240131VND989,5\n"
     error = rejected(data)
     assert [(e["row"], e["column"]) for e in error.errors] == [(5, ":61:"), (6, ":62F:")]
     assert all("more than 0 decimals for VND" in e["message_en"] for e in error.errors)
