@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -40,8 +41,10 @@ class CliContext:
     def run(self, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
         """Run ``work(engine)`` in an event loop and dispose the engine after."""
 
+        url = self.database_url  # resolved (embedded server started) before the event loop runs
+
         async def runner() -> T:
-            engine = make_engine(self.database_url, pool_size=4)
+            engine = make_engine(url, pool_size=4)
             try:
                 return await work(engine)
             finally:
@@ -98,6 +101,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, data_dir: Path
              f"expected {list(state.heads)}): run `ansinh db upgrade` first")
     app = create_app(cli.settings, cli.database_url)
     click.echo(f"ansinh serving on http://{cli.settings.host}:{cli.settings.port}")
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets the
+    # atexit hook stop the embedded PostgreSQL when this was its last user.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(app, host=cli.settings.host, port=cli.settings.port, log_config=None, access_log=False)
 
 

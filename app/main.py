@@ -16,14 +16,17 @@ from app.auth.middleware import RequestContextMiddleware
 from app.auth.routes import AdminController, AuthController
 from app.database import make_engine, make_sessionmaker, migration_state
 from app.health import healthz
-from app.http.problems import EXCEPTION_HANDLERS
 from app.logging import configure_logging
+from app.scheduler.service import SchedulerService
 from app.settings import Settings
+from app.web.errors import EXCEPTION_HANDLERS
+from app.web.routes import WEB_ROUTE_HANDLERS
+from app.web.templating import template_config
 
 log = structlog.get_logger()
 
 # Each domain adds its controllers here.
-ROUTE_HANDLERS: list[Any] = [healthz, AuthController, AdminController]
+ROUTE_HANDLERS: list[Any] = [healthz, AuthController, AdminController, *WEB_ROUTE_HANDLERS]
 
 
 class MigrationsBehind(RuntimeError):
@@ -37,7 +40,8 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
     sessionmaker = make_sessionmaker(engine)
     alchemy = SQLAlchemyAsyncConfig(
         engine_instance=engine,
-        before_send_handler="autocommit",
+        # Pages answer a successful form post with a 303 redirect: that must commit too.
+        before_send_handler="autocommit_include_redirects",
         session_config=AsyncSessionConfig(expire_on_commit=False),
         create_all=False,
     )
@@ -51,23 +55,32 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
             )
         log.info("app_started", revision=list(state.current))
 
+    scheduler = SchedulerService(engine, poll_seconds=settings.scheduler_poll_seconds)
+
+    async def start_scheduler(app: Litestar) -> None:
+        if settings.scheduler_enabled:
+            scheduler.start()
+
     async def dispose(app: Litestar) -> None:
+        await scheduler.stop()
         await engine.dispose()
 
     return Litestar(
         route_handlers=ROUTE_HANDLERS,
         plugins=[SQLAlchemyPlugin(config=alchemy)],
         middleware=[DefineMiddleware(RequestContextMiddleware)],
+        # problem+json under /api, friendly pages (and sign-in redirects) elsewhere.
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        template_config=template_config(),
         openapi_config=OpenAPIConfig(
             title="ansinh",
             version="0.1.0",
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
-        on_startup=[check_schema],
+        on_startup=[check_schema, start_scheduler],
         on_shutdown=[dispose],
-        state=State({"settings": settings, "engine": engine, "sessionmaker": sessionmaker}),
+        state=State({"settings": settings, "engine": engine, "sessionmaker": sessionmaker, "scheduler": scheduler}),
         request_max_body_size=200 * 1024 * 1024,
         debug=False,
     )

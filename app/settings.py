@@ -28,6 +28,7 @@ class Settings:
     login_max_failures: int = 5
     login_window_minutes: int = 15
     scheduler_enabled: bool = True
+    scheduler_poll_seconds: float = 5.0
     demo_on_empty: bool = True
 
     @property
@@ -66,5 +67,6 @@ def load_settings() -> Settings:
         secret_key=secret,
         session_hours=int(os.environ.get("ANSINH_SESSION_HOURS", "8")),
         scheduler_enabled=_bool(os.environ.get("ANSINH_SCHEDULER"), True),
+        scheduler_poll_seconds=float(os.environ.get("ANSINH_SCHEDULER_POLL_SECONDS", "5")),
         demo_on_empty=_bool(os.environ.get("ANSINH_DEMO"), True),
     )

@@ -67,7 +67,7 @@ def problem_response(
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     if isinstance(exc, Problem):
         return problem_response(exc.status_code, exc.detail, title=exc.title, errors=exc.errors,
-                                extra=exc.extra, headers=exc.headers)
+                                extra=exc.extra if isinstance(exc.extra, dict) else None, headers=exc.headers)
     errors = None
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         errors = [
