@@ -14,11 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
 import os
 import random
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import asyncpg
 
+from app.logging import configure_logging
 from reconciliation.parsers import Statement, StatementLine, parse_statement_file
 from reconciliation.writers import write_camt053, write_mt940, write_statement_csv, write_statement_xlsx
 
@@ -135,16 +138,18 @@ def measure(label: str, statement: Statement, write: Callable[[Statement], bytes
     started = time.perf_counter()
     data = write(statement)
     written = time.perf_counter() - started
+    len_mb = len(data) / 1e6
     gc.collect()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     (parsed,) = parse_statement_file(data, f"bench.{label}")
-    parse_time = time.perf_counter() - started
+    parse_time, parse_cpu = time.perf_counter() - started, time.process_time() - cpu_started
     if len(parsed.lines) != len(statement.lines) or parsed.closing_balance != statement.closing_balance:
         raise SystemExit(f"{label}: the parsed statement differs from the generated one")
     del data
     copy_time = asyncio.run(copy_seconds(url, parsed.lines))
     count = len(parsed.lines)
-    print(f"{label:<9} {count:>10,} lines  parse {parse_time:7.2f} s  {count / parse_time:>10,.0f} lines/s"
+    print(f"{label:<9} {count:>10,} lines {len_mb:8.1f} MB  parse {parse_time:6.2f} s (CPU {parse_cpu:6.2f} s)"
+          f" {count / parse_time:>9,.0f} lines/s"
           f"  | write {written:6.2f} s | raw COPY {copy_time:6.2f} s  {count / copy_time:>10,.0f} rows/s"
           f"  | parse/COPY {parse_time / copy_time:5.1f}x", flush=True)
     del parsed
@@ -153,6 +158,8 @@ def measure(label: str, statement: Statement, write: Callable[[Statement], bytes
 
 def main() -> None:
     """Run the benchmark from the command line."""
+    warnings.filterwarnings("ignore", module="platformdirs")
+    configure_logging(production=False, level=logging.WARNING)
     arguments = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     arguments.add_argument("--lines", type=int, default=1_000_000, help="lines for camt.053 and CSV")
     arguments.add_argument("--xlsx-lines", type=int, default=100_000, help="lines for xlsx (0 to skip)")

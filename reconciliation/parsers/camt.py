@@ -136,11 +136,26 @@ def _refuse_unsafe_xml(data: bytes) -> None:
 _CODED_NAMES = ("Amt", "CdtDbtInd", "RvslInd", "Sts", "BookgDt", "ValDt", "AcctSvcrRef", "NtryRef", "NtryDtls",
                 "AddtlNtryInf", "TxDtls", "Dt", "DtTm", "Cd", "Prtry", "Refs", "EndToEndId", "TxId", "UETR",
                 "AmtDtls", "TxAmt", "RltdPties", "RmtInf", "Ustrd", "Strd", "CdtrRefInf", "Ref", "RtrInf", "Rsn",
-                "AddtlTxInf", "Dbtr", "Cdtr", "DbtrAcct", "CdtrAcct", "Nm", "Pty", "Id", "IBAN", "Othr")
+                "AddtlTxInf", "Dbtr", "Cdtr", "DbtrAcct", "CdtrAcct", "Nm", "Pty", "Id", "IBAN", "Othr",
+                # the rest of TransactionReferences (Refs), so that TxDtls/Amt can be told from later amounts
+                "MsgId", "PmtInfId", "InstrId", "MndtId", "ChqNb", "ClrSysRef", "AcctOwnrTxId", "AcctSvcrTxId",
+                "MktInfrstrctrTxId", "PrcgId", "Tp")
 (AMT, CDT_DBT_IND, RVSL_IND, STS, BOOKG_DT, VAL_DT, ACCT_SVCR_REF, NTRY_REF, NTRY_DTLS, ADDTL_NTRY_INF, TX_DTLS, DT,
  DT_TM, CD, PRTRY, REFS, END_TO_END_ID, TX_ID, UETR, AMT_DTLS, TX_AMT, RLTD_PTIES, RMT_INF, USTRD, STRD,
  CDTR_REF_INF, REF, RTR_INF, RSN, ADDTL_TX_INF, DBTR, CDTR, DBTR_ACCT, CDTR_ACCT, NM, PTY, ID, IBAN,
- OTHR) = range(len(_CODED_NAMES))
+ OTHR, MSG_ID, PMT_INF_ID, INSTR_ID, MNDT_ID, CHQ_NB, CLR_SYS_REF, ACCT_OWNR_TX_ID, ACCT_SVCR_TX_ID,
+ MKT_INFRSTRCTR_TX_ID, PRCG_ID, TP) = range(len(_CODED_NAMES))
+_REFS_FAMILY = frozenset({REFS, MSG_ID, ACCT_SVCR_REF, PMT_INF_ID, INSTR_ID, END_TO_END_ID, UETR, TX_ID, MNDT_ID,
+                          CHQ_NB, CLR_SYS_REF, ACCT_OWNR_TX_ID, ACCT_SVCR_TX_ID, MKT_INFRSTRCTR_TX_ID, PRCG_ID,
+                          PRTRY, TP, REF, CD})
+_ENTRY_CODES = frozenset({AMT, CDT_DBT_IND, STS, BOOKG_DT, VAL_DT, ACCT_SVCR_REF, RVSL_IND, NTRY_REF, ADDTL_NTRY_INF,
+                          TX_DTLS})
+_DETAIL_CODES = frozenset({TX_DTLS, AMT, END_TO_END_ID, ACCT_SVCR_REF, TX_ID, UETR, CDTR, DBTR, CDTR_ACCT, DBTR_ACCT,
+                           USTRD, CDTR_REF_INF, REF, TX_AMT, RTR_INF, RSN, ADDTL_TX_INF, ADDTL_NTRY_INF})
+# What the next element means after one of these (document order: the child comes right after).
+(AFTER_STS, AFTER_BOOKING, AFTER_VALUE, AFTER_CREDITOR, AFTER_DEBTOR, AFTER_CREDITOR_PARTY, AFTER_DEBTOR_PARTY,
+ AFTER_CREDITOR_ACCOUNT, AFTER_DEBTOR_ACCOUNT, AFTER_CREDITOR_ID, AFTER_DEBTOR_ID, AFTER_CREDITOR_OTHER,
+ AFTER_DEBTOR_OTHER, AFTER_TX_AMOUNT, AFTER_REASON) = range(100, 115)
 
 
 class _Tags:
@@ -281,6 +296,17 @@ class _Details:
     description: str | None = None
     return_reason: str | None = None
     source_line: int | None = None
+    additional: str | None = None
+
+
+def _finish_description(detail: _Details, unstructured: list[str]) -> None:
+    """Remittance text: the Ustrd lines, else the structured reference, else AddtlTxInf."""
+    if unstructured:
+        text = " ".join(unstructured)
+        unstructured.clear()
+        detail.description = None if text == _NOT_PROVIDED else text
+    if detail.description is None:
+        detail.description = detail.additional
 
 
 class _StatementBuilder:
@@ -375,45 +401,9 @@ class _StatementBuilder:
 
     def add_entry(self, entry: Any) -> None:
         """Turn one ``Ntry`` into one line, or one line per ``TxDtls`` of a batch."""
-        t = self.t
         row = entry.sourceline
-        amount_text = currency = indicator = status = booking = booking_time = value_date = None
-        reversal = False
-        account_servicer_ref = entry_ref = additional = None
-        details_elements: list[Any] = []
-        code_of = t.code
-        codes_get = t._codes.get
-        for child in entry:  # the hot loop of a million-entry file: text is read inline
-            code = codes_get(child.tag, -1)
-            if code == AMT:
-                amount_text, currency = (child.text or "").strip() or None, child.get("Ccy")
-            elif code == CDT_DBT_IND:
-                indicator = (child.text or "").strip() or None
-            elif code == STS:
-                status = (child.text or "").strip() or _child_text(child, code_of, CD, PRTRY)
-            elif code == BOOKG_DT or code == VAL_DT:
-                for when in child:
-                    when_code = codes_get(when.tag, -1)
-                    if when_code == DT:
-                        if code == BOOKG_DT:
-                            booking = (when.text or "").strip() or None
-                        else:
-                            value_date = (when.text or "").strip() or None
-                    elif when_code == DT_TM:
-                        if code == BOOKG_DT:
-                            booking_time = (when.text or "").strip() or None
-                        else:
-                            value_date = value_date or (when.text or "").strip() or None
-            elif code == ACCT_SVCR_REF:
-                account_servicer_ref = (child.text or "").strip() or None
-            elif code == NTRY_DTLS:
-                details_elements.extend(c for c in child if codes_get(c.tag, -1) == TX_DTLS)
-            elif code == RVSL_IND:
-                reversal = (child.text or "").strip().lower() in ("true", "1")
-            elif code == NTRY_REF:
-                entry_ref = _text(child)
-            elif code == ADDTL_NTRY_INF:
-                additional = _text(child)
+        (amount_text, currency, indicator, status, booking, booking_time, value_date, account_servicer_ref,
+         entry_ref, additional, reversal, details) = self._read_entry(entry)
         if status is not None and status != "BOOK":
             self.reader.skipped_not_booked += 1
             return
@@ -454,7 +444,6 @@ class _StatementBuilder:
         if self.reader.errors.count != errors_before:
             return
         assert booking_date is not None and currency is not None and indicator is not None
-        details = [self._details(element) for element in details_elements]
         sign = -1 if indicator == "DBIT" else 1
         entry_reference = account_servicer_ref or entry_ref
         if len(details) > 1 and any(d.amount_text is not None for d in details):
@@ -503,88 +492,179 @@ class _StatementBuilder:
             reversal, len(self.lines) + 1,
         ))
 
-    def _details(self, element: Any) -> _Details:
-        code_of = self.t.code
+    def _read_entry(self, entry: Any) -> tuple[Any, ...]:
+        """Every field of an ``Ntry`` in one pass over its elements in document order.
+
+        A million entries make this the hot loop, so there is no per-element helper call: the
+        context of an ambiguous element (``Dt``, ``Nm``, ``Id``, ``Cd``…) is the element right
+        before it, which the schema fixes (``BookgDt`` → ``Dt``, ``Cdtr`` → ``Pty`` → ``Nm``,
+        ``CdtrAcct`` → ``Id`` → ``Othr`` → ``Id``, ``Rsn`` → ``Cd``).
+        """
         codes_get = self.t._codes.get
-        found = _Details(source_line=element.sourceline)
-        for child in element:
-            code = codes_get(child.tag, -1)
-            if code == REFS:
-                for ref in child:
-                    ref_code = codes_get(ref.tag, -1)
-                    if ref_code == END_TO_END_ID:
-                        end_to_end = (ref.text or "").strip() or None
-                        found.end_to_end = None if end_to_end == _NOT_PROVIDED else end_to_end
-                    elif ref_code == ACCT_SVCR_REF:
-                        found.bank_reference = (ref.text or "").strip() or None
-                    elif ref_code in (TX_ID, UETR) and found.other_reference is None:
-                        found.other_reference = _text(ref)
+        amount_text = currency = indicator = status = booking = booking_time = value_date = None
+        account_servicer_ref = entry_ref = additional = None
+        reversal = False
+        details: list[_Details] = []
+        detail: _Details | None = None
+        unstructured: list[str] = []
+        entry_amount_open = True  # Ntry/Amt comes first (after an optional NtryRef)
+        detail_amount_open = False  # TxDtls/Amt comes right after the Refs block
+        structured_reference_open = False
+        after = -1
+        for element in entry.iterdescendants():
+            code = codes_get(element.tag, -1)
+            if after >= 0:
+                context, after = after, -1
+                if context == AFTER_STS and (code == CD or code == PRTRY):
+                    status = (element.text or "").strip() or None
+                    continue
+                if context == AFTER_BOOKING and (code == DT or code == DT_TM):
+                    if code == DT:
+                        booking = (element.text or "").strip() or None
+                    else:
+                        booking_time = (element.text or "").strip() or None
+                    continue
+                if context == AFTER_VALUE and (code == DT or code == DT_TM):
+                    value_date = (element.text or "").strip() or None
+                    continue
+                if detail is not None:
+                    if context == AFTER_CREDITOR or context == AFTER_DEBTOR:
+                        if code == NM:
+                            name = (element.text or "").strip() or None
+                            if context == AFTER_CREDITOR:
+                                detail.creditor_name = name
+                            else:
+                                detail.debtor_name = name
+                            continue
+                        if code == PTY:
+                            after = AFTER_CREDITOR_PARTY if context == AFTER_CREDITOR else AFTER_DEBTOR_PARTY
+                            continue
+                    elif (context == AFTER_CREDITOR_PARTY or context == AFTER_DEBTOR_PARTY) and code == NM:
+                        name = (element.text or "").strip() or None
+                        if context == AFTER_CREDITOR_PARTY:
+                            detail.creditor_name = name
+                        else:
+                            detail.debtor_name = name
+                        continue
+                    elif (context == AFTER_CREDITOR_ACCOUNT or context == AFTER_DEBTOR_ACCOUNT) and code == ID:
+                        after = AFTER_CREDITOR_ID if context == AFTER_CREDITOR_ACCOUNT else AFTER_DEBTOR_ID
+                        continue
+                    elif context == AFTER_CREDITOR_ID or context == AFTER_DEBTOR_ID:
+                        if code == IBAN:
+                            account = (element.text or "").strip() or None
+                            if context == AFTER_CREDITOR_ID:
+                                detail.creditor_account = account
+                            else:
+                                detail.debtor_account = account
+                            continue
+                        if code == OTHR:
+                            after = AFTER_CREDITOR_OTHER if context == AFTER_CREDITOR_ID else AFTER_DEBTOR_OTHER
+                            continue
+                    elif (context == AFTER_CREDITOR_OTHER or context == AFTER_DEBTOR_OTHER) and code == ID:
+                        account = (element.text or "").strip() or None
+                        if context == AFTER_CREDITOR_OTHER:
+                            detail.creditor_account = account
+                        else:
+                            detail.debtor_account = account
+                        continue
+                    elif context == AFTER_TX_AMOUNT and code == AMT:
+                        if detail.amount_text is None:
+                            detail.amount_text = (element.text or "").strip() or None
+                            detail.currency = element.get("Ccy")
+                        continue
+                    elif context == AFTER_REASON and (code == CD or code == PRTRY):
+                        detail.return_reason = (element.text or "").strip() or detail.return_reason
+                        continue
+            if detail is None:  # entry level
+                if code not in _ENTRY_CODES:
+                    entry_amount_open = False
+                    continue
+                if code == AMT:
+                    if entry_amount_open:
+                        amount_text, currency = (element.text or "").strip() or None, element.get("Ccy")
+                        entry_amount_open = False
+                    continue
+                if code != NTRY_REF:
+                    entry_amount_open = False
+                if code == CDT_DBT_IND:
+                    if indicator is None:
+                        indicator = (element.text or "").strip() or None
+                elif code == STS:
+                    status = (element.text or "").strip() or None
+                    if status is None:
+                        after = AFTER_STS
+                elif code == BOOKG_DT:
+                    after = AFTER_BOOKING
+                elif code == VAL_DT:
+                    after = AFTER_VALUE
+                elif code == ACCT_SVCR_REF:
+                    account_servicer_ref = (element.text or "").strip() or None
+                elif code == RVSL_IND:
+                    reversal = (element.text or "").strip().lower() in ("true", "1")
+                elif code == NTRY_REF:
+                    entry_ref = (element.text or "").strip() or None
+                elif code == ADDTL_NTRY_INF:
+                    additional = (element.text or "").strip() or None
+                elif code == TX_DTLS:
+                    detail = _Details(source_line=element.sourceline)
+                    details.append(detail)
+                    detail_amount_open, structured_reference_open = True, False
+                continue
+            # inside a TxDtls
+            if code not in _DETAIL_CODES:
+                if detail_amount_open and code not in _REFS_FAMILY:
+                    detail_amount_open = False
+                continue
+            if code == TX_DTLS:
+                _finish_description(detail, unstructured)
+                detail = _Details(source_line=element.sourceline)
+                details.append(detail)
+                detail_amount_open, structured_reference_open = True, False
             elif code == AMT:
-                found.amount_text, found.currency = (child.text or "").strip() or None, child.get("Ccy")
-            elif code == AMT_DTLS and found.amount_text is None:
-                for amounts in child:
-                    if code_of(amounts.tag) == TX_AMT:
-                        amount = _child(amounts, code_of, AMT)
-                        if amount is not None:
-                            found.amount_text, found.currency = _text(amount), amount.get("Ccy")
-            elif code == RLTD_PTIES:
-                # Inlined (no helper calls): this runs for every entry of a million-line file.
-                for party in child:
-                    party_code = codes_get(party.tag, -1)
-                    if party_code == CDTR or party_code == DBTR:
-                        name = None
-                        for part in party:
-                            part_code = codes_get(part.tag, -1)
-                            if part_code == NM:
-                                name = (part.text or "").strip() or None
-                                break
-                            if part_code == PTY:
-                                for leaf in part:
-                                    if codes_get(leaf.tag, -1) == NM:
-                                        name = (leaf.text or "").strip() or None
-                                        break
-                                break
-                        if party_code == CDTR:
-                            found.creditor_name = name
-                        else:
-                            found.debtor_name = name
-                    elif party_code == CDTR_ACCT or party_code == DBTR_ACCT:
-                        account = None
-                        for part in party:
-                            if codes_get(part.tag, -1) == ID:
-                                for leaf in part:
-                                    leaf_code = codes_get(leaf.tag, -1)
-                                    if leaf_code == IBAN:
-                                        account = (leaf.text or "").strip() or None
-                                        break
-                                    if leaf_code == OTHR:
-                                        for other in leaf:
-                                            if codes_get(other.tag, -1) == ID:
-                                                account = (other.text or "").strip() or None
-                                                break
-                                        break
-                                break
-                        if party_code == CDTR_ACCT:
-                            found.creditor_account = account
-                        else:
-                            found.debtor_account = account
-            elif code == RMT_INF:
-                unstructured = [text for u in child if codes_get(u.tag, -1) == USTRD and (text := (u.text or "").strip())]
-                if unstructured:
-                    description = " ".join(unstructured)
-                    found.description = None if description == _NOT_PROVIDED else description
-                elif found.description is None:
-                    structured = _child(child, code_of, STRD)
-                    reference = _child(structured, code_of, CDTR_REF_INF) if structured is not None else None
-                    found.description = _child_text(reference, code_of, REF) if reference is not None else None
+                if detail_amount_open and detail.amount_text is None:
+                    detail.amount_text, detail.currency = (element.text or "").strip() or None, element.get("Ccy")
+                detail_amount_open = False
+            elif code == END_TO_END_ID:
+                end_to_end = (element.text or "").strip() or None
+                detail.end_to_end = None if end_to_end == _NOT_PROVIDED else end_to_end
+            elif code == ACCT_SVCR_REF:
+                detail.bank_reference = (element.text or "").strip() or None
+            elif (code == TX_ID or code == UETR) and detail.other_reference is None:
+                detail.other_reference = (element.text or "").strip() or None
+            elif code == CDTR:
+                after = AFTER_CREDITOR
+            elif code == DBTR:
+                after = AFTER_DEBTOR
+            elif code == CDTR_ACCT:
+                after = AFTER_CREDITOR_ACCOUNT
+            elif code == DBTR_ACCT:
+                after = AFTER_DEBTOR_ACCOUNT
+            elif code == USTRD:
+                text = (element.text or "").strip()
+                if text:
+                    unstructured.append(text)
+            elif code == CDTR_REF_INF:
+                structured_reference_open = True
+            elif code == REF and structured_reference_open:
+                if detail.description is None:
+                    detail.description = (element.text or "").strip() or None
+                structured_reference_open = False
+            elif code == TX_AMT:
+                after = AFTER_TX_AMOUNT
             elif code == RTR_INF:
-                reason = _child(child, code_of, RSN)
-                if reason is not None:
-                    found.return_reason = _child_text(reason, code_of, CD, PRTRY)
-                found.return_reason = found.return_reason or "UNSPECIFIED"
-            elif code == ADDTL_TX_INF and found.description is None:
-                found.description = _text(child)
-        return found
+                detail.return_reason = detail.return_reason or "UNSPECIFIED"
+            elif code == RSN:
+                after = AFTER_REASON
+            elif code == ADDTL_TX_INF:
+                detail.additional = (element.text or "").strip() or None
+            elif code == ADDTL_NTRY_INF:  # after NtryDtls: back at entry level
+                additional = (element.text or "").strip() or None
+            if detail_amount_open and code not in _REFS_FAMILY and code != TX_DTLS:
+                detail_amount_open = False
+        if detail is not None:
+            _finish_description(detail, unstructured)
+        return (amount_text, currency, indicator, status, booking, booking_time, value_date, account_servicer_ref,
+                entry_ref, additional, reversal, details)
 
     def _missing_account(self) -> None:
         if not self.account_reported:
@@ -612,41 +692,8 @@ class _StatementBuilder:
 CodeOf = Callable[[Any], int]
 
 
-def _child(element: Any, code_of: CodeOf, code: int) -> Any:
-    """The first child element with the given tag code (no XPath: this runs once per entry)."""
-    for child in element:
-        if code_of(child.tag) == code:
-            return child
-    return None
-
-
-def _child_text(element: Any, code_of: CodeOf, code: int, fallback: int = -2) -> str | None:
-    """Text of the first child with tag ``code``, else of the first with tag ``fallback``."""
-    if element is None:
-        return None
-    other = None
-    for child in element:
-        found = code_of(child.tag)
-        if found == code:
-            text = _text(child)
-            if text is not None:
-                return text
-        elif found == fallback and other is None:
-            other = child
-    return _text(other)
-
-
-def _party_name(party: Any, code_of: CodeOf) -> str | None:
-    for child in party:
-        code = code_of(child.tag)
-        if code == NM:
-            return _text(child)
-        if code == PTY:
-            return _child_text(child, code_of, NM)
-    return None
-
-
 def _account_id(identification: Any, code_of: CodeOf) -> str | None:
+    """``Id/IBAN`` or ``Id/Othr/Id`` of an account (the statement's own, read once)."""
     if identification is None:
         return None
     for child in identification:
@@ -654,7 +701,9 @@ def _account_id(identification: Any, code_of: CodeOf) -> str | None:
         if code == IBAN:
             return _text(child)
         if code == OTHR:
-            return _child_text(child, code_of, ID)
+            for other in child:
+                if code_of(other.tag) == ID:
+                    return _text(other)
     return None
 
 

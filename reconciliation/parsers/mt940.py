@@ -44,7 +44,7 @@ _SWIFT_KEYWORD = re.compile("/(" + "|".join(sorted(_SWIFT_KEYS, key=len, reverse
 _FREE_EREF = re.compile(r"(?:EREF\+|/EREF/)\s*([^\s/][^/\n]*?)\s*(?=/|\s[A-Z]{4}\+|$)")
 _FREE_RTRN = re.compile(r"(?:/RTRN/|RTRN\+)\s*([A-Z0-9]{2,4})")
 _DETAIL_LINE_WIDTH = 65
-_NO_REFERENCE = {"", "NONREF", "NOTPROVIDED", "NONE"}
+_NO_REFERENCE = {"", "NONREF", "NOTPROVIDED"}
 
 
 @dataclass(slots=True)
