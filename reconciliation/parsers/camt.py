@@ -148,10 +148,8 @@ _CODED_NAMES = ("Amt", "CdtDbtInd", "RvslInd", "Sts", "BookgDt", "ValDt", "AcctS
 _REFS_FAMILY = frozenset({REFS, MSG_ID, ACCT_SVCR_REF, PMT_INF_ID, INSTR_ID, END_TO_END_ID, UETR, TX_ID, MNDT_ID,
                           CHQ_NB, CLR_SYS_REF, ACCT_OWNR_TX_ID, ACCT_SVCR_TX_ID, MKT_INFRSTRCTR_TX_ID, PRCG_ID,
                           PRTRY, TP, REF, CD})
-_ENTRY_CODES = frozenset({AMT, CDT_DBT_IND, STS, BOOKG_DT, VAL_DT, ACCT_SVCR_REF, RVSL_IND, NTRY_REF, ADDTL_NTRY_INF,
-                          TX_DTLS})
-_DETAIL_CODES = frozenset({TX_DTLS, AMT, END_TO_END_ID, ACCT_SVCR_REF, TX_ID, UETR, CDTR, DBTR, CDTR_ACCT, DBTR_ACCT,
-                           USTRD, CDTR_REF_INF, REF, TX_AMT, RTR_INF, RSN, ADDTL_TX_INF, ADDTL_NTRY_INF})
+_DETAIL_CODES = frozenset({AMT, END_TO_END_ID, ACCT_SVCR_REF, TX_ID, UETR, CDTR, DBTR, CDTR_ACCT, DBTR_ACCT, USTRD,
+                           CDTR_REF_INF, REF, TX_AMT, RTR_INF, RSN, ADDTL_TX_INF})
 # What the next element means after one of these (document order: the child comes right after).
 (AFTER_STS, AFTER_BOOKING, AFTER_VALUE, AFTER_CREDITOR, AFTER_DEBTOR, AFTER_CREDITOR_PARTY, AFTER_DEBTOR_PARTY,
  AFTER_CREDITOR_ACCOUNT, AFTER_DEBTOR_ACCOUNT, AFTER_CREDITOR_ID, AFTER_DEBTOR_ID, AFTER_CREDITOR_OTHER,
@@ -493,145 +491,146 @@ class _StatementBuilder:
         ))
 
     def _read_entry(self, entry: Any) -> tuple[Any, ...]:
-        """Every field of an ``Ntry`` in one pass over its elements in document order.
+        """Every field of an ``Ntry``: its own children, then one pass over its ``NtryDtls``.
 
-        A million entries make this the hot loop, so there is no per-element helper call: the
-        context of an ambiguous element (``Dt``, ``Nm``, ``Id``, ``Cd``…) is the element right
-        before it, which the schema fixes (``BookgDt`` → ``Dt``, ``Cdtr`` → ``Pty`` → ``Nm``,
-        ``CdtrAcct`` → ``Id`` → ``Othr`` → ``Id``, ``Rsn`` → ``Cd``).
+        A million entries make this the hot loop, so there is no per-element helper call.
         """
         codes_get = self.t._codes.get
         amount_text = currency = indicator = status = booking = booking_time = value_date = None
         account_servicer_ref = entry_ref = additional = None
         reversal = False
         details: list[_Details] = []
+        for child in entry:
+            code = codes_get(child.tag, -1)
+            if code == AMT:
+                amount_text, currency = (child.text or "").strip() or None, child.get("Ccy")
+            elif code == CDT_DBT_IND:
+                indicator = (child.text or "").strip() or None
+            elif code == STS:
+                status = (child.text or "").strip() or None
+                if status is None:
+                    for part in child:
+                        if codes_get(part.tag, -1) in (CD, PRTRY):
+                            status = (part.text or "").strip() or None
+                            break
+            elif code == BOOKG_DT or code == VAL_DT:
+                for part in child:
+                    part_code = codes_get(part.tag, -1)
+                    text = (part.text or "").strip() or None
+                    if code == VAL_DT:
+                        value_date = value_date or text
+                    elif part_code == DT:
+                        booking = text
+                    elif part_code == DT_TM:
+                        booking_time = text
+            elif code == ACCT_SVCR_REF:
+                account_servicer_ref = (child.text or "").strip() or None
+            elif code == NTRY_DTLS:
+                self._read_details(child, details)
+            elif code == RVSL_IND:
+                reversal = (child.text or "").strip().lower() in ("true", "1")
+            elif code == NTRY_REF:
+                entry_ref = (child.text or "").strip() or None
+            elif code == ADDTL_NTRY_INF:
+                additional = (child.text or "").strip() or None
+        return (amount_text, currency, indicator, status, booking, booking_time, value_date, account_servicer_ref,
+                entry_ref, additional, reversal, details)
+
+    def _read_details(self, entry_details: Any, details: list[_Details]) -> None:
+        """The ``TxDtls`` of an ``NtryDtls``, in one pass over its elements in document order.
+
+        The context of an ambiguous element (``Nm``, ``Id``, ``Amt``, ``Cd``) is the element right
+        before it, which the schema fixes: ``Cdtr`` → (``Pty`` →) ``Nm``, ``CdtrAcct`` → ``Id`` →
+        ``IBAN`` | ``Othr`` → ``Id``, ``TxAmt`` → ``Amt``, ``Rsn`` → ``Cd``; ``TxDtls/Amt`` is the
+        first element after the ``Refs`` block.
+        """
+        codes_get = self.t._codes.get
         detail: _Details | None = None
         unstructured: list[str] = []
-        entry_amount_open = True  # Ntry/Amt comes first (after an optional NtryRef)
-        detail_amount_open = False  # TxDtls/Amt comes right after the Refs block
+        detail_amount_open = False
         structured_reference_open = False
         after = -1
-        for element in entry.iterdescendants():
+        for element in entry_details.iterdescendants():
             code = codes_get(element.tag, -1)
+            if code == TX_DTLS:
+                if detail is not None:
+                    _finish_description(detail, unstructured)
+                detail = _Details(source_line=element.sourceline)
+                details.append(detail)
+                detail_amount_open, structured_reference_open, after = True, False, -1
+                continue
+            if detail is None:  # a Btch block before the first TxDtls
+                continue
             if after >= 0:
                 context, after = after, -1
-                if context == AFTER_STS and (code == CD or code == PRTRY):
-                    status = (element.text or "").strip() or None
-                    continue
-                if context == AFTER_BOOKING and (code == DT or code == DT_TM):
-                    if code == DT:
-                        booking = (element.text or "").strip() or None
-                    else:
-                        booking_time = (element.text or "").strip() or None
-                    continue
-                if context == AFTER_VALUE and (code == DT or code == DT_TM):
-                    value_date = (element.text or "").strip() or None
-                    continue
-                if detail is not None:
-                    if context == AFTER_CREDITOR or context == AFTER_DEBTOR:
-                        if code == NM:
-                            name = (element.text or "").strip() or None
-                            if context == AFTER_CREDITOR:
-                                detail.creditor_name = name
-                            else:
-                                detail.debtor_name = name
-                            continue
-                        if code == PTY:
-                            after = AFTER_CREDITOR_PARTY if context == AFTER_CREDITOR else AFTER_DEBTOR_PARTY
-                            continue
-                    elif (context == AFTER_CREDITOR_PARTY or context == AFTER_DEBTOR_PARTY) and code == NM:
+                if context == AFTER_CREDITOR or context == AFTER_DEBTOR:
+                    if code == NM:
                         name = (element.text or "").strip() or None
-                        if context == AFTER_CREDITOR_PARTY:
+                        if context == AFTER_CREDITOR:
                             detail.creditor_name = name
                         else:
                             detail.debtor_name = name
                         continue
-                    elif (context == AFTER_CREDITOR_ACCOUNT or context == AFTER_DEBTOR_ACCOUNT) and code == ID:
-                        after = AFTER_CREDITOR_ID if context == AFTER_CREDITOR_ACCOUNT else AFTER_DEBTOR_ID
+                    if code == PTY:
+                        after = AFTER_CREDITOR_PARTY if context == AFTER_CREDITOR else AFTER_DEBTOR_PARTY
                         continue
-                    elif context == AFTER_CREDITOR_ID or context == AFTER_DEBTOR_ID:
-                        if code == IBAN:
-                            account = (element.text or "").strip() or None
-                            if context == AFTER_CREDITOR_ID:
-                                detail.creditor_account = account
-                            else:
-                                detail.debtor_account = account
-                            continue
-                        if code == OTHR:
-                            after = AFTER_CREDITOR_OTHER if context == AFTER_CREDITOR_ID else AFTER_DEBTOR_OTHER
-                            continue
-                    elif (context == AFTER_CREDITOR_OTHER or context == AFTER_DEBTOR_OTHER) and code == ID:
+                elif (context == AFTER_CREDITOR_PARTY or context == AFTER_DEBTOR_PARTY) and code == NM:
+                    name = (element.text or "").strip() or None
+                    if context == AFTER_CREDITOR_PARTY:
+                        detail.creditor_name = name
+                    else:
+                        detail.debtor_name = name
+                    continue
+                elif (context == AFTER_CREDITOR_ACCOUNT or context == AFTER_DEBTOR_ACCOUNT) and code == ID:
+                    after = AFTER_CREDITOR_ID if context == AFTER_CREDITOR_ACCOUNT else AFTER_DEBTOR_ID
+                    continue
+                elif context == AFTER_CREDITOR_ID or context == AFTER_DEBTOR_ID:
+                    if code == IBAN:
                         account = (element.text or "").strip() or None
-                        if context == AFTER_CREDITOR_OTHER:
+                        if context == AFTER_CREDITOR_ID:
                             detail.creditor_account = account
                         else:
                             detail.debtor_account = account
                         continue
-                    elif context == AFTER_TX_AMOUNT and code == AMT:
-                        if detail.amount_text is None:
-                            detail.amount_text = (element.text or "").strip() or None
-                            detail.currency = element.get("Ccy")
+                    if code == OTHR:
+                        after = AFTER_CREDITOR_OTHER if context == AFTER_CREDITOR_ID else AFTER_DEBTOR_OTHER
                         continue
-                    elif context == AFTER_REASON and (code == CD or code == PRTRY):
-                        detail.return_reason = (element.text or "").strip() or detail.return_reason
-                        continue
-            if detail is None:  # entry level
-                if code not in _ENTRY_CODES:
-                    entry_amount_open = False
+                elif (context == AFTER_CREDITOR_OTHER or context == AFTER_DEBTOR_OTHER) and code == ID:
+                    account = (element.text or "").strip() or None
+                    if context == AFTER_CREDITOR_OTHER:
+                        detail.creditor_account = account
+                    else:
+                        detail.debtor_account = account
                     continue
-                if code == AMT:
-                    if entry_amount_open:
-                        amount_text, currency = (element.text or "").strip() or None, element.get("Ccy")
-                        entry_amount_open = False
+                elif context == AFTER_TX_AMOUNT and code == AMT:
+                    if detail.amount_text is None:
+                        detail.amount_text, detail.currency = (element.text or "").strip() or None, element.get("Ccy")
                     continue
-                if code != NTRY_REF:
-                    entry_amount_open = False
-                if code == CDT_DBT_IND:
-                    if indicator is None:
-                        indicator = (element.text or "").strip() or None
-                elif code == STS:
-                    status = (element.text or "").strip() or None
-                    if status is None:
-                        after = AFTER_STS
-                elif code == BOOKG_DT:
-                    after = AFTER_BOOKING
-                elif code == VAL_DT:
-                    after = AFTER_VALUE
-                elif code == ACCT_SVCR_REF:
-                    account_servicer_ref = (element.text or "").strip() or None
-                elif code == RVSL_IND:
-                    reversal = (element.text or "").strip().lower() in ("true", "1")
-                elif code == NTRY_REF:
-                    entry_ref = (element.text or "").strip() or None
-                elif code == ADDTL_NTRY_INF:
-                    additional = (element.text or "").strip() or None
-                elif code == TX_DTLS:
-                    detail = _Details(source_line=element.sourceline)
-                    details.append(detail)
-                    detail_amount_open, structured_reference_open = True, False
-                continue
-            # inside a TxDtls
+                elif context == AFTER_REASON and (code == CD or code == PRTRY):
+                    detail.return_reason = (element.text or "").strip() or detail.return_reason
+                    continue
             if code not in _DETAIL_CODES:
                 if detail_amount_open and code not in _REFS_FAMILY:
                     detail_amount_open = False
                 continue
-            if code == TX_DTLS:
-                _finish_description(detail, unstructured)
-                detail = _Details(source_line=element.sourceline)
-                details.append(detail)
-                detail_amount_open, structured_reference_open = True, False
-            elif code == AMT:
+            if code == AMT:
                 if detail_amount_open and detail.amount_text is None:
                     detail.amount_text, detail.currency = (element.text or "").strip() or None, element.get("Ccy")
                 detail_amount_open = False
-            elif code == END_TO_END_ID:
+                continue
+            if code == END_TO_END_ID:
                 end_to_end = (element.text or "").strip() or None
                 detail.end_to_end = None if end_to_end == _NOT_PROVIDED else end_to_end
-            elif code == ACCT_SVCR_REF:
+                continue
+            if code == ACCT_SVCR_REF:
                 detail.bank_reference = (element.text or "").strip() or None
-            elif (code == TX_ID or code == UETR) and detail.other_reference is None:
-                detail.other_reference = (element.text or "").strip() or None
-            elif code == CDTR:
+                continue
+            if code == TX_ID or code == UETR:
+                if detail.other_reference is None:
+                    detail.other_reference = (element.text or "").strip() or None
+                continue
+            detail_amount_open = False
+            if code == CDTR:
                 after = AFTER_CREDITOR
             elif code == DBTR:
                 after = AFTER_DEBTOR
@@ -657,14 +656,8 @@ class _StatementBuilder:
                 after = AFTER_REASON
             elif code == ADDTL_TX_INF:
                 detail.additional = (element.text or "").strip() or None
-            elif code == ADDTL_NTRY_INF:  # after NtryDtls: back at entry level
-                additional = (element.text or "").strip() or None
-            if detail_amount_open and code not in _REFS_FAMILY and code != TX_DTLS:
-                detail_amount_open = False
         if detail is not None:
             _finish_description(detail, unstructured)
-        return (amount_text, currency, indicator, status, booking, booking_time, value_date, account_servicer_ref,
-                entry_ref, additional, reversal, details)
 
     def _missing_account(self) -> None:
         if not self.account_reported:
