@@ -11,16 +11,15 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from reconciliation.parsers.amounts import currency_exponent, minor_to_decimal_text
-from reconciliation.parsers.model import Statement, StatementLine
+from reconciliation.parsers.model import LOCAL_TIMEZONE, Statement, StatementLine
 
-LOCAL_TIMEZONE = timezone(timedelta(hours=7))
 CAMT053_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
 
 _XML_UNSAFE = re.compile(r"[&<>\"\x00-\x08\x0b\x0c\x0e-\x1f]")

@@ -59,10 +59,11 @@ def decimal_text_to_minor(text: str, currency: str) -> int:
     if match is None or not (match.group(1) or match.group(2)):
         raise AmountError(f"số tiền không hợp lệ: {text!r}", f"invalid amount {text!r}")
     whole, fraction = match.group(1) or "0", match.group(2) or ""
-    return _combine(whole, fraction, exponent, text, currency)
+    return combine_digits(whole, fraction, exponent, text, currency)
 
 
-def _combine(whole: str, fraction: str, exponent: int, shown: str, currency: str) -> int:
+def combine_digits(whole: str, fraction: str, exponent: int, shown: str, currency: str) -> int:
+    """Whole and fraction digit strings → minor units, refusing digits the currency has no room for."""
     kept, dropped = fraction[:exponent], fraction[exponent:]
     if dropped.strip("0"):
         raise AmountError(

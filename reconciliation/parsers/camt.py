@@ -14,25 +14,28 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 import structlog
 from lxml import etree
 
 from reconciliation.parsers.amounts import AmountError, decimal_text_to_minor
+from reconciliation.parsers.camt_entries import (
+    CamtTags,
+    TransactionDetails,
+    account_id,
+    merge_details,
+    read_entry,
+    text_of,
+)
 from reconciliation.parsers.errors import RowErrors, StatementParseError
-from reconciliation.parsers.model import Statement, StatementLine
+from reconciliation.parsers.model import LOCAL_TIMEZONE, Statement, StatementLine
 
 log = structlog.get_logger()
 
-# Times without an offset are the bank's local time; the banks we read are in Việt Nam.
-LOCAL_TIMEZONE = timezone(timedelta(hours=7))
 
 _CONTAINERS = ("Stmt", "Ntfctn", "Rpt")
-_NOT_PROVIDED = "NOTPROVIDED"
 _DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*\bencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _ACCEPTED_ENCODINGS = {"utf-8", "utf8", "us-ascii", "ascii"}
 
@@ -133,65 +136,8 @@ def _refuse_unsafe_xml(data: bytes) -> None:
             "The XML declares a DOCTYPE or ENTITY, which ISO 20022 statements never do; refused")
 
 
-_CODED_NAMES = ("Amt", "CdtDbtInd", "RvslInd", "Sts", "BookgDt", "ValDt", "AcctSvcrRef", "NtryRef", "NtryDtls",
-                "AddtlNtryInf", "TxDtls", "Dt", "DtTm", "Cd", "Prtry", "Refs", "EndToEndId", "TxId", "UETR",
-                "AmtDtls", "TxAmt", "RltdPties", "RmtInf", "Ustrd", "Strd", "CdtrRefInf", "Ref", "RtrInf", "Rsn",
-                "AddtlTxInf", "Dbtr", "Cdtr", "DbtrAcct", "CdtrAcct", "Nm", "Pty", "Id", "IBAN", "Othr",
-                # the rest of TransactionReferences (Refs), so that TxDtls/Amt can be told from later amounts
-                "MsgId", "PmtInfId", "InstrId", "MndtId", "ChqNb", "ClrSysRef", "AcctOwnrTxId", "AcctSvcrTxId",
-                "MktInfrstrctrTxId", "PrcgId", "Tp")
-(AMT, CDT_DBT_IND, RVSL_IND, STS, BOOKG_DT, VAL_DT, ACCT_SVCR_REF, NTRY_REF, NTRY_DTLS, ADDTL_NTRY_INF, TX_DTLS, DT,
- DT_TM, CD, PRTRY, REFS, END_TO_END_ID, TX_ID, UETR, AMT_DTLS, TX_AMT, RLTD_PTIES, RMT_INF, USTRD, STRD,
- CDTR_REF_INF, REF, RTR_INF, RSN, ADDTL_TX_INF, DBTR, CDTR, DBTR_ACCT, CDTR_ACCT, NM, PTY, ID, IBAN,
- OTHR, MSG_ID, PMT_INF_ID, INSTR_ID, MNDT_ID, CHQ_NB, CLR_SYS_REF, ACCT_OWNR_TX_ID, ACCT_SVCR_TX_ID,
- MKT_INFRSTRCTR_TX_ID, PRCG_ID, TP) = range(len(_CODED_NAMES))
-_REFS_FAMILY = frozenset({REFS, MSG_ID, ACCT_SVCR_REF, PMT_INF_ID, INSTR_ID, END_TO_END_ID, UETR, TX_ID, MNDT_ID,
-                          CHQ_NB, CLR_SYS_REF, ACCT_OWNR_TX_ID, ACCT_SVCR_TX_ID, MKT_INFRSTRCTR_TX_ID, PRCG_ID,
-                          PRTRY, TP, REF, CD})
-_DETAIL_CODES = frozenset({AMT, END_TO_END_ID, ACCT_SVCR_REF, TX_ID, UETR, CDTR, DBTR, CDTR_ACCT, DBTR_ACCT, USTRD,
-                           CDTR_REF_INF, REF, TX_AMT, RTR_INF, RSN, ADDTL_TX_INF})
-# What the next element means after one of these (document order: the child comes right after).
-(AFTER_STS, AFTER_BOOKING, AFTER_VALUE, AFTER_CREDITOR, AFTER_DEBTOR, AFTER_CREDITOR_PARTY, AFTER_DEBTOR_PARTY,
- AFTER_CREDITOR_ACCOUNT, AFTER_DEBTOR_ACCOUNT, AFTER_CREDITOR_ID, AFTER_DEBTOR_ID, AFTER_CREDITOR_OTHER,
- AFTER_DEBTOR_OTHER, AFTER_TX_AMOUNT, AFTER_REASON) = range(100, 115)
-
-
-class _Tags:
-    """Fully qualified tag names for one namespace (lxml reports ``{namespace}Name``), built on first use."""
-
-    def __init__(self, namespace: str) -> None:
-        self._prefix = f"{{{namespace}}}" if namespace else ""
-        # Qualified tag → small code, so the hot loops make one dict look-up per element.
-        self._codes = {self._prefix + name: code for code, name in enumerate(_CODED_NAMES)}
-
-    def code(self, tag: Any) -> int:
-        """The code of a qualified tag in ``_CODED_NAMES`` (-1 for anything else)."""
-        return self._codes.get(tag, -1)
-
-    def __getattr__(self, local: str) -> str:
-        if local.startswith("_"):
-            raise AttributeError(local)
-        qualified = self._prefix + local
-        setattr(self, local, qualified)  # later look-ups hit the instance dict directly
-        return qualified
-
-    def path(self, *locals_: str) -> str:
-        """An ElementPath of qualified names, e.g. ``Tp/CdOrPrtry/Cd``."""
-        return "/".join(getattr(self, name) for name in locals_)
-
-
 def _local(tag: Any) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _text(element: Any) -> str | None:
-    if element is None:
-        return None
-    value = element.text
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
 
 
 class _CamtReader:
@@ -201,7 +147,7 @@ class _CamtReader:
         self.stripped_namespace = stripped_namespace
         self.statements: list[Statement] = []
         self.errors = RowErrors()
-        self.tags: _Tags | None = None
+        self.tags: CamtTags | None = None
         self.ntry_tag = ""
         self.group_header_tag = ""
         self.message_type = ""
@@ -222,7 +168,7 @@ class _CamtReader:
             parent.remove(element)
         elif tag == self.group_header_tag:
             assert self.tags is not None
-            self.message_created = _parse_datetime(_text(element.find(self.tags.CreDtTm)))
+            self.message_created = _parse_datetime(text_of(element.find(self.tags.CreDtTm)))
         else:  # a statement container ends
             if self.current is None or self.current.element is not element:
                 self.current = _StatementBuilder(element, self)
@@ -249,7 +195,7 @@ class _CamtReader:
             raise StatementParseError(
                 "Tệp XML không phải sao kê ISO 20022 camt.052/053/054 (phần tử gốc không phải Document)",
                 "The XML is not an ISO 20022 camt.052/053/054 statement (root element is not Document)")
-        self.tags = _Tags(namespace)
+        self.tags = CamtTags(namespace)
         self.ntry_tag, self.group_header_tag = self.tags.Ntry, self.tags.GrpHdr
 
 
@@ -278,35 +224,6 @@ def _parse_datetime(value: str | None) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=LOCAL_TIMEZONE)
 
 
-@dataclass(slots=True)
-class _Details:
-    """What one ``TxDtls`` says (all optional)."""
-
-    amount_text: str | None = None
-    currency: str | None = None
-    end_to_end: str | None = None
-    bank_reference: str | None = None
-    other_reference: str | None = None
-    debtor_name: str | None = None
-    debtor_account: str | None = None
-    creditor_name: str | None = None
-    creditor_account: str | None = None
-    description: str | None = None
-    return_reason: str | None = None
-    source_line: int | None = None
-    additional: str | None = None
-
-
-def _finish_description(detail: _Details, unstructured: list[str]) -> None:
-    """Remittance text: the Ustrd lines, else the structured reference, else AddtlTxInf."""
-    if unstructured:
-        text = " ".join(unstructured)
-        unstructured.clear()
-        detail.description = None if text == _NOT_PROVIDED else text
-    if detail.description is None:
-        detail.description = detail.additional
-
-
 class _StatementBuilder:
     """Reads a statement's header once, then turns each ``Ntry`` into lines."""
 
@@ -331,32 +248,32 @@ class _StatementBuilder:
         for child in self.element:
             tag = child.tag
             if tag == t.Id:
-                self.statement_id = _text(child)
+                self.statement_id = text_of(child)
             elif tag == t.CreDtTm:
-                self.created = _parse_datetime(_text(child))
+                self.created = _parse_datetime(text_of(child))
             elif tag == t.Acct:
                 identification = child.find(t.Id)
                 if identification is not None:
-                    self.account = _account_id(identification, t.code)
-                self.currency = _text(child.find(t.Ccy))
+                    self.account = account_id(identification, t.code)
+                self.currency = text_of(child.find(t.Ccy))
             elif tag == t.Bal:
                 raw_balances.append(child)
             elif tag == t.Ntry:
                 break
         first_currency = None
         for balance in raw_balances:
-            code = _text(balance.find(f"{t.Tp}/{t.CdOrPrtry}/{t.Cd}")) or \
-                _text(balance.find(f"{t.Tp}/{t.CdOrPrtry}/{t.Prtry}"))
+            code = text_of(balance.find(f"{t.Tp}/{t.CdOrPrtry}/{t.Cd}")) or \
+                text_of(balance.find(f"{t.Tp}/{t.CdOrPrtry}/{t.Prtry}"))
             amount_element = balance.find(t.Amt)
             if code is None or amount_element is None:
                 continue
             currency = amount_element.get("Ccy")
             first_currency = first_currency or currency
-            sign_text = _text(balance.find(t.CdtDbtInd))
+            sign_text = text_of(balance.find(t.CdtDbtInd))
             when = balance.find(t.Dt)
-            when_text = (_text(when.find(t.Dt)) or _text(when.find(t.DtTm))) if when is not None else None
+            when_text = (text_of(when.find(t.Dt)) or text_of(when.find(t.DtTm))) if when is not None else None
             try:
-                value = decimal_text_to_minor(_text(amount_element) or "", currency or "")
+                value = decimal_text_to_minor(text_of(amount_element) or "", currency or "")
                 balance_date = _parse_date(when_text)
             except (AmountError, ValueError) as exc:
                 self._error(balance.sourceline, "Bal", exc)
@@ -401,7 +318,7 @@ class _StatementBuilder:
         """Turn one ``Ntry`` into one line, or one line per ``TxDtls`` of a batch."""
         row = entry.sourceline
         (amount_text, currency, indicator, status, booking, booking_time, value_date, account_servicer_ref,
-         entry_ref, additional, reversal, details) = self._read_entry(entry)
+         entry_ref, additional, reversal, details) = read_entry(entry, self.t.lookup)
         if status is not None and status != "BOOK":
             self.reader.skipped_not_booked += 1
             return
@@ -448,11 +365,11 @@ class _StatementBuilder:
             self._add_batch(details, entry_amount, currency, sign, row, booking_date, value, booked_at,
                             entry_reference, reversal, additional)
             return
-        merged = _merge_details(details) if details else _Details()
+        merged = merge_details(details) if details else TransactionDetails()
         self._append(merged, sign * entry_amount, currency, sign, booking_date, value, booked_at,
                      entry_reference or merged.bank_reference or merged.other_reference, reversal, additional)
 
-    def _add_batch(self, details: list[_Details], entry_amount: int, currency: str, sign: int, row: int | None,
+    def _add_batch(self, details: list[TransactionDetails], entry_amount: int, currency: str, sign: int, row: int | None,
                    booking_date: date, value: date | None, booked_at: datetime | None,
                    entry_reference: str | None, reversal: bool, additional: str | None) -> None:
         amounts: list[tuple[int, str]] = []
@@ -476,7 +393,7 @@ class _StatementBuilder:
             self._append(detail, sign * amount, detail_currency, sign, booking_date, value, booked_at,
                          detail.bank_reference or entry_reference or detail.other_reference, reversal, additional)
 
-    def _append(self, detail: _Details, amount: int, currency: str, sign: int, booking_date: date,
+    def _append(self, detail: TransactionDetails, amount: int, currency: str, sign: int, booking_date: date,
                 value: date | None, booked_at: datetime | None, bank_reference: str | None,
                 reversal: bool, additional: str | None) -> None:
         assert self.account is not None
@@ -489,175 +406,6 @@ class _StatementBuilder:
             counterparty_account, counterparty_name, detail.description or additional, detail.return_reason,
             reversal, len(self.lines) + 1,
         ))
-
-    def _read_entry(self, entry: Any) -> tuple[Any, ...]:
-        """Every field of an ``Ntry``: its own children, then one pass over its ``NtryDtls``.
-
-        A million entries make this the hot loop, so there is no per-element helper call.
-        """
-        codes_get = self.t._codes.get
-        amount_text = currency = indicator = status = booking = booking_time = value_date = None
-        account_servicer_ref = entry_ref = additional = None
-        reversal = False
-        details: list[_Details] = []
-        for child in entry:
-            code = codes_get(child.tag, -1)
-            if code == AMT:
-                amount_text, currency = (child.text or "").strip() or None, child.get("Ccy")
-            elif code == CDT_DBT_IND:
-                indicator = (child.text or "").strip() or None
-            elif code == STS:
-                status = (child.text or "").strip() or None
-                if status is None:
-                    for part in child:
-                        if codes_get(part.tag, -1) in (CD, PRTRY):
-                            status = (part.text or "").strip() or None
-                            break
-            elif code == BOOKG_DT or code == VAL_DT:
-                for part in child:
-                    part_code = codes_get(part.tag, -1)
-                    text = (part.text or "").strip() or None
-                    if code == VAL_DT:
-                        value_date = value_date or text
-                    elif part_code == DT:
-                        booking = text
-                    elif part_code == DT_TM:
-                        booking_time = text
-            elif code == ACCT_SVCR_REF:
-                account_servicer_ref = (child.text or "").strip() or None
-            elif code == NTRY_DTLS:
-                self._read_details(child, details)
-            elif code == RVSL_IND:
-                reversal = (child.text or "").strip().lower() in ("true", "1")
-            elif code == NTRY_REF:
-                entry_ref = (child.text or "").strip() or None
-            elif code == ADDTL_NTRY_INF:
-                additional = (child.text or "").strip() or None
-        return (amount_text, currency, indicator, status, booking, booking_time, value_date, account_servicer_ref,
-                entry_ref, additional, reversal, details)
-
-    def _read_details(self, entry_details: Any, details: list[_Details]) -> None:
-        """The ``TxDtls`` of an ``NtryDtls``, in one pass over its elements in document order.
-
-        The context of an ambiguous element (``Nm``, ``Id``, ``Amt``, ``Cd``) is the element right
-        before it, which the schema fixes: ``Cdtr`` → (``Pty`` →) ``Nm``, ``CdtrAcct`` → ``Id`` →
-        ``IBAN`` | ``Othr`` → ``Id``, ``TxAmt`` → ``Amt``, ``Rsn`` → ``Cd``; ``TxDtls/Amt`` is the
-        first element after the ``Refs`` block.
-        """
-        codes_get = self.t._codes.get
-        detail: _Details | None = None
-        unstructured: list[str] = []
-        detail_amount_open = False
-        structured_reference_open = False
-        after = -1
-        for element in entry_details.iterdescendants():
-            code = codes_get(element.tag, -1)
-            if code == TX_DTLS:
-                if detail is not None:
-                    _finish_description(detail, unstructured)
-                detail = _Details(source_line=element.sourceline)
-                details.append(detail)
-                detail_amount_open, structured_reference_open, after = True, False, -1
-                continue
-            if detail is None:  # a Btch block before the first TxDtls
-                continue
-            if after >= 0:
-                context, after = after, -1
-                if context == AFTER_CREDITOR or context == AFTER_DEBTOR:
-                    if code == NM:
-                        name = (element.text or "").strip() or None
-                        if context == AFTER_CREDITOR:
-                            detail.creditor_name = name
-                        else:
-                            detail.debtor_name = name
-                        continue
-                    if code == PTY:
-                        after = AFTER_CREDITOR_PARTY if context == AFTER_CREDITOR else AFTER_DEBTOR_PARTY
-                        continue
-                elif (context == AFTER_CREDITOR_PARTY or context == AFTER_DEBTOR_PARTY) and code == NM:
-                    name = (element.text or "").strip() or None
-                    if context == AFTER_CREDITOR_PARTY:
-                        detail.creditor_name = name
-                    else:
-                        detail.debtor_name = name
-                    continue
-                elif (context == AFTER_CREDITOR_ACCOUNT or context == AFTER_DEBTOR_ACCOUNT) and code == ID:
-                    after = AFTER_CREDITOR_ID if context == AFTER_CREDITOR_ACCOUNT else AFTER_DEBTOR_ID
-                    continue
-                elif context == AFTER_CREDITOR_ID or context == AFTER_DEBTOR_ID:
-                    if code == IBAN:
-                        account = (element.text or "").strip() or None
-                        if context == AFTER_CREDITOR_ID:
-                            detail.creditor_account = account
-                        else:
-                            detail.debtor_account = account
-                        continue
-                    if code == OTHR:
-                        after = AFTER_CREDITOR_OTHER if context == AFTER_CREDITOR_ID else AFTER_DEBTOR_OTHER
-                        continue
-                elif (context == AFTER_CREDITOR_OTHER or context == AFTER_DEBTOR_OTHER) and code == ID:
-                    account = (element.text or "").strip() or None
-                    if context == AFTER_CREDITOR_OTHER:
-                        detail.creditor_account = account
-                    else:
-                        detail.debtor_account = account
-                    continue
-                elif context == AFTER_TX_AMOUNT and code == AMT:
-                    if detail.amount_text is None:
-                        detail.amount_text, detail.currency = (element.text or "").strip() or None, element.get("Ccy")
-                    continue
-                elif context == AFTER_REASON and (code == CD or code == PRTRY):
-                    detail.return_reason = (element.text or "").strip() or detail.return_reason
-                    continue
-            if code not in _DETAIL_CODES:
-                if detail_amount_open and code not in _REFS_FAMILY:
-                    detail_amount_open = False
-                continue
-            if code == AMT:
-                if detail_amount_open and detail.amount_text is None:
-                    detail.amount_text, detail.currency = (element.text or "").strip() or None, element.get("Ccy")
-                detail_amount_open = False
-                continue
-            if code == END_TO_END_ID:
-                end_to_end = (element.text or "").strip() or None
-                detail.end_to_end = None if end_to_end == _NOT_PROVIDED else end_to_end
-                continue
-            if code == ACCT_SVCR_REF:
-                detail.bank_reference = (element.text or "").strip() or None
-                continue
-            if code == TX_ID or code == UETR:
-                if detail.other_reference is None:
-                    detail.other_reference = (element.text or "").strip() or None
-                continue
-            detail_amount_open = False
-            if code == CDTR:
-                after = AFTER_CREDITOR
-            elif code == DBTR:
-                after = AFTER_DEBTOR
-            elif code == CDTR_ACCT:
-                after = AFTER_CREDITOR_ACCOUNT
-            elif code == DBTR_ACCT:
-                after = AFTER_DEBTOR_ACCOUNT
-            elif code == USTRD:
-                text = (element.text or "").strip()
-                if text:
-                    unstructured.append(text)
-            elif code == CDTR_REF_INF:
-                structured_reference_open = True
-            elif code == REF and structured_reference_open:
-                if detail.description is None:
-                    detail.description = (element.text or "").strip() or None
-                structured_reference_open = False
-            elif code == TX_AMT:
-                after = AFTER_TX_AMOUNT
-            elif code == RTR_INF:
-                detail.return_reason = detail.return_reason or "UNSPECIFIED"
-            elif code == RSN:
-                after = AFTER_REASON
-            elif code == ADDTL_TX_INF:
-                detail.additional = (element.text or "").strip() or None
-        if detail is not None:
-            _finish_description(detail, unstructured)
 
     def _missing_account(self) -> None:
         if not self.account_reported:
@@ -682,34 +430,3 @@ class _StatementBuilder:
         )
 
 
-CodeOf = Callable[[Any], int]
-
-
-def _account_id(identification: Any, code_of: CodeOf) -> str | None:
-    """``Id/IBAN`` or ``Id/Othr/Id`` of an account (the statement's own, read once)."""
-    if identification is None:
-        return None
-    for child in identification:
-        code = code_of(child.tag)
-        if code == IBAN:
-            return _text(child)
-        if code == OTHR:
-            for other in child:
-                if code_of(other.tag) == ID:
-                    return _text(other)
-    return None
-
-
-def _merge_details(details: list[_Details]) -> _Details:
-    """A batch without per-transaction amounts stays one line; keep what its TxDtls agree on."""
-    if len(details) == 1:
-        return details[0]
-    merged = _Details()
-    for name in ("end_to_end", "bank_reference", "other_reference", "debtor_name", "debtor_account",
-                 "creditor_name", "creditor_account", "return_reason"):
-        values = {getattr(d, name) for d in details} - {None}
-        if len(values) == 1:
-            setattr(merged, name, values.pop())
-    descriptions = [d.description for d in details if d.description]
-    merged.description = " | ".join(descriptions) if descriptions else None
-    return merged

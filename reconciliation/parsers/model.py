@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
+
+# Times a bank writes without an offset are its local time; the banks we read are in Việt Nam.
+LOCAL_TIMEZONE = timezone(timedelta(hours=7))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ import pytest
 from openpyxl import Workbook
 
 from reconciliation.parsers import StatementParseError, parse_statement_file
-from reconciliation.parsers.tabular import header_column
 
 ICT = timezone(timedelta(hours=7))
 
@@ -220,14 +219,3 @@ def test_csv_without_header_row_is_refused() -> None:
     with pytest.raises(StatementParseError) as caught:
         parse_statement_file(csv_bytes([["a", "b"], ["1", "2"]]))
     assert "No statement header row" in caught.value.message_en
-
-
-@pytest.mark.parametrize(("title", "column"), [
-    ("Số tiền ghi nợ/Debit", "debit"), ("Số tiền ghi có/Credit", "credit"), ("STT/No.", "row_number"),
-    ("Ngày hiệu lực/Effective date", "value_date"), ("Nội dung chi tiết/Transactions in detail", "description"),
-    ("Số dư/Balance", "balance"), ("Ngày GD", "booking_date"), ("Nợ", "debit"), ("Có", "credit"),
-    ("Nợ/Có", "direction"), ("SO TIEN GHI NO", "debit"), ("Số bút toán/Ref No", "bank_reference"),
-    ("Tên người thụ hưởng", "counterparty_name"), ("Người lập biểu", None),
-])
-def test_header_titles(title: str, column: str | None) -> None:
-    assert header_column(title) == column
