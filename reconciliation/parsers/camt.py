@@ -105,8 +105,12 @@ def _without_default_namespace(data: bytes) -> tuple[Any, str | None]:
     """
     head = data[:4096]
     found = _ROOT_DEFAULT_NAMESPACE.search(head)
-    if found is None or re.search(rb"xmlns:[\w.-]+\s*=\s*[\"']" + re.escape(found.group(2)), data[:65536]):
+    if found is None:
         return io.BytesIO(data), None
+    namespace = found.group(2)
+    declarations = data.count(b'xmlns="' + namespace + b'"') + data.count(b"xmlns='" + namespace + b"'")
+    if declarations != 1 or re.search(rb"xmlns:[\w.-]+\s*=\s*[\"']" + re.escape(namespace), data):
+        return io.BytesIO(data), None  # declared again further down, or under a prefix: keep it
     return _SplicedReader(data, found.start(1), found.end(1)), found.group(2).decode("ascii")
 
 
@@ -150,6 +154,7 @@ class _CamtReader:
         self.tags: CamtTags | None = None
         self.ntry_tag = ""
         self.group_header_tag = ""
+        self.container_tags: frozenset[str] = frozenset()
         self.message_type = ""
         self.message_created: datetime | None = None
         self.current: _StatementBuilder | None = None
@@ -169,7 +174,7 @@ class _CamtReader:
         elif tag == self.group_header_tag:
             assert self.tags is not None
             self.message_created = _parse_datetime(text_of(element.find(self.tags.CreDtTm)))
-        else:  # a statement container ends
+        elif tag in self.container_tags:  # a statement ends
             if self.current is None or self.current.element is not element:
                 self.current = _StatementBuilder(element, self)
             statement = self.current.finish()
@@ -197,6 +202,8 @@ class _CamtReader:
                 "The XML is not an ISO 20022 camt.052/053/054 statement (root element is not Document)")
         self.tags = CamtTags(namespace)
         self.ntry_tag, self.group_header_tag = self.tags.Ntry, self.tags.GrpHdr
+        # Same-named elements in another namespace (inside SplmtryData, say) are not ours.
+        self.container_tags = frozenset(getattr(self.tags, name) for name in _CONTAINERS)
 
 
 def _camt_message_type(namespace: str, message_element: str) -> str:

@@ -75,3 +75,13 @@ def test_versions_two_to_eight_give_the_same_core_fields() -> None:
         (line,) = statement.lines
         assert (line.amount, line.currency, line.booking_date) == (885, "EUR", date(2014, 12, 31)), name
         assert statement.account == "NL26VAYB8060476890" and statement.opening_balance == 1815, name
+
+
+def test_redeclared_default_namespace_and_foreign_entries() -> None:
+    compact = write_camt053(RICH).decode()
+    redeclared = compact.replace("<BkToCstmrStmt>", '<BkToCstmrStmt xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">')
+    foreign = compact.replace("</TxDtls>", '<SplmtryData><Envlp><x:Ntry xmlns:x="urn:example:other"><x:Stmt/>'
+                                             "</x:Ntry></Envlp></SplmtryData></TxDtls>", 1)
+    assert foreign.count("x:Ntry") == 2
+    assert parse_statement_file(redeclared.encode())[0].lines == RICH.lines
+    assert parse_statement_file(foreign.encode())[0].lines == RICH.lines

@@ -122,6 +122,11 @@ def test_sheet_declaring_a_million_columns_is_refused_before_loading() -> None:
     assert "1000000 columns" in error.message_en or "column 1000000" in error.message_en
 
 
+def test_declared_size_alone_is_enough_to_refuse() -> None:
+    error = rejected(_xlsx_with_sheet(_sheet("A1:BDWGN1048576", A1)))
+    assert "declares 1048576 rows × 1000000 columns" in error.message_en
+
+
 def test_far_away_cell_without_dimension_is_refused_before_loading() -> None:
     error = rejected(_xlsx_with_sheet(_sheet(None, A1 + '<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>')))
     assert "column 16384" in error.message_en
