@@ -57,10 +57,6 @@ class CamtTags:
         setattr(self, local, qualified)  # later look-ups hit the instance dict directly
         return qualified
 
-    def path(self, *locals_: str) -> str:
-        """An ElementPath of qualified names, e.g. ``Tp/CdOrPrtry/Cd``."""
-        return "/".join(getattr(self, name) for name in locals_)
-
 
 def text_of(element: Any) -> str | None:
     """An element's text without surrounding blanks (``None`` when absent or empty)."""

@@ -9,7 +9,12 @@ MAX_LISTED_ROW_ERRORS = 1000
 
 
 class RowError(TypedDict):
-    """One bad row: where it is and what is wrong, in Vietnamese and English."""
+    """One bad row: where it is and what is wrong, in Vietnamese and English.
+
+    ``row`` is the line of the file for MT940 and camt (the ``:61:`` line, the ``Ntry`` start) and
+    the sheet row for CSV and xlsx (1 = first row); ``column`` names the tag (``:61:``,
+    ``Ntry/Amt``) or the column header as written in the file (``Số tiền ghi nợ/Debit``).
+    """
 
     row: int | None
     column: str | None
