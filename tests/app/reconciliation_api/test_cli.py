@@ -59,3 +59,18 @@ def test_garbage_and_missing_files_give_one_error_line(tmp_path: Path) -> None:
     for path in (garbage, tmp_path / "missing.csv"):
         code, out, err = run(str(path))
         assert code == 2 and out == "" and len(err.splitlines()) == 1 and err.startswith("error: "), err
+
+
+def test_every_sample_file_gives_lines_or_one_error_line() -> None:
+    outcomes = {0: 0, 2: 0}
+    for path in sorted(p for p in samples_dir().rglob("*") if p.is_file()):
+        code, out, err = run(str(path))
+        assert code in (0, 2), (path, err)
+        outcomes[code] += 1
+        if code == 2:
+            assert out == "" and len(err.splitlines()) == 1 and err.startswith("error: "), (path, err)
+        else:
+            summary = json.loads(out.splitlines()[-1])["summary"]
+            assert summary["lines"] == len(out.splitlines()) - 1, path
+        assert "Traceback" not in err
+    assert outcomes == {0: 32, 2: 55}  # 18 MT940 + 14 camt statements; fragments, expected results, docs
