@@ -16,7 +16,10 @@ _DATE_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}
 _CURRENCY_MARKS = re.compile(r"(?i)\s*(vnd|vnđ|đồng|dong|đ|₫)\s*$")
 _EXCEL_EPOCH = date(1899, 12, 30)
 _GROUPED_INTEGER = re.compile(r"\d{1,3}(?:\.\d{3})+|\d{1,3}(?:,\d{3})+")
+
+
 def cell_text(cell: Any) -> str:
+    """A cell as the text a person sees (dates dd/mm/yyyy, whole floats without ".0")."""
     if cell is None:
         return ""
     if isinstance(cell, str):
@@ -41,6 +44,7 @@ class AmountCells:
         self.scale = 10**self.exponent
 
     def parse(self, cell: Any) -> int | None:
+        """The cell's amount in signed minor units (``None`` when empty); AmountError if unreadable."""
         if cell is None:
             return None
         if isinstance(cell, bool):
@@ -112,6 +116,7 @@ class DateCells:
         self.cache: dict[str, tuple[date, datetime | None]] = {}
 
     def parse(self, cell: Any) -> tuple[date, datetime | None] | None:
+        """(date, moment when a time is given) of the cell, ``None`` when empty; ValueError if unreadable."""
         if type(cell) is str:
             cached = self.cache.get(cell)
             if cached is not None:
@@ -163,6 +168,7 @@ def cell_at(cells: Sequence[Any], index: int) -> Any:
 
 
 def empty_to_none(value: Any) -> Any:
+    """``None`` for an empty or blank cell, the value otherwise."""
     return None if value is None or (type(value) is str and not value.strip()) else value
 
 
@@ -176,6 +182,7 @@ def looks_numeric(cell: Any) -> bool:
 
 
 def optional_text(cell: Any) -> str | None:
+    """A text column's value with blanks collapsed, or ``None`` when empty."""
     if type(cell) is str:
         text = cell.strip()
         if not text:

@@ -70,11 +70,15 @@ DEBIT_WORDS = {"d", "dr", "nợ", "no", "debit", "ghi nợ", "-", "n"}
 CREDIT_WORDS = {"c", "cr", "có", "co", "credit", "ghi có", "+"}
 _SPLIT_LABEL = re.compile(r"\s*[/\n|]\s*|\s*\(\s*|\s*\)\s*")
 _STRIP_CHARS = " \t\r\n.:*()[]-_"
+
+
 def normalise(text: str) -> str:
+    """Lower case, NFC, single spaces, without surrounding punctuation ("STT/No." → "stt/no")."""
     return " ".join(unicodedata.normalize("NFC", text).lower().split()).strip(_STRIP_CHARS)
 
 
 def fold(text: str) -> str:
+    """Without Vietnamese diacritics ("Số tiền ghi nợ" → "So tien ghi no")."""
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -127,6 +131,8 @@ def header_column(text: str) -> str | None:
 
 @dataclass(slots=True)
 class Header:
+    """Where the header row is, which canonical column sits at which index, and its titles as written."""
+
     row: int
     columns: dict[str, int]
     titles: dict[str, str]
@@ -137,6 +143,7 @@ class Header:
 
 
 def find_header(cells: Sequence[Any], row: int) -> Header | None:
+    """The header found in a row (a date column, an amount column and one more), or ``None``."""
     columns: dict[str, int] = {}
     titles: dict[str, str] = {}
     for index, cell in enumerate(cells):
@@ -154,4 +161,5 @@ def find_header(cells: Sequence[Any], row: int) -> Header | None:
 
 
 def is_special_label(text: str) -> bool:
+    """Whether a cell names an opening balance, closing balance or total row."""
     return bool(label_meanings(text.partition(":")[0], SPECIAL_EXACT, SPECIAL_FOLDED))
