@@ -17,6 +17,7 @@ from app.auth.routes import AdminController, AuthController
 from app.database import make_engine, make_sessionmaker, migration_state
 from app.health import healthz
 from app.logging import configure_logging
+from app.registry.routes import ROUTES as REGISTRY_ROUTES
 from app.scheduler.service import SchedulerService
 from app.settings import Settings
 from app.web.errors import EXCEPTION_HANDLERS
@@ -26,7 +27,7 @@ from app.web.templating import template_config
 log = structlog.get_logger()
 
 # Each domain adds its controllers here.
-ROUTE_HANDLERS: list[Any] = [healthz, AuthController, AdminController, *WEB_ROUTE_HANDLERS]
+ROUTE_HANDLERS: list[Any] = [healthz, AuthController, AdminController, *REGISTRY_ROUTES, *WEB_ROUTE_HANDLERS]
 
 
 class MigrationsBehind(RuntimeError):
