@@ -16,16 +16,23 @@ from app.auth.middleware import RequestContextMiddleware
 from app.auth.routes import AdminController, AuthController
 from app.database import make_engine, make_sessionmaker, migration_state
 from app.health import healthz
+from app.ledger_api.routes import LedgerController
 from app.payouts.routes import route_handlers as payout_routes
-from app.http.problems import EXCEPTION_HANDLERS
 from app.logging import configure_logging
+from app.registry.routes import ROUTES as REGISTRY_ROUTES
 from app.scheduler.service import SchedulerService
 from app.settings import Settings
+from app.web.errors import EXCEPTION_HANDLERS
+from app.web.routes import WEB_ROUTE_HANDLERS
+from app.web.templating import template_config
 
 log = structlog.get_logger()
 
 # Each domain adds its controllers here.
-ROUTE_HANDLERS: list[Any] = [healthz, AuthController, AdminController, *payout_routes]
+ROUTE_HANDLERS: list[Any] = [
+    healthz, AuthController, AdminController, LedgerController, *REGISTRY_ROUTES, *payout_routes,
+    *WEB_ROUTE_HANDLERS,
+]
 
 
 class MigrationsBehind(RuntimeError):
@@ -39,7 +46,8 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
     sessionmaker = make_sessionmaker(engine)
     alchemy = SQLAlchemyAsyncConfig(
         engine_instance=engine,
-        before_send_handler="autocommit",
+        # Pages answer a successful form post with a 303 redirect: that must commit too.
+        before_send_handler="autocommit_include_redirects",
         session_config=AsyncSessionConfig(expire_on_commit=False),
         create_all=False,
     )
@@ -67,7 +75,9 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         route_handlers=ROUTE_HANDLERS,
         plugins=[SQLAlchemyPlugin(config=alchemy)],
         middleware=[DefineMiddleware(RequestContextMiddleware)],
+        # problem+json under /api, friendly pages (and sign-in redirects) elsewhere.
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        template_config=template_config(),
         openapi_config=OpenAPIConfig(
             title="ansinh",
             version="0.1.0",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +20,10 @@ CSRF_FORM_FIELD = "_csrf"
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
 
+class CsrfRejected(Problem):
+    """403 for an unsafe cookie-session request without the session's CSRF token."""
+
+
 def current_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
     user = connection.scope.get("user")
     return user if isinstance(user, Principal) else None
@@ -32,8 +37,8 @@ async def _check_csrf(connection: ASGIConnection[Any, Any, Any, Any], principal:
         form = await connection.form()  # type: ignore[attr-defined]
         value = form.get(CSRF_FORM_FIELD)
         token = value if isinstance(value, str) else None
-    if not token or token != principal.csrf_token:
-        raise Problem(403, bilingual("Thiếu hoặc sai mã CSRF", "Missing or wrong CSRF token"))
+    if not token or not principal.csrf_token or not secrets.compare_digest(token.encode(), principal.csrf_token.encode()):
+        raise CsrfRejected(403, bilingual("Thiếu hoặc sai mã CSRF", "Missing or wrong CSRF token"))
 
 
 def requires(*roles: Role) -> Guard:

@@ -31,6 +31,24 @@ def _client_ip(request: Request[Any, Any, Any]) -> str | None:
     return request.client.host if request.client else None
 
 
+def session_cookies(settings: Settings, token: str, csrf_token: str) -> list[Cookie]:
+    """The cookies a successful sign-in sets (API and sign-in page alike)."""
+    secure = settings.production
+    max_age = settings.session_hours * 3600
+    return [
+        Cookie(key=SESSION_COOKIE, value=token, httponly=True, samesite="lax", secure=secure,
+               max_age=max_age, path="/"),
+        Cookie(key=CSRF_COOKIE, value=csrf_token, httponly=False, samesite="lax",
+               secure=secure, max_age=max_age, path="/"),
+    ]
+
+
+def cleared_session_cookies() -> list[Cookie]:
+    """Cookies that remove the session from the browser on sign-out."""
+    return [Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/"),
+            Cookie(key=CSRF_COOKIE, value="", max_age=0, path="/")]
+
+
 class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
@@ -64,8 +82,6 @@ class AuthController(Controller):
                 failed = False
         if failed:
             raise Problem(401, bilingual("Sai tên đăng nhập hoặc mật khẩu", "Wrong username or password"))
-        secure = settings.production
-        max_age = settings.session_hours * 3600
         return Response(
             LoginOutput(
                 username=user.username,
@@ -75,12 +91,7 @@ class AuthController(Controller):
                 provinces=list(user.provinces),
                 communes=list(user.communes),
             ),
-            cookies=[
-                Cookie(key=SESSION_COOKIE, value=token, httponly=True, samesite="lax", secure=secure,
-                       max_age=max_age, path="/"),
-                Cookie(key=CSRF_COOKIE, value=staff_session.csrf_token, httponly=False, samesite="lax",
-                       secure=secure, max_age=max_age, path="/"),
-            ],
+            cookies=session_cookies(settings, token, staff_session.csrf_token),
         )
 
     @post("/logout", guards=[requires(*STAFF)], status_code=200)
@@ -91,8 +102,7 @@ class AuthController(Controller):
         await service.logout(db_session, principal.session_id)
         return Response(
             {"status": "signed_out"},
-            cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/"),
-                     Cookie(key=CSRF_COOKIE, value="", max_age=0, path="/")],
+            cookies=cleared_session_cookies(),
         )
 
     @get("/me", guards=[requires(*STAFF, Role.bank)])

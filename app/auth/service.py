@@ -37,6 +37,7 @@ class Principal:
     csrf_token: str | None = None
     session_id: int | None = None
     api_key_id: int | None = None
+    full_name: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -211,6 +212,7 @@ async def principal_from_session_token(session: AsyncSession, token: str) -> Pri
         communes=tuple(user.communes or ()),
         csrf_token=staff_session.csrf_token,
         session_id=staff_session.id,
+        full_name=user.full_name or "",
     )
 
 

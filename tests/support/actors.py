@@ -15,10 +15,10 @@ PASSWORD = "correct horse battery"
 
 
 async def add_user(engine: AsyncEngine, username: str, role: Role, *, communes: tuple[str, ...] = (),
-                   provinces: tuple[str, ...] = ()) -> None:
+                   provinces: tuple[str, ...] = (), full_name: str = "") -> None:
     async with session_scope(engine) as session:
         await create_user(session, username=username, password=PASSWORD, role=role,
-                          communes=communes, provinces=provinces)
+                          communes=communes, provinces=provinces, full_name=full_name)
 
 
 async def sign_in(client: AsyncTestClient[Any], username: str, password: str = PASSWORD) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Every route declares who may call it; only health, sign-in and the API docs are public."""
+"""Every route declares who may call it; only health, sign-in (API and page), the API docs and static
+files are public."""
 
 from litestar import Litestar
 
@@ -6,7 +7,7 @@ from app.auth.guards import declared_roles
 from app.auth.models import Role
 from tests.support.actors import add_user, sign_in
 
-PUBLIC_PATHS = {"/healthz", "/api/auth/login"}
+PUBLIC_PATHS = {"/healthz", "/api/auth/login", "/login"}
 
 
 def _all_handlers(app: Litestar):

@@ -1,0 +1,33 @@
+"""``ansinh ledger verify``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from app.cli import CliContext, pass_cli
+from ledger import verify_ledger
+
+
+@click.group("ledger")
+def ledger_group() -> None:
+    """Double-entry ledger."""
+
+
+@ledger_group.command("verify")
+@pass_cli
+def verify(cli: CliContext) -> None:
+    """Recompute every account from its transfers, check the totals and the hash chain (exit 1 on problems)."""
+    report = cli.in_session(verify_ledger)
+    click.echo(f"accounts: {report.accounts}  transfers: {report.transfers}  chain head: {report.chain_head_hash}")
+    for problem in report.problems:
+        click.echo(f"{problem.check}: {problem.message} / {problem.message_en}")
+    if report.ok:
+        click.echo("ok: sổ cái khớp / the ledger is consistent")
+        return
+    click.echo(f"{len(report.problems)} problem(s) / {len(report.problems)} lỗi", err=True)
+    sys.exit(1)
+
+
+commands = [ledger_group]

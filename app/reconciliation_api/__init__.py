@@ -1,0 +1,1 @@
+"""The reconciliation package wired to the command line (and, later, HTTP)."""

@@ -1,0 +1,12 @@
+"""Every page route; ``app.main`` registers this list. A new page adds its controller here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.web.admin import AdminPages
+from app.web.home import HomePage
+from app.web.sign_in import SignInPages
+from app.web.templating import static_files_router
+
+WEB_ROUTE_HANDLERS: list[Any] = [static_files_router(), SignInPages, HomePage, AdminPages]

@@ -1,0 +1,150 @@
+/* An Sinh — small enhancements. Every page works without this file; it only adds comfort. */
+(function () {
+  "use strict";
+
+  /* Forms with data-confirm ask before they are sent (e.g. revoking a key). */
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  });
+
+  /* Buttons with data-copy-target copy that element's text. The clipboard API exists only on
+     https or localhost; an intranet on plain http falls back to selecting the text and copying. */
+  function copyText(target) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(target.textContent.trim());
+    }
+    var range = document.createRange();
+    range.selectNodeContents(target);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    var copied = document.execCommand && document.execCommand("copy");
+    return copied ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+
+  function setUpCopyButtons() {
+    var buttons = document.querySelectorAll("[data-copy-target]");
+    Array.prototype.forEach.call(buttons, function (button) {
+      var target = document.getElementById(button.getAttribute("data-copy-target"));
+      if (!target) { return; }
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        copyText(target).then(function () {
+          button.textContent = button.getAttribute("data-copied-label");
+        }, function () { /* the text stays selected for the person to copy by hand */ });
+      });
+    });
+  }
+
+  function debounce(fn, ms) {
+    var timer = null;
+    return function () {
+      clearTimeout(timer);
+      timer = setTimeout(fn, ms);
+    };
+  }
+
+  function splitCodes(text) {
+    var seen = [];
+    text.split(/[\s,;]+/).forEach(function (code) {
+      if (code && seen.indexOf(code) === -1) { seen.push(code); }
+    });
+    return seen;
+  }
+
+  function lookup(url, params) {
+    var query = Object.keys(params).map(function (key) {
+      return encodeURIComponent(key) + "=" + encodeURIComponent(params[key]);
+    }).join("&");
+    return fetch(url + "?" + query, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : { items: [] }; })
+      .catch(function () { return { items: [] }; });
+  }
+
+  function describe(item) {
+    return item.code + " — " + item.name + (item.province ? ", " + item.province : "");
+  }
+
+  /* The commune picker: names for the typed codes, and a search by name that adds codes. */
+  function setUpCommunePicker(picker) {
+    var url = picker.getAttribute("data-lookup-url");
+    var codesInput = picker.querySelector("input[name=communes]");
+    var names = picker.querySelector(".commune-names");
+    var search = picker.querySelector(".commune-search");
+    var searchInput = search.querySelector("input");
+    var results = search.querySelector(".commune-results");
+    var addLabel = picker.getAttribute("data-label-add");
+    var unknownLabel = picker.getAttribute("data-label-unknown");
+    search.hidden = false;
+
+    function showNames() {
+      var codes = splitCodes(codesInput.value);
+      if (!codes.length) { names.textContent = ""; return; }
+      lookup(url, { codes: codes.join(",") }).then(function (data) {
+        names.textContent = "";
+        data.items.forEach(function (item) {
+          var li = document.createElement("li");
+          if (item.name) {
+            li.textContent = describe(item);
+          } else {
+            li.textContent = item.code + " — " + unknownLabel;
+            li.className = "unknown";
+          }
+          names.appendChild(li);
+        });
+      });
+    }
+
+    function addCode(code) {
+      var codes = splitCodes(codesInput.value);
+      if (codes.indexOf(code) === -1) { codes.push(code); }
+      codesInput.value = codes.join(", ");
+      showNames();
+    }
+
+    function showResults() {
+      var term = searchInput.value.trim();
+      if (term.length < 2) { results.textContent = ""; return; }
+      lookup(url, { q: term }).then(function (data) {
+        results.textContent = "";
+        data.items.forEach(function (item) {
+          var li = document.createElement("li");
+          var button = document.createElement("button");
+          var text = document.createElement("span");
+          button.type = "button";
+          button.textContent = addLabel;
+          button.setAttribute("aria-label", addLabel + " " + describe(item));
+          button.addEventListener("click", function () { addCode(item.code); });
+          text.textContent = describe(item);
+          li.appendChild(button);
+          li.appendChild(text);
+          results.appendChild(li);
+        });
+      });
+    }
+
+    codesInput.addEventListener("input", debounce(showNames, 300));
+    searchInput.addEventListener("input", debounce(showResults, 250));
+    searchInput.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") { event.preventDefault(); }  /* Enter searches, it does not submit */
+    });
+    showNames();
+  }
+
+  function start() {
+    setUpCopyButtons();
+    Array.prototype.forEach.call(document.querySelectorAll("[data-commune-picker]"), setUpCommunePicker);
+    var summary = document.getElementById("error-summary");
+    if (summary) { summary.focus(); }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+}());
