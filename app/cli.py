@@ -71,7 +71,28 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-@click.group()
+class DomainGroup(click.Group):
+    """The top-level group: domain command modules are imported when the command line is read, so a
+    domain module can import this one without a circular import."""
+
+    def _load_domains(self) -> None:
+        import importlib
+
+        for module_name in DOMAIN_CLI_MODULES:
+            for command in importlib.import_module(module_name).commands:
+                if command.name not in self.commands:
+                    self.add_command(command)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_domains()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load_domains()
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=DomainGroup)
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar="ANSINH_DATA_DIR",
               help="Folder for the embedded PostgreSQL and uploads (ignored for the database when DATABASE_URL is set).")
 @click.pass_context
@@ -207,13 +228,3 @@ DOMAIN_CLI_MODULES: tuple[str, ...] = (
     "app.registry.cli", "app.ledger_api.cli", "app.reconciliation_api.cli", "app.payouts.cli",
 )
 
-
-def _register_domain_commands() -> None:
-    import importlib
-
-    for module_name in DOMAIN_CLI_MODULES:
-        for command in importlib.import_module(module_name).commands:
-            main.add_command(command)
-
-
-_register_domain_commands()

@@ -98,7 +98,7 @@ class PayoutRunController(Controller):
     path = "/api/payout-runs"
     tags = ["payouts"]
 
-    @post("/", guards=[requires(Role.officer)])
+    @post("/", guards=[requires(Role.officer, Role.approver)])
     async def create(self, request: Request[Any, Any, Any], db_session: AsyncSession, data: RunInput) -> RunOutput:
         """Create a draft run for a programme and period (one regular run each)."""
         try:
@@ -136,7 +136,7 @@ class PayoutRunController(Controller):
         except PayoutError as error:
             raise problem(error) from None
 
-    @post("/{run_id:uuid}/compute", guards=[requires(Role.officer)], status_code=200)
+    @post("/{run_id:uuid}/compute", guards=[requires(Role.officer, Role.approver)], status_code=200)
     async def compute(self, request: Request[Any, Any, Any], db_session: AsyncSession,
                       run_id: UUID) -> Response[RunOutput]:
         """Compute payouts with arrears; 202 with progress for large runs."""
@@ -288,10 +288,7 @@ async def bank_payment_orders(request: Request[Any, Any, Any], db_session: Async
     if status not in ("sent", "credited", "returned"):
         raise Problem(400, bilingual("Trạng thái phải là sent, credited hoặc returned",
                                      "status must be sent, credited or returned"))
-    try:
-        header, orders = await order_service.bank_open_orders(db_session, principal.bank_bin, status)
-    except PayoutError as error:
-        raise problem(error) from None
+    orders = await order_service.bank_open_orders(db_session, principal.bank_bin, status)
     if format == "json":
         return Response({"items": [
             {"reference": o.reference, "payout_id": str(o.payout_id), "account_number": o.account_number,
@@ -302,6 +299,10 @@ async def bank_payment_orders(request: Request[Any, Any, Any], db_session: Async
         raise Problem(400, bilingual("Định dạng phải là json, csv hoặc pain001", "format must be json, csv or pain001"))
     if not orders:
         raise Problem(404, bilingual("Không có lệnh chi nào", "no payment orders"))
+    try:
+        header = await order_service.bank_header(db_session, principal.bank_bin)
+    except PayoutError as error:
+        raise problem(error) from None
     media_type, extension = order_service.ORDER_FORMATS[format]
     return Response(order_service.render_orders(header, orders, format), media_type=media_type, headers={
         "Content-Disposition": f'attachment; filename="lenh-chi-{principal.bank_bin}.{extension}"'})

@@ -100,16 +100,20 @@ async def run_orders(session: AsyncSession, run_id: UUID, bank_bin: str) -> tupl
     return header, [_order(r) for r in rows]
 
 
+async def bank_header(session: AsyncSession, bank_bin: str) -> PaymentBatchHeader:
+    """The header of a bank's order file fetched through the bank API."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    return await _header(session, bank_bin, f"ANSINH-{bank_bin}-{stamp}", datetime.now(UTC))
+
+
 async def bank_open_orders(session: AsyncSession, bank_bin: str, status: str = "sent",
-                           limit: int | None = None) -> tuple[PaymentBatchHeader, list[PaymentOrder]]:
+                           limit: int | None = None) -> list[PaymentOrder]:
     """A bank's payouts in one status (default: sent and not yet credited), across runs."""
     query = _ORDER_ROWS + " WHERE p.bank_bin = :bin AND p.status = :status ORDER BY p.serial"
     if limit:
         query += " LIMIT :limit"
     rows = list(await session.execute(text(query), {"bin": bank_bin, "status": status, "limit": limit}))
-    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    header = await _header(session, bank_bin, f"ANSINH-{bank_bin}-{stamp}", datetime.now(UTC))
-    return header, [_order(r) for r in rows]
+    return [_order(r) for r in rows]
 
 
 async def cash_handover(session: AsyncSession, run_id: UUID, commune: str | None = None) -> bytes:

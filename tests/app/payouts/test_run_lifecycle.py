@@ -1,0 +1,171 @@
+"""A payout run through its whole life, as officers, an approver and banks use it over HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import openpyxl
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from app.database import session_scope
+from app.registry.fake import BeneficiaryFaker
+from ledger import verify_ledger
+from tests.support.actors import bank_key
+from tests.support.ledger import totals
+from tests.support.world import BIDV, CAO_BANG_COMMUNE, VIETCOMBANK, Office, person
+
+
+@pytest.fixture
+async def office(client, engine):
+    return await Office(client, engine).setup()
+
+
+async def _people(office: Office):
+    faker = BeneficiaryFaker(seed=7)
+    hanoi = person(faker, category="NCT_80")  # 650,000 × 1.0
+    cash_rural = person(faker, commune=CAO_BANG_COMMUNE, category="NKT_DBN", bank=None)  # 500,000 × 2.0
+    deceased = person(faker, category="NCT_NGHEO_80")
+    await office.import_people([hanoi, cash_rural, deceased])
+    dead_id = await office.beneficiary_id(deceased.national_id)
+    response = await office.post(f"/api/beneficiaries/{dead_id}/events",
+                                 json={"kind": "deceased", "effective_on": "2026-02-15"})
+    assert response.status_code in (200, 201), response.text
+    return faker, hanoi, cash_rural, deceased
+
+
+async def test_compute_pays_each_person_at_the_rate_of_their_province(office):
+    _, hanoi, cash_rural, _ = await _people(office)
+    created = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})
+    assert created.status_code == 201
+    run = created.json()
+    assert run["status"] == "draft" and run["arrears_from"] == "2026-03"  # first run = go-live, no arrears
+    computed = (await office.post(f"/api/payout-runs/{run['id']}/compute")).json()
+    assert computed["status"] == "computed" and computed["prepared_by"] == "lan.officer"
+    assert computed["count"] == 2 and computed["total_amount"] == 650_000 + 1_000_000
+    by_bank = {row["bank_bin"]: (row["count"], row["amount"]) for row in computed["by_bank"]}
+    assert by_bank == {VIETCOMBANK: (1, 650_000), "cash": (1, 1_000_000)}
+    listed = (await office.client.get(f"/api/payout-runs/{run['id']}/payouts")).json()
+    amounts = {item["full_name"]: (item["amount"], item["months"], item["channel"]) for item in listed["items"]}
+    assert amounts == {hanoi.full_name: (650_000, ["2026-03"], "bank"),
+                       cash_rural.full_name: (1_000_000, ["2026-03"], "cash")}
+    assert all(len(item["reference"]) <= 35 and item["reference"].isalnum() for item in listed["items"])
+
+
+async def test_one_regular_run_per_programme_and_period(office):
+    first = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})
+    second = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})
+    assert first.status_code == 201 and second.status_code == 409
+    assert second.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_maker_checker_send_needs_funding_and_orders_reach_only_their_bank(office, engine, client):
+    await _people(office)
+    await office.register_disbursement(VIETCOMBANK)
+    await office.be("minh.approver")  # an approver prepares this run, so they may not approve it
+    run_id = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})).json()["id"]
+    assert (await office.post(f"/api/payout-runs/{run_id}/compute")).status_code == 200
+    own = await office.post(f"/api/payout-runs/{run_id}/approve")
+    assert own.status_code == 409 and "hai người" in own.json()["detail"]
+    await office.be("lan.officer")
+    assert (await office.post(f"/api/payout-runs/{run_id}/approve")).status_code == 403  # officers do not approve
+    assert (await office.post(f"/api/payout-runs/{run_id}/compute")).status_code == 200  # officer prepares again
+    await office.be("minh.approver")
+    approved = await office.post(f"/api/payout-runs/{run_id}/approve")
+    assert approved.status_code == 200 and approved.json()["approved_by"] == "minh.approver"
+    async with session_scope(engine) as session:
+        assert await totals(session, "expense:TGXH") == (1_650_000, 0, 0, 0)
+
+    await office.be("lan.officer")
+    short = await office.post(f"/api/payout-runs/{run_id}/send")
+    assert short.status_code == 409
+    assert short.json()["shortfall"] == [{"bank_bin": VIETCOMBANK, "bank_name": "Vietcombank", "needed": 650_000,
+                                          "available": 0, "shortfall": 650_000}]
+    funded = await office.fund(VIETCOMBANK, 600_000, "FT26064001")
+    assert funded.status_code == 201
+    assert (await office.fund(VIETCOMBANK, 600_000, "FT26064001")).status_code == 200  # same bank reference: no-op
+    still_short = await office.post(f"/api/payout-runs/{run_id}/send")
+    assert still_short.json()["shortfall"][0]["shortfall"] == 50_000
+    assert (await office.fund(VIETCOMBANK, 100_000, "FT26064002")).status_code == 201
+    sent = await office.post(f"/api/payout-runs/{run_id}/send")
+    assert sent.status_code == 200 and sent.json()["status"] == "sent"
+    assert sent.json()["by_status"] == {"sent": 2}
+    async with session_scope(engine) as session:
+        assert await totals(session, f"bank:{VIETCOMBANK}:disbursement") == (700_000, 0, 0, 650_000)
+        assert await totals(session, f"cash:commune:{CAO_BANG_COMMUNE}") == (0, 0, 0, 1_000_000)
+        report = await verify_ledger(session)
+    assert report.ok, report.problems
+
+    xlsx = await client.get(f"/api/payout-runs/{run_id}/orders", params={"bank": VIETCOMBANK, "format": "xlsx"})
+    assert xlsx.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert any(650_000 in row for row in sheet.iter_rows(values_only=True))
+    csv_file = await client.get(f"/api/payout-runs/{run_id}/orders", params={"bank": VIETCOMBANK, "format": "csv"})
+    rows = list(csv.reader(io.StringIO(csv_file.content.decode("utf-8-sig"))))
+    assert len(rows) >= 2
+    pain = await client.get(f"/api/payout-runs/{run_id}/orders", params={"bank": VIETCOMBANK, "format": "pain001"})
+    assert b"<PurpCd>" not in pain.content and b"SSBE" in pain.content and b"<CtrlSum>650000" in pain.content
+    cash = await client.get(f"/api/payout-runs/{run_id}/cash-handover")
+    assert cash.status_code == 200
+
+    client.cookies.clear()
+    vietcombank = (await client.get("/api/bank/payment-orders", headers=await bank_key(engine, VIETCOMBANK))).json()
+    assert [item["amount"] for item in vietcombank["items"]] == [650_000]
+    bidv = (await client.get("/api/bank/payment-orders", headers=await bank_key(engine, BIDV))).json()
+    assert bidv["items"] == []
+    denied = await client.get(f"/api/payout-runs/{run_id}/orders", params={"bank": VIETCOMBANK},
+                              headers=await bank_key(engine, VIETCOMBANK))
+    assert denied.status_code == 403
+
+
+async def test_no_month_is_paid_twice_across_runs_and_late_enrolments_get_arrears(office, engine):
+    faker, hanoi, _, _ = await _people(office)
+    await office.register_disbursement(VIETCOMBANK)
+    assert (await office.fund(VIETCOMBANK, 10_000_000, "FT-BUDGET-1")).status_code == 201
+    march = await office.run_cycle("2026-03")
+    assert march["count"] == 2
+    late = person(faker, category="NCT_80", start="2026-02")  # decided late: February and March are owed
+    await office.import_people([late])
+    april = await office.run_cycle("2026-04")
+    listed = (await office.client.get(f"/api/payout-runs/{april['id']}/payouts")).json()["items"]
+    months = {item["full_name"]: item["months"] for item in listed}
+    assert months[hanoi.full_name] == ["2026-04"]
+    # arrears reach back to the programme's go-live (2026-03) in ansinh, not to February
+    assert months[late.full_name] == ["2026-03", "2026-04"]
+    assert {item["full_name"]: item["amount"] for item in listed}[late.full_name] == 1_300_000
+
+    async with session_scope(engine) as session:
+        paid = await session.scalar(text("SELECT count(*) FROM payout_month"))
+        assert paid == 2 + 4  # March: two people; April: two people and the late one with two months
+        row = (await session.execute(text("SELECT * FROM payout_month LIMIT 1"))).first()
+    with pytest.raises(IntegrityError):
+        async with session_scope(engine) as session:
+            await session.execute(text(
+                """INSERT INTO payout_month (payout_id, enrolment_id, beneficiary_id, benefit_group, month,
+                                             base_amount, coefficient, amount)
+                   SELECT p.id, :enrolment, :beneficiary, :group, :month, 1, 1, 1 FROM payout p
+                    WHERE p.id <> :payout LIMIT 1"""),
+                {"enrolment": row.enrolment_id, "beneficiary": row.beneficiary_id, "group": row.benefit_group,
+                 "month": row.month, "payout": row.payout_id})
+
+
+async def test_database_refuses_changing_a_payout_amount_and_approval_by_preparer(office, engine):
+    await _people(office)
+    run_id = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})).json()["id"]
+    await office.post(f"/api/payout-runs/{run_id}/compute")
+    with pytest.raises(Exception, match="immutable"):
+        async with session_scope(engine) as session:
+            await session.execute(text("UPDATE payout SET amount = amount + 1"))
+    with pytest.raises(IntegrityError, match="four_eyes"):
+        async with session_scope(engine) as session:
+            await session.execute(text(
+                "UPDATE payout_run SET status = 'approved', approved_by = prepared_by WHERE id = :id"), {"id": run_id})
+
+
+async def test_unknown_programme_and_bad_period_are_clear_errors(office):
+    unknown = await office.post("/api/payout-runs", json={"programme": "XYZ", "period": "2026-03"})
+    assert unknown.status_code == 404
+    bad = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "03/2026"})
+    assert bad.status_code == 422 and "YYYY-MM" in bad.json()["detail"]

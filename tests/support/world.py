@@ -1,0 +1,98 @@
+"""A small world for payout, reconciliation and report tests, built through the real HTTP API."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.auth.models import Role
+from app.database import session_scope
+from app.registry.fake import BeneficiaryFaker, FakePerson, import_file_bytes
+from tests.support.actors import add_user, sign_in
+
+HANOI_COMMUNE = "00070"  # Phường Hoàn Kiếm, province 01 (Hà Nội: 650,000 from 2026-01)
+CAO_BANG_COMMUNE = "01273"  # a commune of province 04 (national level 500,000)
+VIETCOMBANK, BIDV = "970436", "970418"
+
+
+def person(faker: BeneficiaryFaker, *, commune: str = HANOI_COMMUNE, programme: str = "TGXH",
+           category: str = "NCT_80", start: str = "2026-01", bank: str | None = VIETCOMBANK) -> FakePerson:
+    """A made-up beneficiary with the given enrolment and bank (None: cash channel)."""
+    base = faker.person(commune_code=commune, with_bank=bank is not None)
+    year, month = start.split("-")
+    changes: dict[str, Any] = {"programme": programme, "category": category,
+                               "start_month": date(int(year), int(month), 1)}
+    if bank is not None:
+        bank_bin, number = faker.account(bank)
+        changes.update(bank_bin=bank_bin, account_number=number)
+    return dataclasses.replace(base, **changes)
+
+
+class Office:
+    """Signed-in clients of an officer and an approver on one app."""
+
+    def __init__(self, client: AsyncTestClient[Any], engine: AsyncEngine) -> None:
+        self.client = client
+        self.engine = engine
+        self.csrf: dict[str, str] = {}
+        self.current = ""
+
+    async def setup(self) -> Office:
+        await add_user(self.engine, "lan.officer", Role.officer)
+        await add_user(self.engine, "minh.approver", Role.approver)
+        await add_user(self.engine, "thu.auditor", Role.auditor)
+        await self.be("lan.officer")
+        return self
+
+    async def be(self, username: str) -> None:
+        """Sign the shared client in as ``username``."""
+        if self.current != username:
+            self.client.cookies.clear()
+            self.csrf = await sign_in(self.client, username)
+            self.current = username
+
+    async def post(self, path: str, **kwargs: Any) -> Any:
+        return await self.client.post(path, headers=self.csrf, **kwargs)
+
+    async def import_people(self, people: list[FakePerson]) -> None:
+        await self.be("lan.officer")
+        response = await self.post("/api/beneficiaries/import",
+                                   files={"file": ("danh-sach.csv", import_file_bytes(people, kind="csv"), "text/csv")})
+        assert response.status_code == 200, response.text
+
+    async def beneficiary_id(self, national_id: str) -> str:
+        async with session_scope(self.engine) as session:
+            return str(await session.scalar(text("SELECT id FROM beneficiary WHERE national_id = :n"),
+                                            {"n": national_id}))
+
+    async def register_disbursement(self, bank_bin: str, account_number: str = "0011004455667") -> None:
+        await self.be("lan.officer")
+        response = await self.post(f"/api/banks/{bank_bin}/disbursement-accounts",
+                                   json={"account_number": account_number})
+        assert response.status_code in (200, 201), response.text
+
+    async def fund(self, bank_bin: str, amount: int, reference: str, programme: str = "TGXH") -> Any:
+        await self.be("lan.officer")
+        return await self.post("/api/funding", json={"bank_bin": bank_bin, "programme": programme, "amount": amount,
+                                                     "reference": reference, "value_date": "2026-03-05"})
+
+    async def run_cycle(self, period: str, programme: str = "TGXH") -> dict[str, Any]:
+        """Create, compute (officer), approve (approver) and send (officer) one run."""
+        await self.be("lan.officer")
+        created = await self.post("/api/payout-runs", json={"programme": programme, "period": period})
+        assert created.status_code == 201, created.text
+        run_id = created.json()["id"]
+        computed = await self.post(f"/api/payout-runs/{run_id}/compute")
+        assert computed.status_code == 200, computed.text
+        await self.be("minh.approver")
+        approved = await self.post(f"/api/payout-runs/{run_id}/approve")
+        assert approved.status_code == 200, approved.text
+        await self.be("lan.officer")
+        sent = await self.post(f"/api/payout-runs/{run_id}/send")
+        assert sent.status_code == 200, sent.text
+        return sent.json()
