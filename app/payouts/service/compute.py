@@ -10,6 +10,7 @@ without them and carries on, so every (enrolment, month) is paid exactly once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
 from uuid import UUID
 
@@ -156,8 +157,11 @@ async def _write_chunk(conn: AsyncConnection, run_id: UUID, period: str, rows: l
         {"run": run_id, "low": rows[0].beneficiary_id, "high": rows[-1].beneficiary_id})
 
 
-async def compute_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size: int = CHUNK_SIZE) -> None:
-    """Compute (or resume computing) a run; safe to call again after a crash."""
+async def compute_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size: int = CHUNK_SIZE,
+                      after_chunk: Callable[[int], Awaitable[None]] | None = None) -> None:
+    """Compute (or resume computing) a run; safe to call again after a crash.
+
+    ``after_chunk(done)`` is awaited after each committed chunk (progress reporting, crash tests)."""
     async with run_work_lock(engine, run_id) as conn:
         programme, arrears_from, period = await _start(conn, run_id, actor)
         done = await _stage(conn, run_id, programme, arrears_from, period)
@@ -174,6 +178,8 @@ async def compute_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
             await set_progress(conn, run_id, done=done)
             await conn.commit()
             last = rows[-1].beneficiary_id
+            if after_chunk is not None:
+                await after_chunk(done)
         await conn.execute(text(
             """UPDATE payout_run r SET status = 'computed', computed_at = now(), phase = NULL,
                       payout_count = t.count, total_amount = t.amount

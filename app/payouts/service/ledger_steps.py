@@ -9,7 +9,7 @@ crash finds the transfers already made ("exists") and completes the rest exactly
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -48,6 +48,8 @@ async def _payout_chunks(conn: AsyncConnection, run_id: UUID, where: str, chunk_
             f"""SELECT id, beneficiary_id, amount, reference, channel, bank_bin, commune_code FROM payout
                  WHERE run_id = :run AND {where} AND (CAST(:last AS uuid) IS NULL OR id > :last)
                  ORDER BY id LIMIT :limit"""), {"run": run_id, "last": last, "limit": chunk_size}))  # noqa: S608
+        # End the read's transaction: the caller's session must own (and commit) each chunk's transaction.
+        await conn.commit()
         if not rows:
             return
         yield rows
@@ -64,7 +66,8 @@ def _check_results(results: Sequence[TransferResult], step: str) -> list[int]:
     return failed
 
 
-async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size: int = CHUNK_SIZE) -> None:
+async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size: int = CHUNK_SIZE,
+                      after_chunk: Callable[[int], Awaitable[None]] | None = None) -> None:
     """Approve a computed run (not by its preparer) and post expense → payable for every payout."""
     async with run_work_lock(engine, run_id) as conn:
         async with AsyncSession(bind=conn, expire_on_commit=False) as session:
@@ -109,6 +112,8 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
                 done += len(rows)
                 await set_progress(conn, run_id, done=done)
                 await session.commit()
+            if after_chunk is not None:
+                await after_chunk(done)
         await conn.execute(text("UPDATE payout_run SET phase = NULL WHERE id = :run"), {"run": run_id})
         await conn.commit()
     log.info("payout_run_approved", run=str(run_id), payouts=done)
@@ -142,7 +147,8 @@ def _shortfall_conflict(shortfalls: list[dict[str, Any]]) -> Conflict:
                     shortfall=shortfalls)
 
 
-async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size: int = CHUNK_SIZE) -> None:
+async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size: int = CHUNK_SIZE,
+                   after_chunk: Callable[[int], Awaitable[None]] | None = None) -> None:
     """Reserve every payout at its bank (pending transfers) and mark it sent; 409 with the shortfall per
     bank when a disbursement account lacks the funds. Safe to call again after a crash."""
     async with run_work_lock(engine, run_id) as conn:
@@ -194,6 +200,8 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
                 done += len(rows)
                 await set_progress(conn, run_id, done=done)
                 await session.commit()
+            if after_chunk is not None:
+                await after_chunk(done)
         await conn.execute(text(
             "UPDATE payout_run SET status = 'sent', sent_at = now(), phase = NULL WHERE id = :run"), {"run": run_id})
         await conn.commit()
