@@ -13,7 +13,7 @@ log = structlog.get_logger()
 _running: set[asyncio.Task[Any]] = set()
 
 
-def spawn(work: Coroutine[Any, Any, Any], *, name: str,
+def spawn(work: Coroutine[Any, Any, Any] | Awaitable[Any], *, name: str,
           on_error: Callable[[BaseException], Awaitable[None]] | None = None) -> asyncio.Task[Any]:
     """Run ``work`` in this process after the response; errors are logged and handed to ``on_error``."""
     context = structlog.contextvars.get_contextvars()
@@ -33,7 +33,7 @@ def spawn(work: Coroutine[Any, Any, Any], *, name: str,
     return task
 
 
-async def wait_for_background(timeout: float = 60.0) -> None:
-    """Wait until every background task of this process has finished (tests, shutdown)."""
+async def wait_for_background() -> None:
+    """Wait until every background task of this process has finished (shutdown)."""
     if _running:
-        await asyncio.wait(list(_running), timeout=timeout)
+        await asyncio.wait(list(_running))

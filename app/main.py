@@ -17,8 +17,8 @@ from app.auth.routes import AdminController, AuthController
 from app.database import make_engine, make_sessionmaker, migration_state
 from app.health import healthz
 from app.ledger_api.routes import LedgerController
-from app.payouts.routes import route_handlers as payout_routes
 from app.logging import configure_logging
+from app.payouts.routes import route_handlers as payout_routes
 from app.registry.routes import ROUTES as REGISTRY_ROUTES
 from app.scheduler.service import SchedulerService
 from app.settings import Settings

@@ -33,10 +33,10 @@ async def _with_progress(engine: AsyncEngine, run_id: UUID, label: str, work: Aw
                 run = await session.get(PayoutRun, run_id)
             if run is not None and run.progress_total:
                 bar.length = run.progress_total
-                bar.update(run.progress_done - bar.pos)
+                bar.update(run.progress_done - (bar.pos or 0))
             if shown:
                 bar.render_progress()
-        bar.update(max(bar.length - bar.pos, 0))
+        bar.update(max((bar.length or 0) - (bar.pos or 0), 0))
     await task
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Numeric, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.orm import Base
+from app.registry import models as _registry_models  # noqa: F401 - tables the foreign keys point at
 
 RUN_STATUSES = ("draft", "computing", "computed", "approved", "sending", "sent", "settled", "closed")
 PAYOUT_STATUSES = ("scheduled", "sent", "credited", "returned", "cancelled")

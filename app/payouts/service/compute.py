@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from app.audit.service import record
 from app.payouts.references import make_reference
 from app.payouts.service.errors import Conflict
-from app.payouts.service.runs import add_months, format_period, get_run, run_work_lock, set_progress
+from app.payouts.service.runs import format_period, get_run, run_work_lock, set_progress
 
 log = structlog.get_logger()
 

@@ -103,8 +103,8 @@ async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
         """SELECT p.commune_code, c.name AS commune_name, count(*) AS count, sum(p.amount)::bigint AS amount
              FROM payout p JOIN commune c ON c.code = p.commune_code
             WHERE p.run_id = :run GROUP BY 1, 2 ORDER BY 1"""), {"run": run_id})]
-    by_status = {r.status: int(r.count) for r in await session.execute(text(
-        "SELECT status, count(*) AS count FROM payout WHERE run_id = :run GROUP BY status"), {"run": run_id})}
+    by_status = {r.status: int(r.n) for r in await session.execute(text(
+        "SELECT status, count(*) AS n FROM payout WHERE run_id = :run GROUP BY status"), {"run": run_id})}
     skipped = [dict(r._mapping) for r in await session.execute(text(
         """SELECT s.beneficiary_id, b.full_name, b.commune_code, s.reason, s.amount
              FROM payout_run_skip s JOIN beneficiary b ON b.id = s.beneficiary_id

@@ -431,7 +431,7 @@ async def beneficiary_detail(session: AsyncSession, beneficiary_id: UUID, princi
         bank_account=None if account is None else bank_account_out(account, short_name, person.full_name,
                                                                      masked=masked),
         enrolments=[enrolment_out(e, amount) for e, amount in enrolment_rows],
-        payouts=[],
+        payouts=await _payout_history(session, beneficiary_id),
         pending_bank_account_request=pending,
         created_at=person.created_at, updated_at=person.updated_at,
     )
@@ -447,3 +447,13 @@ def enrolment_out(enrolment: Enrolment, monthly_amount: int | None) -> Enrolment
         end_month=format_month(enrolment.end_month), decision_number=enrolment.decision_number,
         decision_date=enrolment.decision_date, monthly_amount=monthly_amount if running else None,
     )
+
+
+async def _payout_history(session: AsyncSession, beneficiary_id: UUID) -> list[dict[str, Any]]:
+    """The person's payouts, newest first, with credited and withdrawn times and days to withdraw."""
+    import msgspec
+
+    from app.payouts.service.history import list_payouts  # payouts builds on the registry, not the reverse
+
+    listed = await list_payouts(session, beneficiary_id=beneficiary_id, page_size=120, newest_first=True)
+    return [msgspec.to_builtins(item) for item in listed["items"]]

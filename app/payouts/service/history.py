@@ -1,0 +1,47 @@
+"""Payouts as the API lists them: a run's payouts, or one person's history."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.payouts.schemas import PayoutOutput
+
+
+async def list_payouts(session: AsyncSession, *, run_id: UUID | None = None, beneficiary_id: UUID | None = None,
+                       bank: str | None = None, commune: str | None = None, status: str | None = None,
+                       page: int = 1, page_size: int = 100, newest_first: bool = False) -> dict[str, Any]:
+    """Payouts as the API lists them, with months and days to withdraw."""
+    page_size = max(1, min(page_size, 1000))
+    page = max(1, page)
+    where = ["true"]
+    params: dict[str, Any] = {"limit": page_size, "offset": (page - 1) * page_size}
+    for column, value in (("p.run_id", run_id), ("p.beneficiary_id", beneficiary_id), ("p.bank_bin", bank),
+                          ("p.commune_code", commune), ("p.status", status)):
+        if value is not None:
+            key = column.split(".")[1]
+            where.append(f"{column} = :{key}")
+            params[key] = value
+    condition = " AND ".join(where)
+    total = await session.scalar(text(f"SELECT count(*) FROM payout p WHERE {condition}"), params)  # noqa: S608
+    rows = await session.execute(text(
+        f"""SELECT p.*, b.full_name,
+                   (SELECT array_agg(to_char(pm.month, 'YYYY-MM') ORDER BY pm.month)
+                      FROM payout_month pm WHERE pm.payout_id = p.id) AS months
+              FROM payout p JOIN beneficiary b ON b.id = p.beneficiary_id
+             WHERE {condition} ORDER BY p.serial {'DESC' if newest_first else ''} LIMIT :limit OFFSET :offset"""), params)  # noqa: S608
+    items = []
+    for r in rows:
+        days = None
+        if r.withdrawn_at is not None and r.credited_at is not None:
+            days = round((r.withdrawn_at - r.credited_at).total_seconds() / 86400, 2)
+        items.append(PayoutOutput(
+            id=r.id, reference=r.reference, run_id=r.run_id, beneficiary_id=r.beneficiary_id, full_name=r.full_name,
+            commune_code=r.commune_code, channel=r.channel, bank_bin=r.bank_bin, account_number=r.account_number,
+            amount=r.amount, months=list(r.months or []), status=r.status, sent_at=r.sent_at,
+            credited_at=r.credited_at, return_reason=r.return_reason, first_withdrawal_at=r.first_withdrawal_at,
+            withdrawn_at=r.withdrawn_at, days_to_withdraw=days))
+    return {"items": items, "total": int(total or 0), "page": page, "page_size": page_size}

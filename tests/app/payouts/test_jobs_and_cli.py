@@ -1,0 +1,64 @@
+"""Scheduled computation, the 202-with-progress path and the command line."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+
+from app.database import session_scope
+from app.payouts import routes
+from app.payouts.jobs import compute_next_month
+from app.registry.fake import BeneficiaryFaker
+from tests.support.processes import base_env, run_cli
+from tests.support.world import Office, person
+
+
+async def _world(client, engine, count: int = 3) -> Office:
+    office = await Office(client, engine).setup()
+    faker = BeneficiaryFaker(seed=3)
+    await office.import_people([person(faker) for _ in range(count)])
+    return office
+
+
+async def test_scheduled_job_computes_next_months_run_once(client, engine):
+    await _world(client, engine)
+    on_the_20th = datetime(2026, 2, 20, 6, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert await compute_next_month(engine, {"programme": "TGXH"}, on_the_20th) == "TGXH 2026-03 computed"
+    assert await compute_next_month(engine, {"programme": "TGXH"}, on_the_20th) == "TGXH 2026-03 computed"
+    async with session_scope(engine) as session:
+        runs = (await session.execute(text(
+            "SELECT to_char(period, 'YYYY-MM') AS period, status, payout_count, prepared_by FROM payout_run"))).all()
+        paid_months = await session.scalar(text("SELECT count(*) FROM payout_month"))
+        schedules = await session.scalar(text(
+            "SELECT count(*) FROM job_schedule WHERE kind = 'payouts.compute_next' AND cron = '0 6 20 * *'"))
+    assert [tuple(r) for r in runs] == [("2026-03", "computed", 3, "scheduler")]
+    assert paid_months == 3
+    assert schedules == 3  # one per programme
+
+
+async def test_large_compute_answers_202_and_reports_progress(client, engine, monkeypatch):
+    office = await _world(client, engine, count=4)
+    monkeypatch.setattr(routes, "SYNC_LIMIT", 1)
+    run_id = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})).json()["id"]
+    started = await office.post(f"/api/payout-runs/{run_id}/compute")
+    assert started.status_code == 202
+    for _ in range(100):
+        state = (await client.get(f"/api/payout-runs/{run_id}")).json()
+        if state["status"] == "computed":
+            break
+        await asyncio.sleep(0.1)
+    assert state["status"] == "computed"
+    assert state["progress"]["done"] == state["progress"]["total"] == 4 and state["count"] == 4
+
+
+def test_cli_runs_a_period_with_a_progress_bar(database_url):
+    env = base_env(DATABASE_URL=database_url)
+    assert run_cli("user", "add", "lan", "--role", "officer", env=env, stdin="a long password\n").returncode == 0
+    done = run_cli("payouts", "run", "--programme", "HTXH", "--period", "2026-03", "--as", "lan", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "computed: 0 payouts" in done.stdout
+    again = run_cli("payouts", "approve", done.stdout.split()[1], "--as", "lan", env=env)
+    assert again.returncode == 1 and "approver" in again.stderr
