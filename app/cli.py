@@ -120,12 +120,40 @@ def serve(ctx: click.Context, host: str | None, port: int | None, data_dir: Path
     if not state.up_to_date:
         fail(f"the database is behind the code (at {list(state.current) or 'nothing'}, "
              f"expected {list(state.heads)}): run `ansinh db upgrade` first")
+    if cli.settings.demo_on_empty:
+        _demo_if_empty(cli)
     app = create_app(cli.settings, cli.database_url)
     click.echo(f"ansinh serving on http://{cli.settings.host}:{cli.settings.port}")
     # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets the
     # atexit hook stop the embedded PostgreSQL when this was its last user.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(app, host=cli.settings.host, port=cli.settings.port, log_config=None, access_log=False)
+
+
+def _demo_if_empty(cli: CliContext) -> None:
+    from app.demo import build_demo, database_is_empty, print_report
+
+    async def work(engine: AsyncEngine) -> None:
+        if await database_is_empty(engine):
+            click.echo("empty database: building the demo world (ANSINH_DEMO=0 to skip)…")
+            print_report(await build_demo(engine))
+
+    cli.run(work)
+
+
+@main.command()
+@click.option("--beneficiaries", type=int, default=20_000, show_default=True)
+@click.option("--months", type=int, default=12, show_default=True)
+@click.option("--seed", type=int, default=2026, show_default=True)
+@pass_cli
+def demo(cli: CliContext, beneficiaries: int, months: int, seed: int) -> None:
+    """Fill an empty database with a living demo world through the real code paths."""
+    from app.demo import build_demo, print_report
+
+    async def work(engine: AsyncEngine) -> None:
+        print_report(await build_demo(engine, beneficiaries=beneficiaries, months=months, seed=seed))
+
+    cli.run(work)
 
 
 @main.group()

@@ -1,0 +1,138 @@
+"""A living demo world, built through the real code paths (import, runs, approval, funding, sending).
+
+``ansinh demo`` and the first ``ansinh serve`` on an empty database: users for every role, a bank
+API key, beneficiaries in Hà Nội and in a rural commune cluster of Điện Biên imported from a
+generated xlsx, and twelve monthly runs computed by an officer, approved by a second person, funded
+and sent. (Bank statements and withdrawal activity join the demo as those parts of the product land.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import click
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.auth.models import Role
+from app.auth.service import Principal, create_api_key, create_user
+from app.database import session_scope
+from app.payouts.service.compute import compute_run
+from app.payouts.service.funding import record_funding
+from app.payouts.service.ledger_steps import approve_run, bank_shortfalls, send_run
+from app.payouts.service.runs import add_months, create_run, format_period
+from app.registry.fake import BeneficiaryFaker, import_file_bytes
+from app.registry.importer import import_beneficiaries
+from app.registry.service import register_disbursement_account
+
+log = structlog.get_logger()
+
+HANOI_COMMUNES = ("00070", "00073", "00004", "00008", "00025", "00256")
+DIEN_BIEN_COMMUNES = ("03325", "03328", "03352", "03349")
+BANKS = ("970436", "970405", "970418", "970415", "970422", "999888")
+DEMO_PASSWORD = "ansinh-demo-2026"
+USERS = (
+    ("quantri", Role.admin, (), (), "Quản trị hệ thống"),
+    ("canbo.lan", Role.officer, (), (), "Nguyễn Thị Lan"),
+    ("pheduyet.minh", Role.approver, (), (), "Trần Văn Minh"),
+    ("kiemtoan.thu", Role.auditor, (), (), "Lê Thị Thu"),
+    ("xa.hoankiem", Role.commune_staff, (), ("00070", "00073"), "Phạm Thị Hoa"),
+    ("xa.muongphang", Role.commune_staff, (), ("03325", "03328"), "Lò Văn Sơn"),
+)
+# Decree 20 categories with the share of the demo population in each.
+CATEGORY_MIX = (("TGXH", "NCT_80", 40), ("TGXH", "NCT_NGHEO_60_80", 15), ("TGXH", "NCT_NGHEO_80", 8),
+                ("TGXH", "NKT_DBN", 6), ("TGXH", "NKT_N", 8), ("TGXH", "NKT_N_TE_NCT", 5),
+                ("HTXH", "HTXH_75", 15), ("NCC", "MVNAH", 3))
+
+
+@dataclass
+class DemoReport:
+    users: list[tuple[str, str, str]]
+    bank_key: str
+    beneficiaries: int
+    runs: list[str]
+
+
+async def database_is_empty(engine: AsyncEngine) -> bool:
+    """True when nobody has been set up yet (no staff user, no beneficiary)."""
+    async with session_scope(engine) as session:
+        used = await session.scalar(text(
+            "SELECT EXISTS (SELECT 1 FROM staff_user) OR EXISTS (SELECT 1 FROM beneficiary)"))
+    return not used
+
+
+def _people(count: int, seed: int, start: date) -> list[Any]:
+    faker = BeneficiaryFaker(seed=seed, communes=HANOI_COMMUNES + DIEN_BIEN_COMMUNES, banks=BANKS, bank_share=0.88,
+                             today=start)
+    rng = random.Random(seed)
+    weights = [w for _, _, w in CATEGORY_MIX]
+    people = []
+    for _ in range(count):
+        programme, category, _ = rng.choices(CATEGORY_MIX, weights)[0]
+        person = faker.person()
+        # re-draw a person whose age fits the category (the faker draws ages per category)
+        while (person.programme, person.category) != (programme, category):
+            person = faker.person()
+        people.append(dataclasses.replace(person, start_month=start))
+    return people
+
+
+async def build_demo(engine: AsyncEngine, *, beneficiaries: int = 20_000, months: int = 12, seed: int = 2026,
+                     today: date | None = None, echo: Any = click.echo) -> DemoReport:
+    """Create the demo world; refuses a database that is already in use."""
+    if not await database_is_empty(engine):
+        raise click.ClickException("the database is already in use; the demo only fills an empty one")
+    current = (today or date.today()).replace(day=1)
+    first = add_months(current, -(months - 1))
+    users = []
+    async with session_scope(engine) as session:
+        for username, role, provinces, communes, full_name in USERS:
+            await create_user(session, username=username, password=DEMO_PASSWORD, role=role, provinces=provinces,
+                              communes=communes, full_name=full_name, actor="demo")
+            users.append((username, role.value, DEMO_PASSWORD))
+        key = await create_api_key(session, bank_bin="970436", label="Vietcombank (demo)", actor="demo")
+    officer = Principal(kind="staff", name="canbo.lan", role=Role.officer)
+    echo(f"demo: importing {beneficiaries:,} beneficiaries from a generated xlsx…")
+    content = import_file_bytes(_people(beneficiaries, seed, first), kind="xlsx")
+    async with session_scope(engine) as session:
+        outcome = await import_beneficiaries(session, content=content, filename="danh-sach-doi-tuong-demo.xlsx",
+                                             principal=officer)
+        if outcome.errors:
+            raise click.ClickException(f"demo import rejected: {outcome.errors[:3]}")
+        for number, bank_bin in enumerate(BANKS):
+            await register_disbursement_account(session, bank_bin, f"1190{number:02d}0088{number:04d}", officer)
+    runs = []
+    for index in range(months):
+        period = add_months(first, index)
+        for programme in ("TGXH", "HTXH", "NCC"):
+            async with session_scope(engine) as session:
+                run = await create_run(session, programme=programme, period=format_period(period),
+                                       actor="canbo.lan")
+            await compute_run(engine, run.id, actor="canbo.lan")
+            await approve_run(engine, run.id, actor="pheduyet.minh")
+            async with session_scope(engine) as session:
+                for shortfall in await bank_shortfalls(session, run.id):
+                    await record_funding(session, bank_bin=shortfall["bank_bin"], programme=programme,
+                                         amount=shortfall["shortfall"],
+                                         reference=f"KB{format_period(period).replace('-', '')}{programme}"
+                                                   f"{shortfall['bank_bin']}",
+                                         value_date=period.replace(day=5), actor="canbo.lan")
+            await send_run(engine, run.id, actor="canbo.lan")
+            runs.append(f"{programme} {format_period(period)}")
+        echo(f"demo: {format_period(period)} computed, approved, funded and sent")
+    return DemoReport(users=users, bank_key=key, beneficiaries=beneficiaries, runs=runs)
+
+
+def print_report(report: DemoReport, echo: Any = click.echo) -> None:
+    """Sign-in details for every demo role and the bank key (shown once)."""
+    echo("")
+    echo("Demo sign-in / Đăng nhập thử (http://127.0.0.1:8000/login):")
+    for username, role, password in report.users:
+        echo(f"  {username:16s} {role:14s} {password}")
+    echo(f"Bank API key (Vietcombank 970436), shown once: {report.bank_key}")
+    echo(f"{report.beneficiaries:,} beneficiaries, {len(report.runs)} payout runs sent")

@@ -1,0 +1,34 @@
+from datetime import date
+
+import click
+import pytest
+from sqlalchemy import text
+
+from app.database import session_scope
+from app.demo import build_demo, database_is_empty
+from ledger import verify_ledger
+
+
+async def test_demo_builds_a_living_world_through_the_real_paths_and_only_once(engine):
+    assert await database_is_empty(engine)
+    lines: list[str] = []
+    report = await build_demo(engine, beneficiaries=150, months=2, seed=5, today=date(2026, 11, 23),
+                              echo=lines.append)
+    assert {role for _, role, _ in report.users} == {"admin", "officer", "approver", "auditor", "commune_staff"}
+    assert report.bank_key.startswith("ansinh_") and len(report.runs) == 6
+    async with session_scope(engine) as session:
+        people = await session.scalar(text("SELECT count(*) FROM beneficiary"))
+        imports = await session.scalar(text("SELECT count(*) FROM beneficiary_import WHERE outcome = 'applied'"))
+        runs = (await session.execute(text(
+            "SELECT status, approved_by <> prepared_by AS four_eyes FROM payout_run"))).all()
+        months = (await session.execute(text(
+            "SELECT to_char(month, 'YYYY-MM'), count(*) FROM payout_month GROUP BY 1 ORDER BY 1"))).all()
+        cash = await session.scalar(text("SELECT count(*) FROM payout WHERE channel = 'cash'"))
+        report_ok = (await verify_ledger(session)).ok
+    assert people == 150 and imports == 1
+    assert all(status == "sent" and four_eyes for status, four_eyes in runs)
+    assert [m for m, _ in months] == ["2026-10", "2026-11"] and months[0][1] == months[1][1] > 100
+    assert cash > 0
+    assert report_ok
+    with pytest.raises(click.ClickException, match="already in use"):
+        await build_demo(engine, beneficiaries=10, months=1, echo=lines.append)
