@@ -9,6 +9,7 @@ without them and carries on, so every (enrolment, month) is paid exactly once.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -116,9 +117,12 @@ async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_fr
                beneficiary_id uuid, enrolment_id bigint, benefit_group text, commune_code varchar(5),
                month date, base_amount bigint, coefficient numeric(4, 2), amount bigint
            ) ON COMMIT PRESERVE ROWS"""))
+    started = time.perf_counter()
     months = await _months_to_stage(conn, programme, arrears_from, period)
+    timings = {"months": time.perf_counter() - started}
     for month in months:
         await conn.execute(_STAGE_MONTH, {"month": month, "programme": programme})
+    timings["entitlements"] = time.perf_counter() - started - timings["months"]
     await conn.execute(text("CREATE INDEX ON compute_entitlement (beneficiary_id)"))
     await conn.execute(_PLAN)
     await conn.execute(text("CREATE INDEX ON compute_plan (beneficiary_id)"))
@@ -132,7 +136,9 @@ async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_fr
     await set_progress(conn, run_id, phase="payouts", total=total + already)
     await set_progress(conn, run_id, done=already)
     await conn.commit()
-    log.info("payout_compute_staged", run=str(run_id), months=[format_period(m) for m in months], payouts=total)
+    timings["plan"] = time.perf_counter() - started - timings["months"] - timings["entitlements"]
+    log.info("payout_compute_staged", run=str(run_id), months=[format_period(m) for m in months], payouts=total,
+             seconds={k: round(v, 2) for k, v in timings.items()})
     return int(already)
 
 

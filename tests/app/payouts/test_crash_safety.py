@@ -34,8 +34,9 @@ async def _progress(engine, run_id) -> tuple[str, str | None, int]:
 
 async def _kill_midway(database_url: str, engine, step: str, run_id: str) -> None:
     # A real separate process is the point of this test.
-    worker = subprocess.Popen([sys.executable,  # noqa: ASYNC220 "-m", "tests.support.payout_worker", step, str(run_id),
-                               database_url.replace("+asyncpg", ""), "lan.officer"],
+    command = [sys.executable, "-m", "tests.support.payout_worker", step, str(run_id),
+               database_url.replace("+asyncpg", ""), "lan.officer"]
+    worker = subprocess.Popen(command,  # noqa: ASYNC220
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 60
