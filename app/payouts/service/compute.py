@@ -124,8 +124,10 @@ async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_fr
         await conn.execute(_STAGE_MONTH, {"month": month, "programme": programme})
     timings["entitlements"] = time.perf_counter() - started - timings["months"]
     await conn.execute(text("CREATE INDEX ON compute_entitlement (beneficiary_id)"))
+    await conn.execute(text("ANALYZE compute_entitlement"))  # temp tables have no statistics until analysed
     await conn.execute(_PLAN)
     await conn.execute(text("CREATE INDEX ON compute_plan (beneficiary_id)"))
+    await conn.execute(text("ANALYZE compute_plan"))
     await conn.execute(text(
         """INSERT INTO payout_run_skip (run_id, beneficiary_id, reason, amount)
            SELECT :run, beneficiary_id, skip_reason, amount FROM compute_plan WHERE skip_reason IS NOT NULL
@@ -179,7 +181,9 @@ async def compute_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
                     ORDER BY beneficiary_id LIMIT :limit"""), {"last": last, "limit": chunk_size}))
             if not rows:
                 break
+            chunk_started = time.perf_counter()
             await _write_chunk(conn, run_id, format_period(period), rows)
+            log.debug("payout_compute_chunk", rows=len(rows), seconds=round(time.perf_counter() - chunk_started, 2))
             done += len(rows)
             await set_progress(conn, run_id, done=done)
             await conn.commit()
