@@ -20,10 +20,10 @@ from app.payouts.models import PayoutRun
 from app.payouts.schemas import FundingInput, FundingOutput, Progress, RunInput, RunOutput
 from app.payouts.service import orders as order_service
 from app.payouts.service.compute import compute_run
-from app.payouts.service.errors import PayoutError
+from app.payouts.service.errors import Conflict, PayoutError
 from app.payouts.service.funding import record_funding
 from app.payouts.service.history import list_payouts
-from app.payouts.service.ledger_steps import approve_run, bank_shortfalls, send_run
+from app.payouts.service.ledger_steps import approve_run, bank_shortfalls, send_run, shortfall_conflict
 from app.payouts.service.runs import create_run, format_period, get_run, run_summary
 
 # Runs with at most this many payouts (or enrolments, before computing) are processed within the
@@ -89,6 +89,22 @@ async def _fresh_output(engine: AsyncEngine, run_id: UUID) -> RunOutput:
         return run_output(await get_run(session, run_id), await run_summary(session, run_id))
 
 
+async def _run_step(request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID, name: str,
+                    check: Callable[[PayoutRun, str], Awaitable[int]],
+                    step: Callable[..., Awaitable[None]]) -> Response[RunOutput]:
+    """Check a step synchronously (clear 4xx), then run it in the request or after it (202)."""
+    actor = _actor(request)
+    try:
+        run = await get_run(db_session, run_id)
+        size = await check(run, actor)
+    except PayoutError as error:
+        raise problem(error) from None
+    await db_session.commit()
+    engine = request.app.state.engine
+    code = await _execute(request.app.state, run_id, size, name, lambda: step(engine, run_id, actor=actor))
+    return Response(await _fresh_output(engine, run_id), status_code=code)
+
+
 def _actor(request: Request[Any, Any, Any]) -> str:
     principal = current_principal(request)
     assert principal is not None
@@ -141,57 +157,40 @@ class PayoutRunController(Controller):
     async def compute(self, request: Request[Any, Any, Any], db_session: AsyncSession,
                       run_id: UUID) -> Response[RunOutput]:
         """Compute payouts with arrears; 202 with progress for large runs."""
-        try:
-            run = await get_run(db_session, run_id)
-        except PayoutError as error:
-            raise problem(error) from None
-        size = await db_session.scalar(text("SELECT count(*) FROM enrolment WHERE programme_code = :p"),
-                                       {"p": run.programme_code})
-        await db_session.commit()
-        engine = request.app.state.engine
-        actor = _actor(request)
-        code = await _execute(request.app.state, run_id, int(size or 0), "compute",
-                              lambda: compute_run(engine, run_id, actor=actor))
-        return Response(await _fresh_output(engine, run_id), status_code=code)
+
+        async def check(run: PayoutRun, actor: str) -> int:
+            size = await db_session.scalar(text("SELECT count(*) FROM enrolment WHERE programme_code = :p"),
+                                           {"p": run.programme_code})
+            return int(size or 0)
+
+        return await _run_step(request, db_session, run_id, "compute", check, compute_run)
 
     @post("/{run_id:uuid}/approve", guards=[requires(Role.approver)], status_code=200)
     async def approve(self, request: Request[Any, Any, Any], db_session: AsyncSession,
                       run_id: UUID) -> Response[RunOutput]:
         """Approve a computed run (maker-checker: not by its preparer) and post the entitlements."""
-        try:
-            run = await get_run(db_session, run_id)
-        except PayoutError as error:
-            raise problem(error) from None
-        actor = _actor(request)
-        if run.prepared_by == actor:
-            raise Problem(409, bilingual("Người lập không được tự duyệt đợt chi (nguyên tắc hai người)",
-                                         "the preparer cannot approve their own run (maker-checker)"))
-        await db_session.commit()
-        engine = request.app.state.engine
-        code = await _execute(request.app.state, run_id, run.payout_count, "approve",
-                              lambda: approve_run(engine, run_id, actor=actor))
-        return Response(await _fresh_output(engine, run_id), status_code=code)
+
+        async def check(run: PayoutRun, actor: str) -> int:
+            if run.prepared_by == actor:
+                raise Conflict("Người lập không được tự duyệt đợt chi (nguyên tắc hai người)",
+                               "the preparer cannot approve their own run (maker-checker)")
+            return run.payout_count
+
+        return await _run_step(request, db_session, run_id, "approve", check, approve_run)
 
     @post("/{run_id:uuid}/send", guards=[requires(Role.officer)], status_code=200)
     async def send(self, request: Request[Any, Any, Any], db_session: AsyncSession,
                    run_id: UUID) -> Response[RunOutput]:
         """Create payment orders; 409 with the shortfall per bank if funding is insufficient."""
-        try:
-            run = await get_run(db_session, run_id)
+
+        async def check(run: PayoutRun, actor: str) -> int:
             if run.status == "approved":
                 shortfalls = await bank_shortfalls(db_session, run_id)
                 if shortfalls:
-                    from app.payouts.service.ledger_steps import _shortfall_conflict
+                    raise shortfall_conflict(shortfalls)
+            return run.payout_count
 
-                    raise _shortfall_conflict(shortfalls)
-        except PayoutError as error:
-            raise problem(error) from None
-        await db_session.commit()
-        engine = request.app.state.engine
-        actor = _actor(request)
-        code = await _execute(request.app.state, run_id, run.payout_count, "send",
-                              lambda: send_run(engine, run_id, actor=actor))
-        return Response(await _fresh_output(engine, run_id), status_code=code)
+        return await _run_step(request, db_session, run_id, "send", check, send_run)
 
     @get("/{run_id:uuid}/payouts", guards=[requires(*READERS)])
     async def payouts(self, db_session: AsyncSession, run_id: UUID, bank: str | None = None,

@@ -139,7 +139,8 @@ async def bank_shortfalls(session: AsyncSession, run_id: UUID) -> list[dict[str,
     return shortfalls
 
 
-def _shortfall_conflict(shortfalls: list[dict[str, Any]]) -> Conflict:
+def shortfall_conflict(shortfalls: list[dict[str, Any]]) -> Conflict:
+    """409 naming each bank short of funds and by how much."""
     names = ", ".join(f"{s['bank_name']} thiếu {s['shortfall']:,} đ".replace(",", ".") for s in shortfalls)
     return Conflict(f"Tài khoản chi của ngân hàng chưa đủ tiền: {names}",
                     "insufficient funding at: " + ", ".join(f"{s['bank_name']} short {s['shortfall']}"
@@ -161,7 +162,7 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
                                f"only an approved run can be sent (it is {run.status})")
             shortfalls = await bank_shortfalls(session, run_id)
             if shortfalls:
-                raise _shortfall_conflict(shortfalls)
+                raise shortfall_conflict(shortfalls)
             if run.status == "approved":
                 await session.execute(text(
                     "UPDATE payout_run SET status = 'sending', sent_by = :actor WHERE id = :run"),
@@ -193,7 +194,7 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
                 )
                 if _check_results(results, "send"):
                     await session.rollback()
-                    raise _shortfall_conflict(await bank_shortfalls(session, run_id))
+                    raise shortfall_conflict(await bank_shortfalls(session, run_id))
                 await session.execute(text(
                     "UPDATE payout SET status = 'sent', sent_at = now() WHERE id = ANY(:ids) AND status = 'scheduled'"),
                     {"ids": [r.id for r in rows]})
