@@ -19,6 +19,7 @@ from app.health import healthz
 from app.ledger_api.routes import LedgerController
 from app.logging import configure_logging
 from app.payouts.routes import route_handlers as payout_routes
+from app.reconciliation_api.routes import route_handlers as reconciliation_routes
 from app.registry.routes import ROUTES as REGISTRY_ROUTES
 from app.scheduler.service import SchedulerService
 from app.settings import Settings
@@ -31,6 +32,7 @@ log = structlog.get_logger()
 # Each domain adds its controllers here.
 ROUTE_HANDLERS: list[Any] = [
     healthz, AuthController, AdminController, LedgerController, *REGISTRY_ROUTES, *payout_routes,
+    *reconciliation_routes,
     *WEB_ROUTE_HANDLERS,
 ]
 

@@ -1,4 +1,4 @@
-"""``ansinh statements …``: read bank statement files from the command line."""
+"""``ansinh statements …``: read bank statement files, and import them, from the command line."""
 
 from __future__ import annotations
 
@@ -88,6 +88,45 @@ def parse_command(cli: CliContext, file: Path) -> None:
         out.write(chunk)
     out.write(encoder.encode(summary_record(file, parsed)) + b"\n")
     out.flush()
+
+
+@statements.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--bank", "bank_bin", required=True, help="BIN of the bank whose disbursement account it is")
+@click.option("--dry-run", is_flag=True, help="show what would match; apply and store nothing")
+@click.option("--actor", default="cli", show_default=True, help="who is importing (audit log)")
+@click.pass_obj
+def import_command(cli: CliContext, file: Path, bank_bin: str, dry_run: bool, actor: str) -> None:
+    """Import FILE as BANK's statement: match lines, apply credits and returns; one JSON summary line.
+
+    Exit 0 when imported (or already imported), 2 when the file is rejected (nothing applied)."""
+    from sqlalchemy import text
+
+    from app.reconciliation_api.importer import import_statement_file
+
+    configure_logging(cli.settings.production if cli else False, level=logging.WARNING)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        fail(f"không đọc được tệp {file} / cannot read {file}: {exc.strerror or exc}", 2)
+
+    async def work(session: Any) -> Any:
+        if not await session.scalar(text("SELECT 1 FROM bank WHERE bin = :bin"), {"bin": bank_bin}):
+            return None
+        return await import_statement_file(session, data=data, filename=file.name, bank_bin=bank_bin,
+                                           actor=actor, dry_run=dry_run)
+
+    outcome = cli.in_session(work)
+    if outcome is None:
+        fail(f"không có ngân hàng {bank_bin} / no bank {bank_bin}", 2)
+    if outcome.kind in ("rejected", "forbidden"):
+        parts = [f"{outcome.message_vi} / {outcome.message_en}"]
+        parts += [f"{e['message']} / {e['message_en']}" for e in outcome.errors[:20]]
+        fail("; ".join(parts), 2)
+    body = outcome.as_dict()
+    body["status"] = outcome.kind
+    sys.stdout.buffer.write(msgspec.json.encode(body) + b"\n")
+    sys.stdout.flush()
 
 
 commands = [statements]

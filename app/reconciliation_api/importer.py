@@ -1,0 +1,485 @@
+"""Import a bank statement file: check it, keep it, match its lines and apply them to payouts and the ledger.
+
+Everything of one file happens in the caller's transaction: the upload row, the statements, their
+lines, the ledger posts/voids/reversals, the payout status changes and the audit entry commit or roll
+back together, so a crash half-way leaves nothing and a rerun applies the file exactly once. The
+database refuses a second acceptance of the same file (SHA-256) or bank statement id, and a second
+credit or return of a payout (``statement_match`` primary key). A rejected file is kept (status
+``rejected``) with its reasons, and nothing of it is applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time as clock
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record
+from app.payouts.accounts import bank_disbursement_account, payable_account
+from app.payouts.references import parse_reference
+from app.payouts.service.ledger_steps import payout_transfer_id
+from ledger.accounts import ensure_accounts
+from ledger.driver import driver_connection
+from ledger.schemas import APPLIED_RESULTS, TransferKind
+from ledger.service import create_transfer_arrays
+from reconciliation.checks import PreviousStatement, statement_errors, statement_gap
+from reconciliation.matching import (
+    DECEASED_REASON,
+    EXCEPTION_REASONS,
+    Candidates,
+    FundingCandidate,
+    LineDecision,
+    Matcher,
+    PayoutCandidate,
+    line_references,
+    normalise_account,
+    summarise,
+)
+from reconciliation.parsers import Statement, StatementLine, StatementParseError, parse_statement_file
+from reconciliation.parsers.errors import RowError, row_error
+from reconciliation.parsers.model import LOCAL_TIMEZONE
+
+log = structlog.get_logger()
+
+DRY_RUN_LISTED_LINES = 10_000
+LINE_COPY_COLUMNS = ("statement_id", "line_no", "bank_bin", "booking_date", "value_date", "booked_at", "amount",
+                     "bank_reference", "end_to_end_ref", "counterparty_account", "counterparty_name", "description",
+                     "return_reason", "is_reversal", "status", "rule", "exception_reason", "payout_count",
+                     "funding_id")
+
+
+@dataclass
+class ImportOutcome:
+    """What an import did. ``kind``: created, existing, rejected, forbidden or dry_run."""
+
+    kind: str
+    upload_id: UUID | None = None
+    statements: list[dict[str, Any]] = field(default_factory=list)
+    message_vi: str = ""
+    message_en: str = ""
+    errors: list[RowError] = field(default_factory=list)
+    total_errors: int = 0
+    lines: list[dict[str, Any]] = field(default_factory=list)  # dry run: what each line would do
+
+    @property
+    def statement_id(self) -> str | None:
+        return self.statements[0]["id"] if self.statements else None
+
+    def totals(self) -> dict[str, int]:
+        keys = ("lines", "matched", "returned", "exceptions", "duplicates", "funding", "payouts_credited")
+        return {key: sum(int(s.get(key, 0)) for s in self.statements) for key in keys}
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"statement_id": self.statement_id, "upload_id": self.upload_id,
+                                "created": self.kind == "created", "dry_run": self.kind == "dry_run",
+                                **self.totals(), "statements": self.statements}
+        if self.kind == "dry_run":
+            body["results"] = self.lines
+        return body
+
+
+def booking_moment(line: StatementLine) -> datetime:
+    """When the bank booked a line: its time if given, else the start of its booking day in Việt Nam."""
+    return line.booked_at or datetime.combine(line.booking_date, time(0, 0), LOCAL_TIMEZONE)
+
+
+def _statement_key(statement: Statement, sha256: bytes, position: int) -> str:
+    return statement.statement_id or f"sha256:{sha256.hex()[:32]}:{position}"
+
+
+async def _store_upload(session: AsyncSession, *, bank_bin: str, filename: str | None, data: bytes, sha256: bytes,
+                        file_format: str | None, actor: str, rejection: dict[str, Any] | None) -> UUID:
+    upload_id = await session.scalar(text(
+        """INSERT INTO statement_upload (bank_bin, filename, sha256, size, content, format, status, rejection,
+                                         uploaded_by)
+           VALUES (:bank, :filename, :sha, :size, :content, :format, :status, CAST(:rejection AS jsonb), :actor)
+           RETURNING id"""),
+        {"bank": bank_bin, "filename": (filename or "")[:255] or None, "sha": sha256, "size": len(data),
+         "content": data, "format": file_format, "status": "rejected" if rejection else "accepted",
+         "rejection": msgspec.json.encode(rejection).decode() if rejection else None, "actor": actor})
+    assert upload_id is not None
+    return upload_id
+
+
+async def _existing(session: AsyncSession, where: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = await session.execute(text(
+        f"""SELECT s.id, s.statement_id, s.account, s.format, s.line_count, s.bank_bin, s.gap,
+                   count(*) FILTER (WHERE l.status = 'matched') AS matched,
+                   count(*) FILTER (WHERE l.status = 'returned') AS returned,
+                   count(*) FILTER (WHERE l.status = 'exception') AS exceptions
+              FROM bank_statement s LEFT JOIN statement_line l ON l.statement_id = s.id
+             WHERE {where} GROUP BY s.id ORDER BY s.position"""), params)  # noqa: S608 - fixed fragments
+    return [{"id": str(r.id), "bank_statement_id": r.statement_id, "account": r.account, "format": r.format,
+             "bank_bin": r.bank_bin, "lines": r.line_count, "matched": r.matched, "returned": r.returned,
+             "exceptions": r.exceptions, "gap": r.gap, "existing": True} for r in rows]
+
+
+async def _account_owners(session: AsyncSession, accounts: set[str]) -> dict[str, str]:
+    rows = await session.execute(text(
+        "SELECT account_number, bank_bin FROM disbursement_account WHERE account_number = ANY(:accounts)"),
+        {"accounts": sorted(accounts)})
+    return {r.account_number: r.bank_bin for r in rows}
+
+
+async def import_statement_file(session: AsyncSession, *, data: bytes, filename: str | None, bank_bin: str,
+                                actor: str, dry_run: bool = False) -> ImportOutcome:
+    """Check, keep and apply a statement file of ``bank_bin``'s disbursement account (see the module doc)."""
+    started = clock.perf_counter()
+    sha256 = hashlib.sha256(data).digest()
+    if not dry_run:
+        # One import per bank at a time: duplicate checks and matching see every earlier import.
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                              {"key": f"statement_import:{bank_bin}"})
+    same_file = await _existing(session, "s.sha256 = :sha", {"sha": sha256})
+    if same_file:
+        if any(s["bank_bin"] != bank_bin for s in same_file):
+            return ImportOutcome("forbidden", message_vi="Sao kê này thuộc ngân hàng khác",
+                                 message_en="this statement belongs to another bank")
+        return ImportOutcome("existing", statements=same_file)
+
+    async def reject(kind: str, vi: str, en: str, errors: list[RowError], total: int | None = None,
+                     file_format: str | None = None) -> ImportOutcome:
+        upload_id = None
+        if not dry_run:
+            upload_id = await _store_upload(
+                session, bank_bin=bank_bin, filename=filename, data=data, sha256=sha256, file_format=file_format,
+                actor=actor, rejection={"message": vi, "message_en": en, "errors": errors[:100]})
+            await record(session, actor=actor, action="statement.reject", object_type="statement_upload",
+                         object_id=upload_id, after={"bank_bin": bank_bin, "filename": filename, "reason": en})
+        log.info("statement_rejected", bank=bank_bin, filename=filename, reason=en, dry_run=dry_run)
+        return ImportOutcome(kind, upload_id=upload_id, message_vi=vi, message_en=en, errors=errors,
+                             total_errors=total if total is not None else len(errors))
+
+    try:
+        parsed = parse_statement_file(data, filename)
+    except StatementParseError as exc:
+        return await reject("rejected", exc.message_vi, exc.message_en, exc.errors, exc.total_errors)
+    file_format = ",".join(sorted({s.source_format for s in parsed})) or None
+    if not parsed:
+        return await reject("rejected", "Tệp không có sao kê nào", "the file holds no statement", [],
+                            file_format=file_format)
+
+    owners = await _account_owners(session, {normalise_account(s.account) for s in parsed})
+    foreign = [s.account for s in parsed if owners.get(normalise_account(s.account), bank_bin) != bank_bin]
+    if foreign:
+        return await reject("forbidden", f"Tài khoản {', '.join(foreign)} không phải tài khoản chi của ngân hàng này",
+                            f"account {', '.join(foreign)} is not this bank's disbursement account", [],
+                            file_format=file_format)
+    errors: list[RowError] = []
+    for position, statement in enumerate(parsed, start=1):
+        if normalise_account(statement.account) not in owners:
+            errors.append(row_error(None, "account",
+                                    f"Tài khoản {statement.account} không phải tài khoản chi đã đăng ký của ngân hàng",
+                                    f"account {statement.account} is not the bank's registered disbursement account"))
+        errors.extend(statement_errors(statement, position))
+    if errors:
+        return await reject("rejected", "Sao kê không hợp lệ, không có dòng nào được ghi nhận",
+                            "the statement is invalid; nothing was applied", errors, file_format=file_format)
+
+    fresh: list[tuple[int, Statement]] = []
+    already: list[dict[str, Any]] = []
+    for position, statement in enumerate(parsed, start=1):
+        found = await _existing(session, "s.bank_bin = :bank AND s.statement_id = :sid",
+                                {"bank": bank_bin, "sid": _statement_key(statement, sha256, position)})
+        if found:
+            already.extend(found)
+        else:
+            fresh.append((position, statement))
+    if not fresh:
+        return ImportOutcome("existing", statements=already)
+
+    upload_id = None
+    if not dry_run:
+        upload_id = await _store_upload(session, bank_bin=bank_bin, filename=filename, data=data, sha256=sha256,
+                                        file_format=file_format, actor=actor, rejection=None)
+    outcome = ImportOutcome("dry_run" if dry_run else "created", upload_id=upload_id)
+    for position, statement in fresh:
+        summary, decisions = await _import_statement(session, statement, position=position, bank_bin=bank_bin,
+                                                     sha256=sha256, upload_id=upload_id, actor=actor,
+                                                     dry_run=dry_run)
+        outcome.statements.append(summary)
+        if dry_run:
+            outcome.lines.extend(_dry_run_lines(statement, decisions, len(outcome.lines)))
+    outcome.statements.extend(already)
+    if not dry_run:
+        await record(session, actor=actor, action="statement.import", object_type="statement_upload",
+                     object_id=upload_id, after={"bank_bin": bank_bin, "filename": filename, **outcome.totals(),
+                                                 "statements": [s["id"] for s in outcome.statements]})
+    log.info("statement_imported", bank=bank_bin, filename=filename, dry_run=dry_run, **outcome.totals(),
+             seconds=round(clock.perf_counter() - started, 3))
+    return outcome
+
+
+def _dry_run_lines(statement: Statement, decisions: list[LineDecision], listed: int) -> list[dict[str, Any]]:
+    room = max(0, DRY_RUN_LISTED_LINES - listed)
+    return [{"statement": statement.statement_id, "line_no": d.line_no, "amount": line.amount, "status": d.status,
+             "rule": d.rule, "exception_reason": d.exception_reason, "payouts_credited": [str(p) for p in d.credits],
+             "payouts_returned": [str(p) for p, _ in d.returns], "return_reason": d.return_reason,
+             "funding_id": str(d.funding_id) if d.funding_id else None}
+            for line, d in zip(statement.lines[:room], decisions[:room], strict=True)]
+
+
+# --- candidates --------------------------------------------------------------------------------------
+PAYOUT_COLUMNS = """p.id, p.reference, p.bank_bin, p.account_number, p.amount, p.status, p.run_id,
+                     (p.sent_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS sent_on, p.beneficiary_id"""
+
+
+def payout_candidate(row: Any) -> PayoutCandidate:
+    return PayoutCandidate(id=row.id, reference=row.reference, bank_bin=row.bank_bin,
+                           account_number=row.account_number, amount=row.amount, state=row.status,
+                           run_id=row.run_id, sent_on=row.sent_on, beneficiary_id=row.beneficiary_id)
+
+
+async def load_candidates(session: AsyncSession, bank_bin: str, lines: tuple[StatementLine, ...], *,
+                          lock: bool) -> tuple[Candidates, dict[UUID, PayoutCandidate]]:
+    """The payouts and funding the lines may match, loaded set-based (locked when ``lock``)."""
+    candidates = Candidates(bank_bin=bank_bin)
+    by_id: dict[UUID, PayoutCandidate] = {}
+    lock_clause = " FOR UPDATE OF p" if lock else ""
+
+    def keep(row: Any) -> PayoutCandidate:
+        existing = by_id.get(row.id)
+        if existing is None:
+            existing = by_id[row.id] = payout_candidate(row)
+        return existing
+
+    references: set[str] = set()
+    unreferenced_debits: list[StatementLine] = []
+    unreferenced_credits: list[StatementLine] = []
+    for line in lines:
+        reference = line_references(line, parse_reference)
+        if reference:
+            references.add(reference)
+        elif line.amount < 0:
+            unreferenced_debits.append(line)
+        else:
+            unreferenced_credits.append(line)
+    if references:
+        rows = await session.execute(text(
+            f"SELECT {PAYOUT_COLUMNS} FROM payout p WHERE p.reference = ANY(:refs) ORDER BY p.id{lock_clause}"),  # noqa: S608
+            {"refs": sorted(references)})
+        for row in rows:
+            candidates.by_reference[row.reference] = keep(row)
+    accounts = {normalise_account(line.counterparty_account) for line in unreferenced_debits + unreferenced_credits
+                if line.counterparty_account}
+    if accounts:
+        rows = await session.execute(text(
+            f"""SELECT {PAYOUT_COLUMNS} FROM payout p
+                 WHERE p.bank_bin = :bank AND p.account_number = ANY(:accounts) AND p.status IN ('sent', 'credited')
+                 ORDER BY p.id{lock_clause}"""), {"bank": bank_bin, "accounts": sorted(accounts)})  # noqa: S608
+        for row in rows:
+            candidate = keep(row)
+            candidates.by_account.setdefault(row.account_number, []).append(candidate)
+    debit_amounts = sorted({-line.amount for line in unreferenced_debits})
+    if debit_amounts:
+        runs = await session.execute(text(
+            """SELECT run_id, sum(amount)::bigint AS total FROM payout
+                WHERE bank_bin = :bank AND status = 'sent' GROUP BY run_id HAVING sum(amount) = ANY(:amounts)"""),
+            {"bank": bank_bin, "amounts": debit_amounts})
+        totals = {r.run_id: int(r.total) for r in runs}
+        if totals:
+            rows = await session.execute(text(
+                f"""SELECT {PAYOUT_COLUMNS} FROM payout p
+                     WHERE p.bank_bin = :bank AND p.status = 'sent' AND p.run_id = ANY(:runs)
+                     ORDER BY p.id{lock_clause}"""), {"bank": bank_bin, "runs": list(totals)})  # noqa: S608
+            batches: dict[UUID, list[PayoutCandidate]] = {}
+            for row in rows:
+                batches.setdefault(row.run_id, []).append(keep(row))
+            for run_id, batch in batches.items():
+                candidates.batches.setdefault(totals[run_id], []).append(batch)
+    if unreferenced_credits:
+        rows = await session.execute(text(
+            """SELECT f.id, f.amount, f.reference, f.value_date FROM funding f
+                WHERE f.bank_bin = :bank AND f.amount = ANY(:amounts)
+                  AND NOT EXISTS (SELECT 1 FROM statement_line l WHERE l.funding_id = f.id)
+                ORDER BY f.value_date, f.id"""),
+            {"bank": bank_bin, "amounts": sorted({line.amount for line in unreferenced_credits})})
+        candidates.fundings = [FundingCandidate(id=r.id, amount=r.amount, reference=r.reference,
+                                                value_date=r.value_date) for r in rows]
+    return candidates, by_id
+
+
+async def _previous_statement(session: AsyncSession, bank_bin: str, account: str,
+                              statement: Statement) -> PreviousStatement | None:
+    row = (await session.execute(text(
+        """SELECT id, statement_id, closing_balance, closing_date FROM bank_statement
+            WHERE bank_bin = :bank AND account = :account
+              AND (CAST(:opening AS date) IS NULL OR closing_date IS NULL OR closing_date <= :opening)
+            ORDER BY closing_date DESC NULLS LAST, uploaded_at DESC LIMIT 1"""),
+        {"bank": bank_bin, "account": account, "opening": statement.opening_date})).first()
+    if row is None:
+        return None
+    return PreviousStatement(id=row.id, statement_id=row.statement_id, closing_balance=row.closing_balance,
+                             closing_date=row.closing_date)
+
+
+# --- one statement ------------------------------------------------------------------------------------
+async def _import_statement(session: AsyncSession, statement: Statement, *, position: int, bank_bin: str,
+                            sha256: bytes, upload_id: UUID | None, actor: str,
+                            dry_run: bool) -> tuple[dict[str, Any], list[LineDecision]]:
+    account = normalise_account(statement.account)
+    statement_key = _statement_key(statement, sha256, position)
+    previous = await _previous_statement(session, bank_bin, account, statement)
+    gap = statement_gap(previous, statement)
+    candidates, by_id = await load_candidates(session, bank_bin, statement.lines, lock=not dry_run)
+    decisions = Matcher(candidates, parse_reference).decide_all(statement.lines)
+    summary: dict[str, Any] = {"id": None, "bank_statement_id": statement_key, "account": account,
+                               "format": statement.source_format, "bank_bin": bank_bin, **summarise(decisions),
+                               "gap": gap, "existing": False}
+    if dry_run:
+        return summary, decisions
+    credits = sum(line.amount for line in statement.lines if line.amount > 0)
+    statement_row_id = await session.scalar(text(
+        """INSERT INTO bank_statement (upload_id, position, bank_bin, account, statement_id, sha256, format, currency,
+                                       opening_balance, closing_balance, opening_date, closing_date, line_count,
+                                       credit_total, debit_total, previous_statement, gap, uploaded_by)
+           VALUES (:upload, :position, :bank, :account, :sid, :sha, :format, 'VND', :opening, :closing,
+                   :opening_date, :closing_date, :count, :credits, :debits, :previous, CAST(:gap AS jsonb), :actor)
+           RETURNING id"""),
+        {"upload": upload_id, "position": position, "bank": bank_bin, "account": account, "sid": statement_key,
+         "sha": sha256, "format": statement.source_format, "opening": statement.opening_balance,
+         "closing": statement.closing_balance, "opening_date": statement.opening_date,
+         "closing_date": statement.closing_date, "count": len(statement.lines), "credits": credits,
+         "debits": credits - statement.line_total, "previous": previous.id if previous else None,
+         "gap": msgspec.json.encode(gap).decode() if gap else None, "actor": actor})
+    assert statement_row_id is not None
+    summary["id"] = str(statement_row_id)
+    await apply_decisions(session, statement_row_id, bank_bin, statement.lines, decisions, by_id)
+    return summary, decisions
+
+
+async def apply_decisions(session: AsyncSession, statement_row_id: UUID, bank_bin: str,
+                          lines: tuple[StatementLine, ...], decisions: list[LineDecision],
+                          by_id: dict[UUID, PayoutCandidate]) -> None:
+    """Write the lines with their outcome, post/void/reverse the ledger, update payouts, flag MD07 returns."""
+    driver = await driver_connection(session)
+    records = []
+    for line, decision in zip(lines, decisions, strict=True):
+        payouts = len(decision.credits) + len(decision.returns)
+        records.append((
+            statement_row_id, line.line_no, bank_bin, line.booking_date, line.value_date, line.booked_at, line.amount,
+            line.bank_reference, line.end_to_end_ref, line.counterparty_account, line.counterparty_name,
+            line.description, line.return_reason, line.is_reversal, decision.status, decision.rule,
+            decision.exception_reason, payouts, decision.funding_id))
+    await driver.copy_records_to_table("statement_line", records=records, columns=LINE_COPY_COLUMNS)
+    line_ids = {r["line_no"]: r["id"] for r in await driver.fetch(
+        "SELECT id, line_no FROM statement_line WHERE statement_id = $1", statement_row_id)}
+    await apply_payout_effects(session, bank_bin, [
+        (line_ids[line.line_no], line, decision) for line, decision in zip(lines, decisions, strict=True)
+        if decision.credits or decision.returns], by_id)
+
+
+async def apply_payout_effects(session: AsyncSession, bank_bin: str,
+                               items: list[tuple[int, StatementLine, LineDecision]],
+                               by_id: dict[UUID, PayoutCandidate]) -> None:
+    """Ledger transfers, payout updates, match rows and flags for lines that credit or return payouts."""
+    if not items:
+        return
+    driver = await driver_connection(session)
+    bank_account = bank_disbursement_account(bank_bin)
+    reversal_payables = {payable_account(by_id[payout_id].beneficiary_id)
+                         for _, _, d in items for payout_id, was_credited in d.returns if was_credited}
+    account_ids = await ensure_accounts(session, [bank_account, *sorted(reversal_payables, key=lambda s: s.code)])
+    ids: list[UUID] = []
+    kinds: list[TransferKind] = []
+    pendings: list[UUID | None] = []
+    debits: list[int | None] = []
+    credits_: list[int | None] = []
+    amounts: list[int | None] = []
+    references: list[str | None] = []
+    codes: list[str] = []
+    moments: list[datetime] = []
+    credited: list[tuple[UUID, datetime]] = []
+    returned: list[tuple[UUID, datetime, str]] = []
+    matches: list[tuple[UUID, str, int, str, UUID]] = []
+    flags: list[tuple[UUID, UUID, int]] = []
+    for line_id, line, decision in items:
+        moment = booking_moment(line)
+        rule = decision.rule or "manual_match"
+        for payout_id in decision.credits:
+            payout = by_id[payout_id]
+            transfer_id = payout_transfer_id(payout_id, "credit")
+            ids.append(transfer_id)
+            kinds.append(TransferKind.post)
+            pendings.append(payout_transfer_id(payout_id, "send"))
+            debits.append(None)
+            credits_.append(None)
+            amounts.append(None)
+            references.append(payout.reference)
+            codes.append("payout.credit")
+            moments.append(moment)
+            credited.append((payout_id, moment))
+            matches.append((payout_id, "credit", line_id, rule, transfer_id))
+        for payout_id, was_credited in decision.returns:
+            payout = by_id[payout_id]
+            transfer_id = payout_transfer_id(payout_id, "return")
+            ids.append(transfer_id)
+            references.append(payout.reference)
+            codes.append("payout.return")
+            moments.append(moment)
+            if was_credited:
+                kinds.append(TransferKind.single)
+                pendings.append(None)
+                debits.append(account_ids[bank_account.code])
+                credits_.append(account_ids[payable_account(payout.beneficiary_id).code])
+                amounts.append(payout.amount)
+            else:
+                kinds.append(TransferKind.void)
+                pendings.append(payout_transfer_id(payout_id, "send"))
+                debits.append(None)
+                credits_.append(None)
+                amounts.append(None)
+            reason = decision.return_reason or "NARR"
+            returned.append((payout_id, moment, reason))
+            matches.append((payout_id, "return", line_id, rule, transfer_id))
+            if reason == DECEASED_REASON:
+                flags.append((payout.beneficiary_id, payout_id, line_id))
+    results = await create_transfer_arrays(
+        session, ids=ids, code=codes, kind=kinds, debit_account_ids=debits, credit_account_ids=credits_,
+        amounts=amounts, pending_ids=pendings, references=references, event_at=moments)
+    refused = sorted({str(r) for r in results if r not in APPLIED_RESULTS})
+    if refused:
+        raise RuntimeError(f"ledger refused reconciliation transfers: {refused}")
+    if credited:
+        updated = await driver.execute(
+            """UPDATE payout p SET status = 'credited', credited_at = u.at
+                 FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
+                WHERE p.id = u.id AND p.status = 'sent'""",
+            [c[0] for c in credited], [c[1] for c in credited])
+        if int(updated.split()[-1]) != len(credited):
+            raise RuntimeError("a payout to credit was no longer sent")
+    if returned:
+        updated = await driver.execute(
+            """UPDATE payout p SET status = 'returned', returned_at = u.at, return_reason = u.reason
+                 FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS u(id, at, reason)
+                WHERE p.id = u.id AND p.status IN ('sent', 'credited')""",
+            [r[0] for r in returned], [r[1] for r in returned], [r[2] for r in returned])
+        if int(updated.split()[-1]) != len(returned):
+            raise RuntimeError("a payout to return was neither sent nor credited")
+    await driver.copy_records_to_table("statement_match", records=matches,
+                                       columns=("payout_id", "effect", "line_id", "rule", "transfer_id"))
+    if flags:
+        await driver.executemany(
+            """INSERT INTO beneficiary_flag (beneficiary_id, kind, payout_id, line_id)
+               VALUES ($1, 'deceased_reported_by_bank', $2, $3)
+               ON CONFLICT (beneficiary_id, kind) WHERE resolved_at IS NULL DO NOTHING""", flags)
+
+
+def exception_message(reason: str | None) -> str | None:
+    """The bilingual text of an exception reason."""
+    if reason is None:
+        return None
+    vi, en = EXCEPTION_REASONS.get(reason, (reason, reason))
+    return f"{vi} / {en}"
+
+
+def today_local() -> date:
+    return datetime.now(LOCAL_TIMEZONE).date()

@@ -1,0 +1,267 @@
+"""The exceptions queue: list unmatched or returned lines, and resolve them (each resolution audited).
+
+Actions: ``manual_match`` (credit, or for a credit line return, the named payout), ``bank_fee`` (a debit
+the bank charged: ``expense:bank_fee:K`` ← ``bank:K:disbursement``), ``ignore`` (a reason is
+required) and ``reissue`` (a returned payout: its months are released and its entitlement reversed,
+so the next run pays them again, once, to the beneficiary's corrected account).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record
+from app.payouts.accounts import bank_disbursement_account, expense_account, payable_account
+from app.payouts.service.errors import Conflict, NotFound, PayoutError
+from app.payouts.service.ledger_steps import payout_transfer_id
+from app.reconciliation_api.importer import (
+    PAYOUT_COLUMNS,
+    apply_payout_effects,
+    exception_message,
+    payout_candidate,
+)
+from ledger.accounts import ensure_accounts
+from ledger.schemas import APPLIED_RESULTS, AccountSpec, AccountType, TransferKind
+from ledger.service import create_transfer_arrays
+from reconciliation.matching import UNSTATED_RETURN_REASON, LineDecision
+from reconciliation.parsers.model import StatementLine
+
+ACTIONS = ("manual_match", "bank_fee", "ignore", "reissue")
+FEE_NAMESPACE = uuid.UUID("3c0f6a7e-52d4-4c1e-9d33-8b1f0e5a7c21")
+
+
+def bank_fee_account(bank_bin: str) -> AccountSpec:
+    """Fees a bank charged on its disbursement account."""
+    return AccountSpec(code=f"expense:bank_fee:{bank_bin}", type=AccountType.expense)
+
+
+_LINE_VIEW = """
+    SELECT l.id, l.statement_id, s.statement_id AS bank_statement_id, l.line_no, l.bank_bin, l.booking_date,
+           l.value_date, l.booked_at, l.amount, l.bank_reference, l.end_to_end_ref, l.counterparty_account,
+           l.counterparty_name, l.description, l.return_reason, l.is_reversal, l.status, l.rule,
+           l.exception_reason, l.payout_count, l.funding_id, l.resolution, l.resolution_note, l.resolved_by,
+           l.resolved_at,
+           (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'payout_id', m.payout_id, 'effect', m.effect, 'reference', p.reference,
+                       'beneficiary_id', p.beneficiary_id, 'status', p.status, 'return_reason', p.return_reason,
+                       'amount', p.amount) ORDER BY p.reference), '[]'::jsonb)
+              FROM statement_match m JOIN payout p ON p.id = m.payout_id WHERE m.line_id = l.id) AS payouts,
+           (SELECT jsonb_build_object('id', f.id, 'kind', f.kind, 'beneficiary_id', f.beneficiary_id)
+              FROM beneficiary_flag f WHERE f.line_id = l.id LIMIT 1) AS flag
+      FROM statement_line l JOIN bank_statement s ON s.id = l.statement_id
+"""
+
+
+def line_output(row: Any) -> dict[str, Any]:
+    """A statement line as the API returns it."""
+    return {
+        "id": row.id, "statement_id": str(row.statement_id), "bank_statement_id": row.bank_statement_id,
+        "line_no": row.line_no, "bank_bin": row.bank_bin, "booking_date": row.booking_date,
+        "value_date": row.value_date, "booked_at": row.booked_at, "amount": row.amount,
+        "bank_reference": row.bank_reference, "end_to_end_ref": row.end_to_end_ref,
+        "counterparty_account": row.counterparty_account, "counterparty_name": row.counterparty_name,
+        "description": row.description, "return_reason": row.return_reason, "is_reversal": row.is_reversal,
+        "status": row.status, "rule": row.rule, "exception_reason": row.exception_reason,
+        "exception_message": exception_message(row.exception_reason), "payout_count": row.payout_count,
+        "funding_id": str(row.funding_id) if row.funding_id else None, "payouts": row.payouts, "flag": row.flag,
+        "resolution": row.resolution, "resolution_note": row.resolution_note, "resolved_by": row.resolved_by,
+        "resolved_at": row.resolved_at,
+    }
+
+
+async def statement_lines(session: AsyncSession, statement_id: UUID) -> list[dict[str, Any]]:
+    """Every line of a statement with its match status, rule and payouts."""
+    rows = await session.execute(text(_LINE_VIEW + " WHERE l.statement_id = :sid ORDER BY l.line_no"),
+                                 {"sid": statement_id})
+    return [line_output(r) for r in rows]
+
+
+async def list_exceptions(session: AsyncSession, *, status: str = "open", bank: str | None = None,
+                          page: int = 1, page_size: int = 100) -> dict[str, Any]:
+    """Lines needing an officer (exceptions and returns not yet resolved), or the resolved ones, or all."""
+    conditions = {"open": "l.resolved_at IS NULL AND l.status IN ('exception', 'returned')",
+                  "resolved": "l.resolved_at IS NOT NULL",
+                  "all": "(l.resolved_at IS NOT NULL OR l.status IN ('exception', 'returned'))"}
+    if status not in conditions:
+        raise PayoutError("Trạng thái phải là open, resolved hoặc all", "status must be open, resolved or all")
+    page, page_size = max(page, 1), min(max(page_size, 1), 1000)
+    where = conditions[status] + (" AND l.bank_bin = :bank" if bank else "")
+    params: dict[str, Any] = {"bank": bank, "limit": page_size, "offset": (page - 1) * page_size}
+    total = await session.scalar(text(f"SELECT count(*) FROM statement_line l WHERE {where}"), params)  # noqa: S608
+    rows = await session.execute(text(
+        _LINE_VIEW + f" WHERE {where} ORDER BY l.id LIMIT :limit OFFSET :offset"), params)  # noqa: S608
+    return {"items": [line_output(r) for r in rows], "total": int(total or 0), "page": page, "page_size": page_size}
+
+
+async def list_flags(session: AsyncSession, *, open_only: bool = True) -> dict[str, Any]:
+    """Beneficiaries flagged for an officer (deceased reported by a bank's return, MD07)."""
+    rows = await session.execute(text(
+        """SELECT f.id, f.beneficiary_id, b.full_name, b.commune_code, f.kind, f.payout_id, f.line_id,
+                  f.raised_at, f.resolved_at, f.resolved_by, f.note
+             FROM beneficiary_flag f JOIN beneficiary b ON b.id = f.beneficiary_id
+            WHERE NOT :open_only OR f.resolved_at IS NULL ORDER BY f.id"""), {"open_only": open_only})
+    items = [{"id": r.id, "beneficiary_id": str(r.beneficiary_id), "full_name": r.full_name,
+              "commune_code": r.commune_code, "kind": r.kind,
+              "message": "Ngân hàng báo chủ tài khoản đã mất (MD07) / the bank reports the holder deceased (MD07)",
+              "payout_id": str(r.payout_id) if r.payout_id else None, "line_id": r.line_id, "raised_at": r.raised_at,
+              "resolved_at": r.resolved_at, "resolved_by": r.resolved_by, "note": r.note} for r in rows]
+    return {"items": items, "total": len(items), "page": 1, "page_size": len(items)}
+
+
+async def _locked_line(session: AsyncSession, line_id: int) -> Any:
+    row = (await session.execute(text(
+        "SELECT * FROM statement_line WHERE id = :id FOR UPDATE"), {"id": line_id})).first()
+    if row is None:
+        raise NotFound("Không tìm thấy dòng sao kê", "statement line not found")
+    if row.resolved_at is not None:
+        raise Conflict("Dòng sao kê này đã được xử lý", "this statement line is already resolved")
+    return row
+
+
+def _as_statement_line(row: Any) -> StatementLine:
+    return StatementLine(
+        account="", booking_date=row.booking_date, value_date=row.value_date, booked_at=row.booked_at,
+        amount=row.amount, currency="VND", bank_reference=row.bank_reference, end_to_end_ref=row.end_to_end_ref,
+        counterparty_account=row.counterparty_account, counterparty_name=row.counterparty_name,
+        description=row.description, return_reason=row.return_reason, is_reversal=row.is_reversal,
+        line_no=row.line_no)
+
+
+async def _finish(session: AsyncSession, line: Any, *, status: str, rule: str, resolution: str, note: str | None,
+                  actor: str, payout_count: int | None = None, extra: dict[str, Any] | None = None) -> None:
+    await session.execute(text(
+        """UPDATE statement_line SET status = :status, rule = :rule, resolution = :resolution,
+                  resolution_note = :note, resolved_by = :actor, resolved_at = now(),
+                  payout_count = coalesce(:count, payout_count)
+            WHERE id = :id"""),
+        {"status": status, "rule": rule, "resolution": resolution, "note": note, "actor": actor,
+         "count": payout_count, "id": line.id})
+    await record(session, actor=actor, action=f"reconciliation.{resolution}", object_type="statement_line",
+                 object_id=line.id, before={"status": line.status, "exception_reason": line.exception_reason},
+                 after={"status": status, "rule": rule, "note": note, **(extra or {})})
+
+
+async def resolve_line(session: AsyncSession, line_id: int, *, action: str, actor: str, note: str | None = None,
+                       payout_id: UUID | None = None, bank_account_id: int | None = None) -> dict[str, Any]:
+    """Resolve one open line with an action; raises PayoutError (bilingual) when it does not fit."""
+    note = (note or "").strip() or None
+    if action not in ACTIONS:
+        raise PayoutError("Hành động phải là manual_match, bank_fee, ignore hoặc reissue",
+                          "action must be manual_match, bank_fee, ignore or reissue")
+    line = await _locked_line(session, line_id)
+    if action == "reissue":
+        await _reissue(session, line, bank_account_id=bank_account_id, actor=actor, note=note)
+    else:
+        if line.status != "exception":
+            raise Conflict("Chỉ xử lý được dòng đang là ngoại lệ", "only an exception line can be resolved this way")
+        if action == "ignore":
+            if note is None:
+                raise PayoutError("Cần ghi lý do bỏ qua", "a reason is required to ignore a line")
+            await _finish(session, line, status="ignored", rule="ignore", resolution="ignore", note=note, actor=actor)
+        elif action == "bank_fee":
+            await _bank_fee(session, line, actor=actor, note=note)
+        else:
+            await _manual_match(session, line, payout_id=payout_id, actor=actor, note=note)
+    row = (await session.execute(text(_LINE_VIEW + " WHERE l.id = :id"), {"id": line_id})).one()
+    return line_output(row)
+
+
+async def _manual_match(session: AsyncSession, line: Any, *, payout_id: UUID | None, actor: str,
+                        note: str | None) -> None:
+    if payout_id is None:
+        raise PayoutError("Cần chọn lệnh chi (payout_id)", "payout_id is required for a manual match")
+    row = (await session.execute(text(
+        f"SELECT {PAYOUT_COLUMNS} FROM payout p WHERE p.id = :id FOR UPDATE"), {"id": payout_id})).first()  # noqa: S608
+    if row is None:
+        raise NotFound("Không tìm thấy lệnh chi", "payout not found")
+    payout = payout_candidate(row)
+    if payout.bank_bin != line.bank_bin:
+        raise Conflict("Lệnh chi thuộc ngân hàng khác", "the payout is another bank's")
+    if payout.amount != abs(line.amount):
+        raise Conflict(f"Số tiền lệnh chi {payout.amount} khác số tiền dòng sao kê {abs(line.amount)}",
+                       f"payout amount {payout.amount} differs from the line's {abs(line.amount)}")
+    if line.amount < 0:
+        if payout.state != "sent":
+            raise Conflict(f"Lệnh chi đang ở trạng thái {payout.state}, không ghi nhận chuyển được",
+                           f"the payout is {payout.state}; it cannot be credited")
+        decision = LineDecision(line.line_no, "matched", "manual_match", credits=[payout.id])
+        status = "matched"
+    else:
+        if payout.state not in ("sent", "credited"):
+            raise Conflict(f"Lệnh chi đang ở trạng thái {payout.state}, không hoàn trả được",
+                           f"the payout is {payout.state}; it cannot be returned")
+        decision = LineDecision(line.line_no, "returned", "manual_match",
+                                returns=[(payout.id, payout.state == "credited")],
+                                return_reason=(line.return_reason or UNSTATED_RETURN_REASON).upper())
+        status = "returned"
+    await apply_payout_effects(session, line.bank_bin, [(line.id, _as_statement_line(line), decision)],
+                               {payout.id: payout})
+    await _finish(session, line, status=status, rule="manual_match", resolution="manual_match", note=note,
+                  actor=actor, payout_count=1, extra={"payout_id": payout.id, "reference": payout.reference})
+
+
+async def _bank_fee(session: AsyncSession, line: Any, *, actor: str, note: str | None) -> None:
+    if line.amount >= 0:
+        raise PayoutError("Phí ngân hàng phải là một khoản ghi nợ", "a bank fee must be a debit line")
+    bank, fee = bank_disbursement_account(line.bank_bin), bank_fee_account(line.bank_bin)
+    ids = await ensure_accounts(session, [bank, fee])
+    transfer_id = uuid.uuid5(FEE_NAMESPACE, f"fee:{line.id}")
+    (result,) = await create_transfer_arrays(
+        session, ids=[transfer_id], code="reconciliation.bank_fee", kind=TransferKind.single,
+        debit_account_ids=[ids[fee.code]], credit_account_ids=[ids[bank.code]], amounts=[-line.amount],
+        references=[(line.bank_reference or f"line {line.id}")[:64]])
+    if result not in APPLIED_RESULTS:
+        raise Conflict(f"Sổ cái từ chối ghi phí: {result}", f"the ledger refused the fee: {result}")
+    await _finish(session, line, status="fee", rule="bank_fee", resolution="bank_fee", note=note, actor=actor,
+                  extra={"transfer_id": transfer_id, "amount": -line.amount})
+
+
+async def _reissue(session: AsyncSession, line: Any, *, bank_account_id: int | None, actor: str,
+                   note: str | None) -> None:
+    if line.status != "returned":
+        raise Conflict("Chỉ chi lại được khoản đã bị hoàn trả", "only a returned payout can be reissued")
+    if bank_account_id is None:
+        raise PayoutError("Cần chọn tài khoản ngân hàng mới (bank_account_id)",
+                          "bank_account_id (the corrected account) is required")
+    payout = (await session.execute(text(
+        """SELECT p.id, p.beneficiary_id, p.amount, p.reference, p.status, p.bank_account_id, r.programme_code
+             FROM statement_match m JOIN payout p ON p.id = m.payout_id JOIN payout_run r ON r.id = p.run_id
+            WHERE m.line_id = :line AND m.effect = 'return' FOR UPDATE OF p"""), {"line": line.id})).first()
+    if payout is None or payout.status != "returned":
+        raise Conflict("Không tìm thấy lệnh chi bị hoàn trả của dòng này", "no returned payout on this line")
+    account = (await session.execute(text(
+        "SELECT id, beneficiary_id, effective_to, verification_status FROM bank_account WHERE id = :id"),
+        {"id": bank_account_id})).first()
+    if account is None or account.beneficiary_id != payout.beneficiary_id:
+        raise PayoutError("Tài khoản ngân hàng không thuộc người hưởng này",
+                          "the bank account does not belong to this beneficiary")
+    if account.effective_to is not None or account.verification_status in ("closed", "name_mismatch"):
+        raise Conflict("Tài khoản ngân hàng không còn hiệu lực hoặc sai tên",
+                       "the bank account is no longer active or its name does not match")
+    if account.id == payout.bank_account_id:
+        raise Conflict("Phải chọn tài khoản đã sửa, khác tài khoản bị hoàn trả",
+                       "choose the corrected account, not the one the money came back from")
+    released = await session.execute(text(
+        """UPDATE payout_month SET released_at = now(), released_by = :actor
+            WHERE payout_id = :payout AND released_at IS NULL"""), {"actor": actor, "payout": payout.id})
+    # The next run recognises the entitlement again; take this one back so it is not counted twice.
+    expense, payable = expense_account(payout.programme_code), payable_account(payout.beneficiary_id)
+    ids = await ensure_accounts(session, [expense, payable])
+    (result,) = await create_transfer_arrays(
+        session, ids=[payout_transfer_id(payout.id, "release")], code="payout.release", kind=TransferKind.single,
+        debit_account_ids=[ids[payable.code]], credit_account_ids=[ids[expense.code]], amounts=[payout.amount],
+        references=[payout.reference])
+    if result not in APPLIED_RESULTS:
+        raise Conflict(f"Sổ cái từ chối: {result}", f"the ledger refused the release: {result}")
+    await session.execute(text(
+        """INSERT INTO payout_reissue (returned_payout_id, bank_account_id, line_id, requested_by)
+           VALUES (:payout, :account, :line, :actor)"""),
+        {"payout": payout.id, "account": account.id, "line": line.id, "actor": actor})
+    await _finish(session, line, status="returned", rule=line.rule, resolution="reissue", note=note, actor=actor,
+                  extra={"payout_id": payout.id, "bank_account_id": account.id,
+                         "months_released": released.rowcount})  # type: ignore[attr-defined]

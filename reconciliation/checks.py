@@ -1,0 +1,64 @@
+"""Checks a statement must pass before any of it is applied: VND, balances present, adds up; and gaps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from reconciliation.parsers.errors import RowError, row_error
+from reconciliation.parsers.model import Statement
+
+
+def statement_errors(statement: Statement, position: int) -> list[RowError]:
+    """Why a parsed statement cannot be applied (empty when it can), bilingual."""
+    label = statement.statement_id or f"#{position}"
+    errors: list[RowError] = []
+    currencies = {statement.currency} if statement.currency else set()
+    currencies |= {line.currency for line in statement.lines}
+    if currencies - {"VND"} or not currencies and statement.lines:
+        found = ", ".join(sorted(c or "?" for c in currencies)) or "?"
+        errors.append(row_error(None, "currency", f"Sao kê {label}: chỉ nhận VND, tệp có {found}",
+                                f"statement {label}: only VND is accepted, the file has {found}"))
+    if statement.opening_balance is None or statement.closing_balance is None:
+        errors.append(row_error(None, "balance", f"Sao kê {label}: thiếu số dư đầu kỳ hoặc cuối kỳ",
+                                f"statement {label}: the opening or closing balance is missing"))
+    elif not statement.adds_up:
+        expected = statement.opening_balance + statement.line_total
+        errors.append(row_error(
+            None, "balance",
+            f"Sao kê {label}: số dư đầu kỳ {statement.opening_balance} + phát sinh {statement.line_total} "
+            f"= {expected}, khác số dư cuối kỳ {statement.closing_balance}",
+            f"statement {label}: opening {statement.opening_balance} + lines {statement.line_total} = {expected}, "
+            f"not the closing balance {statement.closing_balance}"))
+    return errors
+
+
+@dataclass(frozen=True)
+class PreviousStatement:
+    id: Any
+    statement_id: str
+    closing_balance: int
+    closing_date: date | None
+
+
+def statement_gap(previous: PreviousStatement | None, statement: Statement) -> dict[str, Any] | None:
+    """A break against the account's previous statement (balance or days missing), or None."""
+    if previous is None:
+        return None
+    gap: dict[str, Any] = {}
+    if previous.closing_balance != statement.opening_balance:
+        gap["expected_opening_balance"] = previous.closing_balance
+        gap["opening_balance"] = statement.opening_balance
+        gap["difference"] = (statement.opening_balance or 0) - previous.closing_balance
+    if previous.closing_date is not None and statement.opening_date is not None \
+            and statement.opening_date - previous.closing_date > timedelta(days=1):
+        gap["missing_from"] = (previous.closing_date + timedelta(days=1)).isoformat()
+        gap["missing_to"] = (statement.opening_date - timedelta(days=1)).isoformat()
+    if not gap:
+        return None
+    gap["previous_statement"] = str(previous.id)
+    gap["previous_bank_statement_id"] = previous.statement_id
+    gap["message"] = ("Sao kê không liền mạch với sao kê trước của tài khoản / "
+                      "this statement does not follow on from the account's previous one")
+    return gap

@@ -1,0 +1,155 @@
+"""Bank statements through the API: camt.053, MT940 and xlsx files of a run's payouts, matched and applied."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+from sqlalchemy import text
+
+from app.database import session_scope
+from app.reconciliation_api.importer import today_local
+from reconciliation.writers import write_camt053, write_mt940, write_statement_xlsx
+from tests.app.reconciliation_api.world import (
+    as_bank,
+    build_world,
+    debit,
+    ledger_clean,
+    other_line,
+    payout_states,
+    returned,
+    statement,
+    table_counts,
+    upload,
+)
+from tests.support.ledger import totals
+from tests.support.world import VIETCOMBANK, Office
+
+
+@pytest.fixture
+async def office(client, engine):
+    return await Office(client, engine).setup()
+
+
+async def test_full_cycle_camt_mt940_xlsx_gives_exact_statuses_and_a_clean_ledger(office, engine):
+    _, payouts = await build_world(office, vietcombank=6)
+    p = payouts
+    today = today_local()
+    first = statement(VIETCOMBANK, [
+        debit(p[0]), debit(p[1]), debit(p[2]), debit(p[3]),
+        returned(p[1], "AC04"),
+        debit(p[0]),  # the bank lists p0 twice: must not be credited twice
+        other_line(VIETCOMBANK, -123_456),  # unknown debit
+        other_line(VIETCOMBANK, 100_000_000, bank_reference="FT-BUDGET-970436", description="Cap kinh phi"),
+    ], statement_id="SK202603/1", opening=0)
+    second = statement(VIETCOMBANK, [
+        # no reference: matched by account + amount + value date within 3 days of sending
+        debit(p[4], end_to_end_ref=None, description="Chi tro cap", bank_reference="FT0000001",
+              booking_date=today, value_date=today, booked_at=None),
+        returned(p[2], "MD07"),
+    ], statement_id="SK202603/2", opening=first.closing_balance, opening_date=date(2026, 3, 12),
+        closing_date=date(2026, 3, 13))
+    third = statement(VIETCOMBANK, [returned(p[5], "AC01")], statement_id="SK202603/3",
+                      opening=second.closing_balance, opening_date=date(2026, 3, 13), closing_date=date(2026, 3, 14))
+
+    headers = await as_bank(office, VIETCOMBANK)
+    camt = await upload(office, headers, write_camt053(first), "sao-ke-1.xml")
+    assert camt.status_code == 201, camt.text
+    body = camt.json()
+    assert (body["lines"], body["matched"], body["returned"], body["exceptions"], body["duplicates"],
+            body["funding"]) == (8, 5, 1, 2, 1, 1)
+    assert body["statements"][0]["gap"] is None
+    mt940 = await upload(office, headers, write_mt940(second), "sao-ke-2.sta")
+    assert mt940.status_code == 201, mt940.text
+    assert (mt940.json()["matched"], mt940.json()["returned"]) == (1, 1)
+    xlsx = await upload(office, headers, write_statement_xlsx(third), "sao-ke-3.xlsx")
+    assert xlsx.status_code == 201, xlsx.text
+    assert xlsx.json()["returned"] == 1 and xlsx.json()["statements"][0]["gap"] is None
+
+    states = await payout_states(office)
+    assert states[p[0].reference] == ("credited", None)
+    assert states[p[1].reference] == ("returned", "AC04")
+    assert states[p[2].reference] == ("returned", "MD07")
+    assert states[p[3].reference] == ("credited", None)
+    assert states[p[4].reference] == ("credited", None)
+    assert states[p[5].reference] == ("returned", "AC01")
+
+    detail = (await office.client.get(f"/api/statements/{body['statement_id']}", headers=headers)).json()
+    outcome = [(line["status"], line["rule"], line["exception_reason"]) for line in detail["lines"]]
+    assert outcome == [("matched", "reference", None)] * 4 + [
+        ("returned", "return", None), ("exception", None, "duplicate"), ("exception", None, "unmatched"),
+        ("matched", "funding", None)]
+    second_detail = (await office.client.get(f"/api/statements/{mt940.json()['statement_id']}",
+                                             headers=headers)).json()
+    assert second_detail["lines"][0]["rule"] == "account_amount_date"
+    assert second_detail["lines"][1]["flag"]["kind"] == "deceased_reported_by_bank"
+
+    async with session_scope(engine) as session:
+        credited_at = await session.scalar(text("SELECT credited_at FROM payout WHERE id = :id"), {"id": p[0].id})
+        assert credited_at.isoformat() == "2026-03-10T02:15:00+00:00"
+        total = sum(x.amount for x in p)
+        reversed_ = p[1].amount + p[2].amount
+        posted = sum(x.amount for x in p[:5])
+        assert await totals(session, f"bank:{VIETCOMBANK}:disbursement") == (
+            100_000_000 + reversed_, posted, 0, 0)
+        assert total > 0
+    await ledger_clean(office)
+
+    await office.be("lan.officer")
+    flags = (await office.client.get("/api/reconciliation/flags")).json()
+    assert [f["beneficiary_id"] for f in flags["items"]] == [str(p[2].beneficiary_id)]
+    queue = (await office.client.get("/api/reconciliation/exceptions")).json()
+    assert sorted((item["status"], item["exception_reason"]) for item in queue["items"]) == [
+        ("exception", "duplicate"), ("exception", "unmatched"),
+        ("returned", None), ("returned", None), ("returned", None)]
+
+
+async def test_same_file_or_same_statement_again_changes_nothing(office):
+    _, p = await build_world(office, vietcombank=2)
+    headers = await as_bank(office, VIETCOMBANK)
+    data = write_camt053(statement(VIETCOMBANK, [debit(p[0]), debit(p[1])], opening=100_000_000))
+    first = await upload(office, headers, data, "a.xml")
+    assert first.status_code == 201
+    before = await table_counts(office)
+    again = await upload(office, headers, data, "a.xml")
+    assert again.status_code == 200 and again.json()["statement_id"] == first.json()["statement_id"]
+    same_id = await upload(office, headers, write_mt940(statement(VIETCOMBANK, [debit(p[0]), debit(p[1])],
+                                                                  opening=100_000_000)), "a.sta")
+    assert same_id.status_code == 200 and same_id.json()["statement_id"] == first.json()["statement_id"]
+    assert await table_counts(office) == before
+    await ledger_clean(office)
+
+
+async def test_gap_against_the_previous_statement_is_reported_and_stored(office):
+    _, p = await build_world(office, vietcombank=2)
+    headers = await as_bank(office, VIETCOMBANK)
+    one = statement(VIETCOMBANK, [debit(p[0])], statement_id="S1", opening=100_000_000,
+                    opening_date=date(2026, 3, 9), closing_date=date(2026, 3, 10))
+    two = statement(VIETCOMBANK, [debit(p[1])], statement_id="S2", opening=one.closing_balance - 5_000,
+                    opening_date=date(2026, 3, 15), closing_date=date(2026, 3, 15))
+    assert (await upload(office, headers, write_camt053(one), "1.xml")).status_code == 201
+    response = await upload(office, headers, write_camt053(two), "2.xml")
+    assert response.status_code == 201
+    gap = response.json()["statements"][0]["gap"]
+    assert gap["expected_opening_balance"] == one.closing_balance and gap["difference"] == -5_000
+    assert (gap["missing_from"], gap["missing_to"]) == ("2026-03-11", "2026-03-14")
+    listed = (await office.client.get("/api/bank/statements", headers=headers)).json()
+    assert listed["total"] == 2 and listed["items"][0]["gap"]["difference"] == -5_000
+
+
+async def test_dry_run_shows_matches_and_applies_nothing(office):
+    _, p = await build_world(office, vietcombank=2)
+    headers = await as_bank(office, VIETCOMBANK)
+    before = await table_counts(office)
+    data = write_camt053(statement(VIETCOMBANK, [debit(p[0]), returned(p[1]), other_line(VIETCOMBANK, -5)],
+                                   opening=100_000_000))
+    response = await upload(office, headers, data, "dry.xml", dry_run="true")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["dry_run"] is True and (body["matched"], body["returned"], body["exceptions"]) == (1, 1, 1)
+    assert [r["rule"] for r in body["results"]] == ["reference", "return", None]
+    assert await table_counts(office) == before
+    assert set((await payout_states(office)).values()) == {("sent", None)}
+    real = await upload(office, headers, data, "dry.xml")
+    assert real.status_code == 201 and real.json()["matched"] == 1
