@@ -1,0 +1,130 @@
+"""Who may upload what, and files that must be refused whole (kept for audit, nothing applied)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import text
+
+from app.database import session_scope
+from reconciliation.writers import write_camt053, write_statement_csv
+from tests.app.reconciliation_api.world import (
+    as_bank,
+    build_world,
+    debit,
+    ledger_clean,
+    payout_states,
+    returned,
+    statement,
+    table_counts,
+    upload,
+)
+from tests.support.actors import bank_key
+from tests.support.world import BIDV, VIETCOMBANK, Office
+
+ENTITY_BOMB = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt>&lol3;</BkToCstmrStmt></Document>"""
+
+
+@pytest.fixture
+async def office(client, engine):
+    return await Office(client, engine).setup()
+
+
+async def _uploads(office: Office) -> list[tuple[str, int]]:
+    async with session_scope(office.engine) as session:
+        rows = await session.execute(text("SELECT status, length(content) AS size FROM statement_upload ORDER BY uploaded_at"))
+        return [(r.status, r.size) for r in rows]
+
+
+async def test_unbalanced_and_non_vnd_statements_are_refused_whole_and_kept(office):
+    _, p = await build_world(office, vietcombank=2)
+    headers = await as_bank(office, VIETCOMBANK)
+    before = await table_counts(office)
+    good = statement(VIETCOMBANK, [debit(p[0]), debit(p[1])])
+    unbalanced = write_camt053(replace(good, closing_balance=good.closing_balance + 1))
+    response = await upload(office, headers, unbalanced, "lech.xml")
+    assert response.status_code == 422
+    problem = response.json()
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "không có dòng nào được ghi nhận" in problem["detail"] and "nothing was applied" in problem["detail"]
+    assert "khác số dư cuối kỳ" in problem["errors"][0]["message"] and problem["upload_id"]
+    usd = write_statement_csv(replace(good, currency="USD", lines=tuple(replace(x, currency="USD") for x in good.lines)))
+    response = await upload(office, headers, usd, "usd.csv")
+    assert response.status_code == 422 and "chỉ nhận VND" in response.json()["errors"][0]["message"]
+    assert await _uploads(office) == [("rejected", len(unbalanced)), ("rejected", len(usd))]
+    after = await table_counts(office)
+    assert after["statement_line"] == before["statement_line"] and after["ledger_transfer"] == before["ledger_transfer"]
+    assert set((await payout_states(office)).values()) == {("sent", None)}
+
+
+async def test_a_bank_key_acts_only_for_its_own_bank_and_accounts(office, engine):
+    _, p = await build_world(office, vietcombank=1, bidv=1)
+    vcb = next(x for x in p if x.bank_bin == VIETCOMBANK)
+    data = write_camt053(statement(VIETCOMBANK, [debit(vcb)]))
+    bidv_headers = await as_bank(office, BIDV)
+    # BIDV's key naming Vietcombank, and BIDV uploading Vietcombank's account statement: both denied
+    assert (await upload(office, bidv_headers, data, "x.xml", bank=VIETCOMBANK)).status_code == 403
+    denied = await upload(office, bidv_headers, data, "x.xml")
+    assert denied.status_code == 403 and "không phải tài khoản chi" in denied.json()["detail"]
+    assert (await payout_states(office))[vcb.reference] == ("sent", None)
+    # an account no bank registered: 422
+    stranger = write_camt053(replace(statement(VIETCOMBANK, [debit(vcb)]), account="0123450000"))
+    assert (await upload(office, await bank_key(engine, VIETCOMBANK), stranger, "y.xml")).status_code == 422
+    # the statement of BIDV is not readable by Vietcombank
+    own = await upload(office, bidv_headers, write_camt053(statement(BIDV, [])), "b.xml")
+    assert own.status_code == 201
+    other = await office.client.get(f"/api/statements/{own.json()['statement_id']}",
+                                    headers=await bank_key(engine, VIETCOMBANK))
+    assert other.status_code == 404
+    assert (await office.client.get("/api/bank/statements", headers=await bank_key(engine, VIETCOMBANK))).json()[
+        "total"] == 0
+    # no key at all
+    office.client.cookies.clear()
+    assert (await upload(office, {}, data, "x.xml")).status_code == 401
+
+
+async def test_an_officer_uploads_on_behalf_of_a_bank_and_raw_body_works(office):
+    _, p = await build_world(office, vietcombank=1)
+    await office.be("lan.officer")
+    data = write_camt053(statement(VIETCOMBANK, [debit(p[0])]))
+    assert (await upload(office, office.csrf, data, "x.xml")).status_code == 400  # which bank?
+    response = await office.client.post("/api/bank/statements", params={"bank": VIETCOMBANK}, content=data,
+                                        headers={**office.csrf, "content-type": "application/xml"})
+    assert response.status_code == 201, response.text
+    assert (await payout_states(office))[p[0].reference] == ("credited", None)
+    detail = (await office.client.get(f"/api/statements/{response.json()['statement_id']}")).json()
+    assert detail["lines"][0]["payouts"][0]["reference"] == p[0].reference
+
+
+@pytest.mark.parametrize("data", [ENTITY_BOMB, os.urandom(4096) + b"\0", b"<Document>", b"a,b\n1,2\n",
+                                  b"\xef\xbb\xbf:20:X\n:61:broken"])
+async def test_hostile_or_garbage_uploads_are_4xx_never_500(office, data):
+    await office.register_disbursement(VIETCOMBANK, "0011004455667")
+    headers = await as_bank(office, VIETCOMBANK)
+    response = await upload(office, headers, data, "hostile.xml")
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["detail"]
+
+
+async def test_two_banks_uploading_at_once_do_not_interfere(office, engine):
+    _, p = await build_world(office, vietcombank=3, bidv=3)
+    by_bank = {bank: [x for x in p if x.bank_bin == bank] for bank in (VIETCOMBANK, BIDV)}
+    files = {bank: write_camt053(statement(bank, [debit(x) for x in rows] + [returned(rows[0])]))
+             for bank, rows in by_bank.items()}
+    headers = {bank: await bank_key(engine, bank) for bank in files}
+    office.client.cookies.clear()
+    responses = await asyncio.gather(*[upload(office, headers[bank], files[bank], f"{bank}.xml") for bank in files]
+                                     + [upload(office, headers[bank], files[bank], f"{bank}.xml") for bank in files])
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200, 200, 201, 201], [r.text for r in responses]
+    states = await payout_states(office)
+    for rows in by_bank.values():
+        assert states[rows[0].reference][0] == "returned"
+        assert all(states[x.reference] == ("credited", None) for x in rows[1:])
+    await ledger_clean(office)
