@@ -1,0 +1,154 @@
+"""The exceptions queue: manual match, bank fee, ignore with a reason, and reissue of a returned payout."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from app.database import session_scope
+from reconciliation.writers import write_camt053
+from tests.app.reconciliation_api.world import (
+    as_bank,
+    build_world,
+    debit,
+    ledger_clean,
+    other_line,
+    payout_states,
+    returned,
+    statement,
+    upload,
+)
+from tests.support.ledger import totals
+from tests.support.world import VIETCOMBANK, Office
+
+
+@pytest.fixture
+async def office(client, engine):
+    return await Office(client, engine).setup()
+
+
+async def _queue(office: Office, status: str = "open") -> list[dict]:
+    await office.be("lan.officer")
+    response = await office.client.get("/api/reconciliation/exceptions", params={"status": status})
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+async def _resolve(office: Office, line_id: int, **body) -> object:
+    await office.be("lan.officer")
+    return await office.post(f"/api/reconciliation/exceptions/{line_id}/resolve", json=body)
+
+
+async def test_manual_match_bank_fee_and_ignore_are_applied_once_and_audited(office, engine):
+    _, p = await build_world(office, vietcombank=3)
+    lines = [debit(p[0]),
+             debit(p[1], end_to_end_ref=None, description="chi luong", counterparty_account=None),  # no clue
+             other_line(VIETCOMBANK, -11_000, description="Phi dich vu SMS"),
+             other_line(VIETCOMBANK, -77_000)]
+    headers = await as_bank(office, VIETCOMBANK)
+    assert (await upload(office, headers, write_camt053(statement(VIETCOMBANK, lines)), "s.xml")).status_code == 201
+    queue = await _queue(office)
+    by_amount = {item["amount"]: item["id"] for item in queue}
+    assert sorted(by_amount) == [-p[1].amount, -77_000, -11_000]
+
+    wrong = await _resolve(office, by_amount[-p[1].amount], action="manual_match", payout_id=str(p[0].id))
+    assert wrong.status_code == 409 and "credited" in wrong.json()["detail"]  # p0 was credited by its reference
+    mismatch = await _resolve(office, by_amount[-77_000], action="manual_match", payout_id=str(p[2].id))
+    assert mismatch.status_code == 409 and "khác số tiền" in mismatch.json()["detail"]
+    matched = await _resolve(office, by_amount[-p[1].amount], action="manual_match", payout_id=str(p[1].id),
+                             note="đối chiếu theo số tài khoản")
+    assert matched.status_code == 200, matched.text
+    assert (matched.json()["status"], matched.json()["rule"]) == ("matched", "manual_match")
+    assert (await payout_states(office))[p[1].reference] == ("credited", None)
+    twice = await _resolve(office, by_amount[-p[1].amount], action="manual_match", payout_id=str(p[1].id))
+    assert twice.status_code == 409 and "đã được xử lý" in twice.json()["detail"]
+
+    fee = await _resolve(office, by_amount[-11_000], action="bank_fee", note="phí SMS")
+    assert fee.status_code == 200 and fee.json()["status"] == "fee"
+    no_reason = await _resolve(office, by_amount[-77_000], action="ignore")
+    assert no_reason.status_code == 422 and "lý do" in no_reason.json()["detail"]
+    ignored = await _resolve(office, by_amount[-77_000], action="ignore", reason="giao dịch của đơn vị khác")
+    assert ignored.status_code == 200 and ignored.json()["status"] == "ignored"
+    assert await _queue(office) == []
+    assert len(await _queue(office, "resolved")) == 3
+
+    async with session_scope(engine) as session:
+        assert await totals(session, f"expense:bank_fee:{VIETCOMBANK}") == (11_000, 0, 0, 0)
+        actions = [r[0] for r in await session.execute(text(
+            "SELECT action FROM audit_log WHERE action LIKE 'reconciliation.%' ORDER BY id"))]
+        assert actions == ["reconciliation.manual_match", "reconciliation.bank_fee", "reconciliation.ignore"]
+        # the database itself refuses a second credit of a payout, whatever Python says
+        line_id = by_amount[-77_000]
+        with pytest.raises(IntegrityError):
+            async with session.begin_nested():
+                await session.execute(text(
+                    """INSERT INTO statement_match (payout_id, effect, line_id, rule, transfer_id)
+                       VALUES (:p, 'credit', :l, 'manual_match', gen_random_uuid())"""), {"p": p[0].id, "l": line_id})
+        with pytest.raises(DBAPIError, match="immutable"):
+            async with session.begin_nested():
+                await session.execute(text("UPDATE statement_line SET amount = 1 WHERE id = :l"), {"l": line_id})
+    await ledger_clean(office)
+
+
+async def test_reissue_pays_the_returned_month_once_to_the_corrected_account(office, engine):
+    _, p = await build_world(office, vietcombank=2)
+    headers = await as_bank(office, VIETCOMBANK)
+    response = await upload(office, headers, write_camt053(statement(VIETCOMBANK, [debit(p[0]), returned(p[1])])),
+                            "s.xml")
+    assert response.status_code == 201 and response.json()["returned"] == 1
+    (line,) = [item for item in await _queue(office) if item["status"] == "returned"]
+    assert line["payouts"][0]["reference"] == p[1].reference
+
+    same = await _resolve(office, line["id"], action="reissue", bank_account_id=p[1].bank_account_id)
+    assert same.status_code == 409 and "tài khoản đã sửa" in same.json()["detail"]
+    new_account = await office.post(f"/api/beneficiaries/{p[1].beneficiary_id}/bank-accounts",
+                                    json={"bank_bin": VIETCOMBANK, "account_number": "9704361234567"})
+    assert new_account.status_code == 201, new_account.text
+    account_id = new_account.json()["id"]
+    someone_else = await _resolve(office, line["id"], action="reissue", bank_account_id=p[0].bank_account_id)
+    assert someone_else.status_code == 422
+    reissued = await _resolve(office, line["id"], action="reissue", bank_account_id=account_id, note="sửa số TK")
+    assert reissued.status_code == 200, reissued.text
+    assert reissued.json()["resolution"] == "reissue"
+    again = await _resolve(office, line["id"], action="reissue", bank_account_id=account_id)
+    assert again.status_code == 409
+
+    april = await office.run_cycle("2026-04")
+    assert april["count"] == 2
+    async with session_scope(engine) as session:
+        new = (await session.execute(text(
+            """SELECT p.id, p.account_number, p.amount, p.reissue_of,
+                      array_agg(to_char(m.month, 'YYYY-MM') ORDER BY m.month) AS months
+                 FROM payout p JOIN payout_month m ON m.payout_id = p.id
+                WHERE p.beneficiary_id = :b AND p.run_id <> :old GROUP BY p.id"""),
+            {"b": p[1].beneficiary_id, "old": p[1].run_id})).one()
+        assert new.reissue_of == p[1].id and new.account_number == "9704361234567"
+        assert new.months == ["2026-03", "2026-04"] and new.amount == 2 * p[1].amount
+        twice = await session.scalar(text(
+            """SELECT count(*) FROM (SELECT enrolment_id, month FROM payout_month WHERE released_at IS NULL
+                                      GROUP BY 1, 2 HAVING count(*) > 1) t"""))
+        assert twice == 0
+        paid_march = await session.scalar(text(
+            """SELECT count(*) FROM payout_month m JOIN payout p ON p.id = m.payout_id
+                WHERE m.beneficiary_id = :b AND m.month = '2026-03-01' AND m.released_at IS NULL
+                  AND p.status <> 'returned'"""), {"b": p[1].beneficiary_id})
+        assert paid_march == 1
+        # the entitlement is recognised once per month paid: expense equals the unreleased months
+        unreleased = await session.scalar(text("SELECT sum(amount) FROM payout_month WHERE released_at IS NULL"))
+        debits, credits, _, _ = await totals(session, "expense:TGXH")
+        assert debits - credits == unreleased
+    await ledger_clean(office)
+    # the reissued payout is credited by the next statement like any other
+    april_payout = next(x for x in await _sent(office) if x.beneficiary_id == p[1].beneficiary_id)
+    later = statement(VIETCOMBANK, [debit(april_payout)], statement_id="SK202604/1")
+    headers = await as_bank(office, VIETCOMBANK)
+    assert (await upload(office, headers, write_camt053(later), "t.xml")).status_code == 201
+    assert (await payout_states(office))[april_payout.reference] == ("credited", None)
+    await ledger_clean(office)
+
+
+async def _sent(office: Office):
+    from tests.app.reconciliation_api.world import sent_payouts
+
+    return await sent_payouts(office)
