@@ -2,7 +2,6 @@
 
 import re
 
-
 from app.auth.models import Role
 from app.registry.fake import BeneficiaryFaker, import_file_bytes
 from app.web.forms import fold
