@@ -28,7 +28,7 @@ PAYOUT_STATUS_KEYS = {"scheduled": "payout.status.scheduled", "sent": "payout.st
                       "cancelled": "payout.status.cancelled"}
 EVENT_KEYS = {"suspended": "person.event.suspended", "resumed": "person.event.resumed",
               "deceased": "person.event.deceased", "moved": "person.event.moved"}
-LABELS = {"status_keys": STATUS_KEYS, "channel_keys": CHANNEL_KEYS, "sex_keys": SEX_KEYS,
+LABELS: dict[str, Any] = {"status_keys": STATUS_KEYS, "channel_keys": CHANNEL_KEYS, "sex_keys": SEX_KEYS,
           "payout_status_keys": PAYOUT_STATUS_KEYS, "event_keys": EVENT_KEYS}
 
 
