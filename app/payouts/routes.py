@@ -89,20 +89,54 @@ async def _fresh_output(engine: AsyncEngine, run_id: UUID) -> RunOutput:
         return run_output(await get_run(session, run_id), await run_summary(session, run_id))
 
 
-async def _run_step(request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID, name: str,
-                    check: Callable[[PayoutRun, str], Awaitable[int]],
-                    step: Callable[..., Awaitable[None]]) -> Response[RunOutput]:
-    """Check a step synchronously (clear 4xx), then run it in the request or after it (202)."""
+async def _compute_size(session: AsyncSession, run: PayoutRun, actor: str) -> int:
+    size = await session.scalar(text("SELECT count(*) FROM enrolment WHERE programme_code = :p"),
+                                {"p": run.programme_code})
+    return int(size or 0)
+
+
+async def _approve_size(session: AsyncSession, run: PayoutRun, actor: str) -> int:
+    if run.prepared_by == actor:
+        raise Conflict("Người lập không được tự duyệt đợt chi (nguyên tắc hai người)",
+                       "the preparer cannot approve their own run (maker-checker)")
+    return run.payout_count
+
+
+async def _send_size(session: AsyncSession, run: PayoutRun, actor: str) -> int:
+    if run.status == "approved":
+        shortfalls = await bank_shortfalls(session, run.id)
+        if shortfalls:
+            raise shortfall_conflict(shortfalls)
+    return run.payout_count
+
+
+# Each run step: a synchronous check that answers a clear 4xx (returning the step's size), and the work.
+STEPS: dict[str, tuple[Callable[[AsyncSession, PayoutRun, str], Awaitable[int]], Callable[..., Awaitable[None]]]] = {
+    "compute": (_compute_size, compute_run),
+    "approve": (_approve_size, approve_run),
+    "send": (_send_size, send_run),
+}
+
+
+async def start_step(request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID, name: str) -> int:
+    """Check a step synchronously (clear 4xx as a Problem), then run it in the request (200) or after
+    it (202, progress on the run). Shared by the API and the pages."""
     actor = _actor(request)
+    check, step = STEPS[name]
     try:
         run = await get_run(db_session, run_id)
-        size = await check(run, actor)
+        size = await check(db_session, run, actor)
     except PayoutError as error:
         raise problem(error) from None
     await db_session.commit()
     engine = request.app.state.engine
-    code = await _execute(request.app.state, run_id, size, name, lambda: step(engine, run_id, actor=actor))
-    return Response(await _fresh_output(engine, run_id), status_code=code)
+    return await _execute(request.app.state, run_id, size, name, lambda: step(engine, run_id, actor=actor))
+
+
+async def _run_step(request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID,
+                    name: str) -> Response[RunOutput]:
+    code = await start_step(request, db_session, run_id, name)
+    return Response(await _fresh_output(request.app.state.engine, run_id), status_code=code)
 
 
 def _actor(request: Request[Any, Any, Any]) -> str:
@@ -157,40 +191,19 @@ class PayoutRunController(Controller):
     async def compute(self, request: Request[Any, Any, Any], db_session: AsyncSession,
                       run_id: UUID) -> Response[RunOutput]:
         """Compute payouts with arrears; 202 with progress for large runs."""
-
-        async def check(run: PayoutRun, actor: str) -> int:
-            size = await db_session.scalar(text("SELECT count(*) FROM enrolment WHERE programme_code = :p"),
-                                           {"p": run.programme_code})
-            return int(size or 0)
-
-        return await _run_step(request, db_session, run_id, "compute", check, compute_run)
+        return await _run_step(request, db_session, run_id, "compute")
 
     @post("/{run_id:uuid}/approve", guards=[requires(Role.approver)], status_code=200)
     async def approve(self, request: Request[Any, Any, Any], db_session: AsyncSession,
                       run_id: UUID) -> Response[RunOutput]:
         """Approve a computed run (maker-checker: not by its preparer) and post the entitlements."""
-
-        async def check(run: PayoutRun, actor: str) -> int:
-            if run.prepared_by == actor:
-                raise Conflict("Người lập không được tự duyệt đợt chi (nguyên tắc hai người)",
-                               "the preparer cannot approve their own run (maker-checker)")
-            return run.payout_count
-
-        return await _run_step(request, db_session, run_id, "approve", check, approve_run)
+        return await _run_step(request, db_session, run_id, "approve")
 
     @post("/{run_id:uuid}/send", guards=[requires(Role.officer)], status_code=200)
     async def send(self, request: Request[Any, Any, Any], db_session: AsyncSession,
                    run_id: UUID) -> Response[RunOutput]:
         """Create payment orders; 409 with the shortfall per bank if funding is insufficient."""
-
-        async def check(run: PayoutRun, actor: str) -> int:
-            if run.status == "approved":
-                shortfalls = await bank_shortfalls(db_session, run_id)
-                if shortfalls:
-                    raise shortfall_conflict(shortfalls)
-            return run.payout_count
-
-        return await _run_step(request, db_session, run_id, "send", check, send_run)
+        return await _run_step(request, db_session, run_id, "send")
 
     @get("/{run_id:uuid}/payouts", guards=[requires(*READERS)])
     async def payouts(self, db_session: AsyncSession, run_id: UUID, bank: str | None = None,

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from app.web.admin import AdminPages
+from app.web.beneficiaries import BeneficiaryPages
 from app.web.home import HomePage
+from app.web.runs import PayoutRunPages
 from app.web.sign_in import SignInPages
 from app.web.templating import static_files_router
 
-WEB_ROUTE_HANDLERS: list[Any] = [static_files_router(), SignInPages, HomePage, AdminPages]
+WEB_ROUTE_HANDLERS: list[Any] = [static_files_router(), SignInPages, HomePage, AdminPages, BeneficiaryPages,
+                                   PayoutRunPages]

@@ -73,6 +73,26 @@ def local_time(value: datetime | None, with_time: bool = True) -> str:
     return value.strftime("%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y")
 
 
+def vnd(value: int | None) -> str:
+    """Template filter: an amount in đồng with "." thousands separators, as Vietnamese staff write it."""
+    if value is None:
+        return ""
+    return f"{int(value):,} đ".replace(",", ".")
+
+
+def number(value: int | float | None, digits: int = 0) -> str:
+    """Template filter: a count or figure with "." thousands and "," decimals."""
+    if value is None:
+        return "—"
+    text = f"{value:,.{digits}f}"
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def percent(value: float | None) -> str:
+    """Template filter: a share 0..1 as a percentage with one decimal ("—" when unknown)."""
+    return "—" if value is None else number(value * 100, 1) + " %"
+
+
 def configure_engine(engine: JinjaTemplateEngine) -> None:
     """Register the ansinh globals and filters on Litestar's Jinja environment."""
     environment = engine.engine
@@ -82,6 +102,9 @@ def configure_engine(engine: JinjaTemplateEngine) -> None:
     engine.register_template_callable("csrf_field", csrf_field)
     engine.register_template_callable("static", static)
     environment.filters["local_time"] = local_time
+    environment.filters["vnd"] = vnd
+    environment.filters["number"] = number
+    environment.filters["percent"] = percent
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:

@@ -135,9 +135,58 @@
     showNames();
   }
 
+  /* A run being computed or sent: poll its progress and reload the page when the step is over. */
+  function setUpRunProgress(box) {
+    var url = box.getAttribute("data-run-progress");
+    var bar = box.querySelector("progress");
+    var label = box.querySelector("[aria-live]");
+    var format = new Intl.NumberFormat(document.documentElement.lang === "en" ? "en" : "vi");
+    function poll() {
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (run) {
+          if (!run) { setTimeout(poll, 3000); return; }
+          var progress = run.progress || {};
+          if (progress.total) { bar.max = progress.total; }
+          bar.value = progress.done || 0;
+          label.textContent = format.format(progress.done || 0) + " / " + format.format(progress.total || 0) +
+            (progress.rate_per_second ? " (" + format.format(Math.round(progress.rate_per_second)) + "/s)" : "");
+          if (!progress.phase || run.last_error) { window.location.reload(); return; }
+          setTimeout(poll, 1000);
+        }, function () { setTimeout(poll, 3000); });
+    }
+    setTimeout(poll, 500);
+  }
+
+  /* File uploads with data-upload-progress: send with XMLHttpRequest to show how much has gone,
+     then show the server's answer page. Without JavaScript the form posts normally. */
+  function setUpUploadProgress(form) {
+    var bar = form.querySelector("progress");
+    if (!bar || !window.FormData) { return; }
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var request = new XMLHttpRequest();
+      request.open("POST", form.action);
+      bar.hidden = false;
+      request.upload.addEventListener("progress", function (e) {
+        if (e.lengthComputable) { bar.value = Math.round(100 * e.loaded / e.total); }
+      });
+      request.addEventListener("load", function () {
+        document.open();
+        document.write(request.responseText);
+        document.close();
+        if (request.responseURL) { window.history.replaceState(null, "", request.responseURL); }
+      });
+      request.addEventListener("error", function () { bar.hidden = true; form.submit(); });
+      request.send(new FormData(form));
+    });
+  }
+
   function start() {
     setUpCopyButtons();
     Array.prototype.forEach.call(document.querySelectorAll("[data-commune-picker]"), setUpCommunePicker);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-run-progress]"), setUpRunProgress);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-upload-progress]"), setUpUploadProgress);
     var summary = document.getElementById("error-summary");
     if (summary) { summary.focus(); }
   }

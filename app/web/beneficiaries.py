@@ -1,0 +1,88 @@
+"""Beneficiary pages: search (accents optional), a person's detail with payouts timeline, import."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.guards import current_principal, requires
+from app.auth.models import Role
+from app.database import session_scope
+from app.registry.importer.service import import_beneficiaries, record_rejected_import
+from app.registry.routes import READERS
+from app.registry.service import beneficiaries as registry
+from app.registry.service.accounts import list_bank_accounts
+from app.web.render import page
+
+PAGE_SIZE = 25
+STATUS_KEYS = {"active": "person.status.active", "suspended": "person.status.suspended",
+               "deceased": "person.status.deceased"}
+CHANNEL_KEYS = {"bank": "person.channel.bank", "cash": "person.channel.cash"}
+SEX_KEYS = {"male": "person.sex.male", "female": "person.sex.female"}
+PAYOUT_STATUS_KEYS = {"scheduled": "payout.status.scheduled", "sent": "payout.status.sent",
+                      "credited": "payout.status.credited", "returned": "payout.status.returned",
+                      "cancelled": "payout.status.cancelled"}
+EVENT_KEYS = {"suspended": "person.event.suspended", "resumed": "person.event.resumed",
+              "deceased": "person.event.deceased", "moved": "person.event.moved"}
+LABELS: dict[str, Any] = {"status_keys": STATUS_KEYS, "channel_keys": CHANNEL_KEYS, "sex_keys": SEX_KEYS,
+          "payout_status_keys": PAYOUT_STATUS_KEYS, "event_keys": EVENT_KEYS}
+
+
+class BeneficiaryPages(Controller):
+    path = "/beneficiaries"
+    include_in_schema = False
+
+    @get("/", guards=[requires(*READERS)])
+    async def search(self, request: Request[Any, Any, Any], db_session: AsyncSession, q: str = "",
+                     commune: str = "", status: str = "", page_number: int = 1) -> Response[Any]:
+        """Search by name (accents optional), citizen ID or phone, in the caller's scope."""
+        principal = current_principal(request)
+        found = await registry.search_beneficiaries(
+            db_session, principal, q=q or None, commune=commune or None,
+            status=status if status in registry.STATUSES else None, page=page_number, page_size=PAGE_SIZE)
+        pages = max(1, -(-found.total // PAGE_SIZE))
+        return page(request, "beneficiaries/search.html", found=found, q=q, commune=commune, status=status,
+                    pages=pages, statuses=registry.STATUSES,
+                    may_import=principal is not None and principal.role == Role.officer, **LABELS)
+
+    @get("/{beneficiary_id:uuid}", guards=[requires(*READERS)])
+    async def detail(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                     beneficiary_id: UUID) -> Response[Any]:
+        """A person: identity, bank account history, enrolments, status events and payouts timeline."""
+        principal = current_principal(request)
+        person = await registry.beneficiary_detail(db_session, beneficiary_id, principal)
+        accounts = await list_bank_accounts(db_session, beneficiary_id, principal)
+        events = await registry.list_events(db_session, beneficiary_id, principal)
+        return page(request, "beneficiaries/detail.html", person=person, accounts=accounts, events=events,
+                    done=request.query_params.get("done"), **LABELS)
+
+    @get("/import", guards=[requires(Role.officer)])
+    async def import_form(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Upload a beneficiary list (xlsx or csv)."""
+        return page(request, "beneficiaries/import.html", outcome=None, upload_id=None, filename=None)
+
+    @post("/import", guards=[requires(Role.officer)])
+    async def import_file(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> Response[Any]:
+        """Import the file: the summary, or every bad row with row, column and message (nothing stored)."""
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return page(request, "beneficiaries/import.html", status_code=422, outcome=None, upload_id=None,
+                        filename=None, missing_file=True)
+        content = await upload.read()
+        principal = current_principal(request)
+        assert principal is not None
+        outcome = await import_beneficiaries(db_session, content=content, filename=upload.filename,
+                                             principal=principal)
+        upload_id = outcome.upload_id
+        if not outcome.applied:
+            await db_session.rollback()
+            async with session_scope(request.app.state.engine) as own_session:
+                upload_id = await record_rejected_import(own_session, content=content, filename=upload.filename,
+                                                         principal=principal, outcome=outcome)
+        return page(request, "beneficiaries/import.html", status_code=200 if outcome.applied else 422,
+                    outcome=outcome, upload_id=upload_id, filename=upload.filename)

@@ -1,0 +1,166 @@
+"""Payout run pages: list and create, compute with a live progress bar, review totals by commune and
+bank, approve (a second user), fund banks, send, and download order files."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.guards import current_principal, requires
+from app.auth.models import Role
+from app.http.problems import Problem
+from app.payouts.routes import READERS, problem, run_output, start_step
+from app.payouts.service.errors import PayoutError
+from app.payouts.service.funding import record_funding
+from app.payouts.service.ledger_steps import bank_shortfalls
+from app.payouts.service.runs import create_run, format_period, get_run, run_summary
+from app.registry.models import Bank, Programme
+from app.web.forms import FormErrors, form_text
+from app.web.i18n import translate
+from app.web.render import current_lang, page, see_other
+
+RUN_STATUS_KEYS = {"draft": "runs.status.draft", "computing": "runs.status.computing",
+                   "computed": "runs.status.computed", "approved": "runs.status.approved",
+                   "sending": "runs.status.sending", "sent": "runs.status.sent", "settled": "runs.status.settled",
+                   "closed": "runs.status.closed"}
+STEP_DONE_KEYS = {"compute": "runs.done.compute", "approve": "runs.done.approve", "send": "runs.done.send",
+                  "funding": "runs.done.funding", "started": "runs.done.started"}
+PREPARERS = (Role.officer, Role.approver)
+
+
+def _problem_text(error: Problem, lang: str) -> str:
+    """The Vietnamese or the English half of a bilingual problem detail."""
+    vi, _, en = str(error.detail).partition(" / ")
+    return en if lang == "en" and en else vi
+
+
+async def _programmes(session: AsyncSession) -> list[Any]:
+    return list((await session.execute(select(Programme.code, Programme.name_vi, Programme.name_en)
+                                       .order_by(Programme.code))).all())
+
+
+async def _list_page(request: Request[Any, Any, Any], session: AsyncSession, *, status_code: int = 200,
+                     errors: FormErrors | None = None, values: dict[str, str] | None = None) -> Response[Any]:
+    ids = [r.id for r in await session.execute(text(
+        "SELECT id FROM payout_run ORDER BY period DESC, created_at DESC LIMIT 200"))]
+    runs = [run_output(await get_run(session, run_id)) for run_id in ids]
+    principal = current_principal(request)
+    next_month = date.today().replace(day=1)
+    next_month = next_month.replace(year=next_month.year + next_month.month // 12, month=next_month.month % 12 + 1)
+    return page(request, "runs/list.html", status_code=status_code, runs=runs,
+                programmes=await _programmes(session), status_keys=RUN_STATUS_KEYS,
+                may_create=principal is not None and principal.role in PREPARERS, errors=errors or FormErrors(),
+                values=values or {"programme": "", "period": format_period(next_month)})
+
+
+async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, run_id: UUID, *,
+                       status_code: int = 200, error: str | None = None) -> Response[Any]:
+    try:
+        run = await get_run(session, run_id)
+        output = run_output(run, await run_summary(session, run_id))
+    except PayoutError as exc:
+        raise problem(exc) from None
+    principal = current_principal(request)
+    role = principal.role if principal else None
+    name = principal.name if principal else ""
+    shortfalls = await bank_shortfalls(session, run_id) if run.status in ("approved", "sending") else []
+    banks = (await session.execute(select(Bank.bin, Bank.short_name).order_by(Bank.short_name))).all()
+    busy = run.phase is not None and run.status in ("computing", "approved", "sending")
+    actions = {
+        "compute": role in PREPARERS and run.status in ("draft", "computing", "computed") and not busy,
+        "approve": role == Role.approver and run.status == "computed" and run.prepared_by != name,
+        "self_approval": role == Role.approver and run.status == "computed" and run.prepared_by == name,
+        "send": role == Role.officer and run.status in ("approved", "sending") and not busy and not shortfalls,
+        "fund": role == Role.officer and bool(shortfalls),
+        "orders": role in (Role.officer, Role.auditor) and run.status in ("sent", "settled", "closed"),
+    }
+    done = request.query_params.get("done")
+    return page(request, "runs/detail.html", status_code=status_code, run=output, actions=actions,
+                shortfalls=shortfalls, banks=banks, busy=busy, error=error or output.last_error,
+                status_keys=RUN_STATUS_KEYS, done_key=STEP_DONE_KEYS.get(done or ""),
+                today=date.today().isoformat())
+
+
+class PayoutRunPages(Controller):
+    path = "/payout-runs"
+    include_in_schema = False
+
+    @get("/", guards=[requires(*READERS)])
+    async def runs(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> Response[Any]:
+        """Every run, newest period first, and the form to prepare one."""
+        return await _list_page(request, db_session)
+
+    @post("/", guards=[requires(*PREPARERS)])
+    async def create(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> Response[Any]:
+        """Create a draft run for a programme and period."""
+        form = await request.form()
+        values = {"programme": form_text(form, "programme"), "period": form_text(form, "period")}
+        principal = current_principal(request)
+        assert principal is not None
+        try:
+            run = await create_run(db_session, programme=values["programme"], period=values["period"],
+                                   actor=principal.name)
+        except PayoutError as exc:
+            errors = FormErrors()
+            errors.add("period", "runs.error.create", message=exc.en if current_lang(request) == "en" else exc.vi)
+            await db_session.rollback()
+            return await _list_page(request, db_session, status_code=422, errors=errors, values=values)
+        return see_other(f"/payout-runs/{run.id}")
+
+    @get("/{run_id:uuid}", guards=[requires(*READERS)])
+    async def detail(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID) -> Response[Any]:
+        """Status with a live progress bar, totals by bank and commune, actions the role may take."""
+        return await _detail_page(request, db_session, run_id)
+
+    async def _step(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID,
+                    name: str) -> Response[Any]:
+        try:
+            code = await start_step(request, db_session, run_id, name)
+        except Problem as error:
+            await db_session.rollback()
+            return await _detail_page(request, db_session, run_id, status_code=error.status_code,
+                                      error=_problem_text(error, current_lang(request)))
+        return see_other(f"/payout-runs/{run_id}?done={'started' if code == 202 else name}")
+
+    @post("/{run_id:uuid}/compute", guards=[requires(*PREPARERS)])
+    async def compute(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID) -> Response[Any]:
+        """Compute (or recompute) the run's payouts."""
+        return await self._step(request, db_session, run_id, "compute")
+
+    @post("/{run_id:uuid}/approve", guards=[requires(Role.approver)])
+    async def approve(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID) -> Response[Any]:
+        """Approve a computed run (not by its preparer)."""
+        return await self._step(request, db_session, run_id, "approve")
+
+    @post("/{run_id:uuid}/send", guards=[requires(Role.officer)])
+    async def send(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID) -> Response[Any]:
+        """Reserve the money at each bank and create the payment orders."""
+        return await self._step(request, db_session, run_id, "send")
+
+    @post("/{run_id:uuid}/funding", guards=[requires(Role.officer)])
+    async def fund(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID) -> Response[Any]:
+        """Record budget that reached a bank's disbursement account (for this run's programme)."""
+        form = await request.form()
+        principal = current_principal(request)
+        assert principal is not None
+        run = await get_run(db_session, run_id)
+        try:
+            amount = int(form_text(form, "amount").replace(".", "").replace(",", "").replace(" ", ""))
+            value_date = date.fromisoformat(form_text(form, "value_date"))
+        except ValueError:
+            return await _detail_page(request, db_session, run_id, status_code=422,
+                                      error=translate("runs.error.funding_input", current_lang(request)))
+        try:
+            await record_funding(db_session, bank_bin=form_text(form, "bank_bin"), programme=run.programme_code,
+                                 amount=amount, reference=form_text(form, "reference"), value_date=value_date,
+                                 actor=principal.name)
+        except PayoutError as exc:
+            await db_session.rollback()
+            return await _detail_page(request, db_session, run_id, status_code=exc.status,
+                                      error=exc.en if current_lang(request) == "en" else exc.vi)
+        return see_other(f"/payout-runs/{run_id}?done=funding")

@@ -1,0 +1,93 @@
+"""Payout run pages: prepare, compute, approve by a second user, fund, send, download orders."""
+
+import re
+
+from sqlalchemy import text
+
+from app.database import session_scope
+from app.registry.fake import BeneficiaryFaker
+from tests.support.pages import csrf_in, signed_in_page
+from tests.support.world import CAO_BANG_COMMUNE, VIETCOMBANK, Office, person
+
+
+async def _world(client, engine):
+    office = await Office(client, engine).setup()
+    faker = BeneficiaryFaker(seed=5)
+    await office.import_people([person(faker), person(faker), person(faker, commune=CAO_BANG_COMMUNE, bank=None)])
+    await office.register_disbursement(VIETCOMBANK)
+    client.cookies.clear()
+    office.current = ""  # the shared client is signed out
+    return office
+
+
+async def test_run_from_create_to_send_through_the_pages(client, engine):
+    await _world(client, engine)
+    page, token = await signed_in_page(client, "lan.officer", "/payout-runs")
+    assert page.status_code == 200 and "Lập đợt chi mới" in page.text
+    created = await client.post("/payout-runs", data={"_csrf": token, "programme": "TGXH", "period": "2026-03"},
+                                follow_redirects=False)
+    assert created.status_code == 303
+    run_path = created.headers["location"]
+    detail = await client.get(run_path)
+    assert "Nháp" in detail.text and "Tính đợt chi" in detail.text
+    computed = await client.post(run_path + "/compute", data={"_csrf": csrf_in(detail.text)})
+    assert computed.status_code == 200 and "Đã tính xong đợt chi." in computed.text
+    assert "Phường Hoàn Kiếm" in computed.text and "1.300.000 đ" in computed.text  # 2 × 650,000 in Hoàn Kiếm
+    assert "Duyệt đợt chi" not in computed.text  # officers do not approve
+
+    client.cookies.clear()
+    page, token = await signed_in_page(client, "minh.approver", run_path)
+    assert "Duyệt đợt chi" in page.text
+    approved = await client.post(run_path + "/approve", data={"_csrf": token})
+    assert approved.status_code == 200 and "Đã duyệt đợt chi và ghi sổ." in approved.text
+
+    client.cookies.clear()
+    page, token = await signed_in_page(client, "lan.officer", run_path)
+    assert "Ngân hàng chưa đủ tiền để chi" in page.text and "còn thiếu 1.300.000 đ" in page.text
+    assert "Gửi lệnh chi" not in page.text.split("Ngân hàng chưa đủ")[0].split("actions")[-1]
+    funded = await client.post(run_path + "/funding", data={
+        "_csrf": token, "bank_bin": VIETCOMBANK, "amount": "1.300.000", "reference": "FT2603001",
+        "value_date": "2026-03-05"})
+    assert funded.status_code == 200 and "Đã ghi nhận tiền cấp cho ngân hàng." in funded.text
+    sent = await client.post(run_path + "/send", data={"_csrf": csrf_in(funded.text)})
+    assert sent.status_code == 200 and "Đã gửi lệnh chi tới ngân hàng." in sent.text
+    orders = re.search(r'href="(/api/payout-runs/[^"]+format=xlsx)"', sent.text)
+    assert orders is not None
+    download = await client.get(orders.group(1).replace("&amp;", "&"))
+    assert download.status_code == 200 and download.content[:2] == b"PK"
+    async with session_scope(engine) as session:
+        statuses = (await session.execute(text("SELECT status, count(*) FROM payout GROUP BY status"))).all()
+    assert dict(statuses) == {"sent": 3}
+
+
+async def test_the_preparer_cannot_approve_from_the_page(client, engine):
+    await _world(client, engine)
+    page, token = await signed_in_page(client, "minh.approver", "/payout-runs")
+    created = await client.post("/payout-runs", data={"_csrf": token, "programme": "TGXH", "period": "2026-03"},
+                                follow_redirects=False)
+    run_path = created.headers["location"]
+    detail = await client.get(run_path)
+    computed = await client.post(run_path + "/compute", data={"_csrf": csrf_in(detail.text)})
+    assert "cần một người khác duyệt" in computed.text and "Duyệt đợt chi</button>" not in computed.text
+    refused = await client.post(run_path + "/approve", data={"_csrf": csrf_in(computed.text)})
+    assert refused.status_code == 409 and "nguyên tắc hai người" in refused.text
+
+
+async def test_a_second_regular_run_is_refused_with_the_reason(client, engine):
+    await _world(client, engine)
+    _, token = await signed_in_page(client, "lan.officer", "/payout-runs")
+    await client.post("/payout-runs", data={"_csrf": token, "programme": "TGXH", "period": "2026-03"})
+    again = await client.post("/payout-runs", data={"_csrf": token, "programme": "TGXH", "period": "2026-03"})
+    assert again.status_code == 422 and "Chưa lập được đợt chi" in again.text
+
+
+async def test_auditor_reads_runs_but_has_no_actions_and_commune_staff_are_refused(client, engine):
+    office = await _world(client, engine)
+    await office.be("lan.officer")
+    created = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})
+    run_id = created.json()["id"]
+    client.cookies.clear()
+    page, _ = await signed_in_page(client, "thu.auditor", f"/payout-runs/{run_id}")
+    assert page.status_code == 200 and "<form method=\"post\" action=\"/payout-runs/" not in page.text
+    forbidden = await client.post(f"/payout-runs/{run_id}/compute", data={"_csrf": csrf_in(page.text)})
+    assert forbidden.status_code == 403
