@@ -9,7 +9,8 @@ from app.web.beneficiaries import BeneficiaryPages
 from app.web.home import HomePage
 from app.web.runs import PayoutRunPages
 from app.web.sign_in import SignInPages
+from app.web.statements import ExceptionPages, StatementPages
 from app.web.templating import static_files_router
 
 WEB_ROUTE_HANDLERS: list[Any] = [static_files_router(), SignInPages, HomePage, AdminPages, BeneficiaryPages,
-                                   PayoutRunPages]
+                                   PayoutRunPages, StatementPages, ExceptionPages]

@@ -1,0 +1,87 @@
+"""Statement pages: an officer uploads a bank's camt.053, sees each line's result, resolves exceptions."""
+
+import re
+
+from app.auth.models import Role
+from reconciliation.writers import write_camt053
+from tests.app.reconciliation_api.world import (
+    build_world,
+    debit,
+    other_line,
+    payout_states,
+    returned,
+    statement,
+)
+from tests.support.actors import add_user
+from tests.support.pages import csrf_in, signed_in_page
+from tests.support.world import VIETCOMBANK, Office
+
+
+async def _statement_file(client, engine):
+    office = await Office(client, engine).setup()
+    _, payouts = await build_world(office, vietcombank=3)
+    lines = [debit(payouts[0]), debit(payouts[1]), debit(payouts[2]), returned(payouts[2], "AC04"),
+             other_line(VIETCOMBANK, -15_000, description="Phi dich vu")]
+    client.cookies.clear()
+    office.current = ""
+    return payouts, write_camt053(statement(VIETCOMBANK, lines))
+
+
+async def test_upload_shows_every_line_and_the_exceptions_queue(client, engine):
+    payouts, content = await _statement_file(client, engine)
+    page, token = await signed_in_page(client, "lan.officer", "/statements")
+    assert page.status_code == 200 and "Tải sao kê thay ngân hàng" in page.text
+    dry = await client.post("/statements", data={"_csrf": token, "bank": VIETCOMBANK, "dry_run": "1"},
+                            files={"file": ("sk.xml", content, "application/xml")})
+    assert dry.status_code == 200 and "Chạy thử (chưa ghi nhận)" in dry.text
+    assert {s for s, _ in (await payout_states_of(client, engine)).values()} == {"sent"}
+    uploaded = await client.post("/statements", data={"_csrf": token, "bank": VIETCOMBANK},
+                                 files={"file": ("sk.xml", content, "application/xml")})
+    assert uploaded.status_code == 200 and "Đã tải và đối soát sao kê" in uploaded.text
+    assert uploaded.text.count('class="badge badge-matched"') == 3  # the third debit, then its return
+    assert "Hoàn trả" in uploaded.text and "AC04" in uploaded.text and "Ngoại lệ" in uploaded.text
+    again = await client.post("/statements", data={"_csrf": token, "bank": VIETCOMBANK},
+                              files={"file": ("sk.xml", content, "application/xml")})
+    assert "đã được tải trước đó" in again.text
+
+    queue = await client.get("/reconciliation/exceptions")
+    assert queue.status_code == 200 and "15.000 đ" in queue.text
+    fee_line = re.search(r'action="(/reconciliation/exceptions/\d+/resolve)"', queue.text.split("15.000 đ")[-1])
+    assert fee_line is not None
+    refused = await client.post(fee_line.group(1), data={"_csrf": csrf_in(queue.text), "action": "ignore"})
+    assert refused.status_code == 422 and "Cần ghi lý do bỏ qua" in refused.text
+    resolved = await client.post(fee_line.group(1), data={"_csrf": csrf_in(queue.text), "action": "bank_fee",
+                                                          "note": "phí tháng 3"})
+    assert resolved.status_code == 200 and "Đã xử lý dòng sao kê." in resolved.text
+    states = await payout_states_of(client, engine)
+    assert states[payouts[0].reference] == ("credited", None) and states[payouts[2].reference] == ("returned", "AC04")
+
+
+async def payout_states_of(client, engine):
+    office = Office(client, engine)
+    return await payout_states(office)
+
+
+async def test_a_statement_that_does_not_add_up_is_refused_on_the_page(client, engine):
+    payouts, _ = await _statement_file(client, engine)
+    bad = write_camt053(statement(VIETCOMBANK, [debit(payouts[0])], closing_balance=1))
+    _, token = await signed_in_page(client, "lan.officer", "/statements")
+    response = await client.post("/statements", data={"_csrf": token, "bank": VIETCOMBANK},
+                                 files={"file": ("sai.xml", bad, "application/xml")})
+    assert response.status_code == 422 and "Sao kê bị từ chối" in response.text
+    assert "Không có gì được ghi nhận" in response.text
+    assert (await payout_states_of(client, engine))[payouts[0].reference] == ("sent", None)
+
+
+async def test_auditors_read_statements_but_cannot_upload_and_commune_staff_cannot_open_them(client, engine):
+    _, content = await _statement_file(client, engine)
+    await add_user(engine, "xa.hoankiem", Role.commune_staff, communes=("00070",))
+    page, token = await signed_in_page(client, "thu.auditor", "/statements")
+    assert page.status_code == 200 and "Tải sao kê thay ngân hàng" not in page.text
+    denied = await client.post("/statements", data={"_csrf": token, "bank": VIETCOMBANK},
+                               files={"file": ("sk.xml", content, "application/xml")})
+    assert denied.status_code == 403
+    client.cookies.clear()
+    page, _ = await signed_in_page(client, "xa.hoankiem", "/")
+    assert (await client.get("/statements")).status_code == 403
+    assert (await client.get("/reconciliation/exceptions")).status_code == 403
