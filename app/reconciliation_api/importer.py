@@ -10,6 +10,7 @@ credit or return of a payout (``statement_match`` primary key). A rejected file 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time as clock
 from dataclasses import dataclass, field
@@ -132,6 +133,20 @@ async def _account_owners(session: AsyncSession, accounts: set[str]) -> dict[str
 async def import_statement_file(session: AsyncSession, *, data: bytes, filename: str | None, bank_bin: str,
                                 actor: str, dry_run: bool = False) -> ImportOutcome:
     """Check, keep and apply a statement file of ``bank_bin``'s disbursement account (see the module doc)."""
+    collecting = gc.isenabled()
+    # A million lines, candidates and decisions are millions of objects without cycles: the cyclic
+    # collector would only rescan them over and over.
+    gc.disable()
+    try:
+        return await _import_file(session, data=data, filename=filename, bank_bin=bank_bin, actor=actor,
+                                  dry_run=dry_run)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+async def _import_file(session: AsyncSession, *, data: bytes, filename: str | None, bank_bin: str, actor: str,
+                       dry_run: bool) -> ImportOutcome:
     started = clock.perf_counter()
     sha256 = hashlib.sha256(data).digest()
     if not dry_run:
@@ -263,11 +278,14 @@ async def load_candidates(session: AsyncSession, bank_bin: str, lines: tuple[Sta
         else:
             unreferenced_credits.append(line)
     if references:
-        rows = await session.execute(text(
-            f"SELECT {PAYOUT_COLUMNS} FROM payout p WHERE p.reference = ANY(:refs) ORDER BY p.id{lock_clause}"),  # noqa: S608
-            {"refs": sorted(references)})
-        for row in rows:
-            candidates.by_reference[row.reference] = keep(row)
+        driver = await driver_connection(session)
+        records = await driver.fetch(
+            f"SELECT {PAYOUT_COLUMNS} FROM payout p WHERE p.reference = ANY($1::text[]) ORDER BY p.id{lock_clause}",  # noqa: S608
+            list(references))
+        for record_ in records:
+            candidate = PayoutCandidate(*record_.values())
+            by_id.setdefault(candidate.id, candidate)
+            candidates.by_reference[candidate.reference] = by_id[candidate.id]
     accounts = {normalise_account(line.counterparty_account) for line in unreferenced_debits + unreferenced_credits
                 if line.counterparty_account}
     if accounts:
@@ -329,8 +347,14 @@ async def _import_statement(session: AsyncSession, statement: Statement, *, posi
     statement_key = _statement_key(statement, sha256, position)
     previous = await _previous_statement(session, bank_bin, account, statement)
     gap = statement_gap(previous, statement)
-    candidates, by_id = await load_candidates(session, bank_bin, statement.lines, lock=not dry_run)
+    mark = clock.perf_counter()
+    # No row locks: the bank's advisory lock orders imports, and the payout UPDATEs below re-check each
+    # status under their row lock (a payout changed meanwhile aborts the whole import).
+    candidates, by_id = await load_candidates(session, bank_bin, statement.lines, lock=False)
+    loaded = clock.perf_counter()
     decisions = Matcher(candidates, parse_reference).decide_all(statement.lines)
+    log.debug("statement_matched", lines=len(statement.lines), load_seconds=round(loaded - mark, 3),
+              match_seconds=round(clock.perf_counter() - loaded, 3))
     summary: dict[str, Any] = {"id": None, "bank_statement_id": statement_key, "account": account,
                                "format": statement.source_format, "bank_bin": bank_bin, **summarise(decisions),
                                "gap": gap, "existing": False}
@@ -369,9 +393,11 @@ async def apply_decisions(session: AsyncSession, statement_row_id: UUID, bank_bi
             line.bank_reference, line.end_to_end_ref, line.counterparty_account, line.counterparty_name,
             line.description, line.return_reason, line.is_reversal, decision.status, decision.rule,
             decision.exception_reason, payouts, decision.funding_id))
+    mark = clock.perf_counter()
     await driver.copy_records_to_table("statement_line", records=records, columns=LINE_COPY_COLUMNS)
     line_ids = {r["line_no"]: r["id"] for r in await driver.fetch(
         "SELECT id, line_no FROM statement_line WHERE statement_id = $1", statement_row_id)}
+    log.debug("statement_lines_written", lines=len(records), seconds=round(clock.perf_counter() - mark, 3))
     await apply_payout_effects(session, bank_bin, [
         (line_ids[line.line_no], line, decision) for line, decision in zip(lines, decisions, strict=True)
         if decision.credits or decision.returns], by_id)
@@ -383,6 +409,7 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
     """Ledger transfers, payout updates, match rows and flags for lines that credit or return payouts."""
     if not items:
         return
+    started = clock.perf_counter()
     driver = await driver_connection(session)
     bank_account = bank_disbursement_account(bank_bin)
     reversal_payables = {payable_account(by_id[payout_id].beneficiary_id)
@@ -442,12 +469,15 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
             matches.append((payout_id, "return", line_id, rule, transfer_id))
             if reason == DECEASED_REASON:
                 flags.append((payout.beneficiary_id, payout_id, line_id))
+    mark = clock.perf_counter()
+    log.debug("statement_effects_prepared", seconds=round(mark - started, 3))
     results = await create_transfer_arrays(
         session, ids=ids, code=codes, kind=kinds, debit_account_ids=debits, credit_account_ids=credits_,
         amounts=amounts, pending_ids=pendings, references=references, event_at=moments)
     refused = sorted({str(r) for r in results if r not in APPLIED_RESULTS})
     if refused:
         raise RuntimeError(f"ledger refused reconciliation transfers: {refused}")
+    ledger_done = clock.perf_counter()
     if credited:
         updated = await driver.execute(
             """UPDATE payout p SET status = 'credited', credited_at = u.at
@@ -471,6 +501,8 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
             """INSERT INTO beneficiary_flag (beneficiary_id, kind, payout_id, line_id)
                VALUES ($1, 'deceased_reported_by_bank', $2, $3)
                ON CONFLICT (beneficiary_id, kind) WHERE resolved_at IS NULL DO NOTHING""", flags)
+    log.debug("statement_effects_applied", transfers=len(ids), ledger_seconds=round(ledger_done - mark, 3),
+              payouts_seconds=round(clock.perf_counter() - ledger_done, 3))
 
 
 def exception_message(reason: str | None) -> str | None:

@@ -152,3 +152,27 @@ async def test_dry_run_shows_matches_and_applies_nothing(office):
     assert set((await payout_states(office)).values()) == {("sent", None)}
     real = await upload(office, headers, data, "dry.xml")
     assert real.status_code == 201 and real.json()["matched"] == 1
+
+
+async def test_one_bulk_debit_credits_the_whole_batch_and_a_crash_applies_nothing(office, monkeypatch):
+    _, p = await build_world(office, vietcombank=4)
+    headers = await as_bank(office, VIETCOMBANK)
+    bulk = other_line(VIETCOMBANK, -sum(x.amount for x in p), description="Chi tro cap theo bang ke")
+    data = write_camt053(statement(VIETCOMBANK, [bulk]))
+    before = await table_counts(office)
+
+    from app.reconciliation_api import importer
+
+    async def crash(*args, **kwargs):
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(importer, "record", crash)  # fails after lines, ledger and payouts were written
+    assert (await upload(office, headers, data, "bulk.xml")).status_code == 500
+    assert await table_counts(office) == before
+    monkeypatch.undo()
+    response = await upload(office, headers, data, "bulk.xml")
+    assert response.status_code == 201 and response.json()["payouts_credited"] == 4
+    detail = (await office.client.get(f"/api/statements/{response.json()['statement_id']}", headers=headers)).json()
+    assert detail["lines"][0]["rule"] == "bulk" and len(detail["lines"][0]["payouts"]) == 4
+    assert set((await payout_states(office)).values()) == {("credited", None)}
+    await ledger_clean(office)
