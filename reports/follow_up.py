@@ -125,9 +125,9 @@ def follow_up_workbook(people: Sequence[WaitingPerson], *, title: str, min_days:
     """A printable A4 landscape list (fits the page width, header repeated on each page)."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Theo dõi - Follow-up")
+    print_landscape_fit_width(sheet, gridlines=True)  # page setup goes before the first row in write-only mode
     header_row = start_table(sheet, FOLLOW_UP_COLUMNS, title_lines=(
         title, f"Người chưa rút tiền sau {min_days} ngày / People who have not withdrawn after {min_days} days"))
-    print_landscape_fit_width(sheet, gridlines=True)
     for number, person in enumerate(people, start=1):
         contact = ""
         if person.last_contact_at is not None:

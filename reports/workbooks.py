@@ -98,10 +98,10 @@ async def monthly_workbook(session: AsyncSession, *, period: date, province: str
     payouts = await _payouts_by_commune(session, period, province, communes, provinces)
     workbook = Workbook(write_only=True)
     summary = workbook.create_sheet("Tổng hợp - Summary")
+    print_landscape_fit_width(summary)  # page setup goes before the first row in write-only mode
     header_row = start_table(summary, SUMMARY_COLUMNS, title_lines=(
         title or f"Chi trả và thời gian rút tiền tháng {period:%m/%Y} / Disbursement and time to withdrawal "
                  f"{period:%Y-%m}",))
-    print_landscape_fit_width(summary)
     for item in report["items"]:
         summary.append([
             text_cell(summary, item["group"]), text_cell(summary, item["label"]),
@@ -167,9 +167,9 @@ def _bucket_counts(payouts: dict[str, list[Any]]) -> list[int]:
 
 
 def _commune_sheet(sheet: Any, item: dict[str, Any], rows: list[Any], period: date) -> None:
+    print_landscape_fit_width(sheet)
     header_row = start_table(sheet, COMMUNE_COLUMNS, title_lines=(
         f"{item['label']} ({item['group']}) — tháng {period:%m/%Y} / {period:%Y-%m}",))
-    print_landscape_fit_width(sheet)
     for number, row in enumerate(rows, start=1):
         sheet.append([
             _number(sheet, number), text_cell(sheet, row.full_name), text_cell(sheet, row.reference),
