@@ -10,8 +10,8 @@ withdrawn before anything arrived is thereby held and counts when the next payou
 allocation's ``effective_at`` is the payout's arrival, not the (earlier) withdrawal. A payout's
 ``first_withdrawal_at`` is its earliest allocation, ``withdrawn_at`` the one that used it up.
 
-The allocation is derived data: ``reallocate`` deletes and recomputes it for the given people from
-scratch, so late (back-dated) activity, a payout credited later or a payout returned after its
+The allocation is derived data: ``reallocate`` recomputes it for the given people from scratch (and
+writes only the rows that differ), so late (back-dated) activity, a payout credited later or a payout returned after its
 credit all give the same result as if everything had arrived in order. The memo ledger keeps each
 person's undrawn balance (``undrawn:B`` debited by what arrived, credited by what was drawn, against
 ``undrawn:control``); ``undrawn_position`` remembers what was posted, and a change is posted as new
@@ -60,6 +60,7 @@ class AllocationResult:
     ledger_entries: int = 0
     resolved_unknown: int = 0
     seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,6 +77,10 @@ _SCOPE_TABLE = """
     DO $$ BEGIN
         IF to_regclass('pg_temp.allocation_scope') IS NULL THEN
             CREATE TEMP TABLE allocation_scope (beneficiary_id uuid PRIMARY KEY) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE allocation_new (withdrawal_id bigint NOT NULL, payout_id uuid NOT NULL,
+                beneficiary_id uuid NOT NULL, amount bigint NOT NULL, effective_at timestamptz NOT NULL)
+                ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE allocation_changed (payout_id uuid PRIMARY KEY) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE undrawn_target (beneficiary_id uuid PRIMARY KEY, credited bigint NOT NULL,
                 drawn bigint NOT NULL, posted_credited bigint NOT NULL, posted_drawn bigint NOT NULL)
                 ON COMMIT DELETE ROWS;
@@ -110,7 +115,7 @@ _ALLOCATE = f"""
                sum(w.amount) OVER (PARTITION BY w.beneficiary_id ORDER BY w.occurred_at, w.id) AS upto
           FROM withdrawal w JOIN allocation_scope s ON s.beneficiary_id = w.beneficiary_id
     )
-    INSERT INTO withdrawal_allocation (withdrawal_id, payout_id, beneficiary_id, amount, effective_at)
+    INSERT INTO allocation_new (withdrawal_id, payout_id, beneficiary_id, amount, effective_at)
     SELECT w.id, a.id, a.beneficiary_id,
            least(a.upto, w.upto) - greatest(a.upto - a.amount, w.upto - w.amount),
            greatest(w.occurred_at, a.arrived_at)
@@ -118,15 +123,34 @@ _ALLOCATE = f"""
        AND w.upto - w.amount < a.upto AND w.upto > a.upto - a.amount
 """  # noqa: S608 - constant fragments only
 
+# Only what changed is written: recomputing a person whose new withdrawal comes last rewrites nothing
+# of their history.
+_REPLACE_CHANGED = (
+    """WITH gone AS (
+           DELETE FROM withdrawal_allocation a USING allocation_scope s
+            WHERE a.beneficiary_id = s.beneficiary_id
+              AND NOT EXISTS (SELECT 1 FROM allocation_new n
+                               WHERE n.payout_id = a.payout_id AND n.withdrawal_id = a.withdrawal_id
+                                 AND n.amount = a.amount AND n.effective_at = a.effective_at)
+           RETURNING a.payout_id)
+       INSERT INTO allocation_changed SELECT DISTINCT payout_id FROM gone ON CONFLICT DO NOTHING""",
+    # Unchanged rows are still there and conflict; changed ones were deleted just above.
+    """WITH added AS (
+           INSERT INTO withdrawal_allocation (withdrawal_id, payout_id, beneficiary_id, amount, effective_at)
+           SELECT withdrawal_id, payout_id, beneficiary_id, amount, effective_at FROM allocation_new
+           ON CONFLICT (payout_id, withdrawal_id) DO NOTHING
+           RETURNING payout_id)
+       INSERT INTO allocation_changed SELECT DISTINCT payout_id FROM added ON CONFLICT DO NOTHING""",
+)
+
+# Withdrawal times of the payouts whose allocation changed.
 _UPDATE_PAYOUTS = """
-    WITH totals AS (
-        SELECT a.payout_id, min(a.effective_at) AS first_at, max(a.effective_at) AS last_at, sum(a.amount) AS total
-          FROM withdrawal_allocation a JOIN allocation_scope s ON s.beneficiary_id = a.beneficiary_id
-         GROUP BY a.payout_id
-    ), wanted AS (
-        SELECT p.id, t.first_at, CASE WHEN t.total = p.amount THEN t.last_at END AS done_at
-          FROM payout p JOIN allocation_scope s ON s.beneficiary_id = p.beneficiary_id
-          LEFT JOIN totals t ON t.payout_id = p.id
+    WITH wanted AS (
+        SELECT p.id, min(a.effective_at) AS first_at,
+               CASE WHEN sum(a.amount) = p.amount THEN max(a.effective_at) END AS done_at
+          FROM allocation_changed c JOIN payout p ON p.id = c.payout_id
+          LEFT JOIN withdrawal_allocation a ON a.payout_id = p.id
+         GROUP BY p.id, p.amount
     )
     UPDATE payout p SET first_withdrawal_at = wanted.first_at, withdrawn_at = wanted.done_at
       FROM wanted
@@ -160,7 +184,7 @@ _SAVE_POSITIONS = """
 
 async def _fill_scope(driver: Any, beneficiary_ids: Sequence[UUID] | None) -> None:
     await driver.execute(_SCOPE_TABLE)
-    await driver.execute("TRUNCATE allocation_scope; TRUNCATE undrawn_target")
+    await driver.execute("TRUNCATE allocation_scope; TRUNCATE allocation_new; TRUNCATE allocation_changed; TRUNCATE undrawn_target")
     if beneficiary_ids is None:
         await driver.execute(
             """INSERT INTO allocation_scope
@@ -214,21 +238,38 @@ async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | No
     result = AllocationResult()
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:lock))"), {"lock": ALLOCATION_LOCK})
     driver = await driver_connection(session)
+    mark = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        result.steps[name] = round(now - mark, 3)
+        mark = now
+
     await _fill_scope(driver, beneficiary_ids)
+    step("scope")
     result.resolved_unknown = int(await driver.fetchval(_RESOLVE_UNKNOWN))
     result.people = int(await driver.fetchval("SELECT count(*) FROM allocation_scope"))
-    await driver.execute(
-        "DELETE FROM withdrawal_allocation a USING allocation_scope s WHERE a.beneficiary_id = s.beneficiary_id")
+    step("resolve")
     status = await driver.execute(_ALLOCATE)
     result.allocations = int(status.split()[-1])
+    await driver.execute("ANALYZE allocation_new")
+    step("allocate")
+    for statement in _REPLACE_CHANGED:
+        await driver.execute(statement)
+    await driver.execute("ANALYZE allocation_changed")
+    step("replace")
     status = await driver.execute(_UPDATE_PAYOUTS)
     result.payouts_changed = int(status.split()[-1])
+    step("payouts")
     await driver.execute(_TARGETS)
+    step("targets")
     result.ledger_entries = await _post_memo_entries(session, driver)
+    step("ledger")
     result.seconds = round(time.perf_counter() - started, 3)
     log.info("withdrawals_reallocated", people=result.people, allocations=result.allocations,
              payouts_changed=result.payouts_changed, ledger_entries=result.ledger_entries,
-             resolved_unknown=result.resolved_unknown, seconds=result.seconds)
+             resolved_unknown=result.resolved_unknown, seconds=result.seconds, steps=result.steps)
     return result
 
 
