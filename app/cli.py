@@ -254,5 +254,6 @@ def apikey_revoke(cli: CliContext, prefix: str) -> None:
 # Each domain module listed here exposes ``commands``: a list of click commands or groups.
 DOMAIN_CLI_MODULES: tuple[str, ...] = (
     "app.registry.cli", "app.ledger_api.cli", "app.reconciliation_api.cli", "app.payouts.cli",
+    "app.withdrawals_api.cli", "app.reports_api.cli",
 )
 

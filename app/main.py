@@ -21,18 +21,20 @@ from app.logging import configure_logging
 from app.payouts.routes import route_handlers as payout_routes
 from app.reconciliation_api.routes import route_handlers as reconciliation_routes
 from app.registry.routes import ROUTES as REGISTRY_ROUTES
+from app.reports_api.routes import ROUTES as REPORT_ROUTES
 from app.scheduler.service import SchedulerService
 from app.settings import Settings
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.routes import WEB_ROUTE_HANDLERS
 from app.web.templating import template_config
+from app.withdrawals_api.routes import ROUTES as WITHDRAWAL_ROUTES
 
 log = structlog.get_logger()
 
 # Each domain adds its controllers here.
 ROUTE_HANDLERS: list[Any] = [
     healthz, AuthController, AdminController, LedgerController, *REGISTRY_ROUTES, *payout_routes,
-    *reconciliation_routes,
+    *reconciliation_routes, *WITHDRAWAL_ROUTES, *REPORT_ROUTES,
     *WEB_ROUTE_HANDLERS,
 ]
 

@@ -1,0 +1,1 @@
+"""HTTP and command-line access to the reports (time to withdrawal, follow-up list, monthly workbook)."""

@@ -1,0 +1,131 @@
+"""HTTP routes of the reports, each filtered to the caller's communes or provinces."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.guards import current_principal, requires
+from app.auth.models import Role
+from app.auth.service import Principal
+from app.http.problems import Problem, bilingual
+from reports.follow_up import follow_up_list, follow_up_workbook
+from reports.time_to_withdrawal import GROUP_BY, month_start, time_to_withdrawal
+from reports.workbooks import monthly_workbook
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+REPORT_READERS = (Role.officer, Role.auditor, Role.commune_staff, Role.admin)
+FOLLOW_UP_READERS = (Role.commune_staff, Role.officer, Role.auditor)
+
+
+def _principal(request: Request[Any, Any, Any]) -> Principal:
+    principal = current_principal(request)
+    assert principal is not None  # guards ran
+    return principal
+
+
+def _scope(principal: Principal) -> tuple[Sequence[str] | None, Sequence[str] | None]:
+    """(communes, provinces) the caller may see; None: no limit."""
+    if principal.role == Role.commune_staff:
+        return tuple(principal.communes), None
+    return None, (tuple(principal.provinces) if principal.provinces else None)
+
+
+def _period(period: str | None) -> date:
+    if period is None:
+        today = date.today()
+        return date(today.year, today.month, 1)
+    try:
+        return month_start(period)
+    except ValueError:
+        raise Problem(400, bilingual("Kỳ phải có dạng YYYY-MM", "period must be YYYY-MM")) from None
+
+
+async def _check_commune(session: AsyncSession, principal: Principal, commune: str) -> None:
+    province = await session.scalar(text("SELECT province_code FROM commune WHERE code = :c"), {"c": commune})
+    if province is None:
+        raise Problem(404, bilingual(f"Không có xã/phường mã {commune}", f"unknown commune {commune}"))
+    communes, provinces = _scope(principal)
+    if (communes is not None and commune not in communes) or (provinces is not None and province not in provinces):
+        raise Problem(403, bilingual("Xã/phường này không thuộc phạm vi của bạn", "This commune is outside your scope"))
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+class ReportController(Controller):
+    path = "/api/reports"
+    tags = ["reports"]
+
+    @get("/time-to-withdrawal", guards=[requires(*REPORT_READERS)])
+    async def time_to_withdrawal(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                                 period: str | None = None, group_by: str = "commune",
+                                 commune: str | None = None, province: str | None = None) -> dict[str, Any]:
+        """Per group: payouts, credited, withdrawn, median and p90 days, share within 1/3/7/30 days, never
+        withdrawn, undrawn amount, accounts opened; totals and a 12-month trend."""
+        principal = _principal(request)
+        if group_by not in GROUP_BY:
+            raise Problem(400, bilingual(f"group_by phải là một trong: {', '.join(GROUP_BY)}",
+                                         f"group_by must be one of: {', '.join(GROUP_BY)}"))
+        if commune is not None:
+            await _check_commune(db_session, principal, commune)
+        communes, provinces = _scope(principal)
+        if province is not None and provinces is not None and province not in provinces:
+            raise Problem(403, bilingual("Tỉnh này không thuộc phạm vi của bạn", "This province is outside your scope"))
+        return await time_to_withdrawal(db_session, period=_period(period), group_by=group_by, communes=communes,
+                                        provinces=provinces, commune=commune, province=province)
+
+    @get("/follow-up", guards=[requires(*FOLLOW_UP_READERS)])
+    async def follow_up(self, request: Request[Any, Any, Any], db_session: AsyncSession, commune: str | None = None,
+                        min_days: int = 7, format: str = "json",  # noqa: A002 - the API's parameter name
+                        as_of: datetime | None = None) -> Response[Any]:
+        """People who have not withdrawn after ``min_days`` days, 80+ first, longest wait first (json or xlsx)."""
+        principal = _principal(request)
+        if format not in ("json", "xlsx"):
+            raise Problem(400, bilingual("Định dạng phải là json hoặc xlsx", "format must be json or xlsx"))
+        if not 0 <= min_days <= 3650:
+            raise Problem(400, bilingual("min_days phải từ 0 đến 3650", "min_days must be 0-3650"))
+        if commune is not None:
+            await _check_commune(db_session, principal, commune)
+        communes, provinces = _scope(principal)
+        people = await follow_up_list(db_session, communes=communes, provinces=provinces, commune=commune,
+                                      min_days=min_days, as_of=as_of)
+        if format == "xlsx":
+            name = commune or "all"
+            title = f"Danh sách theo dõi rút tiền — {name} / Follow-up list — {name}"
+            if commune is not None:
+                commune_name = await db_session.scalar(text("SELECT name FROM commune WHERE code = :c"),
+                                                       {"c": commune})
+                title = f"Danh sách theo dõi rút tiền — {commune_name} / Follow-up list — {commune_name}"
+            return Response(follow_up_workbook(people, title=title, min_days=min_days), media_type=XLSX,
+                            headers=_attachment(f"theo-doi-{name}.xlsx"))
+        items = [msgspec.to_builtins(person) for person in people]
+        return Response({"items": items, "total": len(items), "page": 1, "page_size": len(items),
+                         "min_days": min_days})
+
+    @get("/monthly", guards=[requires(Role.officer, Role.auditor, Role.admin)])
+    async def monthly(self, request: Request[Any, Any, Any], db_session: AsyncSession, period: str | None = None,
+                      province: str | None = None, format: str = "xlsx",  # noqa: A002 - the API's parameter name
+                      ) -> Response[bytes]:
+        """The monthly disbursement and time-to-withdrawal workbook (xlsx)."""
+        principal = _principal(request)
+        if format != "xlsx":
+            raise Problem(400, bilingual("Định dạng phải là xlsx", "format must be xlsx"))
+        communes, provinces = _scope(principal)
+        if province is not None and provinces is not None and province not in provinces:
+            raise Problem(403, bilingual("Tỉnh này không thuộc phạm vi của bạn", "This province is outside your scope"))
+        month = _period(period)
+        content = await monthly_workbook(db_session, period=month, province=province, communes=communes,
+                                         provinces=provinces)
+        return Response(content, media_type=XLSX,
+                        headers=_attachment(f"bao-cao-{month:%Y-%m}-{province or 'all'}.xlsx"))
+
+
+ROUTES = [ReportController]

@@ -1,0 +1,91 @@
+"""HTTP routes: banks' withdrawal activity, assisted withdrawals and cash handovers, follow-up notes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.guards import current_principal, requires
+from app.auth.models import Role
+from app.auth.service import Principal
+from app.http.problems import Problem, bilingual
+from app.withdrawals_api import service
+from app.withdrawals_api.schemas import (
+    AssistedWithdrawalIn,
+    AssistedWithdrawalOut,
+    FollowUpNoteIn,
+    FollowUpNoteOut,
+    IntakeOut,
+)
+
+COMMUNE_WRITERS = (Role.commune_staff, Role.officer)
+NOTE_READERS = (Role.commune_staff, Role.officer, Role.auditor)
+
+
+def _principal(request: Request[Any, Any, Any]) -> Principal:
+    principal = current_principal(request)
+    assert principal is not None  # guards ran
+    return principal
+
+
+async def _body(request: Request[Any, Any, Any]) -> tuple[bytes | None, Any | None, str]:
+    """(file bytes, JSON value, file name) of a JSON, multipart (field ``file``) or raw CSV/xlsx body."""
+    content_type = (request.headers.get("content-type") or "").lower()
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise Problem(400, bilingual("Thiếu tệp (trường 'file')", "file missing (form field 'file')"))
+        return await upload.read(), None, upload.filename or "upload"
+    body = await request.body()
+    if content_type.startswith("application/json") or body.lstrip()[:1] in (b"[", b"{"):
+        try:
+            return None, json.loads(body), "json"
+        except ValueError:
+            raise Problem(400, bilingual("JSON không hợp lệ", "invalid JSON")) from None
+    return body, None, "upload"
+
+
+@post("/api/bank/withdrawals", guards=[requires(Role.bank)], tags=["bank"], status_code=200)
+async def bank_withdrawals(request: Request[Any, Any, Any], db_session: AsyncSession) -> IntakeOut:
+    """Withdrawal activity of the calling bank's beneficiary accounts: a JSON list of {account_number,
+    occurred_at, amount, channel, bank_ref}, or a CSV/xlsx file (body or multipart ``file``).
+    Idempotent by bank reference; unknown accounts are stored and reported; a bad file: 422, nothing stored."""
+    principal = _principal(request)
+    assert principal.bank_bin is not None
+    content, items, name = await _body(request)
+    rows, fmt = service.read_withdrawals(content, items)
+    return await service.take_bank_withdrawals(db_session, bank_bin=principal.bank_bin, rows=rows, fmt=fmt,
+                                               recorded_by=principal.name, role=principal.role.value,
+                                               source_name=name, content=content)
+
+
+class BeneficiaryWithdrawalController(Controller):
+    path = "/api/beneficiaries/{beneficiary_id:uuid}"
+    tags = ["withdrawals"]
+
+    @post("/assisted-withdrawals", guards=[requires(*COMMUNE_WRITERS)], status_code=201)
+    async def assisted_withdrawal(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                                  beneficiary_id: UUID, data: AssistedWithdrawalIn) -> AssistedWithdrawalOut:
+        """A withdrawal made with commune staff's help, or (cash channel) the cash handed to the person."""
+        return await service.add_assisted_withdrawal(db_session, beneficiary_id, data, _principal(request))
+
+    @post("/follow-up-notes", guards=[requires(*COMMUNE_WRITERS)], status_code=201)
+    async def add_note(self, request: Request[Any, Any, Any], db_session: AsyncSession, beneficiary_id: UUID,
+                       data: FollowUpNoteIn) -> FollowUpNoteOut:
+        """Record a home visit, a call or a note."""
+        return await service.add_follow_up_note(db_session, beneficiary_id, data, _principal(request))
+
+    @get("/follow-up-notes", guards=[requires(*NOTE_READERS)])
+    async def notes(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                    beneficiary_id: UUID) -> list[FollowUpNoteOut]:
+        """The person's visits, calls and notes, newest first."""
+        return await service.list_follow_up_notes(db_session, beneficiary_id, _principal(request))
+
+
+ROUTES = [bank_withdrawals, BeneficiaryWithdrawalController]

@@ -1,0 +1,53 @@
+"""Input and output shapes of the withdrawals API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+
+class IntakeOut(msgspec.Struct):
+    intake_id: UUID
+    rows: int
+    accepted: int
+    duplicates: int
+    unknown_accounts: list[dict[str, Any]]
+    conflicts: list[dict[str, Any]]
+
+
+class AssistedWithdrawalIn(msgspec.Struct):
+    occurred_at: datetime
+    amount: int
+    channel: str | None = None  # assisted | cash_handover; default by the person's channel
+    helper_name: str | None = None
+    note: str = ""
+
+
+class AssistedWithdrawalOut(msgspec.Struct):
+    id: int
+    beneficiary_id: UUID
+    occurred_at: datetime
+    amount: int
+    channel: str
+    helper_name: str
+    note: str
+    recorded_by: str
+    undrawn_amount: int
+
+
+class FollowUpNoteIn(msgspec.Struct):
+    kind: str
+    text: str = ""
+    at: datetime | None = None
+
+
+class FollowUpNoteOut(msgspec.Struct):
+    id: int
+    beneficiary_id: UUID
+    kind: str
+    at: datetime
+    recorded_by: str
+    text: str

@@ -1,0 +1,165 @@
+"""Withdrawals as the API takes them: bank intake, assisted withdrawals and cash handovers, follow-up notes."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record
+from app.auth.service import Principal
+from app.http.problems import Problem, bilingual
+from app.registry.scope import commune_in_scope
+from app.withdrawals_api.schemas import (
+    AssistedWithdrawalIn,
+    AssistedWithdrawalOut,
+    FollowUpNoteIn,
+    FollowUpNoteOut,
+    IntakeOut,
+)
+from reconciliation.withdrawal_files import (
+    VIETNAM,
+    WithdrawalFileRejected,
+    WithdrawalRow,
+    rows_from_file,
+    rows_from_json,
+)
+from reconciliation.withdrawals import record_bank_withdrawals, record_commune_withdrawal
+
+NOTE_KINDS = ("visit", "call", "note")
+MAX_AMOUNT = 1_000_000_000  # one withdrawal of a social allowance never comes near a billion đồng
+
+
+def rejected(error: WithdrawalFileRejected) -> Problem:
+    """422 listing every bad row; nothing was stored."""
+    return Problem(422, bilingual(error.vi, error.en), errors=error.errors)
+
+
+def read_withdrawals(content: bytes | None, json_items: Any | None) -> tuple[list[WithdrawalRow], str]:
+    """Checked rows and the format ('json', 'csv', 'xlsx') of a JSON list or a file; 422 when bad."""
+    try:
+        if json_items is not None:
+            return rows_from_json(json_items), "json"
+        assert content is not None
+        from reconciliation.withdrawal_files import file_format
+
+        return rows_from_file(content), file_format(content)
+    except WithdrawalFileRejected as error:
+        raise rejected(error) from None
+
+
+async def take_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows: list[WithdrawalRow], fmt: str,
+                                recorded_by: str, role: str | None, source_name: str = "",
+                                content: bytes | None = None) -> IntakeOut:
+    """Store a bank's rows (all of its own BIN) and answer with accepted, duplicates and unknown accounts."""
+    foreign = sorted({r.bank_bin for r in rows if r.bank_bin is not None and r.bank_bin != bank_bin})
+    if foreign:
+        raise Problem(403, bilingual(f"Chỉ được gửi giao dịch của ngân hàng mình ({bank_bin}); có dòng của "
+                                     f"{', '.join(foreign)}",
+                                     f"only your own bank's ({bank_bin}) withdrawals; rows name {', '.join(foreign)}"))
+    result = await record_bank_withdrawals(
+        session, bank_bin=bank_bin, rows=rows, recorded_by=recorded_by, source_name=source_name, file_format=fmt,
+        sha256=hashlib.sha256(content).digest() if content is not None else None)
+    await record(session, actor=recorded_by, actor_role=role, action="withdrawals.receive",
+                 object_type="withdrawal_intake", object_id=result.intake_id,
+                 after={"bank_bin": bank_bin, "rows": result.rows, "accepted": result.accepted,
+                        "duplicates": result.duplicates, "unknown_accounts": len(result.unknown_accounts)})
+    return IntakeOut(intake_id=result.intake_id, rows=result.rows, accepted=result.accepted,
+                     duplicates=result.duplicates, unknown_accounts=result.unknown_accounts,
+                     conflicts=result.conflicts)
+
+
+async def person_in_scope(session: AsyncSession, beneficiary_id: UUID, principal: Principal) -> Any:
+    """The person's commune and channel; 404 when unknown, 403 outside the caller's communes."""
+    row = (await session.execute(text(
+        """SELECT b.id, b.commune_code, b.channel, c.province_code FROM beneficiary b
+             JOIN commune c ON c.code = b.commune_code WHERE b.id = :id"""), {"id": beneficiary_id})).first()
+    if row is None:
+        raise Problem(404, bilingual("Không tìm thấy người hưởng", "Beneficiary not found"))
+    if not commune_in_scope(principal, row.commune_code, row.province_code):
+        raise Problem(403, bilingual("Người hưởng không thuộc xã/phường bạn phụ trách",
+                                     "This beneficiary is outside your communes"))
+    return row
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=VIETNAM)
+
+
+async def undrawn_amount(session: AsyncSession, beneficiary_id: UUID) -> int:
+    """What reached the person and is not withdrawn (from the allocation)."""
+    value = await session.scalar(text(
+        """SELECT coalesce(sum(p.amount), 0) - coalesce((SELECT sum(a.amount) FROM withdrawal_allocation a
+                                                          WHERE a.beneficiary_id = :b), 0)
+             FROM payout p WHERE p.beneficiary_id = :b
+              AND (p.status = 'credited' OR (p.channel = 'cash' AND p.status = 'sent'))"""), {"b": beneficiary_id})
+    return int(value or 0)
+
+
+async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, data: AssistedWithdrawalIn,
+                                  principal: Principal) -> AssistedWithdrawalOut:
+    """Record a withdrawal made with staff help, or cash handed over (the cash channel's withdrawal)."""
+    person = await person_in_scope(session, beneficiary_id, principal)
+    channel = data.channel or ("cash_handover" if person.channel == "cash" else "assisted")
+    errors = []
+    if channel not in ("assisted", "cash_handover"):
+        errors.append({"row": None, "column": "channel", "message": "Kênh phải là assisted hoặc cash_handover",
+                       "message_en": "channel must be assisted or cash_handover"})
+    if isinstance(data.amount, bool) or not 0 < data.amount <= MAX_AMOUNT:
+        errors.append({"row": None, "column": "amount", "message": "Số tiền phải là số đồng nguyên dương",
+                       "message_en": "amount must be a positive whole number of đồng"})
+    occurred_at = _aware(data.occurred_at)
+    if occurred_at > datetime.now(UTC):
+        errors.append({"row": None, "column": "occurred_at", "message": "Thời gian ở tương lai",
+                       "message_en": "time is in the future"})
+    if errors:
+        raise Problem(422, bilingual("Dữ liệu chưa hợp lệ", "Invalid input"), errors=errors)
+    helper = (data.helper_name or principal.full_name or principal.name).strip()[:200]
+    note = data.note.strip()[:2000]
+    withdrawal_id = await record_commune_withdrawal(
+        session, beneficiary_id=beneficiary_id, occurred_at=occurred_at, amount=data.amount, channel=channel,
+        helper_name=helper, note=note, recorded_by=principal.name)
+    await record(session, actor=principal.name, actor_role=principal.role.value, action="withdrawal.assisted",
+                 object_type="beneficiary", object_id=beneficiary_id,
+                 after={"withdrawal_id": withdrawal_id, "amount": data.amount, "channel": channel,
+                        "occurred_at": occurred_at, "helper_name": helper})
+    return AssistedWithdrawalOut(id=withdrawal_id, beneficiary_id=beneficiary_id, occurred_at=occurred_at,
+                                 amount=data.amount, channel=channel, helper_name=helper, note=note,
+                                 recorded_by=principal.name,
+                                 undrawn_amount=await undrawn_amount(session, beneficiary_id))
+
+
+async def add_follow_up_note(session: AsyncSession, beneficiary_id: UUID, data: FollowUpNoteIn,
+                             principal: Principal) -> FollowUpNoteOut:
+    """Record a visit, call or note about a person who has not withdrawn."""
+    await person_in_scope(session, beneficiary_id, principal)
+    if data.kind not in NOTE_KINDS:
+        raise Problem(422, bilingual("Loại ghi chú phải là visit (thăm nhà), call (gọi điện) hoặc note",
+                                     "kind must be visit, call or note"),
+                      errors=[{"row": None, "column": "kind", "message": "visit / call / note",
+                               "message_en": "visit / call / note"}])
+    at = _aware(data.at) if data.at is not None else datetime.now(UTC)
+    row = (await session.execute(text(
+        """INSERT INTO follow_up_note (beneficiary_id, kind, at, recorded_by, text)
+           VALUES (:b, :kind, :at, :by, :text) RETURNING id, at"""),
+        {"b": beneficiary_id, "kind": data.kind, "at": at, "by": principal.name, "text": data.text.strip()[:2000]})
+    ).one()
+    await record(session, actor=principal.name, actor_role=principal.role.value, action="follow_up.note",
+                 object_type="beneficiary", object_id=beneficiary_id, after={"kind": data.kind, "note_id": row.id})
+    return FollowUpNoteOut(id=row.id, beneficiary_id=beneficiary_id, kind=data.kind, at=row.at,
+                           recorded_by=principal.name, text=data.text.strip()[:2000])
+
+
+async def list_follow_up_notes(session: AsyncSession, beneficiary_id: UUID,
+                               principal: Principal) -> list[FollowUpNoteOut]:
+    """The person's notes, newest first."""
+    await person_in_scope(session, beneficiary_id, principal)
+    rows = await session.execute(text(
+        """SELECT id, kind, at, recorded_by, text FROM follow_up_note WHERE beneficiary_id = :b
+            ORDER BY at DESC, id DESC"""), {"b": beneficiary_id})
+    return [FollowUpNoteOut(id=r.id, beneficiary_id=beneficiary_id, kind=r.kind, at=r.at, recorded_by=r.recorded_by,
+                            text=r.text) for r in rows]

@@ -1,0 +1,366 @@
+"""Withdrawal activity: intake (bank feeds, assisted withdrawals, cash handovers) and its first-in-first-out
+allocation to the payouts that reached each person.
+
+Allocation model. Per person, the payouts that reached them (status ``credited``, or a cash payout
+``sent`` to the commune) are laid end to end in order of arrival (``credited_at``, for cash the time
+it was sent to the commune), and so are their withdrawals in order of ``occurred_at``. The i-th đồng
+withdrawn pays off the i-th đồng that arrived: an allocation is the overlap of a withdrawal's
+interval with a payout's interval on that cumulative scale, one join per person, no loop. Money
+withdrawn before anything arrived is thereby held and counts when the next payout arrives: such an
+allocation's ``effective_at`` is the payout's arrival, not the (earlier) withdrawal. A payout's
+``first_withdrawal_at`` is its earliest allocation, ``withdrawn_at`` the one that used it up.
+
+The allocation is derived data: ``reallocate`` recomputes it for the given people from scratch (and
+writes only the rows that differ), so late (back-dated) activity, a payout credited later or a payout returned after its
+credit all give the same result as if everything had arrived in order. The memo ledger keeps each
+person's undrawn balance (``undrawn:B`` debited by what arrived, credited by what was drawn, against
+``undrawn:control``); ``undrawn_position`` remembers what was posted, and a change is posted as new
+entries for the difference, never by changing old ones.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger.accounts import ensure_accounts
+from ledger.driver import driver_connection
+from ledger.schemas import APPLIED_RESULTS, AccountSpec, AccountType, TransferKind
+from ledger.service import create_transfer_arrays, new_transfer_id
+from reconciliation.withdrawal_files import COMMUNE_CHANNELS, WithdrawalRow
+
+log = structlog.get_logger()
+
+UNDRAWN_CONTROL = AccountSpec(code="undrawn:control", type=AccountType.memo)
+ALLOCATION_LOCK = "withdrawal_allocation"
+
+# Payouts that reached the person, and when: the statement's credit, or for cash the handover to the commune.
+ARRIVED = "(p.status = 'credited' OR (p.channel = 'cash' AND p.status = 'sent'))"
+ARRIVED_AT = "coalesce(p.credited_at, p.sent_at)"
+
+
+def undrawn_account(beneficiary_id: UUID | str) -> AccountSpec:
+    """The memo account holding what reached a person and is not withdrawn yet."""
+    return AccountSpec(code=f"undrawn:{beneficiary_id}", type=AccountType.memo)
+
+
+@dataclass
+class AllocationResult:
+    people: int = 0
+    allocations: int = 0
+    payouts_changed: int = 0
+    ledger_entries: int = 0
+    resolved_unknown: int = 0
+    seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class IntakeResult:
+    intake_id: UUID
+    rows: int
+    accepted: int
+    duplicates: int
+    unknown_accounts: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+
+
+_SCOPE_TABLE = """
+    DO $$ BEGIN
+        IF to_regclass('pg_temp.allocation_scope') IS NULL THEN
+            CREATE TEMP TABLE allocation_scope (beneficiary_id uuid PRIMARY KEY) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE allocation_new (withdrawal_id bigint NOT NULL, payout_id uuid NOT NULL,
+                beneficiary_id uuid NOT NULL, amount bigint NOT NULL, effective_at timestamptz NOT NULL)
+                ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE allocation_changed (payout_id uuid PRIMARY KEY) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE undrawn_target (beneficiary_id uuid PRIMARY KEY, credited bigint NOT NULL,
+                drawn bigint NOT NULL, posted_credited bigint NOT NULL, posted_drawn bigint NOT NULL)
+                ON COMMIT DELETE ROWS;
+        END IF;
+    END $$
+"""
+
+_RESOLVE_UNKNOWN = """
+    WITH resolved AS (
+        UPDATE withdrawal w SET beneficiary_id = found.beneficiary_id
+          FROM withdrawal u
+          CROSS JOIN LATERAL (
+              SELECT b.beneficiary_id FROM bank_account b
+               WHERE b.bank_bin = u.bank_bin AND b.account_number = u.account_number
+               ORDER BY (b.effective_to IS NULL) DESC, b.effective_from DESC, b.id DESC LIMIT 1) found
+         WHERE u.beneficiary_id IS NULL AND w.id = u.id
+        RETURNING w.beneficiary_id
+    ), added AS (
+        INSERT INTO allocation_scope SELECT DISTINCT beneficiary_id FROM resolved ON CONFLICT DO NOTHING
+    )
+    SELECT count(*) FROM resolved
+"""
+
+_ALLOCATE = f"""
+    WITH arrived AS (
+        SELECT p.id, p.beneficiary_id, p.amount, {ARRIVED_AT} AS arrived_at,
+               sum(p.amount) OVER (PARTITION BY p.beneficiary_id ORDER BY {ARRIVED_AT}, p.serial) AS upto
+          FROM payout p JOIN allocation_scope s ON s.beneficiary_id = p.beneficiary_id
+         WHERE {ARRIVED}
+    ), withdrawn AS (
+        SELECT w.id, w.beneficiary_id, w.amount, w.occurred_at,
+               sum(w.amount) OVER (PARTITION BY w.beneficiary_id ORDER BY w.occurred_at, w.id) AS upto
+          FROM withdrawal w JOIN allocation_scope s ON s.beneficiary_id = w.beneficiary_id
+    )
+    INSERT INTO allocation_new (withdrawal_id, payout_id, beneficiary_id, amount, effective_at)
+    SELECT w.id, a.id, a.beneficiary_id,
+           least(a.upto, w.upto) - greatest(a.upto - a.amount, w.upto - w.amount),
+           greatest(w.occurred_at, a.arrived_at)
+      FROM arrived a JOIN withdrawn w ON w.beneficiary_id = a.beneficiary_id
+       AND w.upto - w.amount < a.upto AND w.upto > a.upto - a.amount
+"""  # noqa: S608 - constant fragments only
+
+# Only what changed is written: recomputing a person whose new withdrawal comes last rewrites nothing
+# of their history.
+_REPLACE_CHANGED = (
+    """WITH gone AS (
+           DELETE FROM withdrawal_allocation a USING allocation_scope s
+            WHERE a.beneficiary_id = s.beneficiary_id
+              AND NOT EXISTS (SELECT 1 FROM allocation_new n
+                               WHERE n.payout_id = a.payout_id AND n.withdrawal_id = a.withdrawal_id
+                                 AND n.amount = a.amount AND n.effective_at = a.effective_at)
+           RETURNING a.payout_id)
+       INSERT INTO allocation_changed SELECT DISTINCT payout_id FROM gone ON CONFLICT DO NOTHING""",
+    # Unchanged rows are still there and conflict; changed ones were deleted just above.
+    """WITH added AS (
+           INSERT INTO withdrawal_allocation (withdrawal_id, payout_id, beneficiary_id, amount, effective_at)
+           SELECT withdrawal_id, payout_id, beneficiary_id, amount, effective_at FROM allocation_new
+           ON CONFLICT (payout_id, withdrawal_id) DO NOTHING
+           RETURNING payout_id)
+       INSERT INTO allocation_changed SELECT DISTINCT payout_id FROM added ON CONFLICT DO NOTHING""",
+)
+
+# Withdrawal times of the payouts whose allocation changed.
+_UPDATE_PAYOUTS = """
+    WITH wanted AS (
+        SELECT p.id, min(a.effective_at) AS first_at,
+               CASE WHEN sum(a.amount) = p.amount THEN max(a.effective_at) END AS done_at
+          FROM allocation_changed c JOIN payout p ON p.id = c.payout_id
+          LEFT JOIN withdrawal_allocation a ON a.payout_id = p.id
+         GROUP BY p.id, p.amount
+    )
+    UPDATE payout p SET first_withdrawal_at = wanted.first_at, withdrawn_at = wanted.done_at
+      FROM wanted
+     WHERE p.id = wanted.id
+       AND (p.first_withdrawal_at, p.withdrawn_at) IS DISTINCT FROM (wanted.first_at, wanted.done_at)
+"""
+
+_TARGETS = f"""
+    INSERT INTO undrawn_target (beneficiary_id, credited, drawn, posted_credited, posted_drawn)
+    SELECT s.beneficiary_id, coalesce(c.total, 0), coalesce(d.total, 0),
+           coalesce(pos.credited, 0), coalesce(pos.drawn, 0)
+      FROM allocation_scope s
+      LEFT JOIN (SELECT p.beneficiary_id, sum(p.amount)::bigint AS total
+                   FROM payout p JOIN allocation_scope s2 ON s2.beneficiary_id = p.beneficiary_id
+                  WHERE {ARRIVED} GROUP BY p.beneficiary_id) c ON c.beneficiary_id = s.beneficiary_id
+      LEFT JOIN (SELECT a.beneficiary_id, sum(a.amount)::bigint AS total
+                   FROM withdrawal_allocation a JOIN allocation_scope s3 ON s3.beneficiary_id = a.beneficiary_id
+                  GROUP BY a.beneficiary_id) d ON d.beneficiary_id = s.beneficiary_id
+      LEFT JOIN undrawn_position pos ON pos.beneficiary_id = s.beneficiary_id
+     WHERE (coalesce(c.total, 0), coalesce(d.total, 0)) IS DISTINCT FROM
+           (coalesce(pos.credited, 0), coalesce(pos.drawn, 0))
+"""  # noqa: S608 - constant fragments only
+
+_SAVE_POSITIONS = """
+    INSERT INTO undrawn_position (beneficiary_id, credited, drawn)
+    SELECT beneficiary_id, credited, drawn FROM undrawn_target
+    ON CONFLICT (beneficiary_id) DO UPDATE SET credited = excluded.credited, drawn = excluded.drawn,
+                                               updated_at = now()
+"""
+
+
+async def _fill_scope(driver: Any, beneficiary_ids: Sequence[UUID] | None) -> None:
+    await driver.execute(_SCOPE_TABLE)
+    await driver.execute("TRUNCATE allocation_scope; TRUNCATE allocation_new; TRUNCATE allocation_changed; TRUNCATE undrawn_target")
+    if beneficiary_ids is None:
+        await driver.execute(
+            """INSERT INTO allocation_scope
+               SELECT beneficiary_id FROM payout UNION SELECT beneficiary_id FROM withdrawal
+                WHERE beneficiary_id IS NOT NULL UNION SELECT beneficiary_id FROM undrawn_position""")
+    else:
+        await driver.copy_records_to_table("allocation_scope", records=[(b,) for b in set(beneficiary_ids)])
+    await driver.execute("ANALYZE allocation_scope")
+
+
+async def _post_memo_entries(session: AsyncSession, driver: Any) -> int:
+    """Bring each changed person's undrawn:B to its new totals with new entries; returns how many."""
+    rows = await driver.fetch("SELECT * FROM undrawn_target")
+    if not rows:
+        return 0
+    specs = [UNDRAWN_CONTROL] + [undrawn_account(r["beneficiary_id"]) for r in rows]
+    ids = await ensure_accounts(session, specs)
+    control = ids[UNDRAWN_CONTROL.code]
+    debits: list[int | None] = []
+    credits: list[int | None] = []
+    amounts: list[int | None] = []
+    codes: list[str] = []
+    for r in rows:
+        person = ids[f"undrawn:{r['beneficiary_id']}"]
+        for delta, up, down, code in (
+            (r["credited"] - r["posted_credited"], (person, control), (control, person), "undrawn.credit"),
+            (r["drawn"] - r["posted_drawn"], (control, person), (person, control), "undrawn.draw"),
+        ):
+            if delta == 0:
+                continue
+            debit, credit = up if delta > 0 else down
+            debits.append(debit)
+            credits.append(credit)
+            amounts.append(abs(delta))
+            codes.append(code if delta > 0 else f"{code}.correction")
+    transfer_ids = [new_transfer_id() for _ in amounts]
+    results = await create_transfer_arrays(session, ids=transfer_ids, code=codes, kind=TransferKind.single,
+                                           debit_account_ids=debits, credit_account_ids=credits, amounts=amounts,
+                                           all_or_nothing=True)
+    refused = {result for result in results if result not in APPLIED_RESULTS}
+    if refused:
+        raise RuntimeError(f"ledger refused undrawn memo entries: {sorted(refused)}")
+    await driver.execute(_SAVE_POSITIONS)
+    return len(amounts)
+
+
+async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | None = None) -> AllocationResult:
+    """Recompute the FIFO allocation, payout withdrawal times and undrawn memo entries for these people
+    (None: everyone), in the caller's transaction; serialised by a transaction advisory lock."""
+    started = time.perf_counter()
+    result = AllocationResult()
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:lock))"), {"lock": ALLOCATION_LOCK})
+    driver = await driver_connection(session)
+    mark = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        result.steps[name] = round(now - mark, 3)
+        mark = now
+
+    await _fill_scope(driver, beneficiary_ids)
+    step("scope")
+    result.resolved_unknown = int(await driver.fetchval(_RESOLVE_UNKNOWN))
+    result.people = int(await driver.fetchval("SELECT count(*) FROM allocation_scope"))
+    step("resolve")
+    status = await driver.execute(_ALLOCATE)
+    result.allocations = int(status.split()[-1])
+    await driver.execute("ANALYZE allocation_new")
+    step("allocate")
+    for statement in _REPLACE_CHANGED:
+        await driver.execute(statement)
+    await driver.execute("ANALYZE allocation_changed")
+    step("replace")
+    status = await driver.execute(_UPDATE_PAYOUTS)
+    result.payouts_changed = int(status.split()[-1])
+    step("payouts")
+    await driver.execute(_TARGETS)
+    step("targets")
+    result.ledger_entries = await _post_memo_entries(session, driver)
+    step("ledger")
+    result.seconds = round(time.perf_counter() - started, 3)
+    log.info("withdrawals_reallocated", people=result.people, allocations=result.allocations,
+             payouts_changed=result.payouts_changed, ledger_entries=result.ledger_entries,
+             resolved_unknown=result.resolved_unknown, seconds=result.seconds, steps=result.steps)
+    return result
+
+
+_INPUT_TABLE = """
+    DO $$ BEGIN
+        IF to_regclass('pg_temp.withdrawal_input') IS NULL THEN
+            CREATE TEMP TABLE withdrawal_input (row_number int NOT NULL, account_number text NOT NULL,
+                occurred_at timestamptz NOT NULL, amount bigint NOT NULL, channel text NOT NULL,
+                bank_reference text NOT NULL, beneficiary_id uuid) ON COMMIT DELETE ROWS;
+        END IF;
+    END $$
+"""
+
+
+async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows: Sequence[WithdrawalRow],
+                                  recorded_by: str, source_name: str = "", file_format: str = "json",
+                                  sha256: bytes | None = None) -> IntakeResult:
+    """Store a bank's withdrawal rows (idempotent by bank + reference), keep unknown accounts (reported),
+    and reallocate the people concerned; rows must have been checked (``withdrawal_files``)."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:lock))"),
+                          {"lock": f"withdrawal_intake:{bank_bin}"})
+    driver = await driver_connection(session)
+    await driver.execute(_INPUT_TABLE)
+    await driver.execute("TRUNCATE withdrawal_input")
+    await driver.copy_records_to_table(
+        "withdrawal_input",
+        columns=["row_number", "account_number", "occurred_at", "amount", "channel", "bank_reference"],
+        records=[(r.row, r.account_number, r.occurred_at, r.amount, r.channel, r.bank_ref) for r in rows])
+    await driver.execute(
+        """UPDATE withdrawal_input i SET beneficiary_id = found.beneficiary_id
+             FROM withdrawal_input j CROSS JOIN LATERAL (
+                  SELECT b.beneficiary_id FROM bank_account b
+                   WHERE b.bank_bin = $1 AND b.account_number = j.account_number
+                   ORDER BY (b.effective_to IS NULL) DESC, b.effective_from DESC, b.id DESC LIMIT 1) found
+            WHERE i.row_number = j.row_number""", bank_bin)
+    existing = await driver.fetch(
+        """SELECT i.row_number, i.bank_reference,
+                  (w.account_number, w.occurred_at, w.amount, w.channel)
+                  IS DISTINCT FROM (i.account_number, i.occurred_at, i.amount, i.channel) AS differs
+             FROM withdrawal_input i JOIN withdrawal w ON w.bank_bin = $1 AND w.bank_reference = i.bank_reference
+            ORDER BY i.row_number""", bank_bin)
+    duplicate_rows = {r["row_number"] for r in existing}
+    unknown = await driver.fetch(
+        """SELECT row_number, account_number, bank_reference, amount, occurred_at FROM withdrawal_input
+            WHERE beneficiary_id IS NULL ORDER BY row_number""")
+    unknown_accounts = [{"row": r["row_number"], "account_number": r["account_number"],
+                         "bank_ref": r["bank_reference"], "amount": r["amount"],
+                         "occurred_at": r["occurred_at"].isoformat()}
+                        for r in unknown if r["row_number"] not in duplicate_rows]
+    conflicts = [{"row": r["row_number"], "bank_ref": r["bank_reference"],
+                  "message": "Mã giao dịch đã có với nội dung khác; giữ bản đã nhận",
+                  "message_en": "reference already received with other fields; the first one is kept"}
+                 for r in existing if r["differs"]]
+    intake_id = await driver.fetchval(
+        """INSERT INTO withdrawal_intake (bank_bin, source_name, format, sha256, rows, accepted, duplicates,
+                                          unknown_accounts, uploaded_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id""",
+        bank_bin, source_name[:200], file_format, sha256, len(rows), len(rows) - len(duplicate_rows),
+        len(duplicate_rows), len(unknown_accounts), recorded_by)
+    inserted = await driver.fetch(
+        """WITH added AS (
+               INSERT INTO withdrawal (source, intake_id, bank_bin, bank_reference, account_number, beneficiary_id,
+                                       occurred_at, amount, channel, recorded_by)
+               SELECT 'bank', $2, $1, bank_reference, account_number, beneficiary_id, occurred_at, amount, channel, $3
+                 FROM withdrawal_input ORDER BY occurred_at, row_number
+               ON CONFLICT (bank_bin, bank_reference) DO NOTHING
+               RETURNING beneficiary_id)
+           SELECT DISTINCT beneficiary_id FROM added WHERE beneficiary_id IS NOT NULL""",
+        bank_bin, intake_id, recorded_by)
+    await driver.execute("TRUNCATE withdrawal_input")
+    people = [r["beneficiary_id"] for r in inserted]
+    if people:
+        await reallocate(session, people)
+    log.info("withdrawals_received", bank=bank_bin, rows=len(rows), accepted=len(rows) - len(duplicate_rows),
+             duplicates=len(duplicate_rows), unknown_accounts=len(unknown_accounts), conflicts=len(conflicts))
+    return IntakeResult(intake_id=intake_id, rows=len(rows), accepted=len(rows) - len(duplicate_rows),
+                        duplicates=len(duplicate_rows), unknown_accounts=unknown_accounts, conflicts=conflicts)
+
+
+async def record_commune_withdrawal(session: AsyncSession, *, beneficiary_id: UUID, occurred_at: datetime,
+                                    amount: int, channel: str, helper_name: str, note: str,
+                                    recorded_by: str) -> int:
+    """Store a withdrawal made with commune staff's help, or cash handed over, and reallocate the person."""
+    if channel not in COMMUNE_CHANNELS:
+        raise ValueError(f"channel must be one of {COMMUNE_CHANNELS}")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise ValueError("amount must be a positive integer of đồng")
+    withdrawal_id = await session.scalar(text(
+        """INSERT INTO withdrawal (source, beneficiary_id, occurred_at, amount, channel, recorded_by, helper_name, note)
+           VALUES ('commune', :person, :at, :amount, :channel, :by, :helper, :note) RETURNING id"""),
+        {"person": beneficiary_id, "at": occurred_at, "amount": amount, "channel": channel, "by": recorded_by,
+         "helper": helper_name, "note": note})
+    await reallocate(session, [beneficiary_id])
+    return int(withdrawal_id or 0)

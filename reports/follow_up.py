@@ -1,0 +1,148 @@
+"""The follow-up list: people whose money has waited at least N days since it reached them (credited to
+the account, or cash handed to the commune), the oldest people and the longest waits first, with
+phone, address, amount waiting and the last contact; as data or as a printable A4 workbook."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.spreadsheets import (
+    Column,
+    add_autofilter,
+    money_cell,
+    print_landscape_fit_width,
+    start_table,
+    sum_cell,
+    text_cell,
+    workbook_bytes,
+)
+from reports.time_to_withdrawal import scope_condition
+
+VIETNAM_OFFSET = timedelta(hours=7)
+CONTACT_LABELS = {"visit": "Thăm nhà / visit", "call": "Gọi điện / call", "note": "Ghi chú / note",
+                  "assisted": "Hỗ trợ rút / assisted withdrawal", "cash_handover": "Giao tiền mặt / cash handover"}
+
+
+@dataclass(frozen=True)
+class WaitingPerson:
+    beneficiary_id: UUID
+    full_name: str
+    date_of_birth: date
+    age: int
+    sex: str
+    commune_code: str
+    commune_name: str
+    phone: str | None
+    address: str
+    channel: str
+    payouts_waiting: int
+    amount_waiting: int
+    waiting_since: datetime
+    days_waiting: int
+    last_contact_at: datetime | None
+    last_contact_kind: str | None
+    last_contact_by: str | None
+
+
+_QUERY = """
+    WITH waiting AS (
+        SELECT p.beneficiary_id, count(*) AS payouts_waiting, min(coalesce(p.credited_at, p.sent_at)) AS since,
+               sum(CASE WHEN p.first_withdrawal_at IS NULL THEN p.amount
+                        ELSE p.amount - (SELECT coalesce(sum(a.amount), 0) FROM withdrawal_allocation a
+                                          WHERE a.payout_id = p.id) END)::bigint AS amount_waiting
+          FROM payout p JOIN commune cm ON cm.code = p.commune_code
+         WHERE p.withdrawn_at IS NULL AND p.status IN ('credited', 'sent')
+           AND (p.status = 'credited' OR p.channel = 'cash') AND {where}
+         GROUP BY p.beneficiary_id
+        HAVING min(coalesce(p.credited_at, p.sent_at)) <= :cutoff
+    )
+    SELECT b.id, b.full_name, b.date_of_birth, b.sex, b.commune_code, cm.name AS commune_name, b.phone, b.address,
+           b.channel, w.payouts_waiting, w.amount_waiting, w.since,
+           date_part('year', age(CAST(:today AS date), b.date_of_birth))::int AS age,
+           contact.at AS contact_at, contact.kind AS contact_kind, contact.by AS contact_by
+      FROM waiting w JOIN beneficiary b ON b.id = w.beneficiary_id JOIN commune cm ON cm.code = b.commune_code
+      LEFT JOIN LATERAL (
+          SELECT * FROM (
+              (SELECT n.at, n.kind, n.recorded_by AS by FROM follow_up_note n
+                WHERE n.beneficiary_id = b.id ORDER BY n.at DESC LIMIT 1)
+              UNION ALL
+              (SELECT x.occurred_at, x.channel, x.recorded_by FROM withdrawal x
+                WHERE x.beneficiary_id = b.id AND x.source = 'commune' ORDER BY x.occurred_at DESC LIMIT 1)
+          ) c ORDER BY c.at DESC LIMIT 1) contact ON true
+     ORDER BY CASE WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 80 THEN 0
+                   WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 70 THEN 1
+                   WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 60 THEN 2 ELSE 3 END,
+              w.since, b.date_of_birth, b.full_name
+     LIMIT :limit
+"""
+
+
+async def follow_up_list(session: AsyncSession, *, communes: Sequence[str] | None = None,
+                         provinces: Sequence[str] | None = None, commune: str | None = None, min_days: int = 7,
+                         as_of: datetime | None = None, limit: int = 5000) -> list[WaitingPerson]:
+    """People waiting at least ``min_days`` (by their oldest unwithdrawn payout), 80+ first, then 70–79,
+    60–69 and younger; within a band the longest wait first."""
+    as_of = as_of or datetime.now(UTC)
+    params: dict[str, Any] = {"cutoff": as_of - timedelta(days=min_days), "today": (as_of + VIETNAM_OFFSET).date(),
+                              "limit": limit}
+    where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params)
+    if commune is not None:
+        params["commune"] = commune
+        where += " AND p.commune_code = :commune"
+    rows = await session.execute(text(_QUERY.format(where=where)), params)
+    return [WaitingPerson(
+        beneficiary_id=r.id, full_name=r.full_name, date_of_birth=r.date_of_birth, age=r.age, sex=r.sex,
+        commune_code=r.commune_code, commune_name=r.commune_name, phone=r.phone, address=r.address,
+        channel=r.channel, payouts_waiting=int(r.payouts_waiting), amount_waiting=int(r.amount_waiting),
+        waiting_since=r.since, days_waiting=int((as_of - r.since).total_seconds() // 86400),
+        last_contact_at=r.contact_at, last_contact_kind=r.contact_kind, last_contact_by=r.contact_by,
+    ) for r in rows]
+
+
+FOLLOW_UP_COLUMNS = (
+    Column("STT / No.", 6), Column("Họ và tên / Full name", 26), Column("Tuổi / Age", 7),
+    Column("Điện thoại / Phone", 13), Column("Địa chỉ / Address", 30),
+    Column("Số tiền chờ rút (đ) / Amount waiting (VND)", 16, money=True),
+    Column("Chờ từ ngày / Waiting since", 13), Column("Số ngày chờ / Days waiting", 9),
+    Column("Liên hệ gần nhất / Last contact", 24), Column("Kết quả liên hệ / Outcome (viết tay)", 28),
+)
+
+
+def _local(moment: datetime | None) -> str:
+    return "" if moment is None else (moment.astimezone(UTC) + VIETNAM_OFFSET).strftime("%d/%m/%Y")
+
+
+def follow_up_workbook(people: Sequence[WaitingPerson], *, title: str, min_days: int) -> bytes:
+    """A printable A4 landscape list (fits the page width, header repeated on each page)."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Theo dõi - Follow-up")
+    print_landscape_fit_width(sheet, gridlines=True)  # page setup goes before the first row in write-only mode
+    header_row = start_table(sheet, FOLLOW_UP_COLUMNS, title_lines=(
+        title, f"Người chưa rút tiền sau {min_days} ngày / People who have not withdrawn after {min_days} days"))
+    for number, person in enumerate(people, start=1):
+        contact = ""
+        if person.last_contact_at is not None:
+            contact = (f"{_local(person.last_contact_at)} "
+                       f"{CONTACT_LABELS.get(person.last_contact_kind or '', person.last_contact_kind)}")
+        sheet.append([
+            WriteOnlyCell(sheet, value=number), text_cell(sheet, person.full_name),
+            WriteOnlyCell(sheet, value=person.age), text_cell(sheet, person.phone or ""),
+            text_cell(sheet, person.address), money_cell(sheet, person.amount_waiting),
+            text_cell(sheet, _local(person.waiting_since)), WriteOnlyCell(sheet, value=person.days_waiting),
+            text_cell(sheet, contact), text_cell(sheet, ""),
+        ])
+    first, last = header_row + 1, header_row + len(people)
+    if people:
+        total_label = text_cell(sheet, "Tổng cộng / Total", bold=True)
+        sheet.append([None, total_label, None, None, None, sum_cell(sheet, 6, first, last)])
+    add_autofilter(sheet, len(FOLLOW_UP_COLUMNS), header_row, max(last, header_row))
+    return workbook_bytes(workbook)

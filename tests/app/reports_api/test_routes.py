@@ -1,0 +1,91 @@
+"""The report routes: time to withdrawal, the follow-up list (json and printable xlsx), the monthly
+workbook, each limited to the caller's scope."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import openpyxl
+import pytest
+
+from tests.support.withdrawal_world import AMOUNT, T0, build_month, iso
+from tests.support.world import Office
+
+
+@pytest.fixture
+async def office(client, engine):
+    return await Office(client, engine).setup()
+
+
+@pytest.fixture
+async def world(office):
+    return await build_month(office)
+
+
+async def test_time_to_withdrawal_route_is_scoped_for_commune_staff(world, client):
+    await world.office.be("lan.officer")
+    everything = await client.get("/api/reports/time-to-withdrawal", params={"period": "2026-03"})
+    assert everything.status_code == 200, everything.text
+    assert [r["group"] for r in everything.json()["items"]] == ["00070", "00073"]
+    await world.as_commune_staff("nam.commune")
+    own = await client.get("/api/reports/time-to-withdrawal", params={"period": "2026-03", "group_by": "bank"})
+    assert [(r["group"], r["payouts"], r["median_days"]) for r in own.json()["items"]] == [("970436", 1, 10.0)]
+    other = await client.get("/api/reports/time-to-withdrawal", params={"period": "2026-03", "commune": "00070"})
+    assert other.status_code == 403
+    bad = await client.get("/api/reports/time-to-withdrawal", params={"period": "2026-3"})
+    assert bad.status_code == 400 and "YYYY-MM" in bad.json()["detail"]
+
+
+async def test_follow_up_list_oldest_waits_with_last_contact(world, client):
+    csrf = await world.as_commune_staff("hoa.commune")
+    note = await client.post(f"/api/beneficiaries/{world.ids['C']}/follow-up-notes", headers=csrf,
+                             json={"kind": "visit", "text": "Bà ốm, hẹn tuần sau", "at": iso(T0 + timedelta(days=6))})
+    assert note.status_code == 201
+    as_of = iso(T0 + timedelta(days=8))
+    listed = await client.get("/api/reports/follow-up", params={"commune": "00070", "min_days": 7, "as_of": as_of})
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    assert [(i["full_name"], i["amount_waiting"], i["days_waiting"], i["last_contact_kind"]) for i in items] == [
+        (world.people["C"].full_name, AMOUNT, 8, "visit")]
+    assert items[0]["phone"] == world.people["C"].phone and items[0]["address"] == world.people["C"].address
+    assert (await client.get("/api/reports/follow-up", params={"commune": "00070", "min_days": 9,
+                                                               "as_of": as_of})).json()["items"] == []
+    denied = await client.get("/api/reports/follow-up", params={"commune": "00073"})
+    assert denied.status_code == 403
+    sheet_response = await client.get("/api/reports/follow-up", params={"commune": "00070", "format": "xlsx",
+                                                                        "as_of": as_of})
+    assert sheet_response.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(sheet_response.content))
+    sheet = book.active
+    assert int(sheet.page_setup.paperSize) == 9 and sheet.page_setup.fitToWidth == 1
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    values = [[c for c in row] for row in sheet.iter_rows(values_only=True)]
+    assert "Phường Hoàn Kiếm" in values[0][0]
+    header = values[2]
+    assert header[1] == "Họ và tên / Full name"
+    assert values[3][1] == world.people["C"].full_name and values[3][5] == AMOUNT
+    assert values[4][5] == "=SUM(F4:F4)"
+
+
+async def test_monthly_workbook_holds_the_figures_as_numbers_and_formulas(world, client):
+    await world.office.be("thu.auditor")
+    response = await client.get("/api/reports/monthly", params={"period": "2026-03", "province": "01"})
+    assert response.status_code == 200, response.text
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    summary = book.worksheets[0]
+    assert summary.freeze_panes == "A3" and summary.auto_filter.ref.startswith("A2:")
+    rows = list(summary.iter_rows(values_only=True))
+    assert rows[1][0] == "Mã xã / Commune code" and rows[1][6] == "Trung vị số ngày / Median days"
+    hoan_kiem = rows[2]
+    assert hoan_kiem[:8] == ("00070", "Phường Hoàn Kiếm", 5, 5 * AMOUNT, 5, 4, 1.75, 3.4)
+    assert hoan_kiem[9] == 0.6 and hoan_kiem[12:14] == (1, AMOUNT)
+    assert rows[4][3] == "=SUM(D3:D4)"
+    assert summary["D3"].number_format == "#,##0"
+    assert len(summary._charts) == 1
+    assert [ws.title for ws in book.worksheets[1:]] == ["00070 Phường Hoàn Kiếm", "00073 Phường Cửa Nam"]
+    commune_rows = list(book.worksheets[1].iter_rows(values_only=True))
+    assert len(commune_rows) == 2 + 5 + 1 and commune_rows[-1][4] == "=SUM(E3:E7)"
+    assert sorted(r[8] for r in commune_rows[2:7] if r[8] is not None) == [0, 1.5, 2, 4]
+    await world.as_commune_staff()
+    assert (await client.get("/api/reports/monthly", params={"period": "2026-03"})).status_code == 403

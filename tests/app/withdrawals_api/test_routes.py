@@ -1,0 +1,157 @@
+"""Banks' withdrawal intake, assisted withdrawals and follow-up notes over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import timedelta
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from app.database import session_scope
+from tests.support.actors import bank_key
+from tests.support.credit import credit_payouts, payout_of
+from tests.support.withdrawal_world import AMOUNT, T0, build_sent_month, iso
+from tests.support.world import BIDV, Office
+
+
+@pytest.fixture
+async def office(client, engine):
+    return await Office(client, engine).setup()
+
+
+@pytest.fixture
+async def world(office):
+    return await build_sent_month(office)
+
+
+async def _count(engine, sql: str) -> int:
+    async with session_scope(engine) as session:
+        return int(await session.scalar(text(sql)) or 0)
+
+
+async def test_intake_is_idempotent_and_keeps_unknown_accounts(world, engine):
+    rows = [world.row("A", "VCB-1", T0 + timedelta(days=1)),
+            {"account_number": "9999000011112222", "occurred_at": iso(T0), "amount": 200_000, "channel": "pos",
+             "bank_ref": "VCB-UNKNOWN"}]
+    first = await world.bank_post(rows)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert (body["accepted"], body["duplicates"]) == (2, 0)
+    assert [(u["row"], u["account_number"], u["amount"]) for u in body["unknown_accounts"]] == [
+        (2, "9999000011112222", 200_000)]
+    again = await world.bank_post(rows)
+    assert (again.json()["accepted"], again.json()["duplicates"], again.json()["unknown_accounts"]) == (0, 2, [])
+    assert await _count(engine, "SELECT count(*) FROM withdrawal") == 2
+    assert await _count(engine, "SELECT count(*) FROM withdrawal WHERE beneficiary_id IS NULL") == 1
+    changed = await world.bank_post([dict(rows[0], amount=1)])  # same reference, other amount: first one kept
+    assert changed.json()["duplicates"] == 1 and changed.json()["conflicts"][0]["bank_ref"] == "VCB-1"
+    assert await _count(engine, "SELECT sum(amount) FROM withdrawal WHERE bank_reference = 'VCB-1'") == AMOUNT
+
+
+async def test_csv_and_xlsx_files_with_vietnamese_headers(world, engine):
+    account = world.people["A"].account_number
+    csv_body = ("Số tài khoản / Account number;Thời gian;Số tiền;Kênh;Mã giao dịch\n"
+                f"{account};11/03/2026 09:30;300.000;ATM;CSV-1\n").encode()
+    uploaded = await world.office.client.post("/api/bank/withdrawals", headers=world.bank_headers,
+                                              files={"file": ("rut-tien.csv", csv_body, "text/csv")})
+    assert uploaded.status_code == 200, uploaded.text
+    assert uploaded.json()["accepted"] == 1
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["account_number", "occurred_at", "amount", "channel", "bank_ref"])
+    sheet.append([account, "2026-03-12T10:00:00+07:00", 350_000, "quầy", "XLSX-1"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    raw = await world.office.client.post("/api/bank/withdrawals", content=buffer.getvalue(), headers={
+        **world.bank_headers,
+        "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+    assert raw.status_code == 200, raw.text
+    async with session_scope(engine) as session:
+        stored = (await session.execute(text(
+            "SELECT bank_reference, amount, channel, occurred_at FROM withdrawal ORDER BY occurred_at"))).all()
+    assert [(r.bank_reference, r.amount, r.channel) for r in stored] == [("CSV-1", 300_000, "atm"),
+                                                                         ("XLSX-1", 350_000, "counter")]
+    assert stored[0].occurred_at == T0 + timedelta(days=1, hours=1, minutes=30)  # 09:30 Vietnam time
+
+
+async def test_a_bad_file_is_rejected_whole_with_every_bad_row(world, engine):
+    account = world.people["A"].account_number
+    csv_body = ("account_number,occurred_at,amount,channel,bank_ref\n"
+                f"{account},2026-03-11T09:00:00+07:00,100000,atm,OK-1\n"
+                f"12AB,2026-03-11T09:00:00+07:00,100000,atm,BAD-1\n"
+                f"{account},hôm qua,100000.5,bay,BAD-2\n"
+                f"{account},2026-03-11T09:00:00+07:00,100000,atm,OK-1\n").encode()
+    response = await world.office.client.post("/api/bank/withdrawals", headers=world.bank_headers,
+                                              files={"file": ("x.csv", csv_body, "text/csv")})
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    errors = response.json()["errors"]
+    assert sorted({(e["row"], e["column"].split(" / ")[1]) for e in errors}) == [
+        (3, "account_number"), (4, "amount"), (4, "channel"), (4, "occurred_at"), (5, "bank_ref")]
+    assert all(e["message"] and e["message_en"] for e in errors)
+    assert "dòng lỗi" in response.json()["detail"]
+    assert await _count(engine, "SELECT count(*) FROM withdrawal") == 0
+
+
+async def test_a_bank_cannot_send_another_banks_rows_nor_use_staff_routes(world, engine):
+    bidv = await bank_key(engine, BIDV)
+    row = dict(world.row("A", "X-1", T0), bank_bin="970436")
+    denied = await world.office.client.post("/api/bank/withdrawals", json=[row], headers=bidv)
+    assert denied.status_code == 403 and "970418" in denied.json()["detail"]
+    assert await _count(engine, "SELECT count(*) FROM withdrawal") == 0
+    # Under its own BIN the same account is simply unknown to BIDV: stored, reported, never allocated.
+    own = await world.office.client.post("/api/bank/withdrawals", json=[world.row("A", "X-1", T0)], headers=bidv)
+    assert own.status_code == 200 and len(own.json()["unknown_accounts"]) == 1
+    staff_route = await world.office.client.get(f"/api/beneficiaries/{world.ids['A']}/follow-up-notes",
+                                                headers=bidv)
+    assert staff_route.status_code == 403
+
+
+async def test_assisted_withdrawal_and_notes_are_scoped_to_the_staff_communes(world, engine, client):
+    await credit_payouts(engine, [world.payouts["A"]], T0)
+    csrf = await world.as_commune_staff("nam.commune")  # Cửa Nam staff; A lives in Hoàn Kiếm
+    denied = await client.post(f"/api/beneficiaries/{world.ids['A']}/assisted-withdrawals", headers=csrf,
+                               json={"occurred_at": iso(T0 + timedelta(days=1)), "amount": AMOUNT})
+    assert denied.status_code == 403
+    assert (await client.post(f"/api/beneficiaries/{world.ids['A']}/follow-up-notes", headers=csrf,
+                              json={"kind": "visit", "text": "x"})).status_code == 403
+    csrf = await world.as_commune_staff("hoa.commune")
+    helped = await client.post(f"/api/beneficiaries/{world.ids['A']}/assisted-withdrawals", headers=csrf,
+                               json={"occurred_at": iso(T0 + timedelta(days=1)), "amount": 400_000,
+                                     "note": "Đưa bà ra ATM"})
+    assert helped.status_code == 201, helped.text
+    body = helped.json()
+    assert (body["channel"], body["helper_name"], body["undrawn_amount"]) == ("assisted", "Nguyễn Thị Hoa", 250_000)
+    payout = await payout_of(engine, world.ids["A"], "2026-03")
+    assert payout["first_withdrawal_at"] == T0 + timedelta(days=1) and payout["withdrawn_at"] is None
+    bad = await client.post(f"/api/beneficiaries/{world.ids['A']}/assisted-withdrawals", headers=csrf,
+                            json={"occurred_at": iso(T0), "amount": -5, "channel": "atm"})
+    assert bad.status_code == 422 and {e["column"] for e in bad.json()["errors"]} == {"amount", "channel"}
+    note = await client.post(f"/api/beneficiaries/{world.ids['A']}/follow-up-notes", headers=csrf,
+                             json={"kind": "call", "text": "Hẹn thứ Hai ra xã", "at": iso(T0 + timedelta(days=3))})
+    assert note.status_code == 201, note.text
+    listed = await client.get(f"/api/beneficiaries/{world.ids['A']}/follow-up-notes")
+    assert [(n["kind"], n["text"], n["recorded_by"]) for n in listed.json()] == [
+        ("call", "Hẹn thứ Hai ra xã", "hoa.commune")]
+    detail = await client.get(f"/api/beneficiaries/{world.ids['A']}")
+    assert detail.json()["payouts"][0]["credited_at"] is not None
+    assert detail.json()["payouts"][0]["days_to_withdraw"] is None  # not all withdrawn yet
+
+
+async def test_cli_import_counts_duplicates(world, engine, database_url, tmp_path, monkeypatch):
+    from app.cli import main
+
+    path = tmp_path / "rut.csv"
+    path.write_text("account_number,occurred_at,amount,channel,bank_ref\n"
+                    f"{world.people['B'].account_number},2026-03-11T09:00:00+07:00,650000,atm,CLI-1\n")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+    first = await asyncio.to_thread(runner.invoke, main, ["withdrawals", "import", str(path), "--bank", "970436"])
+    assert first.exit_code == 0, first.output
+    assert '"accepted": 1' in first.output
+    second = await asyncio.to_thread(runner.invoke, main, ["withdrawals", "import", str(path), "--bank", "970436"])
+    assert '"duplicates": 1' in second.output and '"accepted": 0' in second.output

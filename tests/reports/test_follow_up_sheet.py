@@ -1,0 +1,26 @@
+"""The printable follow-up sheet on its own: hostile cells stay text, money stays integer đồng."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import UTC, date, datetime
+
+import openpyxl
+
+from reports.follow_up import WaitingPerson, follow_up_workbook
+
+
+def test_hostile_cells_are_neutralised_and_amounts_are_integers():
+    person = WaitingPerson(
+        beneficiary_id=uuid.uuid4(), full_name="=HYPERLINK(\"http://x\")", date_of_birth=date(1940, 1, 1), age=86,
+        sex="female", commune_code="00070", commune_name="Phường Hoàn Kiếm", phone="+84912345678",
+        address="@SUM(1)", channel="bank", payouts_waiting=2, amount_waiting=1_300_000,
+        waiting_since=datetime(2026, 3, 10, 1, tzinfo=UTC), days_waiting=30, last_contact_at=None,
+        last_contact_kind=None, last_contact_by=None)
+    book = openpyxl.load_workbook(io.BytesIO(follow_up_workbook([person], title="-1+1", min_days=7)))
+    rows = list(book.active.iter_rows(values_only=True))
+    assert rows[0][0] == "'-1+1"
+    assert rows[3][1].startswith("'=") and rows[3][3] == "'+84912345678" and rows[3][4] == "'@SUM(1)"
+    assert rows[3][5] == 1_300_000 and book.active["F4"].number_format == "#,##0"
+    assert rows[3][6] == "10/03/2026" and rows[3][7] == 30

@@ -1,0 +1,102 @@
+"""Exact time-to-withdrawal figures on the hand-built month of ``tests.support.withdrawal_world``."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from app.database import session_scope
+from ledger import verify_ledger
+from reconciliation.withdrawals import reallocate
+from reports.time_to_withdrawal import time_to_withdrawal
+from tests.support.credit import payout_of
+from tests.support.ledger import totals
+from tests.support.withdrawal_world import AMOUNT, T0, build_month, build_sent_month
+from tests.support.world import Office
+
+
+@pytest.fixture
+async def office(client, engine):
+    return await Office(client, engine).setup()
+
+
+async def test_allocation_holds_early_money_fills_partials_and_follows_late_activity(office, engine):
+    world = await build_sent_month(office)
+    early = await world.bank_post([world.row("B", "B-EARLY", T0 - timedelta(days=3)),
+                                   world.row("A", "A-1", T0 + timedelta(days=1), amount=300_000)])
+    assert early.json()["accepted"] == 2
+    b = await payout_of(engine, world.ids["B"], "2026-03")
+    assert b["first_withdrawal_at"] is None  # nothing credited yet: the withdrawal is held
+
+    from tests.support.credit import credit_payouts
+
+    await credit_payouts(engine, [world.payouts[n] for n in "ABCD"], T0)
+    b = await payout_of(engine, world.ids["B"], "2026-03")
+    assert b["first_withdrawal_at"] == T0 and b["withdrawn_at"] == T0  # held money counts at the credit
+    a = await payout_of(engine, world.ids["A"], "2026-03")
+    assert a["first_withdrawal_at"] == T0 + timedelta(days=1) and a["withdrawn_at"] is None  # partial
+    await world.bank_post([world.row("A", "A-2", T0 + timedelta(days=2), amount=350_000),
+                           world.row("D", "D-20", T0 + timedelta(days=20))])
+    a = await payout_of(engine, world.ids["A"], "2026-03")
+    assert a["withdrawn_at"] == T0 + timedelta(days=2)
+    assert (await payout_of(engine, world.ids["D"], "2026-03"))["withdrawn_at"] == T0 + timedelta(days=20)
+    await world.bank_post([world.row("D", "D-4", T0 + timedelta(days=4))])  # arrives late, happened earlier
+    d = await payout_of(engine, world.ids["D"], "2026-03")
+    assert d["first_withdrawal_at"] == d["withdrawn_at"] == T0 + timedelta(days=4)
+
+    async with session_scope(engine) as session:
+        assert await totals(session, f"undrawn:{world.ids['C']}") == (AMOUNT, 0, 0, 0)
+        assert await totals(session, f"undrawn:{world.ids['A']}") == (AMOUNT, AMOUNT, 0, 0)
+        assert await totals(session, f"undrawn:{world.ids['D']}") == (AMOUNT, AMOUNT, 0, 0)
+        # A recompute of everyone picks up E's cash sent to the commune (nobody reallocated E yet);
+        # a second one changes nothing and posts nothing.
+        first = await reallocate(session, None)
+        assert (first.payouts_changed, first.ledger_entries) == (0, 1)
+        assert await totals(session, f"undrawn:{world.ids['E']}") == (AMOUNT, 0, 0, 0)
+        again = await reallocate(session, None)
+        assert again.payouts_changed == 0 and again.ledger_entries == 0
+        report = await verify_ledger(session)
+        assert report.ok, report.problems
+
+
+async def test_report_by_commune_gives_exact_medians_p90_and_shares(office, engine):
+    await build_month(office)
+    async with session_scope(engine) as session:
+        report = await time_to_withdrawal(session, period=date(2026, 3, 1), group_by="commune")
+        assert (await verify_ledger(session)).ok
+    rows = {row["group"]: row for row in report["items"]}
+    hoan_kiem = rows["00070"]
+    assert {k: hoan_kiem[k] for k in ("payouts", "credited", "withdrawn", "median_days", "p90_days", "within_1d",
+                                      "within_3d", "within_7d", "within_30d", "never_withdrawn", "undrawn_amount")} == {
+        "payouts": 5, "credited": 5, "withdrawn": 4, "median_days": 1.75, "p90_days": 3.4, "within_1d": 0.2,
+        "within_3d": 0.6, "within_7d": 0.8, "within_30d": 0.8, "never_withdrawn": 1, "undrawn_amount": AMOUNT}
+    assert hoan_kiem["label"] == "Phường Hoàn Kiếm"
+    assert rows["00073"]["median_days"] == 10.0 and rows["00073"]["within_7d"] == 0.0
+    totals_row = report["totals"]
+    assert (totals_row["payouts"], totals_row["median_days"], totals_row["p90_days"]) == (6, 2.0, 7.6)
+    assert (totals_row["within_1d"], totals_row["within_3d"], totals_row["within_7d"], totals_row["within_30d"]) == (
+        0.1667, 0.5, 0.6667, 0.8333)
+    assert totals_row["accounts_opened"] == 0  # the five bank accounts were registered today, not in March
+    async with session_scope(engine) as session:
+        this_month = date.today().replace(day=1)
+        now = await time_to_withdrawal(session, period=this_month, group_by="commune")
+    assert now["items"] == [] and now["totals"]["accounts_opened"] == 5
+    assert [m["month"] for m in report["trend"]] == ["2026-03"]
+
+
+async def test_report_by_channel_and_scope(office, engine):
+    await build_month(office)
+    async with session_scope(engine) as session:
+        by_channel = await time_to_withdrawal(session, period=date(2026, 3, 1), group_by="channel")
+        scoped = await time_to_withdrawal(session, period=date(2026, 3, 1), group_by="province",
+                                          communes=["00073"])
+        by_age = await time_to_withdrawal(session, period=date(2026, 3, 1), group_by="age_band")
+    channels = {row["group"]: row for row in by_channel["items"]}
+    assert (channels["bank"]["median_days"], channels["bank"]["p90_days"], channels["bank"]["never_withdrawn"]) == (
+        3.0, 8.2, 1)
+    assert (channels["cash"]["median_days"], channels["cash"]["within_1d"], channels["cash"]["within_3d"]) == (
+        1.5, 0.0, 1.0)
+    assert [(r["group"], r["payouts"]) for r in scoped["items"]] == [("01", 1)]
+    assert sum(r["payouts"] for r in by_age["items"]) == 6
+    assert {r["group"] for r in by_age["items"]} <= {"under_60", "60-69", "70-79", "80+"}
