@@ -47,6 +47,7 @@ from reconciliation.matching import (
 from reconciliation.parsers import Statement, StatementLine, StatementParseError, parse_statement_file
 from reconciliation.parsers.errors import RowError, row_error
 from reconciliation.parsers.model import LOCAL_TIMEZONE
+from reconciliation.withdrawals import reallocate
 
 log = structlog.get_logger()
 
@@ -501,6 +502,10 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
             """INSERT INTO beneficiary_flag (beneficiary_id, kind, payout_id, line_id)
                VALUES ($1, 'deceased_reported_by_bank', $2, $3)
                ON CONFLICT (beneficiary_id, kind) WHERE resolved_at IS NULL DO NOTHING""", flags)
+    # Money that reached (or left) a person changes what their withdrawals pay off: re-allocate them.
+    touched = sorted({by_id[payout_id].beneficiary_id for payout_id, *_ in credited + returned}, key=str)
+    if touched:
+        await reallocate(session, touched)
     log.debug("statement_effects_applied", transfers=len(ids), ledger_seconds=round(ledger_done - mark, 3),
               payouts_seconds=round(clock.perf_counter() - ledger_done, 3))
 
