@@ -191,3 +191,45 @@ async def _accounts_opened(session: AsyncSession, period: date, group_by: str, c
              WHERE ba.effective_from >= :period AND ba.effective_from < :next AND {where}
              GROUP BY 1"""), params)  # noqa: S608
     return {row.key: int(row.opened) for row in rows}
+
+
+async def share_by_day(session: AsyncSession, *, period: date, communes: Sequence[str] | None = None,
+                       provinces: Sequence[str] | None = None, commune: str | None = None,
+                       days: int = 30) -> list[float | None]:
+    """Cumulative share of the month's arrived payouts withdrawn within 0, 1, … ``days`` days of arrival."""
+    params: dict[str, Any] = {"period": period, "days": days}
+    where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params)
+    if commune is not None:
+        params["commune"] = commune
+        where += " AND p.commune_code = :commune"
+    rows = (await session.execute(text(
+        f"""SELECT count(*) AS arrived,
+                   array_agg(LEAST(ceil({DAYS}), :days + 1)::int) FILTER (WHERE p.withdrawn_at IS NOT NULL) AS days
+              FROM payout p JOIN payout_run r ON r.id = p.run_id JOIN commune cm ON cm.code = p.commune_code
+             WHERE r.period = :period AND {ARRIVED} AND {where}"""), params)).one()  # noqa: S608
+    arrived = int(rows.arrived)
+    if not arrived:
+        return [None] * (days + 1)
+    counts = [0] * (days + 2)
+    for day in rows.days or []:
+        counts[max(0, int(day))] += 1
+    shares, running = [], 0
+    for day in range(days + 1):
+        running += counts[day]
+        shares.append(round(running / arrived, 4))
+    return shares
+
+
+async def people_waiting(session: AsyncSession, *, communes: Sequence[str] | None = None,
+                         provinces: Sequence[str] | None = None, commune: str | None = None) -> tuple[int, int]:
+    """(people, đồng) with money that reached them and is not withdrawn yet, now."""
+    params: dict[str, Any] = {}
+    where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params)
+    if commune is not None:
+        params["commune"] = commune
+        where += " AND p.commune_code = :commune"
+    row = (await session.execute(text(
+        f"""SELECT count(DISTINCT p.beneficiary_id) AS people, coalesce(sum({UNDRAWN}), 0)::bigint AS amount
+              FROM payout p JOIN commune cm ON cm.code = p.commune_code
+             WHERE {ARRIVED} AND p.withdrawn_at IS NULL AND {where}"""), params)).one()  # noqa: S608
+    return int(row.people), int(row.amount)

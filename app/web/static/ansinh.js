@@ -182,7 +182,16 @@
     });
   }
 
+  /* Print buttons (hidden without JavaScript; the browser's own print works anyway). */
+  function setUpPrintButtons() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-print]"), function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () { window.print(); });
+    });
+  }
+
   function start() {
+    setUpPrintButtons();
     setUpCopyButtons();
     Array.prototype.forEach.call(document.querySelectorAll("[data-commune-picker]"), setUpCommunePicker);
     Array.prototype.forEach.call(document.querySelectorAll("[data-run-progress]"), setUpRunProgress);

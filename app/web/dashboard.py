@@ -1,0 +1,72 @@
+"""The dashboard: how long people take to get their money, for the chosen month and scope.
+
+Headline figures (median days to withdraw, share within 3 days, money waiting and how many people,
+accounts opened shown smaller beside them), the share withdrawn by day since credit, a bar per
+commune and the 12-month trend — charts drawn on the server as SVG, numbers also in tables.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.guards import current_principal, requires
+from app.http.problems import Problem
+from app.reports_api.routes import REPORT_READERS
+from app.web.charts import Point, bar_chart, line_chart
+from app.web.follow_up import communes_in_scope, scope_of
+from app.web.i18n import translate
+from app.web.render import current_lang, page
+from reports.time_to_withdrawal import month_start, people_waiting, share_by_day, time_to_withdrawal
+
+
+async def latest_period(session: AsyncSession) -> date:
+    """The newest month whose payouts have reached people (else the newest run's month, else this month)."""
+    found = await session.scalar(text(
+        """SELECT max(r.period) FROM payout_run r
+            WHERE EXISTS (SELECT 1 FROM payout p WHERE p.run_id = r.id AND p.credited_at IS NOT NULL)"""))
+    found = found or await session.scalar(text("SELECT max(period) FROM payout_run"))
+    return found or date.today().replace(day=1)
+
+
+class DashboardPage(Controller):
+    include_in_schema = False
+
+    @get("/dashboard", guards=[requires(*REPORT_READERS)])
+    async def dashboard(self, request: Request[Any, Any, Any], db_session: AsyncSession, period: str = "",
+                        commune: str = "") -> Response[Any]:
+        """Time to withdrawal for a month, in the caller's scope (optionally one commune)."""
+        principal = current_principal(request)
+        assert principal is not None
+        lang = current_lang(request)
+        try:
+            month = month_start(period) if period else await latest_period(db_session)
+        except ValueError:
+            raise Problem(400, "Kỳ phải có dạng YYYY-MM / period must be YYYY-MM") from None
+        choices = await communes_in_scope(db_session, principal)
+        if commune and commune not in {c.code for c in choices}:
+            raise Problem(403, "Xã/phường này không thuộc phạm vi của bạn / This commune is outside your scope")
+        communes, provinces = scope_of(principal)
+        scope = {"communes": communes, "provinces": provinces, "commune": commune or None}
+        report = await time_to_withdrawal(db_session, period=month, group_by="commune", **scope)
+        by_day = await share_by_day(db_session, period=month, **scope)
+        waiting_people, waiting_amount = await people_waiting(db_session, **scope)
+        periods = [r.period for r in await db_session.execute(text(
+            "SELECT DISTINCT period FROM payout_run ORDER BY period DESC LIMIT 24"))]
+        items = sorted(report["items"], key=lambda item: (item["within_3d"] is None, item["within_3d"] or 0))
+        charts = {
+            "by_day": line_chart([Point(str(day), share) for day, share in enumerate(by_day)], step=True,
+                                 title=translate("dash.chart.by_day", lang)),
+            "by_commune": bar_chart([Point(item["label"], item["within_3d"]) for item in items[:40]],
+                                    title=translate("dash.chart.by_commune", lang)),
+            "trend": line_chart([Point(row["month"][5:] + "/" + row["month"][2:4], row["within_3d"])
+                                 for row in report["trend"]], title=translate("dash.chart.trend", lang)),
+        }
+        return page(request, "dashboard/dashboard.html", report=report, totals=report["totals"], items=items,
+                    by_day=by_day, charts=charts, waiting_people=waiting_people, waiting_amount=waiting_amount,
+                    period=month.strftime("%Y-%m"), periods=[p.strftime("%Y-%m") for p in periods],
+                    communes=choices, commune=commune)

@@ -1,0 +1,112 @@
+"""Follow-up pages for commune staff: the people whose money waits longest (elderly first), one tap
+to call, record a visit or call, record an assisted withdrawal or a cash handover; print and Excel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.guards import current_principal, requires
+from app.auth.models import Role
+from app.auth.service import Principal
+from app.http.problems import Problem
+from app.reports_api.routes import FOLLOW_UP_READERS
+from app.web.forms import form_text
+from app.web.render import current_lang, page, see_other
+from app.withdrawals_api.routes import COMMUNE_WRITERS
+from app.withdrawals_api.schemas import AssistedWithdrawalIn, FollowUpNoteIn
+from app.withdrawals_api.service import add_assisted_withdrawal, add_follow_up_note
+from reports.follow_up import follow_up_list
+
+VIETNAM = timedelta(hours=7)
+KIND_KEYS = {"visit": "follow.kind.visit", "call": "follow.kind.call", "note": "follow.kind.note",
+             "assisted": "follow.kind.assisted", "cash_handover": "follow.kind.cash_handover"}
+DONE_KEYS = {"note": "follow.done.note", "withdrawal": "follow.done.withdrawal"}
+DAY_CHOICES = (3, 7, 14, 30)
+
+
+def scope_of(principal: Principal) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """(communes, provinces) the caller may see; None: no limit (the reports API's rule)."""
+    if principal.role == Role.commune_staff:
+        return tuple(principal.communes), None
+    return None, (tuple(principal.provinces) if principal.provinces else None)
+
+
+async def communes_in_scope(session: AsyncSession, principal: Principal) -> list[Any]:
+    """The communes a person may pick: their own, or (officers) those with payouts in their provinces."""
+    communes, provinces = scope_of(principal)
+    if communes is not None:
+        query, params = "SELECT code, name FROM commune WHERE code = ANY(:codes) ORDER BY name", {"codes": list(communes)}
+    elif provinces is not None:
+        query = """SELECT code, name FROM commune WHERE province_code = ANY(:provinces)
+                      AND code IN (SELECT DISTINCT commune_code FROM beneficiary) ORDER BY name"""
+        params = {"provinces": list(provinces)}
+    else:
+        query, params = ("SELECT code, name FROM commune WHERE code IN (SELECT DISTINCT commune_code FROM beneficiary)"
+                         " ORDER BY name"), {}
+    return list(await session.execute(text(query), params))
+
+
+def _back(form_commune: str, min_days: str, done: str) -> str:
+    return f"/follow-up?commune={form_commune}&min_days={min_days}&done={done}"
+
+
+class FollowUpPages(Controller):
+    path = "/follow-up"
+    include_in_schema = False
+
+    @get("/", guards=[requires(*FOLLOW_UP_READERS)])
+    async def follow_up(self, request: Request[Any, Any, Any], db_session: AsyncSession, commune: str = "",
+                        min_days: int = 7) -> Response[Any]:
+        """The people waiting at least ``min_days`` in the chosen commune (all of the caller's by default)."""
+        principal = current_principal(request)
+        assert principal is not None
+        choices = await communes_in_scope(db_session, principal)
+        if commune and commune not in {c.code for c in choices}:
+            raise Problem(403, "Xã/phường này không thuộc phạm vi của bạn / This commune is outside your scope")
+        communes, provinces = scope_of(principal)
+        min_days = max(0, min(min_days, 365))
+        people = await follow_up_list(db_session, communes=communes, provinces=provinces, commune=commune or None,
+                                      min_days=min_days, limit=500)
+        now_local = (datetime.now(UTC) + VIETNAM).replace(tzinfo=None, second=0, microsecond=0)
+        return page(request, "follow_up/list.html", people=people, communes=choices, commune=commune,
+                    min_days=min_days, day_choices=DAY_CHOICES, kind_keys=KIND_KEYS,
+                    may_record=principal.role in COMMUNE_WRITERS, now_local=now_local.isoformat(timespec="minutes"),
+                    done_key=DONE_KEYS.get(request.query_params.get("done") or ""),
+                    total_waiting=sum(p.amount_waiting for p in people))
+
+    @post("/{beneficiary_id:uuid}/note", guards=[requires(*COMMUNE_WRITERS)])
+    async def note(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                   beneficiary_id: UUID) -> Response[Any]:
+        """Record a home visit, a call or a note about the person."""
+        form = await request.form()
+        principal = current_principal(request)
+        assert principal is not None
+        await add_follow_up_note(db_session, beneficiary_id, FollowUpNoteIn(
+            kind=form_text(form, "kind"), text=form_text(form, "text")), principal)
+        return see_other(_back(form_text(form, "commune"), form_text(form, "min_days") or "7", "note"))
+
+    @post("/{beneficiary_id:uuid}/withdrawal", guards=[requires(*COMMUNE_WRITERS)])
+    async def withdrawal(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                         beneficiary_id: UUID) -> Response[Any]:
+        """Record a withdrawal made with staff help, or the cash handed over (cash channel)."""
+        form = await request.form()
+        principal = current_principal(request)
+        assert principal is not None
+        amount_text = form_text(form, "amount").replace(".", "").replace(",", "").replace(" ", "")
+        try:
+            occurred = datetime.fromisoformat(form_text(form, "occurred_at")).replace(tzinfo=None) - VIETNAM
+            amount = int(amount_text)
+        except ValueError:
+            lang = current_lang(request)
+            raise Problem(422, "Số tiền hoặc thời gian không hợp lệ" if lang == "vi"
+                          else "Invalid amount or time") from None
+        await add_assisted_withdrawal(db_session, beneficiary_id, AssistedWithdrawalIn(
+            occurred_at=occurred.replace(tzinfo=UTC), amount=amount, helper_name=form_text(form, "helper_name") or None,
+            note=form_text(form, "note")), principal)
+        return see_other(_back(form_text(form, "commune"), form_text(form, "min_days") or "7", "withdrawal"))

@@ -1,0 +1,81 @@
+"""Follow-up, dashboard and reports pages: commune staff work the list on a phone-sized page, the
+dashboard changes when they record an assisted withdrawal; scope is enforced on every page."""
+
+import re
+
+from app.auth.models import Role
+from reconciliation.writers import write_camt053
+from tests.app.reconciliation_api.world import as_bank, build_world, debit, statement, upload
+from tests.support.actors import add_user
+from tests.support.pages import csrf_in, signed_in_page
+from tests.support.world import CAO_BANG_COMMUNE, HANOI_COMMUNE, VIETCOMBANK, Office
+
+
+async def _credited_month(client, engine):
+    """Three people of Hoàn Kiếm whose March money was credited by the bank's statement."""
+    office = await Office(client, engine).setup()
+    _, payouts = await build_world(office, vietcombank=3)
+    headers = await as_bank(office, VIETCOMBANK)
+    uploaded = await upload(office, headers, write_camt053(statement(VIETCOMBANK, [debit(p) for p in payouts])),
+                            "sk.xml")
+    assert uploaded.status_code == 201, uploaded.text
+    await add_user(engine, "xa.hoankiem", Role.commune_staff, communes=(HANOI_COMMUNE,))
+    await add_user(engine, "xa.caobang", Role.commune_staff, communes=(CAO_BANG_COMMUNE,))
+    client.cookies.clear()
+    return payouts
+
+
+async def test_commune_staff_record_a_visit_and_an_assisted_withdrawal_and_the_dashboard_changes(client, engine):
+    payouts = await _credited_month(client, engine)
+    before, _ = await signed_in_page(client, "xa.hoankiem", "/dashboard?period=2026-03")
+    assert before.status_code == 200 and 'id="within-3d">0,0 %' in before.text
+    assert "0 chưa rút đồng nào" not in before.text and "3 chưa rút đồng nào" in before.text
+    listed = await client.get("/follow-up?min_days=7")
+    assert listed.status_code == 200 and listed.text.count('class="card person"') == 3
+    assert 'href="tel:' in listed.text and "Tải Excel (in khổ A4)" in listed.text
+    person_path = re.search(r'action="(/follow-up/[0-9a-f-]{36})/note"', listed.text).group(1)
+    noted = await client.post(person_path + "/note", data={"_csrf": csrf_in(listed.text), "kind": "visit",
+                                                         "text": "Bà nhờ cán bộ đưa ra ngân hàng",
+                                                         "min_days": "7"})
+    assert noted.status_code == 200 and "Đã lưu liên hệ." in noted.text and "Thăm nhà" in noted.text
+    amount = re.search(person_path + r'/withdrawal".*?name="amount"[^>]*value="(\d+)"', noted.text, re.S).group(1)
+    withdrawn = await client.post(person_path + "/withdrawal", data={
+        "_csrf": csrf_in(noted.text), "amount": amount, "occurred_at": "2026-03-11T10:00", "helper_name": "Phạm Thị Hoa",
+        "note": "rút tại quầy", "min_days": "7"})
+    assert withdrawn.status_code == 200 and "Đã ghi nhận rút tiền." in withdrawn.text
+    assert withdrawn.text.count('class="card person"') == 2
+    after = await client.get("/dashboard?period=2026-03")
+    assert "1 đã rút hết" in after.text and "2 chưa rút đồng nào" in after.text
+    assert 'id="within-3d">33,3 %' in after.text  # credited 10/03 09:15, withdrawn 11/03 10:00
+    assert len(payouts) == 3
+
+
+async def test_scope_is_enforced_on_follow_up_and_dashboard(client, engine):
+    await _credited_month(client, engine)
+    page, token = await signed_in_page(client, "xa.caobang", "/follow-up")
+    assert page.status_code == 200 and 'class="card person"' not in page.text
+    assert (await client.get(f"/follow-up?commune={HANOI_COMMUNE}")).status_code == 403
+    assert (await client.get(f"/dashboard?commune={HANOI_COMMUNE}")).status_code == 403
+    client.cookies.clear()
+    page, _ = await signed_in_page(client, "xa.hoankiem", "/follow-up")
+    path = re.search(r'action="(/follow-up/[0-9a-f-]{36})/note"', page.text).group(1)
+    client.cookies.clear()
+    _, token = await signed_in_page(client, "xa.caobang", "/follow-up")
+    denied = await client.post(path + "/note", data={"_csrf": token, "kind": "visit", "text": "x"})
+    assert denied.status_code == 403
+    client.cookies.clear()
+    _, token = await signed_in_page(client, "thu.auditor", "/follow-up")
+    assert (await client.post(path + "/note", data={"_csrf": token, "kind": "visit"})).status_code == 403
+
+
+async def test_officer_dashboard_and_reports_page_downloads(client, engine):
+    await _credited_month(client, engine)
+    page, _ = await signed_in_page(client, "lan.officer", "/dashboard")
+    assert page.status_code == 200 and "2026-03" in page.text and "<svg" in page.text
+    assert "Phường Hoàn Kiếm" in page.text
+    reports = await client.get("/reports")
+    assert reports.status_code == 200 and 'action="/api/reports/monthly"' in reports.text
+    workbook = await client.get("/api/reports/monthly", params={"period": "2026-03", "format": "xlsx"})
+    assert workbook.status_code == 200 and workbook.content[:2] == b"PK"
+    listing = await client.get("/api/reports/follow-up", params={"commune": HANOI_COMMUNE, "format": "xlsx"})
+    assert listing.status_code == 200 and listing.content[:2] == b"PK"
