@@ -213,7 +213,8 @@ async def share_by_day(session: AsyncSession, *, period: date, communes: Sequenc
     counts = [0] * (days + 2)
     for day in rows.days or []:
         counts[max(0, int(day))] += 1
-    shares, running = [], 0
+    shares: list[float | None] = []
+    running = 0
     for day in range(days + 1):
         running += counts[day]
         shares.append(round(running / arrived, 4))

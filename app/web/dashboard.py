@@ -51,7 +51,7 @@ class DashboardPage(Controller):
         if commune and commune not in {c.code for c in choices}:
             raise Problem(403, "Xã/phường này không thuộc phạm vi của bạn / This commune is outside your scope")
         communes, provinces = scope_of(principal)
-        scope = {"communes": communes, "provinces": provinces, "commune": commune or None}
+        scope: dict[str, Any] = {"communes": communes, "provinces": provinces, "commune": commune or None}
         report = await time_to_withdrawal(db_session, period=month, group_by="commune", **scope)
         by_day = await share_by_day(db_session, period=month, **scope)
         waiting_people, waiting_amount = await people_waiting(db_session, **scope)
