@@ -3,7 +3,10 @@
 ``ansinh demo`` and the first ``ansinh serve`` on an empty database: users for every role, a bank
 API key, beneficiaries in Hà Nội and in a rural commune cluster of Điện Biên imported from a
 generated xlsx, and twelve monthly runs computed by an officer, approved by a second person, funded
-and sent. (Bank statements and withdrawal activity join the demo as those parts of the product land.)
+and sent; each month the banks' statements come back as camt.053, MT940 and xlsx files through the
+statement import (credits, a few returns: closed accounts, deceased), then the banks' withdrawal
+activity as CSV files through the withdrawal intake, and commune staff record assisted withdrawals
+and cash handovers — so the dashboard and the follow-up list open on a system in use.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import click
@@ -22,19 +25,31 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.auth.models import Role
 from app.auth.service import Principal, create_api_key, create_user
 from app.database import session_scope
+from app.demo_activity import (
+    REMOTE_PROVINCES,
+    bank_statements,
+    funding_in,
+    sent_payouts,
+    withdrawal_csv,
+    withdrawals_for,
+)
 from app.payouts.service.compute import compute_run
 from app.payouts.service.funding import record_funding
 from app.payouts.service.ledger_steps import approve_run, bank_shortfalls, send_run
 from app.payouts.service.runs import add_months, create_run, format_period
+from app.reconciliation_api.importer import import_statement_file
 from app.registry.fake import BeneficiaryFaker, import_file_bytes
 from app.registry.importer import import_beneficiaries
 from app.registry.service import register_disbursement_account
+from app.withdrawals_api.service import read_withdrawals
+from reconciliation.withdrawals import record_bank_withdrawals, record_commune_withdrawal
 
 log = structlog.get_logger()
 
 HANOI_COMMUNES = ("00070", "00073", "00004", "00008", "00025", "00256")
 DIEN_BIEN_COMMUNES = ("03325", "03328", "03352", "03349")
 BANKS = ("970436", "970405", "970418", "970415", "970422", "999888")
+ASSISTED_COMMUNES = ("00070", "00073", "03325", "03328")  # the demo commune staff's communes
 DEMO_PASSWORD = "ansinh-demo-2026"
 USERS = (
     ("quantri", Role.admin, (), (), "Quản trị hệ thống"),
@@ -56,6 +71,8 @@ class DemoReport:
     bank_key: str
     beneficiaries: int
     runs: list[str]
+    statements: int = 0
+    withdrawals: int = 0
 
 
 async def database_is_empty(engine: AsyncEngine) -> bool:
@@ -107,6 +124,11 @@ async def build_demo(engine: AsyncEngine, *, beneficiaries: int = 20_000, months
         for number, bank_bin in enumerate(BANKS):
             await register_disbursement_account(session, bank_bin, f"1190{number:02d}0088{number:04d}", officer)
     runs = []
+    opening: dict[str, int] = {}
+    rng = random.Random(seed)
+    now = min(datetime.now(UTC), datetime.combine(current.replace(day=28), datetime.min.time(), tzinfo=UTC)
+              if today is not None else datetime.now(UTC))
+    report_counts = [0, 0]
     for index in range(months):
         period = add_months(first, index)
         for programme in ("TGXH", "HTXH", "NCC"):
@@ -124,8 +146,71 @@ async def build_demo(engine: AsyncEngine, *, beneficiaries: int = 20_000, months
                                          value_date=period.replace(day=5), actor="canbo.lan")
             await send_run(engine, run.id, actor="canbo.lan")
             runs.append(f"{programme} {format_period(period)}")
-        echo(f"demo: {format_period(period)} computed, approved, funded and sent")
-    return DemoReport(users=users, bank_key=key, beneficiaries=beneficiaries, runs=runs)
+        statements, withdrawals = await _bank_activity(engine, period, opening, rng, now)
+        report_counts[0] += statements
+        report_counts[1] += withdrawals
+        echo(f"demo: {format_period(period)} computed, approved, funded and sent; {statements} statements and "
+             f"{withdrawals:,} withdrawals back")
+    return DemoReport(users=users, bank_key=key, beneficiaries=beneficiaries, runs=runs,
+                      statements=report_counts[0], withdrawals=report_counts[1])
+
+
+async def _bank_activity(engine: AsyncEngine, period: date, opening: dict[str, int], rng: random.Random,
+                         now: datetime) -> tuple[int, int]:
+    """The month coming back: statements through the statement import, withdrawal files through the
+    intake, assisted withdrawals and cash handovers by commune staff. Returns (statements, withdrawals)."""
+    async with session_scope(engine) as session:
+        payouts = await sent_payouts(session, period)
+        funding = await funding_in(session, period)
+        accounts = {r.bank_bin: r.account_number for r in await session.execute(text(
+            "SELECT bank_bin, account_number FROM disbursement_account WHERE closed_at IS NULL"))}
+        names = {r.bin: r.name for r in await session.execute(text("SELECT bin, name FROM bank"))}
+    files = bank_statements(period, payouts, funding, opening, accounts, names, rng)
+    for statement_file in files:
+        async with session_scope(engine) as session:
+            outcome = await import_statement_file(session, data=statement_file.content,
+                                                  filename=statement_file.filename, bank_bin=statement_file.bank_bin,
+                                                  actor="demo")
+            if outcome.kind != "created":
+                raise click.ClickException(f"demo statement {statement_file.filename} not taken: "
+                                           f"{outcome.message_en} {outcome.errors[:3]}")
+        opening[statement_file.bank_bin] = statement_file.closing_balance
+    async with session_scope(engine) as session:
+        credited = await sent_payouts(session, period, status="credited")
+        credited_at = {r.id: r.credited_at for r in await session.execute(text(
+            """SELECT p.id, p.credited_at FROM payout p JOIN payout_run r ON r.id = p.run_id
+                WHERE r.period = :period AND p.status = 'credited'"""), {"period": period})}
+        cash = await sent_payouts(session, period, channel="cash")
+    by_bank: dict[str, list[dict[str, Any]]] = {}
+    assisted: list[tuple[Any, datetime, int, str]] = []
+    for payout in credited:
+        rows = withdrawals_for(payout, credited_at[payout.id], rng, now)
+        if rows and payout.age >= 85 and payout.commune_code in ASSISTED_COMMUNES and rng.random() < 0.3:
+            assisted.append((payout.beneficiary_id, rows[0]["occurred_at"], payout.amount, "assisted"))
+            continue
+        assert payout.bank_bin is not None
+        by_bank.setdefault(payout.bank_bin, []).extend(rows)
+    for payout in cash:  # the commune hands the cash over within days, the remote ones later
+        delay = rng.uniform(2, 6) * (2.5 if payout.province_code in REMOTE_PROVINCES else 1)
+        handed = datetime.combine(period.replace(day=10), datetime.min.time(), tzinfo=now.tzinfo) \
+            + timedelta(days=delay, hours=9)
+        if handed < now and rng.random() > 0.04:
+            assisted.append((payout.beneficiary_id, handed, payout.amount, "cash_handover"))
+    count = 0
+    for bank_bin, rows in sorted(by_bank.items()):
+        checked, fmt = read_withdrawals(withdrawal_csv(rows), None)
+        async with session_scope(engine) as session:
+            result = await record_bank_withdrawals(session, bank_bin=bank_bin, rows=checked, recorded_by="demo",
+                                                   source_name=f"rut-tien-{bank_bin}-{period:%Y-%m}.csv",
+                                                   file_format=fmt)
+        count += result.accepted
+    async with session_scope(engine) as session:
+        for beneficiary_id, moment, amount, channel in assisted:
+            await record_commune_withdrawal(
+                session, beneficiary_id=beneficiary_id, occurred_at=moment, amount=amount, channel=channel,
+                helper_name="Phạm Thị Hoa" if channel == "assisted" else "Cán bộ xã", recorded_by="xa.hoankiem",
+                note="Hỗ trợ rút tại quầy" if channel == "assisted" else "Chi trả tiền mặt tại nhà văn hoá")
+    return len(files), count + len(assisted)
 
 
 def print_report(report: DemoReport, echo: Any = click.echo) -> None:
@@ -135,4 +220,5 @@ def print_report(report: DemoReport, echo: Any = click.echo) -> None:
     for username, role, password in report.users:
         echo(f"  {username:16s} {role:14s} {password}")
     echo(f"Bank API key (Vietcombank 970436), shown once: {report.bank_key}")
-    echo(f"{report.beneficiaries:,} beneficiaries, {len(report.runs)} payout runs sent")
+    echo(f"{report.beneficiaries:,} beneficiaries, {len(report.runs)} payout runs sent, "
+         f"{report.statements} bank statements and {report.withdrawals:,} withdrawals recorded")

@@ -54,8 +54,10 @@ class StatementFile:
     returned: int
 
 
-async def sent_payouts(session: AsyncSession, period: date) -> list[SentPayout]:
-    """Every payout of the period's runs that a bank holds (status sent), with who it is for."""
+async def sent_payouts(session: AsyncSession, period: date, *, status: str = "sent",
+                       channel: str = "bank") -> list[SentPayout]:
+    """The period's payouts in a status and channel (default: held by a bank, not yet credited), with who
+    each is for."""
     rows = await session.execute(text(
         """SELECT p.id, p.reference, p.beneficiary_id, p.bank_bin, p.account_number, p.holder_name, p.amount,
                   p.commune_code, c.province_code,
@@ -63,8 +65,8 @@ async def sent_payouts(session: AsyncSession, period: date) -> list[SentPayout]:
                   b.status = 'deceased' AS deceased
              FROM payout p JOIN payout_run r ON r.id = p.run_id
              JOIN beneficiary b ON b.id = p.beneficiary_id JOIN commune c ON c.code = p.commune_code
-            WHERE r.period = :period AND p.status = 'sent' AND p.channel = 'bank'
-            ORDER BY p.serial"""), {"period": period})
+            WHERE r.period = :period AND p.status = :status AND p.channel = :channel
+            ORDER BY p.serial"""), {"period": period, "status": status, "channel": channel})
     return [SentPayout(**row._mapping) for row in rows]
 
 
@@ -87,7 +89,8 @@ def _at(day: date, hour: int, minute: int) -> datetime:
 
 def bank_statements(period: date, payouts: list[SentPayout], funding: list[Any], opening: dict[str, int],
                     disbursement_accounts: dict[str, str], bank_names: dict[str, str],
-                    rng: random.Random, return_share: float = 0.004) -> list[StatementFile]:
+                    rng: random.Random, return_share: float = 0.004,
+                    deceased_share: float = 0.0003) -> list[StatementFile]:
     """One statement per bank for the month: funding credits, payout debits, a few returns."""
     by_bank: dict[str, list[SentPayout]] = {}
     for payout in payouts:
@@ -109,7 +112,9 @@ def bank_statements(period: date, payouts: list[SentPayout], funding: list[Any],
             moves.append((_at(pay_day, 9 + number % 8, number % 60), -payout.amount, {
                 **party, "bank_reference": f"FT{pay_day:%y%m%d}{number:07d}",
                 "description": f"Chi tro cap {payout.reference}"}))
-            reason = "MD07" if payout.deceased else ("AC04" if rng.random() < return_share else None)
+            draw = rng.random()
+            reason = ("MD07" if payout.deceased or draw < deceased_share
+                      else "AC04" if draw < deceased_share + return_share else None)
             if reason is not None:
                 returned += 1
                 moves.append((_at(pay_day + timedelta(days=2), 14, number % 60), payout.amount, {
@@ -171,3 +176,13 @@ def withdrawals_for(payout: SentPayout, credited_at: datetime, rng: random.Rando
         rows.append({"account_number": payout.account_number, "occurred_at": moment, "amount": amount,
                      "channel": channel, "bank_reference": f"WD{payout.reference}{index}"})
     return rows
+
+
+def withdrawal_csv(rows: list[dict[str, Any]]) -> bytes:
+    """A bank's withdrawal activity export (Vietnamese / English headers, dd/mm/yyyy HH:MM local time)."""
+    lines = ["Số tài khoản / Account number,Thời gian / Time,Số tiền / Amount,Kênh / Channel,Mã giao dịch / Reference"]
+    for row in rows:
+        moment = row["occurred_at"].astimezone(LOCAL_TIMEZONE)
+        lines.append(f"{row['account_number']},{moment:%d/%m/%Y %H:%M},{row['amount']},{row['channel']},"
+                     f"{row['bank_reference']}")
+    return ("\n".join(lines) + "\n").encode("utf-8")

@@ -25,10 +25,20 @@ async def test_demo_builds_a_living_world_through_the_real_paths_and_only_once(e
             "SELECT to_char(month, 'YYYY-MM'), count(*) FROM payout_month GROUP BY 1 ORDER BY 1"))).all()
         cash = await session.scalar(text("SELECT count(*) FROM payout WHERE channel = 'cash'"))
         report_ok = (await verify_ledger(session)).ok
+        statements = await session.scalar(text("SELECT count(*) FROM bank_statement"))
+        statuses = dict((await session.execute(text(
+            "SELECT status, count(*) FROM payout WHERE channel = 'bank' GROUP BY status"))).all())
+        withdrawn = await session.scalar(text("SELECT count(*) FROM payout WHERE withdrawn_at IS NOT NULL"))
+        handovers = await session.scalar(text("SELECT count(*) FROM withdrawal WHERE channel = 'cash_handover'"))
+        formats = {r[0] for r in await session.execute(text("SELECT DISTINCT format FROM bank_statement"))}
     assert people == 150 and imports == 1
     assert all(status == "sent" and four_eyes for status, four_eyes in runs)
     assert [m for m, _ in months] == ["2026-10", "2026-11"] and months[0][1] == months[1][1] > 100
     assert cash > 0
     assert report_ok
+    assert statements == report.statements >= 6 and {"mt940", "xlsx"} <= {f.split(".")[0] for f in formats}
+    assert any(f.startswith("camt.053") for f in formats)
+    assert statuses.get("credited", 0) > 0.9 * sum(statuses.values()) and "sent" not in statuses
+    assert withdrawn > 0.7 * sum(statuses.values()) and handovers > 0
     with pytest.raises(click.ClickException, match="already in use"):
         await build_demo(engine, beneficiaries=10, months=1, echo=lines.append)
