@@ -53,7 +53,7 @@ async def _load(url: str, count: int, months: int) -> None:
                        CASE WHEN i % 2 = 0 THEN 'female' ELSE 'male' END,
                        c.code, 'Thôn ' || (i % 50), '09' || lpad((i % 100000000)::text, 8, '0'),
                        CASE WHEN i % 20 = 0 THEN 'cash' ELSE 'bank' END
-                  FROM generate_series(1, {count}) i JOIN bench_commune c ON c.n = 1 + i % {len(communes)}""")
+                  FROM generate_series(1, {count}) i JOIN bench_commune c ON c.n = 1 + i % {len(communes)}""")  # noqa: S608 - integers
         await conn.execute(
             """INSERT INTO bank_account (beneficiary_id, bank_bin, account_number, holder_name, created_by,
                                          effective_from)

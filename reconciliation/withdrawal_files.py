@@ -153,7 +153,7 @@ def check_rows(raw_rows: Iterable[tuple[int, dict[str, Any]]], *, now: datetime 
         if channel is None:
             problems.append(_error(number, "channel", f"Kênh phải là một trong: {', '.join(BANK_CHANNELS)}",
                                    f"channel must be one of: {', '.join(BANK_CHANNELS)}"))
-        reference = _text(raw.get("bank_ref"))
+        reference = _text(raw.get("bank_ref") if raw.get("bank_ref") is not None else raw.get("bank_reference"))
         if not 1 <= len(reference) <= 64:
             problems.append(_error(number, "bank_ref", "Thiếu mã giao dịch (tối đa 64 ký tự)",
                                    "bank reference missing (at most 64 characters)"))

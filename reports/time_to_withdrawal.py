@@ -54,20 +54,22 @@ UNDRAWN = """CASE WHEN p.withdrawn_at IS NOT NULL THEN 0 WHEN p.first_withdrawal
                   ELSE p.amount - (SELECT coalesce(sum(a.amount), 0) FROM withdrawal_allocation a
                                     WHERE a.payout_id = p.id) END"""
 
+# Per payout once (the aggregates below only read these columns).
+_ROW_COLUMNS = f"""p.amount, {ARRIVED} AS arrived, p.withdrawn_at IS NOT NULL AS done,
+    p.first_withdrawal_at IS NULL AS untouched, CASE WHEN {ARRIVED} THEN {DAYS} END AS days,
+    CASE WHEN {ARRIVED} THEN {UNDRAWN} ELSE 0 END AS undrawn"""
+
 _METRICS = f"""
     count(*) AS payouts,
-    coalesce(sum(p.amount), 0)::bigint AS amount,
-    count(*) FILTER (WHERE {ARRIVED}) AS credited,
-    count(*) FILTER (WHERE {ARRIVED} AND p.withdrawn_at IS NOT NULL) AS withdrawn,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY {DAYS}) FILTER (WHERE {ARRIVED} AND p.withdrawn_at IS NOT NULL)
-        AS median_days,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY {DAYS}) FILTER (WHERE {ARRIVED} AND p.withdrawn_at IS NOT NULL)
-        AS p90_days,
-    {", ".join(f"count(*) FILTER (WHERE {ARRIVED} AND {DAYS} <= {n}) AS n_within_{n}d" for n in WITHIN_DAYS)},
-    count(*) FILTER (WHERE {ARRIVED} AND p.first_withdrawal_at IS NULL) AS never_withdrawn,
-    count(*) FILTER (WHERE {ARRIVED} AND p.first_withdrawal_at IS NOT NULL AND p.withdrawn_at IS NULL)
-        AS partly_withdrawn,
-    coalesce(sum({UNDRAWN}) FILTER (WHERE {ARRIVED}), 0)::bigint AS undrawn_amount
+    coalesce(sum(amount), 0)::bigint AS amount,
+    count(*) FILTER (WHERE arrived) AS credited,
+    count(*) FILTER (WHERE arrived AND done) AS withdrawn,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY days) FILTER (WHERE arrived AND done) AS median_days,
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY days) FILTER (WHERE arrived AND done) AS p90_days,
+    {", ".join(f"count(*) FILTER (WHERE days <= {n}) AS n_within_{n}d" for n in WITHIN_DAYS)},
+    count(*) FILTER (WHERE arrived AND untouched) AS never_withdrawn,
+    count(*) FILTER (WHERE arrived AND NOT untouched AND NOT done) AS partly_withdrawn,
+    coalesce(sum(undrawn), 0)::bigint AS undrawn_amount
 """
 
 
@@ -144,14 +146,16 @@ async def time_to_withdrawal(session: AsyncSession, *, period: date, group_by: s
     if province is not None:
         params["province"] = province
         where += " AND cm.province_code = :province"
+    person_join = "JOIN beneficiary b ON b.id = p.beneficiary_id" if group_by in ("age_band", "sex") else ""
     base = f"""FROM payout p JOIN payout_run r ON r.id = p.run_id JOIN commune cm ON cm.code = p.commune_code
-                 JOIN beneficiary b ON b.id = p.beneficiary_id {joins}
+                 {person_join} {joins}
                 WHERE p.status <> 'cancelled' AND {where}"""
-    grouped = await session.execute(text(
-        f"""SELECT {key} AS key, min({label}) AS label, {_METRICS} {base} AND r.period = :period
-            GROUP BY 1 ORDER BY 1"""), params)  # noqa: S608
-    totals = (await session.execute(text(
-        f"SELECT {_METRICS} {base} AND r.period = :period"), params)).one()  # noqa: S608
+    # One pass: the groups and the total (the empty grouping set) together.
+    grouped = list(await session.execute(text(
+        f"""SELECT key, min(label) AS label, GROUPING(key) AS is_total, {_METRICS}
+              FROM (SELECT {key} AS key, {label} AS label, {_ROW_COLUMNS} {base} AND r.period = :period) rows
+             GROUP BY GROUPING SETS ((key), ()) ORDER BY is_total, key"""), params))  # noqa: S608
+    totals = grouped.pop()
     opened = await _accounts_opened(session, period, group_by, communes, provinces, commune, province)
     rows = []
     for row in grouped:
@@ -161,8 +165,9 @@ async def time_to_withdrawal(session: AsyncSession, *, period: date, group_by: s
         rows.append(item)
     trend_params = dict(params, since=add_months(period, -(trend_months - 1)))
     trend = await session.execute(text(
-        f"""SELECT to_char(r.period, 'YYYY-MM') AS month, {_METRICS} {base}
-               AND r.period BETWEEN :since AND :period GROUP BY r.period ORDER BY r.period"""),  # noqa: S608
+        f"""SELECT to_char(period, 'YYYY-MM') AS month, {_METRICS}
+              FROM (SELECT r.period, {_ROW_COLUMNS} {base} AND r.period BETWEEN :since AND :period) rows
+             GROUP BY period ORDER BY period"""),  # noqa: S608
         trend_params)
     return {
         "period": period.strftime("%Y-%m"), "group_by": group_by, "items": rows,

@@ -36,8 +36,10 @@ async def list_payouts(session: AsyncSession, *, run_id: UUID | None = None, ben
     items = []
     for r in rows:
         days = None
-        if r.withdrawn_at is not None and r.credited_at is not None:
-            days = round((r.withdrawn_at - r.credited_at).total_seconds() / 86400, 2)
+        # Cash reaches the person through the commune: its wait starts when it was sent there.
+        arrived_at = r.credited_at if r.credited_at is not None or r.channel != "cash" else r.sent_at
+        if r.withdrawn_at is not None and arrived_at is not None:
+            days = round((r.withdrawn_at - arrived_at).total_seconds() / 86400, 2)
         items.append(PayoutOutput(
             id=r.id, reference=r.reference, run_id=r.run_id, beneficiary_id=r.beneficiary_id, full_name=r.full_name,
             commune_code=r.commune_code, channel=r.channel, bank_bin=r.bank_bin, account_number=r.account_number,

@@ -89,3 +89,13 @@ async def test_monthly_workbook_holds_the_figures_as_numbers_and_formulas(world,
     assert sorted(r[8] for r in commune_rows[2:7] if r[8] is not None) == [0, 1.5, 2, 4]
     await world.as_commune_staff()
     assert (await client.get("/api/reports/monthly", params={"period": "2026-03"})).status_code == 403
+
+
+async def test_beneficiary_detail_shows_days_to_withdraw_for_bank_and_cash(world, client):
+    await world.office.be("lan.officer")
+    days = {}
+    for name in "ADE":
+        detail = (await client.get(f"/api/beneficiaries/{world.ids[name]}")).json()
+        payout = detail["payouts"][0]
+        days[name] = (payout["days_to_withdraw"], payout["withdrawn_at"] is not None)
+    assert days == {"A": (2.0, True), "D": (4.0, True), "E": (1.5, True)}

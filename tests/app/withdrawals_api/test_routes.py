@@ -155,3 +155,25 @@ async def test_cli_import_counts_duplicates(world, engine, database_url, tmp_pat
     assert '"accepted": 1' in first.output
     second = await asyncio.to_thread(runner.invoke, main, ["withdrawals", "import", str(path), "--bank", "970436"])
     assert '"duplicates": 1' in second.output and '"accepted": 0' in second.output
+
+
+async def test_an_unknown_account_is_allocated_once_the_account_is_registered(world, engine):
+    await credit_payouts(engine, [world.payouts["C"]], T0)
+    new_number = "0451000123456"
+    response = await world.bank_post([{"account_number": new_number, "occurred_at": iso(T0 + timedelta(days=2)),
+                                       "amount": AMOUNT, "channel": "atm", "bank_ref": "NEW-ACC-1"}])
+    assert response.json()["unknown_accounts"][0]["account_number"] == new_number
+    async with session_scope(engine) as session:  # the person's new account, as the registry records it
+        await session.execute(text(
+            """UPDATE bank_account SET effective_to = current_date WHERE beneficiary_id = :b""")
+            , {"b": world.ids["C"]})
+        await session.execute(text(
+            """INSERT INTO bank_account (beneficiary_id, bank_bin, account_number, holder_name, created_by)
+               SELECT id, '970436', :n, upper(fold_vietnamese(full_name)), 'test' FROM beneficiary WHERE id = :b"""),
+            {"n": new_number, "b": world.ids["C"]})
+        from reconciliation.withdrawals import reallocate
+
+        result = await reallocate(session, None)
+    assert result.resolved_unknown == 1
+    payout = await payout_of(engine, world.ids["C"], "2026-03")
+    assert payout["withdrawn_at"] == T0 + timedelta(days=2)
