@@ -42,7 +42,7 @@ from app.registry.fake import BeneficiaryFaker, import_file_bytes
 from app.registry.importer import import_beneficiaries
 from app.registry.service import register_disbursement_account
 from app.withdrawals_api.service import read_withdrawals
-from reconciliation.withdrawals import record_bank_withdrawals, record_commune_withdrawal
+from reconciliation.withdrawals import CommuneWithdrawal, record_bank_withdrawals, record_commune_withdrawals
 
 log = structlog.get_logger()
 
@@ -205,11 +205,11 @@ async def _bank_activity(engine: AsyncEngine, period: date, opening: dict[str, i
                                                    file_format=fmt)
         count += result.accepted
     async with session_scope(engine) as session:
-        for beneficiary_id, moment, amount, channel in assisted:
-            await record_commune_withdrawal(
-                session, beneficiary_id=beneficiary_id, occurred_at=moment, amount=amount, channel=channel,
-                helper_name="Phạm Thị Hoa" if channel == "assisted" else "Cán bộ xã", recorded_by="xa.hoankiem",
-                note="Hỗ trợ rút tại quầy" if channel == "assisted" else "Chi trả tiền mặt tại nhà văn hoá")
+        await record_commune_withdrawals(session, [CommuneWithdrawal(
+            beneficiary_id=beneficiary_id, occurred_at=moment, amount=amount, channel=channel,
+            helper_name="Phạm Thị Hoa" if channel == "assisted" else "Cán bộ xã", recorded_by="xa.hoankiem",
+            note="Hỗ trợ rút tại quầy" if channel == "assisted" else "Chi trả tiền mặt tại nhà văn hoá")
+            for beneficiary_id, moment, amount, channel in assisted])
     return len(files), count + len(assisted)
 
 

@@ -349,18 +349,48 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
                         duplicates=len(duplicate_rows), unknown_accounts=unknown_accounts, conflicts=conflicts)
 
 
+@dataclass(frozen=True)
+class CommuneWithdrawal:
+    """A withdrawal made with commune staff's help (``assisted``), or cash handed over (``cash_handover``)."""
+
+    beneficiary_id: UUID
+    occurred_at: datetime
+    amount: int
+    channel: str
+    helper_name: str
+    note: str
+    recorded_by: str
+
+
+async def record_commune_withdrawals(session: AsyncSession, items: Sequence[CommuneWithdrawal]) -> list[int]:
+    """Store commune staff's withdrawals and reallocate the people concerned once; returns the ids."""
+    for item in items:
+        if item.channel not in COMMUNE_CHANNELS:
+            raise ValueError(f"channel must be one of {COMMUNE_CHANNELS}")
+        if isinstance(item.amount, bool) or not isinstance(item.amount, int) or item.amount <= 0:
+            raise ValueError("amount must be a positive integer of đồng")
+    if not items:
+        return []
+    rows = await session.execute(text(
+        """INSERT INTO withdrawal (source, beneficiary_id, occurred_at, amount, channel, recorded_by, helper_name, note)
+           SELECT 'commune', * FROM unnest(CAST(:people AS uuid[]), CAST(:ats AS timestamptz[]),
+                                           CAST(:amounts AS bigint[]), CAST(:channels AS text[]),
+                                           CAST(:bys AS text[]), CAST(:helpers AS text[]), CAST(:notes AS text[]))
+           RETURNING id"""),
+        {"people": [i.beneficiary_id for i in items], "ats": [i.occurred_at for i in items],
+         "amounts": [i.amount for i in items], "channels": [i.channel for i in items],
+         "bys": [i.recorded_by for i in items], "helpers": [i.helper_name for i in items],
+         "notes": [i.note for i in items]})
+    ids = [int(row.id) for row in rows]
+    await reallocate(session, sorted({i.beneficiary_id for i in items}, key=str))
+    return ids
+
+
 async def record_commune_withdrawal(session: AsyncSession, *, beneficiary_id: UUID, occurred_at: datetime,
                                     amount: int, channel: str, helper_name: str, note: str,
                                     recorded_by: str) -> int:
-    """Store a withdrawal made with commune staff's help, or cash handed over, and reallocate the person."""
-    if channel not in COMMUNE_CHANNELS:
-        raise ValueError(f"channel must be one of {COMMUNE_CHANNELS}")
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise ValueError("amount must be a positive integer of đồng")
-    withdrawal_id = await session.scalar(text(
-        """INSERT INTO withdrawal (source, beneficiary_id, occurred_at, amount, channel, recorded_by, helper_name, note)
-           VALUES ('commune', :person, :at, :amount, :channel, :by, :helper, :note) RETURNING id"""),
-        {"person": beneficiary_id, "at": occurred_at, "amount": amount, "channel": channel, "by": recorded_by,
-         "helper": helper_name, "note": note})
-    await reallocate(session, [beneficiary_id])
-    return int(withdrawal_id or 0)
+    """Store one withdrawal made with commune staff's help, or cash handed over, and reallocate the person."""
+    (withdrawal_id,) = await record_commune_withdrawals(session, [CommuneWithdrawal(
+        beneficiary_id=beneficiary_id, occurred_at=occurred_at, amount=amount, channel=channel,
+        helper_name=helper_name, note=note, recorded_by=recorded_by)])
+    return withdrawal_id
