@@ -128,7 +128,7 @@ async def build_demo(engine: AsyncEngine, *, beneficiaries: int = 20_000, months
     rng = random.Random(seed)
     now = min(datetime.now(UTC), datetime.combine(current.replace(day=28), datetime.min.time(), tzinfo=UTC)
               if today is not None else datetime.now(UTC))
-    report_counts = [0, 0]
+    activity = _Activity()
     for index in range(months):
         period = add_months(first, index)
         for programme in ("TGXH", "HTXH", "NCC"):
@@ -146,19 +146,28 @@ async def build_demo(engine: AsyncEngine, *, beneficiaries: int = 20_000, months
                                          value_date=period.replace(day=5), actor="canbo.lan")
             await send_run(engine, run.id, actor="canbo.lan")
             runs.append(f"{programme} {format_period(period)}")
-        statements, withdrawals = await _bank_activity(engine, period, opening, rng, now)
-        report_counts[0] += statements
-        report_counts[1] += withdrawals
-        echo(f"demo: {format_period(period)} computed, approved, funded and sent; {statements} statements and "
-             f"{withdrawals:,} withdrawals back")
+        statements = await _statements_back(engine, period, opening, rng, now, activity)
+        echo(f"demo: {format_period(period)} computed, approved, funded and sent; {statements} bank statements back")
+    withdrawals = await _record_withdrawals(engine, activity)
+    echo(f"demo: {withdrawals:,} withdrawals from the banks' activity files and commune staff")
     return DemoReport(users=users, bank_key=key, beneficiaries=beneficiaries, runs=runs,
-                      statements=report_counts[0], withdrawals=report_counts[1])
+                      statements=activity.statements, withdrawals=withdrawals)
 
 
-async def _bank_activity(engine: AsyncEngine, period: date, opening: dict[str, int], rng: random.Random,
-                         now: datetime) -> tuple[int, int]:
-    """The month coming back: statements through the statement import, withdrawal files through the
-    intake, assisted withdrawals and cash handovers by commune staff. Returns (statements, withdrawals)."""
+@dataclass
+class _Activity:
+    """What the banks and commune staff will report, gathered month by month and recorded at the end
+    (each person's withdrawals are allocated once, over their whole history)."""
+
+    statements: int = 0
+    by_bank: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    commune: list[CommuneWithdrawal] = dataclasses.field(default_factory=list)
+
+
+async def _statements_back(engine: AsyncEngine, period: date, opening: dict[str, int], rng: random.Random,
+                           now: datetime, activity: _Activity) -> int:
+    """The month coming back: each bank's statement through the statement import; then the month's
+    withdrawals, assisted withdrawals and cash handovers are drawn (recorded by ``_record_withdrawals``)."""
     async with session_scope(engine) as session:
         payouts = await sent_payouts(session, period)
         funding = await funding_in(session, period)
@@ -181,7 +190,6 @@ async def _bank_activity(engine: AsyncEngine, period: date, opening: dict[str, i
             """SELECT p.id, p.credited_at FROM payout p JOIN payout_run r ON r.id = p.run_id
                 WHERE r.period = :period AND p.status = 'credited'"""), {"period": period})}
         cash = await sent_payouts(session, period, channel="cash")
-    by_bank: dict[str, list[dict[str, Any]]] = {}
     assisted: list[tuple[Any, datetime, int, str]] = []
     for payout in credited:
         rows = withdrawals_for(payout, credited_at[payout.id], rng, now)
@@ -189,28 +197,34 @@ async def _bank_activity(engine: AsyncEngine, period: date, opening: dict[str, i
             assisted.append((payout.beneficiary_id, rows[0]["occurred_at"], payout.amount, "assisted"))
             continue
         assert payout.bank_bin is not None
-        by_bank.setdefault(payout.bank_bin, []).extend(rows)
+        activity.by_bank.setdefault(payout.bank_bin, []).extend(rows)
     for payout in cash:  # the commune hands the cash over within days, the remote ones later
         delay = rng.uniform(2, 6) * (2.5 if payout.province_code in REMOTE_PROVINCES else 1)
         handed = datetime.combine(period.replace(day=10), datetime.min.time(), tzinfo=now.tzinfo) \
             + timedelta(days=delay, hours=9)
         if handed < now and rng.random() > 0.04:
             assisted.append((payout.beneficiary_id, handed, payout.amount, "cash_handover"))
+    activity.commune.extend(CommuneWithdrawal(
+        beneficiary_id=beneficiary_id, occurred_at=moment, amount=amount, channel=channel,
+        helper_name="Phạm Thị Hoa" if channel == "assisted" else "Cán bộ xã", recorded_by="xa.hoankiem",
+        note="Hỗ trợ rút tại quầy" if channel == "assisted" else "Chi trả tiền mặt tại nhà văn hoá")
+        for beneficiary_id, moment, amount, channel in assisted)
+    activity.statements += len(files)
+    return len(files)
+
+
+async def _record_withdrawals(engine: AsyncEngine, activity: _Activity) -> int:
+    """Each bank's withdrawal activity file through the intake, then commune staff's records."""
     count = 0
-    for bank_bin, rows in sorted(by_bank.items()):
+    for bank_bin, rows in sorted(activity.by_bank.items()):
         checked, fmt = read_withdrawals(withdrawal_csv(rows), None)
         async with session_scope(engine) as session:
             result = await record_bank_withdrawals(session, bank_bin=bank_bin, rows=checked, recorded_by="demo",
-                                                   source_name=f"rut-tien-{bank_bin}-{period:%Y-%m}.csv",
-                                                   file_format=fmt)
+                                                   source_name=f"rut-tien-{bank_bin}.csv", file_format=fmt)
         count += result.accepted
     async with session_scope(engine) as session:
-        await record_commune_withdrawals(session, [CommuneWithdrawal(
-            beneficiary_id=beneficiary_id, occurred_at=moment, amount=amount, channel=channel,
-            helper_name="Phạm Thị Hoa" if channel == "assisted" else "Cán bộ xã", recorded_by="xa.hoankiem",
-            note="Hỗ trợ rút tại quầy" if channel == "assisted" else "Chi trả tiền mặt tại nhà văn hoá")
-            for beneficiary_id, moment, amount, channel in assisted])
-    return len(files), count + len(assisted)
+        await record_commune_withdrawals(session, activity.commune)
+    return count + len(activity.commune)
 
 
 def print_report(report: DemoReport, echo: Any = click.echo) -> None:

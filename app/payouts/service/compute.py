@@ -27,6 +27,7 @@ from app.payouts.service.runs import format_period, get_run, run_work_lock, set_
 log = structlog.get_logger()
 
 CHUNK_SIZE = 50_000
+ANALYZE_AFTER = 5_000  # payouts written by one run
 PAYOUT_COPY_COLUMNS = ("id", "run_id", "serial", "reference", "beneficiary_id", "commune_code", "channel",
                        "bank_account_id", "bank_bin", "account_number", "holder_name", "amount", "status")
 
@@ -207,4 +208,8 @@ async def compute_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
                 WHERE r.id = :run"""), {"run": run_id})
         await conn.execute(text("DROP TABLE IF EXISTS compute_entitlement, compute_plan"))
         await conn.commit()
+        if done >= ANALYZE_AFTER:
+            # Fresh statistics: the next run's plans must not take a just-filled payout_month for empty.
+            await conn.execute(text("ANALYZE payout, payout_month"))
+            await conn.commit()
     log.info("payout_run_computed", run=str(run_id), payouts=done)
