@@ -162,6 +162,7 @@ class _Activity:
     statements: int = 0
     by_bank: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
     commune: list[CommuneWithdrawal] = dataclasses.field(default_factory=list)
+    waiting: dict[Any, int] = dataclasses.field(default_factory=dict)  # left in each person's account
 
 
 async def _statements_back(engine: AsyncEngine, period: date, opening: dict[str, int], rng: random.Random,
@@ -192,9 +193,14 @@ async def _statements_back(engine: AsyncEngine, period: date, opening: dict[str,
         cash = await sent_payouts(session, period, channel="cash")
     assisted: list[tuple[Any, datetime, int, str]] = []
     for payout in credited:
-        rows = withdrawals_for(payout, credited_at[payout.id], rng, now)
+        waiting = activity.waiting.pop(payout.beneficiary_id, 0)
+        rows = withdrawals_for(payout, credited_at[payout.id], rng, now, waiting)
+        left = payout.amount + waiting - sum(row["amount"] for row in rows)
+        if left:
+            activity.waiting[payout.beneficiary_id] = left
         if rows and payout.age >= 85 and payout.commune_code in ASSISTED_COMMUNES and rng.random() < 0.3:
-            assisted.append((payout.beneficiary_id, rows[0]["occurred_at"], payout.amount, "assisted"))
+            assisted.append((payout.beneficiary_id, rows[0]["occurred_at"], payout.amount + waiting - left,
+                             "assisted"))
             continue
         assert payout.bank_bin is not None
         activity.by_bank.setdefault(payout.bank_bin, []).extend(rows)

@@ -153,8 +153,9 @@ def days_to_withdraw(rng: random.Random, *, age: int, remote: bool) -> float | N
 
 
 def withdrawals_for(payout: SentPayout, credited_at: datetime, rng: random.Random,
-                    now: datetime) -> list[dict[str, Any]]:
-    """The bank's withdrawal activity for one credited payout: one or two withdrawals, or none."""
+                    now: datetime, waiting: int = 0) -> list[dict[str, Any]]:
+    """The bank's withdrawal activity after one payout was credited: one or two withdrawals, or none.
+    ``waiting`` is what earlier months left in the account: a person who goes takes it all out."""
     remote = payout.province_code in REMOTE_PROVINCES
     days = days_to_withdraw(rng, age=payout.age, remote=remote)
     if days is None:
@@ -164,10 +165,11 @@ def withdrawals_for(payout: SentPayout, credited_at: datetime, rng: random.Rando
     when = credited_at + timedelta(days=days)
     if when > now:
         return []
-    parts = [payout.amount]
-    if rng.random() < 0.15 and payout.amount >= 200_000:  # two trips: part first, the rest later
-        first = (payout.amount // 2) // 10_000 * 10_000
-        parts = [first, payout.amount - first]
+    total = payout.amount + waiting
+    parts = [total]
+    if rng.random() < 0.15 and total >= 200_000:  # two trips: part first, the rest later
+        first = (total // 2) // 10_000 * 10_000
+        parts = [first, total - first]
     rows = []
     for index, amount in enumerate(parts):
         moment = when + timedelta(days=index * rng.uniform(1, 6))
