@@ -79,3 +79,18 @@ async def test_officer_dashboard_and_reports_page_downloads(client, engine):
     assert workbook.status_code == 200 and workbook.content[:2] == b"PK"
     listing = await client.get("/api/reports/follow-up", params={"commune": HANOI_COMMUNE, "format": "xlsx"})
     assert listing.status_code == 200 and listing.content[:2] == b"PK"
+
+
+async def test_every_page_with_its_css_and_script_weighs_under_200_kb(client, engine):
+    await _credited_month(client, engine)
+    _, _ = await signed_in_page(client, "lan.officer", "/")
+    assets = 0
+    for asset in ("/static/ansinh.css", "/static/ansinh.js"):
+        response = await client.get(asset)
+        assert response.status_code == 200
+        assets += len(response.content)
+    for path in ("/", "/dashboard", "/follow-up", "/beneficiaries", "/payout-runs", "/statements",
+                 "/reconciliation/exceptions", "/reports"):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        assert len(response.content) + assets < 200_000, path
