@@ -52,8 +52,11 @@ async def communes_in_scope(session: AsyncSession, principal: Principal) -> list
     return list(await session.execute(text(query), params))
 
 
-def _back(form_commune: str, min_days: str, done: str) -> str:
-    return f"/follow-up?commune={form_commune}&min_days={min_days}&done={done}"
+def _back(form: Any, beneficiary_id: UUID, done: str) -> str:
+    """Back to the person's page when the form was there, else to the list it came from."""
+    if form_text(form, "back") == "person":
+        return f"/beneficiaries/{beneficiary_id}?done={done}"
+    return f"/follow-up?commune={form_text(form, 'commune')}&min_days={form_text(form, 'min_days') or '7'}&done={done}"
 
 
 class FollowUpPages(Controller):
@@ -89,7 +92,7 @@ class FollowUpPages(Controller):
         assert principal is not None
         await add_follow_up_note(db_session, beneficiary_id, FollowUpNoteIn(
             kind=form_text(form, "kind"), text=form_text(form, "text")), principal)
-        return see_other(_back(form_text(form, "commune"), form_text(form, "min_days") or "7", "note"))
+        return see_other(_back(form, beneficiary_id, "note"))
 
     @post("/{beneficiary_id:uuid}/withdrawal", guards=[requires(*COMMUNE_WRITERS)])
     async def withdrawal(self, request: Request[Any, Any, Any], db_session: AsyncSession,
@@ -109,4 +112,4 @@ class FollowUpPages(Controller):
         await add_assisted_withdrawal(db_session, beneficiary_id, AssistedWithdrawalIn(
             occurred_at=occurred.replace(tzinfo=UTC), amount=amount, helper_name=form_text(form, "helper_name") or None,
             note=form_text(form, "note")), principal)
-        return see_other(_back(form_text(form, "commune"), form_text(form, "min_days") or "7", "withdrawal"))
+        return see_other(_back(form, beneficiary_id, "withdrawal"))

@@ -64,10 +64,13 @@ def static(context: Mapping[str, Any], relative_path: str) -> str:
     return f"{STATIC_PATH}/{relative_path}?v={_asset_version(relative_path)}"
 
 
-def local_time(value: datetime | None, with_time: bool = True) -> str:
-    """Template filter: a timestamp as Vietnamese staff read it (dd/mm/yyyy HH:MM, Vietnam time)."""
-    if value is None:
+def local_time(value: datetime | str | None, with_time: bool = True) -> str:
+    """Template filter: a timestamp as Vietnamese staff read it (dd/mm/yyyy HH:MM, Vietnam time);
+    ISO 8601 text (an API shape turned into builtins) is read first."""
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     if value.tzinfo is not None:
         value = value.astimezone(VIETNAM_TIME)
     return value.strftime("%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y")

@@ -94,3 +94,19 @@ async def test_every_page_with_its_css_and_script_weighs_under_200_kb(client, en
         response = await client.get(path)
         assert response.status_code == 200, path
         assert len(response.content) + assets < 200_000, path
+
+
+async def test_a_visit_recorded_on_the_persons_page_is_listed_there(client, engine):
+    await _credited_month(client, engine)
+    listed, _ = await signed_in_page(client, "xa.hoankiem", "/follow-up")
+    person_path = re.search(r'href="(/beneficiaries/[0-9a-f-]{36})"', listed.text).group(1)
+    detail = await client.get(person_path)
+    assert "Chưa liên hệ" in detail.text and "Ghi lại cuộc gọi hoặc lần thăm" in detail.text
+    action = re.search(r'action="(/follow-up/[0-9a-f-]{36}/note)"', detail.text).group(1)
+    saved = await client.post(action, data={"_csrf": csrf_in(detail.text), "kind": "call", "back": "person",
+                                            "text": "Con gái sẽ đưa bà đi rút"})
+    assert saved.status_code == 200 and str(saved.url).endswith("?done=note")
+    assert "Đã lưu liên hệ." in saved.text and "Gọi điện" in saved.text and "Con gái sẽ đưa bà đi rút" in saved.text
+    client.cookies.clear()
+    auditor, _ = await signed_in_page(client, "thu.auditor", person_path)
+    assert "Con gái sẽ đưa bà đi rút" in auditor.text and 'action="/follow-up/' not in auditor.text
