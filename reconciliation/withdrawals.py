@@ -31,7 +31,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger.accounts import ensure_accounts
+from ledger.accounts import account_ids, ensure_accounts
 from ledger.driver import driver_connection
 from ledger.schemas import APPLIED_RESULTS, AccountSpec, AccountType, TransferKind
 from ledger.service import create_transfer_arrays, new_transfer_id
@@ -89,7 +89,8 @@ _SCOPE_TABLE = """
                 payout_serial bigint NOT NULL, payout_upto bigint NOT NULL) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS allocation_changed (payout_id uuid PRIMARY KEY) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS undrawn_target (beneficiary_id uuid PRIMARY KEY, credited bigint NOT NULL,
-                drawn bigint NOT NULL, posted_credited bigint NOT NULL, posted_drawn bigint NOT NULL)
+                drawn bigint NOT NULL, posted_credited bigint NOT NULL, posted_drawn bigint NOT NULL,
+                has_position boolean NOT NULL)
                 ON COMMIT DELETE ROWS;
         END IF;
     END $$
@@ -252,9 +253,9 @@ _SAVE_FRONTIER = """
 """
 
 _TARGETS = f"""
-    INSERT INTO undrawn_target (beneficiary_id, credited, drawn, posted_credited, posted_drawn)
+    INSERT INTO undrawn_target (beneficiary_id, credited, drawn, posted_credited, posted_drawn, has_position)
     SELECT b.beneficiary_id, coalesce(c.total, 0), b.allocated_now,
-           coalesce(pos.credited, 0), coalesce(pos.drawn, 0)
+           coalesce(pos.credited, 0), coalesce(pos.drawn, 0), pos.beneficiary_id IS NOT NULL
       FROM allocation_base b
       LEFT JOIN LATERAL (SELECT sum(p.amount)::bigint AS total FROM payout p
                           WHERE p.beneficiary_id = b.beneficiary_id AND {ARRIVED}) c ON true
@@ -291,7 +292,12 @@ async def _post_memo_entries(session: AsyncSession, driver: Any) -> int:
     if not rows:
         return 0
     specs = [UNDRAWN_CONTROL] + [undrawn_account(r["beneficiary_id"]) for r in rows]
-    ids = await ensure_accounts(session, specs)
+    # People with a position have their account already: look those up, create only the others.
+    ids = await account_ids(session, [spec.code for spec, r in zip(specs[1:], rows, strict=True)
+                                      if r["has_position"]] + [UNDRAWN_CONTROL.code])
+    missing = [spec for spec in specs if spec.code not in ids]
+    if missing:
+        ids.update(await ensure_accounts(session, missing))
     control = ids[UNDRAWN_CONTROL.code]
     debits: list[int | None] = []
     credits: list[int | None] = []
