@@ -187,8 +187,10 @@ _APPEND = (
     """INSERT INTO withdrawal_allocation (withdrawal_id, payout_id, beneficiary_id, amount, effective_at)
        SELECT withdrawal_id, payout_id, beneficiary_id, amount, effective_at FROM allocation_new
         ORDER BY payout_id, withdrawal_id""",
-    """UPDATE allocation_base b SET allocated_now = b.allocated + coalesce(
-           (SELECT sum(n.amount) FROM allocation_new n WHERE n.beneficiary_id = b.beneficiary_id), 0)""",
+    """UPDATE allocation_base b SET allocated_now = b.allocated""",
+    """UPDATE allocation_base b SET allocated_now = b.allocated + n.added
+         FROM (SELECT beneficiary_id, sum(amount) AS added FROM allocation_new GROUP BY beneficiary_id) n
+        WHERE n.beneficiary_id = b.beneficiary_id""",
     # Payouts of people started again: re-derived below from all their allocations.
     """INSERT INTO allocation_changed
        SELECT DISTINCT n.payout_id FROM allocation_new n JOIN allocation_base b ON b.beneficiary_id = n.beneficiary_id
