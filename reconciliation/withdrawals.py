@@ -31,7 +31,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger.accounts import ensure_accounts
+from ledger.accounts import account_ids, ensure_accounts
 from ledger.driver import driver_connection
 from ledger.schemas import APPLIED_RESULTS, AccountSpec, AccountType, TransferKind
 from ledger.service import create_transfer_arrays, new_transfer_id
@@ -75,14 +75,22 @@ class IntakeResult:
 
 _SCOPE_TABLE = """
     DO $$ BEGIN
-        IF to_regclass('pg_temp.allocation_scope') IS NULL THEN
-            CREATE TEMP TABLE allocation_scope (beneficiary_id uuid PRIMARY KEY) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE allocation_new (withdrawal_id bigint NOT NULL, payout_id uuid NOT NULL,
-                beneficiary_id uuid NOT NULL, amount bigint NOT NULL, effective_at timestamptz NOT NULL)
+        IF to_regclass('pg_temp.allocation_base') IS NULL THEN
+            CREATE TEMP TABLE IF NOT EXISTS allocation_scope (beneficiary_id uuid PRIMARY KEY) ON COMMIT DELETE ROWS;
+            -- Each person's frontier this run starts from (fresh: recomputed from scratch, from zero).
+            CREATE TEMP TABLE allocation_base (beneficiary_id uuid PRIMARY KEY, fresh boolean NOT NULL,
+                allocated bigint NOT NULL, withdrawal_at timestamptz NOT NULL, withdrawal_id bigint NOT NULL,
+                withdrawal_upto bigint NOT NULL, withdrawal_count bigint NOT NULL, payout_at timestamptz NOT NULL,
+                payout_serial bigint NOT NULL, payout_upto bigint NOT NULL, allocated_now bigint)
                 ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE allocation_changed (payout_id uuid PRIMARY KEY) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE undrawn_target (beneficiary_id uuid PRIMARY KEY, credited bigint NOT NULL,
-                drawn bigint NOT NULL, posted_credited bigint NOT NULL, posted_drawn bigint NOT NULL)
+            CREATE TEMP TABLE IF NOT EXISTS allocation_new (withdrawal_id bigint NOT NULL, payout_id uuid NOT NULL,
+                beneficiary_id uuid NOT NULL, amount bigint NOT NULL, effective_at timestamptz NOT NULL,
+                withdrawal_at timestamptz NOT NULL, withdrawal_upto bigint NOT NULL, payout_at timestamptz NOT NULL,
+                payout_serial bigint NOT NULL, payout_upto bigint NOT NULL) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS allocation_changed (payout_id uuid PRIMARY KEY) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS undrawn_target (beneficiary_id uuid PRIMARY KEY, credited bigint NOT NULL,
+                drawn bigint NOT NULL, posted_credited bigint NOT NULL, posted_drawn bigint NOT NULL,
+                has_position boolean NOT NULL)
                 ON COMMIT DELETE ROWS;
         END IF;
     END $$
@@ -104,46 +112,106 @@ _RESOLVE_UNKNOWN = """
     SELECT count(*) FROM resolved
 """
 
-_ALLOCATE = f"""
-    WITH arrived AS (
-        SELECT p.id, p.beneficiary_id, p.amount, {ARRIVED_AT} AS arrived_at,
-               sum(p.amount) OVER (PARTITION BY p.beneficiary_id ORDER BY {ARRIVED_AT}, p.serial) AS upto
-          FROM payout p JOIN allocation_scope s ON s.beneficiary_id = p.beneficiary_id
-         WHERE {ARRIVED}
-    ), withdrawn AS (
-        SELECT w.id, w.beneficiary_id, w.amount, w.occurred_at,
-               sum(w.amount) OVER (PARTITION BY w.beneficiary_id ORDER BY w.occurred_at, w.id) AS upto
-          FROM withdrawal w JOIN allocation_scope s ON s.beneficiary_id = w.beneficiary_id
-    )
-    INSERT INTO allocation_new (withdrawal_id, payout_id, beneficiary_id, amount, effective_at)
-    SELECT w.id, a.id, a.beneficiary_id,
-           least(a.upto, w.upto) - greatest(a.upto - a.amount, w.upto - w.amount),
-           greatest(w.occurred_at, a.arrived_at)
-      FROM arrived a JOIN withdrawn w ON w.beneficiary_id = a.beneficiary_id
-       AND w.upto - w.amount < a.upto AND w.upto > a.upto - a.amount
+PAYOUT_KEY = f"({ARRIVED_AT}, p.serial)"
+WITHDRAWAL_KEY = "(w.occurred_at, w.id)"
+
+# People whose allocation so far still stands: nothing arrived or was withdrawn (back-dated) at or
+# before their frontier since it was written, and no payout that holds allocations stopped counting
+# (returned). A payout before the frontier that arrived since has no allocation yet
+# (first_withdrawal_at NULL); a withdrawal that came since changes the count up to the frontier.
+_STANDING = f"""
+    INSERT INTO allocation_base (beneficiary_id, fresh, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
+                                 withdrawal_count, payout_at, payout_serial, payout_upto)
+    SELECT f.beneficiary_id, false, f.allocated, f.withdrawal_at, f.withdrawal_id, f.withdrawal_upto,
+           f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto
+      FROM allocation_scope s JOIN allocation_frontier f ON f.beneficiary_id = s.beneficiary_id
+      CROSS JOIN LATERAL (
+          SELECT count(*) FILTER (WHERE ({ARRIVED} AND p.first_withdrawal_at IS NULL
+                                         AND {PAYOUT_KEY} < (f.payout_at, f.payout_serial))
+                                     OR (NOT {ARRIVED} AND p.first_withdrawal_at IS NOT NULL)) AS broken,
+                 coalesce(sum(p.amount) FILTER (WHERE {ARRIVED} AND {PAYOUT_KEY} <= (f.payout_at, f.payout_serial)),
+                          0) AS upto
+            FROM payout p WHERE p.beneficiary_id = f.beneficiary_id) pp
+      CROSS JOIN LATERAL (
+          SELECT count(*) AS n, coalesce(sum(w.amount), 0) AS upto FROM withdrawal w
+           WHERE w.beneficiary_id = f.beneficiary_id AND {WITHDRAWAL_KEY} <= (f.withdrawal_at, f.withdrawal_id)) ww
+     WHERE pp.broken = 0 AND pp.upto = f.payout_upto AND ww.n = f.withdrawal_count AND ww.upto = f.withdrawal_upto
 """  # noqa: S608 - constant fragments only
 
-# Only what changed is written: recomputing a person whose new withdrawal comes last rewrites nothing
-# of their history.
-_REPLACE_CHANGED = (
+# Everyone else starts again from zero: their allocations go (the payouts they touched are re-derived).
+_START_AGAIN = (
     """WITH gone AS (
            DELETE FROM withdrawal_allocation a USING allocation_scope s
             WHERE a.beneficiary_id = s.beneficiary_id
-              AND NOT EXISTS (SELECT 1 FROM allocation_new n
-                               WHERE n.payout_id = a.payout_id AND n.withdrawal_id = a.withdrawal_id
-                                 AND n.amount = a.amount AND n.effective_at = a.effective_at)
+              AND NOT EXISTS (SELECT 1 FROM allocation_base b WHERE b.beneficiary_id = s.beneficiary_id)
            RETURNING a.payout_id)
        INSERT INTO allocation_changed SELECT DISTINCT payout_id FROM gone ON CONFLICT DO NOTHING""",
-    # Unchanged rows are still there and conflict; changed ones were deleted just above.
-    """WITH added AS (
-           INSERT INTO withdrawal_allocation (withdrawal_id, payout_id, beneficiary_id, amount, effective_at)
-           SELECT withdrawal_id, payout_id, beneficiary_id, amount, effective_at FROM allocation_new
-           ON CONFLICT (payout_id, withdrawal_id) DO NOTHING
-           RETURNING payout_id)
-       INSERT INTO allocation_changed SELECT DISTINCT payout_id FROM added ON CONFLICT DO NOTHING""",
+    # No frontier means "from zero": a stale one goes (a person with nothing allocated keeps none).
+    """DELETE FROM allocation_frontier f USING allocation_scope s
+        WHERE f.beneficiary_id = s.beneficiary_id
+          AND NOT EXISTS (SELECT 1 FROM allocation_base b WHERE b.beneficiary_id = s.beneficiary_id)""",
+    """INSERT INTO allocation_base (beneficiary_id, fresh, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
+                                    withdrawal_count, payout_at, payout_serial, payout_upto)
+       SELECT s.beneficiary_id, true, 0, '-infinity', 0, 0, 0, '-infinity', 0, 0 FROM allocation_scope s
+        WHERE NOT EXISTS (SELECT 1 FROM allocation_base b WHERE b.beneficiary_id = s.beneficiary_id)""",
 )
 
-# Withdrawal times of the payouts whose allocation changed.
+# The continuation from each person's frontier: payouts and withdrawals from their frontier item on,
+# laid on the cumulative scale (the frontier items end at the stored totals), overlaps above what is
+# already allocated. The frontier is never partly used on both sides, so every pair here is new.
+_ALLOCATE = f"""
+    WITH arrived AS (
+        SELECT p.id, p.beneficiary_id, p.amount, {ARRIVED_AT} AS arrived_at, p.serial, b.allocated,
+               b.payout_upto + sum(CASE WHEN {PAYOUT_KEY} > (b.payout_at, b.payout_serial) THEN p.amount ELSE 0 END)
+                   OVER (PARTITION BY p.beneficiary_id ORDER BY {ARRIVED_AT}, p.serial) AS upto
+          FROM payout p JOIN allocation_base b ON b.beneficiary_id = p.beneficiary_id
+         WHERE {ARRIVED} AND {PAYOUT_KEY} >= (b.payout_at, b.payout_serial)
+    ), withdrawn AS (
+        SELECT w.id, w.beneficiary_id, w.amount, w.occurred_at,
+               b.withdrawal_upto + sum(CASE WHEN {WITHDRAWAL_KEY} > (b.withdrawal_at, b.withdrawal_id)
+                                            THEN w.amount ELSE 0 END)
+                   OVER (PARTITION BY w.beneficiary_id ORDER BY w.occurred_at, w.id) AS upto
+          FROM withdrawal w JOIN allocation_base b ON b.beneficiary_id = w.beneficiary_id
+         WHERE {WITHDRAWAL_KEY} >= (b.withdrawal_at, b.withdrawal_id)
+    )
+    INSERT INTO allocation_new (withdrawal_id, payout_id, beneficiary_id, amount, effective_at, withdrawal_at,
+                                withdrawal_upto, payout_at, payout_serial, payout_upto)
+    SELECT w.id, a.id, a.beneficiary_id,
+           least(a.upto, w.upto) - greatest(a.upto - a.amount, w.upto - w.amount, a.allocated),
+           greatest(w.occurred_at, a.arrived_at), w.occurred_at, w.upto, a.arrived_at, a.serial, a.upto
+      FROM arrived a JOIN withdrawn w ON w.beneficiary_id = a.beneficiary_id
+       AND greatest(a.upto - a.amount, w.upto - w.amount, a.allocated) < least(a.upto, w.upto)
+"""  # noqa: S608 - constant fragments only
+
+_APPEND = (
+    """INSERT INTO withdrawal_allocation (withdrawal_id, payout_id, beneficiary_id, amount, effective_at)
+       SELECT withdrawal_id, payout_id, beneficiary_id, amount, effective_at FROM allocation_new
+        ORDER BY payout_id, withdrawal_id""",
+    """UPDATE allocation_base b SET allocated_now = b.allocated""",
+    """UPDATE allocation_base b SET allocated_now = b.allocated + n.added
+         FROM (SELECT beneficiary_id, sum(amount) AS added FROM allocation_new GROUP BY beneficiary_id) n
+        WHERE n.beneficiary_id = b.beneficiary_id""",
+    # Payouts of people started again: re-derived below from all their allocations.
+    """INSERT INTO allocation_changed
+       SELECT DISTINCT n.payout_id FROM allocation_new n JOIN allocation_base b ON b.beneficiary_id = n.beneficiary_id
+        WHERE b.fresh ON CONFLICT DO NOTHING""",
+)
+
+# Payouts whose allocation continued: allocations only ever come later in time along a payout, so its
+# first withdrawal stays (or is the first new one) and it is used up when the allocated total passes it.
+_UPDATE_CONTINUED = """
+    UPDATE payout p SET first_withdrawal_at = least(p.first_withdrawal_at, u.first_at),
+                        withdrawn_at = CASE WHEN u.upto <= u.allocated_now THEN u.last_at END
+      FROM (SELECT n.payout_id, min(n.effective_at) AS first_at, max(n.effective_at) AS last_at,
+                   max(n.payout_upto) AS upto, max(b.allocated_now) AS allocated_now
+              FROM allocation_new n JOIN allocation_base b ON b.beneficiary_id = n.beneficiary_id
+             WHERE NOT b.fresh GROUP BY n.payout_id) u
+     WHERE p.id = u.payout_id
+       AND (p.first_withdrawal_at, p.withdrawn_at) IS DISTINCT FROM
+           (least(p.first_withdrawal_at, u.first_at), CASE WHEN u.upto <= u.allocated_now THEN u.last_at END)
+"""
+
+# Withdrawal times of the payouts of people started again, from all their allocations.
 _UPDATE_PAYOUTS = """
     WITH wanted AS (
         SELECT p.id, min(a.effective_at) AS first_at,
@@ -158,19 +226,43 @@ _UPDATE_PAYOUTS = """
        AND (p.first_withdrawal_at, p.withdrawn_at) IS DISTINCT FROM (wanted.first_at, wanted.done_at)
 """
 
+# The new frontier of each person the continuation moved.
+_SAVE_FRONTIER = """
+    INSERT INTO allocation_frontier (beneficiary_id, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
+                                     withdrawal_count, payout_at, payout_serial, payout_upto)
+    SELECT b.beneficiary_id, b.allocated_now,
+           coalesce(lw.withdrawal_at, b.withdrawal_at), coalesce(lw.withdrawal_id, b.withdrawal_id),
+           coalesce(lw.withdrawal_upto, b.withdrawal_upto), b.withdrawal_count + coalesce(n.withdrawals, 0),
+           coalesce(lp.payout_at, b.payout_at), coalesce(lp.payout_serial, b.payout_serial),
+           coalesce(lp.payout_upto, b.payout_upto)
+      FROM allocation_base b
+      LEFT JOIN (SELECT n.beneficiary_id, count(DISTINCT n.withdrawal_id) AS withdrawals
+                   FROM allocation_new n JOIN allocation_base b2 ON b2.beneficiary_id = n.beneficiary_id
+                  WHERE (n.withdrawal_at, n.withdrawal_id) > (b2.withdrawal_at, b2.withdrawal_id)
+                  GROUP BY n.beneficiary_id) n ON n.beneficiary_id = b.beneficiary_id
+      LEFT JOIN (SELECT DISTINCT ON (beneficiary_id) beneficiary_id, withdrawal_at, withdrawal_id, withdrawal_upto
+                   FROM allocation_new ORDER BY beneficiary_id, withdrawal_at DESC, withdrawal_id DESC) lw
+             ON lw.beneficiary_id = b.beneficiary_id
+      LEFT JOIN (SELECT DISTINCT ON (beneficiary_id) beneficiary_id, payout_at, payout_serial, payout_upto
+                   FROM allocation_new ORDER BY beneficiary_id, payout_at DESC, payout_serial DESC) lp
+             ON lp.beneficiary_id = b.beneficiary_id
+     WHERE lw.beneficiary_id IS NOT NULL
+    ON CONFLICT (beneficiary_id) DO UPDATE SET
+        allocated = excluded.allocated, withdrawal_at = excluded.withdrawal_at,
+        withdrawal_id = excluded.withdrawal_id, withdrawal_upto = excluded.withdrawal_upto,
+        withdrawal_count = excluded.withdrawal_count, payout_at = excluded.payout_at,
+        payout_serial = excluded.payout_serial, payout_upto = excluded.payout_upto
+"""
+
 _TARGETS = f"""
-    INSERT INTO undrawn_target (beneficiary_id, credited, drawn, posted_credited, posted_drawn)
-    SELECT s.beneficiary_id, coalesce(c.total, 0), coalesce(d.total, 0),
-           coalesce(pos.credited, 0), coalesce(pos.drawn, 0)
-      FROM allocation_scope s
-      LEFT JOIN (SELECT p.beneficiary_id, sum(p.amount)::bigint AS total
-                   FROM payout p JOIN allocation_scope s2 ON s2.beneficiary_id = p.beneficiary_id
-                  WHERE {ARRIVED} GROUP BY p.beneficiary_id) c ON c.beneficiary_id = s.beneficiary_id
-      LEFT JOIN (SELECT a.beneficiary_id, sum(a.amount)::bigint AS total
-                   FROM withdrawal_allocation a JOIN allocation_scope s3 ON s3.beneficiary_id = a.beneficiary_id
-                  GROUP BY a.beneficiary_id) d ON d.beneficiary_id = s.beneficiary_id
-      LEFT JOIN undrawn_position pos ON pos.beneficiary_id = s.beneficiary_id
-     WHERE (coalesce(c.total, 0), coalesce(d.total, 0)) IS DISTINCT FROM
+    INSERT INTO undrawn_target (beneficiary_id, credited, drawn, posted_credited, posted_drawn, has_position)
+    SELECT b.beneficiary_id, coalesce(c.total, 0), b.allocated_now,
+           coalesce(pos.credited, 0), coalesce(pos.drawn, 0), pos.beneficiary_id IS NOT NULL
+      FROM allocation_base b
+      LEFT JOIN LATERAL (SELECT sum(p.amount)::bigint AS total FROM payout p
+                          WHERE p.beneficiary_id = b.beneficiary_id AND {ARRIVED}) c ON true
+      LEFT JOIN undrawn_position pos ON pos.beneficiary_id = b.beneficiary_id
+     WHERE (coalesce(c.total, 0), b.allocated_now) IS DISTINCT FROM
            (coalesce(pos.credited, 0), coalesce(pos.drawn, 0))
 """  # noqa: S608 - constant fragments only
 
@@ -184,7 +276,8 @@ _SAVE_POSITIONS = """
 
 async def _fill_scope(driver: Any, beneficiary_ids: Sequence[UUID] | None) -> None:
     await driver.execute(_SCOPE_TABLE)
-    await driver.execute("TRUNCATE allocation_scope; TRUNCATE allocation_new; TRUNCATE allocation_changed; TRUNCATE undrawn_target")
+    await driver.execute("TRUNCATE allocation_scope, allocation_base, allocation_new, allocation_changed, "
+                         "undrawn_target")
     if beneficiary_ids is None:
         await driver.execute(
             """INSERT INTO allocation_scope
@@ -201,7 +294,12 @@ async def _post_memo_entries(session: AsyncSession, driver: Any) -> int:
     if not rows:
         return 0
     specs = [UNDRAWN_CONTROL] + [undrawn_account(r["beneficiary_id"]) for r in rows]
-    ids = await ensure_accounts(session, specs)
+    # People with a position have their account already: look those up, create only the others.
+    ids = await account_ids(session, [spec.code for spec, r in zip(specs[1:], rows, strict=True)
+                                      if r["has_position"]] + [UNDRAWN_CONTROL.code])
+    missing = [spec for spec in specs if spec.code not in ids]
+    if missing:
+        ids.update(await ensure_accounts(session, missing))
     control = ids[UNDRAWN_CONTROL.code]
     debits: list[int | None] = []
     credits: list[int | None] = []
@@ -232,8 +330,11 @@ async def _post_memo_entries(session: AsyncSession, driver: Any) -> int:
 
 
 async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | None = None) -> AllocationResult:
-    """Recompute the FIFO allocation, payout withdrawal times and undrawn memo entries for these people
-    (None: everyone), in the caller's transaction; serialised by a transaction advisory lock."""
+    """Bring the FIFO allocation, payout withdrawal times and undrawn memo entries of these people (None:
+    everyone) up to date, in the caller's transaction; serialised by a transaction advisory lock.
+
+    The result is the from-scratch FIFO of each person's whole history; a person whose history before
+    their frontier is unchanged only gets the continuation appended (see ``allocation_frontier``)."""
     started = time.perf_counter()
     result = AllocationResult()
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:lock))"), {"lock": ALLOCATION_LOCK})
@@ -251,17 +352,26 @@ async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | No
     result.resolved_unknown = int(await driver.fetchval(_RESOLVE_UNKNOWN))
     result.people = int(await driver.fetchval("SELECT count(*) FROM allocation_scope"))
     step("resolve")
+    await driver.execute(_STANDING)
+    for statement in _START_AGAIN:
+        await driver.execute(statement)
+    await driver.execute("ANALYZE allocation_base")
+    step("frontier")
     status = await driver.execute(_ALLOCATE)
     result.allocations = int(status.split()[-1])
     await driver.execute("ANALYZE allocation_new")
     step("allocate")
-    for statement in _REPLACE_CHANGED:
+    for statement in _APPEND:
         await driver.execute(statement)
     await driver.execute("ANALYZE allocation_changed")
-    step("replace")
-    status = await driver.execute(_UPDATE_PAYOUTS)
+    step("append")
+    status = await driver.execute(_UPDATE_CONTINUED)
     result.payouts_changed = int(status.split()[-1])
+    status = await driver.execute(_UPDATE_PAYOUTS)
+    result.payouts_changed += int(status.split()[-1])
     step("payouts")
+    await driver.execute(_SAVE_FRONTIER)
+    step("frontier_saved")
     await driver.execute(_TARGETS)
     step("targets")
     result.ledger_entries = await _post_memo_entries(session, driver)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from app.database import session_scope
 from ledger import verify_ledger
@@ -56,6 +57,14 @@ async def test_allocation_holds_early_money_fills_partials_and_follows_late_acti
         assert await totals(session, f"undrawn:{world.ids['E']}") == (AMOUNT, 0, 0, 0)
         again = await reallocate(session, None)
         assert again.payouts_changed == 0 and again.ledger_entries == 0
+        # The incremental allocation (continued from each person's frontier) is the from-scratch one.
+        snapshot = """SELECT (SELECT array_agg(a ORDER BY a.payout_id, a.withdrawal_id) FROM withdrawal_allocation a)::text,
+                             (SELECT array_agg((id, first_withdrawal_at, withdrawn_at) ORDER BY id) FROM payout)::text"""
+        incremental = (await session.execute(text(snapshot))).one()
+        await session.execute(text("DELETE FROM allocation_frontier"))
+        scratch = await reallocate(session, None)
+        assert scratch.payouts_changed == 0 and scratch.ledger_entries == 0
+        assert (await session.execute(text(snapshot))).one() == incremental
         report = await verify_ledger(session)
         assert report.ok, report.problems
 
