@@ -195,9 +195,12 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
                 if _check_results(results, "send"):
                     await session.rollback()
                     raise shortfall_conflict(await bank_shortfalls(session, run_id))
+                # The chunk is every scheduled payout of the run with an id in (previous chunk's last, this
+                # chunk's last]: a range, not an id list (a list is compared element by element per row).
                 await session.execute(text(
-                    "UPDATE payout SET status = 'sent', sent_at = now() WHERE id = ANY(:ids) AND status = 'scheduled'"),
-                    {"ids": [r.id for r in rows]})
+                    """UPDATE payout SET status = 'sent', sent_at = now()
+                        WHERE run_id = :run AND status = 'scheduled' AND id BETWEEN :low AND :high"""),
+                    {"run": run_id, "low": rows[0].id, "high": rows[-1].id})
                 done += len(rows)
                 await set_progress(conn, run_id, done=done)
                 await session.commit()
