@@ -142,12 +142,12 @@ async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_fr
 
 # One chunk of the plan, in beneficiary order, written by the database: ids, serials and references
 # (``payout_reference`` is ``make_reference`` in SQL) are made there, so no row travels through Python.
-_WRITE_PAYOUTS = text(
+_WRITE_PAYOUTS = (
     """
     WITH chunk AS (
         SELECT c.*, nextval('payout_serial') AS serial
           FROM (SELECT * FROM compute_plan
-                 WHERE skip_reason IS NULL AND (CAST(:last AS uuid) IS NULL OR beneficiary_id > :last)
+                 WHERE skip_reason IS NULL AND {after}
                  ORDER BY beneficiary_id LIMIT :limit) c
     ), written AS (
         INSERT INTO payout (id, run_id, serial, reference, beneficiary_id, commune_code, channel, bank_account_id,
@@ -162,14 +162,16 @@ _WRITE_PAYOUTS = text(
     """
 )
 
-_WRITE_MONTHS = text(
+_WRITE_MONTHS = (
     """
     INSERT INTO payout_month (payout_id, enrolment_id, beneficiary_id, benefit_group, month, base_amount,
                               coefficient, amount)
     SELECT p.id, e.enrolment_id, e.beneficiary_id, e.benefit_group, e.month, e.base_amount, e.coefficient, e.amount
       FROM compute_entitlement e
       JOIN payout p ON p.run_id = :run AND p.beneficiary_id = e.beneficiary_id
-     WHERE (CAST(:low AS uuid) IS NULL OR e.beneficiary_id > :low) AND e.beneficiary_id <= :high
+     WHERE e.beneficiary_id <= :high AND {after_e}
+       -- the same range on the payout side (the planner does not carry ranges across the join)
+       AND p.beneficiary_id <= :high AND {after_p}
     """
 )
 
@@ -177,11 +179,16 @@ _WRITE_MONTHS = text(
 async def _write_chunk(conn: AsyncConnection, run_id: UUID, period: date, last: UUID | None,
                        limit: int) -> tuple[int, UUID | None]:
     """Write the next chunk of payouts after beneficiary ``last`` and their months; (count, new last)."""
-    row = (await conn.execute(_WRITE_PAYOUTS, {"run": run_id, "period": period, "last": last,
-                                                "limit": limit})).one()
+    # A plain range once there is a lower bound: an "IS NULL OR" would keep a generic plan off the index.
+    def after(column: str) -> str:
+        return "true" if last is None else f"{column} > :last"
+
+    row = (await conn.execute(text(_WRITE_PAYOUTS.format(after=after("beneficiary_id"))),
+                              {"run": run_id, "period": period, "last": last, "limit": limit})).one()
     if not row.written:
         return 0, last
-    await conn.execute(_WRITE_MONTHS, {"run": run_id, "low": last, "high": row.last})
+    await conn.execute(text(_WRITE_MONTHS.format(after_e=after("e.beneficiary_id"), after_p=after("p.beneficiary_id"))),
+                       {"run": run_id, "last": last, "high": row.last})
     return int(row.written), row.last
 
 

@@ -66,9 +66,9 @@ async def _payout_chunks(conn: AsyncConnection, run_id: UUID, where: str, chunk_
                        a.debits_must_not_exceed_credits OR a.credits_must_not_exceed_debits AS payable_limited
                   FROM payout p
                   LEFT JOIN ledger_account a ON a.code = CAST(:prefix || p.beneficiary_id AS text) COLLATE "C"
-                 WHERE p.run_id = :run AND {where} AND (CAST(:last AS uuid) IS NULL OR p.id > :last)
+                 WHERE p.run_id = :run AND {where} AND {"true" if last is None else "p.id > :last"}
                  ORDER BY p.id LIMIT :limit"""),  # noqa: S608
-            {"run": run_id, "last": last, "limit": chunk_size, "prefix": _PAYABLE_PREFIX}))
+            {"run": run_id, "limit": chunk_size, "prefix": _PAYABLE_PREFIX} | ({} if last is None else {"last": last})))
         # End the read's transaction: the caller's session must own (and commit) each chunk's transaction.
         await conn.commit()
         if not rows:
