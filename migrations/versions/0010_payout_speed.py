@@ -15,7 +15,9 @@ v at position i of the 13-symbol body.
 ``ix_payout_commune_arrived`` named ``status`` in its predicate, which made every status change of a
 payout (send, credit, return) a non-HOT update writing a new entry into each of the payout's nine
 indexes. A plain index on ``commune_code`` serves the same follow-up list (a commune's payouts, status
-filtered on the rows), and status changes become HOT updates in the pages' free room (fillfactor 70).
+filtered on the rows), and status changes become HOT updates in the pages' free room. Sending updates
+every payout of a page in one transaction, so the page must hold a second version of all its rows
+(the first ones are not dead yet): fillfactor 50 instead of 70.
 
 Revision ID: 0010
 Revises: 0009
@@ -121,12 +123,13 @@ def upgrade() -> None:
 
         DROP INDEX ix_payout_commune_arrived;
         CREATE INDEX ix_payout_commune ON payout (commune_code);
+        ALTER TABLE payout SET (fillfactor = 50);
         """
     )
 
 
 def downgrade() -> None:
-    execute_script("""DROP INDEX ix_payout_commune;
+    execute_script("""ALTER TABLE payout SET (fillfactor = 70); DROP INDEX ix_payout_commune;
                       CREATE INDEX ix_payout_commune_arrived ON payout (commune_code) WHERE status IN ('credited', 'sent');
                       DROP FUNCTION payout_reference(date, bigint); DROP FUNCTION payout_reference_with(date, bigint, int[]);
                       DROP FUNCTION entitlements_for_month(date, text);""")

@@ -144,15 +144,25 @@ async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_fr
 # (``payout_reference`` is ``make_reference`` in SQL) are made there, so no row travels through Python.
 _WRITE_PAYOUTS = (
     """
-    WITH chunk AS (
+    WITH numbered AS (
         SELECT c.*, nextval('payout_serial') AS serial
           FROM (SELECT * FROM compute_plan
                  WHERE skip_reason IS NULL AND {after}
                  ORDER BY beneficiary_id LIMIT :limit) c
+    ), chunk AS (
+        -- Payout ids are UUID version 7 (RFC 9562): the statement's Unix milliseconds, then the serial as
+        -- the monotonic counter (12 + 23 bits), then 39 random bits. Ids grow with the serial, so the
+        -- payout index takes them at its right edge and approve/send walk the run in beneficiary order.
+        SELECT n.*,
+               (CAST(extract(epoch FROM statement_timestamp()) * 1000 AS bigint) << 16) | (7 << 12)
+                   | ((n.serial >> 23) & 4095) AS id_high,
+               CAST(-9223372036854775808 AS bigint) | ((n.serial & 8388607) << 39)
+                   | CAST(floor(random() * 549755813888) AS bigint) AS id_low
+          FROM numbered n
     ), written AS (
         INSERT INTO payout (id, run_id, serial, reference, beneficiary_id, commune_code, channel, bank_account_id,
                             bank_bin, account_number, holder_name, amount, status)
-        SELECT gen_random_uuid(), :run, c.serial, payout_reference(CAST(:period AS date), c.serial), c.beneficiary_id,
+        SELECT CAST(encode(int8send(c.id_high) || int8send(c.id_low), 'hex') AS uuid), :run, c.serial, payout_reference(CAST(:period AS date), c.serial), c.beneficiary_id,
                c.commune_code, c.channel, c.bank_account_id, c.bank_bin, c.account_number, c.holder_name, c.amount,
                'scheduled'
           FROM chunk c

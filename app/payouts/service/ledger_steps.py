@@ -8,6 +8,7 @@ crash finds the transfers already made ("exists") and completes the rest exactly
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from hashlib import sha1
@@ -96,6 +97,13 @@ async def _payable_ids(session: AsyncSession, rows: Sequence[Any], extra: Sequen
     return payable_ids, ids
 
 
+def _lap(marks: list[float]) -> dict[str, float]:
+    """Seconds spent on the accounts, the transfers and (send) the status update of one chunk."""
+    marks.append(time.perf_counter())
+    return {f"seconds_{name}": round(b - a, 3)
+            for name, a, b in zip(("accounts", "transfers", "mark"), marks, marks[1:], strict=False)}
+
+
 def _check_results(results: Sequence[TransferResult], step: str) -> list[int]:
     """Indexes of transfers that did not apply; raises for anything but a funding limit."""
     failed = [i for i, result in enumerate(results) if result not in APPLIED_RESULTS]
@@ -135,8 +143,10 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
         async for rows in _payout_chunks(conn, run_id, "true", chunk_size):
             async with AsyncSession(bind=conn, expire_on_commit=False) as session:
                 expense = expense_account(programme)
+                started = [time.perf_counter()]
                 payable_ids, ids = await _payable_ids(session, rows, [expense])
                 expense_id = ids[expense.code]
+                started.append(time.perf_counter())
                 results = await create_transfer_arrays(
                     session,
                     ids=[payout_transfer_id(r.id, "approve") for r in rows],
@@ -151,6 +161,7 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
                     raise RuntimeError("approval transfers refused by a limit")
                 done += len(rows)
                 await set_progress(conn, run_id, done=done)
+                log.debug("payout_approve_chunk", rows=len(rows), **_lap(started))
                 await session.commit()
             if after_chunk is not None:
                 await after_chunk(done)
@@ -219,7 +230,9 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
             async with AsyncSession(bind=conn, expire_on_commit=False) as session:
                 counter = [bank_disbursement_account(r.bank_bin) if r.channel == "bank"
                            else commune_cash_account(r.commune_code) for r in rows]
+                started = [time.perf_counter()]
                 payable_ids, ids = await _payable_ids(session, rows, counter)
+                started.append(time.perf_counter())
                 results = await create_transfer_arrays(
                     session,
                     ids=[payout_transfer_id(r.id, "send") for r in rows],
@@ -236,12 +249,14 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
                     raise shortfall_conflict(await bank_shortfalls(session, run_id))
                 # The chunk is every scheduled payout of the run with an id in (previous chunk's last, this
                 # chunk's last]: a range, not an id list (a list is compared element by element per row).
+                started.append(time.perf_counter())
                 await session.execute(text(
                     """UPDATE payout SET status = 'sent', sent_at = now()
                         WHERE run_id = :run AND status = 'scheduled' AND id BETWEEN :low AND :high"""),
                     {"run": run_id, "low": rows[0].id, "high": rows[-1].id})
                 done += len(rows)
                 await set_progress(conn, run_id, done=done)
+                log.debug("payout_send_chunk", rows=len(rows), **_lap(started))
                 await session.commit()
             if after_chunk is not None:
                 await after_chunk(done)
