@@ -28,7 +28,7 @@ from app.payouts.accounts import (
 )
 from app.payouts.service.errors import Conflict
 from app.payouts.service.runs import get_run, run_work_lock, set_progress
-from ledger.accounts import AccountConflict, ensure_accounts, get_account
+from ledger.accounts import AccountConflict, ensure_accounts, ensure_accounts_from_query, get_account
 from ledger.schemas import APPLIED_RESULTS, AccountSpec, TransferKind, TransferResult
 from ledger.service import create_transfer_arrays
 
@@ -139,6 +139,13 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
             programme, total = run.programme_code, run.payout_count
         await set_progress(conn, run_id, phase="approving", total=total)
         await conn.commit()
+        # Every payable account of the run in one statement (sorted: the code index grows in order).
+        # Idempotent; the chunks below read the ids and check type and limits (_payable_ids).
+        async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+            await ensure_accounts_from_query(
+                session, "SELECT CAST($1 || beneficiary_id AS text) FROM payout WHERE run_id = $2",
+                [_PAYABLE_PREFIX, run_id], _PAYABLE_TYPE)
+            await session.commit()
         done = 0
         async for rows in _payout_chunks(conn, run_id, "true", chunk_size):
             async with AsyncSession(bind=conn, expire_on_commit=False) as session:
