@@ -61,21 +61,23 @@ async def _payout_chunks(conn: AsyncConnection, run_id: UUID, where: str, chunk_
     last: UUID | None = None
     while True:
         # With each payout, its beneficiary's payable account if it exists (type and limits checked by the caller).
-        rows = list(await conn.execute(text(
+        # Read through the driver: asyncpg records, without SQLAlchemy's per-row result processing.
+        driver = (await conn.get_raw_connection()).driver_connection
+        rows = await driver.fetch(  # type: ignore[union-attr]
             f"""SELECT p.id, p.beneficiary_id, p.amount, p.reference, p.channel, p.bank_bin, p.commune_code,
                        a.id AS payable_id, a.type AS payable_type,
                        a.debits_must_not_exceed_credits OR a.credits_must_not_exceed_debits AS payable_limited
                   FROM payout p
-                  LEFT JOIN ledger_account a ON a.code = CAST(:prefix || p.beneficiary_id AS text) COLLATE "C"
-                 WHERE p.run_id = :run AND {where} AND {"true" if last is None else "p.id > :last"}
-                 ORDER BY p.id LIMIT :limit"""),  # noqa: S608
-            {"run": run_id, "limit": chunk_size, "prefix": _PAYABLE_PREFIX} | ({} if last is None else {"last": last})))
+                  LEFT JOIN ledger_account a ON a.code = CAST($3 || p.beneficiary_id AS text) COLLATE "C"
+                 WHERE p.run_id = $1 AND {where} AND {"true" if last is None else "p.id > $4"}
+                 ORDER BY p.id LIMIT $2""",  # noqa: S608
+            run_id, chunk_size, _PAYABLE_PREFIX, *(() if last is None else (last,)))
         # End the read's transaction: the caller's session must own (and commit) each chunk's transaction.
         await conn.commit()
         if not rows:
             return
         yield rows
-        last = rows[-1].id
+        last = rows[-1]["id"]
 
 
 _PAYABLE_PREFIX = payable_account("").code
@@ -86,15 +88,28 @@ async def _payable_ids(session: AsyncSession, rows: Sequence[Any], extra: Sequen
         tuple[list[int], dict[str, int]]:
     """Each row's payable account id (the missing ones created by ``ensure_accounts``), and code -> id of
     ``extra``. An existing payable account of another type or with a limit is a conflict, as there."""
-    conflicts = sorted(_PAYABLE_PREFIX + str(r.beneficiary_id) for r in rows
-                       if r.payable_id is not None and (r.payable_type != _PAYABLE_TYPE or r.payable_limited))
+    conflicts = sorted(_PAYABLE_PREFIX + str(r["beneficiary_id"]) for r in rows
+                       if r["payable_id"] is not None and (r["payable_type"] != _PAYABLE_TYPE or r["payable_limited"]))
     if conflicts:
         raise AccountConflict(conflicts)
-    missing = [payable_account(r.beneficiary_id) for r in rows if r.payable_id is None]
+    missing = [payable_account(r["beneficiary_id"]) for r in rows if r["payable_id"] is None]
     ids = await ensure_accounts(session, list({s.code: s for s in [*extra, *missing]}.values()))
-    payable_ids = [r.payable_id if r.payable_id is not None else ids[_PAYABLE_PREFIX + str(r.beneficiary_id)]
+    payable_ids = [r["payable_id"] if r["payable_id"] is not None else ids[_PAYABLE_PREFIX + str(r["beneficiary_id"])]
                    for r in rows]
     return payable_ids, ids
+
+
+def _counter_accounts(rows: Sequence[Any]) -> list[AccountSpec]:
+    """Each payout's counter account: its bank's disbursement account, or its commune's cash (one spec each)."""
+    specs: dict[tuple[str, str], AccountSpec] = {}
+    counter = []
+    for r in rows:
+        key = ("bank", r["bank_bin"]) if r["channel"] == "bank" else ("cash", r["commune_code"])
+        spec = specs.get(key)
+        if spec is None:
+            spec = specs[key] = bank_disbursement_account(key[1]) if key[0] == "bank" else commune_cash_account(key[1])
+        counter.append(spec)
+    return counter
 
 
 def _lap(marks: list[float]) -> dict[str, float]:
@@ -156,13 +171,13 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
                 started.append(time.perf_counter())
                 results = await create_transfer_arrays(
                     session,
-                    ids=[payout_transfer_id(r.id, "approve") for r in rows],
+                    ids=[payout_transfer_id(r["id"], "approve") for r in rows],
                     code="payout.approve",
                     kind=TransferKind.single,
                     debit_account_ids=[expense_id] * len(rows),
                     credit_account_ids=payable_ids,
-                    amounts=[r.amount for r in rows],
-                    references=[r.reference for r in rows],
+                    amounts=[r["amount"] for r in rows],
+                    references=[r["reference"] for r in rows],
                 )
                 if _check_results(results, "approve"):
                     raise RuntimeError("approval transfers refused by a limit")
@@ -235,20 +250,19 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
         done = 0
         async for rows in _payout_chunks(conn, run_id, "p.status = 'scheduled'", chunk_size):
             async with AsyncSession(bind=conn, expire_on_commit=False) as session:
-                counter = [bank_disbursement_account(r.bank_bin) if r.channel == "bank"
-                           else commune_cash_account(r.commune_code) for r in rows]
+                counter = _counter_accounts(rows)
                 started = [time.perf_counter()]
                 payable_ids, ids = await _payable_ids(session, rows, counter)
                 started.append(time.perf_counter())
                 results = await create_transfer_arrays(
                     session,
-                    ids=[payout_transfer_id(r.id, "send") for r in rows],
+                    ids=[payout_transfer_id(r["id"], "send") for r in rows],
                     code="payout.send",
                     kind=TransferKind.pending,
                     debit_account_ids=payable_ids,
                     credit_account_ids=[ids[c.code] for c in counter],
-                    amounts=[r.amount for r in rows],
-                    references=[r.reference for r in rows],
+                    amounts=[r["amount"] for r in rows],
+                    references=[r["reference"] for r in rows],
                     all_or_nothing=True,
                 )
                 if _check_results(results, "send"):
@@ -260,7 +274,7 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
                 await session.execute(text(
                     """UPDATE payout SET status = 'sent', sent_at = now()
                         WHERE run_id = :run AND status = 'scheduled' AND id BETWEEN :low AND :high"""),
-                    {"run": run_id, "low": rows[0].id, "high": rows[-1].id})
+                    {"run": run_id, "low": rows[0]["id"], "high": rows[-1]["id"]})
                 done += len(rows)
                 await set_progress(conn, run_id, done=done)
                 log.debug("payout_send_chunk", rows=len(rows), **_lap(started))
