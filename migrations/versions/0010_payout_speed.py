@@ -121,6 +121,9 @@ def upgrade() -> None:
             SELECT payout_reference_with(period, serial, '{{{_CHECK_TABLE}}}'::int[])
         $$;
 
+        -- make_reference refuses a serial beyond 7 base-32 symbols; the sequence now stops there too.
+        ALTER SEQUENCE payout_serial MAXVALUE 34359738367;
+
         DROP INDEX ix_payout_commune_arrived;
         CREATE INDEX ix_payout_commune ON payout (commune_code);
         ALTER TABLE payout SET (fillfactor = 50);
@@ -129,7 +132,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    execute_script("""ALTER TABLE payout SET (fillfactor = 70); DROP INDEX ix_payout_commune;
-                      CREATE INDEX ix_payout_commune_arrived ON payout (commune_code) WHERE status IN ('credited', 'sent');
-                      DROP FUNCTION payout_reference(date, bigint); DROP FUNCTION payout_reference_with(date, bigint, int[]);
-                      DROP FUNCTION entitlements_for_month(date, text);""")
+    execute_script(
+        """
+        ALTER TABLE payout SET (fillfactor = 70);
+        DROP INDEX ix_payout_commune;
+        CREATE INDEX ix_payout_commune_arrived ON payout (commune_code) WHERE status IN ('credited', 'sent');
+        ALTER SEQUENCE payout_serial NO MAXVALUE;
+        DROP FUNCTION payout_reference(date, bigint);
+        DROP FUNCTION payout_reference_with(date, bigint, int[]);
+        DROP FUNCTION entitlements_for_month(date, text);
+        """
+    )

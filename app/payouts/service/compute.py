@@ -162,9 +162,9 @@ _WRITE_PAYOUTS = (
     ), written AS (
         INSERT INTO payout (id, run_id, serial, reference, beneficiary_id, commune_code, channel, bank_account_id,
                             bank_bin, account_number, holder_name, amount, status)
-        SELECT CAST(encode(int8send(c.id_high) || int8send(c.id_low), 'hex') AS uuid), :run, c.serial, payout_reference(CAST(:period AS date), c.serial), c.beneficiary_id,
-               c.commune_code, c.channel, c.bank_account_id, c.bank_bin, c.account_number, c.holder_name, c.amount,
-               'scheduled'
+        SELECT CAST(encode(int8send(c.id_high) || int8send(c.id_low), 'hex') AS uuid), :run, c.serial,
+               payout_reference(CAST(:period AS date), c.serial), c.beneficiary_id, c.commune_code, c.channel,
+               c.bank_account_id, c.bank_bin, c.account_number, c.holder_name, c.amount, 'scheduled'
           FROM chunk c
         RETURNING beneficiary_id
     )
@@ -189,6 +189,8 @@ _WRITE_MONTHS = (
 async def _write_chunk(conn: AsyncConnection, run_id: UUID, period: date, last: UUID | None,
                        limit: int) -> tuple[int, UUID | None]:
     """Write the next chunk of payouts after beneficiary ``last`` and their months; (count, new last)."""
+    if not 2000 <= period.year <= 2099:  # the references' YYMM (make_reference refuses the same periods)
+        raise ValueError(f"period must be between 2000-01 and 2099-12, got {period}")
     # A plain range once there is a lower bound: an "IS NULL OR" would keep a generic plan off the index.
     def after(column: str) -> str:
         return "true" if last is None else f"{column} > :last"
