@@ -33,6 +33,7 @@ from bench.registry_import import database
 
 BANKS = ("970436", "970405", "970418", "970415")
 IMPORT_CHUNK = 100_000
+BASELINE_SLICE = 250_000
 
 
 def _peak_rss_mb() -> float:
@@ -80,21 +81,26 @@ async def _copy_baseline(url: str, count: int) -> float:
                CREATE UNLOGGED TABLE IF NOT EXISTS bare_transfer (id uuid, kind text, debit bigint, credit bigint,
                    amount bigint, pending_id uuid, code text, reference text, event_at timestamptz)""")
         run_id = uuid.uuid4()
-        payouts = [(uuid.uuid4(), run_id, i, f"AS2603{i:08d}", uuid.uuid4(), "00070", "bank", i, "970436",
-                    f"{i:013d}", "NGUYEN VAN A", 650_000, "scheduled") for i in range(count)]
-        months = [(p[0], i, p[4], "social_assistance", date(2026, 3, 1), 650_000, 1, 650_000)
-                  for i, p in enumerate(payouts)]
-        now = time.time()
         from datetime import UTC, datetime
 
-        stamp = datetime.fromtimestamp(now, UTC)
-        transfers = [(uuid.uuid4(), kind, 1, i + 2, 650_000, None, "payout", f"AS2603{i:08d}", stamp)
-                     for kind in ("single", "pending") for i in range(count)]
-        started = time.perf_counter()
-        await conn.copy_records_to_table("bare_payout", records=payouts)
-        await conn.copy_records_to_table("bare_month", records=months)
-        await conn.copy_records_to_table("bare_transfer", records=transfers)
-        return time.perf_counter() - started
+        stamp = datetime.fromtimestamp(time.time(), UTC)
+        seconds = 0.0
+        # In slices, so that the made-up rows of a million payouts do not dominate this process's peak
+        # memory; only the COPYs are timed, as before.
+        for low in range(0, count, BASELINE_SLICE):
+            numbers = range(low, min(low + BASELINE_SLICE, count))
+            payouts = [(uuid.uuid4(), run_id, i, f"AS2603{i:08d}", uuid.uuid4(), "00070", "bank", i, "970436",
+                        f"{i:013d}", "NGUYEN VAN A", 650_000, "scheduled") for i in numbers]
+            months = [(p[0], i, p[4], "social_assistance", date(2026, 3, 1), 650_000, 1, 650_000)
+                      for i, p in zip(numbers, payouts, strict=True)]
+            transfers = [(uuid.uuid4(), kind, 1, i + 2, 650_000, None, "payout", f"AS2603{i:08d}", stamp)
+                         for kind in ("single", "pending") for i in numbers]
+            started = time.perf_counter()
+            await conn.copy_records_to_table("bare_payout", records=payouts)
+            await conn.copy_records_to_table("bare_month", records=months)
+            await conn.copy_records_to_table("bare_transfer", records=transfers)
+            seconds += time.perf_counter() - started
+        return seconds
     finally:
         await conn.close()
 
@@ -117,6 +123,7 @@ async def run(url: str, count: int) -> None:
     await send_run(engine, run.id, actor="bench.officer")
     timings["send"] = time.perf_counter() - mark
     total = time.perf_counter() - started
+    run_peak = _peak_rss_mb()
     async with session_scope(engine) as session:
         payouts, amount = (await session.execute(text(
             "SELECT count(*), sum(amount) FROM payout WHERE run_id = :r AND status = 'sent'"), {"r": run.id})).one()
@@ -132,7 +139,8 @@ async def run(url: str, count: int) -> None:
     ratio = copy_seconds / total
     print(f"ratio to COPY rate: {ratio:.2f}  target >= 0.4: {'met' if ratio >= 0.4 else 'NOT met'}")
     peak = _peak_rss_mb()
-    print(f"peak memory (this process): {peak:,.0f} MB  target < 1536 MB: {'met' if peak < 1536 else 'NOT met'}")
+    print(f"peak memory (this process): {peak:,.0f} MB  target < 1536 MB: {'met' if peak < 1536 else 'NOT met'}"
+          f"  (by the end of the timed run, setup included: {run_peak:,.0f} MB)")
 
 
 def main() -> None:

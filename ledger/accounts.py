@@ -104,6 +104,36 @@ async def _upsert(session: AsyncSession, specs: Sequence[AccountSpec]) -> tuple[
     return list(ids), set(inserted), list(conflicts)
 
 
+async def ensure_accounts_from_query(session: AsyncSession, codes_query: str, args: Sequence[Any],
+                                     account_type: AccountType) -> int:
+    """Create, in one statement, the accounts of type ``account_type`` (no limits) whose codes
+    ``codes_query`` selects (one text column, ``$n`` arguments ``args``) and that do not exist yet;
+    the number created. For the bulk creation of accounts a caller derives from its own rows (a
+    million payables) without sending the codes over the wire.
+
+    Existing accounts are left as they are, with whatever type and limits they have: the caller
+    checks those where it reads the ids (``ensure_accounts`` raises ``AccountConflict`` for them).
+    Codes are checked by the ``ledger_account_code`` domain.
+    """
+    if account_type not in _ACCOUNT_TYPES:
+        raise AccountSpecError([f"invalid account type {account_type!r}"])
+    driver = await driver_connection(session)
+    status = await driver.execute(
+        f"""
+        INSERT INTO ledger_account (code, type)
+        SELECT q.code, ${len(args) + 1}
+          FROM (SELECT DISTINCT c.code COLLATE "C" AS code FROM ({codes_query}) AS c(code)) q
+         WHERE NOT EXISTS (SELECT 1 FROM ledger_account a WHERE a.code = q.code)
+         ORDER BY q.code
+        ON CONFLICT (code) DO NOTHING
+        """,  # noqa: S608
+        *args, str(account_type),
+    )
+    created = int(status.rsplit(" ", 1)[1])
+    log.info("ledger_accounts_created_from_query", created=created)
+    return created
+
+
 async def ensure_accounts(session: AsyncSession, specs: Sequence[AccountSpec]) -> dict[str, int]:
     """Create the accounts that do not exist yet (set-based) and return code -> id for all of them.
 

@@ -292,3 +292,18 @@ async def test_ensure_and_create_accounts(session):
     with pytest.raises(AccountSpecError, match="invalid account code"):
         await ensure_accounts(session, [AccountSpec(code="bad code", type=A)])
     assert await account_ids(session, ["x", "nope"]) == {"x": first["x"]}
+
+
+async def test_ensure_accounts_from_query_creates_the_missing_ones_once(session):
+    from ledger.accounts import ensure_accounts_from_query
+
+    existing = await ensure_accounts(session, [AccountSpec(code="payable:b", type=L)])
+    query = "SELECT $1 || x FROM unnest(CAST($2 AS text[])) AS t(x)"
+    assert await ensure_accounts_from_query(session, query, ["payable:", ["a", "b", "c", "a"]], L) == 2
+    assert await ensure_accounts_from_query(session, query, ["payable:", ["a", "b", "c"]], L) == 0
+    ids = await account_ids(session, ["payable:a", "payable:b", "payable:c"])
+    assert len(set(ids.values())) == 3 and ids["payable:b"] == existing["payable:b"]
+    assert await create_accounts(session, [AccountSpec(code="payable:c", type=L)]) == [AccountCreated.exists]
+    with pytest.raises(Exception, match="ledger_account_code"):
+        async with session.begin_nested():
+            await ensure_accounts_from_query(session, query, ["bad code ", ["d"]], L)

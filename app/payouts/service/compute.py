@@ -10,7 +10,6 @@ without them and carries on, so every (enrolment, month) is paid exactly once.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 from uuid import UUID
@@ -20,7 +19,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.audit.service import record
-from app.payouts.references import make_reference
 from app.payouts.service.errors import Conflict
 from app.payouts.service.runs import format_period, get_run, run_work_lock, set_progress
 
@@ -28,8 +26,6 @@ log = structlog.get_logger()
 
 CHUNK_SIZE = 50_000
 ANALYZE_AFTER = 5_000  # payouts written by one run
-PAYOUT_COPY_COLUMNS = ("id", "run_id", "serial", "reference", "beneficiary_id", "commune_code", "channel",
-                       "bank_account_id", "bank_bin", "account_number", "holder_name", "amount", "status")
 
 # Months with at least one enrolment of the programme still unpaid (for the enrolment and its group).
 _MONTHS_WITH_UNPAID = text(
@@ -51,9 +47,8 @@ _STAGE_MONTH = text(
     INSERT INTO compute_entitlement
     SELECT e.beneficiary_id, e.enrolment_id, e.benefit_group, e.commune_code, CAST(:month AS date),
            e.base_amount, e.coefficient, e.amount
-      FROM entitlements_for_month(CAST(:month AS date)) e
-     WHERE e.programme_code = :programme
-       AND NOT EXISTS (SELECT 1 FROM payout_month pm
+      FROM entitlements_for_month(CAST(:month AS date), CAST(:programme AS text)) e
+     WHERE NOT EXISTS (SELECT 1 FROM payout_month pm
                         WHERE pm.enrolment_id = e.enrolment_id AND pm.month = CAST(:month AS date)
                           AND pm.released_at IS NULL)
        AND NOT EXISTS (SELECT 1 FROM payout_month pm
@@ -145,25 +140,68 @@ async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_fr
     return int(already)
 
 
-async def _write_chunk(conn: AsyncConnection, run_id: UUID, period: str, rows: list) -> None:  # type: ignore[type-arg]
-    serials = [r[0] for r in await conn.execute(
-        text("SELECT nextval('payout_serial') FROM generate_series(1, :n)"), {"n": len(rows)})]
-    records = [
-        (uuid.uuid4(), run_id, serial, make_reference(period, serial), r.beneficiary_id, r.commune_code, r.channel,
-         r.bank_account_id, r.bank_bin, r.account_number, r.holder_name, r.amount, "scheduled")
-        for r, serial in zip(rows, serials, strict=True)
-    ]
-    driver = (await conn.get_raw_connection()).driver_connection
-    await driver.copy_records_to_table("payout", records=records, columns=PAYOUT_COPY_COLUMNS)  # type: ignore[union-attr]
-    await conn.execute(text(
-        """INSERT INTO payout_month (payout_id, enrolment_id, beneficiary_id, benefit_group, month, base_amount,
-                                     coefficient, amount)
-           SELECT p.id, e.enrolment_id, e.beneficiary_id, e.benefit_group, e.month, e.base_amount,
-                  e.coefficient, e.amount
-             FROM compute_entitlement e
-             JOIN payout p ON p.run_id = :run AND p.beneficiary_id = e.beneficiary_id
-            WHERE e.beneficiary_id BETWEEN :low AND :high"""),
-        {"run": run_id, "low": rows[0].beneficiary_id, "high": rows[-1].beneficiary_id})
+# One chunk of the plan, in beneficiary order, written by the database: ids, serials and references
+# (``payout_reference`` is ``make_reference`` in SQL) are made there, so no row travels through Python.
+_WRITE_PAYOUTS = (
+    """
+    WITH numbered AS (
+        SELECT c.*, nextval('payout_serial') AS serial
+          FROM (SELECT * FROM compute_plan
+                 WHERE skip_reason IS NULL AND {after}
+                 ORDER BY beneficiary_id LIMIT :limit) c
+    ), chunk AS (
+        -- Payout ids are UUID version 7 (RFC 9562): the statement's Unix milliseconds, then the serial as
+        -- the monotonic counter (12 + 23 bits), then 39 random bits. Ids grow with the serial, so the
+        -- payout index takes them at its right edge and approve/send walk the run in beneficiary order.
+        SELECT n.*,
+               (CAST(extract(epoch FROM statement_timestamp()) * 1000 AS bigint) << 16) | (7 << 12)
+                   | ((n.serial >> 23) & 4095) AS id_high,
+               CAST(-9223372036854775808 AS bigint) | ((n.serial & 8388607) << 39)
+                   | CAST(floor(random() * 549755813888) AS bigint) AS id_low
+          FROM numbered n
+    ), written AS (
+        INSERT INTO payout (id, run_id, serial, reference, beneficiary_id, commune_code, channel, bank_account_id,
+                            bank_bin, account_number, holder_name, amount, status)
+        SELECT CAST(encode(int8send(c.id_high) || int8send(c.id_low), 'hex') AS uuid), :run, c.serial,
+               payout_reference(CAST(:period AS date), c.serial), c.beneficiary_id, c.commune_code, c.channel,
+               c.bank_account_id, c.bank_bin, c.account_number, c.holder_name, c.amount, 'scheduled'
+          FROM chunk c
+        RETURNING beneficiary_id
+    )
+    SELECT count(*) AS written, (SELECT beneficiary_id FROM written ORDER BY 1 DESC LIMIT 1) AS last FROM written
+    """
+)
+
+_WRITE_MONTHS = (
+    """
+    INSERT INTO payout_month (payout_id, enrolment_id, beneficiary_id, benefit_group, month, base_amount,
+                              coefficient, amount)
+    SELECT p.id, e.enrolment_id, e.beneficiary_id, e.benefit_group, e.month, e.base_amount, e.coefficient, e.amount
+      FROM compute_entitlement e
+      JOIN payout p ON p.run_id = :run AND p.beneficiary_id = e.beneficiary_id
+     WHERE e.beneficiary_id <= :high AND {after_e}
+       -- the same range on the payout side (the planner does not carry ranges across the join)
+       AND p.beneficiary_id <= :high AND {after_p}
+    """
+)
+
+
+async def _write_chunk(conn: AsyncConnection, run_id: UUID, period: date, last: UUID | None,
+                       limit: int) -> tuple[int, UUID | None]:
+    """Write the next chunk of payouts after beneficiary ``last`` and their months; (count, new last)."""
+    if not 2000 <= period.year <= 2099:  # the references' YYMM (make_reference refuses the same periods)
+        raise ValueError(f"period must be between 2000-01 and 2099-12, got {period}")
+    # A plain range once there is a lower bound: an "IS NULL OR" would keep a generic plan off the index.
+    def after(column: str) -> str:
+        return "true" if last is None else f"{column} > :last"
+
+    row = (await conn.execute(text(_WRITE_PAYOUTS.format(after=after("beneficiary_id"))),
+                              {"run": run_id, "period": period, "last": last, "limit": limit})).one()
+    if not row.written:
+        return 0, last
+    await conn.execute(text(_WRITE_MONTHS.format(after_e=after("e.beneficiary_id"), after_p=after("p.beneficiary_id"))),
+                       {"run": run_id, "last": last, "high": row.last})
+    return int(row.written), row.last
 
 
 async def compute_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size: int = CHUNK_SIZE,
@@ -176,19 +214,14 @@ async def compute_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
         done = await _stage(conn, run_id, programme, arrears_from, period)
         last: UUID | None = None
         while True:
-            rows = list(await conn.execute(text(
-                """SELECT * FROM compute_plan
-                    WHERE skip_reason IS NULL AND (CAST(:last AS uuid) IS NULL OR beneficiary_id > :last)
-                    ORDER BY beneficiary_id LIMIT :limit"""), {"last": last, "limit": chunk_size}))
-            if not rows:
-                break
             chunk_started = time.perf_counter()
-            await _write_chunk(conn, run_id, format_period(period), rows)
-            log.debug("payout_compute_chunk", rows=len(rows), seconds=round(time.perf_counter() - chunk_started, 2))
-            done += len(rows)
+            written, last = await _write_chunk(conn, run_id, period, last, chunk_size)
+            if not written:
+                break
+            log.debug("payout_compute_chunk", rows=written, seconds=round(time.perf_counter() - chunk_started, 2))
+            done += written
             await set_progress(conn, run_id, done=done)
             await conn.commit()
-            last = rows[-1].beneficiary_id
             if after_chunk is not None:
                 await after_chunk(done)
         # A payout paying the released months of a returned payout (reconciliation "reissue") says so.

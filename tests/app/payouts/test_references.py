@@ -143,3 +143,20 @@ def test_make_reference_refuses_bad_input(period, serial):
 def test_decode_refuses_an_invalid_reference():
     with pytest.raises(ValueError, match="not a valid payout reference"):
         decode_reference("AS260100000015")
+
+
+async def test_sql_payout_reference_is_make_reference(session):
+    """Compute writes references in SQL (migration 0010): the same text as ``make_reference`` for every symbol."""
+    import random
+
+    from sqlalchemy import text
+
+    chooser = random.Random(5)
+    cases = [(period, serial) for period in ("2000-01", "2026-03", "2031-10", "2099-12")
+             for serial in (0, 1, 31, 32, 1023, 987_654_321, MAX_SERIAL,
+                            *(chooser.randrange(MAX_SERIAL + 1) for _ in range(500)))]
+    rows = (await session.execute(text(
+        "SELECT payout_reference(p, s) FROM unnest(CAST(:p AS date[]), CAST(:s AS bigint[])) WITH ORDINALITY AS x(p, s, n)"
+        " ORDER BY n"),
+        {"p": [date(int(p[:4]), int(p[5:]), 1) for p, _ in cases], "s": [s for _, s in cases]})).scalars().all()
+    assert rows == [make_reference(period, serial) for period, serial in cases]

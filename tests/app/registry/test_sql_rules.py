@@ -201,6 +201,14 @@ async def test_entitlements_pay_only_the_highest_amount_per_group(session):
         rows = (await session.execute(text(
             "SELECT beneficiary_id, enrolment_id, programme_code, amount FROM entitlements_for_month(:m)"),
             {"m": month})).all()
+        # The one-programme form (migration 0010) gives exactly the rows of its programme.
+        for programme in ("TGXH", "HTXH"):
+            alone = (await session.execute(text(
+                "SELECT * FROM entitlements_for_month(:m, :p) ORDER BY 1, 2"), {"m": month, "p": programme})).all()
+            filtered = (await session.execute(text(
+                "SELECT * FROM entitlements_for_month(:m) WHERE programme_code = :p ORDER BY 1, 2"),
+                {"m": month, "p": programme})).all()
+            assert alone == filtered
         return {(r[0], r[2]): (r[1], r[3]) for r in rows}
 
     may = await entitlements(date(2025, 5, 1))
