@@ -9,14 +9,14 @@ appended; otherwise the person is recomputed from scratch. It is derived data li
 ``withdrawal_allocation``: a missing row only means "recompute this person from scratch".
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010 (the HOT-friendly payout index it also wanted is made by 0010)
 Create Date: 2026-11-30
 """
 
 from migrations.helpers import execute_script
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -36,11 +36,6 @@ def upgrade() -> None:
             payout_upto bigint NOT NULL CHECK (payout_upto >= allocated)
         ) WITH (fillfactor = 80);
 
-        -- No index on payout names status (not even in a predicate): a statement crediting or returning
-        -- payouts (sent -> credited/returned) then updates them as HOT updates, without new entries in
-        -- payout's eight indexes. The follow-up list reads a commune's payouts and filters the status.
-        DROP INDEX ix_payout_commune_arrived;
-        CREATE INDEX ix_payout_commune ON payout (commune_code);
         """
     )
 
@@ -48,8 +43,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     execute_script(
         """
-        DROP INDEX ix_payout_commune;
-        CREATE INDEX ix_payout_commune_arrived ON payout (commune_code) WHERE status IN ('credited', 'sent');
         DROP TABLE allocation_frontier;
         """
     )
