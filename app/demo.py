@@ -91,11 +91,7 @@ def _people(count: int, seed: int, start: date) -> list[Any]:
     people = []
     for _ in range(count):
         programme, category, _ = rng.choices(CATEGORY_MIX, weights)[0]
-        person = faker.person()
-        # re-draw a person whose age fits the category (the faker draws ages per category)
-        while (person.programme, person.category) != (programme, category):
-            person = faker.person()
-        people.append(dataclasses.replace(person, start_month=start))
+        people.append(dataclasses.replace(faker.person(category=(programme, category)), start_month=start))
     return people
 
 

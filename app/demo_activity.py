@@ -1,8 +1,8 @@
 """What banks and commune staff would send back in the demo: statements and withdrawal activity.
 
 Everything here is generated from the payouts the demo really sent, so the files go through the
-real statement and withdrawal code paths: a bank statement per bank and month (camt.053, MT940 or
-a Vietnamese "sao kê" xlsx, by bank), with funding credits, one debit per payout carrying its
+real statement and withdrawal code paths: a bank statement per bank and month (camt.053, MT940, or
+a Vietnamese "sao kê" as xlsx or CSV, by bank), with funding credits, one debit per payout carrying its
 end-to-end reference, and a few returns (closed account AC04, deceased MD07); then withdrawal
 activity with believable behaviour — most people within a few days, the oldest and the remote
 communes slower, a small share never — and assisted withdrawals and cash handovers by commune staff.
@@ -20,10 +20,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reconciliation.parsers.model import LOCAL_TIMEZONE, Statement, StatementLine
-from reconciliation.writers import write_camt053, write_mt940, write_statement_xlsx
+from reconciliation.writers import write_camt053, write_mt940, write_statement_csv, write_statement_xlsx
 
 # The file each demo bank sends its statements in.
-STATEMENT_FORMATS = {"970436": "camt053", "970405": "mt940", "970418": "xlsx", "970415": "camt053",
+STATEMENT_FORMATS = {"970436": "camt053", "970405": "mt940", "970418": "csv", "970415": "camt053",
                      "970422": "mt940", "999888": "xlsx"}
 REMOTE_PROVINCES = ("11",)  # Điện Biên: the nearest ATM can be 20 km away
 CHANNELS_TOWN = (("atm", 55), ("counter", 15), ("qr", 12), ("transfer", 10), ("pos", 8))
@@ -134,6 +134,8 @@ def bank_statements(period: date, payouts: list[SentPayout], funding: list[Any],
         kind = STATEMENT_FORMATS.get(bank_bin, "camt053")
         if kind == "mt940":
             content, extension = write_mt940(statement), "sta"
+        elif kind == "csv":
+            content, extension = write_statement_csv(statement), "csv"
         elif kind == "xlsx":
             content, extension = write_statement_xlsx(statement, bank_name=bank_names.get(bank_bin, bank_bin)), "xlsx"
         else:

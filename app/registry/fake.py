@@ -127,9 +127,14 @@ class BeneficiaryFaker:
                 self._accounts.add((bank, number))
                 return bank, number
 
-    def person(self, *, commune_code: str | None = None, with_bank: bool | None = None) -> FakePerson:
-        """One beneficiary whose age fits a randomly chosen category."""
-        programme, category = self.rng.choice(self.categories)
+    def person(self, *, commune_code: str | None = None, with_bank: bool | None = None,
+               category: tuple[str, str] | None = None) -> FakePerson:
+        """One beneficiary whose age fits the (programme, category) given, or a randomly chosen one."""
+        programme, category_code = category or self.rng.choice(self.categories)
+        return self._person(programme, category_code, commune_code, with_bank)
+
+    def _person(self, programme: str, category: str, commune_code: str | None,
+                with_bank: bool | None) -> FakePerson:
         min_age, max_age = CATEGORY_AGES.get(category, (18, 90))
         sex = self.rng.choice(("male", "female"))
         if category == "MVNAH":

@@ -204,6 +204,16 @@ async def _write_chunk(conn: AsyncConnection, run_id: UUID, period: date, last: 
     return int(row.written), row.last
 
 
+async def _statistics_stale(conn: AsyncConnection) -> bool:
+    """Whether payout_month's statistics miss more than half of its rows (or it was never analysed)."""
+    stale = await conn.scalar(text(
+        """SELECT coalesce(s.n_mod_since_analyze > 0.5 * greatest(c.reltuples, 0), true)
+                  OR (s.last_analyze IS NULL AND s.last_autoanalyze IS NULL)
+             FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+            WHERE c.oid = 'payout_month'::regclass"""))
+    return bool(stale)
+
+
 async def compute_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size: int = CHUNK_SIZE,
                       after_chunk: Callable[[int], Awaitable[None]] | None = None) -> None:
     """Compute (or resume computing) a run; safe to call again after a crash.
@@ -241,8 +251,9 @@ async def compute_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
                 WHERE r.id = :run"""), {"run": run_id})
         await conn.execute(text("DROP TABLE IF EXISTS compute_entitlement, compute_plan"))
         await conn.commit()
-        if done >= ANALYZE_AFTER:
-            # Fresh statistics: the next run's plans must not take a just-filled payout_month for empty.
+        if done >= ANALYZE_AFTER and await _statistics_stale(conn):
+            # Fresh statistics: the next run's plans must not take a just-filled payout_month for empty
+            # (autovacuum keeps them up to date later, but not within the minute of a first big run).
             await conn.execute(text("ANALYZE payout, payout_month"))
             await conn.commit()
     log.info("payout_run_computed", run=str(run_id), payouts=done)
