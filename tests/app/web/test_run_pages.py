@@ -91,3 +91,21 @@ async def test_auditor_reads_runs_but_has_no_actions_and_commune_staff_are_refus
     assert page.status_code == 200 and "<form method=\"post\" action=\"/payout-runs/" not in page.text
     forbidden = await client.post(f"/payout-runs/{run_id}/compute", data={"_csrf": csrf_in(page.text)})
     assert forbidden.status_code == 403
+
+
+async def test_a_run_at_work_shows_a_live_progress_bar(client, engine):
+    office = await _world(client, engine)
+    await office.be("lan.officer")
+    run_id = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})).json()["id"]
+    async with session_scope(engine) as session:
+        await session.execute(text(
+            """UPDATE payout_run SET status = 'computing', phase = 'payouts', progress_total = 100000,
+                      progress_done = 40000, progress_started_at = now() - interval '4 seconds' WHERE id = :id"""),
+            {"id": run_id})
+    page = await client.get(f"/payout-runs/{run_id}")
+    assert page.status_code == 200
+    assert f'data-run-progress="/api/payout-runs/{run_id}"' in page.text
+    assert '<progress id="run-progress" max="100000" value="40000">' in page.text
+    assert "Tính lại</button>" not in page.text and "Tính đợt chi</button>" not in page.text  # no second start
+    polled = (await client.get(f"/api/payout-runs/{run_id}")).json()["progress"]
+    assert polled["done"] == 40000 and polled["total"] == 100000 and polled["rate_per_second"] > 0
