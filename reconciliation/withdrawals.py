@@ -120,22 +120,32 @@ WITHDRAWAL_KEY = "(w.occurred_at, w.id)"
 # (returned). A payout before the frontier that arrived since has no allocation yet
 # (first_withdrawal_at NULL); a withdrawal that came since changes the count up to the frontier.
 _STANDING = f"""
+    WITH standing AS (
+        SELECT f.* FROM allocation_scope s JOIN allocation_frontier f ON f.beneficiary_id = s.beneficiary_id
+    ), pp AS (  -- per person, one pass over their payouts (a join, not a lookup per person)
+        SELECT f.beneficiary_id,
+               count(*) FILTER (WHERE ({ARRIVED} AND p.first_withdrawal_at IS NULL
+                                       AND {PAYOUT_KEY} < (f.payout_at, f.payout_serial))
+                                   OR (NOT {ARRIVED} AND p.first_withdrawal_at IS NOT NULL)) AS broken,
+               coalesce(sum(p.amount) FILTER (WHERE {ARRIVED} AND {PAYOUT_KEY} <= (f.payout_at, f.payout_serial)),
+                        0) AS upto
+          FROM standing f JOIN payout p ON p.beneficiary_id = f.beneficiary_id
+         GROUP BY f.beneficiary_id
+    ), ww AS (
+        SELECT f.beneficiary_id,
+               count(*) FILTER (WHERE {WITHDRAWAL_KEY} <= (f.withdrawal_at, f.withdrawal_id)) AS n,
+               coalesce(sum(w.amount) FILTER (WHERE {WITHDRAWAL_KEY} <= (f.withdrawal_at, f.withdrawal_id)), 0) AS upto
+          FROM standing f JOIN withdrawal w ON w.beneficiary_id = f.beneficiary_id
+         GROUP BY f.beneficiary_id
+    )
     INSERT INTO allocation_base (beneficiary_id, fresh, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
                                  withdrawal_count, payout_at, payout_serial, payout_upto)
     SELECT f.beneficiary_id, false, f.allocated, f.withdrawal_at, f.withdrawal_id, f.withdrawal_upto,
            f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto
-      FROM allocation_scope s JOIN allocation_frontier f ON f.beneficiary_id = s.beneficiary_id
-      CROSS JOIN LATERAL (
-          SELECT count(*) FILTER (WHERE ({ARRIVED} AND p.first_withdrawal_at IS NULL
-                                         AND {PAYOUT_KEY} < (f.payout_at, f.payout_serial))
-                                     OR (NOT {ARRIVED} AND p.first_withdrawal_at IS NOT NULL)) AS broken,
-                 coalesce(sum(p.amount) FILTER (WHERE {ARRIVED} AND {PAYOUT_KEY} <= (f.payout_at, f.payout_serial)),
-                          0) AS upto
-            FROM payout p WHERE p.beneficiary_id = f.beneficiary_id) pp
-      CROSS JOIN LATERAL (
-          SELECT count(*) AS n, coalesce(sum(w.amount), 0) AS upto FROM withdrawal w
-           WHERE w.beneficiary_id = f.beneficiary_id AND {WITHDRAWAL_KEY} <= (f.withdrawal_at, f.withdrawal_id)) ww
-     WHERE pp.broken = 0 AND pp.upto = f.payout_upto AND ww.n = f.withdrawal_count AND ww.upto = f.withdrawal_upto
+      FROM standing f LEFT JOIN pp ON pp.beneficiary_id = f.beneficiary_id
+      LEFT JOIN ww ON ww.beneficiary_id = f.beneficiary_id
+     WHERE coalesce(pp.broken, 0) = 0 AND coalesce(pp.upto, 0) = f.payout_upto
+       AND coalesce(ww.n, 0) = f.withdrawal_count AND coalesce(ww.upto, 0) = f.withdrawal_upto
 """  # noqa: S608 - constant fragments only
 
 # Everyone else starts again from zero: their allocations go (the payouts they touched are re-derived).
