@@ -40,9 +40,11 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def _enrol(engine, count: int) -> None:  # type: ignore[no-untyped-def]
+async def enrol(engine, count: int, *, banks: tuple[str, ...] = BANKS,  # type: ignore[no-untyped-def]
+                bank_share: float = 0.95) -> None:
+    """Enrol ``count`` made-up people in TGXH through the registry's import service (not timed)."""
     officer = Principal(kind="staff", name="bench.officer", role=Role.officer)
-    faker = BeneficiaryFaker(seed=2026, banks=BANKS, bank_share=0.95)
+    faker = BeneficiaryFaker(seed=2026, banks=banks, bank_share=bank_share)
     made = 0
     while made < count:
         size = min(IMPORT_CHUNK, count - made)
@@ -108,7 +110,7 @@ async def _copy_baseline(url: str, count: int) -> float:
 async def run(url: str, count: int) -> None:
     engine = make_engine(url)
     print(f"setting up {count:,} enrolled beneficiaries (not timed)…", flush=True)
-    await _enrol(engine, count)
+    await enrol(engine, count)
     await _fund(engine)
     async with session_scope(engine) as session:
         run = await create_run(session, programme="TGXH", period="2026-03", actor="bench.officer")

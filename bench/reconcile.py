@@ -14,23 +14,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import time
 import uuid
 from datetime import UTC, date, datetime
 
 from sqlalchemy import text
 
-from app.auth.models import Role
-from app.auth.service import Principal
 from app.database import make_engine, session_scope, to_libpq_url, upgrade_database
 from app.payouts.service.compute import compute_run
 from app.payouts.service.ledger_steps import approve_run, send_run
 from app.payouts.service.runs import create_run
 from app.reconciliation_api.importer import import_statement_file
-from app.registry.fake import BeneficiaryFaker, import_file_bytes
-from app.registry.importer import import_beneficiaries
-from bench.payouts import IMPORT_CHUNK, _fund, _peak_rss_mb
+from bench.payouts import _fund, _peak_rss_mb, enrol
 from bench.registry_import import database
 from ledger import verify_ledger
 from reconciliation.parsers import Statement, StatementLine, parse_statement_file
@@ -40,25 +35,9 @@ BANK = "970436"
 BANK_ACCOUNT = "0011004400000"  # bench.payouts._fund registers 00110044{n:05d} for the n-th bank
 
 
-async def _enrol_at_one_bank(engine, count: int) -> None:  # type: ignore[no-untyped-def]
-    officer = Principal(kind="staff", name="bench.officer", role=Role.officer)
-    faker = BeneficiaryFaker(seed=2026, banks=(BANK,), bank_share=1.0)
-    made = 0
-    while made < count:
-        size = min(IMPORT_CHUNK, count - made)
-        people = [dataclasses.replace(faker.person(), programme="TGXH", category="NCT_80",
-                                      start_month=date(2026, 1, 1)) for _ in range(size)]
-        async with session_scope(engine) as session:
-            outcome = await import_beneficiaries(session, content=import_file_bytes(people, kind="csv"),
-                                                 filename="bench.csv", principal=officer)
-        assert outcome.created == size, outcome
-        made += size
-        print(f"  enrolled {made:,}", flush=True)
-
-
 async def _sent_payouts(engine, count: int) -> list:  # type: ignore[no-untyped-def,type-arg]
     print(f"setting up {count:,} sent payouts (not timed)…", flush=True)
-    await _enrol_at_one_bank(engine, count)
+    await enrol(engine, count, banks=(BANK,), bank_share=1.0)
     await _fund(engine)
     async with session_scope(engine) as session:
         run = await create_run(session, programme="TGXH", period="2026-03", actor="bench.officer")

@@ -30,7 +30,7 @@ def _principal(request: Request[Any, Any, Any]) -> Principal:
     return principal
 
 
-def _scope(principal: Principal) -> tuple[Sequence[str] | None, Sequence[str] | None]:
+def scope_of(principal: Principal) -> tuple[Sequence[str] | None, Sequence[str] | None]:
     """(communes, provinces) the caller may see; None: no limit."""
     if principal.role == Role.commune_staff:
         return tuple(principal.communes), None
@@ -51,7 +51,7 @@ async def _check_commune(session: AsyncSession, principal: Principal, commune: s
     province = await session.scalar(text("SELECT province_code FROM commune WHERE code = :c"), {"c": commune})
     if province is None:
         raise Problem(404, bilingual(f"Không có xã/phường mã {commune}", f"unknown commune {commune}"))
-    communes, provinces = _scope(principal)
+    communes, provinces = scope_of(principal)
     if (communes is not None and commune not in communes) or (provinces is not None and province not in provinces):
         raise Problem(403, bilingual("Xã/phường này không thuộc phạm vi của bạn", "This commune is outside your scope"))
 
@@ -76,7 +76,7 @@ class ReportController(Controller):
                                          f"group_by must be one of: {', '.join(GROUP_BY)}"))
         if commune is not None:
             await _check_commune(db_session, principal, commune)
-        communes, provinces = _scope(principal)
+        communes, provinces = scope_of(principal)
         if province is not None and provinces is not None and province not in provinces:
             raise Problem(403, bilingual("Tỉnh này không thuộc phạm vi của bạn", "This province is outside your scope"))
         return await time_to_withdrawal(db_session, period=_period(period), group_by=group_by, communes=communes,
@@ -94,7 +94,7 @@ class ReportController(Controller):
             raise Problem(400, bilingual("min_days phải từ 0 đến 3650", "min_days must be 0-3650"))
         if commune is not None:
             await _check_commune(db_session, principal, commune)
-        communes, provinces = _scope(principal)
+        communes, provinces = scope_of(principal)
         people = await follow_up_list(db_session, communes=communes, provinces=provinces, commune=commune,
                                       min_days=min_days, as_of=as_of)
         if format == "xlsx":
@@ -118,7 +118,7 @@ class ReportController(Controller):
         principal = _principal(request)
         if format != "xlsx":
             raise Problem(400, bilingual("Định dạng phải là xlsx", "format must be xlsx"))
-        communes, provinces = _scope(principal)
+        communes, provinces = scope_of(principal)
         if province is not None and provinces is not None and province not in provinces:
             raise Problem(403, bilingual("Tỉnh này không thuộc phạm vi của bạn", "This province is outside your scope"))
         month = _period(period)

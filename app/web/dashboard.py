@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
 from app.http.problems import Problem
-from app.reports_api.routes import REPORT_READERS
+from app.reports_api.routes import REPORT_READERS, scope_of
 from app.web.charts import Point, bar_chart, line_chart
-from app.web.follow_up import communes_in_scope, scope_of
+from app.web.follow_up import checked_commune, communes_in_scope
 from app.web.i18n import translate
 from app.web.render import current_lang, page
 from reports.time_to_withdrawal import month_start, people_waiting, share_by_day, time_to_withdrawal
@@ -48,8 +48,7 @@ class DashboardPage(Controller):
         except ValueError:
             raise Problem(400, "Kỳ phải có dạng YYYY-MM / period must be YYYY-MM") from None
         choices = await communes_in_scope(db_session, principal)
-        if commune and commune not in {c.code for c in choices}:
-            raise Problem(403, "Xã/phường này không thuộc phạm vi của bạn / This commune is outside your scope")
+        commune = checked_commune(choices, commune)
         communes, provinces = scope_of(principal)
         scope: dict[str, Any] = {"communes": communes, "provinces": provinces, "commune": commune or None}
         report = await time_to_withdrawal(db_session, period=month, group_by="commune", **scope)

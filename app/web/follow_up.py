@@ -12,10 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
-from app.auth.models import Role
 from app.auth.service import Principal
 from app.http.problems import Problem
-from app.reports_api.routes import FOLLOW_UP_READERS
+from app.reports_api.routes import FOLLOW_UP_READERS, scope_of
 from app.web.forms import form_text
 from app.web.render import current_lang, page, see_other
 from app.withdrawals_api.routes import COMMUNE_WRITERS
@@ -28,13 +27,6 @@ KIND_KEYS = {"visit": "follow.kind.visit", "call": "follow.kind.call", "note": "
              "assisted": "follow.kind.assisted", "cash_handover": "follow.kind.cash_handover"}
 DONE_KEYS = {"note": "follow.done.note", "withdrawal": "follow.done.withdrawal"}
 DAY_CHOICES = (3, 7, 14, 30)
-
-
-def scope_of(principal: Principal) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
-    """(communes, provinces) the caller may see; None: no limit (the reports API's rule)."""
-    if principal.role == Role.commune_staff:
-        return tuple(principal.communes), None
-    return None, (tuple(principal.provinces) if principal.provinces else None)
 
 
 async def communes_in_scope(session: AsyncSession, principal: Principal) -> list[Any]:
@@ -50,6 +42,13 @@ async def communes_in_scope(session: AsyncSession, principal: Principal) -> list
         query, params = ("SELECT code, name FROM commune WHERE code IN (SELECT DISTINCT commune_code FROM beneficiary)"
                          " ORDER BY name"), {}
     return list(await session.execute(text(query), params))
+
+
+def checked_commune(choices: list[Any], commune: str) -> str:
+    """The commune a page was asked for, refused (403) when it is outside the caller's choices."""
+    if commune and commune not in {c.code for c in choices}:
+        raise Problem(403, "Xã/phường này không thuộc phạm vi của bạn / This commune is outside your scope")
+    return commune
 
 
 def _back(form: Any, beneficiary_id: UUID, done: str) -> str:
@@ -70,8 +69,7 @@ class FollowUpPages(Controller):
         principal = current_principal(request)
         assert principal is not None
         choices = await communes_in_scope(db_session, principal)
-        if commune and commune not in {c.code for c in choices}:
-            raise Problem(403, "Xã/phường này không thuộc phạm vi của bạn / This commune is outside your scope")
+        commune = checked_commune(choices, commune)
         communes, provinces = scope_of(principal)
         min_days = max(0, min(min_days, 365))
         people = await follow_up_list(db_session, communes=communes, provinces=provinces, commune=commune or None,

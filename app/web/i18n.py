@@ -326,6 +326,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "statements.open_statement": {"vi": "Xem sao kê", "en": "Open statement"},
     "statements.upload": {"vi": "Tải sao kê thay ngân hàng", "en": "Upload a statement for a bank"},
     "statements.bank": {"vi": "Ngân hàng", "en": "Bank"},
+    "statements.error.file": {"vi": "Hãy chọn tệp sao kê", "en": "Choose a statement file"},
+    "statements.error.bank": {"vi": "Hãy chọn ngân hàng", "en": "Choose the bank"},
     "statements.choose_bank": {"vi": "Chọn ngân hàng", "en": "Choose the bank"},
     "statements.file": {"vi": "Tệp sao kê", "en": "Statement file"},
     "statements.file.help": {"vi": "camt.053, MT940, Excel hoặc CSV như ngân hàng xuất", "en": "camt.053, MT940, Excel or CSV as the bank exports it"},

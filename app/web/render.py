@@ -42,6 +42,12 @@ def current_lang(request: Request[Any, Any, Any]) -> str:
             or DEFAULT_LANG)
 
 
+def in_language(bilingual_text: str, lang: str) -> str:
+    """The Vietnamese or the English half of a "vi / en" message (``app.http.problems.bilingual``)."""
+    vi, _, en = bilingual_text.partition(" / ")
+    return en if lang == "en" and en else vi
+
+
 def safe_next(value: str | None) -> str:
     """A local path to go to after sign-in; anything that could leave the site becomes ``/``."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
-from app.reports_api.routes import FOLLOW_UP_READERS, REPORT_READERS
+from app.reports_api.routes import FOLLOW_UP_READERS, REPORT_READERS, scope_of
 from app.web.dashboard import latest_period
-from app.web.follow_up import communes_in_scope, scope_of
+from app.web.follow_up import communes_in_scope
 from app.web.render import page
 
 MONTHLY_READERS = (Role.officer, Role.auditor, Role.admin)

@@ -22,7 +22,7 @@ from app.payouts.service.runs import create_run, format_period, get_run, run_sum
 from app.registry.models import Bank, Programme
 from app.web.forms import FormErrors, form_text
 from app.web.i18n import translate
-from app.web.render import current_lang, page, see_other
+from app.web.render import current_lang, in_language, page, see_other
 
 RUN_STATUS_KEYS = {"draft": "runs.status.draft", "computing": "runs.status.computing",
                    "computed": "runs.status.computed", "approved": "runs.status.approved",
@@ -31,12 +31,6 @@ RUN_STATUS_KEYS = {"draft": "runs.status.draft", "computing": "runs.status.compu
 STEP_DONE_KEYS = {"compute": "runs.done.compute", "approve": "runs.done.approve", "send": "runs.done.send",
                   "funding": "runs.done.funding", "started": "runs.done.started"}
 PREPARERS = (Role.officer, Role.approver)
-
-
-def _problem_text(error: Problem, lang: str) -> str:
-    """The Vietnamese or the English half of a bilingual problem detail."""
-    vi, _, en = str(error.detail).partition(" / ")
-    return en if lang == "en" and en else vi
 
 
 async def _programmes(session: AsyncSession) -> list[Any]:
@@ -124,7 +118,7 @@ class PayoutRunPages(Controller):
         except Problem as error:
             await db_session.rollback()
             return await _detail_page(request, db_session, run_id, status_code=error.status_code,
-                                      error=_problem_text(error, current_lang(request)))
+                                      error=in_language(str(error.detail), current_lang(request)))
         return see_other(f"/payout-runs/{run_id}?done={'started' if code == 202 else name}")
 
     @post("/{run_id:uuid}/compute", guards=[requires(*PREPARERS)])

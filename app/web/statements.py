@@ -20,6 +20,7 @@ from app.reconciliation_api.importer import import_statement_file
 from app.reconciliation_api.routes import READERS
 from app.registry.models import Bank
 from app.web.forms import form_text
+from app.web.i18n import translate
 from app.web.render import current_lang, page, see_other
 
 LINE_STATUS_KEYS = {"matched": "statements.line.matched", "returned": "statements.line.returned",
@@ -31,12 +32,6 @@ RULE_KEYS = {"reference": "statements.rule.reference", "return": "statements.rul
 ACTIONS = ("manual_match", "bank_fee", "ignore", "reissue")
 DONE_KEYS = {"resolved": "statements.done.resolved"}
 LABELS: dict[str, Any] = {"line_status_keys": LINE_STATUS_KEYS, "rule_keys": RULE_KEYS}
-
-
-def _half(text_value: str, lang: str) -> str:
-    """The Vietnamese or English half of a "vi / en" message."""
-    vi, _, en = text_value.partition(" / ")
-    return en if lang == "en" and en else vi
 
 
 async def _banks(session: AsyncSession) -> list[Any]:
@@ -79,10 +74,10 @@ class StatementPages(Controller):
         lang = current_lang(request)
         if not isinstance(upload, UploadFile) or not upload.filename:
             return await _list_page(request, db_session, status_code=422,
-                                    error=_half(bilingual("Hãy chọn tệp sao kê", "Choose a statement file"), lang))
+                                    error=translate("statements.error.file", lang))
         if bank_bin not in {bank.bin for bank in await _banks(db_session)}:
             return await _list_page(request, db_session, status_code=422,
-                                    error=_half(bilingual("Hãy chọn ngân hàng", "Choose the bank"), lang))
+                                    error=translate("statements.error.bank", lang))
         principal = current_principal(request)
         assert principal is not None
         data = await upload.read()
