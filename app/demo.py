@@ -183,14 +183,12 @@ async def _statements_back(engine: AsyncEngine, period: date, opening: dict[str,
         opening[statement_file.bank_bin] = statement_file.closing_balance
     async with session_scope(engine) as session:
         credited = await sent_payouts(session, period, status="credited")
-        credited_at = {r.id: r.credited_at for r in await session.execute(text(
-            """SELECT p.id, p.credited_at FROM payout p JOIN payout_run r ON r.id = p.run_id
-                WHERE r.period = :period AND p.status = 'credited'"""), {"period": period})}
         cash = await sent_payouts(session, period, channel="cash")
     assisted: list[tuple[Any, datetime, int, str]] = []
     for payout in credited:
         waiting = activity.waiting.pop(payout.beneficiary_id, 0)
-        rows = withdrawals_for(payout, credited_at[payout.id], rng, now, waiting)
+        assert payout.credited_at is not None
+        rows = withdrawals_for(payout, payout.credited_at, rng, now, waiting)
         left = payout.amount + waiting - sum(row["amount"] for row in rows)
         if left:
             activity.waiting[payout.beneficiary_id] = left

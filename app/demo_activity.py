@@ -43,6 +43,7 @@ class SentPayout:
     province_code: str
     age: int
     deceased: bool
+    credited_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ async def sent_payouts(session: AsyncSession, period: date, *, status: str = "se
         """SELECT p.id, p.reference, p.beneficiary_id, p.bank_bin, p.account_number, p.holder_name, p.amount,
                   p.commune_code, c.province_code,
                   extract(year FROM age(CAST(:period AS date), b.date_of_birth))::int AS age,
-                  b.status = 'deceased' AS deceased
+                  b.status = 'deceased' AS deceased, p.credited_at
              FROM payout p JOIN payout_run r ON r.id = p.run_id
              JOIN beneficiary b ON b.id = p.beneficiary_id JOIN commune c ON c.code = p.commune_code
             WHERE r.period = :period AND p.status = :status AND p.channel = :channel

@@ -24,7 +24,7 @@ from app.payouts.service.errors import Conflict, PayoutError
 from app.payouts.service.funding import record_funding
 from app.payouts.service.history import list_payouts
 from app.payouts.service.ledger_steps import approve_run, bank_shortfalls, send_run, shortfall_conflict
-from app.payouts.service.runs import create_run, format_period, get_run, run_summary
+from app.payouts.service.runs import create_run, format_period, get_run, list_runs, run_summary
 
 # Runs with at most this many payouts (or enrolments, before computing) are processed within the
 # request (200); bigger ones answer 202 and report progress on GET /api/payout-runs/{id}.
@@ -164,19 +164,8 @@ class PayoutRunController(Controller):
     async def list_runs(self, db_session: AsyncSession, programme: str | None = None, period: str | None = None,
                         status: str | None = None) -> dict[str, Any]:
         """Runs, newest period first."""
-        query = "SELECT id FROM payout_run WHERE true"
-        params: dict[str, Any] = {}
-        if programme:
-            query += " AND programme_code = :programme"
-            params["programme"] = programme
-        if period:
-            query += " AND to_char(period, 'YYYY-MM') = :period"
-            params["period"] = period
-        if status:
-            query += " AND status = :status"
-            params["status"] = status
-        ids = [r.id for r in await db_session.execute(text(query + " ORDER BY period DESC, created_at DESC"), params)]
-        items = [run_output(await get_run(db_session, run_id)) for run_id in ids]
+        items = [run_output(run) for run in await list_runs(db_session, programme=programme, period=period,
+                                                             status=status)]
         return {"items": items, "total": len(items), "page": 1, "page_size": len(items)}
 
     @get("/{run_id:uuid}", guards=[requires(*READERS)])

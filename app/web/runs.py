@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
@@ -18,7 +18,7 @@ from app.payouts.routes import READERS, problem, run_output, start_step
 from app.payouts.service.errors import PayoutError
 from app.payouts.service.funding import record_funding
 from app.payouts.service.ledger_steps import bank_shortfalls
-from app.payouts.service.runs import create_run, format_period, get_run, run_summary
+from app.payouts.service.runs import add_months, create_run, format_period, get_run, list_runs, run_summary
 from app.registry.models import Bank, Programme
 from app.web.forms import FormErrors, form_text
 from app.web.i18n import translate
@@ -40,12 +40,9 @@ async def _programmes(session: AsyncSession) -> list[Any]:
 
 async def _list_page(request: Request[Any, Any, Any], session: AsyncSession, *, status_code: int = 200,
                      errors: FormErrors | None = None, values: dict[str, str] | None = None) -> Response[Any]:
-    ids = [r.id for r in await session.execute(text(
-        "SELECT id FROM payout_run ORDER BY period DESC, created_at DESC LIMIT 200"))]
-    runs = [run_output(await get_run(session, run_id)) for run_id in ids]
+    runs = [run_output(run) for run in await list_runs(session, limit=200)]
     principal = current_principal(request)
-    next_month = date.today().replace(day=1)
-    next_month = next_month.replace(year=next_month.year + next_month.month // 12, month=next_month.month % 12 + 1)
+    next_month = add_months(date.today().replace(day=1), 1)
     return page(request, "runs/list.html", status_code=status_code, runs=runs,
                 programmes=await _programmes(session), status_keys=RUN_STATUS_KEYS,
                 may_create=principal is not None and principal.role in PREPARERS, errors=errors or FormErrors(),

@@ -82,6 +82,21 @@ async def get_run(session: AsyncSession | AsyncConnection, run_id: UUID) -> Payo
     return run
 
 
+async def list_runs(session: AsyncSession, *, programme: str | None = None, period: str | None = None,
+                    status: str | None = None, limit: int | None = None) -> list[PayoutRun]:
+    """Runs, newest period first, in one query."""
+    query = select(PayoutRun).order_by(PayoutRun.period.desc(), PayoutRun.created_at.desc())
+    if programme:
+        query = query.where(PayoutRun.programme_code == programme)
+    if period:
+        query = query.where(func.to_char(PayoutRun.period, "YYYY-MM") == period)
+    if status:
+        query = query.where(PayoutRun.status == status)
+    if limit is not None:
+        query = query.limit(limit)
+    return list((await session.scalars(query)).all())
+
+
 @dataclass
 class RunSummary:
     run: PayoutRun
