@@ -11,6 +11,7 @@ and cash handovers — so the dashboard and the follow-up list open on a system 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import random
 from dataclasses import dataclass
@@ -27,7 +28,8 @@ from app.auth.service import Principal, create_api_key, create_user
 from app.database import session_scope
 from app.demo_activity import (
     REMOTE_PROVINCES,
-    bank_statements,
+    SentPayout,
+    bank_statement,
     funding_in,
     sent_payouts,
     withdrawal_csv,
@@ -121,33 +123,48 @@ async def build_demo(engine: AsyncEngine, *, beneficiaries: int = 20_000, months
             await register_disbursement_account(session, bank_bin, f"1190{number:02d}0088{number:04d}", officer)
     runs = []
     opening: dict[str, int] = {}
-    rng = random.Random(seed)
     now = min(datetime.now(UTC), datetime.combine(current.replace(day=28), datetime.min.time(), tzinfo=UTC)
               if today is not None else datetime.now(UTC))
     activity = _Activity()
+    drawing: asyncio.Future[None] | None = None
+    statements_total = 0
     for index in range(months):
         period = add_months(first, index)
         for programme in ("TGXH", "HTXH", "NCC"):
-            async with session_scope(engine) as session:
-                run = await create_run(session, programme=programme, period=format_period(period),
-                                       actor="canbo.lan")
-            await compute_run(engine, run.id, actor="canbo.lan")
-            await approve_run(engine, run.id, actor="pheduyet.minh")
-            async with session_scope(engine) as session:
-                for shortfall in await bank_shortfalls(session, run.id):
-                    await record_funding(session, bank_bin=shortfall["bank_bin"], programme=programme,
-                                         amount=shortfall["shortfall"],
-                                         reference=f"KB{format_period(period).replace('-', '')}{programme}"
-                                                   f"{shortfall['bank_bin']}",
-                                         value_date=period.replace(day=5), actor="canbo.lan")
-            await send_run(engine, run.id, actor="canbo.lan")
-            runs.append(f"{programme} {format_period(period)}")
-        statements = await _statements_back(engine, period, opening, rng, now, activity)
+            runs.append(await _pay(engine, programme, period))
+        statements = await _statements_back(engine, period, opening, seed)
+        statements_total += statements
         echo(f"demo: {format_period(period)} computed, approved, funded and sent; {statements} bank statements back")
+        # The month's withdrawals are drawn (Python) while the next month's runs work in the database.
+        arrived = await _arrived(engine, period)
+        if drawing is not None:
+            await drawing
+        drawing = asyncio.ensure_future(asyncio.to_thread(
+            _draw_withdrawals, activity, period, *arrived, random.Random(f"{seed}:withdrawals:{period}"), now))
+    if drawing is not None:
+        await drawing
     withdrawals = await _record_withdrawals(engine, activity)
     echo(f"demo: {withdrawals:,} withdrawals from the banks' activity files and commune staff")
     return DemoReport(users=users, bank_key=key, beneficiaries=beneficiaries, runs=runs,
-                      statements=activity.statements, withdrawals=withdrawals)
+                      statements=statements_total,
+                      withdrawals=withdrawals)
+
+
+async def _pay(engine: AsyncEngine, programme: str, period: date) -> str:
+    """One programme's run for the month: computed by an officer, approved by a second person, funded, sent."""
+    async with session_scope(engine) as session:
+        run = await create_run(session, programme=programme, period=format_period(period), actor="canbo.lan")
+    await compute_run(engine, run.id, actor="canbo.lan")
+    await approve_run(engine, run.id, actor="pheduyet.minh")
+    async with session_scope(engine) as session:
+        for shortfall in await bank_shortfalls(session, run.id):
+            await record_funding(session, bank_bin=shortfall["bank_bin"], programme=programme,
+                                 amount=shortfall["shortfall"],
+                                 reference=f"KB{format_period(period).replace('-', '')}{programme}"
+                                           f"{shortfall['bank_bin']}",
+                                 value_date=period.replace(day=5), actor="canbo.lan")
+    await send_run(engine, run.id, actor="canbo.lan")
+    return f"{programme} {format_period(period)}"
 
 
 @dataclass
@@ -155,35 +172,53 @@ class _Activity:
     """What the banks and commune staff will report, gathered month by month and recorded at the end
     (each person's withdrawals are allocated once, over their whole history)."""
 
-    statements: int = 0
     by_bank: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
     commune: list[CommuneWithdrawal] = dataclasses.field(default_factory=list)
     waiting: dict[Any, int] = dataclasses.field(default_factory=dict)  # left in each person's account
 
 
-async def _statements_back(engine: AsyncEngine, period: date, opening: dict[str, int], rng: random.Random,
-                           now: datetime, activity: _Activity) -> int:
-    """The month coming back: each bank's statement through the statement import; then the month's
-    withdrawals, assisted withdrawals and cash handovers are drawn (recorded by ``_record_withdrawals``)."""
+async def _statements_back(engine: AsyncEngine, period: date, opening: dict[str, int], seed: int) -> int:
+    """The month coming back: each bank's statement through the statement import, the banks at the same
+    time (each in its own transaction, as when banks upload together)."""
     async with session_scope(engine) as session:
         payouts = await sent_payouts(session, period)
         funding = await funding_in(session, period)
         accounts = {r.bank_bin: r.account_number for r in await session.execute(text(
             "SELECT bank_bin, account_number FROM disbursement_account WHERE closed_at IS NULL"))}
         names = {r.bin: r.name for r in await session.execute(text("SELECT bin, name FROM bank"))}
-    files = bank_statements(period, payouts, funding, opening, accounts, names, rng)
-    for statement_file in files:
+    by_bank: dict[str, list[SentPayout]] = {}
+    for payout in payouts:
+        assert payout.bank_bin is not None
+        by_bank.setdefault(payout.bank_bin, []).append(payout)
+    banks = sorted(set(by_bank) | {f.bank_bin for f in funding})
+
+    async def one(bank_bin: str) -> None:
+        statement_file = await asyncio.to_thread(
+            bank_statement, bank_bin, period, by_bank.get(bank_bin, []), [f for f in funding if f.bank_bin == bank_bin],
+            opening.get(bank_bin, 0), accounts[bank_bin], names.get(bank_bin, bank_bin),
+            random.Random(f"{seed}:statement:{bank_bin}:{period}"))
         async with session_scope(engine) as session:
             outcome = await import_statement_file(session, data=statement_file.content,
-                                                  filename=statement_file.filename, bank_bin=statement_file.bank_bin,
-                                                  actor="demo")
+                                                  filename=statement_file.filename, bank_bin=bank_bin, actor="demo")
             if outcome.kind != "created":
                 raise click.ClickException(f"demo statement {statement_file.filename} not taken: "
                                            f"{outcome.message_en} {outcome.errors[:3]}")
-        opening[statement_file.bank_bin] = statement_file.closing_balance
+        opening[bank_bin] = statement_file.closing_balance
+
+    await asyncio.gather(*(one(bank_bin) for bank_bin in banks))
+    return len(banks)
+
+
+async def _arrived(engine: AsyncEngine, period: date) -> tuple[list[SentPayout], list[SentPayout]]:
+    """The month's payouts that reached people: credited to accounts, and cash sent to the communes."""
     async with session_scope(engine) as session:
-        credited = await sent_payouts(session, period, status="credited")
-        cash = await sent_payouts(session, period, channel="cash")
+        return (await sent_payouts(session, period, status="credited"),
+                await sent_payouts(session, period, channel="cash"))
+
+
+def _draw_withdrawals(activity: _Activity, period: date, credited: list[SentPayout], cash: list[SentPayout],
+                      rng: random.Random, now: datetime) -> None:
+    """The month's withdrawals, assisted withdrawals and cash handovers (recorded by ``_record_withdrawals``)."""
     assisted: list[tuple[Any, datetime, int, str]] = []
     for payout in credited:
         waiting = activity.waiting.pop(payout.beneficiary_id, 0)
@@ -209,22 +244,23 @@ async def _statements_back(engine: AsyncEngine, period: date, opening: dict[str,
         helper_name="Phạm Thị Hoa" if channel == "assisted" else "Cán bộ xã", recorded_by="xa.hoankiem",
         note="Hỗ trợ rút tại quầy" if channel == "assisted" else "Chi trả tiền mặt tại nhà văn hoá")
         for beneficiary_id, moment, amount, channel in assisted)
-    activity.statements += len(files)
-    return len(files)
 
 
 async def _record_withdrawals(engine: AsyncEngine, activity: _Activity) -> int:
-    """Each bank's withdrawal activity file through the intake, then commune staff's records."""
-    count = 0
-    for bank_bin, rows in sorted(activity.by_bank.items()):
-        checked, fmt = read_withdrawals(withdrawal_csv(rows), None)
+    """Each bank's withdrawal activity file through the intake (the banks at the same time), then commune
+    staff's records."""
+
+    async def one(bank_bin: str, rows: list[dict[str, Any]]) -> int:
+        checked, fmt = await asyncio.to_thread(read_withdrawals, withdrawal_csv(rows), None)
         async with session_scope(engine) as session:
             result = await record_bank_withdrawals(session, bank_bin=bank_bin, rows=checked, recorded_by="demo",
                                                    source_name=f"rut-tien-{bank_bin}.csv", file_format=fmt)
-        count += result.accepted
+        return result.accepted
+
+    counts = await asyncio.gather(*(one(bank_bin, rows) for bank_bin, rows in sorted(activity.by_bank.items())))
     async with session_scope(engine) as session:
         await record_commune_withdrawals(session, activity.commune)
-    return count + len(activity.commune)
+    return sum(counts) + len(activity.commune)
 
 
 def print_report(report: DemoReport, echo: Any = click.echo) -> None:

@@ -88,62 +88,52 @@ def _at(day: date, hour: int, minute: int) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=LOCAL_TIMEZONE)
 
 
-def bank_statements(period: date, payouts: list[SentPayout], funding: list[Any], opening: dict[str, int],
-                    disbursement_accounts: dict[str, str], bank_names: dict[str, str],
-                    rng: random.Random, return_share: float = 0.004,
-                    deceased_share: float = 0.0003) -> list[StatementFile]:
-    """One statement per bank for the month: funding credits, payout debits, a few returns."""
-    by_bank: dict[str, list[SentPayout]] = {}
-    for payout in payouts:
-        assert payout.bank_bin is not None
-        by_bank.setdefault(payout.bank_bin, []).append(payout)
-    files: list[StatementFile] = []
+def bank_statement(bank_bin: str, period: date, payouts: list[SentPayout], funding: list[Any], opening: int,
+                   account: str, bank_name: str, rng: random.Random, return_share: float = 0.004,
+                   deceased_share: float = 0.0003) -> StatementFile:
+    """One bank's statement for the month: funding credits, payout debits, a few returns."""
     pay_day = period.replace(day=10)
-    for bank_bin in sorted(set(by_bank) | {f.bank_bin for f in funding}):
-        account = disbursement_accounts[bank_bin]
-        moves: list[tuple[datetime, int, dict[str, Any]]] = []
-        for number, fund in enumerate(f for f in funding if f.bank_bin == bank_bin):
-            moves.append((_at(fund.value_date, 8, number), fund.amount, {
-                "bank_reference": fund.reference, "counterparty_name": "KHO BAC NHA NUOC",
-                "description": f"Cap kinh phi chi tro cap {fund.reference}"}))
-        returned = 0
-        for number, payout in enumerate(by_bank.get(bank_bin, [])):
-            party = {"end_to_end_ref": payout.reference, "counterparty_account": payout.account_number,
-                     "counterparty_name": payout.holder_name}
-            moves.append((_at(pay_day, 9 + number % 8, number % 60), -payout.amount, {
-                **party, "bank_reference": f"FT{pay_day:%y%m%d}{number:07d}",
-                "description": f"Chi tro cap {payout.reference}"}))
-            draw = rng.random()
-            reason = ("MD07" if payout.deceased or draw < deceased_share
-                      else "AC04" if draw < deceased_share + return_share else None)
-            if reason is not None:
-                returned += 1
-                moves.append((_at(pay_day + timedelta(days=2), 14, number % 60), payout.amount, {
-                    **party, "bank_reference": f"RT{pay_day:%y%m%d}{number:07d}", "return_reason": reason,
-                    "description": f"Hoan tra {payout.reference} /RTRN/{reason}/"}))
-        moves.sort(key=lambda move: move[0])
-        lines = [StatementLine(**{**_BLANK, **fields}, account=account, booking_date=booked.date(),
-                               value_date=booked.date(), booked_at=booked, amount=amount, currency="VND",
-                               line_no=index)
-                 for index, (booked, amount, fields) in enumerate(moves, start=1)]
-        start = opening.get(bank_bin, 0)
-        closing = start + sum(line.amount for line in lines)
-        statement = Statement(statement_id=f"{bank_bin}-{period:%Y%m}", account=account, currency="VND",
-                              opening_balance=start, closing_balance=closing, opening_date=period,
-                              closing_date=(period + timedelta(days=32)).replace(day=1) - timedelta(days=1),
-                              lines=tuple(lines), source_format=STATEMENT_FORMATS.get(bank_bin, "camt053"))
-        kind = STATEMENT_FORMATS.get(bank_bin, "camt053")
-        if kind == "mt940":
-            content, extension = write_mt940(statement), "sta"
-        elif kind == "csv":
-            content, extension = write_statement_csv(statement), "csv"
-        elif kind == "xlsx":
-            content, extension = write_statement_xlsx(statement, bank_name=bank_names.get(bank_bin, bank_bin)), "xlsx"
-        else:
-            content, extension = write_camt053(statement, created_at=_at(statement.closing_date or period, 23, 0)), "xml"
-        files.append(StatementFile(bank_bin=bank_bin, filename=f"sao-ke-{bank_bin}-{period:%Y-%m}.{extension}",
-                                   content=content, closing_balance=closing, returned=returned))
-    return files
+    moves: list[tuple[datetime, int, dict[str, Any]]] = []
+    for number, fund in enumerate(funding):
+        moves.append((_at(fund.value_date, 8, number), fund.amount, {
+            "bank_reference": fund.reference, "counterparty_name": "KHO BAC NHA NUOC",
+            "description": f"Cap kinh phi chi tro cap {fund.reference}"}))
+    returned = 0
+    for number, payout in enumerate(payouts):
+        party = {"end_to_end_ref": payout.reference, "counterparty_account": payout.account_number,
+                 "counterparty_name": payout.holder_name}
+        moves.append((_at(pay_day, 9 + number % 8, number % 60), -payout.amount, {
+            **party, "bank_reference": f"FT{pay_day:%y%m%d}{number:07d}",
+            "description": f"Chi tro cap {payout.reference}"}))
+        draw = rng.random()
+        reason = ("MD07" if payout.deceased or draw < deceased_share
+                  else "AC04" if draw < deceased_share + return_share else None)
+        if reason is not None:
+            returned += 1
+            moves.append((_at(pay_day + timedelta(days=2), 14, number % 60), payout.amount, {
+                **party, "bank_reference": f"RT{pay_day:%y%m%d}{number:07d}", "return_reason": reason,
+                "description": f"Hoan tra {payout.reference} /RTRN/{reason}/"}))
+    moves.sort(key=lambda move: move[0])
+    lines = [StatementLine(**{**_BLANK, **fields}, account=account, booking_date=booked.date(),
+                           value_date=booked.date(), booked_at=booked, amount=amount, currency="VND",
+                           line_no=index)
+             for index, (booked, amount, fields) in enumerate(moves, start=1)]
+    closing = opening + sum(line.amount for line in lines)
+    kind = STATEMENT_FORMATS.get(bank_bin, "camt053")
+    statement = Statement(statement_id=f"{bank_bin}-{period:%Y%m}", account=account, currency="VND",
+                          opening_balance=opening, closing_balance=closing, opening_date=period,
+                          closing_date=(period + timedelta(days=32)).replace(day=1) - timedelta(days=1),
+                          lines=tuple(lines), source_format=kind)
+    if kind == "mt940":
+        content, extension = write_mt940(statement), "sta"
+    elif kind == "csv":
+        content, extension = write_statement_csv(statement), "csv"
+    elif kind == "xlsx":
+        content, extension = write_statement_xlsx(statement, bank_name=bank_name), "xlsx"
+    else:
+        content, extension = write_camt053(statement, created_at=_at(statement.closing_date or period, 23, 0)), "xml"
+    return StatementFile(bank_bin=bank_bin, filename=f"sao-ke-{bank_bin}-{period:%Y-%m}.{extension}",
+                         content=content, closing_balance=closing, returned=returned)
 
 
 def days_to_withdraw(rng: random.Random, *, age: int, remote: bool) -> float | None:

@@ -37,6 +37,7 @@ from ledger.service import (
     create_transfer_arrays,
     create_transfers,
     get_transfers,
+    lock_ledger,
     new_transfer_id,
     transfer_failures,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "get_account",
     "get_accounts",
     "get_transfers",
+    "lock_ledger",
     "new_transfer_id",
     "transfer_failures",
     "verify_ledger",

@@ -180,6 +180,16 @@ async def create_transfer_arrays(
 # --- the batch ------------------------------------------------------------------------------
 
 
+async def lock_ledger(session: AsyncSession) -> None:
+    """Take the chain head's lock now (every ledger write takes it; it is held until the transaction ends).
+
+    A transaction that takes another lock and then writes to the ledger must take this one first, so
+    every such transaction takes the two in the same order (otherwise two of them can deadlock).
+    """
+    await session.execute(text("SELECT 1 FROM ledger_chain WHERE id = 1 FOR UPDATE"))
+
+
+
 @dataclass(slots=True)
 class _Head:
     last_seq: int

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledger.accounts import account_ids, ensure_accounts
 from ledger.driver import driver_connection
 from ledger.schemas import APPLIED_RESULTS, AccountSpec, AccountType, TransferKind
-from ledger.service import create_transfer_arrays, new_transfer_id
+from ledger.service import create_transfer_arrays, lock_ledger, new_transfer_id
 from reconciliation.withdrawal_files import COMMUNE_CHANNELS, WithdrawalRow
 
 log = structlog.get_logger()
@@ -341,12 +341,14 @@ async def _post_memo_entries(session: AsyncSession, driver: Any) -> int:
 
 async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | None = None) -> AllocationResult:
     """Bring the FIFO allocation, payout withdrawal times and undrawn memo entries of these people (None:
-    everyone) up to date, in the caller's transaction; serialised by a transaction advisory lock.
+    everyone) up to date, in the caller's transaction; serialised by a transaction advisory lock, taken
+    after the ledger's lock (a statement import writes to the ledger, then reallocates: the same order).
 
     The result is the from-scratch FIFO of each person's whole history; a person whose history before
     their frontier is unchanged only gets the continuation appended (see ``allocation_frontier``)."""
     started = time.perf_counter()
     result = AllocationResult()
+    await lock_ledger(session)
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:lock))"), {"lock": ALLOCATION_LOCK})
     driver = await driver_connection(session)
     mark = time.perf_counter()

@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from app.database import session_scope
 from tests.support.actors import bank_key
@@ -177,3 +178,26 @@ async def test_an_unknown_account_is_allocated_once_the_account_is_registered(wo
     assert result.resolved_unknown == 1
     payout = await payout_of(engine, world.ids["C"], "2026-03")
     assert payout["withdrawn_at"] == T0 + timedelta(days=2)
+
+
+async def test_statement_credits_and_withdrawal_intake_at_once_do_not_deadlock(world, engine):
+    """A statement import writes to the ledger, then reallocates; the intake reallocates, then writes memo
+    entries. Reallocation takes the ledger's lock before its own, so both take them in the same order."""
+    from app.database import make_sessionmaker
+    from reconciliation.withdrawals import reallocate
+
+    async with make_sessionmaker(engine)() as intake, make_sessionmaker(engine)() as importer:
+        await reallocate(intake, [world.ids["C"]])
+        with pytest.raises(DBAPIError, match="could not obtain lock"):
+            await importer.execute(text("SELECT 1 FROM ledger_chain WHERE id = 1 FOR UPDATE NOWAIT"))
+        await importer.rollback()
+        await intake.rollback()
+    # And for real: withdrawals arrive while statement credits are applied; both land.
+    await credit_payouts(engine, [world.payouts["C"]], T0)
+    outcomes = await asyncio.gather(
+        world.bank_post([world.row("C", "AT-ONCE-1", T0 + timedelta(days=1))]),
+        credit_payouts(engine, [world.payouts["D"]], T0),
+    )
+    assert outcomes[0].status_code == 200, outcomes[0].text
+    payout = await payout_of(engine, world.ids["C"], "2026-03")
+    assert payout["withdrawn_at"] == T0 + timedelta(days=1)
