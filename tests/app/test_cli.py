@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from app.database import to_libpq_url
+from app.database import EMBEDDED_SETTINGS, to_libpq_url
 from tests.support.processes import base_env, free_port, run_cli, start_server, stop_server
 
 
@@ -90,6 +90,10 @@ def test_embedded_server_keeps_data_across_restarts_and_commands_attach_to_a_run
     # a restart keeps the data: the same user cannot be added twice
     again = run_cli("user", "add", "root", "--role", "admin", env=env, stdin="a long password\n")
     assert again.returncode == 1 and "already exists" in again.stderr
+    # the new data folder got the embedded server's settings once, before its first start
+    conf = (data_dir / "pgdata" / "postgresql.conf").read_text()
+    assert conf.count("# ansinh: embedded server settings") == 1
+    assert all(f"{name} = '{value}'" in conf for name, value in EMBEDDED_SETTINGS.items())
 
     port = free_port()
     server = start_server(env, port)
