@@ -44,6 +44,7 @@ from app.registry.fake import BeneficiaryFaker, import_file_bytes
 from app.registry.importer import import_beneficiaries
 from app.registry.service import register_disbursement_account
 from app.withdrawals_api.service import read_withdrawals
+from reconciliation.withdrawal_files import WithdrawalRow
 from reconciliation.withdrawals import CommuneWithdrawal, record_bank_withdrawals, record_commune_withdrawals
 
 log = structlog.get_logger()
@@ -250,21 +251,34 @@ def _draw_withdrawals(activity: _Activity, period: date, credited: list[SentPayo
         for beneficiary_id, moment, amount, channel in assisted)
 
 
-async def _record_withdrawals(engine: AsyncEngine, activity: _Activity) -> int:
-    """Each bank's withdrawal activity file through the intake (the banks at the same time), then commune
-    staff's records."""
+def _read_activity_file(rows: list[dict[str, Any]]) -> tuple[list[WithdrawalRow], str]:
+    """A bank's activity file as the bank sends it, read by the intake's reader."""
+    return read_withdrawals(withdrawal_csv(rows), None)
 
-    async def one(bank_bin: str, rows: list[dict[str, Any]]) -> int:
-        checked, fmt = await asyncio.to_thread(read_withdrawals, withdrawal_csv(rows), None)
+
+async def _record_withdrawals(engine: AsyncEngine, activity: _Activity) -> int:
+    """Each bank's withdrawal activity file through the intake, and commune staff's records.
+
+    The files are read one after the other in a thread; a bank's rows are stored while the next file is
+    read, two banks at a time (one stores its rows while the other's people are reallocated)."""
+
+    async def commune() -> int:
         async with session_scope(engine) as session:
+            await record_commune_withdrawals(session, activity.commune)
+        return len(activity.commune)
+
+    async def bank(bank_bin: str, checked: list[WithdrawalRow], fmt: str, slots: asyncio.Semaphore) -> int:
+        async with slots, session_scope(engine) as session:
             result = await record_bank_withdrawals(session, bank_bin=bank_bin, rows=checked, recorded_by="demo",
                                                    source_name=f"rut-tien-{bank_bin}.csv", file_format=fmt)
         return result.accepted
 
-    counts = await asyncio.gather(*(one(bank_bin, rows) for bank_bin, rows in sorted(activity.by_bank.items())))
-    async with session_scope(engine) as session:
-        await record_commune_withdrawals(session, activity.commune)
-    return sum(counts) + len(activity.commune)
+    slots = asyncio.Semaphore(2)
+    stored = [asyncio.ensure_future(commune())]
+    for bank_bin, rows in sorted(activity.by_bank.items()):
+        checked, fmt = await asyncio.to_thread(_read_activity_file, rows)
+        stored.append(asyncio.ensure_future(bank(bank_bin, checked, fmt, slots)))
+    return sum(await asyncio.gather(*stored))
 
 
 def print_report(report: DemoReport, echo: Any = click.echo) -> None:
