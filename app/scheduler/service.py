@@ -30,7 +30,7 @@ SCHEDULER_LOCK_KEY = 0x616E73696E68  # "ansinh"
 JobHandler = Callable[[AsyncEngine, dict[str, Any], datetime], Awaitable[str | None]]
 JOB_KINDS: dict[str, JobHandler] = {}
 # Modules that register job kinds with @job_kind; each domain adds its own.
-JOB_MODULES: tuple[str, ...] = ("app.scheduler.jobs", "app.payouts.jobs")
+JOB_MODULES: tuple[str, ...] = ("app.scheduler.jobs", "app.payouts.jobs", "app.reports_api.jobs")
 
 
 def load_job_kinds() -> dict[str, JobHandler]:
