@@ -161,34 +161,64 @@ def _interpolate(total: int, low_hours: int, high_hours: int, percentile: float)
     return low + (position - math.floor(position)) * (high - low)
 
 
-async def _percentiles(session: AsyncSession, key: str, where: str, dimension: str,
-                       params: dict[str, Any]) -> dict[Any, tuple[float | None, float | None]]:
-    """Median and p90 days to withdraw per key (None: the total) from the hour histograms of one grouping."""
-    ranks = ", ".join(
-        f"""min(hours) FILTER (WHERE upto > floor({p}::float8 * (total - 1))) AS low_{i},
-            min(hours) FILTER (WHERE upto > ceil({p}::float8 * (total - 1))) AS high_{i}"""
-        for i, p in enumerate(PERCENTILES))
-    rows = await session.execute(text(
-        f"""WITH histogram AS (
-                SELECT {key} AS key, GROUPING({key}) AS is_total, s.hours, sum(s.payouts) AS n
-                  FROM withdrawal_days s JOIN commune cm ON cm.code = s.commune_code
-                 WHERE s.period BETWEEN :since AND :period AND s.dimension = :dimension AND {where}
-                 GROUP BY GROUPING SETS (({key}, s.hours), (s.hours))
-                HAVING sum(s.payouts) <> 0
-            ), running AS (
-                SELECT key, is_total, hours, sum(n) OVER (PARTITION BY is_total, key ORDER BY hours) AS upto,
-                       sum(n) OVER (PARTITION BY is_total, key) AS total
-                  FROM histogram
-            )
-            SELECT key, is_total, max(total)::bigint AS total, {ranks}
-              FROM running GROUP BY key, is_total"""),  # noqa: S608 - constant fragments only
-        dict(params, dimension=dimension))
+def _percentile_values(rows: Any) -> dict[Any, tuple[float | None, float | None]]:
     out: dict[Any, tuple[float | None, float | None]] = {}
     for row in rows:
         values = tuple(_interpolate(row.total, getattr(row, f"low_{i}"), getattr(row, f"high_{i}"), p)
                        for i, p in enumerate(PERCENTILES))
         out[None if row.is_total else row.key] = (values[0], values[1])
     return out
+
+
+_RANKS = ", ".join(
+    f"""min(hours) FILTER (WHERE upto > floor({p}::float8 * (total - 1))) AS low_{i},
+        min(hours) FILTER (WHERE upto > ceil({p}::float8 * (total - 1))) AS high_{i}"""
+    for i, p in enumerate(PERCENTILES))
+
+
+def _ranked(histogram: str) -> str:
+    """Per key (and the total), the hours at the ranks around each percentile, from (key, is_total, hours, n)."""
+    return f"""WITH histogram AS ({histogram}), running AS (
+                   SELECT key, is_total, hours, sum(n) OVER (PARTITION BY is_total, key ORDER BY hours) AS upto,
+                          sum(n) OVER (PARTITION BY is_total, key) AS total
+                     FROM histogram WHERE n <> 0)
+               SELECT key, is_total, max(total)::bigint AS total, {_RANKS}
+                 FROM running GROUP BY key, is_total"""  # noqa: S608 - constant fragments only
+
+
+async def _percentiles(session: AsyncSession, key: str, where: str, dimension: str,
+                       params: dict[str, Any]) -> dict[Any, tuple[float | None, float | None]]:
+    """Median and p90 days to withdraw per key (None: the total) from the hour histograms: per commune
+    (``dimension`` 'commune', commune ``cm`` joined, any scope) or of a whole grouping (unscoped)."""
+    join = "JOIN commune cm ON cm.code = s.group_key" if dimension == "commune" else ""
+    histogram = f"""SELECT {key} AS key, GROUPING({key}) AS is_total, s.hours, sum(s.payouts) AS n
+                      FROM withdrawal_days s {join}
+                     WHERE s.period BETWEEN :since AND :period AND s.dimension = :dimension AND {where}
+                     GROUP BY GROUPING SETS (({key}, s.hours), (s.hours))"""  # noqa: S608 - constant fragments
+    rows = await session.execute(text(_ranked(histogram)), dict(params, dimension=dimension))
+    return _percentile_values(rows)
+
+
+# Scoped reports by a grouping other than commune or province: the few payouts in scope directly, in
+# the same whole hours as the histograms (so a figure does not depend on who asks).
+_PAYOUT_GROUPS = {"programme": "r.programme_code", "bank": "coalesce(p.bank_bin, 'cash')",
+                  "age_band": "withdrawal_age_band(r.period, b.date_of_birth)", "sex": "b.sex",
+                  "channel": "p.channel"}
+
+
+async def _scoped_percentiles(session: AsyncSession, group_by: str, communes: Sequence[str] | None,
+                              provinces: Sequence[str] | None, commune: str | None, province: str | None,
+                              params: dict[str, Any]) -> dict[Any, tuple[float | None, float | None]]:
+    params = dict(params)
+    where = _scope(communes, provinces, commune, province, params).replace("s.commune_code", "p.commune_code")
+    key = _PAYOUT_GROUPS[group_by]
+    hours = "withdrawal_hours(p.withdrawn_at, coalesce(p.credited_at, p.sent_at))"
+    histogram = f"""SELECT {key} AS key, GROUPING({key}) AS is_total, {hours} AS hours, count(*) AS n
+                      FROM payout p JOIN payout_run r ON r.id = p.run_id JOIN commune cm ON cm.code = p.commune_code
+                      JOIN beneficiary b ON b.id = p.beneficiary_id
+                     WHERE r.period = :period AND {ARRIVED} AND p.withdrawn_at IS NOT NULL AND {where}
+                     GROUP BY GROUPING SETS (({key}, {hours}), ({hours}))"""  # noqa: S608 - constant fragments
+    return _percentile_values(await session.execute(text(_ranked(histogram)), params))
 
 
 async def time_to_withdrawal(session: AsyncSession, *, period: date, group_by: str = "commune",
@@ -213,8 +243,14 @@ async def time_to_withdrawal(session: AsyncSession, *, period: date, group_by: s
             HAVING GROUPING({key}) = 1 OR sum(s.payouts) <> 0
              ORDER BY is_total, key"""), params))  # noqa: S608
     totals = grouped.pop()
-    histogram_key, dimension = (key, "commune") if group_by in ("commune", "province") else ("s.group_key", group_by)
-    percentiles = await _percentiles(session, histogram_key, where, dimension, params)
+    histogram_where = where.replace("s.commune_code", "s.group_key")
+    if group_by in ("commune", "province"):
+        percentiles = await _percentiles(session, key.replace("s.commune_code", "s.group_key"), histogram_where,
+                                         "commune", params)
+    elif (communes, provinces, commune, province) == (None, None, None, None):
+        percentiles = await _percentiles(session, "s.group_key", "true", group_by, params)
+    else:
+        percentiles = await _scoped_percentiles(session, group_by, communes, provinces, commune, province, params)
     opened = await _accounts_opened(session, period, group_by, communes, provinces, commune, province)
     rows = []
     for row in grouped:
@@ -230,7 +266,7 @@ async def time_to_withdrawal(session: AsyncSession, *, period: date, group_by: s
              WHERE {where}
              GROUP BY s.period HAVING sum(s.payouts) <> 0 ORDER BY s.period"""),  # noqa: S608
         trend_params)
-    trend_percentiles = await _percentiles(session, "s.period", where, "commune", trend_params)
+    trend_percentiles = await _percentiles(session, "s.period", histogram_where, "commune", trend_params)
     return {
         "period": period.strftime("%Y-%m"), "group_by": group_by, "items": rows,
         "totals": {**_metrics(totals, percentiles.get(None)), "accounts_opened": sum(opened.values())},
@@ -274,8 +310,8 @@ async def share_by_day(session: AsyncSession, *, period: date, communes: Sequenc
     # Whole hours rounded up, then whole days rounded up: the days rounded up.
     rows = await session.execute(text(
         f"""SELECT LEAST(ceil(s.hours / 24.0), :days + 1)::int AS day, sum(s.payouts)::bigint AS n
-              FROM withdrawal_days s JOIN commune cm ON cm.code = s.commune_code
-             WHERE s.period = :period AND s.dimension = 'commune' AND {where}
+              FROM withdrawal_days s JOIN commune cm ON cm.code = s.group_key
+             WHERE s.period = :period AND s.dimension = 'commune' AND {where.replace("s.commune_code", "s.group_key")}
              GROUP BY 1"""), params)  # noqa: S608
     counts = [0] * (days + 2)
     for row in rows:

@@ -5,7 +5,8 @@ Each payout contributes, by the database's own triggers, to
   payouts, amount, arrived ("credited"), withdrawn, withdrawn within 1/3/7/30 days, never and partly
   withdrawn, and the amount of arrived payouts nothing was withdrawn from;
 - ``withdrawal_days``: a histogram of the whole hours to withdraw (rounded up) of withdrawn payouts per
-  (period, commune) and per (period, commune, one other grouping), for the medians and p90s;
+  (period, commune), and per (period, group) of each other grouping over all communes, for the medians
+  and p90s;
 - ``withdrawal_partial``: the payouts withdrawn in part (their undrawn rest is read with their allocations).
 
 Triggers, not the code paths, keep them: a statement-level trigger with transition tables on ``payout``
@@ -54,13 +55,14 @@ def _apply_deltas(facts: str) -> str:
     programme_code, sex, age_band, <_FACT_NAMES>) of non-cancelled payouts."""
     within = ",\n".join(
         f"coalesce(sum(sign) FILTER (WHERE hours <= {24 * days}), 0) AS within_{days}d" for days in (1, 3, 7, 30))
+    # The commune histograms serve every scope; the others (all communes together) unscoped reports.
     grouping_sets = ", ".join(
-        ["(period, commune_code, hours)"]
-        + [f"(period, commune_code, hours, {_DIMENSION_COLUMN[d]})" for d in _DIMENSIONS])
+        ["(period, commune_code, hours)"] + [f"(period, {_DIMENSION_COLUMN[d]}, hours)" for d in _DIMENSIONS])
     dimension = "CASE " + " ".join(
         f"WHEN GROUPING({_DIMENSION_COLUMN[d]}) = 0 THEN '{d}'" for d in _DIMENSIONS) + " ELSE 'commune' END"
     group_key = "CASE " + " ".join(
-        f"WHEN GROUPING({_DIMENSION_COLUMN[d]}) = 0 THEN {_DIMENSION_COLUMN[d]}" for d in _DIMENSIONS) + " ELSE '' END"
+        f"WHEN GROUPING({_DIMENSION_COLUMN[d]}) = 0 THEN {_DIMENSION_COLUMN[d]}" for d in _DIMENSIONS) + \
+        " ELSE commune_code END"
     return f"""
         WITH facts AS MATERIALIZED ({facts}),
         summary AS (
@@ -81,8 +83,8 @@ def _apply_deltas(facts: str) -> str:
              WHERE (payouts, amount, credited, withdrawn, within_1d, within_3d, within_7d, within_30d,
                     never_withdrawn, partly, untouched_amount) <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         )
-        INSERT INTO withdrawal_days (period, commune_code, dimension, group_key, hours, payouts)
-        SELECT period, commune_code, {dimension}, {group_key}, hours, sum(sign)
+        INSERT INTO withdrawal_days (period, dimension, group_key, hours, payouts)
+        SELECT period, {dimension}, {group_key}, hours, sum(sign)
           FROM facts WHERE NOT cancelled AND hours IS NOT NULL
          GROUP BY GROUPING SETS ({grouping_sets})
         HAVING sum(sign) <> 0
@@ -131,18 +133,20 @@ _UPDATED_FACTS = f"""
 def upgrade() -> None:
     execute_script(
         f"""
-        -- The report's age bands: whole years of age at the first day of the period.
+        -- The report's age bands, date_part('year', age(period, date_of_birth)) >= 80 and so on, as date
+        -- comparisons (a tenth of the cost of age()); the same for a period on the first of a month.
         CREATE FUNCTION withdrawal_age_band(period date, date_of_birth date) RETURNS text
         LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-            SELECT CASE WHEN date_part('year', age(period, date_of_birth)) >= 80 THEN '80+'
-                        WHEN date_part('year', age(period, date_of_birth)) >= 70 THEN '70-79'
-                        WHEN date_part('year', age(period, date_of_birth)) >= 60 THEN '60-69'
+            SELECT CASE WHEN date_of_birth <= period - interval '80 years' THEN '80+'
+                        WHEN date_of_birth <= period - interval '70 years' THEN '70-79'
+                        WHEN date_of_birth <= period - interval '60 years' THEN '60-69'
                         ELSE 'under_60' END
         $$;
         -- Whole hours from arrival to withdrawal, rounded up: "within N days" (<= 24 N hours) stays exact.
+        -- (float8 seconds hold microseconds exactly for any realistic wait; numeric costs several times more.)
         CREATE FUNCTION withdrawal_hours(withdrawn_at timestamptz, arrived_at timestamptz) RETURNS int
         LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-            SELECT ceil(extract(epoch FROM withdrawn_at - arrived_at) / 3600)::int
+            SELECT ceil(date_part('epoch', withdrawn_at - arrived_at) / 3600)::int
         $$;
 
         CREATE TABLE withdrawal_summary (
@@ -169,16 +173,17 @@ def upgrade() -> None:
         CREATE INDEX ix_withdrawal_summary_period ON withdrawal_summary (period, commune_code);
         CREATE INDEX ix_withdrawal_summary_fresh ON withdrawal_summary (period) WHERE NOT compacted;
 
+        -- Per commune (dimension 'commune', group_key the commune code), and per group of every other
+        -- grouping over all communes (a histogram per commune and group would be nearly a row per payout).
         CREATE TABLE withdrawal_days (
             period date NOT NULL,
-            commune_code varchar(5) NOT NULL,
             dimension text NOT NULL CHECK (dimension IN ('commune', 'programme', 'bank', 'age_band', 'sex', 'channel')),
-            group_key text NOT NULL,  -- '' for dimension 'commune'
+            group_key text NOT NULL,
             hours int NOT NULL,
             payouts bigint NOT NULL,
             compacted boolean NOT NULL DEFAULT false
         );
-        CREATE INDEX ix_withdrawal_days_period ON withdrawal_days (period, dimension, commune_code);
+        CREATE INDEX ix_withdrawal_days_period ON withdrawal_days (period, dimension, group_key);
         CREATE INDEX ix_withdrawal_days_fresh ON withdrawal_days (period) WHERE NOT compacted;
 
         CREATE TABLE withdrawal_partial (
@@ -194,22 +199,25 @@ def upgrade() -> None:
         );
         CREATE INDEX ix_withdrawal_partial_period ON withdrawal_partial (period, commune_code);
 
+        -- EXECUTE plans each statement for the transition tables at hand: a plan cached for a statement
+        -- of a few rows (nested loops) would take hours on the next one of a million.
         CREATE FUNCTION withdrawal_summary_payout() RETURNS trigger LANGUAGE plpgsql
-        -- A million changed payouts: hash joins and hashed grouping sets in memory.
-        SET work_mem = '128MB'
+        -- A million changed payouts: hash joins and hashed aggregates in memory (the transition tables have no
+        -- statistics: the planner expects millions of groups and would sort them).
+        SET work_mem = '128MB' SET enable_sort = off
         AS $$
         BEGIN
             IF TG_OP = 'INSERT' THEN
-                {_apply_deltas(_from_payouts(_PAYOUT_FACTS_NEW, "1"))};
-                {_partial_rows(_from_payouts(_PAYOUT_FACTS_NEW, "1"))};
+                EXECUTE $sql$ {_apply_deltas(_from_payouts(_PAYOUT_FACTS_NEW, "1"))} $sql$;
+                EXECUTE $sql$ {_partial_rows(_from_payouts(_PAYOUT_FACTS_NEW, "1"))} $sql$;
             ELSIF TG_OP = 'DELETE' THEN
-                {_apply_deltas(_from_payouts(_PAYOUT_FACTS_OLD, "-1"))};
-                {_OLD_PARTIAL};
+                EXECUTE $sql$ {_apply_deltas(_from_payouts(_PAYOUT_FACTS_OLD, "-1"))} $sql$;
+                EXECUTE $sql$ {_OLD_PARTIAL} $sql$;
             ELSE
-                {_apply_deltas(_from_payouts(_UPDATED_FACTS, "f.sign"))};
-                {_OLD_PARTIAL};
-                {_partial_rows(_from_payouts(_PAYOUT_FACTS_NEW, "1"))}
-                    AND NOT EXISTS (SELECT 1 FROM withdrawal_partial w WHERE w.payout_id = f.payout_id);
+                EXECUTE $sql$ {_apply_deltas(_from_payouts(_UPDATED_FACTS, "f.sign"))} $sql$;
+                EXECUTE $sql$ {_OLD_PARTIAL} $sql$;
+                EXECUTE $sql$ {_partial_rows(_from_payouts(_PAYOUT_FACTS_NEW, "1"))}
+                    AND NOT EXISTS (SELECT 1 FROM withdrawal_partial w WHERE w.payout_id = f.payout_id) $sql$;
             END IF;
             RETURN NULL;
         END;
@@ -298,16 +306,14 @@ def upgrade() -> None:
                 OR sum(never_withdrawn) <> 0 OR sum(partly_withdrawn) <> 0 OR sum(untouched_amount) <> 0;
             GET DIAGNOSTICS counted = ROW_COUNT;
             folded := folded + counted;
-            WITH touched AS (SELECT DISTINCT period, commune_code, dimension, group_key
-                               FROM withdrawal_days WHERE NOT compacted),
+            WITH touched AS (SELECT DISTINCT period, dimension, group_key FROM withdrawal_days WHERE NOT compacted),
             gone AS (
                 DELETE FROM withdrawal_days d USING touched t
-                 WHERE (d.period, d.commune_code, d.dimension, d.group_key)
-                       = (t.period, t.commune_code, t.dimension, t.group_key)
+                 WHERE (d.period, d.dimension, d.group_key) = (t.period, t.dimension, t.group_key)
                 RETURNING d.*)
-            INSERT INTO withdrawal_days (period, commune_code, dimension, group_key, hours, payouts, compacted)
-            SELECT period, commune_code, dimension, group_key, hours, sum(payouts), true
-              FROM gone GROUP BY period, commune_code, dimension, group_key, hours
+            INSERT INTO withdrawal_days (period, dimension, group_key, hours, payouts, compacted)
+            SELECT period, dimension, group_key, hours, sum(payouts), true
+              FROM gone GROUP BY period, dimension, group_key, hours
             HAVING sum(payouts) <> 0;
             GET DIAGNOSTICS counted = ROW_COUNT;
             RETURN folded + counted;
