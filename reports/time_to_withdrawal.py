@@ -10,8 +10,9 @@ Scope is given as commune and province codes (None: everything), so this module 
 
 The report reads the summary that triggers on ``payout`` keep up to date (migration 0012), not the
 payouts: counts and sums per (period, commune, programme, bank, channel, sex, age band), histograms of
-the hours to withdraw per commune and grouping, and the payouts withdrawn in part. A million payouts
-make a few thousand summary rows and a few hundred histogram rows per commune.
+the hours to withdraw per commune and per period, and the payouts withdrawn in part. A million payouts
+make a few thousand summary rows and a few hundred histogram rows per commune. Only the medians and
+p90s by programme, bank, age band, sex or channel read the period's withdrawn payouts.
 
 Resolution: the histograms count whole hours, rounded up (a payout withdrawn 25 h 10 min after it
 arrived counts as 26 h). Everything but the median and p90 is exact: "within N days" is "within 24 N
@@ -181,7 +182,7 @@ def _ranked(histogram: str) -> str:
     return f"""WITH histogram AS ({histogram}), running AS (
                    SELECT key, is_total, hours, sum(n) OVER (PARTITION BY is_total, key ORDER BY hours) AS upto,
                           sum(n) OVER (PARTITION BY is_total, key) AS total
-                     FROM histogram WHERE n <> 0)
+                     FROM (SELECT key, is_total, hours, n::int AS n FROM histogram WHERE n <> 0) counted)
                SELECT key, is_total, max(total)::bigint AS total, {_RANKS}
                  FROM running GROUP BY key, is_total"""  # noqa: S608 - constant fragments only
 
@@ -189,7 +190,7 @@ def _ranked(histogram: str) -> str:
 async def _percentiles(session: AsyncSession, key: str, where: str, dimension: str,
                        params: dict[str, Any]) -> dict[Any, tuple[float | None, float | None]]:
     """Median and p90 days to withdraw per key (None: the total) from the hour histograms: per commune
-    (``dimension`` 'commune', commune ``cm`` joined, any scope) or of a whole grouping (unscoped)."""
+    (``dimension`` 'commune', commune ``cm`` joined, any scope) or of all communes ('all', unscoped)."""
     join = "JOIN commune cm ON cm.code = s.group_key" if dimension == "commune" else ""
     histogram = f"""SELECT {key} AS key, GROUPING({key}) AS is_total, s.hours, sum(s.payouts) AS n
                       FROM withdrawal_days s {join}
@@ -199,14 +200,15 @@ async def _percentiles(session: AsyncSession, key: str, where: str, dimension: s
     return _percentile_values(rows)
 
 
-# Scoped reports by a grouping other than commune or province: the few payouts in scope directly, in
-# the same whole hours as the histograms (so a figure does not depend on who asks).
+# By a grouping other than commune or province the medians come from the period's withdrawn payouts in
+# scope (histograms per commune and group would be nearly a row per payout, as dear to keep up as they
+# save), in the same whole hours as the histograms.
 _PAYOUT_GROUPS = {"programme": "r.programme_code", "bank": "coalesce(p.bank_bin, 'cash')",
                   "age_band": "withdrawal_age_band(r.period, b.date_of_birth)", "sex": "b.sex",
                   "channel": "p.channel"}
 
 
-async def _scoped_percentiles(session: AsyncSession, group_by: str, communes: Sequence[str] | None,
+async def _payout_percentiles(session: AsyncSession, group_by: str, communes: Sequence[str] | None,
                               provinces: Sequence[str] | None, commune: str | None, province: str | None,
                               params: dict[str, Any]) -> dict[Any, tuple[float | None, float | None]]:
     params = dict(params)
@@ -247,10 +249,8 @@ async def time_to_withdrawal(session: AsyncSession, *, period: date, group_by: s
     if group_by in ("commune", "province"):
         percentiles = await _percentiles(session, key.replace("s.commune_code", "s.group_key"), histogram_where,
                                          "commune", params)
-    elif (communes, provinces, commune, province) == (None, None, None, None):
-        percentiles = await _percentiles(session, "s.group_key", "true", group_by, params)
     else:
-        percentiles = await _scoped_percentiles(session, group_by, communes, provinces, commune, province, params)
+        percentiles = await _payout_percentiles(session, group_by, communes, provinces, commune, province, params)
     opened = await _accounts_opened(session, period, group_by, communes, provinces, commune, province)
     rows = []
     for row in grouped:
@@ -266,7 +266,10 @@ async def time_to_withdrawal(session: AsyncSession, *, period: date, group_by: s
              WHERE {where}
              GROUP BY s.period HAVING sum(s.payouts) <> 0 ORDER BY s.period"""),  # noqa: S608
         trend_params)
-    trend_percentiles = await _percentiles(session, "s.period", histogram_where, "commune", trend_params)
+    if (communes, provinces, commune, province) == (None, None, None, None):
+        trend_percentiles = await _percentiles(session, "s.period", "true", "all", trend_params)
+    else:
+        trend_percentiles = await _percentiles(session, "s.period", histogram_where, "commune", trend_params)
     return {
         "period": period.strftime("%Y-%m"), "group_by": group_by, "items": rows,
         "totals": {**_metrics(totals, percentiles.get(None)), "accounts_opened": sum(opened.values())},

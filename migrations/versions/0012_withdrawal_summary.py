@@ -5,8 +5,8 @@ Each payout contributes, by the database's own triggers, to
   payouts, amount, arrived ("credited"), withdrawn, withdrawn within 1/3/7/30 days, never and partly
   withdrawn, and the amount of arrived payouts nothing was withdrawn from;
 - ``withdrawal_days``: a histogram of the whole hours to withdraw (rounded up) of withdrawn payouts per
-  (period, commune), and per (period, group) of each other grouping over all communes, for the medians
-  and p90s;
+  (period, commune) and per period, for the medians and p90s by commune and province, of the totals and
+  of the trend (by the other groupings the report reads the period's withdrawn payouts for them);
 - ``withdrawal_partial``: the payouts withdrawn in part (their undrawn rest is read with their allocations).
 
 Triggers, not the code paths, keep them: a statement-level trigger with transition tables on ``payout``
@@ -30,9 +30,6 @@ branch_labels = None
 depends_on = None
 
 _KEY = "period, commune_code, programme_code, bank_key, channel, sex, age_band"
-_DIMENSIONS = ("programme", "bank", "age_band", "sex", "channel")
-_DIMENSION_COLUMN = {"programme": "programme_code", "bank": "bank_key", "age_band": "age_band", "sex": "sex",
-                     "channel": "channel"}
 
 
 def _payout_facts(alias: str) -> str:
@@ -46,8 +43,9 @@ def _payout_facts(alias: str) -> str:
              THEN withdrawal_hours({alias}.withdrawn_at, coalesce({alias}.credited_at, {alias}.sent_at)) END AS hours"""
 
 
-_FACT_NAMES = ("run_id", "beneficiary_id", "payout_id", "commune_code", "channel", "bank_key", "amount", "cancelled",
-               "arrived", "untouched", "done", "hours")
+# What the summary reads of a payout ((run_id, beneficiary_id) is the payout: one per run and person).
+_FACT_NAMES = ("run_id", "beneficiary_id", "commune_code", "channel", "bank_key", "amount", "cancelled", "arrived",
+               "untouched", "done", "hours")
 
 
 def _apply_deltas(facts: str) -> str:
@@ -55,14 +53,10 @@ def _apply_deltas(facts: str) -> str:
     programme_code, sex, age_band, <_FACT_NAMES>) of non-cancelled payouts."""
     within = ",\n".join(
         f"coalesce(sum(sign) FILTER (WHERE hours <= {24 * days}), 0) AS within_{days}d" for days in (1, 3, 7, 30))
-    # The commune histograms serve every scope; the others (all communes together) unscoped reports.
-    grouping_sets = ", ".join(
-        ["(period, commune_code, hours)"] + [f"(period, {_DIMENSION_COLUMN[d]}, hours)" for d in _DIMENSIONS])
-    dimension = "CASE " + " ".join(
-        f"WHEN GROUPING({_DIMENSION_COLUMN[d]}) = 0 THEN '{d}'" for d in _DIMENSIONS) + " ELSE 'commune' END"
-    group_key = "CASE " + " ".join(
-        f"WHEN GROUPING({_DIMENSION_COLUMN[d]}) = 0 THEN {_DIMENSION_COLUMN[d]}" for d in _DIMENSIONS) + \
-        " ELSE commune_code END"
+    # Per commune (any scope), and all communes together (unscoped totals and trends in a few hundred rows).
+    grouping_sets = "(period, commune_code, hours), (period, hours)"
+    dimension = "CASE WHEN GROUPING(commune_code) = 0 THEN 'commune' ELSE 'all' END"
+    group_key = "CASE WHEN GROUPING(commune_code) = 0 THEN commune_code ELSE '' END"
     return f"""
         WITH facts AS MATERIALIZED ({facts}),
         summary AS (
@@ -91,8 +85,9 @@ def _apply_deltas(facts: str) -> str:
     """  # noqa: S608 - constant fragments only
 
 
-def _with_keys(rows: str, sign: str, period: str, programme: str, sex: str, dob: str, joins: str) -> str:
-    names = ", ".join(f"f.{name}" for name in _FACT_NAMES)
+def _with_keys(rows: str, sign: str, period: str, programme: str, sex: str, dob: str, joins: str,
+               extra: tuple[str, ...] = ()) -> str:
+    names = ", ".join(f"f.{name}" for name in _FACT_NAMES + extra)
     return f"""SELECT {sign} AS sign, {period} AS period, {programme} AS programme_code, {sex} AS sex,
                       withdrawal_age_band({period}, {dob}) AS age_band, {names}
                  FROM ({rows}) f {joins}"""
@@ -101,12 +96,13 @@ def _with_keys(rows: str, sign: str, period: str, programme: str, sex: str, dob:
 _JOIN_BOTH = "JOIN payout_run r ON r.id = f.run_id JOIN beneficiary b ON b.id = f.beneficiary_id"
 
 
-def _from_payouts(rows: str, sign: str) -> str:
+def _from_payouts(rows: str, sign: str, extra: tuple[str, ...] = ()) -> str:
     """Facts of payout rows (``rows`` selects ``_payout_facts``), keyed by their run and person as stored."""
-    return _with_keys(rows, sign, "r.period", "r.programme_code", "b.sex", "b.date_of_birth", _JOIN_BOTH)
+    return _with_keys(rows, sign, "r.period", "r.programme_code", "b.sex", "b.date_of_birth", _JOIN_BOTH, extra)
 
 
 def _partial_rows(facts: str) -> str:
+    """Payouts withdrawn in part, from ``facts`` with their ``payout_id``."""
     return f"""INSERT INTO withdrawal_partial (payout_id, {_KEY}, amount)
                SELECT payout_id, {_KEY}, amount FROM ({facts}) f
                 WHERE NOT cancelled AND arrived AND NOT untouched AND NOT done"""
@@ -117,8 +113,8 @@ _PAYOUT_FACTS_OLD = f"SELECT {_payout_facts('o')} FROM old_rows o"
 _OLD_PARTIAL = """DELETE FROM withdrawal_partial w USING old_rows o
                    WHERE w.payout_id = o.id AND o.first_withdrawal_at IS NOT NULL AND o.withdrawn_at IS NULL"""
 
-# An UPDATE: the old and new versions of each payout whose report values changed (ids never change).
-# A payout sent to a bank (not arrived before or after) changes nothing here.
+# An UPDATE: the old (sign -1) and new (+1) versions of the payouts whose report values changed (a
+# payout sent to a bank, not arrived before or after, changes nothing here). Ids never change.
 _CHANGED = "(" + ", ".join(f"{{a}}.{c}" for c in ("run_id", "beneficiary_id", "commune_code", "channel", "bank_bin",
                                                   "amount", "first_withdrawal_at IS NULL")) + \
     ", {a}.status = 'cancelled', ({a}.status = 'credited' OR ({a}.channel = 'cash' AND {a}.status = 'sent'))" \
@@ -173,11 +169,12 @@ def upgrade() -> None:
         CREATE INDEX ix_withdrawal_summary_period ON withdrawal_summary (period, commune_code);
         CREATE INDEX ix_withdrawal_summary_fresh ON withdrawal_summary (period) WHERE NOT compacted;
 
-        -- Per commune (dimension 'commune', group_key the commune code), and per group of every other
-        -- grouping over all communes (a histogram per commune and group would be nearly a row per payout).
+        -- Per commune (dimension 'commune', group_key the commune code) and for all communes together
+        -- ('all', group_key ''). Not per commune and group of another grouping: at a few thousand payouts
+        -- per commune and month that is nearly a row per payout, and as dear to keep up.
         CREATE TABLE withdrawal_days (
             period date NOT NULL,
-            dimension text NOT NULL CHECK (dimension IN ('commune', 'programme', 'bank', 'age_band', 'sex', 'channel')),
+            dimension text NOT NULL CHECK (dimension IN ('commune', 'all')),
             group_key text NOT NULL,
             hours int NOT NULL,
             payouts bigint NOT NULL,
@@ -198,6 +195,8 @@ def upgrade() -> None:
             amount bigint NOT NULL
         );
         CREATE INDEX ix_withdrawal_partial_period ON withdrawal_partial (period, commune_code);
+        -- The report's accounts opened in the month (a range of days, not every account).
+        CREATE INDEX ix_bank_account_effective_from ON bank_account (effective_from);
 
         -- EXECUTE plans each statement for the transition tables at hand: a plan cached for a statement
         -- of a few rows (nested loops) would take hours on the next one of a million.
@@ -209,14 +208,14 @@ def upgrade() -> None:
         BEGIN
             IF TG_OP = 'INSERT' THEN
                 EXECUTE $sql$ {_apply_deltas(_from_payouts(_PAYOUT_FACTS_NEW, "1"))} $sql$;
-                EXECUTE $sql$ {_partial_rows(_from_payouts(_PAYOUT_FACTS_NEW, "1"))} $sql$;
+                EXECUTE $sql$ {_partial_rows(_from_payouts(_PAYOUT_FACTS_NEW, "1", ("payout_id",)))} $sql$;
             ELSIF TG_OP = 'DELETE' THEN
                 EXECUTE $sql$ {_apply_deltas(_from_payouts(_PAYOUT_FACTS_OLD, "-1"))} $sql$;
                 EXECUTE $sql$ {_OLD_PARTIAL} $sql$;
             ELSE
                 EXECUTE $sql$ {_apply_deltas(_from_payouts(_UPDATED_FACTS, "f.sign"))} $sql$;
                 EXECUTE $sql$ {_OLD_PARTIAL} $sql$;
-                EXECUTE $sql$ {_partial_rows(_from_payouts(_PAYOUT_FACTS_NEW, "1"))}
+                EXECUTE $sql$ {_partial_rows(_from_payouts(_PAYOUT_FACTS_NEW, "1", ("payout_id",)))}
                     AND NOT EXISTS (SELECT 1 FROM withdrawal_partial w WHERE w.payout_id = f.payout_id) $sql$;
             END IF;
             RETURN NULL;
@@ -328,7 +327,7 @@ def upgrade() -> None:
     execute_script(
         f"""
         {_apply_deltas(_from_payouts(f"SELECT {_payout_facts('p')} FROM payout p", "1"))};
-        {_partial_rows(_from_payouts(f"SELECT {_payout_facts('p')} FROM payout p", "1"))};
+        {_partial_rows(_from_payouts(f"SELECT {_payout_facts('p')} FROM payout p", "1", ("payout_id",)))};
         SELECT withdrawal_summary_compact();
         """
     )
@@ -349,6 +348,7 @@ def downgrade() -> None:
         DROP FUNCTION withdrawal_summary_person();
         DROP FUNCTION withdrawal_summary_refuse_truncate();
         DROP FUNCTION withdrawal_summary_payout();
+        DROP INDEX ix_bank_account_effective_from;
         DROP TABLE withdrawal_partial;
         DROP TABLE withdrawal_days;
         DROP TABLE withdrawal_summary;
