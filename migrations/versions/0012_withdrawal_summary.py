@@ -53,10 +53,6 @@ def _apply_deltas(facts: str) -> str:
     programme_code, sex, age_band, <_FACT_NAMES>) of non-cancelled payouts."""
     within = ",\n".join(
         f"coalesce(sum(sign) FILTER (WHERE hours <= {24 * days}), 0) AS within_{days}d" for days in (1, 3, 7, 30))
-    # Per commune (any scope), and all communes together (unscoped totals and trends in a few hundred rows).
-    grouping_sets = "(period, commune_code, hours), (period, hours)"
-    dimension = "CASE WHEN GROUPING(commune_code) = 0 THEN 'commune' ELSE 'all' END"
-    group_key = "CASE WHEN GROUPING(commune_code) = 0 THEN commune_code ELSE '' END"
     return f"""
         WITH facts AS MATERIALIZED ({facts}),
         summary AS (
@@ -77,11 +73,15 @@ def _apply_deltas(facts: str) -> str:
              WHERE (payouts, amount, credited, withdrawn, within_1d, within_3d, within_7d, within_30d,
                     never_withdrawn, partly, untouched_amount) <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         )
+        -- Per commune (any scope), and all communes together (unscoped totals and trends in a few hundred rows).
         INSERT INTO withdrawal_days (period, dimension, group_key, hours, payouts)
-        SELECT period, {dimension}, {group_key}, hours, sum(sign)
+        SELECT period, 'commune', commune_code, hours, sum(sign)
           FROM facts WHERE NOT cancelled AND hours IS NOT NULL
-         GROUP BY GROUPING SETS ({grouping_sets})
-        HAVING sum(sign) <> 0
+         GROUP BY period, commune_code, hours HAVING sum(sign) <> 0
+        UNION ALL
+        SELECT period, 'all', '', hours, sum(sign)
+          FROM facts WHERE NOT cancelled AND hours IS NOT NULL
+         GROUP BY period, hours HAVING sum(sign) <> 0
     """  # noqa: S608 - constant fragments only
 
 
