@@ -211,6 +211,7 @@ _PAYOUT_GROUPS = {"programme": "r.programme_code", "bank": "coalesce(p.bank_bin,
 async def _payout_percentiles(session: AsyncSession, group_by: str, communes: Sequence[str] | None,
                               provinces: Sequence[str] | None, commune: str | None, province: str | None,
                               params: dict[str, Any]) -> dict[Any, tuple[float | None, float | None]]:
+    """Median and p90 days per group of ``group_by`` (None: the total) from the period's withdrawn payouts."""
     params = dict(params)
     where = _scope(communes, provinces, commune, province, params).replace("s.commune_code", "p.commune_code")
     key = _PAYOUT_GROUPS[group_by]
@@ -230,7 +231,8 @@ async def time_to_withdrawal(session: AsyncSession, *, period: date, group_by: s
     """The report for one month's payouts: rows per group, totals, a trend and accounts opened.
 
     Read from the summary the payout triggers keep (migration 0012): a few rows per commune and group,
-    not every payout."""
+    not every payout (only the medians by programme, bank, age band, sex or channel read the period's
+    withdrawn payouts)."""
     if group_by not in _GROUPS:
         raise ValueError(group_by)
     key, label, joins = _GROUPS[group_by]
