@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -101,6 +102,20 @@ def _people(count: int, seed: int, start: date) -> list[Any]:
 async def build_demo(engine: AsyncEngine, *, beneficiaries: int = 20_000, months: int = 12, seed: int = 2026,
                      today: date | None = None, echo: Any = click.echo) -> DemoReport:
     """Create the demo world; refuses a database that is already in use."""
+    # Hundreds of thousands of long-lived rows and no reference cycles worth collecting: the cyclic
+    # collector would walk them again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return await _build_demo(engine, beneficiaries=beneficiaries, months=months, seed=seed, today=today,
+                                 echo=echo)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+async def _build_demo(engine: AsyncEngine, *, beneficiaries: int, months: int, seed: int, today: date | None,
+                      echo: Any) -> DemoReport:
     if not await database_is_empty(engine):
         raise click.ClickException("the database is already in use; the demo only fills an empty one")
     current = (today or date.today()).replace(day=1)

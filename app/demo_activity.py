@@ -68,7 +68,7 @@ async def sent_payouts(session: AsyncSession, period: date, *, status: str = "se
              JOIN beneficiary b ON b.id = p.beneficiary_id JOIN commune c ON c.code = p.commune_code
             WHERE r.period = :period AND p.status = :status AND p.channel = :channel
             ORDER BY p.serial"""), {"period": period, "status": status, "channel": channel})
-    return [SentPayout(**row._mapping) for row in rows]
+    return [SentPayout(*row) for row in rows]  # the columns in the dataclass's order
 
 
 async def funding_in(session: AsyncSession, period: date) -> list[Any]:

@@ -239,15 +239,20 @@ async def compute_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
             await conn.commit()
             if after_chunk is not None:
                 await after_chunk(done)
-        # A payout paying the released months of a returned payout (reconciliation "reissue") says so.
-        await conn.execute(text(
-            """UPDATE payout p SET reissue_of = r.returned_payout_id
-                 FROM payout_reissue r JOIN payout old ON old.id = r.returned_payout_id
-                WHERE p.run_id = :run AND p.beneficiary_id = old.beneficiary_id AND p.reissue_of IS NULL
-                  AND NOT EXISTS (SELECT 1 FROM payout q WHERE q.reissue_of = r.returned_payout_id)
-                  AND EXISTS (SELECT 1 FROM payout_month pm JOIN payout_month om
-                                ON om.enrolment_id = pm.enrolment_id AND om.month = pm.month
-                               WHERE pm.payout_id = p.id AND om.payout_id = old.id)"""), {"run": run_id})
+        # A payout paying the released months of a returned payout (reconciliation "reissue") says so
+        # (looked for only when a reissue is still waiting for its payout).
+        waiting = await conn.scalar(text(
+            """SELECT EXISTS (SELECT 1 FROM payout_reissue r
+                               WHERE NOT EXISTS (SELECT 1 FROM payout q WHERE q.reissue_of = r.returned_payout_id))"""))
+        if waiting:
+            await conn.execute(text(
+                """UPDATE payout p SET reissue_of = r.returned_payout_id
+                     FROM payout_reissue r JOIN payout old ON old.id = r.returned_payout_id
+                    WHERE p.run_id = :run AND p.beneficiary_id = old.beneficiary_id AND p.reissue_of IS NULL
+                      AND NOT EXISTS (SELECT 1 FROM payout q WHERE q.reissue_of = r.returned_payout_id)
+                      AND EXISTS (SELECT 1 FROM payout_month pm JOIN payout_month om
+                                    ON om.enrolment_id = pm.enrolment_id AND om.month = pm.month
+                                   WHERE pm.payout_id = p.id AND om.payout_id = old.id)"""), {"run": run_id})
         await conn.execute(text(
             """UPDATE payout_run r SET status = 'computed', computed_at = now(), phase = NULL,
                       payout_count = t.count, total_amount = t.amount
