@@ -171,14 +171,26 @@ def _mt940_details(line: StatementLine) -> list[str]:
         return []
     if "\n" in text:
         raise ValueError("MT940 details cannot contain line breaks")
-    lines, width = [], _MT940_WIDTH - len(":86:")
+    # Where each field starts: a line may end early there (the reader strips a field's value, so the
+    # space it puts after a short line changes nothing), not inside a value (the space would stay).
+    starts, at = set(), 0
+    for field in fields:
+        starts.add(at)
+        at += len(field)
+    lines, width, offset = [], _MT940_WIDTH - len(":86:"), 0
     while text:
         cut = width
         # A wrapped line must not look like a new tag or a statement separator.
-        while cut > 1 and len(text) > cut and _TAG_LIKE.match(text[cut:]):
-            cut -= 1
+        if len(text) > cut and _TAG_LIKE.match(text[cut:]):
+            earlier = [start - offset for start in starts if 0 < start - offset < cut]
+            if earlier:
+                cut = max(earlier)
+            else:
+                while cut > 1 and _TAG_LIKE.match(text[cut:]):
+                    cut -= 1
         lines.append(text[:cut])
         text = text[cut:]
+        offset += cut
         width = _MT940_WIDTH
     lines[0] = ":86:" + lines[0]
     return lines

@@ -153,3 +153,20 @@ def test_any_statement_round_trips_through_camt_csv_and_mt940(statement: Stateme
             expected = tuple(replace(x, value_date=x.value_date or x.booking_date) for x in expected)
         assert back.lines == expected, write.__name__
         assert (back.opening_balance, back.closing_balance) == (statement.opening_balance, statement.closing_balance)
+
+
+def test_mt940_details_wrapped_before_a_separator_like_rest_read_back_exactly() -> None:
+    """Cut at full width, the rest of these details would be "-" (a statement separator): the line ends
+    early at a field's start instead, and the description comes back unchanged (found by hypothesis)."""
+    line = StatementLine(account="0011001234567", booking_date=date(2024, 1, 1), value_date=None, booked_at=None,
+                         amount=1, currency="VND", bank_reference=None, end_to_end_ref=None,
+                         counterparty_account="0000000", counterparty_name="0000000",
+                         description="0000000000000000000-", return_reason="AC04", is_reversal=False, line_no=1)
+    statement = Statement(statement_id="SK202401/1", account="0011001234567", currency="VND", opening_balance=0,
+                          closing_balance=1, opening_date=date(2024, 1, 1), closing_date=date(2024, 1, 31),
+                          lines=(line,), source_format="mt940")
+    content = write_mt940(statement)
+    assert b"\r\n-\r\n-" not in content
+    (back,) = parse_statement_file(content, "x.sta")
+    assert back.lines[0].description == "0000000000000000000-"
+    assert (back.lines[0].counterparty_name, back.lines[0].return_reason) == ("0000000", "AC04")
