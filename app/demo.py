@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gc
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -36,6 +35,7 @@ from app.demo_activity import (
     withdrawal_csv,
     withdrawals_for,
 )
+from app.memory import cyclic_gc_paused
 from app.payouts.service.compute import compute_run
 from app.payouts.service.funding import record_funding
 from app.payouts.service.ledger_steps import approve_run, bank_shortfalls, send_run
@@ -102,16 +102,9 @@ def _people(count: int, seed: int, start: date) -> list[Any]:
 async def build_demo(engine: AsyncEngine, *, beneficiaries: int = 20_000, months: int = 12, seed: int = 2026,
                      today: date | None = None, echo: Any = click.echo) -> DemoReport:
     """Create the demo world; refuses a database that is already in use."""
-    # Hundreds of thousands of long-lived rows and no reference cycles worth collecting: the cyclic
-    # collector would walk them again and again.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with cyclic_gc_paused():  # hundreds of thousands of long-lived rows
         return await _build_demo(engine, beneficiaries=beneficiaries, months=months, seed=seed, today=today,
                                  echo=echo)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 async def _build_demo(engine: AsyncEngine, *, beneficiaries: int, months: int, seed: int, today: date | None,

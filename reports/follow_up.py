@@ -94,10 +94,7 @@ async def follow_up_list(session: AsyncSession, *, communes: Sequence[str] | Non
     as_of = as_of or datetime.now(UTC)
     params: dict[str, Any] = {"cutoff": as_of - timedelta(days=min_days), "today": (as_of + VIETNAM_OFFSET).date(),
                               "limit": limit}
-    where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params)
-    if commune is not None:
-        params["commune"] = commune
-        where += " AND p.commune_code = :commune"
+    where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params, commune=commune)
     rows = await session.execute(text(_QUERY.format(where=where)), params)
     return [WaitingPerson(
         beneficiary_id=r.id, full_name=r.full_name, date_of_birth=r.date_of_birth, age=r.age, sex=r.sex,

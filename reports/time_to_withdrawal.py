@@ -98,8 +98,10 @@ def add_months(month: date, count: int) -> date:
 
 
 def scope_condition(column: str, province_column: str, communes: Sequence[str] | None,
-                    provinces: Sequence[str] | None, params: dict[str, Any]) -> str:
-    """SQL limiting rows to the caller's communes / provinces (None: no limit)."""
+                    provinces: Sequence[str] | None, params: dict[str, Any], *, commune: str | None = None,
+                    province: str | None = None) -> str:
+    """SQL limiting rows to the caller's communes / provinces (None: no limit) and to the one ``commune`` or
+    ``province`` asked for (None: all of the scope)."""
     parts = []
     if communes is not None:
         params["scope_communes"] = list(communes)
@@ -107,6 +109,12 @@ def scope_condition(column: str, province_column: str, communes: Sequence[str] |
     if provinces is not None:
         params["scope_provinces"] = list(provinces)
         parts.append(f"{province_column} = ANY(:scope_provinces)")
+    if commune is not None:
+        params["commune"] = commune
+        parts.append(f"{column} = :commune")
+    if province is not None:
+        params["province"] = province
+        parts.append(f"{province_column} = :province")
     return " AND ".join(parts) or "true"
 
 
@@ -140,19 +148,6 @@ def _label(group_by: str, key: str, label: str | None) -> str:
     if group_by == "channel":
         return CHANNEL_LABELS.get(key, key)
     return label or key
-
-
-def _scope(communes: Sequence[str] | None, provinces: Sequence[str] | None, commune: str | None,
-           province: str | None, params: dict[str, Any]) -> str:
-    """The caller's scope and filters on summary rows ``s`` joined to their commune ``cm``."""
-    where = scope_condition("s.commune_code", "cm.province_code", communes, provinces, params)
-    if commune is not None:
-        params["commune"] = commune
-        where += " AND s.commune_code = :commune"
-    if province is not None:
-        params["province"] = province
-        where += " AND cm.province_code = :province"
-    return where
 
 
 def _interpolate(total: int, low_hours: int, high_hours: int, percentile: float) -> float:
@@ -213,7 +208,8 @@ async def _payout_percentiles(session: AsyncSession, group_by: str, communes: Se
                               params: dict[str, Any]) -> dict[Any, tuple[float | None, float | None]]:
     """Median and p90 days per group of ``group_by`` (None: the total) from the period's withdrawn payouts."""
     params = dict(params)
-    where = _scope(communes, provinces, commune, province, params).replace("s.commune_code", "p.commune_code")
+    where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params, commune=commune,
+                            province=province)
     key = _PAYOUT_GROUPS[group_by]
     hours = "withdrawal_hours(p.withdrawn_at, coalesce(p.credited_at, p.sent_at))"
     histogram = f"""SELECT {key} AS key, GROUPING({key}) AS is_total, {hours} AS hours, count(*) AS n
@@ -237,7 +233,8 @@ async def time_to_withdrawal(session: AsyncSession, *, period: date, group_by: s
         raise ValueError(group_by)
     key, label, joins = _GROUPS[group_by]
     params: dict[str, Any] = {"period": period, "since": period}
-    where = _scope(communes, provinces, commune, province, params)
+    where = scope_condition("s.commune_code", "cm.province_code", communes, provinces, params, commune=commune,
+                            province=province)
     # One pass: the groups and the total (the empty grouping set) together.
     grouped = list(await session.execute(text(
         f"""SELECT {key} AS key, min({label}) AS label, GROUPING({key}) AS is_total, {_METRICS}
@@ -284,13 +281,8 @@ async def _accounts_opened(session: AsyncSession, period: date, group_by: str, c
                            province: str | None) -> dict[str, int]:
     """Bank accounts opened (effective from) in the month, per group key ('' when the grouping does not apply)."""
     params: dict[str, Any] = {"period": period, "next": add_months(period, 1)}
-    where = scope_condition("b.commune_code", "cm.province_code", communes, provinces, params)
-    if commune is not None:
-        params["commune"] = commune
-        where += " AND b.commune_code = :commune"
-    if province is not None:
-        params["province"] = province
-        where += " AND cm.province_code = :province"
+    where = scope_condition("b.commune_code", "cm.province_code", communes, provinces, params, commune=commune,
+                            province=province)
     key = _ACCOUNT_GROUPS.get(group_by, "''")
     rows = await session.execute(text(
         f"""SELECT {key} AS key, count(*) AS opened
@@ -306,7 +298,7 @@ async def share_by_day(session: AsyncSession, *, period: date, communes: Sequenc
                        days: int = 30) -> list[float | None]:
     """Cumulative share of the month's arrived payouts withdrawn within 0, 1, … ``days`` days of arrival."""
     params: dict[str, Any] = {"period": period, "days": days}
-    where = _scope(communes, provinces, commune, None, params)
+    where = scope_condition("s.commune_code", "cm.province_code", communes, provinces, params, commune=commune)
     arrived = int(await session.scalar(text(
         f"""SELECT coalesce(sum(s.credited), 0) FROM withdrawal_summary s JOIN commune cm ON cm.code = s.commune_code
              WHERE s.period = :period AND {where}"""), params) or 0)  # noqa: S608
@@ -333,10 +325,7 @@ async def people_waiting(session: AsyncSession, *, communes: Sequence[str] | Non
                          provinces: Sequence[str] | None = None, commune: str | None = None) -> tuple[int, int]:
     """(people, đồng) with money that reached them and is not withdrawn yet, now."""
     params: dict[str, Any] = {}
-    where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params)
-    if commune is not None:
-        params["commune"] = commune
-        where += " AND p.commune_code = :commune"
+    where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params, commune=commune)
     row = (await session.execute(text(
         f"""SELECT count(DISTINCT p.beneficiary_id) AS people, coalesce(sum({UNDRAWN}), 0)::bigint AS amount
               FROM payout p JOIN commune cm ON cm.code = p.commune_code

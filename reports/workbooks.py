@@ -70,10 +70,7 @@ async def _payouts_by_commune(session: AsyncSession, period: date, province: str
                               communes: Sequence[str] | None,
                               provinces: Sequence[str] | None) -> dict[str, list[Any]]:
     params: dict[str, Any] = {"period": period}
-    where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params)
-    if province is not None:
-        params["province"] = province
-        where += " AND cm.province_code = :province"
+    where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params, province=province)
     rows = await session.execute(text(
         f"""SELECT p.commune_code, b.full_name, p.reference, p.channel, p.amount, p.status,
                    CASE WHEN {ARRIVED} THEN coalesce(p.credited_at, p.sent_at) END AS arrived_at, p.withdrawn_at,

@@ -10,7 +10,6 @@ credit or return of a payout (``statement_match`` primary key). A rejected file 
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import time as clock
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
+from app.memory import cyclic_gc_paused
 from app.payouts.accounts import bank_disbursement_account, payable_account
 from app.payouts.references import parse_reference
 from app.payouts.service.ledger_steps import payout_transfer_id
@@ -134,16 +134,9 @@ async def _account_owners(session: AsyncSession, accounts: set[str]) -> dict[str
 async def import_statement_file(session: AsyncSession, *, data: bytes, filename: str | None, bank_bin: str,
                                 actor: str, dry_run: bool = False) -> ImportOutcome:
     """Check, keep and apply a statement file of ``bank_bin``'s disbursement account (see the module doc)."""
-    collecting = gc.isenabled()
-    # A million lines, candidates and decisions are millions of objects without cycles: the cyclic
-    # collector would only rescan them over and over.
-    gc.disable()
-    try:
+    with cyclic_gc_paused():  # a million lines, candidates and decisions
         return await _import_file(session, data=data, filename=filename, bank_bin=bank_bin, actor=actor,
                                   dry_run=dry_run)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 async def _import_file(session: AsyncSession, *, data: bytes, filename: str | None, bank_bin: str, actor: str,
