@@ -21,7 +21,7 @@ entries for the difference, never by changing old ones.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -81,7 +81,7 @@ _SCOPE_TABLE = """
             CREATE TEMP TABLE allocation_base (beneficiary_id uuid PRIMARY KEY, fresh boolean NOT NULL,
                 allocated bigint NOT NULL, withdrawal_at timestamptz NOT NULL, withdrawal_id bigint NOT NULL,
                 withdrawal_upto bigint NOT NULL, withdrawal_count bigint NOT NULL, payout_at timestamptz NOT NULL,
-                payout_serial bigint NOT NULL, payout_upto bigint NOT NULL, allocated_now bigint)
+                payout_serial bigint NOT NULL, payout_upto bigint NOT NULL, allocated_now bigint, arrived bigint)
                 ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS allocation_new (withdrawal_id bigint NOT NULL, payout_id uuid NOT NULL,
                 beneficiary_id uuid NOT NULL, amount bigint NOT NULL, effective_at timestamptz NOT NULL,
@@ -128,7 +128,8 @@ _STANDING = f"""
                                        AND {PAYOUT_KEY} < (f.payout_at, f.payout_serial))
                                    OR (NOT {ARRIVED} AND p.first_withdrawal_at IS NOT NULL)) AS broken,
                coalesce(sum(p.amount) FILTER (WHERE {ARRIVED} AND {PAYOUT_KEY} <= (f.payout_at, f.payout_serial)),
-                        0) AS upto
+                        0) AS upto,
+               coalesce(sum(p.amount) FILTER (WHERE {ARRIVED}), 0) AS arrived
           FROM standing f JOIN payout p ON p.beneficiary_id = f.beneficiary_id
          GROUP BY f.beneficiary_id
     ), ww AS (
@@ -139,9 +140,9 @@ _STANDING = f"""
          GROUP BY f.beneficiary_id
     )
     INSERT INTO allocation_base (beneficiary_id, fresh, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
-                                 withdrawal_count, payout_at, payout_serial, payout_upto)
+                                 withdrawal_count, payout_at, payout_serial, payout_upto, arrived)
     SELECT f.beneficiary_id, false, f.allocated, f.withdrawal_at, f.withdrawal_id, f.withdrawal_upto,
-           f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto
+           f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto, pp.arrived
       FROM standing f LEFT JOIN pp ON pp.beneficiary_id = f.beneficiary_id
       LEFT JOIN ww ON ww.beneficiary_id = f.beneficiary_id
      WHERE coalesce(pp.broken, 0) = 0 AND coalesce(pp.upto, 0) = f.payout_upto
@@ -266,14 +267,15 @@ _SAVE_FRONTIER = """
 
 _TARGETS = f"""
     INSERT INTO undrawn_target (beneficiary_id, credited, drawn, posted_credited, posted_drawn, has_position)
-    SELECT b.beneficiary_id, coalesce(c.total, 0), b.allocated_now,
+    SELECT b.beneficiary_id, c.total, b.allocated_now,
            coalesce(pos.credited, 0), coalesce(pos.drawn, 0), pos.beneficiary_id IS NOT NULL
       FROM allocation_base b
-      LEFT JOIN LATERAL (SELECT sum(p.amount)::bigint AS total FROM payout p
-                          WHERE p.beneficiary_id = b.beneficiary_id AND {ARRIVED}) c ON true
+      -- What reached the person: summed while checking their frontier, else (started again) here.
+      CROSS JOIN LATERAL (SELECT coalesce(b.arrived, (SELECT sum(p.amount) FROM payout p
+                                                        WHERE p.beneficiary_id = b.beneficiary_id AND {ARRIVED}),
+                                          0)::bigint AS total) c
       LEFT JOIN undrawn_position pos ON pos.beneficiary_id = b.beneficiary_id
-     WHERE (coalesce(c.total, 0), b.allocated_now) IS DISTINCT FROM
-           (coalesce(pos.credited, 0), coalesce(pos.drawn, 0))
+     WHERE (c.total, b.allocated_now) IS DISTINCT FROM (coalesce(pos.credited, 0), coalesce(pos.drawn, 0))
 """  # noqa: S608 - constant fragments only
 
 _SAVE_POSITIONS = """
@@ -298,7 +300,7 @@ async def _fill_scope(driver: Any, beneficiary_ids: Sequence[UUID] | None) -> No
     await driver.execute("ANALYZE allocation_scope")
 
 
-async def _post_memo_entries(session: AsyncSession, driver: Any) -> int:
+async def _post_memo_entries(session: AsyncSession, driver: Any, step: Callable[[str], None]) -> int:
     """Bring each changed person's undrawn:B to its new totals with new entries; returns how many."""
     rows = await driver.fetch("SELECT * FROM undrawn_target")
     if not rows:
@@ -310,6 +312,7 @@ async def _post_memo_entries(session: AsyncSession, driver: Any) -> int:
     missing = [spec for spec in specs if spec.code not in ids]
     if missing:
         ids.update(await ensure_accounts(session, missing))
+    step("memo_accounts")
     control = ids[UNDRAWN_CONTROL.code]
     debits: list[int | None] = []
     credits: list[int | None] = []
@@ -335,6 +338,7 @@ async def _post_memo_entries(session: AsyncSession, driver: Any) -> int:
     refused = {result for result in results if result not in APPLIED_RESULTS}
     if refused:
         raise RuntimeError(f"ledger refused undrawn memo entries: {sorted(refused)}")
+    step("memo_entries")
     await driver.execute(_SAVE_POSITIONS)
     return len(amounts)
 
@@ -386,8 +390,8 @@ async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | No
     step("frontier_saved")
     await driver.execute(_TARGETS)
     step("targets")
-    result.ledger_entries = await _post_memo_entries(session, driver)
-    step("ledger")
+    result.ledger_entries = await _post_memo_entries(session, driver, step)
+    step("memo_positions")
     result.seconds = round(time.perf_counter() - started, 3)
     log.info("withdrawals_reallocated", people=result.people, allocations=result.allocations,
              payouts_changed=result.payouts_changed, ledger_entries=result.ledger_entries,

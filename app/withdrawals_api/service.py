@@ -28,7 +28,7 @@ from reconciliation.withdrawal_files import (
     rows_from_file,
     rows_from_json,
 )
-from reconciliation.withdrawals import record_bank_withdrawals, record_commune_withdrawal
+from reconciliation.withdrawals import ARRIVED, record_bank_withdrawals, record_commune_withdrawal
 
 NOTE_KINDS = ("visit", "call", "note")
 MAX_AMOUNT = 1_000_000_000  # one withdrawal of a social allowance never comes near a billion đồng
@@ -93,11 +93,20 @@ def _aware(moment: datetime) -> datetime:
 async def undrawn_amount(session: AsyncSession, beneficiary_id: UUID) -> int:
     """What reached the person and is not withdrawn (from the allocation)."""
     value = await session.scalar(text(
-        """SELECT coalesce(sum(p.amount), 0) - coalesce((SELECT sum(a.amount) FROM withdrawal_allocation a
+        f"""SELECT coalesce(sum(p.amount), 0) - coalesce((SELECT sum(a.amount) FROM withdrawal_allocation a
                                                           WHERE a.beneficiary_id = :b), 0)
-             FROM payout p WHERE p.beneficiary_id = :b
-              AND (p.status = 'credited' OR (p.channel = 'cash' AND p.status = 'sent'))"""), {"b": beneficiary_id})
+             FROM payout p WHERE p.beneficiary_id = :b AND {ARRIVED}"""), {"b": beneficiary_id})  # noqa: S608
     return int(value or 0)
+
+
+async def available_to_withdraw(session: AsyncSession, beneficiary_id: UUID) -> int:
+    """What reached the person less everything they withdrew (money withdrawn before it arrived included):
+    the most commune staff may record as withdrawn or handed over now."""
+    value = await session.scalar(text(
+        f"""SELECT (SELECT coalesce(sum(p.amount), 0) FROM payout p WHERE p.beneficiary_id = :b AND {ARRIVED})
+                 - (SELECT coalesce(sum(w.amount), 0) FROM withdrawal w WHERE w.beneficiary_id = :b)"""),  # noqa: S608
+        {"b": beneficiary_id})
+    return max(int(value or 0), 0)
 
 
 async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, data: AssistedWithdrawalIn,
@@ -118,6 +127,16 @@ async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, d
                        "message_en": "time is in the future"})
     if errors:
         raise Problem(422, bilingual("Dữ liệu chưa hợp lệ", "Invalid input"), errors=errors)
+    # One person's records one after the other, so two staff cannot both hand over the same money.
+    await session.execute(text("SELECT 1 FROM beneficiary WHERE id = :b FOR UPDATE"), {"b": beneficiary_id})
+    available = await available_to_withdraw(session, beneficiary_id)
+    if data.amount > available:
+        raise Problem(422, bilingual(
+            f"Số tiền {data.amount:,} đ lớn hơn số tiền người hưởng còn chưa rút ({available:,} đ)".replace(",", "."),
+            f"amount {data.amount:,} đồng is more than the person's undrawn money ({available:,} đồng)"),
+            errors=[{"row": None, "column": "amount",
+                     "message": f"Tối đa {available:,} đ".replace(",", "."),
+                     "message_en": f"at most {available:,} đồng"}])
     helper = (data.helper_name or principal.full_name or principal.name).strip()[:200]
     note = data.note.strip()[:2000]
     withdrawal_id = await record_commune_withdrawal(

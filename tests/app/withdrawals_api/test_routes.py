@@ -143,6 +143,35 @@ async def test_assisted_withdrawal_and_notes_are_scoped_to_the_staff_communes(wo
     assert detail.json()["payouts"][0]["days_to_withdraw"] is None  # not all withdrawn yet
 
 
+async def test_commune_staff_cannot_record_more_than_the_person_has_undrawn(world, engine, client):
+    csrf = await world.as_commune_staff("hoa.commune")
+    url = f"/api/beneficiaries/{world.ids['A']}/assisted-withdrawals"
+    nothing_yet = await client.post(url, headers=csrf, json={"occurred_at": iso(T0), "amount": 100_000})
+    assert nothing_yet.status_code == 422, nothing_yet.text  # nothing has reached A yet
+    assert nothing_yet.json()["errors"][0]["message"] == "Tối đa 0 đ"
+    await credit_payouts(engine, [world.payouts["A"]], T0)
+    too_much = await client.post(url, headers=csrf, json={"occurred_at": iso(T0 + timedelta(days=1)),
+                                                          "amount": 99_000_000})
+    assert too_much.status_code == 422
+    body = too_much.json()
+    assert "650.000 đ" in body["detail"] and "650,000" in body["detail"]
+    assert [(e["column"], e["message"], e["message_en"]) for e in body["errors"]] == [
+        ("amount", "Tối đa 650.000 đ", "at most 650,000 đồng")]
+    # The bank's own record counts: after 400,000 at the ATM, 250,000 is left to hand over.
+    assert (await world.bank_post([world.row("A", "A-ATM", T0 + timedelta(hours=5), amount=400_000)])
+            ).status_code == 200
+    assert (await client.post(url, headers=csrf, json={"occurred_at": iso(T0 + timedelta(days=1)),
+                                                       "amount": 250_001})).status_code == 422
+    exact = await client.post(url, headers=csrf, json={"occurred_at": iso(T0 + timedelta(days=1)),
+                                                       "amount": 250_000})
+    assert exact.status_code == 201 and exact.json()["undrawn_amount"] == 0
+    assert (await client.post(url, headers=csrf, json={"occurred_at": iso(T0 + timedelta(days=2)),
+                                                       "amount": 1})).status_code == 422
+    async with engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM withdrawal WHERE beneficiary_id = :b"),
+                                 {"b": world.ids["A"]}) == 2
+
+
 async def test_cli_import_counts_duplicates(world, engine, database_url, tmp_path, monkeypatch):
     from app.cli import main
 
