@@ -6,13 +6,18 @@ Per group: payouts, credited, withdrawn, median and p90 days, the share withdraw
 30 days (of the credited), never withdrawn, partly withdrawn, the undrawn amount; a month-by-month
 trend; and the bank accounts opened in the month next to the share withdrawn within 3 days.
 
+The median and p90 are over every payout that arrived, the ones not withdrawn yet counting as later
+than any withdrawn one: a median of 2.8 days means half the people had their money within 2.8 days.
+When fewer than half (a tenth) have withdrawn, the median (p90) is not reached and is None — the
+people who never come for their money are the point of the report, not left out of it.
+
 Scope is given as commune and province codes (None: everything), so this module knows no HTTP.
 
 The report reads the summary that triggers on ``payout`` keep up to date (migration 0012), not the
 payouts: counts and sums per (period, commune, programme, bank, channel, sex, age band), histograms of
 the hours to withdraw per commune and per period, and the payouts withdrawn in part. A million payouts
 make a few thousand summary rows and a few hundred histogram rows per commune. Only the medians and
-p90s by programme, bank, age band, sex or channel read the period's withdrawn payouts.
+p90s by programme, bank, age band, sex or channel read the period's arrived payouts.
 
 Resolution: the histograms count whole hours, rounded up (a payout withdrawn 25 h 10 min after it
 arrived counts as 26 h). Everything but the median and p90 is exact: "within N days" is "within 24 N
@@ -83,6 +88,9 @@ _SUMMARY_ROWS = f"""
 _METRICS = f"""{", ".join(f"sum(s.{c})::bigint AS {c}" for c in _COUNTS)},
     coalesce(sum(s.undrawn), 0)::bigint AS undrawn_amount"""
 PERCENTILES = (0.5, 0.9)
+# The hours of a payout that arrived and is not (fully) withdrawn yet: after every real value. A median
+# or p90 whose rank falls there is not reached (None): fewer than half (a tenth) have withdrawn.
+NOT_WITHDRAWN_HOURS = 2**31 - 1
 
 def month_start(period: str) -> date:
     """The first day of a YYYY-MM period; ValueError when it is not one."""
@@ -150,8 +158,11 @@ def _label(group_by: str, key: str, label: str | None) -> str:
     return label or key
 
 
-def _interpolate(total: int, low_hours: int, high_hours: int, percentile: float) -> float:
-    """``percentile_cont`` between the values at the two ranks around ``percentile * (total - 1)``, in days."""
+def _interpolate(total: int, low_hours: int | None, high_hours: int | None, percentile: float) -> float | None:
+    """``percentile_cont`` between the values at the two ranks around ``percentile * (total - 1)``, in days;
+    None when a rank falls on the payouts not withdrawn yet (the percentile is not reached)."""
+    if low_hours is None or high_hours is None or high_hours >= NOT_WITHDRAWN_HOURS:
+        return None
     position = percentile * (total - 1)
     low, high = low_hours / 24.0, high_hours / 24.0
     return low + (position - math.floor(position)) * (high - low)
@@ -185,17 +196,26 @@ def _ranked(histogram: str) -> str:
 async def _percentiles(session: AsyncSession, key: str, where: str, dimension: str,
                        params: dict[str, Any]) -> dict[Any, tuple[float | None, float | None]]:
     """Median and p90 days to withdraw per key (None: the total) from the hour histograms: per commune
-    (``dimension`` 'commune', commune ``cm`` joined, any scope) or of all communes ('all', unscoped)."""
+    (``dimension`` 'commune', commune ``cm`` joined, any scope) or of all communes ('all', unscoped).
+    The payouts that arrived and are not withdrawn yet count too, after every withdrawn one."""
     join = "JOIN commune cm ON cm.code = s.group_key" if dimension == "commune" else ""
+    summary_join = "JOIN commune cm ON cm.code = s.commune_code" if dimension == "commune" else ""
+    summary_key = key.replace("s.group_key", "s.commune_code")
+    summary_where = where.replace("s.group_key", "s.commune_code")
     histogram = f"""SELECT {key} AS key, GROUPING({key}) AS is_total, s.hours, sum(s.payouts) AS n
                       FROM withdrawal_days s {join}
                      WHERE s.period BETWEEN :since AND :period AND s.dimension = :dimension AND {where}
-                     GROUP BY GROUPING SETS (({key}, s.hours), (s.hours))"""  # noqa: S608 - constant fragments
+                     GROUP BY GROUPING SETS (({key}, s.hours), (s.hours))
+                    UNION ALL
+                    SELECT {summary_key}, GROUPING({summary_key}), {NOT_WITHDRAWN_HOURS}, sum(s.credited - s.withdrawn)
+                      FROM withdrawal_summary s {summary_join}
+                     WHERE s.period BETWEEN :since AND :period AND {summary_where}
+                     GROUP BY GROUPING SETS (({summary_key}), ())"""  # noqa: S608 - constant fragments
     rows = await session.execute(text(_ranked(histogram)), dict(params, dimension=dimension))
     return _percentile_values(rows)
 
 
-# By a grouping other than commune or province the medians come from the period's withdrawn payouts in
+# By a grouping other than commune or province the medians come from the period's arrived payouts in
 # scope (histograms per commune and group would be nearly a row per payout, as dear to keep up as they
 # save), in the same whole hours as the histograms.
 _PAYOUT_GROUPS = {"programme": "r.programme_code", "bank": "coalesce(p.bank_bin, 'cash')",
@@ -206,16 +226,17 @@ _PAYOUT_GROUPS = {"programme": "r.programme_code", "bank": "coalesce(p.bank_bin,
 async def _payout_percentiles(session: AsyncSession, group_by: str, communes: Sequence[str] | None,
                               provinces: Sequence[str] | None, commune: str | None, province: str | None,
                               params: dict[str, Any]) -> dict[Any, tuple[float | None, float | None]]:
-    """Median and p90 days per group of ``group_by`` (None: the total) from the period's withdrawn payouts."""
+    """Median and p90 days per group of ``group_by`` (None: the total) from the period's arrived payouts."""
     params = dict(params)
     where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params, commune=commune,
                             province=province)
     key = _PAYOUT_GROUPS[group_by]
-    hours = "withdrawal_hours(p.withdrawn_at, coalesce(p.credited_at, p.sent_at))"
+    hours = f"""CASE WHEN p.withdrawn_at IS NULL THEN {NOT_WITHDRAWN_HOURS}
+                     ELSE withdrawal_hours(p.withdrawn_at, coalesce(p.credited_at, p.sent_at)) END"""
     histogram = f"""SELECT {key} AS key, GROUPING({key}) AS is_total, {hours} AS hours, count(*) AS n
                       FROM payout p JOIN payout_run r ON r.id = p.run_id JOIN commune cm ON cm.code = p.commune_code
                       JOIN beneficiary b ON b.id = p.beneficiary_id
-                     WHERE r.period = :period AND {ARRIVED} AND p.withdrawn_at IS NOT NULL AND {where}
+                     WHERE r.period = :period AND {ARRIVED} AND {where}
                      GROUP BY GROUPING SETS (({key}, {hours}), ({hours}))"""  # noqa: S608 - constant fragments
     return _percentile_values(await session.execute(text(_ranked(histogram)), params))
 
@@ -228,7 +249,7 @@ async def time_to_withdrawal(session: AsyncSession, *, period: date, group_by: s
 
     Read from the summary the payout triggers keep (migration 0012): a few rows per commune and group,
     not every payout (only the medians by programme, bank, age band, sex or channel read the period's
-    withdrawn payouts)."""
+    arrived payouts)."""
     if group_by not in _GROUPS:
         raise ValueError(group_by)
     key, label, joins = _GROUPS[group_by]

@@ -66,6 +66,17 @@ def _number(sheet: Any, value: float | int | None, number_format: str | None = N
     return cell
 
 
+# A median / p90 that fewer than half (a tenth) of the people who got their money have reached yet.
+NOT_REACHED = "chưa đạt / not reached"
+
+
+def _days_cell(sheet: Any, item: dict[str, Any], name: str) -> WriteOnlyCell:
+    """Days to withdraw; "not reached" when money arrived but too few have withdrawn for the percentile."""
+    if item[name] is None and item["credited"]:
+        return text_cell(sheet, NOT_REACHED)
+    return _number(sheet, item[name], DAYS_FORMAT)
+
+
 async def _payouts_by_commune(session: AsyncSession, period: date, province: str | None,
                               communes: Sequence[str] | None,
                               provinces: Sequence[str] | None) -> dict[str, list[Any]]:
@@ -104,7 +115,7 @@ async def monthly_workbook(session: AsyncSession, *, period: date, province: str
             text_cell(summary, item["group"]), text_cell(summary, item["label"]),
             _number(summary, item["payouts"]), money_cell(summary, item["amount"]),
             _number(summary, item["credited"]), _number(summary, item["withdrawn"]),
-            _number(summary, item["median_days"], DAYS_FORMAT), _number(summary, item["p90_days"], DAYS_FORMAT),
+            _days_cell(summary, item, "median_days"), _days_cell(summary, item, "p90_days"),
             *(_number(summary, item[f"within_{n}d"], SHARE_FORMAT) for n in (1, 3, 7, 30)),
             _number(summary, item["never_withdrawn"]), money_cell(summary, item["undrawn_amount"]),
             _number(summary, item.get("accounts_opened", 0)),

@@ -78,12 +78,13 @@ async def test_report_by_commune_gives_exact_medians_p90_and_shares(office, engi
     hoan_kiem = rows["00070"]
     assert {k: hoan_kiem[k] for k in ("payouts", "credited", "withdrawn", "median_days", "p90_days", "within_1d",
                                       "within_3d", "within_7d", "within_30d", "never_withdrawn", "undrawn_amount")} == {
-        "payouts": 5, "credited": 5, "withdrawn": 4, "median_days": 1.75, "p90_days": 3.4, "within_1d": 0.2,
+        # 0, 1.5, 2, 4 days and C never: C counts after everyone, so p90 (rank 3.6 of 0..4) is not reached.
+        "payouts": 5, "credited": 5, "withdrawn": 4, "median_days": 2.0, "p90_days": None, "within_1d": 0.2,
         "within_3d": 0.6, "within_7d": 0.8, "within_30d": 0.8, "never_withdrawn": 1, "undrawn_amount": AMOUNT}
     assert hoan_kiem["label"] == "Phường Hoàn Kiếm"
     assert rows["00073"]["median_days"] == 10.0 and rows["00073"]["within_7d"] == 0.0
     totals_row = report["totals"]
-    assert (totals_row["payouts"], totals_row["median_days"], totals_row["p90_days"]) == (6, 2.0, 7.6)
+    assert (totals_row["payouts"], totals_row["median_days"], totals_row["p90_days"]) == (6, 3.0, None)
     assert (totals_row["within_1d"], totals_row["within_3d"], totals_row["within_7d"], totals_row["within_30d"]) == (
         0.1667, 0.5, 0.6667, 0.8333)
     assert totals_row["accounts_opened"] == 0  # the five bank accounts were registered today, not in March
@@ -103,7 +104,7 @@ async def test_report_by_channel_and_scope(office, engine):
         by_age = await time_to_withdrawal(session, period=date(2026, 3, 1), group_by="age_band")
     channels = {row["group"]: row for row in by_channel["items"]}
     assert (channels["bank"]["median_days"], channels["bank"]["p90_days"], channels["bank"]["never_withdrawn"]) == (
-        3.0, 8.2, 1)
+        4.0, None, 1)  # 0, 2, 4, 10 days and C never
     assert (channels["cash"]["median_days"], channels["cash"]["within_1d"], channels["cash"]["within_3d"]) == (
         1.5, 0.0, 1.0)
     assert [(r["group"], r["payouts"]) for r in scoped["items"]] == [("01", 1)]

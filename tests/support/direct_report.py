@@ -2,10 +2,12 @@
 to check the summary-based report against: the same groups, scope, totals and trend.
 
 Medians and p90s are given twice: over the exact days (``median_days``) and over the hours rounded up
-(``median_hours_up``), the resolution the summary keeps."""
+(``median_hours_up``), the resolution the summary keeps; both over every arrived payout, the ones not
+withdrawn yet last (a percentile that falls on them is None)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -33,14 +35,16 @@ UNDRAWN = """CASE WHEN p.withdrawn_at IS NOT NULL THEN 0 WHEN p.first_withdrawal
 ROW_COLUMNS = f"""p.amount, {ARRIVED} AS arrived, p.withdrawn_at IS NOT NULL AS done,
     p.first_withdrawal_at IS NULL AS untouched, CASE WHEN {ARRIVED} THEN {DAYS} END AS days,
     CASE WHEN {ARRIVED} THEN {HOURS_UP} END AS days_up,
+    CASE WHEN p.withdrawn_at IS NULL THEN 'Infinity'::float8 ELSE {DAYS} END AS late_days,
+    CASE WHEN p.withdrawn_at IS NULL THEN 'Infinity'::float8 ELSE {HOURS_UP} END AS late_days_up,
     CASE WHEN {ARRIVED} THEN {UNDRAWN} ELSE 0 END AS undrawn"""
 METRICS = f"""
     count(*) AS payouts, coalesce(sum(amount), 0)::bigint AS amount,
     count(*) FILTER (WHERE arrived) AS credited, count(*) FILTER (WHERE arrived AND done) AS withdrawn,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY days) FILTER (WHERE arrived AND done) AS median_days,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY days) FILTER (WHERE arrived AND done) AS p90_days,
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY days_up) FILTER (WHERE arrived AND done) AS median_hours_up,
-    percentile_cont(0.9) WITHIN GROUP (ORDER BY days_up) FILTER (WHERE arrived AND done) AS p90_hours_up,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY late_days) FILTER (WHERE arrived) AS median_days,
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY late_days) FILTER (WHERE arrived) AS p90_days,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY late_days_up) FILTER (WHERE arrived) AS median_hours_up,
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY late_days_up) FILTER (WHERE arrived) AS p90_hours_up,
     {", ".join(f"count(*) FILTER (WHERE days <= {n}) AS n_within_{n}d" for n in WITHIN_DAYS)},
     count(*) FILTER (WHERE arrived AND untouched) AS never_withdrawn,
     count(*) FILTER (WHERE arrived AND NOT untouched AND NOT done) AS partly_withdrawn,
@@ -51,8 +55,8 @@ METRICS = f"""
 def _figures(row: Any) -> dict[str, Any]:
     credited = int(row.credited)
 
-    def days(value: Any) -> float | None:
-        return None if value is None else round(float(value), 2)
+    def days(value: Any) -> float | None:  # not withdrawn yet: after everything, the percentile not reached
+        return None if value is None or not math.isfinite(value) else round(float(value), 2)
 
     out = {"payouts": int(row.payouts), "amount": int(row.amount), "credited": credited,
            "withdrawn": int(row.withdrawn), "median_days": days(row.median_days), "p90_days": days(row.p90_days),
