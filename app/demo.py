@@ -111,7 +111,8 @@ async def _build_demo(engine: AsyncEngine, *, beneficiaries: int, months: int, s
                       echo: Any) -> DemoReport:
     if not await database_is_empty(engine):
         raise click.ClickException("the database is already in use; the demo only fills an empty one")
-    current = (today or date.today()).replace(day=1)
+    # The last month whose pay day (the 10th) and returns (two days later) are behind us.
+    current = ((today or date.today()) - timedelta(days=12)).replace(day=1)
     first = add_months(current, -(months - 1))
     users = []
     async with session_scope(engine) as session:

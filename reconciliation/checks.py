@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from reconciliation.parsers.errors import RowError, row_error
-from reconciliation.parsers.model import Statement
+from reconciliation.parsers.model import LOCAL_TIMEZONE, Statement
 
 
-def statement_errors(statement: Statement, position: int) -> list[RowError]:
-    """Why a parsed statement cannot be applied (empty when it can), bilingual."""
+def statement_errors(statement: Statement, position: int, today: date | None = None) -> list[RowError]:
+    """Why a parsed statement cannot be applied (empty when it can), bilingual. ``today`` (default: today in
+    Việt Nam) bounds the booking dates: a bank books nothing tomorrow, and a payout credited in the future
+    would count as waiting before the money reached anyone."""
     label = statement.statement_id or f"#{position}"
     errors: list[RowError] = []
+    today = today or datetime.now(LOCAL_TIMEZONE).date()
+    for line in statement.lines:
+        if line.booking_date > today:
+            errors.append(row_error(
+                line.line_no, "booking_date",
+                f"Sao kê {label}, dòng {line.line_no}: ngày ghi sổ {line.booking_date:%d/%m/%Y} ở tương lai",
+                f"statement {label}, line {line.line_no}: booking date {line.booking_date.isoformat()} is in the "
+                f"future"))
     currencies = {statement.currency} if statement.currency else set()
     currencies |= {line.currency for line in statement.lines}
     if currencies - {"VND"} or not currencies and statement.lines:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
 from app.database import session_scope
+from reconciliation.parsers.model import LOCAL_TIMEZONE
 from reconciliation.writers import write_camt053, write_statement_csv
 from tests.app.reconciliation_api.world import (
     as_bank,
@@ -61,6 +63,25 @@ async def test_unbalanced_and_non_vnd_statements_are_refused_whole_and_kept(offi
     after = await table_counts(office)
     assert after["statement_line"] == before["statement_line"] and after["ledger_transfer"] == before["ledger_transfer"]
     assert set((await payout_states(office)).values()) == {("sent", None)}
+
+
+async def test_a_statement_booking_money_tomorrow_is_refused_whole(office):
+    _, p = await build_world(office, vietcombank=2)
+    headers = await as_bank(office, VIETCOMBANK)
+    before = await table_counts(office)
+    tomorrow = datetime.now(LOCAL_TIMEZONE).date() + timedelta(days=1)
+    good = statement(VIETCOMBANK, [debit(p[0]), debit(p[1])])
+    ahead = replace(good, lines=(good.lines[0], replace(good.lines[1], booking_date=tomorrow, booked_at=None)))
+    response = await upload(office, headers, write_camt053(ahead), "ngay-mai.xml")
+    assert response.status_code == 422, response.text
+    assert [(e["row"], e["column"]) for e in response.json()["errors"]] == [(2, "booking_date")]
+    assert f"ngày ghi sổ {tomorrow:%d/%m/%Y} ở tương lai" in response.json()["errors"][0]["message"]
+    assert f"booking date {tomorrow.isoformat()} is in the future" in response.json()["errors"][0]["message"]
+    after = await table_counts(office)
+    assert after["statement_line"] == before["statement_line"] and after["ledger_transfer"] == before["ledger_transfer"]
+    assert set((await payout_states(office)).values()) == {("sent", None)}
+    accepted = await upload(office, headers, write_camt053(good), "hom-nay.xml")
+    assert accepted.status_code == 201, accepted.text
 
 
 async def test_a_bank_key_acts_only_for_its_own_bank_and_accounts(office, engine):
