@@ -15,7 +15,7 @@ import asyncio
 import dataclasses
 import random
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import click
@@ -45,7 +45,7 @@ from app.registry.fake import BeneficiaryFaker, import_file_bytes
 from app.registry.importer import import_beneficiaries
 from app.registry.service import register_disbursement_account
 from app.withdrawals_api.service import read_withdrawals
-from reconciliation.withdrawal_files import WithdrawalRow
+from reconciliation.withdrawal_files import VIETNAM, WithdrawalRow
 from reconciliation.withdrawals import CommuneWithdrawal, record_bank_withdrawals, record_commune_withdrawals
 
 log = structlog.get_logger()
@@ -91,11 +91,15 @@ def _people(count: int, seed: int, start: date) -> list[Any]:
     faker = BeneficiaryFaker(seed=seed, communes=HANOI_COMMUNES + DIEN_BIEN_COMMUNES, banks=BANKS, bank_share=0.88,
                              today=start)
     rng = random.Random(seed)
+    opening_days = random.Random(f"{seed}:accounts opened")
     weights = [w for _, _, w in CATEGORY_MIX]
     people = []
     for _ in range(count):
         programme, category, _ = rng.choices(CATEGORY_MIX, weights)[0]
-        people.append(dataclasses.replace(faker.person(category=(programme, category)), start_month=start))
+        person = faker.person(category=(programme, category))
+        # Accounts opened over the year before the first paid month (the bank's date, not the import day).
+        opened = start - timedelta(days=opening_days.randint(3, 365)) if person.account_number else None
+        people.append(dataclasses.replace(person, start_month=start, account_opened=opened))
     return people
 
 
@@ -169,7 +173,9 @@ async def _pay(engine: AsyncEngine, programme: str, period: date) -> str:
                                  reference=f"KB{format_period(period).replace('-', '')}{programme}"
                                            f"{shortfall['bank_bin']}",
                                  value_date=period.replace(day=5), actor="canbo.lan")
-    await send_run(engine, run.id, actor="canbo.lan")
+    # The orders leave (and the cash goes to the communes) on the 8th, two days before pay day.
+    await send_run(engine, run.id, actor="canbo.lan",
+                   sent_at=datetime.combine(period.replace(day=8), time(9), tzinfo=VIETNAM))
     return f"{programme} {format_period(period)}"
 
 

@@ -35,7 +35,7 @@ CATEGORY_AGES = {"NCT_NGHEO_60_80": (60, 79), "NCT_NGHEO_80": (80, 99), "NCT_80"
 ACCOUNT_LENGTHS = {"970436": 13, "970405": 13, "970418": 14, "970415": 12}
 IMPORT_HEADERS = ("Họ và tên", "Ngày sinh", "Giới tính", "Số CCCD", "Mã xã", "Địa chỉ", "Điện thoại",
                   "Chương trình", "Đối tượng", "Hệ số", "Tháng bắt đầu", "Số quyết định", "Ngân hàng",
-                  "Số tài khoản", "Tên chủ tài khoản")
+                  "Số tài khoản", "Tên chủ tài khoản", "Ngày mở tài khoản")
 
 
 @dataclass(frozen=True)
@@ -56,13 +56,15 @@ class FakePerson:
     bank_bin: str | None
     account_number: str | None
     holder_name: str | None
+    account_opened: date | None = None
 
     def import_row(self) -> list[Any]:
         """The person as a row under IMPORT_HEADERS, written the way an officer types it."""
         return [self.full_name, self.date_of_birth.strftime("%d/%m/%Y"), "Nữ" if self.sex == "female" else "Nam",
                 self.national_id, self.commune_code, self.address, self.phone or "", self.programme, self.category,
                 "", self.start_month.strftime("%m/%Y"), self.decision_number, self.bank_bin or "",
-                self.account_number or "", self.holder_name or ""]
+                self.account_number or "", self.holder_name or "",
+                self.account_opened.strftime("%d/%m/%Y") if self.account_opened else ""]
 
 
 def citizen_id_for(date_of_birth: date, sex: str, birth_province: str, serial: int) -> str:

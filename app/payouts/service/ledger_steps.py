@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from hashlib import sha1
 from typing import Any
 from uuid import UUID
@@ -222,9 +223,13 @@ def shortfall_conflict(shortfalls: list[dict[str, Any]]) -> Conflict:
 
 
 async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size: int = CHUNK_SIZE,
-                   after_chunk: Callable[[int], Awaitable[None]] | None = None) -> None:
+                   after_chunk: Callable[[int], Awaitable[None]] | None = None,
+                   sent_at: datetime | None = None) -> None:
     """Reserve every payout at its bank (pending transfers) and mark it sent; 409 with the shortfall per
-    bank when a disbursement account lacks the funds. Safe to call again after a crash."""
+    bank when a disbursement account lacks the funds. Safe to call again after a crash.
+
+    ``sent_at`` (default: now) is when the orders left — for cash, when the money went to the commune,
+    which is when it counts as having reached the person; the demo replays past months with it."""
     async with run_work_lock(engine, run_id) as conn:
         async with AsyncSession(bind=conn, expire_on_commit=False) as session:
             run = await get_run(session, run_id)
@@ -272,9 +277,9 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
                 # chunk's last]: a range, not an id list (a list is compared element by element per row).
                 started.append(time.perf_counter())
                 await session.execute(text(
-                    """UPDATE payout SET status = 'sent', sent_at = now()
+                    """UPDATE payout SET status = 'sent', sent_at = coalesce(:sent_at, now())
                         WHERE run_id = :run AND status = 'scheduled' AND id BETWEEN :low AND :high"""),
-                    {"run": run_id, "low": rows[0]["id"], "high": rows[-1]["id"]})
+                    {"run": run_id, "low": rows[0]["id"], "high": rows[-1]["id"], "sent_at": sent_at})
                 done += len(rows)
                 await set_progress(conn, run_id, done=done)
                 log.debug("payout_send_chunk", rows=len(rows), **_lap(started))
@@ -282,6 +287,7 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
             if after_chunk is not None:
                 await after_chunk(done)
         await conn.execute(text(
-            "UPDATE payout_run SET status = 'sent', sent_at = now(), phase = NULL WHERE id = :run"), {"run": run_id})
+            "UPDATE payout_run SET status = 'sent', sent_at = coalesce(:sent_at, now()), phase = NULL WHERE id = :run"),
+            {"run": run_id, "sent_at": sent_at})
         await conn.commit()
     log.info("payout_run_sent", run=str(run_id), payouts=done)

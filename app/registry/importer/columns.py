@@ -40,6 +40,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("account_number", "Số tài khoản", "Account number", False, ("so tk", "stk", "account no", "account")),
     Column("holder_name", "Tên chủ tài khoản", "Account holder", False,
            ("chu tai khoan", "ten tai khoan", "holder name", "account holder name", "account name")),
+    Column("account_opened", "Ngày mở tài khoản", "Account opened", False,
+           ("ngay mo tk", "ngay mo", "account opened on", "opened on", "opening date")),
     Column("channel", "Hình thức nhận", "Channel", False, ("hinh thuc chi tra", "payment channel")),
 )
 REQUIRED = tuple(c for c in COLUMNS if c.required)

@@ -75,6 +75,7 @@ class ImportRow:
     account_number: str | None
     holder_name: str | None
     channel_given: bool = True  # False: derived from the bank columns (a blank bank keeps a known account)
+    account_opened: date | None = None  # the bank's opening date of a first account (else: the import day)
 
 
 class RowChecker:
@@ -148,6 +149,16 @@ class RowChecker:
         if not is_blank(self._cell(cells, "decision_date")):
             decision_date = self._parse(row, cells, "decision_date", parse_date)
         bank_bin, account_number, holder_name = self._account(row, cells, full_name)
+        account_opened = None
+        if not is_blank(self._cell(cells, "account_opened")):
+            account_opened = self._parse(row, cells, "account_opened", parse_date)
+            if account_number is None and is_blank(self._cell(cells, "account_number")):
+                self.error(row, "account_opened", Message("Ngày mở tài khoản cần có số tài khoản",
+                                                          "An account opening date needs an account number"))
+            elif account_opened is not None and account_opened > self.today:
+                self.error(row, "account_opened", Message(
+                    f"Ngày mở tài khoản {account_opened:%d/%m/%Y} ở tương lai",
+                    f"The account opening date {account_opened:%d/%m/%Y} is in the future"))
         explicit_channel = self._parse(row, cells, "channel", parse_channel)
         if explicit_channel == "bank" and is_blank(self._cell(cells, "account_number")):
             self.error(row, "channel", Message("Nhận qua ngân hàng cần có ngân hàng và số tài khoản",
@@ -163,7 +174,7 @@ class RowChecker:
             coefficient=coefficient if coefficient is not None else default_coefficient,
             start_month=start_month, decision_number=decision_number, decision_date=decision_date,
             bank_bin=bank_bin, account_number=account_number, holder_name=holder_name,
-            channel_given=explicit_channel is not None,
+            channel_given=explicit_channel is not None, account_opened=account_opened,
         )
 
     def _code(self, row: int, cells: list[Any], field: str) -> str | None:

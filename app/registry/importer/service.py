@@ -192,7 +192,7 @@ _STAGE_COLUMNS = (
     "phone", "channel", "programme_code", "category_code", "coefficient", "start_month", "decision_number",
     "decision_date", "bank_bin", "account_number", "holder_name", "person_action", "fields_changed",
     "name_changed", "moved", "account_action", "verification_status", "enrolment_action", "enrolment_id",
-    "audit_before", "audit_after",
+    "audit_before", "audit_after", "account_opened",
 )
 STAGE_TABLE = "import_stage"
 _STAGE_DDL = """
@@ -202,7 +202,7 @@ _STAGE_DDL = """
         coefficient numeric(4, 2), start_month date, decision_number text, decision_date date, bank_bin text,
         account_number text, holder_name text, person_action text, fields_changed boolean, name_changed boolean,
         moved boolean, account_action text, verification_status text, enrolment_action text, enrolment_id bigint,
-        audit_before text, audit_after text
+        audit_before text, audit_after text, account_opened date
     ) ON COMMIT DROP
 """
 
@@ -297,6 +297,7 @@ def _plan(rows: list[ImportRow], existing: dict[str, _Existing],
             row.start_month, row.decision_number, row.decision_date, row.bank_bin, row.account_number,
             row.holder_name, person_action, fields_changed, name_changed, moved, account_action, verification_status,
             enrolment_action, enrolment_id, _json(before) if before else None, _json(after) if after else None,
+            row.account_opened,
         ))
     return plan
 
@@ -331,10 +332,16 @@ async def _apply(pg: Any, plan: _Plan, *, actor: str, role: str | None, upload_i
                FROM import_stage s
               WHERE s.account_action = 'replace' AND a.beneficiary_id = s.beneficiary_id
                 AND a.effective_to IS NULL""", ()),
+        # A person's first account from the bank's opening date when the file gives one (a list moving
+        # people from cash to the bank); a changed account from the import day (the old one ends today).
         ("""INSERT INTO bank_account (beneficiary_id, bank_bin, account_number, holder_name, verification_status,
                                        effective_from, created_by)
-             SELECT beneficiary_id, bank_bin, account_number, holder_name, verification_status, current_date, $1
-               FROM import_stage WHERE account_action IN ('insert', 'replace') ORDER BY row_no""", (actor,)),
+             SELECT s.beneficiary_id, s.bank_bin, s.account_number, s.holder_name, s.verification_status,
+                    CASE WHEN s.account_action = 'insert' AND s.account_opened IS NOT NULL
+                         THEN greatest(s.account_opened, (SELECT max(old.effective_to) FROM bank_account old
+                                                           WHERE old.beneficiary_id = s.beneficiary_id))
+                         ELSE current_date END, $1
+               FROM import_stage s WHERE s.account_action IN ('insert', 'replace') ORDER BY s.row_no""", (actor,)),
         ("""UPDATE bank_account a
                 SET verification_status = CASE
                         WHEN NOT holder_name_matches(s.full_name, a.holder_name) THEN 'name_mismatch'

@@ -294,3 +294,29 @@ async def test_a_file_without_bank_columns_keeps_known_accounts(client, callers,
     assert response.status_code == 200 and response.json()["unchanged"] == 2
     channels = (await session.execute(text("SELECT DISTINCT channel FROM beneficiary"))).scalars().all()
     assert channels == ["bank"]
+
+
+async def test_account_opening_date_is_the_first_accounts_start(client, callers, session):
+    officer = await callers.officer()
+    banked = people(3, bank_share=1.0, seed=7)
+    cash = people(1, bank_share=0.0, seed=8)[0]
+    tomorrow = date.today().toordinal() + 1
+    rows = [list(IMPORT_HEADERS),
+            row_of(banked[0], **{"Ngày mở tài khoản": "02/06/2025"}),
+            row_of(banked[1]),
+            row_of(banked[2], **{"Ngày mở tài khoản": date.fromordinal(tomorrow).strftime("%d/%m/%Y")}),
+            row_of(cash, **{"Ngày mở tài khoản": "01/01/2025"})]
+    refused = await upload(client, officer, rows_xlsx(rows))
+    assert refused.status_code == 422, refused.text
+    errors = [(e["row"], e["column"], e["message"]) for e in refused.json()["errors"]]
+    assert [(row, column) for row, column, _ in errors] == [(4, "Ngày mở tài khoản"), (5, "Ngày mở tài khoản")]
+    assert "ở tương lai" in errors[0][2] and "cần có số tài khoản" in errors[1][2]
+    assert await counts(session) == (0, 0, 0, 0)
+    rows[3] = row_of(banked[2])
+    rows[4] = row_of(cash)
+    assert (await upload(client, officer, rows_xlsx(rows))).status_code == 200
+    opened = dict((await session.execute(text(
+        "SELECT b.national_id, a.effective_from FROM bank_account a JOIN beneficiary b ON b.id = a.beneficiary_id"
+    ))).all())
+    assert opened == {banked[0].national_id: date(2025, 6, 2), banked[1].national_id: date.today(),
+                      banked[2].national_id: date.today()}
