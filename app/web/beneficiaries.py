@@ -30,7 +30,7 @@ SEX_KEYS = {"male": "person.sex.male", "female": "person.sex.female"}
 PAYOUT_STATUS_KEYS = {"scheduled": "payout.status.scheduled", "sent": "payout.status.sent",
                       "credited": "payout.status.credited", "returned": "payout.status.returned",
                       "cancelled": "payout.status.cancelled"}
-EVENT_KEYS = {"suspended": "person.event.suspended", "resumed": "person.event.resumed",
+EVENT_KEYS = {"registered": "person.event.registered", "suspended": "person.event.suspended", "resumed": "person.event.resumed",
               "deceased": "person.event.deceased", "moved": "person.event.moved"}
 LABELS: dict[str, Any] = {"status_keys": STATUS_KEYS, "channel_keys": CHANNEL_KEYS, "sex_keys": SEX_KEYS,
           "payout_status_keys": PAYOUT_STATUS_KEYS, "event_keys": EVENT_KEYS}

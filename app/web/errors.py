@@ -63,8 +63,9 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return sign_in_redirect(request)
     if isinstance(exc, CsrfRejected):
         return error_page(request, 403, title_key="error.csrf.title", body_key="error.csrf.body")
-    if status == 403:
-        return error_page(request, 403, title_key="error.403.title", body_key="error.403.body")
+    if status == 403:  # a role guard's refusal, or a Problem saying which scope the page is outside of
+        return error_page(request, 403, title_key="error.403.title", body_key="error.403.body",
+                          detail=exc.detail if isinstance(exc, problems.Problem) else None)
     if status == 404:
         return error_page(request, 404, title_key="error.404.title", body_key="error.404.body")
     return error_page(request, status, title_key="error.generic.title", detail=exc.detail)

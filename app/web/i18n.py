@@ -149,8 +149,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "keys.errors": {"vi": "Chưa cấp được khóa:", "en": "The key was not issued:"},
     # Errors
     "error.403.title": {"vi": "Không có quyền truy cập", "en": "Access denied"},
-    "error.403.body": {"vi": "Vai trò của bạn không được dùng trang này. Nếu bạn cần quyền này, hãy liên hệ quản trị hệ thống.",
-                       "en": "Your role may not use this page. If you need access, ask an administrator."},
+    "error.403.body": {"vi": "Vai trò hoặc phạm vi xã/phường, tỉnh bạn phụ trách không cho phép mở trang hoặc dữ liệu này. Nếu bạn cần quyền này, hãy liên hệ quản trị hệ thống.",
+                       "en": "Your role, or the communes and provinces you cover, do not allow this page or these data. If you need access, ask an administrator."},
     "error.csrf.title": {"vi": "Biểu mẫu đã hết hiệu lực", "en": "The form is no longer valid"},
     "error.csrf.body": {"vi": "Trang đã mở quá lâu hoặc bạn đã đăng nhập lại. Hãy quay lại, tải lại trang và gửi lại.",
                         "en": "The page was open too long or you signed in again. Go back, reload the page and submit again."},
@@ -176,6 +176,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "person.channel.cash": {"vi": "Tiền mặt", "en": "Cash"},
     "person.sex.male": {"vi": "Nam", "en": "Male"},
     "person.sex.female": {"vi": "Nữ", "en": "Female"},
+    "person.event.registered": {"vi": "Đăng ký hưởng", "en": "Registered"},
     "person.event.suspended": {"vi": "Tạm dừng", "en": "Suspended"},
     "person.event.resumed": {"vi": "Hưởng lại", "en": "Resumed"},
     "person.event.deceased": {"vi": "Qua đời", "en": "Deceased"},

@@ -56,7 +56,9 @@ async def test_scope_is_enforced_on_follow_up_and_dashboard(client, engine):
     await _credited_month(client, engine)
     page, token = await signed_in_page(client, "xa.caobang", "/follow-up")
     assert page.status_code == 200 and 'class="card person"' not in page.text
-    assert (await client.get(f"/follow-up?commune={HANOI_COMMUNE}")).status_code == 403
+    outside = await client.get(f"/follow-up?commune={HANOI_COMMUNE}")
+    assert outside.status_code == 403 and "phạm vi xã/phường" in outside.text
+    assert "Xã/phường này không thuộc phạm vi của bạn" in outside.text  # the reason, not only "your role"
     assert (await client.get(f"/dashboard?commune={HANOI_COMMUNE}")).status_code == 403
     client.cookies.clear()
     page, _ = await signed_in_page(client, "xa.hoankiem", "/follow-up")
