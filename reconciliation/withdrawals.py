@@ -112,6 +112,9 @@ _RESOLVE_UNKNOWN = """
     SELECT count(*) FROM resolved
 """
 
+# A withdrawal that counts: not cancelled (commune staff's mistakes are cancelled, never deleted).
+LIVE_WITHDRAWAL = "NOT EXISTS (SELECT 1 FROM withdrawal_cancellation c WHERE c.withdrawal_id = w.id)"
+
 PAYOUT_KEY = f"({ARRIVED_AT}, p.serial)"
 WITHDRAWAL_KEY = "(w.occurred_at, w.id)"
 
@@ -137,6 +140,7 @@ _STANDING = f"""
                count(*) FILTER (WHERE {WITHDRAWAL_KEY} <= (f.withdrawal_at, f.withdrawal_id)) AS n,
                coalesce(sum(w.amount) FILTER (WHERE {WITHDRAWAL_KEY} <= (f.withdrawal_at, f.withdrawal_id)), 0) AS upto
           FROM standing f JOIN withdrawal w ON w.beneficiary_id = f.beneficiary_id
+         WHERE {LIVE_WITHDRAWAL}
          GROUP BY f.beneficiary_id
     )
     INSERT INTO allocation_base (beneficiary_id, fresh, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
@@ -183,7 +187,7 @@ _ALLOCATE = f"""
                                             THEN w.amount ELSE 0 END)
                    OVER (PARTITION BY w.beneficiary_id ORDER BY w.occurred_at, w.id) AS upto
           FROM withdrawal w JOIN allocation_base b ON b.beneficiary_id = w.beneficiary_id
-         WHERE {WITHDRAWAL_KEY} >= (b.withdrawal_at, b.withdrawal_id)
+         WHERE {WITHDRAWAL_KEY} >= (b.withdrawal_at, b.withdrawal_id) AND {LIVE_WITHDRAWAL}
     )
     INSERT INTO allocation_new (withdrawal_id, payout_id, beneficiary_id, amount, effective_at, withdrawal_at,
                                 withdrawal_upto, payout_at, payout_serial, payout_upto)
@@ -520,3 +524,25 @@ async def record_commune_withdrawal(session: AsyncSession, *, beneficiary_id: UU
         beneficiary_id=beneficiary_id, occurred_at=occurred_at, amount=amount, channel=channel,
         helper_name=helper_name, note=note, recorded_by=recorded_by)])
     return withdrawal_id
+
+
+async def cancel_commune_withdrawal(session: AsyncSession, *, withdrawal_id: int, reason: str,
+                                    cancelled_by: str) -> UUID:
+    """Cancel a withdrawal commune staff recorded by mistake (a new row; the withdrawal stays as typed) and
+    reallocate the person; returns the person. LookupError when there is no such withdrawal, ValueError
+    when it is a bank's or already cancelled."""
+    row = (await session.execute(text(
+        """SELECT w.beneficiary_id, w.source, c.withdrawal_id IS NOT NULL AS cancelled
+             FROM withdrawal w LEFT JOIN withdrawal_cancellation c ON c.withdrawal_id = w.id
+            WHERE w.id = :id FOR UPDATE OF w"""), {"id": withdrawal_id})).first()
+    if row is None:
+        raise LookupError(withdrawal_id)
+    if row.source != "commune":
+        raise ValueError("only a withdrawal recorded by commune staff can be cancelled; the bank corrects its own")
+    if row.cancelled:
+        raise ValueError("the withdrawal is already cancelled")
+    await session.execute(text(
+        "INSERT INTO withdrawal_cancellation (withdrawal_id, reason, cancelled_by) VALUES (:id, :reason, :by)"),
+        {"id": withdrawal_id, "reason": reason, "by": cancelled_by})
+    await reallocate(session, [row.beneficiary_id])
+    return UUID(str(row.beneficiary_id))

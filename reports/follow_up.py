@@ -76,7 +76,9 @@ _QUERY = """
                 WHERE n.beneficiary_id = b.id ORDER BY n.at DESC LIMIT 1)
               UNION ALL
               (SELECT x.occurred_at, x.channel, x.recorded_by FROM withdrawal x
-                WHERE x.beneficiary_id = b.id AND x.source = 'commune' ORDER BY x.occurred_at DESC LIMIT 1)
+                WHERE x.beneficiary_id = b.id AND x.source = 'commune'
+                  AND NOT EXISTS (SELECT 1 FROM withdrawal_cancellation c WHERE c.withdrawal_id = x.id)
+                ORDER BY x.occurred_at DESC LIMIT 1)
           ) c ORDER BY c.at DESC LIMIT 1) contact ON true
      ORDER BY CASE WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 80 THEN 0
                    WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 70 THEN 1

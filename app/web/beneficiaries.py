@@ -17,10 +17,10 @@ from app.registry.importer.service import import_beneficiaries, record_rejected_
 from app.registry.routes import READERS
 from app.registry.service import beneficiaries as registry
 from app.registry.service.accounts import list_bank_accounts
-from app.web.follow_up import DONE_KEYS, KIND_KEYS, VIETNAM
+from app.web.follow_up import DONE_KEYS, KIND_KEYS, VIETNAM, WITHDRAWAL_CHANNEL_KEYS
 from app.web.render import page
 from app.withdrawals_api.routes import COMMUNE_WRITERS
-from app.withdrawals_api.service import list_follow_up_notes
+from app.withdrawals_api.service import list_follow_up_notes, list_withdrawals
 
 PAGE_SIZE = 25
 STATUS_KEYS = {"active": "person.status.active", "suspended": "person.status.suspended",
@@ -62,9 +62,11 @@ class BeneficiaryPages(Controller):
         accounts = await list_bank_accounts(db_session, beneficiary_id, principal)
         events = await registry.list_events(db_session, beneficiary_id, principal)
         notes = await list_follow_up_notes(db_session, beneficiary_id, principal) if principal else []
+        withdrawals = await list_withdrawals(db_session, beneficiary_id, principal) if principal else []
         done = request.query_params.get("done")
         return page(request, "beneficiaries/detail.html", person=person, accounts=accounts, events=events,
-                    notes=notes, done_key=DONE_KEYS.get(done or ""), kind_keys=KIND_KEYS,
+                    notes=notes, withdrawals=withdrawals, withdrawal_channel_keys=WITHDRAWAL_CHANNEL_KEYS,
+                    done_key=DONE_KEYS.get(done or ""), kind_keys=KIND_KEYS,
                     may_record=principal is not None and principal.role in COMMUNE_WRITERS,
                     now_local=(datetime.now(UTC) + VIETNAM).replace(tzinfo=None, second=0, microsecond=0)
                     .isoformat(timespec="minutes"), **LABELS)

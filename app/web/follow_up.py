@@ -18,14 +18,22 @@ from app.reports_api.routes import FOLLOW_UP_READERS, scope_of
 from app.web.forms import form_text
 from app.web.render import current_lang, page, see_other
 from app.withdrawals_api.routes import COMMUNE_WRITERS
-from app.withdrawals_api.schemas import AssistedWithdrawalIn, FollowUpNoteIn
-from app.withdrawals_api.service import add_assisted_withdrawal, add_follow_up_note
+from app.withdrawals_api.schemas import AssistedWithdrawalIn, FollowUpNoteIn, WithdrawalCancelIn
+from app.withdrawals_api.service import (
+    add_assisted_withdrawal,
+    add_follow_up_note,
+    cancel_assisted_withdrawal,
+)
 from reports.follow_up import follow_up_list
 
 VIETNAM = timedelta(hours=7)
 KIND_KEYS = {"visit": "follow.kind.visit", "call": "follow.kind.call", "note": "follow.kind.note",
              "assisted": "follow.kind.assisted", "cash_handover": "follow.kind.cash_handover"}
-DONE_KEYS = {"note": "follow.done.note", "withdrawal": "follow.done.withdrawal"}
+DONE_KEYS = {"note": "follow.done.note", "withdrawal": "follow.done.withdrawal", "cancelled": "follow.done.cancelled"}
+WITHDRAWAL_CHANNEL_KEYS = {"atm": "withdrawal.channel.atm", "counter": "withdrawal.channel.counter",
+                           "transfer": "withdrawal.channel.transfer", "qr": "withdrawal.channel.qr",
+                           "pos": "withdrawal.channel.pos", "agent": "withdrawal.channel.agent",
+                           "assisted": "follow.kind.assisted", "cash_handover": "follow.kind.cash_handover"}
 DAY_CHOICES = (3, 7, 14, 30)
 
 
@@ -111,3 +119,14 @@ class FollowUpPages(Controller):
             occurred_at=occurred.replace(tzinfo=UTC), amount=amount, helper_name=form_text(form, "helper_name") or None,
             note=form_text(form, "note")), principal)
         return see_other(_back(form, beneficiary_id, "withdrawal"))
+
+    @post("/{beneficiary_id:uuid}/withdrawal/{withdrawal_id:int}/cancel", guards=[requires(*COMMUNE_WRITERS)])
+    async def cancel_withdrawal(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                                beneficiary_id: UUID, withdrawal_id: int) -> Response[Any]:
+        """Cancel an assisted withdrawal or cash handover recorded by mistake (reason required)."""
+        form = await request.form()
+        principal = current_principal(request)
+        assert principal is not None
+        await cancel_assisted_withdrawal(db_session, beneficiary_id, withdrawal_id,
+                                         WithdrawalCancelIn(reason=form_text(form, "reason")), principal)
+        return see_other(f"/beneficiaries/{beneficiary_id}?done=cancelled")

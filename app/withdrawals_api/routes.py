@@ -21,6 +21,8 @@ from app.withdrawals_api.schemas import (
     FollowUpNoteIn,
     FollowUpNoteOut,
     IntakeOut,
+    WithdrawalCancelIn,
+    WithdrawalOut,
 )
 
 COMMUNE_WRITERS = (Role.commune_staff, Role.officer)
@@ -74,6 +76,21 @@ class BeneficiaryWithdrawalController(Controller):
                                   beneficiary_id: UUID, data: AssistedWithdrawalIn) -> AssistedWithdrawalOut:
         """A withdrawal made with commune staff's help, or (cash channel) the cash handed to the person."""
         return await service.add_assisted_withdrawal(db_session, beneficiary_id, data, _principal(request))
+
+    @get("/withdrawals", guards=[requires(*NOTE_READERS)])
+    async def withdrawals(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                          beneficiary_id: UUID) -> list[WithdrawalOut]:
+        """The person's withdrawals (bank activity and commune records), newest first, cancelled ones marked."""
+        return await service.list_withdrawals(db_session, beneficiary_id, _principal(request))
+
+    @post("/assisted-withdrawals/{withdrawal_id:int}/cancel", guards=[requires(*COMMUNE_WRITERS)],
+          status_code=200)
+    async def cancel_withdrawal(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                                beneficiary_id: UUID, withdrawal_id: int, data: WithdrawalCancelIn) -> WithdrawalOut:
+        """Cancel an assisted withdrawal or cash handover recorded by mistake {reason}; 409 for a bank's
+        withdrawal or one already cancelled."""
+        return await service.cancel_assisted_withdrawal(db_session, beneficiary_id, withdrawal_id, data,
+                                                        _principal(request))
 
     @post("/follow-up-notes", guards=[requires(*COMMUNE_WRITERS)], status_code=201)
     async def add_note(self, request: Request[Any, Any, Any], db_session: AsyncSession, beneficiary_id: UUID,

@@ -51,3 +51,24 @@ class FollowUpNoteOut(msgspec.Struct):
     at: datetime
     recorded_by: str
     text: str
+
+
+class WithdrawalCancelIn(msgspec.Struct):
+    reason: str
+
+
+class WithdrawalOut(msgspec.Struct):
+    id: int
+    beneficiary_id: UUID
+    occurred_at: datetime
+    amount: int
+    channel: str
+    source: str  # bank | commune
+    bank_bin: str | None
+    bank_reference: str | None
+    recorded_by: str
+    helper_name: str | None
+    note: str
+    cancelled_at: datetime | None
+    cancelled_by: str | None
+    cancel_reason: str | None

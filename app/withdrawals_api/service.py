@@ -20,6 +20,8 @@ from app.withdrawals_api.schemas import (
     FollowUpNoteIn,
     FollowUpNoteOut,
     IntakeOut,
+    WithdrawalCancelIn,
+    WithdrawalOut,
 )
 from reconciliation.withdrawal_files import (
     VIETNAM,
@@ -28,7 +30,13 @@ from reconciliation.withdrawal_files import (
     rows_from_file,
     rows_from_json,
 )
-from reconciliation.withdrawals import ARRIVED, record_bank_withdrawals, record_commune_withdrawal
+from reconciliation.withdrawals import (
+    ARRIVED,
+    LIVE_WITHDRAWAL,
+    cancel_commune_withdrawal,
+    record_bank_withdrawals,
+    record_commune_withdrawal,
+)
 
 NOTE_KINDS = ("visit", "call", "note")
 MAX_AMOUNT = 1_000_000_000  # one withdrawal of a social allowance never comes near a billion đồng
@@ -104,7 +112,8 @@ async def available_to_withdraw(session: AsyncSession, beneficiary_id: UUID) -> 
     the most commune staff may record as withdrawn or handed over now."""
     value = await session.scalar(text(
         f"""SELECT (SELECT coalesce(sum(p.amount), 0) FROM payout p WHERE p.beneficiary_id = :b AND {ARRIVED})
-                 - (SELECT coalesce(sum(w.amount), 0) FROM withdrawal w WHERE w.beneficiary_id = :b)"""),  # noqa: S608
+                 - (SELECT coalesce(sum(w.amount), 0) FROM withdrawal w
+                     WHERE w.beneficiary_id = :b AND {LIVE_WITHDRAWAL})"""),  # noqa: S608
         {"b": beneficiary_id})
     return max(int(value or 0), 0)
 
@@ -182,3 +191,42 @@ async def list_follow_up_notes(session: AsyncSession, beneficiary_id: UUID,
             ORDER BY at DESC, id DESC"""), {"b": beneficiary_id})
     return [FollowUpNoteOut(id=r.id, beneficiary_id=beneficiary_id, kind=r.kind, at=r.at, recorded_by=r.recorded_by,
                             text=r.text) for r in rows]
+
+
+async def list_withdrawals(session: AsyncSession, beneficiary_id: UUID, principal: Principal) -> list[WithdrawalOut]:
+    """The person's withdrawals, newest first, cancelled ones marked."""
+    await person_in_scope(session, beneficiary_id, principal)
+    rows = await session.execute(text(
+        """SELECT w.id, w.occurred_at, w.amount, w.channel, w.source, w.bank_bin, w.bank_reference, w.recorded_by,
+                  w.helper_name, w.note, c.cancelled_at, c.cancelled_by, c.reason AS cancel_reason
+             FROM withdrawal w LEFT JOIN withdrawal_cancellation c ON c.withdrawal_id = w.id
+            WHERE w.beneficiary_id = :b ORDER BY w.occurred_at DESC, w.id DESC"""), {"b": beneficiary_id})
+    return [WithdrawalOut(beneficiary_id=beneficiary_id, **row._mapping) for row in rows]
+
+
+async def cancel_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, withdrawal_id: int,
+                                     data: WithdrawalCancelIn, principal: Principal) -> WithdrawalOut:
+    """Cancel an assisted withdrawal or cash handover recorded by mistake (reason required, audited); the
+    person's allocation and undrawn balance are recomputed without it."""
+    await person_in_scope(session, beneficiary_id, principal)
+    reason = data.reason.strip()
+    if not 3 <= len(reason) <= 2000:
+        raise Problem(422, bilingual("Cần ghi lý do huỷ (ít nhất 3 ký tự)", "a reason is required (3 characters or more)"),
+                      errors=[{"row": None, "column": "reason", "message": "Cần ghi lý do huỷ",
+                               "message_en": "reason required"}])
+    owner = await session.scalar(text("SELECT beneficiary_id FROM withdrawal WHERE id = :id"), {"id": withdrawal_id})
+    if owner is None or str(owner) != str(beneficiary_id):
+        raise Problem(404, bilingual("Không tìm thấy giao dịch rút tiền của người này",
+                                     "no such withdrawal for this person"))
+    try:
+        await cancel_commune_withdrawal(session, withdrawal_id=withdrawal_id, reason=reason,
+                                        cancelled_by=principal.name)
+    except ValueError as error:
+        vi = ("Giao dịch đã được huỷ trước đó" if "already" in str(error)
+              else "Chỉ huỷ được giao dịch do cán bộ xã ghi; giao dịch của ngân hàng do ngân hàng điều chỉnh")
+        raise Problem(409, bilingual(vi, str(error))) from None
+    await record(session, actor=principal.name, actor_role=principal.role.value, action="withdrawal.cancel",
+                 object_type="beneficiary", object_id=beneficiary_id,
+                 after={"withdrawal_id": withdrawal_id, "reason": reason})
+    (item,) = [w for w in await list_withdrawals(session, beneficiary_id, principal) if w.id == withdrawal_id]
+    return item

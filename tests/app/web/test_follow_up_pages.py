@@ -50,6 +50,15 @@ async def test_commune_staff_record_a_visit_and_an_assisted_withdrawal_and_the_d
     # One of three withdrew: the median is not reached (the two who have not count as the slowest).
     assert re.search(r'id="median-days"><abbr title="Chưa đến một nửa[^"]*">chưa đạt</abbr>', after.text)
     assert len(payouts) == 3
+    # Recorded by mistake: cancelled from the person's page with a reason; the person waits again.
+    person = await client.get(person_path.replace("/follow-up/", "/beneficiaries/"))
+    assert "Các lần rút tiền" in person.text and "Cán bộ xã Phạm Thị Hoa: rút tại quầy" in person.text
+    cancel_path = re.search(r'action="(/follow-up/[0-9a-f-]{36}/withdrawal/\d+/cancel)"', person.text).group(1)
+    cancelled = await client.post(cancel_path, data={"_csrf": csrf_in(person.text), "reason": "Ghi nhầm người"})
+    assert cancelled.status_code == 200 and "Đã huỷ giao dịch ghi nhầm" in cancelled.text
+    assert "Đã huỷ bởi xa.hoankiem" in cancelled.text and "Ghi nhầm người" in cancelled.text
+    assert 'action="' + cancel_path not in cancelled.text  # nothing left to cancel
+    assert "3 chưa rút đồng nào" in (await client.get("/dashboard?period=2026-03")).text
 
 
 async def test_scope_is_enforced_on_follow_up_and_dashboard(client, engine):

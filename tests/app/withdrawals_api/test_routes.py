@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.database import session_scope
+from ledger import verify_ledger
 from tests.support.actors import bank_key
 from tests.support.credit import credit_payouts, payout_of
 from tests.support.withdrawal_world import AMOUNT, T0, build_sent_month, iso
@@ -170,6 +171,57 @@ async def test_commune_staff_cannot_record_more_than_the_person_has_undrawn(worl
     async with engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM withdrawal WHERE beneficiary_id = :b"),
                                  {"b": world.ids["A"]}) == 2
+
+
+async def test_a_mistaken_assisted_withdrawal_is_cancelled_by_a_new_row_and_the_money_waits_again(
+        world, engine, client):
+    await credit_payouts(engine, [world.payouts["A"]], T0)
+    csrf = await world.as_commune_staff("hoa.commune")
+    base = f"/api/beneficiaries/{world.ids['A']}"
+    typed = await client.post(f"{base}/assisted-withdrawals", headers=csrf,
+                              json={"occurred_at": iso(T0 + timedelta(days=1)), "amount": AMOUNT})
+    assert typed.status_code == 201 and typed.json()["undrawn_amount"] == 0
+    assert (await payout_of(engine, world.ids["A"], "2026-03"))["withdrawn_at"] == T0 + timedelta(days=1)
+    wid = typed.json()["id"]
+    assert (await client.post(f"{base}/assisted-withdrawals/{wid}/cancel", headers=csrf,
+                              json={"reason": " "})).status_code == 422
+    csrf_other = await world.as_commune_staff("nam.commune")  # Cửa Nam staff: not A's commune
+    assert (await client.post(f"{base}/assisted-withdrawals/{wid}/cancel", headers=csrf_other,
+                              json={"reason": "nhầm người"})).status_code == 403
+    csrf = await world.as_commune_staff("hoa.commune")
+    cancelled = await client.post(f"{base}/assisted-withdrawals/{wid}/cancel", headers=csrf,
+                                  json={"reason": "Ghi nhầm người, bà chưa ra xã"})
+    assert cancelled.status_code == 200, cancelled.text
+    assert (cancelled.json()["cancelled_by"], cancelled.json()["cancel_reason"]) == (
+        "hoa.commune", "Ghi nhầm người, bà chưa ra xã")
+    again = await client.post(f"{base}/assisted-withdrawals/{wid}/cancel", headers=csrf, json={"reason": "lần hai"})
+    assert again.status_code == 409 and "đã được huỷ" in again.json()["detail"]
+    payout = await payout_of(engine, world.ids["A"], "2026-03")
+    assert (payout["first_withdrawal_at"], payout["withdrawn_at"]) == (None, None)  # waiting again
+    # The withdrawal stays as typed; the memo ledger holds the 650,000 as undrawn again (new entries).
+    async with session_scope(engine) as session:
+        assert await session.scalar(text("SELECT count(*) FROM withdrawal WHERE id = :id"), {"id": wid}) == 1
+        assert await session.scalar(text("SELECT count(*) FROM withdrawal_allocation WHERE withdrawal_id = :id"),
+                                    {"id": wid}) == 0
+        balance = await session.scalar(text(
+            "SELECT debits_posted - credits_posted FROM ledger_account WHERE code = :c"),
+            {"c": f"undrawn:{world.ids['A']}"})
+        assert balance == AMOUNT
+        assert (await verify_ledger(session)).ok
+        with pytest.raises(DBAPIError):
+            async with session.begin_nested():
+                await session.execute(text("DELETE FROM withdrawal_cancellation WHERE withdrawal_id = :id"),
+                                      {"id": wid})
+    # A bank's activity is the bank's to correct.
+    assert (await world.bank_post([world.row("A", "A-ATM", T0 + timedelta(days=2))])).status_code == 200
+    listed = (await client.get(f"{base}/withdrawals")).json()
+    assert [(w["source"], w["cancelled_by"]) for w in listed] == [("bank", None), ("commune", "hoa.commune")]
+    bank_row = listed[0]["id"]
+    refused = await client.post(f"{base}/assisted-withdrawals/{bank_row}/cancel", headers=csrf,
+                                json={"reason": "không phải của xã"})
+    assert refused.status_code == 409 and "ngân hàng" in refused.json()["detail"]
+    assert (await client.post(f"/api/beneficiaries/{world.ids['B']}/assisted-withdrawals/{wid}/cancel",
+                              headers=csrf, json={"reason": "người khác"})).status_code == 404
 
 
 async def test_cli_import_counts_duplicates(world, engine, database_url, tmp_path, monkeypatch):
