@@ -127,6 +127,7 @@ def follow_up_workbook(people: Sequence[WaitingPerson], *, title: str, min_days:
     print_landscape_fit_width(sheet, gridlines=True)  # page setup goes before the first row in write-only mode
     header_row = start_table(sheet, FOLLOW_UP_COLUMNS, title_lines=(
         title, f"Người chưa rút tiền sau {min_days} ngày / People who have not withdrawn after {min_days} days"))
+    several_communes = len({person.commune_code for person in people}) > 1
     for number, person in enumerate(people, start=1):
         contact = ""
         if person.last_contact_at is not None:
@@ -135,7 +136,8 @@ def follow_up_workbook(people: Sequence[WaitingPerson], *, title: str, min_days:
         sheet.append([
             WriteOnlyCell(sheet, value=number), text_cell(sheet, person.full_name),
             WriteOnlyCell(sheet, value=person.age), text_cell(sheet, person.phone or ""),
-            text_cell(sheet, person.address), money_cell(sheet, person.amount_waiting),
+            text_cell(sheet, f"{person.address}, {person.commune_name}" if several_communes else person.address),
+            money_cell(sheet, person.amount_waiting),
             text_cell(sheet, _local(person.waiting_since)), WriteOnlyCell(sheet, value=person.days_waiting),
             text_cell(sheet, contact), text_cell(sheet, ""),
         ])

@@ -47,16 +47,29 @@ SUMMARY_COLUMNS = (
 COMMUNE_COLUMNS = (
     Column("STT / No.", 6), Column("Họ và tên / Full name", 26), Column("Mã chi trả / Reference", 18),
     Column("Kênh / Channel", 10), Column("Số tiền (đ) / Amount (VND)", 14, money=True),
-    Column("Trạng thái / Status", 11), Column("Ngày về TK / Credited", 12),
-    Column("Ngày rút hết / Withdrawn", 12), Column("Số ngày / Days", 8),
+    Column("Trạng thái / Status", 14), Column("Tiền đến người hưởng / Arrived", 16),
+    Column("Ngày rút hết / Withdrawn", 16), Column("Số ngày / Days", 8),
     Column("Còn chưa rút (đ) / Undrawn (VND)", 14, money=True),
 )
 BUCKETS = ("≤ 1 ngày / day", "1–3 ngày / days", "3–7 ngày / days", "7–30 ngày / days", "> 30 ngày / days",
            "Chưa rút hết / not withdrawn")
 
 
-def _local(moment: datetime | None) -> str:
-    return "" if moment is None else (moment.astimezone(UTC) + VIETNAM_OFFSET).strftime("%d/%m/%Y")
+CHANNEL_NAMES = {"bank": "Tài khoản / bank account", "cash": "Tiền mặt / cash"}
+STATUS_NAMES = {"scheduled": "Chờ gửi / scheduled", "sent": "Đã gửi / sent", "credited": "Đã về TK / credited",
+                "returned": "Bị trả lại / returned", "cancelled": "Đã huỷ / cancelled"}
+# For cash the money reaches the person's commune when it is sent (the handover is the withdrawal).
+ARRIVED_CASH = "Đã gửi về xã / sent to the commune"
+DATE_TIME_FORMAT = "dd/mm/yyyy hh:mm"
+
+
+def _moment_cell(sheet: Any, moment: datetime | None) -> WriteOnlyCell:
+    """A date-time cell in Việt Nam time (Excel has no time zones), empty when there is none."""
+    if moment is None:
+        return WriteOnlyCell(sheet, value=None)
+    cell = WriteOnlyCell(sheet, value=(moment.astimezone(UTC) + VIETNAM_OFFSET).replace(tzinfo=None))
+    cell.number_format = DATE_TIME_FORMAT
+    return cell
 
 
 def _number(sheet: Any, value: float | int | None, number_format: str | None = None) -> WriteOnlyCell:
@@ -181,8 +194,10 @@ def _commune_sheet(sheet: Any, item: dict[str, Any], rows: list[Any], period: da
     for number, row in enumerate(rows, start=1):
         sheet.append([
             _number(sheet, number), text_cell(sheet, row.full_name), text_cell(sheet, row.reference),
-            text_cell(sheet, row.channel), money_cell(sheet, int(row.amount)), text_cell(sheet, row.status),
-            text_cell(sheet, _local(row.arrived_at)), text_cell(sheet, _local(row.withdrawn_at)),
+            text_cell(sheet, CHANNEL_NAMES.get(row.channel, row.channel)), money_cell(sheet, int(row.amount)),
+            text_cell(sheet, ARRIVED_CASH if row.channel == "cash" and row.status == "sent"
+                      else STATUS_NAMES.get(row.status, row.status)),
+            _moment_cell(sheet, row.arrived_at), _moment_cell(sheet, row.withdrawn_at),
             _number(sheet, None if row.days is None else round(float(row.days), 2), DAYS_FORMAT),
             money_cell(sheet, int(row.undrawn)),
         ])

@@ -99,7 +99,8 @@ class ReportController(Controller):
                                       min_days=min_days, as_of=as_of)
         if format == "xlsx":
             name = commune or "all"
-            title = f"Danh sách theo dõi rút tiền — {name} / Follow-up list — {name}"
+            title = ("Danh sách theo dõi rút tiền — các xã/phường bạn phụ trách / "
+                     "Follow-up list — the communes you cover")
             if commune is not None:
                 commune_name = await db_session.scalar(text("SELECT name FROM commune WHERE code = :c"),
                                                        {"c": commune})

@@ -24,3 +24,21 @@ def test_hostile_cells_are_neutralised_and_amounts_are_integers():
     assert rows[3][1].startswith("'=") and rows[3][3] == "'+84912345678" and rows[3][4] == "'@SUM(1)"
     assert rows[3][5] == 1_300_000 and book.active["F4"].number_format == "#,##0"
     assert rows[3][6] == "10/03/2026" and rows[3][7] == 30
+
+
+def test_a_list_over_several_communes_says_which_commune_each_person_lives_in():
+    def person(commune_code: str, commune_name: str) -> WaitingPerson:
+        return WaitingPerson(
+            beneficiary_id=uuid.uuid4(), full_name="Lò Thị Mai", date_of_birth=date(1938, 5, 1), age=88,
+            sex="female", commune_code=commune_code, commune_name=commune_name, phone=None, address="Bản Na Sang",
+            channel="cash", payouts_waiting=1, amount_waiting=650_000,
+            waiting_since=datetime(2026, 3, 8, 2, tzinfo=UTC), days_waiting=22, last_contact_at=None,
+            last_contact_kind=None, last_contact_by=None)
+
+    two = [person("03352", "Xã Mường Phăng"), person("03355", "Xã Nà Tấu")]
+    rows = list(openpyxl.load_workbook(io.BytesIO(follow_up_workbook(two, title="x", min_days=7))).active
+                .iter_rows(values_only=True))
+    assert [r[4] for r in rows[3:5]] == ["Bản Na Sang, Xã Mường Phăng", "Bản Na Sang, Xã Nà Tấu"]
+    one = list(openpyxl.load_workbook(io.BytesIO(follow_up_workbook(two[:1], title="x", min_days=7))).active
+               .iter_rows(values_only=True))
+    assert one[3][4] == "Bản Na Sang"

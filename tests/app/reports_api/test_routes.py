@@ -4,7 +4,7 @@ workbook, each limited to the caller's scope."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import openpyxl
 import pytest
@@ -87,6 +87,11 @@ async def test_monthly_workbook_holds_the_figures_as_numbers_and_formulas(world,
     commune_rows = list(book.worksheets[1].iter_rows(values_only=True))
     assert len(commune_rows) == 2 + 5 + 1 and commune_rows[-1][4] == "=SUM(E3:E7)"
     assert sorted(r[8] for r in commune_rows[2:7] if r[8] is not None) == [0, 1.5, 2, 4]
+    by_channel = {r[3]: r for r in commune_rows[2:7]}
+    cash, bank = by_channel["Tiền mặt / cash"], by_channel["Tài khoản / bank account"]
+    assert cash[5] == "Đã gửi về xã / sent to the commune" and bank[5] == "Đã về TK / credited"
+    assert bank[6] == datetime(2026, 3, 10, 8, 0)  # T0 in Việt Nam time, a real date cell
+    assert book.worksheets[1].cell(row=3, column=7).number_format == "dd/mm/yyyy hh:mm"
     await world.as_commune_staff()
     assert (await client.get("/api/reports/monthly", params={"period": "2026-03"})).status_code == 403
 
