@@ -1,4 +1,5 @@
-"""``ansinh reports …``: the time-to-withdrawal report and the monthly workbook from the command line."""
+"""``ansinh reports …``: the time-to-withdrawal report, follow-up lists and the monthly workbook from the
+command line."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import json
 from pathlib import Path
 
 import click
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli import CliContext, fail, pass_cli
+from reports.follow_up import WaitingPerson, follow_up_list, follow_up_workbook
 from reports.time_to_withdrawal import GROUP_BY, month_start, time_to_withdrawal
 from reports.workbooks import monthly_workbook
 
@@ -27,7 +30,7 @@ def time_to_withdrawal_command(cli: CliContext, period: str, group_by: str) -> N
     try:
         month = month_start(period)
     except ValueError:
-        fail("period must be YYYY-MM")
+        fail("Tháng phải có dạng YYYY-MM / period must be YYYY-MM")
         return
 
     async def work(session: AsyncSession) -> dict[str, object]:
@@ -46,7 +49,7 @@ def monthly_command(cli: CliContext, period: str, province: str | None, output: 
     try:
         month = month_start(period)
     except ValueError:
-        fail("period must be YYYY-MM")
+        fail("Tháng phải có dạng YYYY-MM / period must be YYYY-MM")
         return
 
     async def work(session: AsyncSession) -> bytes:
@@ -54,6 +57,28 @@ def monthly_command(cli: CliContext, period: str, province: str | None, output: 
 
     output.write_bytes(cli.in_session(work))
     click.echo(str(output))
+
+
+@reports.command("follow-up")
+@click.option("--commune", default=None, help="commune code (default: every commune)")
+@click.option("--min-days", type=click.IntRange(0, 365), default=7, show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write the printable A4 .xlsx here instead of printing JSON lines")
+@pass_cli
+def follow_up_command(cli: CliContext, commune: str | None, min_days: int, output: Path | None) -> None:
+    """People whose money has waited at least --min-days days, oldest and longest-waiting first."""
+
+    async def work(session: AsyncSession) -> list[WaitingPerson]:
+        return await follow_up_list(session, commune=commune, min_days=min_days)
+
+    people = cli.in_session(work)
+    if output is not None:
+        title = f"Danh sách theo dõi rút tiền — {commune or 'tất cả / all'} / Follow-up list"
+        output.write_bytes(follow_up_workbook(people, title=title, min_days=min_days))
+        click.echo(str(output))
+        return
+    for person in people:
+        click.echo(json.dumps(msgspec.to_builtins(person), ensure_ascii=False))
 
 
 commands = [reports]

@@ -13,10 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.database import session_scope
+from app.registry.importer.columns import COLUMNS as IMPORT_COLUMNS
 from app.registry.importer.service import import_beneficiaries, record_rejected_import
 from app.registry.routes import READERS
 from app.registry.service import beneficiaries as registry
 from app.registry.service.accounts import list_bank_accounts
+from app.registry.sheets import rows_xlsx
+from app.reports_api.routes import XLSX
 from app.web.follow_up import DONE_KEYS, KIND_KEYS, VIETNAM, WITHDRAWAL_CHANNEL_KEYS
 from app.web.render import page
 from app.withdrawals_api.routes import COMMUNE_WRITERS
@@ -73,8 +76,15 @@ class BeneficiaryPages(Controller):
 
     @get("/import", guards=[requires(Role.officer)])
     async def import_form(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        """Upload a beneficiary list (xlsx or csv)."""
-        return page(request, "beneficiaries/import.html", outcome=None, upload_id=None, filename=None)
+        """Upload a beneficiary list (xlsx or csv); the columns it takes are listed, with a blank template."""
+        return page(request, "beneficiaries/import.html", outcome=None, upload_id=None, filename=None,
+                    columns=IMPORT_COLUMNS)
+
+    @get("/import/template.xlsx", guards=[requires(Role.officer)])
+    async def import_template(self) -> Response[bytes]:
+        """A blank import file: the header row in Vietnamese (what the import reads first)."""
+        return Response(rows_xlsx([[column.vi for column in IMPORT_COLUMNS]], title="Danh sách"), media_type=XLSX,
+                        headers={"Content-Disposition": 'attachment; filename="mau-danh-sach-doi-tuong.xlsx"'})
 
     @post("/import", guards=[requires(Role.officer)])
     async def import_file(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> Response[Any]:
@@ -83,7 +93,7 @@ class BeneficiaryPages(Controller):
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             return page(request, "beneficiaries/import.html", status_code=422, outcome=None, upload_id=None,
-                        filename=None, missing_file=True)
+                        filename=None, missing_file=True, columns=IMPORT_COLUMNS)
         content = await upload.read()
         principal = current_principal(request)
         assert principal is not None
@@ -96,4 +106,4 @@ class BeneficiaryPages(Controller):
                 upload_id = await record_rejected_import(own_session, content=content, filename=upload.filename,
                                                          principal=principal, outcome=outcome)
         return page(request, "beneficiaries/import.html", status_code=200 if outcome.applied else 422,
-                    outcome=outcome, upload_id=upload_id, filename=upload.filename)
+                    outcome=outcome, upload_id=upload_id, filename=upload.filename, columns=IMPORT_COLUMNS)

@@ -3,11 +3,14 @@ workbook, each limited to the caller's scope."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 from datetime import datetime, timedelta
 
 import openpyxl
 import pytest
+from click.testing import CliRunner
 
 from tests.support.withdrawal_world import AMOUNT, T0, build_month, iso
 from tests.support.world import Office
@@ -104,3 +107,22 @@ async def test_beneficiary_detail_shows_days_to_withdraw_for_bank_and_cash(world
         payout = detail["payouts"][0]
         days[name] = (payout["days_to_withdraw"], payout["withdrawn_at"] is not None)
     assert days == {"A": (2.0, True), "D": (4.0, True), "E": (1.5, True)}
+
+
+async def test_cli_follow_up_prints_the_list_and_writes_the_sheet(world, database_url, tmp_path, monkeypatch):
+    from app.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+    listed = await asyncio.to_thread(runner.invoke, main, ["reports", "follow-up", "--commune", "00070",
+                                                          "--min-days", "7"])
+    assert listed.exit_code == 0, listed.output
+    people = [json.loads(line) for line in listed.output.splitlines() if line.startswith("{")]
+    assert [p["full_name"] for p in people] == [world.people["C"].full_name]  # never withdrew
+    sheet = tmp_path / "theo-doi.xlsx"
+    written = await asyncio.to_thread(runner.invoke, main, ["reports", "follow-up", "-o", str(sheet)])
+    assert written.exit_code == 0, written.output
+    rows = list(openpyxl.load_workbook(sheet).active.iter_rows(values_only=True))
+    assert world.people["C"].full_name in [r[1] for r in rows]
+    bad = await asyncio.to_thread(runner.invoke, main, ["reports", "time-to-withdrawal", "--period", "3/2026"])
+    assert bad.exit_code == 1 and "Tháng phải có dạng YYYY-MM" in bad.output

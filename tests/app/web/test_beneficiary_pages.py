@@ -1,9 +1,13 @@
 """Beneficiary pages: search (accents optional) in the caller's scope, detail, import with every bad row."""
 
+import io
 import re
+
+import openpyxl
 
 from app.auth.models import Role
 from app.registry.fake import BeneficiaryFaker, import_file_bytes
+from app.registry.importer.columns import COLUMNS as IMPORT_COLUMNS
 from app.web.forms import fold
 from tests.support.actors import add_user
 from tests.support.pages import csrf_in, signed_in_page
@@ -55,6 +59,12 @@ async def test_import_page_lists_every_bad_row_and_stores_nothing(client, engine
     bad_id = bad_id.__class__(**{**bad_id.__dict__, "national_id": "123"})
     page, token = await signed_in_page(client, "lan.officer", "/beneficiaries/import")
     assert page.status_code == 200 and 'enctype="multipart/form-data"' in page.text
+    assert "Số CCCD / Citizen ID — <strong>bắt buộc</strong>" in page.text
+    assert "Ngày mở tài khoản / Account opened</li>" in page.text
+    template = await client.get("/beneficiaries/import/template.xlsx")
+    assert template.status_code == 200 and template.content[:2] == b"PK"
+    header = next(openpyxl.load_workbook(io.BytesIO(template.content)).active.iter_rows(values_only=True))
+    assert header[:4] == ("Họ và tên", "Ngày sinh", "Giới tính", "Số CCCD") and len(header) == len(IMPORT_COLUMNS)
     rejected = await client.post("/beneficiaries/import", data={"_csrf": token},
                                  files={"file": ("ds.csv", import_file_bytes([good, bad_id], kind="csv"), "text/csv")})
     assert rejected.status_code == 422
