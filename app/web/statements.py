@@ -15,6 +15,7 @@ from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.http.problems import Problem, bilingual
 from app.payouts.service.errors import PayoutError
+from app.reconciliation_api import flags as flag_service
 from app.reconciliation_api import resolution
 from app.reconciliation_api.importer import import_statement_file
 from app.reconciliation_api.routes import READERS
@@ -117,7 +118,7 @@ async def _exceptions_page(request: Request[Any, Any, Any], session: AsyncSessio
         status = "open"
     listed = await resolution.list_exceptions(session, status=status, bank=bank or None, page=page_number,
                                               page_size=100)
-    flags = await resolution.list_flags(session, open_only=True)
+    flags = await flag_service.list_flags(session)
     principal = current_principal(request)
     returned = [item["id"] for item in listed["items"] if item["status"] == "returned" and not item["resolved_at"]]
     accounts: dict[int, list[Any]] = {}
