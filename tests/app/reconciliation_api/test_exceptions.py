@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app.database import session_scope
+from app.database import make_sessionmaker, session_scope
 from reconciliation.writers import write_camt053
 from tests.app.reconciliation_api.world import (
     as_bank,
@@ -258,3 +260,30 @@ async def test_a_reissued_return_cannot_be_closed(office, engine):
                         """INSERT INTO payout_return_closure (returned_payout_id, reason, closed_by)
                            VALUES (:p, 'x', 'x')"""), {"p": payout.id})
         assert await session.scalar(text("SELECT count(*) FROM payout_return_closure")) == 0
+
+
+async def test_a_reissue_and_a_closure_at_the_same_moment_leave_exactly_one(office, engine):
+    _, p = await build_world(office, vietcombank=1)
+    headers = await as_bank(office, VIETCOMBANK)
+    assert (await upload(office, headers, write_camt053(statement(VIETCOMBANK, [returned(p[0])])),
+                         "s.xml")).status_code == 201
+    await office.be("lan.officer")
+    account = await office.post(f"/api/beneficiaries/{p[0].beneficiary_id}/bank-accounts",
+                                json={"bank_bin": VIETCOMBANK, "account_number": "9704361234567"})
+    assert account.status_code == 201, account.text
+    maker = make_sessionmaker(engine)
+    async with maker() as closing, maker() as reissuing:
+        await closing.execute(text(
+            "INSERT INTO payout_return_closure (returned_payout_id, reason, closed_by) VALUES (:p, 'MD07', 'a')"),
+            {"p": p[0].id})
+        second = asyncio.create_task(reissuing.execute(text(
+            "INSERT INTO payout_reissue (returned_payout_id, bank_account_id, requested_by) VALUES (:p, :a, 'b')"),
+            {"p": p[0].id, "a": account.json()["id"]}))
+        await asyncio.sleep(0.5)
+        assert not second.done()  # waits for the payout's row lock
+        await closing.commit()
+        with pytest.raises(DBAPIError, match="closed without reissue"):
+            await asyncio.wait_for(second, timeout=10)
+    async with session_scope(engine) as session:
+        assert await session.scalar(text("SELECT count(*) FROM payout_reissue")) == 0
+        assert await session.scalar(text("SELECT count(*) FROM payout_return_closure")) == 1

@@ -3,12 +3,14 @@ dismisses it with a reason; each way is audited, and a resolved flag never chang
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.auth.models import Role
-from app.database import session_scope
+from app.database import make_sessionmaker, session_scope
 from reconciliation.writers import write_camt053
 from tests.app.reconciliation_api.world import as_bank, build_world, debit, returned, statement, upload
 from tests.support.world import VIETCOMBANK, Office
@@ -136,3 +138,28 @@ async def test_only_officers_and_readers_see_flags(office, engine, client):
     assert (await client.get("/api/reconciliation/flags")).status_code == 403
     await office.be("thu.auditor")
     assert (await client.get("/api/reconciliation/flags", params={"status": "all"})).json()["items"] == []
+
+
+@pytest.mark.parametrize("first", ["death", "flag"])
+async def test_a_death_recorded_while_a_bank_reports_it_leaves_no_open_flag(office, engine, first):
+    _, p = await build_world(office, vietcombank=1)
+    person = p[0].beneficiary_id
+    death = text("""INSERT INTO beneficiary_event (beneficiary_id, kind, effective_on, status_after, commune_after,
+                                                   recorded_by)
+                    VALUES (:b, 'deceased', DATE '2026-03-08', 'active', '00070', 'lan.officer')""")
+    flag = text("""INSERT INTO beneficiary_flag (beneficiary_id, kind, payout_id)
+                   VALUES (:b, 'deceased_reported_by_bank', :p)""")
+    statements = {"death": (death, {"b": person}), "flag": (flag, {"b": person, "p": p[0].id})}
+    later = "flag" if first == "death" else "death"
+    maker = make_sessionmaker(engine)
+    async with maker() as early, maker() as late:
+        await early.execute(*statements[first])
+        waiting = asyncio.create_task(late.execute(*statements[later]))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # the person's row lock orders the two
+        await early.commit()
+        await asyncio.wait_for(waiting, timeout=10)
+        await late.commit()
+    async with session_scope(engine) as session:
+        row = (await session.execute(text("SELECT resolution, resolved_at FROM beneficiary_flag"))).one()
+    assert row.resolution == "death_recorded" and row.resolved_at is not None
