@@ -3,7 +3,7 @@
 A flag is raised by the statement import and resolved once, in one of two ways:
 - ``death_recorded``: the officer records the death (``POST /api/beneficiaries/{id}/events`` with kind
   ``deceased``); the database closes the person's open flag in the same transaction and audits it
-  (migration 0013, ``beneficiary_flag_close_on_death``). A bank reporting a death already on record
+  (migration 0014, ``beneficiary_flag_close_on_death``). A bank reporting a death already on record
   raises the flag closed.
 - ``dismissed``: the officer checked and the person is alive (the bank was wrong); a reason is required
   and the dismissal is audited (``dismiss_flag``).

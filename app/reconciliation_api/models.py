@@ -1,6 +1,6 @@
 """Statement uploads, bank statements, their lines, what each line matched, flags, reissues and closures.
 
-Schema: migrations 0007 (the database enforces "nothing applied twice"; see its docstring) and 0013
+Schema: migrations 0007 (the database enforces "nothing applied twice"; see its docstring) and 0014
 (returned payouts closed without reissue; flags closed by a recorded death or dismissed). The import
 and the resolutions write these tables set-based through SQL; the classes describe them for reads.
 """

@@ -240,7 +240,7 @@ async def _close_without_reissue(session: AsyncSession, line: Any, *, actor: str
     entitlement recognised at approval (``expense:P``) standing. Closing changes neither: paying heirs or
     writing the entitlement off is a separate decision outside the queue. The payout's months stay
     unreleased, so the "each (enrolment, month) paid at most once" index keeps every later run from paying
-    them; the database refuses a reissue or a release of a closed payout's months (migration 0013).
+    them; the database refuses a reissue or a release of a closed payout's months (migration 0014).
     """
     if line.status != "returned":
         raise Conflict("Chỉ đóng được khoản đã bị hoàn trả", "only a returned payout can be closed")

@@ -1,4 +1,4 @@
-"""Migration 0013: open "deceased reported by bank" flags of people already recorded deceased are closed
+"""Migration 0014: open "deceased reported by bank" flags of people already recorded deceased are closed
 on upgrade (nothing used to close them), and the migration goes down and up again."""
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ async def test_upgrade_closes_the_flags_of_deaths_recorded_before_it(client, eng
     assert (await upload(office, headers, write_camt053(statement(VIETCOMBANK, lines)), "s.xml")).status_code == 201
     await engine.dispose()
 
-    await asyncio.to_thread(command.downgrade, _alembic_config(database_url), "0012")
+    await asyncio.to_thread(command.downgrade, _alembic_config(database_url), "0013")
     async with session_scope(engine) as session:
-        # before 0013 a recorded death left the bank's flag open
+        # before 0014 a recorded death left the bank's flag open
         await session.execute(text(
             """INSERT INTO beneficiary_event (beneficiary_id, kind, effective_on, status_after, commune_after,
                                               recorded_by)
@@ -43,4 +43,4 @@ async def test_upgrade_closes_the_flags_of_deaths_recorded_before_it(client, eng
         assert (still_open.resolution, still_open.resolved_at) == (None, None)
         audit = (await session.execute(text(
             "SELECT actor, after FROM audit_log WHERE action = 'reconciliation.flag_death_recorded'"))).one()
-        assert audit.actor == "system" and audit.after["by"] == "migration 0013"
+        assert audit.actor == "system" and audit.after["by"] == "migration 0014"

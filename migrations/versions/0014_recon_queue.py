@@ -13,15 +13,15 @@
   changes again, and flags are never deleted. Open flags of people already recorded deceased are
   closed here (nothing used to close them).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-01
 """
 
 from migrations.helpers import execute_script
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
@@ -124,12 +124,12 @@ def upgrade() -> None:
                jsonb_build_object('resolved_at', NULL),
                jsonb_build_object('resolution', 'death_recorded', 'event_id', closed.event_id,
                                   'deceased_on', closed.effective_on, 'beneficiary_id', closed.beneficiary_id,
-                                  'payout_id', closed.payout_id, 'line_id', closed.line_id, 'by', 'migration 0013')
+                                  'payout_id', closed.payout_id, 'line_id', closed.line_id, 'by', 'migration 0014')
           FROM closed;
         -- Nothing set resolved_at before; a row changed by hand is kept as dismissed, with a note.
         UPDATE beneficiary_flag
            SET resolution = 'dismissed', resolved_by = coalesce(resolved_by, 'system'),
-               note = coalesce(nullif(btrim(note), ''), 'resolved before migration 0013')
+               note = coalesce(nullif(btrim(note), ''), 'resolved before migration 0014')
          WHERE resolved_at IS NOT NULL AND resolution IS NULL;
         ALTER TABLE beneficiary_flag
             ADD CONSTRAINT ck_beneficiary_flag_resolved
@@ -229,7 +229,7 @@ def downgrade() -> None:
             DROP COLUMN event_id, DROP COLUMN resolution;
         ALTER TABLE statement_line DROP CONSTRAINT ck_statement_line_closed_reason,
             DROP CONSTRAINT statement_line_resolution_check;
-        -- Fails on lines closed without reissue: 0012 has no way to say it.
+        -- Fails on lines closed without reissue: 0013 has no way to say it.
         ALTER TABLE statement_line ADD CONSTRAINT statement_line_resolution_check
             CHECK (resolution IN ({_OLD_RESOLUTIONS}));
         DROP TRIGGER payout_reissue_decided_once ON payout_reissue;
