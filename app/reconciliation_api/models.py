@@ -1,6 +1,7 @@
-"""Statement uploads, bank statements, their lines, what each line matched, flags and reissues.
+"""Statement uploads, bank statements, their lines, what each line matched, flags, reissues and closures.
 
-Schema: migration 0007 (the database enforces "nothing applied twice"; see its docstring). The import
+Schema: migrations 0007 (the database enforces "nothing applied twice"; see its docstring) and 0014
+(returned payouts closed without reissue; flags closed by a recorded death or dismissed). The import
 and the resolutions write these tables set-based through SQL; the classes describe them for reads.
 """
 
@@ -30,6 +31,7 @@ from app.orm import Base
 from app.payouts import models as _payout_models  # noqa: F401 - tables the foreign keys point at
 
 LINE_STATUSES = ("matched", "returned", "exception", "ignored", "fee")
+FLAG_RESOLUTIONS = ("death_recorded", "dismissed")
 MATCH_RULES = ("reference", "return", "bulk", "account_amount_date", "funding", "manual_match", "bank_fee", "ignore")
 
 
@@ -125,6 +127,8 @@ class BeneficiaryFlag(Base):
     raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     resolved_by: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution: Mapped[str | None] = mapped_column(Text)  # death_recorded, dismissed
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("beneficiary_event.id"))  # the recorded death
     note: Mapped[str | None] = mapped_column(Text)
 
 
@@ -136,3 +140,15 @@ class PayoutReissue(Base):
     line_id: Mapped[int | None] = mapped_column(ForeignKey("statement_line.id"))
     requested_by: Mapped[str] = mapped_column(Text)
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PayoutReturnClosure(Base):
+    """A returned payout closed without paying it again (reason required; never together with a reissue)."""
+
+    __tablename__ = "payout_return_closure"
+
+    returned_payout_id: Mapped[UUID] = mapped_column(ForeignKey("payout.id"), primary_key=True)
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("statement_line.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    closed_by: Mapped[str] = mapped_column(Text)
+    closed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -2,8 +2,10 @@
 
 Actions: ``manual_match`` (credit, or for a credit line return, the named payout), ``bank_fee`` (a debit
 the bank charged: ``expense:bank_fee:K`` ← ``bank:K:disbursement``), ``ignore`` (a reason is
-required) and ``reissue`` (a returned payout: its months are released and its entitlement reversed,
-so the next run pays them again, once, to the beneficiary's corrected account).
+required), and for a returned payout either ``reissue`` (its months are released and its entitlement
+reversed, so the next run pays them again, once, to the beneficiary's corrected account) or
+``close_without_reissue`` (a reason is required: the months stay paid by the returned payout, so no run
+pays them again, and the ledger is left as the return left it; see ``_close_without_reissue``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from ledger.service import create_transfer_arrays
 from reconciliation.matching import UNSTATED_RETURN_REASON, LineDecision
 from reconciliation.parsers.model import StatementLine
 
-ACTIONS = ("manual_match", "bank_fee", "ignore", "reissue")
+ACTIONS = ("manual_match", "bank_fee", "ignore", "reissue", "close_without_reissue")
+RETURN_ACTIONS = ("reissue", "close_without_reissue")
+ORDERS = {"oldest": "l.booking_date, l.id", "newest": "l.booking_date DESC, l.id DESC"}
 FEE_NAMESPACE = uuid.UUID("3c0f6a7e-52d4-4c1e-9d33-8b1f0e5a7c21")
 
 
@@ -51,8 +55,9 @@ _LINE_VIEW = """
                        'beneficiary_id', p.beneficiary_id, 'status', p.status, 'return_reason', p.return_reason,
                        'amount', p.amount) ORDER BY p.reference), '[]'::jsonb)
               FROM statement_match m JOIN payout p ON p.id = m.payout_id WHERE m.line_id = l.id) AS payouts,
-           (SELECT jsonb_build_object('id', f.id, 'kind', f.kind, 'beneficiary_id', f.beneficiary_id)
-              FROM beneficiary_flag f WHERE f.line_id = l.id LIMIT 1) AS flag
+           (SELECT jsonb_build_object('id', f.id, 'kind', f.kind, 'beneficiary_id', f.beneficiary_id,
+                                      'resolution', f.resolution, 'resolved_at', f.resolved_at)
+              FROM beneficiary_flag f WHERE f.line_id = l.id ORDER BY f.id LIMIT 1) AS flag
       FROM statement_line l JOIN bank_statement s ON s.id = l.statement_id
 """
 
@@ -82,35 +87,23 @@ async def statement_lines(session: AsyncSession, statement_id: UUID) -> list[dic
 
 
 async def list_exceptions(session: AsyncSession, *, status: str = "open", bank: str | None = None,
-                          page: int = 1, page_size: int = 100) -> dict[str, Any]:
-    """Lines needing an officer (exceptions and returns not yet resolved), or the resolved ones, or all."""
+                          order: str = "oldest", page: int = 1, page_size: int = 100) -> dict[str, Any]:
+    """Lines needing an officer (exceptions and returns not yet resolved), or the resolved ones, or all;
+    ``order`` oldest (booked first: the longest waiting, the default) or newest first."""
     conditions = {"open": "l.resolved_at IS NULL AND l.status IN ('exception', 'returned')",
                   "resolved": "l.resolved_at IS NOT NULL",
                   "all": "(l.resolved_at IS NOT NULL OR l.status IN ('exception', 'returned'))"}
     if status not in conditions:
         raise PayoutError("Trạng thái phải là open, resolved hoặc all", "status must be open, resolved or all")
+    if order not in ORDERS:
+        raise PayoutError("Thứ tự phải là oldest hoặc newest", "order must be oldest or newest")
     page, page_size = max(page, 1), min(max(page_size, 1), 1000)
     where = conditions[status] + (" AND l.bank_bin = :bank" if bank else "")
     params: dict[str, Any] = {"bank": bank, "limit": page_size, "offset": (page - 1) * page_size}
     total = await session.scalar(text(f"SELECT count(*) FROM statement_line l WHERE {where}"), params)  # noqa: S608
     rows = await session.execute(text(
-        _LINE_VIEW + f" WHERE {where} ORDER BY l.id LIMIT :limit OFFSET :offset"), params)  # noqa: S608
+        _LINE_VIEW + f" WHERE {where} ORDER BY {ORDERS[order]} LIMIT :limit OFFSET :offset"), params)  # noqa: S608
     return {"items": [line_output(r) for r in rows], "total": int(total or 0), "page": page, "page_size": page_size}
-
-
-async def list_flags(session: AsyncSession, *, open_only: bool = True) -> dict[str, Any]:
-    """Beneficiaries flagged for an officer (deceased reported by a bank's return, MD07)."""
-    rows = await session.execute(text(
-        """SELECT f.id, f.beneficiary_id, b.full_name, b.commune_code, f.kind, f.payout_id, f.line_id,
-                  f.raised_at, f.resolved_at, f.resolved_by, f.note
-             FROM beneficiary_flag f JOIN beneficiary b ON b.id = f.beneficiary_id
-            WHERE NOT :open_only OR f.resolved_at IS NULL ORDER BY f.id"""), {"open_only": open_only})
-    items = [{"id": r.id, "beneficiary_id": str(r.beneficiary_id), "full_name": r.full_name,
-              "commune_code": r.commune_code, "kind": r.kind,
-              "message": "Ngân hàng báo chủ tài khoản đã mất (MD07) / the bank reports the holder deceased (MD07)",
-              "payout_id": str(r.payout_id) if r.payout_id else None, "line_id": r.line_id, "raised_at": r.raised_at,
-              "resolved_at": r.resolved_at, "resolved_by": r.resolved_by, "note": r.note} for r in rows]
-    return {"items": items, "total": len(items), "page": 1, "page_size": len(items)}
 
 
 async def _locked_line(session: AsyncSession, line_id: int) -> Any:
@@ -151,14 +144,17 @@ async def resolve_line(session: AsyncSession, line_id: int, *, action: str, acto
     """Resolve one open line with an action; raises PayoutError (bilingual) when it does not fit."""
     note = (note or "").strip() or None
     if action not in ACTIONS:
-        raise PayoutError("Hành động phải là manual_match, bank_fee, ignore hoặc reissue",
-                          "action must be manual_match, bank_fee, ignore or reissue")
+        raise PayoutError("Hành động phải là manual_match, bank_fee, ignore, reissue hoặc close_without_reissue",
+                          "action must be manual_match, bank_fee, ignore, reissue or close_without_reissue")
     line = await _locked_line(session, line_id)
     if action == "reissue":
         await _reissue(session, line, bank_account_id=bank_account_id, actor=actor, note=note)
+    elif action == "close_without_reissue":
+        await _close_without_reissue(session, line, actor=actor, reason=note)
     else:
         if line.status != "exception":
-            raise Conflict("Chỉ xử lý được dòng đang là ngoại lệ", "only an exception line can be resolved this way")
+            raise Conflict("Chỉ xử lý được dòng đang là ngoại lệ; khoản hoàn trả thì chi lại hoặc đóng",
+                           "only an exception line can be resolved this way; a return is reissued or closed")
         if action == "ignore":
             if note is None:
                 raise PayoutError("Cần ghi lý do bỏ qua", "a reason is required to ignore a line")
@@ -221,6 +217,48 @@ async def _bank_fee(session: AsyncSession, line: Any, *, actor: str, note: str |
                   extra={"transfer_id": transfer_id, "amount": -line.amount})
 
 
+async def _returned_payout(session: AsyncSession, line: Any) -> Any:
+    """The payout a return line brought back, locked (a reissue and a closure of it wait for each other)."""
+    payout = (await session.execute(text(
+        """SELECT p.id, p.beneficiary_id, p.amount, p.reference, p.status, p.bank_account_id, p.bank_bin,
+                  p.return_reason, r.programme_code
+             FROM statement_match m JOIN payout p ON p.id = m.payout_id JOIN payout_run r ON r.id = p.run_id
+            WHERE m.line_id = :line AND m.effect = 'return' FOR UPDATE OF p"""), {"line": line.id})).first()
+    if payout is None or payout.status != "returned":
+        raise Conflict("Không tìm thấy lệnh chi bị hoàn trả của dòng này", "no returned payout on this line")
+    return payout
+
+
+async def _close_without_reissue(session: AsyncSession, line: Any, *, actor: str, reason: str | None) -> None:
+    """Close a returned payout for good: nobody is paid again for its months (e.g. MD07, the holder died).
+
+    The ledger is not touched, because the return already settled where the money stands: a return of a
+    payout still pending voided its pending ``payable:beneficiary:B`` → ``bank:K:disbursement`` transfer,
+    and a return of a credited payout posted the reversing ``bank:K:disbursement`` → ``payable:beneficiary:B``.
+    Either way the amount is back on ``bank:K:disbursement`` (the bank holds it and later runs can send it;
+    it counts in the funding check), and ``payable:beneficiary:B`` still holds it as owed to the person, the
+    entitlement recognised at approval (``expense:P``) standing. Closing changes neither: paying heirs or
+    writing the entitlement off is a separate decision outside the queue. The payout's months stay
+    unreleased, so the "each (enrolment, month) paid at most once" index keeps every later run from paying
+    them; the database refuses a reissue or a release of a closed payout's months (migration 0014).
+    """
+    if line.status != "returned":
+        raise Conflict("Chỉ đóng được khoản đã bị hoàn trả", "only a returned payout can be closed")
+    if reason is None:
+        raise PayoutError("Cần ghi lý do đóng khoản hoàn trả (không chi lại)",
+                          "a reason is required to close a return without reissue")
+    payout = await _returned_payout(session, line)
+    await session.execute(text(
+        """INSERT INTO payout_return_closure (returned_payout_id, line_id, reason, closed_by)
+           VALUES (:payout, :line, :reason, :actor)"""),
+        {"payout": payout.id, "line": line.id, "reason": reason, "actor": actor})
+    await _finish(session, line, status="returned", rule=line.rule, resolution="close_without_reissue", note=reason,
+                  actor=actor, extra={"payout_id": payout.id, "reference": payout.reference, "amount": payout.amount,
+                                      "return_reason": payout.return_reason,
+                                      "money_at": bank_disbursement_account(payout.bank_bin).code,
+                                      "owed_on": payable_account(payout.beneficiary_id).code})
+
+
 async def _reissue(session: AsyncSession, line: Any, *, bank_account_id: int | None, actor: str,
                    note: str | None) -> None:
     if line.status != "returned":
@@ -228,12 +266,7 @@ async def _reissue(session: AsyncSession, line: Any, *, bank_account_id: int | N
     if bank_account_id is None:
         raise PayoutError("Cần chọn tài khoản ngân hàng mới (bank_account_id)",
                           "bank_account_id (the corrected account) is required")
-    payout = (await session.execute(text(
-        """SELECT p.id, p.beneficiary_id, p.amount, p.reference, p.status, p.bank_account_id, r.programme_code
-             FROM statement_match m JOIN payout p ON p.id = m.payout_id JOIN payout_run r ON r.id = p.run_id
-            WHERE m.line_id = :line AND m.effect = 'return' FOR UPDATE OF p"""), {"line": line.id})).first()
-    if payout is None or payout.status != "returned":
-        raise Conflict("Không tìm thấy lệnh chi bị hoàn trả của dòng này", "no returned payout on this line")
+    payout = await _returned_payout(session, line)
     account = (await session.execute(text(
         "SELECT id, beneficiary_id, effective_to, verification_status FROM bank_account WHERE id = :id"),
         {"id": bank_account_id})).first()

@@ -1,4 +1,4 @@
-"""HTTP API of reconciliation: statement upload and reads, the exceptions queue and its resolutions."""
+"""HTTP API of reconciliation: statement upload and reads, the exceptions queue and its resolutions, flags."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from app.auth.models import Role
 from app.auth.service import Principal
 from app.http.problems import Problem, bilingual
 from app.payouts.service.errors import PayoutError
+from app.reconciliation_api import flags as flag_service
 from app.reconciliation_api import resolution
 from app.reconciliation_api.importer import ImportOutcome, import_statement_file
 
@@ -28,6 +29,11 @@ class ResolveInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     bank_account_id: int | None = None
     note: str | None = None
     reason: str | None = None
+
+
+class DismissInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: str | None = None
+    note: str | None = None
 
 
 def _principal(request: Request[Any, Any, Any]) -> Principal:
@@ -152,11 +158,13 @@ async def statement_detail(request: Request[Any, Any, Any], db_session: AsyncSes
 
 
 @get("/api/reconciliation/exceptions", guards=[requires(*READERS)], tags=["reconciliation"])
-async def exceptions(db_session: AsyncSession, status: str = "open", bank: str | None = None, page: int = 1,
-                     page_size: int = 100) -> dict[str, Any]:
-    """Unmatched lines and returns awaiting an officer (``status=open``), or resolved, or all."""
+async def exceptions(db_session: AsyncSession, status: str = "open", bank: str | None = None, order: str = "oldest",
+                     page: int = 1, page_size: int = 100) -> dict[str, Any]:
+    """Unmatched lines and returns awaiting an officer (``status=open``), or resolved, or all; ``order``
+    oldest (booked first, the default) or newest."""
     try:
-        return await resolution.list_exceptions(db_session, status=status, bank=bank, page=page, page_size=page_size)
+        return await resolution.list_exceptions(db_session, status=status, bank=bank, order=order, page=page,
+                                                page_size=page_size)
     except PayoutError as error:
         raise _problem(error) from None
 
@@ -165,7 +173,8 @@ async def exceptions(db_session: AsyncSession, status: str = "open", bank: str |
       tags=["reconciliation"], status_code=200)
 async def resolve_exception(request: Request[Any, Any, Any], db_session: AsyncSession, line_id: int,
                             data: ResolveInput) -> dict[str, Any]:
-    """Resolve a line: manual_match (payout_id), bank_fee, ignore (note = reason), reissue (bank_account_id)."""
+    """Resolve a line: manual_match (payout_id), bank_fee, ignore (note = reason), and for a returned payout
+    reissue (bank_account_id) or close_without_reissue (reason required; nobody is paid again)."""
     try:
         return await resolution.resolve_line(db_session, line_id, action=data.action, actor=_principal(request).name,
                                              note=data.note or data.reason, payout_id=data.payout_id,
@@ -175,10 +184,26 @@ async def resolve_exception(request: Request[Any, Any, Any], db_session: AsyncSe
 
 
 @get("/api/reconciliation/flags", guards=[requires(*READERS)], tags=["reconciliation"])
-async def flags(db_session: AsyncSession, status: str = "open") -> dict[str, Any]:
-    """Beneficiaries a bank reported deceased (return reason MD07), for an officer to check."""
-    return await resolution.list_flags(db_session, open_only=status == "open")
+async def flags(db_session: AsyncSession, status: str = "open", page: int = 1, page_size: int = 100) -> dict[str, Any]:
+    """Beneficiaries a bank reported deceased (return reason MD07): open (default), resolved or all."""
+    try:
+        return await flag_service.list_flags(db_session, status=status, page=page, page_size=page_size)
+    except PayoutError as error:
+        raise _problem(error) from None
+
+
+@post("/api/reconciliation/flags/{flag_id:int}/dismiss", guards=[requires(Role.officer)], tags=["reconciliation"],
+      status_code=200)
+async def dismiss_flag(request: Request[Any, Any, Any], db_session: AsyncSession, flag_id: int,
+                       data: DismissInput) -> dict[str, Any]:
+    """Dismiss a flag the bank raised in error (reason required). A real death is recorded instead with
+    ``POST /api/beneficiaries/{id}/events {"kind": "deceased", ...}``, which closes the flag."""
+    try:
+        return await flag_service.dismiss_flag(db_session, flag_id, actor=_principal(request).name,
+                                               reason=data.reason or data.note)
+    except PayoutError as error:
+        raise _problem(error) from None
 
 
 route_handlers = [upload_statement, bank_statements, all_statements, statement_detail, exceptions,
-                  resolve_exception, flags]
+                  resolve_exception, flags, dismiss_flag]

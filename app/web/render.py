@@ -73,6 +73,26 @@ def _lang_links(request: Request[Any, Any, Any], lang: str) -> list[dict[str, An
     return links
 
 
+def page_count(total: int, page_size: int) -> int:
+    """How many pages ``total`` items fill (at least one, so an empty list still has "page 1 of 1")."""
+    return max(1, -(-total // page_size))
+
+
+def pager(path: str, query: dict[str, str | int], *, page: int, pages: int, total: int, page_size: int,
+          param: str = "page_number") -> dict[str, Any]:
+    """Links of a pager for ``macros.html`` ``pager``: first, previous, next and last page (None where there
+    is none), keeping ``query`` (the filters) in every link, and the range of items shown."""
+    kept = [(key, str(value)) for key, value in query.items() if value not in ("", None)]
+
+    def link(number: int) -> str:
+        return f"{path}?{urlencode([*kept, (param, str(number))])}"
+
+    return {"page": page, "pages": pages, "total": total,
+            "first_item": min(total, (page - 1) * page_size + 1), "last_item": min(total, page * page_size),
+            "first": link(1) if page > 2 else None, "previous": link(page - 1) if page > 1 else None,
+            "next": link(page + 1) if page < pages else None, "last": link(pages) if page < pages - 1 else None}
+
+
 def page_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """What every page template gets: language, the signed-in staff member and their menu."""
     lang = current_lang(request)

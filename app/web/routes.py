@@ -7,12 +7,13 @@ from typing import Any
 from app.web.admin import AdminPages
 from app.web.beneficiaries import BeneficiaryPages
 from app.web.dashboard import DashboardPage
+from app.web.exceptions import ExceptionPages
 from app.web.follow_up import FollowUpPages
 from app.web.home import HomePage
 from app.web.reports import ReportPages
 from app.web.runs import PayoutRunPages
 from app.web.sign_in import SignInPages
-from app.web.statements import ExceptionPages, StatementPages
+from app.web.statements import StatementPages
 from app.web.templating import static_files_router
 
 WEB_ROUTE_HANDLERS: list[Any] = [static_files_router(), SignInPages, HomePage, AdminPages, BeneficiaryPages,

@@ -1,5 +1,5 @@
-"""Statement pages: upload with a progress bar (and a dry run), per-line results, the exceptions
-queue with its resolve actions, and the people banks reported deceased."""
+"""Statement pages: upload with a progress bar (and a dry run) and per-line results (the exceptions
+queue is ``app.web.exceptions``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.http.problems import Problem, bilingual
-from app.payouts.service.errors import PayoutError
 from app.reconciliation_api import resolution
 from app.reconciliation_api.importer import import_statement_file
 from app.reconciliation_api.routes import READERS
@@ -29,12 +28,11 @@ LINE_STATUS_KEYS = {"matched": "statements.line.matched", "returned": "statement
 RULE_KEYS = {"reference": "statements.rule.reference", "return": "statements.rule.return",
              "bulk": "statements.rule.bulk", "account_amount_date": "statements.rule.account_amount_date",
              "funding": "statements.rule.funding", "manual": "statements.rule.manual"}
-ACTIONS = ("manual_match", "bank_fee", "ignore", "reissue")
-DONE_KEYS = {"resolved": "statements.done.resolved"}
 LABELS: dict[str, Any] = {"line_status_keys": LINE_STATUS_KEYS, "rule_keys": RULE_KEYS}
 
 
-async def _banks(session: AsyncSession) -> list[Any]:
+async def bank_list(session: AsyncSession) -> list[Any]:
+    """Banks by short name, for the bank choices of a form."""
     return list((await session.execute(select(Bank.bin, Bank.short_name).order_by(Bank.short_name))).all())
 
 
@@ -51,7 +49,7 @@ async def _list_page(request: Request[Any, Any, Any], session: AsyncSession, *, 
         "SELECT count(*) FROM statement_line WHERE resolved_at IS NULL AND status IN ('exception', 'returned')"))
     principal = current_principal(request)
     return page(request, "statements/list.html", status_code=status_code, statements=list(rows),
-                banks=await _banks(session), open_count=int(open_count or 0), outcome=outcome, error=error,
+                banks=await bank_list(session), open_count=int(open_count or 0), outcome=outcome, error=error,
                 filename=filename, may_upload=principal is not None and principal.role == Role.officer, **LABELS)
 
 
@@ -75,7 +73,7 @@ class StatementPages(Controller):
         if not isinstance(upload, UploadFile) or not upload.filename:
             return await _list_page(request, db_session, status_code=422,
                                     error=translate("statements.error.file", lang))
-        if bank_bin not in {bank.bin for bank in await _banks(db_session)}:
+        if bank_bin not in {bank.bin for bank in await bank_list(db_session)}:
             return await _list_page(request, db_session, status_code=422,
                                     error=translate("statements.error.bank", lang))
         principal = current_principal(request)
@@ -108,67 +106,3 @@ class StatementPages(Controller):
             counts[line["status"]] = counts.get(line["status"], 0) + 1
         return page(request, "statements/detail.html", statement=row, lines=lines[:5000], total_lines=len(lines),
                     counts=counts, uploaded=request.query_params.get("uploaded") == "1", **LABELS)
-
-
-async def _exceptions_page(request: Request[Any, Any, Any], session: AsyncSession, *, status: str = "open",
-                           bank: str = "", page_number: int = 1, error: str | None = None,
-                           status_code: int = 200) -> Response[Any]:
-    if status not in ("open", "resolved", "all"):
-        status = "open"
-    listed = await resolution.list_exceptions(session, status=status, bank=bank or None, page=page_number,
-                                              page_size=100)
-    flags = await resolution.list_flags(session, open_only=True)
-    principal = current_principal(request)
-    returned = [item["id"] for item in listed["items"] if item["status"] == "returned" and not item["resolved_at"]]
-    accounts: dict[int, list[Any]] = {}
-    if returned:
-        # For a reissue: the person's active accounts other than the one the money came back from.
-        for row in await session.execute(text(
-                """SELECT m.line_id, a.id, b.short_name, a.account_number
-                     FROM statement_match m JOIN payout p ON p.id = m.payout_id
-                     JOIN bank_account a ON a.beneficiary_id = p.beneficiary_id AND a.effective_to IS NULL
-                      AND a.id <> p.bank_account_id
-                     JOIN bank b ON b.bin = a.bank_bin
-                    WHERE m.line_id = ANY(:lines) AND m.effect = 'return'"""), {"lines": returned}):
-            accounts.setdefault(row.line_id, []).append(row)
-    return page(request, "statements/exceptions.html", status_code=status_code, listed=listed, flags=flags["items"],
-                reissue_accounts=accounts,
-                status=status, bank=bank, banks=await _banks(session), actions=ACTIONS,
-                may_resolve=principal is not None and principal.role == Role.officer,
-                done_key=DONE_KEYS.get(request.query_params.get("done") or ""), error=error, **LABELS)
-
-
-class ExceptionPages(Controller):
-    path = "/reconciliation"
-    include_in_schema = False
-
-    @get("/exceptions", guards=[requires(*READERS)])
-    async def exceptions(self, request: Request[Any, Any, Any], db_session: AsyncSession, status: str = "open",
-                         bank: str = "", page_number: int = 1) -> Response[Any]:
-        """Lines waiting for an officer (unmatched lines, returns) and the deceased reported by banks."""
-        return await _exceptions_page(request, db_session, status=status, bank=bank, page_number=page_number)
-
-    @post("/exceptions/{line_id:int}/resolve", guards=[requires(Role.officer)])
-    async def resolve(self, request: Request[Any, Any, Any], db_session: AsyncSession, line_id: int) -> Response[Any]:
-        """Resolve one line: manual match (payout reference), bank fee, ignore (reason) or reissue."""
-        form = await request.form()
-        action = form_text(form, "action")
-        payout_id: UUID | None = None
-        account = form_text(form, "bank_account_id")
-        principal = current_principal(request)
-        assert principal is not None
-        try:
-            reference = form_text(form, "payout_reference").upper()
-            if action == "manual_match" and reference:
-                payout_id = await db_session.scalar(text("SELECT id FROM payout WHERE reference = :r"),
-                                                    {"r": reference})
-                if payout_id is None:
-                    raise PayoutError(f"Không có lệnh chi mã {reference}", f"no payout with reference {reference}")
-            await resolution.resolve_line(db_session, line_id, action=action, actor=principal.name,
-                                          note=form_text(form, "note") or None, payout_id=payout_id,
-                                          bank_account_id=int(account) if account.isdigit() else None)
-        except PayoutError as error:
-            await db_session.rollback()
-            message = error.en if current_lang(request) == "en" else error.vi
-            return await _exceptions_page(request, db_session, error=message, status_code=error.status)
-        return see_other("/reconciliation/exceptions?done=resolved")

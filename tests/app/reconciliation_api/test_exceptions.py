@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app.database import session_scope
+from app.database import make_sessionmaker, session_scope
 from reconciliation.writers import write_camt053
 from tests.app.reconciliation_api.world import (
     as_bank,
@@ -152,3 +154,136 @@ async def _sent(office: Office):
     from tests.app.reconciliation_api.world import sent_payouts
 
     return await sent_payouts(office)
+
+
+async def _ledger_snapshot(session) -> tuple[int, dict[str, tuple[int, int, int, int]]]:
+    """How many transfers there are, and every account's four totals."""
+    count = int(await session.scalar(text("SELECT count(*) FROM ledger_transfer")) or 0)
+    rows = await session.execute(text(
+        "SELECT code, debits_posted, credits_posted, debits_pending, credits_pending FROM ledger_account"))
+    return count, {r.code: (r.debits_posted, r.credits_posted, r.debits_pending, r.credits_pending) for r in rows}
+
+
+@pytest.mark.parametrize("credited_first", [False, True], ids=["returned-while-sent", "returned-after-credit"])
+async def test_close_without_reissue_ends_a_return_without_paying_again_or_touching_the_ledger(
+        office, engine, credited_first):
+    _, p = await build_world(office, vietcombank=2)
+    lines = [debit(p[0]), *([debit(p[1])] if credited_first else []), returned(p[1], "MD07"),
+             other_line(VIETCOMBANK, -5_000)]
+    headers = await as_bank(office, VIETCOMBANK)
+    assert (await upload(office, headers, write_camt053(statement(VIETCOMBANK, lines)), "s.xml")).status_code == 201
+    (line,) = [item for item in await _queue(office) if item["status"] == "returned"]
+    (unmatched,) = [item for item in await _queue(office) if item["status"] == "exception"]
+    async with session_scope(engine) as session:
+        before = await _ledger_snapshot(session)
+        bank = await totals(session, f"bank:{VIETCOMBANK}:disbursement")
+        payable = await totals(session, f"payable:beneficiary:{p[1].beneficiary_id}")
+    # where the money stands after the return: back on the bank's account, still owed to the person
+    assert bank[0] - bank[1] - bank[3] == 100_000_000 - p[0].amount
+    assert payable[1] - payable[0] - payable[2] == p[1].amount
+
+    no_reason = await _resolve(office, line["id"], action="close_without_reissue", note="  ")
+    assert no_reason.status_code == 422 and "lý do" in no_reason.json()["detail"]
+    not_a_return = await _resolve(office, unmatched["id"], action="close_without_reissue", reason="x")
+    assert not_a_return.status_code == 409 and "Chỉ đóng được khoản đã bị hoàn trả" in not_a_return.json()["detail"]
+    closed = await _resolve(office, line["id"], action="close_without_reissue",
+                            reason="Người hưởng đã mất, UBND xã xác nhận")
+    assert closed.status_code == 200, closed.text
+    body = closed.json()
+    assert (body["status"], body["resolution"], body["resolved_by"]) == ("returned", "close_without_reissue",
+                                                                         "lan.officer")
+    assert body["resolution_note"] == "Người hưởng đã mất, UBND xã xác nhận"
+    assert [item["id"] for item in await _queue(office)] == [unmatched["id"]]
+
+    # closed for good: no reissue afterwards, even to a corrected account, by the API or the database
+    new_account = await office.post(f"/api/beneficiaries/{p[1].beneficiary_id}/bank-accounts",
+                                    json={"bank_bin": VIETCOMBANK, "account_number": "9704361234567"})
+    assert new_account.status_code == 201, new_account.text
+    reissue = await _resolve(office, line["id"], action="reissue", bank_account_id=new_account.json()["id"])
+    assert reissue.status_code == 409 and "đã được xử lý" in reissue.json()["detail"]
+    async with session_scope(engine) as session:
+        assert await _ledger_snapshot(session) == before  # not one transfer, not one total changed
+        closure = (await session.execute(text("SELECT * FROM payout_return_closure"))).one()
+        assert (closure.returned_payout_id, closure.line_id, closure.closed_by) == (p[1].id, line["id"], "lan.officer")
+        audit = (await session.execute(text(
+            "SELECT actor, object_id, after FROM audit_log WHERE action = 'reconciliation.close_without_reissue'"))).one()
+        assert (audit.actor, audit.object_id) == ("lan.officer", str(line["id"]))
+        assert audit.after["note"] == "Người hưởng đã mất, UBND xã xác nhận"
+        assert audit.after["payout_id"] == str(p[1].id) and audit.after["amount"] == p[1].amount
+        assert audit.after["money_at"] == f"bank:{VIETCOMBANK}:disbursement"
+        with pytest.raises(DBAPIError, match="closed without reissue"):
+            async with session.begin_nested():
+                await session.execute(text(
+                    """INSERT INTO payout_reissue (returned_payout_id, bank_account_id, requested_by)
+                       VALUES (:p, :a, 'x')"""), {"p": p[1].id, "a": new_account.json()["id"]})
+        with pytest.raises(DBAPIError, match="cannot be paid again"):
+            async with session.begin_nested():
+                await session.execute(text("UPDATE payout_month SET released_at = now(), released_by = 'x' "
+                                           "WHERE payout_id = :p"), {"p": p[1].id})
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with session.begin_nested():
+                await session.execute(text("DELETE FROM payout_return_closure"))
+
+    # the next run pays April only: March stays paid by the closed payout, never twice
+    april = await office.run_cycle("2026-04")
+    assert april["count"] == 2
+    async with session_scope(engine) as session:
+        months = [r[0] for r in await session.execute(text(
+            """SELECT to_char(m.month, 'YYYY-MM') FROM payout_month m JOIN payout p ON p.id = m.payout_id
+                WHERE m.beneficiary_id = :b AND p.run_id <> :old ORDER BY 1"""),
+            {"b": p[1].beneficiary_id, "old": p[1].run_id})]
+        assert months == ["2026-04"]
+        assert await session.scalar(text("SELECT count(*) FROM payout WHERE reissue_of IS NOT NULL")) == 0
+        unreleased = await session.scalar(text("SELECT sum(amount) FROM payout_month WHERE released_at IS NULL"))
+        debits, credits, _, _ = await totals(session, "expense:TGXH")
+        assert debits - credits == unreleased
+    await ledger_clean(office)
+
+
+async def test_a_reissued_return_cannot_be_closed(office, engine):
+    _, p = await build_world(office, vietcombank=2)
+    headers = await as_bank(office, VIETCOMBANK)
+    response = await upload(office, headers, write_camt053(statement(VIETCOMBANK, [returned(p[0])])), "s.xml")
+    assert response.status_code == 201
+    (line,) = await _queue(office)
+    new_account = await office.post(f"/api/beneficiaries/{p[0].beneficiary_id}/bank-accounts",
+                                    json={"bank_bin": VIETCOMBANK, "account_number": "9704361234567"})
+    reissued = await _resolve(office, line["id"], action="reissue", bank_account_id=new_account.json()["id"])
+    assert reissued.status_code == 200, reissued.text
+    close = await _resolve(office, line["id"], action="close_without_reissue", reason="nhầm")
+    assert close.status_code == 409 and "đã được xử lý" in close.json()["detail"]
+    async with session_scope(engine) as session:
+        for payout, refusal in ((p[0], "already reissued"), (p[1], "is not returned")):
+            with pytest.raises(DBAPIError, match=refusal):
+                async with session.begin_nested():
+                    await session.execute(text(
+                        """INSERT INTO payout_return_closure (returned_payout_id, reason, closed_by)
+                           VALUES (:p, 'x', 'x')"""), {"p": payout.id})
+        assert await session.scalar(text("SELECT count(*) FROM payout_return_closure")) == 0
+
+
+async def test_a_reissue_and_a_closure_at_the_same_moment_leave_exactly_one(office, engine):
+    _, p = await build_world(office, vietcombank=1)
+    headers = await as_bank(office, VIETCOMBANK)
+    assert (await upload(office, headers, write_camt053(statement(VIETCOMBANK, [returned(p[0])])),
+                         "s.xml")).status_code == 201
+    await office.be("lan.officer")
+    account = await office.post(f"/api/beneficiaries/{p[0].beneficiary_id}/bank-accounts",
+                                json={"bank_bin": VIETCOMBANK, "account_number": "9704361234567"})
+    assert account.status_code == 201, account.text
+    maker = make_sessionmaker(engine)
+    async with maker() as closing, maker() as reissuing:
+        await closing.execute(text(
+            "INSERT INTO payout_return_closure (returned_payout_id, reason, closed_by) VALUES (:p, 'MD07', 'a')"),
+            {"p": p[0].id})
+        second = asyncio.create_task(reissuing.execute(text(
+            "INSERT INTO payout_reissue (returned_payout_id, bank_account_id, requested_by) VALUES (:p, :a, 'b')"),
+            {"p": p[0].id, "a": account.json()["id"]}))
+        await asyncio.sleep(0.5)
+        assert not second.done()  # waits for the payout's row lock
+        await closing.commit()
+        with pytest.raises(DBAPIError, match="closed without reissue"):
+            await asyncio.wait_for(second, timeout=10)
+    async with session_scope(engine) as session:
+        assert await session.scalar(text("SELECT count(*) FROM payout_reissue")) == 0
+        assert await session.scalar(text("SELECT count(*) FROM payout_return_closure")) == 1
