@@ -179,7 +179,10 @@ async def run(url: str, count: int, months: int) -> None:
     print(f"report by commune for {last:%Y-%m} ({report['totals']['payouts']:,} payouts, "
           f"{len(report['items'])} communes, 12-month trend): best of 3 {best * 1000:.0f} ms "
           f"(without the trend {no_trend * 1000:.0f} ms)  target < 1 s: {'met' if best < 1 else 'NOT met'}")
-    print(f"  totals: median {report['totals']['median_days']} d, p90 {report['totals']['p90_days']} d, "
+    def days(value: float | None) -> str:
+        return "not reached" if value is None else f"{value} d"
+
+    print(f"  totals: median {days(report['totals']['median_days'])}, p90 {days(report['totals']['p90_days'])}, "
           f"within 3 d {report['totals']['within_3d']}")
     # 3. Follow-up list of one commune.
     async with session_scope(engine) as session:
