@@ -1,4 +1,5 @@
-"""Payout runs: creation, lookup, summaries, progress and the per-run work lock."""
+"""Payout runs: creation, lookup, summaries, progress, the per-run work lock and the state each step
+starts from."""
 
 from __future__ import annotations
 
@@ -16,9 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.audit.service import record
 from app.payouts.models import PayoutRun
-from app.payouts.service.errors import Conflict, NotFound, PayoutError
+from app.payouts.service.errors import Conflict, NotFound, PayoutError, RunStateConflict
 
 ARREARS_MONTHS = 12
+# Statuses before approval: nothing of the run is in the ledger yet, so it can be recomputed.
+BEFORE_APPROVAL = ("draft", "computing", "computed")
+# How each status reads in a Vietnamese sentence ("Đợt chi đã gửi ngân hàng, ...").
+STATUS_VI = {"draft": "còn là nháp", "computing": "đang tính", "computed": "đã tính, chưa duyệt",
+             "approved": "đã được duyệt", "sending": "đang gửi ngân hàng", "sent": "đã gửi ngân hàng",
+             "settled": "đã đối soát", "closed": "đã đóng"}
 
 
 def parse_period(period: str) -> date:
@@ -144,6 +151,11 @@ async def set_progress(conn: AsyncConnection, run_id: UUID, *, phase: str | None
     await conn.execute(text(f"UPDATE payout_run SET {', '.join(sets)} WHERE id = :run"), values)  # noqa: S608
 
 
+def busy_conflict() -> RunStateConflict:
+    """409: another step holds the run's work lock."""
+    return RunStateConflict("Đợt chi đang được xử lý, hãy chờ", "this run is being processed; wait for it")
+
+
 def _lock_key(run_id: UUID) -> int:
     return int.from_bytes(hashlib.sha256(b"payout_run:" + run_id.bytes).digest()[:8], "big", signed=True)
 
@@ -159,7 +171,7 @@ async def run_work_lock(engine: AsyncEngine, run_id: UUID) -> AsyncIterator[Asyn
         got = (await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _lock_key(run_id)})).scalar()
         await conn.commit()
         if not got:
-            raise Conflict("Đợt chi đang được xử lý, hãy chờ", "this run is being processed; wait for it")
+            raise busy_conflict()
         try:
             yield conn
         finally:
@@ -172,3 +184,50 @@ async def run_work_lock(engine: AsyncEngine, run_id: UUID) -> AsyncIterator[Asyn
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+async def run_is_busy(session: AsyncSession, run_id: UUID) -> bool:
+    """Whether a compute, approve or send holds the run's work lock right now."""
+    key = {"key": _lock_key(run_id)}
+    if await session.scalar(text("SELECT pg_try_advisory_lock(:key)"), key):
+        await session.scalar(text("SELECT pg_advisory_unlock(:key)"), key)
+        return False
+    return True
+
+
+# The state each step starts from. Each check runs twice: in the request, before it answers (a clear 409
+# whatever the run's size), and in the step itself under the run's work lock (the state may have moved
+# on in between: a ``RunStateConflict`` there means another request got there first).
+
+def check_computable(run: PayoutRun) -> None:
+    """A run can be computed, and computed again, until it is approved."""
+    if run.status not in BEFORE_APPROVAL:
+        raise RunStateConflict(f"Đợt chi {STATUS_VI[run.status]}, không tính lại được nữa",
+                               f"run is {run.status}; it can no longer be computed")
+
+
+def check_approvable(run: PayoutRun, actor: str) -> bool:
+    """A computed run, approved by someone other than its preparer; True when an approval that stopped
+    half-way is resumed."""
+    resuming = run.status == "approved" and run.phase == "approving"
+    if not resuming and run.status in ("approved", "sending", "sent", "settled", "closed"):
+        raise RunStateConflict("Đợt chi đã được duyệt", "the run is already approved")
+    if not resuming and run.status != "computed":
+        raise RunStateConflict(f"Chỉ duyệt được đợt chi đã tính (đợt chi này {STATUS_VI[run.status]})",
+                               f"only a computed run can be approved (it is {run.status})")
+    if run.prepared_by == actor:
+        raise Conflict("Người lập không được tự duyệt đợt chi (nguyên tắc hai người)",
+                       "the preparer cannot approve their own run (maker-checker)")
+    return resuming
+
+
+def check_sendable(run: PayoutRun) -> None:
+    """An approved run whose approval finished (or a send that stopped half-way)."""
+    if run.status == "approved" and run.phase == "approving":
+        raise RunStateConflict("Việc duyệt chưa xong, hãy chạy duyệt lại", "approval did not finish; approve again")
+    if run.status in ("sent", "settled", "closed"):
+        raise RunStateConflict(f"Đợt chi {STATUS_VI[run.status]}, không gửi lại được",
+                               f"run is {run.status}; it cannot be sent again")
+    if run.status not in ("approved", "sending"):
+        raise RunStateConflict(f"Chỉ gửi được đợt chi đã duyệt (đợt chi này {STATUS_VI[run.status]})",
+                               f"only an approved run can be sent (it is {run.status})")
