@@ -18,7 +18,16 @@ from app.payouts.routes import READERS, problem, run_output, start_step
 from app.payouts.service.errors import PayoutError
 from app.payouts.service.funding import record_funding
 from app.payouts.service.ledger_steps import bank_shortfalls
-from app.payouts.service.runs import add_months, create_run, format_period, get_run, list_runs, run_summary
+from app.payouts.service.runs import (
+    FIRST_PAYABLE_PERIOD,
+    add_months,
+    create_run,
+    current_month,
+    format_period,
+    get_run,
+    list_runs,
+    run_summary,
+)
 from app.registry.models import Bank, Programme
 from app.web.forms import FormErrors, form_text
 from app.web.i18n import translate
@@ -42,11 +51,12 @@ async def _list_page(request: Request[Any, Any, Any], session: AsyncSession, *, 
                      errors: FormErrors | None = None, values: dict[str, str] | None = None) -> Response[Any]:
     runs = [run_output(run) for run in await list_runs(session, limit=200)]
     principal = current_principal(request)
-    next_month = add_months(date.today().replace(day=1), 1)
+    next_month = add_months(current_month(), 1)
     return page(request, "runs/list.html", status_code=status_code, runs=runs,
                 programmes=await _programmes(session), status_keys=RUN_STATUS_KEYS,
                 may_create=principal is not None and principal.role in PREPARERS, errors=errors or FormErrors(),
-                values=values or {"programme": "", "period": format_period(next_month)})
+                values=values or {"programme": "", "period": format_period(next_month)},
+                first_period=format_period(FIRST_PAYABLE_PERIOD), last_period=format_period(next_month))
 
 
 async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, run_id: UUID, *,

@@ -1,5 +1,5 @@
-"""Payout runs: creation, lookup, summaries, progress, the per-run work lock and the state each step
-starts from."""
+"""Payout runs: creation (within the payable periods), lookup, summaries, progress, the per-run work
+lock and the state each step starts from."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +21,10 @@ from app.payouts.models import PayoutRun
 from app.payouts.service.errors import Conflict, NotFound, PayoutError, RunStateConflict
 
 ARREARS_MONTHS = 12
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+# The first month ansinh pays: the province's cashless payments start with 2025; earlier months were
+# paid outside the system (and the demo and every test world start later).
+FIRST_PAYABLE_PERIOD = date(2025, 1, 1)
 # Statuses before approval: nothing of the run is in the ledger yet, so it can be recomputed.
 BEFORE_APPROVAL = ("draft", "computing", "computed")
 # How each status reads in a Vietnamese sentence ("Đợt chi đã gửi ngân hàng, ...").
@@ -49,10 +54,50 @@ def add_months(month: date, count: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def current_month(today: date | None = None) -> date:
+    """The first day of the current month in Việt Nam (or of ``today``'s month)."""
+    return (today or datetime.now(VIETNAM).date()).replace(day=1)
+
+
+async def payable_periods(session: AsyncSession, programme: str, *,
+                          today: date | None = None) -> tuple[date | None, date]:
+    """The first and last period a run of ``programme`` may have (the first is None: no base amount yet).
+
+    First: the later of 2025-01 (``FIRST_PAYABLE_PERIOD``) and the month of the programme's first base
+    amount (a month without one has nothing to pay). Last: the month after the current one in Việt Nam
+    (the schedule computes next month's run on the 20th); a later period would pay future months."""
+    first_rate = await session.scalar(text(
+        "SELECT min(effective_from) FROM programme_rate WHERE programme_code = :programme"), {"programme": programme})
+    first = None if first_rate is None else max(FIRST_PAYABLE_PERIOD, first_rate.replace(day=1))
+    return first, add_months(current_month(today), 1)
+
+
+async def check_payable_period(session: AsyncSession, programme: str, month: date, *,
+                               today: date | None = None) -> None:
+    """Refuse (422) a period outside ``payable_periods``, saying which periods are allowed."""
+    first, last = await payable_periods(session, programme, today=today)
+    period = format_period(month)
+    if first is None:
+        raise PayoutError(f"Chương trình {programme} chưa có mức chuẩn nào nên chưa chi trả được",
+                          f"programme {programme} has no base amount yet, so nothing can be paid")
+    if month < first:
+        raise PayoutError(
+            f"Kỳ {period} quá sớm: {programme} chỉ chi trả được từ kỳ {format_period(first)} "
+            f"(ansinh chi trả từ kỳ {format_period(FIRST_PAYABLE_PERIOD)} và từ khi chương trình có mức chuẩn)",
+            f"period {period} is too early: {programme} can be paid from {format_period(first)} on "
+            f"(ansinh pays from {format_period(FIRST_PAYABLE_PERIOD)}, and from the programme's first base amount)")
+    if month > last:
+        raise PayoutError(
+            f"Kỳ {period} quá xa: chỉ lập được đợt chi đến kỳ {format_period(last)} (tháng sau của tháng hiện tại)",
+            f"period {period} is too far ahead: runs can be prepared up to {format_period(last)} "
+            "(the month after the current one)")
+
+
 async def create_run(session: AsyncSession, *, programme: str, period: str, actor: str,
-                     kind: str = "regular") -> PayoutRun:
-    """A draft run. Arrears reach back at most 12 months and never before the programme's first run
-    in ansinh (its go-live: earlier months were paid outside the system)."""
+                     kind: str = "regular", today: date | None = None) -> PayoutRun:
+    """A draft run for a payable period (``payable_periods``; ``today`` stands in for the clock). Arrears
+    reach back at most 12 months and never before the programme's first run in ansinh (its go-live:
+    earlier months were paid outside the system)."""
     month = parse_period(period)
     if kind not in ("regular", "supplementary"):
         raise PayoutError("Loại đợt chi phải là regular hoặc supplementary",
@@ -60,6 +105,7 @@ async def create_run(session: AsyncSession, *, programme: str, period: str, acto
     exists = await session.scalar(text("SELECT 1 FROM programme WHERE code = :code"), {"code": programme})
     if not exists:
         raise NotFound(f"Không có chương trình {programme}", f"no programme {programme}")
+    await check_payable_period(session, programme, month, today=today)
     if kind == "supplementary":
         regular = await session.scalar(select(PayoutRun.status).where(
             PayoutRun.programme_code == programme, PayoutRun.period == month, PayoutRun.kind == "regular"))
