@@ -18,7 +18,7 @@ from app.background import spawn
 from app.database import session_scope
 from app.http.problems import Problem, bilingual
 from app.payouts.models import PayoutRun
-from app.payouts.schemas import FundingInput, FundingOutput, Progress, RunInput, RunOutput
+from app.payouts.schemas import CancelInput, FundingInput, FundingOutput, Progress, RunInput, RunOutput
 from app.payouts.service import orders as order_service
 from app.payouts.service.compute import compute_run
 from app.payouts.service.errors import PayoutError, RunStateConflict
@@ -27,7 +27,10 @@ from app.payouts.service.history import list_payouts
 from app.payouts.service.ledger_steps import approve_run, bank_shortfalls, send_run, shortfall_conflict
 from app.payouts.service.runs import (
     busy_conflict,
+    cancel_reason,
+    cancel_run,
     check_approvable,
+    check_cancellable,
     check_computable,
     check_sendable,
     create_run,
@@ -64,6 +67,7 @@ def run_output(run: PayoutRun, summary: Any = None) -> RunOutput:
         approved_at=run.approved_at, sent_at=run.sent_at,
         progress=Progress(phase=run.phase, done=run.progress_done, total=run.progress_total, rate_per_second=rate),
         count=run.payout_count, total_amount=run.total_amount, last_error=run.last_error,
+        cancelled_by=run.cancelled_by, cancelled_at=run.cancelled_at, cancel_reason=run.cancel_reason,
     )
     if summary is not None:
         output.by_bank, output.by_commune = summary.by_bank, summary.by_commune
@@ -112,23 +116,29 @@ async def _fresh_output(engine: AsyncEngine, run_id: UUID) -> RunOutput:
         return run_output(await get_run(session, run_id), await run_summary(session, run_id))
 
 
-async def _compute_check(session: AsyncSession, run: PayoutRun, actor: str) -> int:
+async def _compute_check(session: AsyncSession, run: PayoutRun, actor: str, **options: Any) -> int:
     check_computable(run)
     size = await session.scalar(text("SELECT count(*) FROM enrolment WHERE programme_code = :p"),
                                 {"p": run.programme_code})
     return int(size or 0)
 
 
-async def _approve_check(session: AsyncSession, run: PayoutRun, actor: str) -> int:
+async def _approve_check(session: AsyncSession, run: PayoutRun, actor: str, **options: Any) -> int:
     check_approvable(run, actor)
     return run.payout_count
 
 
-async def _send_check(session: AsyncSession, run: PayoutRun, actor: str) -> int:
+async def _send_check(session: AsyncSession, run: PayoutRun, actor: str, **options: Any) -> int:
     check_sendable(run)
     shortfalls = await bank_shortfalls(session, run.id)
     if shortfalls:
         raise shortfall_conflict(shortfalls)
+    return run.payout_count
+
+
+async def _cancel_check(session: AsyncSession, run: PayoutRun, actor: str, **options: Any) -> int:
+    check_cancellable(run)
+    cancel_reason(options.get("reason"))
     return run.payout_count
 
 
@@ -138,30 +148,33 @@ STEPS: dict[str, tuple[Callable[..., Awaitable[int]], Callable[..., Awaitable[No
     "compute": (_compute_check, compute_run),
     "approve": (_approve_check, approve_run),
     "send": (_send_check, send_run),
+    "cancel": (_cancel_check, cancel_run),
 }
 
 
-async def start_step(request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID, name: str) -> int:
+async def start_step(request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID, name: str,
+                     **options: Any) -> int:
     """Check a step synchronously (a run at work, or in the wrong state, is a 409 Problem whatever its
-    size), then run it in the request (200) or after it (202, progress on the run). Shared by the API and
-    the pages."""
+    size), then run it in the request (200) or after it (202, progress on the run). ``options`` go to
+    the check and the step (cancel: ``reason``). Shared by the API and the pages."""
     actor = _actor(request)
     check, step = STEPS[name]
     try:
         run = await get_run(db_session, run_id)
         if await run_is_busy(db_session, run_id):
             raise busy_conflict()
-        size = await check(db_session, run, actor)
+        size = await check(db_session, run, actor, **options)
     except PayoutError as error:
         raise problem(error) from None
     await db_session.commit()
     engine = request.app.state.engine
-    return await _execute(request.app.state, run_id, size, name, lambda: step(engine, run_id, actor=actor))
+    return await _execute(request.app.state, run_id, size, name,
+                          lambda: step(engine, run_id, actor=actor, **options))
 
 
 async def _run_step(request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID,
-                    name: str) -> Response[RunOutput]:
-    code = await start_step(request, db_session, run_id, name)
+                    name: str, **options: Any) -> Response[RunOutput]:
+    code = await start_step(request, db_session, run_id, name, **options)
     return Response(await _fresh_output(request.app.state.engine, run_id), status_code=code)
 
 
@@ -219,6 +232,13 @@ class PayoutRunController(Controller):
                    run_id: UUID) -> Response[RunOutput]:
         """Create payment orders; 409 with the shortfall per bank if funding is insufficient."""
         return await _run_step(request, db_session, run_id, "send")
+
+    @post("/{run_id:uuid}/cancel", guards=[requires(Role.officer)], status_code=200)
+    async def cancel(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID,
+                     data: CancelInput) -> Response[RunOutput]:
+        """Cancel a run before approval (reason required): its payouts and paid months are removed so the
+        months can be paid by another run; 409 once approved or sent (the money is in the ledger)."""
+        return await _run_step(request, db_session, run_id, "cancel", reason=data.reason)
 
     @get("/{run_id:uuid}/payouts", guards=[requires(*READERS)])
     async def payouts(self, db_session: AsyncSession, run_id: UUID, bank: str | None = None,

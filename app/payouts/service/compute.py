@@ -24,6 +24,7 @@ from app.payouts.service.runs import (
     check_computable,
     format_period,
     get_run,
+    remove_run_payouts,
     run_work_lock,
     set_progress,
 )
@@ -123,10 +124,7 @@ async def _start(conn: AsyncConnection, run_id: UUID, actor: str) -> tuple[str, 
         check_computable(run)
         if run.status == "computed":
             # Recompute before approval: forget the previous result entirely.
-            for statement in ("DELETE FROM payout_month pm USING payout p WHERE pm.payout_id = p.id AND p.run_id = :run",
-                              "DELETE FROM payout WHERE run_id = :run",
-                              "DELETE FROM payout_run_skip WHERE run_id = :run"):
-                await session.execute(text(statement), {"run": run_id})
+            await remove_run_payouts(session, run_id)
         await session.execute(text(
             "UPDATE payout_run SET status = 'computing', prepared_by = :actor, computed_at = NULL WHERE id = :run"),
             {"actor": actor, "run": run_id})

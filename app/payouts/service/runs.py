@@ -1,5 +1,5 @@
 """Payout runs: creation (within the payable periods), lookup, summaries, progress, the per-run work
-lock and the state each step starts from."""
+lock, the state each step starts from, and cancelling a run before approval."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -20,17 +21,19 @@ from app.audit.service import record
 from app.payouts.models import PayoutRun
 from app.payouts.service.errors import Conflict, NotFound, PayoutError, RunStateConflict
 
+log = structlog.get_logger()
+
 ARREARS_MONTHS = 12
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 # The first month ansinh pays: the province's cashless payments start with 2025; earlier months were
 # paid outside the system (and the demo and every test world start later).
 FIRST_PAYABLE_PERIOD = date(2025, 1, 1)
-# Statuses before approval: nothing of the run is in the ledger yet, so it can be recomputed.
+# Statuses before approval: nothing of the run is in the ledger yet, so it can be recomputed or cancelled.
 BEFORE_APPROVAL = ("draft", "computing", "computed")
 # How each status reads in a Vietnamese sentence ("Đợt chi đã gửi ngân hàng, ...").
 STATUS_VI = {"draft": "còn là nháp", "computing": "đang tính", "computed": "đã tính, chưa duyệt",
              "approved": "đã được duyệt", "sending": "đang gửi ngân hàng", "sent": "đã gửi ngân hàng",
-             "settled": "đã đối soát", "closed": "đã đóng"}
+             "settled": "đã đối soát", "closed": "đã đóng", "cancelled": "đã bị hủy"}
 
 
 def parse_period(period: str) -> date:
@@ -97,7 +100,7 @@ async def create_run(session: AsyncSession, *, programme: str, period: str, acto
                      kind: str = "regular", today: date | None = None) -> PayoutRun:
     """A draft run for a payable period (``payable_periods``; ``today`` stands in for the clock). Arrears
     reach back at most 12 months and never before the programme's first run in ansinh (its go-live:
-    earlier months were paid outside the system)."""
+    earlier months were paid outside the system). Cancelled runs do not count."""
     month = parse_period(period)
     if kind not in ("regular", "supplementary"):
         raise PayoutError("Loại đợt chi phải là regular hoặc supplementary",
@@ -106,12 +109,14 @@ async def create_run(session: AsyncSession, *, programme: str, period: str, acto
     if not exists:
         raise NotFound(f"Không có chương trình {programme}", f"no programme {programme}")
     await check_payable_period(session, programme, month, today=today)
+    live = PayoutRun.status != "cancelled"
     if kind == "supplementary":
         regular = await session.scalar(select(PayoutRun.status).where(
-            PayoutRun.programme_code == programme, PayoutRun.period == month, PayoutRun.kind == "regular"))
+            PayoutRun.programme_code == programme, PayoutRun.period == month, PayoutRun.kind == "regular", live))
         if regular is None:
             raise Conflict("Chưa có đợt chi thường kỳ cho kỳ này", "no regular run for this period yet")
-    go_live = await session.scalar(select(func.min(PayoutRun.period)).where(PayoutRun.programme_code == programme))
+    go_live = await session.scalar(select(func.min(PayoutRun.period)).where(
+        PayoutRun.programme_code == programme, live))
     arrears_from = max(add_months(month, -(ARREARS_MONTHS - 1)), go_live or month)
     run = PayoutRun(programme_code=programme, period=month, kind=kind, status="draft",
                     arrears_from=min(arrears_from, month), created_by=actor)
@@ -233,7 +238,7 @@ def utcnow() -> datetime:
 
 
 async def run_is_busy(session: AsyncSession, run_id: UUID) -> bool:
-    """Whether a compute, approve or send holds the run's work lock right now."""
+    """Whether a compute, approve, send or cancel holds the run's work lock right now."""
     key = {"key": _lock_key(run_id)}
     if await session.scalar(text("SELECT pg_try_advisory_lock(:key)"), key):
         await session.scalar(text("SELECT pg_advisory_unlock(:key)"), key)
@@ -245,8 +250,14 @@ async def run_is_busy(session: AsyncSession, run_id: UUID) -> bool:
 # whatever the run's size), and in the step itself under the run's work lock (the state may have moved
 # on in between: a ``RunStateConflict`` there means another request got there first).
 
+def _refuse_cancelled(run: PayoutRun) -> None:
+    if run.status == "cancelled":
+        raise RunStateConflict("Đợt chi đã bị hủy", "the run is cancelled")
+
+
 def check_computable(run: PayoutRun) -> None:
     """A run can be computed, and computed again, until it is approved."""
+    _refuse_cancelled(run)
     if run.status not in BEFORE_APPROVAL:
         raise RunStateConflict(f"Đợt chi {STATUS_VI[run.status]}, không tính lại được nữa",
                                f"run is {run.status}; it can no longer be computed")
@@ -255,6 +266,7 @@ def check_computable(run: PayoutRun) -> None:
 def check_approvable(run: PayoutRun, actor: str) -> bool:
     """A computed run, approved by someone other than its preparer; True when an approval that stopped
     half-way is resumed."""
+    _refuse_cancelled(run)
     resuming = run.status == "approved" and run.phase == "approving"
     if not resuming and run.status in ("approved", "sending", "sent", "settled", "closed"):
         raise RunStateConflict("Đợt chi đã được duyệt", "the run is already approved")
@@ -269,6 +281,7 @@ def check_approvable(run: PayoutRun, actor: str) -> bool:
 
 def check_sendable(run: PayoutRun) -> None:
     """An approved run whose approval finished (or a send that stopped half-way)."""
+    _refuse_cancelled(run)
     if run.status == "approved" and run.phase == "approving":
         raise RunStateConflict("Việc duyệt chưa xong, hãy chạy duyệt lại", "approval did not finish; approve again")
     if run.status in ("sent", "settled", "closed"):
@@ -277,3 +290,57 @@ def check_sendable(run: PayoutRun) -> None:
     if run.status not in ("approved", "sending"):
         raise RunStateConflict(f"Chỉ gửi được đợt chi đã duyệt (đợt chi này {STATUS_VI[run.status]})",
                                f"only an approved run can be sent (it is {run.status})")
+
+
+def check_cancellable(run: PayoutRun) -> None:
+    """Only before approval: afterwards the run's money is in the ledger (entitlements posted, orders sent)."""
+    if run.status == "cancelled":
+        raise RunStateConflict("Đợt chi đã bị hủy trước đó", "the run is already cancelled")
+    if run.status not in BEFORE_APPROVAL:
+        raise RunStateConflict(
+            f"Đợt chi {STATUS_VI[run.status]}: tiền đã được ghi sổ kế toán nên không hủy được",
+            f"the run is {run.status}: its money has already moved through the ledger, so it cannot be cancelled")
+
+
+def cancel_reason(reason: str | None) -> str:
+    """The reason given for cancelling, trimmed; required, at most 500 characters."""
+    cleaned = (reason or "").strip()
+    if not cleaned:
+        raise PayoutError("Cần ghi lý do hủy đợt chi", "a reason is required to cancel a run")
+    if len(cleaned) > 500:
+        raise PayoutError("Lý do hủy đợt chi dài quá 500 ký tự", "the reason must be at most 500 characters")
+    return cleaned
+
+
+async def remove_run_payouts(session: AsyncSession, run_id: UUID) -> int:
+    """Delete a run's payouts, the (enrolment, month) rows they paid and its skipped people, so another
+    run can pay those months; returns how many payouts went. The database refuses it once the run is
+    approved (``payout_guard``, ``payout_month_guard``)."""
+    await session.execute(text("DELETE FROM payout_month pm USING payout p WHERE pm.payout_id = p.id AND p.run_id = :run"),
+                          {"run": run_id})
+    deleted = await session.execute(text("DELETE FROM payout WHERE run_id = :run"), {"run": run_id})
+    await session.execute(text("DELETE FROM payout_run_skip WHERE run_id = :run"), {"run": run_id})
+    return int(deleted.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def cancel_run(engine: AsyncEngine, run_id: UUID, *, actor: str, reason: str) -> None:
+    """Cancel a run before approval, in one transaction: its payouts and paid months are removed (the
+    months can be paid by another run, and a new regular run of the period can be made) and the run
+    stays, cancelled, with who, when and why."""
+    reason = cancel_reason(reason)
+    async with run_work_lock(engine, run_id) as conn:
+        async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+            run = await get_run(session, run_id)
+            check_cancellable(run)
+            removed = await remove_run_payouts(session, run_id)
+            await session.execute(text(
+                """UPDATE payout_run SET status = 'cancelled', cancelled_by = :actor, cancelled_at = now(),
+                          cancel_reason = :reason, phase = NULL, last_error = NULL, payout_count = 0,
+                          total_amount = 0, progress_done = 0, progress_total = 0
+                    WHERE id = :run"""), {"actor": actor, "reason": reason, "run": run_id})
+            await record(session, actor=actor, action="payout_run.cancel", object_type="payout_run",
+                         object_id=run_id,
+                         before={"status": run.status, "payouts": run.payout_count, "total": run.total_amount},
+                         after={"status": "cancelled", "reason": reason, "payouts_removed": removed})
+            await session.commit()
+    log.info("payout_run_cancelled", run=str(run_id), payouts_removed=removed)

@@ -69,3 +69,16 @@ def test_cli_runs_a_period_with_a_progress_bar(database_url):
     again = run_cli("payouts", "approve", done.stdout.split()[1], "--as", "lan", env=env)
     assert again.returncode == 1 and "approver" in again.stderr
 
+
+async def test_scheduled_job_leaves_a_cancelled_period_alone_and_computes_its_replacement(client, engine):
+    office = await _world(client, engine)
+    on_the_20th = datetime(2026, 2, 20, 6, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    run_id = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})).json()["id"]
+    assert (await office.post(f"/api/payout-runs/{run_id}/cancel", json={"reason": "Sai quyết định"})).status_code == 200
+    assert await compute_next_month(engine, {"programme": "TGXH"}, on_the_20th) == "TGXH 2026-03 already cancelled"
+    replacement = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})).json()
+    assert await compute_next_month(engine, {"programme": "TGXH"}, on_the_20th) == "TGXH 2026-03 computed"
+    async with session_scope(engine) as session:
+        runs = (await session.execute(text(
+            "SELECT id::text, status, payout_count FROM payout_run ORDER BY created_at"))).all()
+    assert [tuple(r) for r in runs] == [(run_id, "cancelled", 0), (replacement["id"], "computed", 3)]

@@ -84,6 +84,9 @@ async def test_large_run_steps_from_the_wrong_state_are_refused_before_answering
                      "Đợt chi đã gửi ngân hàng, không tính lại được nữa", "run is sent; it can no longer be computed")
     _assert_conflict(await _step(office, run_id, "approve", "minh.approver"),
                      "Đợt chi đã được duyệt", "the run is already approved")
+    _assert_conflict(await _step(office, run_id, "cancel", "lan.officer", json={"reason": "muộn rồi"}),
+                     "Đợt chi đã gửi ngân hàng: tiền đã được ghi sổ kế toán nên không hủy được",
+                     "the run is sent: its money has already moved through the ledger")
     assert await _run(engine, run_id) == {"status": "sent", "phase": None, "last_error": None,
                                           "payout_count": PEOPLE}
 
@@ -96,6 +99,20 @@ async def test_large_run_steps_from_the_wrong_state_are_refused_before_answering
                                     {"id": run_id})
         report = await verify_ledger(session)
     assert sent == PEOPLE and report.ok, report.problems
+
+
+async def test_a_large_run_is_cancelled_after_the_answer(office, engine):
+    run_id = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})).json()["id"]
+    await _step(office, run_id, "compute", "lan.officer")
+    blank = await _step(office, run_id, "cancel", "lan.officer", json={"reason": ""})
+    assert blank.status_code == 422 and "a reason is required" in blank.json()["detail"]
+    started = await _step(office, run_id, "cancel", "lan.officer", json={"reason": "Lập nhầm chương trình"})
+    assert started.status_code == 202
+    assert await _run(engine, run_id) == {"status": "cancelled", "phase": None, "last_error": None,
+                                          "payout_count": 0}
+    _assert_conflict(await _step(office, run_id, "compute", "lan.officer"), "Đợt chi đã bị hủy", "the run is cancelled")
+    async with session_scope(engine) as session:
+        assert await session.scalar(text("SELECT count(*) FROM payout")) == 0
 
 
 async def test_a_step_on_a_run_at_work_is_refused_before_answering(office, engine):
