@@ -1,6 +1,6 @@
 """Payout runs, payouts, the (enrolment, month) pairs they pay, skipped people and funding.
 
-Schema: migrations 0006 and 0013 (cancelled runs). The database enforces the money rules: one regular run per programme and
+Schema: migrations 0006 and 0015 (cancelled runs). The database enforces the money rules: one regular run per programme and
 period, maker-checker on approval, each (enrolment, month) and each (person, benefit group, month)
 paid at most once across all runs, a payout's amount equal to the sum of its months, immutable
 money fields.

@@ -1,4 +1,4 @@
-"""Migration 0013 (cancelled runs) goes down and up again on a database that has cancelled runs."""
+"""Migration 0015 (cancelled runs) goes down and up again on a database that has cancelled runs."""
 
 from __future__ import annotations
 
@@ -39,16 +39,16 @@ def test_downgrade_drops_cancelled_runs_and_upgrade_clears_errors_of_sent_runs(d
     _sql(database_url, _RUN.format(extra_columns="", extra_values=""), march, "draft", None, None)
     _sql(database_url, _RUN.format(extra_columns="", extra_values=""), february, "sent", "lan", "minh")
 
-    downgrade_database(database_url, "0012")
+    downgrade_database(database_url, "0014")
     assert _runs(database_url) == [("2026-02", "sent", None), ("2026-03", "draft", None)]
     with pytest.raises(asyncpg.CheckViolationError):
         _sql(database_url, "UPDATE payout_run SET status = 'cancelled'")
     with pytest.raises(asyncpg.UniqueViolationError):  # the original index: one regular run per period
         _sql(database_url, _RUN.format(extra_columns="", extra_values=""), march, "draft", None, None)
-    # what a compute refused after the send left on the page under 0012
+    # what a compute refused after the send left on the page under 0014
     _sql(database_url, "UPDATE payout_run SET last_error = 'run is sent; it can no longer be computed'")
 
     upgrade_database(database_url)
     assert _runs(database_url) == [("2026-02", "sent", None),
                                    ("2026-03", "draft", "run is sent; it can no longer be computed")]
-    assert [r["version_num"] for r in _sql(database_url, "SELECT version_num FROM alembic_version")] == ["0013"]
+    assert [r["version_num"] for r in _sql(database_url, "SELECT version_num FROM alembic_version")] == ["0015"]

@@ -13,15 +13,15 @@
 Downgrade deletes the cancelled runs (they hold no payouts; the audit log keeps their history), so
 the original unique index and status check can come back.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-11-30
 """
 
 from migrations.helpers import execute_script
 
-revision = "0013"
-down_revision = "0012"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
