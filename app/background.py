@@ -37,3 +37,8 @@ async def wait_for_background() -> None:
     """Wait until every background task of this process has finished (shutdown)."""
     if _running:
         await asyncio.wait(list(_running))
+
+
+def running_count() -> int:
+    """How many background tasks of this process are still running (from any thread: tests poll it)."""
+    return len(_running)

@@ -143,6 +143,13 @@ def upgrade_database(url: str, revision: str = "heads") -> None:
     command.upgrade(_alembic_config(url), revision)
 
 
+def downgrade_database(url: str, revision: str) -> None:
+    """Undo Alembic migrations down to ``revision`` (tests of a migration's downgrade; operators)."""
+    from alembic import command
+
+    command.downgrade(_alembic_config(url), revision)
+
+
 def migration_heads() -> tuple[str, ...]:
     from alembic.script import ScriptDirectory
 

@@ -39,7 +39,13 @@ from app.memory import cyclic_gc_paused
 from app.payouts.service.compute import compute_run
 from app.payouts.service.funding import record_funding
 from app.payouts.service.ledger_steps import approve_run, bank_shortfalls, send_run
-from app.payouts.service.runs import add_months, create_run, format_period
+from app.payouts.service.runs import (
+    FIRST_PAYABLE_PERIOD,
+    add_months,
+    create_run,
+    format_period,
+    payable_periods,
+)
 from app.reconciliation_api.importer import import_statement_file
 from app.registry.fake import BeneficiaryFaker, import_file_bytes
 from app.registry.importer import import_beneficiaries
@@ -118,6 +124,10 @@ async def _build_demo(engine: AsyncEngine, *, beneficiaries: int, months: int, s
     # The last month whose pay day (the 10th) and returns (two days later) are behind us.
     current = ((today or date.today()) - timedelta(days=12)).replace(day=1)
     first = add_months(current, -(months - 1))
+    if first < FIRST_PAYABLE_PERIOD:
+        most = (current.year - FIRST_PAYABLE_PERIOD.year) * 12 + current.month - FIRST_PAYABLE_PERIOD.month + 1
+        raise click.ClickException(f"runs are paid from {format_period(FIRST_PAYABLE_PERIOD)} on: "
+                                   f"at most {most} months up to {format_period(current)}")
     users = []
     async with session_scope(engine) as session:
         for username, role, provinces, communes, full_name in USERS:
@@ -144,10 +154,15 @@ async def _build_demo(engine: AsyncEngine, *, beneficiaries: int, months: int, s
     # Each month's statements come back (and its withdrawals are drawn) while the next month's runs work:
     # the runs do not depend on them (a return releases nothing, and only adds to a bank's funds).
     coming_back: asyncio.Future[int] | None = None
+    async with session_scope(engine) as session:
+        # A programme is paid from its first payable month on (HTXH has a base amount from 2025-07).
+        payable_from = {programme: (await payable_periods(session, programme, today=current))[0]
+                        for programme in ("TGXH", "HTXH", "NCC")}
     for index in range(months):
         period = add_months(first, index)
-        for programme in ("TGXH", "HTXH", "NCC"):
-            runs.append(await _pay(engine, programme, period))
+        for programme, since in payable_from.items():
+            if since is not None and since <= period:
+                runs.append(await _pay(engine, programme, period, current))
         if coming_back is not None:
             statements_total += await coming_back
         coming_back = asyncio.ensure_future(_month_back(engine, period, opening, seed, now, activity, echo))
@@ -160,10 +175,11 @@ async def _build_demo(engine: AsyncEngine, *, beneficiaries: int, months: int, s
                       withdrawals=withdrawals)
 
 
-async def _pay(engine: AsyncEngine, programme: str, period: date) -> str:
+async def _pay(engine: AsyncEngine, programme: str, period: date, today: date) -> str:
     """One programme's run for the month: computed by an officer, approved by a second person, funded, sent."""
     async with session_scope(engine) as session:
-        run = await create_run(session, programme=programme, period=format_period(period), actor="canbo.lan")
+        run = await create_run(session, programme=programme, period=format_period(period), actor="canbo.lan",
+                               today=today)
     await compute_run(engine, run.id, actor="canbo.lan")
     await approve_run(engine, run.id, actor="pheduyet.minh")
     async with session_scope(engine) as session:

@@ -30,6 +30,9 @@ class Settings:
     scheduler_enabled: bool = True
     scheduler_poll_seconds: float = 5.0
     demo_on_empty: bool = True
+    # Payout run steps (compute, approve, send, cancel) of at most this many payouts (enrolments, before
+    # computing) run within the request (200); bigger ones answer 202 and report progress on the run.
+    payout_sync_limit: int = 5_000
 
     @property
     def production(self) -> bool:
@@ -69,4 +72,5 @@ def load_settings() -> Settings:
         scheduler_enabled=_bool(os.environ.get("ANSINH_SCHEDULER"), True),
         scheduler_poll_seconds=float(os.environ.get("ANSINH_SCHEDULER_POLL_SECONDS", "5")),
         demo_on_empty=_bool(os.environ.get("ANSINH_DEMO"), True),
+        payout_sync_limit=int(os.environ.get("ANSINH_PAYOUT_SYNC_LIMIT", "5000")),
     )

@@ -72,7 +72,7 @@ def run_command(cli: CliContext, programme: str, period: str, actor: str) -> Non
         async with session_scope(engine) as session:
             run = await session.scalar(select(PayoutRun).where(
                 PayoutRun.programme_code == programme, PayoutRun.period == parse_period(period),
-                PayoutRun.kind == "regular"))
+                PayoutRun.kind == "regular", PayoutRun.status != "cancelled"))
             if run is None:
                 run = await create_run(session, programme=programme, period=period, actor=actor)
         await _with_progress(engine, run.id, f"{programme} {period}", compute_run(engine, run.id, actor=actor))

@@ -1,6 +1,6 @@
 """Payout runs, payouts, the (enrolment, month) pairs they pay, skipped people and funding.
 
-Schema: migration 0006. The database enforces the money rules: one regular run per programme and
+Schema: migrations 0006 and 0015 (cancelled runs). The database enforces the money rules: one regular run per programme and
 period, maker-checker on approval, each (enrolment, month) and each (person, benefit group, month)
 paid at most once across all runs, a payout's amount equal to the sum of its months, immutable
 money fields.
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.orm import Base
 from app.registry import models as _registry_models  # noqa: F401 - tables the foreign keys point at
 
-RUN_STATUSES = ("draft", "computing", "computed", "approved", "sending", "sent", "settled", "closed")
+RUN_STATUSES = ("draft", "computing", "computed", "approved", "sending", "sent", "settled", "closed", "cancelled")
 PAYOUT_STATUSES = ("scheduled", "sent", "credited", "returned", "cancelled")
 
 
@@ -41,6 +41,9 @@ class PayoutRun(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_by: Mapped[str | None] = mapped_column(Text)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
     phase: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
     progress_done: Mapped[int] = mapped_column(BigInteger, default=0)

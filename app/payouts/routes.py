@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
+import structlog
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from sqlalchemy import text
@@ -17,18 +18,34 @@ from app.background import spawn
 from app.database import session_scope
 from app.http.problems import Problem, bilingual
 from app.payouts.models import PayoutRun
-from app.payouts.schemas import FundingInput, FundingOutput, Progress, RunInput, RunOutput
+from app.payouts.schemas import CancelInput, FundingInput, FundingOutput, Progress, RunInput, RunOutput
 from app.payouts.service import orders as order_service
 from app.payouts.service.compute import compute_run
-from app.payouts.service.errors import Conflict, PayoutError
+from app.payouts.service.errors import PayoutError, RunStateConflict
 from app.payouts.service.funding import record_funding
 from app.payouts.service.history import list_payouts
 from app.payouts.service.ledger_steps import approve_run, bank_shortfalls, send_run, shortfall_conflict
-from app.payouts.service.runs import create_run, format_period, get_run, list_runs, run_summary
+from app.payouts.service.runs import (
+    busy_conflict,
+    cancel_reason,
+    cancel_run,
+    check_approvable,
+    check_cancellable,
+    check_computable,
+    check_sendable,
+    create_run,
+    format_period,
+    get_run,
+    list_runs,
+    run_is_busy,
+    run_summary,
+)
 
-# Runs with at most this many payouts (or enrolments, before computing) are processed within the
-# request (200); bigger ones answer 202 and report progress on GET /api/payout-runs/{id}.
-SYNC_LIMIT = 5_000
+log = structlog.get_logger()
+
+# Steps of runs with at most ``Settings.payout_sync_limit`` payouts (or enrolments, before computing)
+# are processed within the request (200); bigger ones answer 202 and report progress on
+# GET /api/payout-runs/{id}.
 READERS = (Role.officer, Role.approver, Role.auditor, Role.admin)
 
 
@@ -50,6 +67,7 @@ def run_output(run: PayoutRun, summary: Any = None) -> RunOutput:
         approved_at=run.approved_at, sent_at=run.sent_at,
         progress=Progress(phase=run.phase, done=run.progress_done, total=run.progress_total, rate_per_second=rate),
         count=run.payout_count, total_amount=run.total_amount, last_error=run.last_error,
+        cancelled_by=run.cancelled_by, cancelled_at=run.cancelled_at, cancel_reason=run.cancel_reason,
     )
     if summary is not None:
         output.by_bank, output.by_commune = summary.by_bank, summary.by_commune
@@ -70,17 +88,26 @@ async def _execute(state: State, run_id: UUID, size: int, name: str,
     engine: AsyncEngine = state.engine
     async with session_scope(engine) as session:
         await session.execute(text("UPDATE payout_run SET last_error = NULL WHERE id = :run"), {"run": run_id})
-    if size <= SYNC_LIMIT:
+    if size <= state.settings.payout_sync_limit:
         try:
             await work()
         except PayoutError as error:
             raise problem(error) from None
         return 200
 
+    async def in_background() -> None:
+        try:
+            await work()
+        except RunStateConflict as error:
+            # The run was checked before answering 202, so another request moved it on (or holds its work
+            # lock) in between: the run's state is that request's outcome and nothing of this step
+            # happened. Not the run's error: a stored one would stay on its page as a banner.
+            log.warning("payout_step_superseded", step=name, run=str(run_id), reason=error.en)
+
     async def on_error(error: BaseException) -> None:
         await _record_error(engine, run_id, error)
 
-    spawn(work(), name=f"{name}:{run_id}", on_error=on_error)
+    spawn(in_background(), name=f"{name}:{run_id}", on_error=on_error)
     return 202
 
 
@@ -89,53 +116,65 @@ async def _fresh_output(engine: AsyncEngine, run_id: UUID) -> RunOutput:
         return run_output(await get_run(session, run_id), await run_summary(session, run_id))
 
 
-async def _compute_size(session: AsyncSession, run: PayoutRun, actor: str) -> int:
+async def _compute_check(session: AsyncSession, run: PayoutRun, actor: str, **options: Any) -> int:
+    check_computable(run)
     size = await session.scalar(text("SELECT count(*) FROM enrolment WHERE programme_code = :p"),
                                 {"p": run.programme_code})
     return int(size or 0)
 
 
-async def _approve_size(session: AsyncSession, run: PayoutRun, actor: str) -> int:
-    if run.prepared_by == actor:
-        raise Conflict("Người lập không được tự duyệt đợt chi (nguyên tắc hai người)",
-                       "the preparer cannot approve their own run (maker-checker)")
+async def _approve_check(session: AsyncSession, run: PayoutRun, actor: str, **options: Any) -> int:
+    check_approvable(run, actor)
     return run.payout_count
 
 
-async def _send_size(session: AsyncSession, run: PayoutRun, actor: str) -> int:
-    if run.status == "approved":
-        shortfalls = await bank_shortfalls(session, run.id)
-        if shortfalls:
-            raise shortfall_conflict(shortfalls)
+async def _send_check(session: AsyncSession, run: PayoutRun, actor: str, **options: Any) -> int:
+    check_sendable(run)
+    shortfalls = await bank_shortfalls(session, run.id)
+    if shortfalls:
+        raise shortfall_conflict(shortfalls)
     return run.payout_count
 
 
-# Each run step: a synchronous check that answers a clear 4xx (returning the step's size), and the work.
-STEPS: dict[str, tuple[Callable[[AsyncSession, PayoutRun, str], Awaitable[int]], Callable[..., Awaitable[None]]]] = {
-    "compute": (_compute_size, compute_run),
-    "approve": (_approve_size, approve_run),
-    "send": (_send_size, send_run),
+async def _cancel_check(session: AsyncSession, run: PayoutRun, actor: str, **options: Any) -> int:
+    check_cancellable(run)
+    cancel_reason(options.get("reason"))
+    return run.payout_count
+
+
+# Each run step: a check made before answering — the run's state (the same check the step makes under
+# the run's work lock), anything else that refuses it, the step's size — and the work.
+STEPS: dict[str, tuple[Callable[..., Awaitable[int]], Callable[..., Awaitable[None]]]] = {
+    "compute": (_compute_check, compute_run),
+    "approve": (_approve_check, approve_run),
+    "send": (_send_check, send_run),
+    "cancel": (_cancel_check, cancel_run),
 }
 
 
-async def start_step(request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID, name: str) -> int:
-    """Check a step synchronously (clear 4xx as a Problem), then run it in the request (200) or after
-    it (202, progress on the run). Shared by the API and the pages."""
+async def start_step(request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID, name: str,
+                     **options: Any) -> int:
+    """Check a step synchronously (a run at work, or in the wrong state, is a 409 Problem whatever its
+    size), then run it in the request (200) or after it (202, progress on the run). ``options`` go to
+    the check and the step (cancel: ``reason``). Shared by the API and the pages."""
     actor = _actor(request)
     check, step = STEPS[name]
     try:
         run = await get_run(db_session, run_id)
-        size = await check(db_session, run, actor)
+        if await run_is_busy(db_session, run_id):
+            raise busy_conflict()
+        size = await check(db_session, run, actor, **options)
     except PayoutError as error:
         raise problem(error) from None
     await db_session.commit()
     engine = request.app.state.engine
-    return await _execute(request.app.state, run_id, size, name, lambda: step(engine, run_id, actor=actor))
+    return await _execute(request.app.state, run_id, size, name,
+                          lambda: step(engine, run_id, actor=actor, **options))
 
 
 async def _run_step(request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID,
-                    name: str) -> Response[RunOutput]:
-    code = await start_step(request, db_session, run_id, name)
+                    name: str, **options: Any) -> Response[RunOutput]:
+    code = await start_step(request, db_session, run_id, name, **options)
     return Response(await _fresh_output(request.app.state.engine, run_id), status_code=code)
 
 
@@ -193,6 +232,13 @@ class PayoutRunController(Controller):
                    run_id: UUID) -> Response[RunOutput]:
         """Create payment orders; 409 with the shortfall per bank if funding is insufficient."""
         return await _run_step(request, db_session, run_id, "send")
+
+    @post("/{run_id:uuid}/cancel", guards=[requires(Role.officer)], status_code=200)
+    async def cancel(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID,
+                     data: CancelInput) -> Response[RunOutput]:
+        """Cancel a run before approval (reason required): its payouts and paid months are removed so the
+        months can be paid by another run; 409 once approved or sent (the money is in the ledger)."""
+        return await _run_step(request, db_session, run_id, "cancel", reason=data.reason)
 
     @get("/{run_id:uuid}/payouts", guards=[requires(*READERS)])
     async def payouts(self, db_session: AsyncSession, run_id: UUID, bank: str | None = None,

@@ -15,6 +15,10 @@ class RunInput(msgspec.Struct):
     kind: str = "regular"
 
 
+class CancelInput(msgspec.Struct):
+    reason: str = ""  # required: a missing or blank reason is refused with a clear 422
+
+
 class Progress(msgspec.Struct):
     phase: str | None
     done: int
@@ -41,6 +45,9 @@ class RunOutput(msgspec.Struct):
     count: int
     total_amount: int
     last_error: str | None = None
+    cancelled_by: str | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
     by_bank: list[dict[str, Any]] = msgspec.field(default_factory=list)
     by_commune: list[dict[str, Any]] = msgspec.field(default_factory=list)
     by_status: dict[str, int] = msgspec.field(default_factory=dict)

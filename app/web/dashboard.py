@@ -29,8 +29,15 @@ async def latest_period(session: AsyncSession) -> date:
     found = await session.scalar(text(
         """SELECT max(r.period) FROM payout_run r
             WHERE EXISTS (SELECT 1 FROM payout p WHERE p.run_id = r.id AND p.credited_at IS NOT NULL)"""))
-    found = found or await session.scalar(text("SELECT max(period) FROM payout_run"))
+    found = found or await session.scalar(text("SELECT max(period) FROM payout_run WHERE status <> 'cancelled'"))
     return found or date.today().replace(day=1)
+
+
+async def report_periods(session: AsyncSession, limit: int = 24) -> list[date]:
+    """The months a report can be asked for, newest first: those of runs that are not cancelled."""
+    return [r.period for r in await session.execute(text(
+        "SELECT DISTINCT period FROM payout_run WHERE status <> 'cancelled' ORDER BY period DESC LIMIT :limit"),
+        {"limit": limit})]
 
 
 class DashboardPage(Controller):
@@ -54,8 +61,7 @@ class DashboardPage(Controller):
         report = await time_to_withdrawal(db_session, period=month, group_by="commune", **scope)
         by_day = await share_by_day(db_session, period=month, **scope)
         waiting_people, waiting_amount = await people_waiting(db_session, **scope)
-        periods = [r.period for r in await db_session.execute(text(
-            "SELECT DISTINCT period FROM payout_run ORDER BY period DESC LIMIT 24"))]
+        periods = await report_periods(db_session)
         items = sorted(report["items"], key=lambda item: (item["within_3d"] is None, item["within_3d"] or 0))
         charts = {
             "by_day": line_chart([Point(str(day), share) for day, share in enumerate(by_day)], step=True,

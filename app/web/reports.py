@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.reports_api.routes import FOLLOW_UP_READERS, REPORT_READERS, scope_of
-from app.web.dashboard import latest_period
+from app.web.dashboard import latest_period, report_periods
 from app.web.follow_up import communes_in_scope
 from app.web.render import page
 
@@ -32,8 +32,7 @@ class ReportPages(Controller):
                  JOIN commune c ON c.code = b.commune_code) AND (CAST(:scope AS text[]) IS NULL
                  OR code = ANY(CAST(:scope AS text[]))) ORDER BY name"""),
             {"scope": list(provinces) if provinces is not None else None}))
-        periods = [r.period.strftime("%Y-%m") for r in await db_session.execute(text(
-            "SELECT DISTINCT period FROM payout_run ORDER BY period DESC LIMIT 24"))]
+        periods = [period.strftime("%Y-%m") for period in await report_periods(db_session)]
         return page(request, "reports/reports.html", periods=periods,
                     period=(await latest_period(db_session)).strftime("%Y-%m"), provinces=province_rows,
                     communes=await communes_in_scope(db_session, principal),

@@ -1,5 +1,5 @@
 """Payout run pages: list and create, compute with a live progress bar, review totals by commune and
-bank, approve (a second user), fund banks, send, and download order files."""
+bank, approve (a second user), fund banks, send, download order files, and cancel a run before approval."""
 
 from __future__ import annotations
 
@@ -18,7 +18,17 @@ from app.payouts.routes import READERS, problem, run_output, start_step
 from app.payouts.service.errors import PayoutError
 from app.payouts.service.funding import record_funding
 from app.payouts.service.ledger_steps import bank_shortfalls
-from app.payouts.service.runs import add_months, create_run, format_period, get_run, list_runs, run_summary
+from app.payouts.service.runs import (
+    BEFORE_APPROVAL,
+    FIRST_PAYABLE_PERIOD,
+    add_months,
+    create_run,
+    current_month,
+    format_period,
+    get_run,
+    list_runs,
+    run_summary,
+)
 from app.registry.models import Bank, Programme
 from app.web.forms import FormErrors, form_text
 from app.web.i18n import translate
@@ -27,9 +37,10 @@ from app.web.render import current_lang, in_language, page, see_other
 RUN_STATUS_KEYS = {"draft": "runs.status.draft", "computing": "runs.status.computing",
                    "computed": "runs.status.computed", "approved": "runs.status.approved",
                    "sending": "runs.status.sending", "sent": "runs.status.sent", "settled": "runs.status.settled",
-                   "closed": "runs.status.closed"}
+                   "closed": "runs.status.closed", "cancelled": "runs.status.cancelled"}
 STEP_DONE_KEYS = {"compute": "runs.done.compute", "approve": "runs.done.approve", "send": "runs.done.send",
-                  "funding": "runs.done.funding", "started": "runs.done.started"}
+                  "cancel": "runs.done.cancel", "funding": "runs.done.funding", "started": "runs.done.started",
+                  "cancel_started": "runs.done.cancel_started"}
 PREPARERS = (Role.officer, Role.approver)
 
 
@@ -42,11 +53,12 @@ async def _list_page(request: Request[Any, Any, Any], session: AsyncSession, *, 
                      errors: FormErrors | None = None, values: dict[str, str] | None = None) -> Response[Any]:
     runs = [run_output(run) for run in await list_runs(session, limit=200)]
     principal = current_principal(request)
-    next_month = add_months(date.today().replace(day=1), 1)
+    next_month = add_months(current_month(), 1)
     return page(request, "runs/list.html", status_code=status_code, runs=runs,
                 programmes=await _programmes(session), status_keys=RUN_STATUS_KEYS,
                 may_create=principal is not None and principal.role in PREPARERS, errors=errors or FormErrors(),
-                values=values or {"programme": "", "period": format_period(next_month)})
+                values=values or {"programme": "", "period": format_period(next_month)},
+                first_period=format_period(FIRST_PAYABLE_PERIOD), last_period=format_period(next_month))
 
 
 async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, run_id: UUID, *,
@@ -69,6 +81,7 @@ async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, r
         "send": role == Role.officer and run.status in ("approved", "sending") and not busy and not shortfalls,
         "fund": role == Role.officer and bool(shortfalls),
         "orders": role in (Role.officer, Role.auditor) and run.status in ("sent", "settled", "closed"),
+        "cancel": role == Role.officer and run.status in BEFORE_APPROVAL and not busy,
     }
     done = request.query_params.get("done")
     return page(request, "runs/detail.html", status_code=status_code, run=output, actions=actions,
@@ -109,14 +122,15 @@ class PayoutRunPages(Controller):
         return await _detail_page(request, db_session, run_id)
 
     async def _step(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID,
-                    name: str) -> Response[Any]:
+                    name: str, **options: Any) -> Response[Any]:
         try:
-            code = await start_step(request, db_session, run_id, name)
+            code = await start_step(request, db_session, run_id, name, **options)
         except Problem as error:
             await db_session.rollback()
             return await _detail_page(request, db_session, run_id, status_code=error.status_code,
                                       error=in_language(str(error.detail), current_lang(request)))
-        return see_other(f"/payout-runs/{run_id}?done={'started' if code == 202 else name}")
+        done = name if code != 202 else "cancel_started" if name == "cancel" else "started"
+        return see_other(f"/payout-runs/{run_id}?done={done}")
 
     @post("/{run_id:uuid}/compute", guards=[requires(*PREPARERS)])
     async def compute(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID) -> Response[Any]:
@@ -132,6 +146,12 @@ class PayoutRunPages(Controller):
     async def send(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID) -> Response[Any]:
         """Reserve the money at each bank and create the payment orders."""
         return await self._step(request, db_session, run_id, "send")
+
+    @post("/{run_id:uuid}/cancel", guards=[requires(Role.officer)])
+    async def cancel(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID) -> Response[Any]:
+        """Cancel a run that is not approved yet (with the reason); its months can be paid by another run."""
+        form = await request.form()
+        return await self._step(request, db_session, run_id, "cancel", reason=form_text(form, "reason"))
 
     @post("/{run_id:uuid}/funding", guards=[requires(Role.officer)])
     async def fund(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID) -> Response[Any]:

@@ -19,8 +19,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.audit.service import record
-from app.payouts.service.errors import Conflict
-from app.payouts.service.runs import add_months, format_period, get_run, run_work_lock, set_progress
+from app.payouts.service.runs import (
+    add_months,
+    check_computable,
+    format_period,
+    get_run,
+    remove_run_payouts,
+    run_work_lock,
+    set_progress,
+)
 
 log = structlog.get_logger()
 
@@ -114,15 +121,10 @@ async def _months_to_stage(conn: AsyncConnection, programme: str, arrears_from: 
 async def _start(conn: AsyncConnection, run_id: UUID, actor: str) -> tuple[str, date, date]:
     async with AsyncSession(bind=conn, expire_on_commit=False) as session:
         run = await get_run(session, run_id)
-        if run.status not in ("draft", "computing", "computed"):
-            raise Conflict(f"Đợt chi đang ở trạng thái {run.status}, không tính lại được",
-                           f"run is {run.status}; it can no longer be computed")
+        check_computable(run)
         if run.status == "computed":
             # Recompute before approval: forget the previous result entirely.
-            for statement in ("DELETE FROM payout_month pm USING payout p WHERE pm.payout_id = p.id AND p.run_id = :run",
-                              "DELETE FROM payout WHERE run_id = :run",
-                              "DELETE FROM payout_run_skip WHERE run_id = :run"):
-                await session.execute(text(statement), {"run": run_id})
+            await remove_run_payouts(session, run_id)
         await session.execute(text(
             "UPDATE payout_run SET status = 'computing', prepared_by = :actor, computed_at = NULL WHERE id = :run"),
             {"actor": actor, "run": run_id})
@@ -277,7 +279,7 @@ async def compute_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
                                     ON om.enrolment_id = pm.enrolment_id AND om.month = pm.month
                                    WHERE pm.payout_id = p.id AND om.payout_id = old.id)"""), {"run": run_id})
         await conn.execute(text(
-            """UPDATE payout_run r SET status = 'computed', computed_at = now(), phase = NULL,
+            """UPDATE payout_run r SET status = 'computed', computed_at = now(), phase = NULL, last_error = NULL,
                       payout_count = t.count, total_amount = t.amount
                  FROM (SELECT count(*) AS count, coalesce(sum(amount), 0)::bigint AS amount
                          FROM payout WHERE run_id = :run) t

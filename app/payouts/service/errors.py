@@ -23,3 +23,10 @@ class NotFound(PayoutError):
 
 class Conflict(PayoutError):
     status = 409
+
+
+class RunStateConflict(Conflict):
+    """The run is not in a state the step can start from, or another step is working on it.
+
+    Raised before anything changes. A background step refused this way lost a race with another request
+    whose outcome is the run's state now, so it is logged and not stored as the run's error."""

@@ -28,7 +28,7 @@ from app.payouts.accounts import (
     payable_account,
 )
 from app.payouts.service.errors import Conflict
-from app.payouts.service.runs import get_run, run_work_lock, set_progress
+from app.payouts.service.runs import check_approvable, check_sendable, get_run, run_work_lock, set_progress
 from ledger.accounts import AccountConflict, ensure_accounts, ensure_accounts_from_query, get_account
 from ledger.schemas import APPLIED_RESULTS, AccountSpec, TransferKind, TransferResult
 from ledger.service import create_transfer_arrays
@@ -136,15 +136,7 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
     async with run_work_lock(engine, run_id) as conn:
         async with AsyncSession(bind=conn, expire_on_commit=False) as session:
             run = await get_run(session, run_id)
-            resuming = run.status == "approved" and run.phase == "approving"
-            if run.status == "approved" and not resuming or run.status in ("sending", "sent", "settled", "closed"):
-                raise Conflict("Đợt chi đã được duyệt", "the run is already approved")
-            if not resuming and run.status != "computed":
-                raise Conflict(f"Chỉ duyệt được đợt chi đã tính (đang: {run.status})",
-                               f"only a computed run can be approved (it is {run.status})")
-            if run.prepared_by == actor:
-                raise Conflict("Người lập không được tự duyệt đợt chi (nguyên tắc hai người)",
-                               "the preparer cannot approve their own run (maker-checker)")
+            resuming = check_approvable(run, actor)
             if not resuming:
                 await session.execute(text(
                     """UPDATE payout_run SET status = 'approved', approved_by = :actor, approved_at = now()
@@ -188,7 +180,8 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
                 await session.commit()
             if after_chunk is not None:
                 await after_chunk(done)
-        await conn.execute(text("UPDATE payout_run SET phase = NULL WHERE id = :run"), {"run": run_id})
+        await conn.execute(text("UPDATE payout_run SET phase = NULL, last_error = NULL WHERE id = :run"),
+                           {"run": run_id})
         await conn.commit()
     log.info("payout_run_approved", run=str(run_id), payouts=done)
 
@@ -233,11 +226,7 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
     async with run_work_lock(engine, run_id) as conn:
         async with AsyncSession(bind=conn, expire_on_commit=False) as session:
             run = await get_run(session, run_id)
-            if run.status == "approved" and run.phase == "approving":
-                raise Conflict("Việc duyệt chưa xong, hãy chạy duyệt lại", "approval did not finish; approve again")
-            if run.status not in ("approved", "sending"):
-                raise Conflict(f"Chỉ gửi được đợt chi đã duyệt (đang: {run.status})",
-                               f"only an approved run can be sent (it is {run.status})")
+            check_sendable(run)
             shortfalls = await bank_shortfalls(session, run_id)
             if shortfalls:
                 raise shortfall_conflict(shortfalls)
@@ -287,7 +276,8 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
             if after_chunk is not None:
                 await after_chunk(done)
         await conn.execute(text(
-            "UPDATE payout_run SET status = 'sent', sent_at = coalesce(:sent_at, now()), phase = NULL WHERE id = :run"),
+            """UPDATE payout_run SET status = 'sent', sent_at = coalesce(:sent_at, now()), phase = NULL,
+                                        last_error = NULL WHERE id = :run"""),
             {"run": run_id, "sent_at": sent_at})
         await conn.commit()
     log.info("payout_run_sent", run=str(run_id), payouts=done)

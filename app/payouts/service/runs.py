@@ -1,4 +1,5 @@
-"""Payout runs: creation, lookup, summaries, progress and the per-run work lock."""
+"""Payout runs: creation (within the payable periods), lookup, summaries, progress, the per-run work
+lock, the state each step starts from, and cancelling a run before approval."""
 
 from __future__ import annotations
 
@@ -9,16 +10,30 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
+import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.audit.service import record
 from app.payouts.models import PayoutRun
-from app.payouts.service.errors import Conflict, NotFound, PayoutError
+from app.payouts.service.errors import Conflict, NotFound, PayoutError, RunStateConflict
+
+log = structlog.get_logger()
 
 ARREARS_MONTHS = 12
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+# The first month ansinh pays: the province's cashless payments start with 2025; earlier months were
+# paid outside the system (and the demo and every test world start later).
+FIRST_PAYABLE_PERIOD = date(2025, 1, 1)
+# Statuses before approval: nothing of the run is in the ledger yet, so it can be recomputed or cancelled.
+BEFORE_APPROVAL = ("draft", "computing", "computed")
+# How each status reads in a Vietnamese sentence ("Đợt chi đã gửi ngân hàng, ...").
+STATUS_VI = {"draft": "còn là nháp", "computing": "đang tính", "computed": "đã tính, chưa duyệt",
+             "approved": "đã được duyệt", "sending": "đang gửi ngân hàng", "sent": "đã gửi ngân hàng",
+             "settled": "đã đối soát", "closed": "đã đóng", "cancelled": "đã bị hủy"}
 
 
 def parse_period(period: str) -> date:
@@ -42,10 +57,50 @@ def add_months(month: date, count: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def current_month(today: date | None = None) -> date:
+    """The first day of the current month in Việt Nam (or of ``today``'s month)."""
+    return (today or datetime.now(VIETNAM).date()).replace(day=1)
+
+
+async def payable_periods(session: AsyncSession, programme: str, *,
+                          today: date | None = None) -> tuple[date | None, date]:
+    """The first and last period a run of ``programme`` may have (the first is None: no base amount yet).
+
+    First: the later of 2025-01 (``FIRST_PAYABLE_PERIOD``) and the month of the programme's first base
+    amount (a month without one has nothing to pay). Last: the month after the current one in Việt Nam
+    (the schedule computes next month's run on the 20th); a later period would pay future months."""
+    first_rate = await session.scalar(text(
+        "SELECT min(effective_from) FROM programme_rate WHERE programme_code = :programme"), {"programme": programme})
+    first = None if first_rate is None else max(FIRST_PAYABLE_PERIOD, first_rate.replace(day=1))
+    return first, add_months(current_month(today), 1)
+
+
+async def check_payable_period(session: AsyncSession, programme: str, month: date, *,
+                               today: date | None = None) -> None:
+    """Refuse (422) a period outside ``payable_periods``, saying which periods are allowed."""
+    first, last = await payable_periods(session, programme, today=today)
+    period = format_period(month)
+    if first is None:
+        raise PayoutError(f"Chương trình {programme} chưa có mức chuẩn nào nên chưa chi trả được",
+                          f"programme {programme} has no base amount yet, so nothing can be paid")
+    if month < first:
+        raise PayoutError(
+            f"Kỳ {period} quá sớm: {programme} chỉ chi trả được từ kỳ {format_period(first)} "
+            f"(ansinh chi trả từ kỳ {format_period(FIRST_PAYABLE_PERIOD)} và từ khi chương trình có mức chuẩn)",
+            f"period {period} is too early: {programme} can be paid from {format_period(first)} on "
+            f"(ansinh pays from {format_period(FIRST_PAYABLE_PERIOD)}, and from the programme's first base amount)")
+    if month > last:
+        raise PayoutError(
+            f"Kỳ {period} quá xa: chỉ lập được đợt chi đến kỳ {format_period(last)} (tháng sau của tháng hiện tại)",
+            f"period {period} is too far ahead: runs can be prepared up to {format_period(last)} "
+            "(the month after the current one)")
+
+
 async def create_run(session: AsyncSession, *, programme: str, period: str, actor: str,
-                     kind: str = "regular") -> PayoutRun:
-    """A draft run. Arrears reach back at most 12 months and never before the programme's first run
-    in ansinh (its go-live: earlier months were paid outside the system)."""
+                     kind: str = "regular", today: date | None = None) -> PayoutRun:
+    """A draft run for a payable period (``payable_periods``; ``today`` stands in for the clock). Arrears
+    reach back at most 12 months and never before the programme's first run in ansinh (its go-live:
+    earlier months were paid outside the system). Cancelled runs do not count."""
     month = parse_period(period)
     if kind not in ("regular", "supplementary"):
         raise PayoutError("Loại đợt chi phải là regular hoặc supplementary",
@@ -53,12 +108,15 @@ async def create_run(session: AsyncSession, *, programme: str, period: str, acto
     exists = await session.scalar(text("SELECT 1 FROM programme WHERE code = :code"), {"code": programme})
     if not exists:
         raise NotFound(f"Không có chương trình {programme}", f"no programme {programme}")
+    await check_payable_period(session, programme, month, today=today)
+    live = PayoutRun.status != "cancelled"
     if kind == "supplementary":
         regular = await session.scalar(select(PayoutRun.status).where(
-            PayoutRun.programme_code == programme, PayoutRun.period == month, PayoutRun.kind == "regular"))
+            PayoutRun.programme_code == programme, PayoutRun.period == month, PayoutRun.kind == "regular", live))
         if regular is None:
             raise Conflict("Chưa có đợt chi thường kỳ cho kỳ này", "no regular run for this period yet")
-    go_live = await session.scalar(select(func.min(PayoutRun.period)).where(PayoutRun.programme_code == programme))
+    go_live = await session.scalar(select(func.min(PayoutRun.period)).where(
+        PayoutRun.programme_code == programme, live))
     arrears_from = max(add_months(month, -(ARREARS_MONTHS - 1)), go_live or month)
     run = PayoutRun(programme_code=programme, period=month, kind=kind, status="draft",
                     arrears_from=min(arrears_from, month), created_by=actor)
@@ -144,6 +202,11 @@ async def set_progress(conn: AsyncConnection, run_id: UUID, *, phase: str | None
     await conn.execute(text(f"UPDATE payout_run SET {', '.join(sets)} WHERE id = :run"), values)  # noqa: S608
 
 
+def busy_conflict() -> RunStateConflict:
+    """409: another step holds the run's work lock."""
+    return RunStateConflict("Đợt chi đang được xử lý, hãy chờ", "this run is being processed; wait for it")
+
+
 def _lock_key(run_id: UUID) -> int:
     return int.from_bytes(hashlib.sha256(b"payout_run:" + run_id.bytes).digest()[:8], "big", signed=True)
 
@@ -159,7 +222,7 @@ async def run_work_lock(engine: AsyncEngine, run_id: UUID) -> AsyncIterator[Asyn
         got = (await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _lock_key(run_id)})).scalar()
         await conn.commit()
         if not got:
-            raise Conflict("Đợt chi đang được xử lý, hãy chờ", "this run is being processed; wait for it")
+            raise busy_conflict()
         try:
             yield conn
         finally:
@@ -172,3 +235,112 @@ async def run_work_lock(engine: AsyncEngine, run_id: UUID) -> AsyncIterator[Asyn
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+async def run_is_busy(session: AsyncSession, run_id: UUID) -> bool:
+    """Whether a compute, approve, send or cancel holds the run's work lock right now."""
+    key = {"key": _lock_key(run_id)}
+    if await session.scalar(text("SELECT pg_try_advisory_lock(:key)"), key):
+        await session.scalar(text("SELECT pg_advisory_unlock(:key)"), key)
+        return False
+    return True
+
+
+# The state each step starts from. Each check runs twice: in the request, before it answers (a clear 409
+# whatever the run's size), and in the step itself under the run's work lock (the state may have moved
+# on in between: a ``RunStateConflict`` there means another request got there first).
+
+def _refuse_cancelled(run: PayoutRun) -> None:
+    if run.status == "cancelled":
+        raise RunStateConflict("Đợt chi đã bị hủy", "the run is cancelled")
+
+
+def check_computable(run: PayoutRun) -> None:
+    """A run can be computed, and computed again, until it is approved."""
+    _refuse_cancelled(run)
+    if run.status not in BEFORE_APPROVAL:
+        raise RunStateConflict(f"Đợt chi {STATUS_VI[run.status]}, không tính lại được nữa",
+                               f"run is {run.status}; it can no longer be computed")
+
+
+def check_approvable(run: PayoutRun, actor: str) -> bool:
+    """A computed run, approved by someone other than its preparer; True when an approval that stopped
+    half-way is resumed."""
+    _refuse_cancelled(run)
+    resuming = run.status == "approved" and run.phase == "approving"
+    if not resuming and run.status in ("approved", "sending", "sent", "settled", "closed"):
+        raise RunStateConflict("Đợt chi đã được duyệt", "the run is already approved")
+    if not resuming and run.status != "computed":
+        raise RunStateConflict(f"Chỉ duyệt được đợt chi đã tính (đợt chi này {STATUS_VI[run.status]})",
+                               f"only a computed run can be approved (it is {run.status})")
+    if run.prepared_by == actor:
+        raise Conflict("Người lập không được tự duyệt đợt chi (nguyên tắc hai người)",
+                       "the preparer cannot approve their own run (maker-checker)")
+    return resuming
+
+
+def check_sendable(run: PayoutRun) -> None:
+    """An approved run whose approval finished (or a send that stopped half-way)."""
+    _refuse_cancelled(run)
+    if run.status == "approved" and run.phase == "approving":
+        raise RunStateConflict("Việc duyệt chưa xong, hãy chạy duyệt lại", "approval did not finish; approve again")
+    if run.status in ("sent", "settled", "closed"):
+        raise RunStateConflict(f"Đợt chi {STATUS_VI[run.status]}, không gửi lại được",
+                               f"run is {run.status}; it cannot be sent again")
+    if run.status not in ("approved", "sending"):
+        raise RunStateConflict(f"Chỉ gửi được đợt chi đã duyệt (đợt chi này {STATUS_VI[run.status]})",
+                               f"only an approved run can be sent (it is {run.status})")
+
+
+def check_cancellable(run: PayoutRun) -> None:
+    """Only before approval: afterwards the run's money is in the ledger (entitlements posted, orders sent)."""
+    if run.status == "cancelled":
+        raise RunStateConflict("Đợt chi đã bị hủy trước đó", "the run is already cancelled")
+    if run.status not in BEFORE_APPROVAL:
+        raise RunStateConflict(
+            f"Đợt chi {STATUS_VI[run.status]}: tiền đã được ghi sổ kế toán nên không hủy được",
+            f"the run is {run.status}: its money has already moved through the ledger, so it cannot be cancelled")
+
+
+def cancel_reason(reason: str | None) -> str:
+    """The reason given for cancelling, trimmed; required, at most 500 characters."""
+    cleaned = (reason or "").strip()
+    if not cleaned:
+        raise PayoutError("Cần ghi lý do hủy đợt chi", "a reason is required to cancel a run")
+    if len(cleaned) > 500:
+        raise PayoutError("Lý do hủy đợt chi dài quá 500 ký tự", "the reason must be at most 500 characters")
+    return cleaned
+
+
+async def remove_run_payouts(session: AsyncSession, run_id: UUID) -> int:
+    """Delete a run's payouts, the (enrolment, month) rows they paid and its skipped people, so another
+    run can pay those months; returns how many payouts went. The database refuses it once the run is
+    approved (``payout_guard``, ``payout_month_guard``)."""
+    await session.execute(text("DELETE FROM payout_month pm USING payout p WHERE pm.payout_id = p.id AND p.run_id = :run"),
+                          {"run": run_id})
+    deleted = await session.execute(text("DELETE FROM payout WHERE run_id = :run"), {"run": run_id})
+    await session.execute(text("DELETE FROM payout_run_skip WHERE run_id = :run"), {"run": run_id})
+    return int(deleted.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def cancel_run(engine: AsyncEngine, run_id: UUID, *, actor: str, reason: str) -> None:
+    """Cancel a run before approval, in one transaction: its payouts and paid months are removed (the
+    months can be paid by another run, and a new regular run of the period can be made) and the run
+    stays, cancelled, with who, when and why."""
+    reason = cancel_reason(reason)
+    async with run_work_lock(engine, run_id) as conn:
+        async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+            run = await get_run(session, run_id)
+            check_cancellable(run)
+            removed = await remove_run_payouts(session, run_id)
+            await session.execute(text(
+                """UPDATE payout_run SET status = 'cancelled', cancelled_by = :actor, cancelled_at = now(),
+                          cancel_reason = :reason, phase = NULL, last_error = NULL, payout_count = 0,
+                          total_amount = 0, progress_done = 0, progress_total = 0
+                    WHERE id = :run"""), {"actor": actor, "reason": reason, "run": run_id})
+            await record(session, actor=actor, action="payout_run.cancel", object_type="payout_run",
+                         object_id=run_id,
+                         before={"status": run.status, "payouts": run.payout_count, "total": run.total_amount},
+                         after={"status": "cancelled", "reason": reason, "payouts_removed": removed})
+            await session.commit()
+    log.info("payout_run_cancelled", run=str(run_id), payouts_removed=removed)

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import text
 
 from app.database import session_scope
-from app.payouts import routes
 from app.payouts.jobs import compute_next_month
 from app.registry.fake import BeneficiaryFaker
 from tests.support.processes import base_env, run_cli
 from tests.support.world import Office, person
+
+
+@pytest.fixture
+def settings(settings):
+    """Run steps of more than one payout answer 202 and finish in the background."""
+    return dataclasses.replace(settings, payout_sync_limit=1)
 
 
 async def _world(client, engine, count: int = 3) -> Office:
@@ -39,9 +46,8 @@ async def test_scheduled_job_computes_next_months_run_once(client, engine):
     assert schedules == 3  # one per programme
 
 
-async def test_large_compute_answers_202_and_reports_progress(client, engine, monkeypatch):
-    office = await _world(client, engine, count=4)
-    monkeypatch.setattr(routes, "SYNC_LIMIT", 1)
+async def test_large_compute_answers_202_and_reports_progress(client, engine):
+    office = await _world(client, engine, count=4)  # above the limit of one (the settings fixture below)
     run_id = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})).json()["id"]
     started = await office.post(f"/api/payout-runs/{run_id}/compute")
     assert started.status_code == 202
@@ -62,3 +68,17 @@ def test_cli_runs_a_period_with_a_progress_bar(database_url):
     assert "computed: 0 payouts" in done.stdout
     again = run_cli("payouts", "approve", done.stdout.split()[1], "--as", "lan", env=env)
     assert again.returncode == 1 and "approver" in again.stderr
+
+
+async def test_scheduled_job_leaves_a_cancelled_period_alone_and_computes_its_replacement(client, engine):
+    office = await _world(client, engine)
+    on_the_20th = datetime(2026, 2, 20, 6, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    run_id = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})).json()["id"]
+    assert (await office.post(f"/api/payout-runs/{run_id}/cancel", json={"reason": "Sai quyết định"})).status_code == 200
+    assert await compute_next_month(engine, {"programme": "TGXH"}, on_the_20th) == "TGXH 2026-03 already cancelled"
+    replacement = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})).json()
+    assert await compute_next_month(engine, {"programme": "TGXH"}, on_the_20th) == "TGXH 2026-03 computed"
+    async with session_scope(engine) as session:
+        runs = (await session.execute(text(
+            "SELECT id::text, status, payout_count FROM payout_run ORDER BY created_at"))).all()
+    assert [tuple(r) for r in runs] == [(run_id, "cancelled", 0), (replacement["id"], "computed", 3)]

@@ -109,3 +109,59 @@ async def test_a_run_at_work_shows_a_live_progress_bar(client, engine):
     assert "Tính lại</button>" not in page.text and "Tính đợt chi</button>" not in page.text  # no second start
     polled = (await client.get(f"/api/payout-runs/{run_id}")).json()["progress"]
     assert polled["done"] == 40000 and polled["total"] == 100000 and polled["rate_per_second"] > 0
+
+
+async def test_an_officer_cancels_a_run_before_approval_from_its_page(client, engine):
+    office = await _world(client, engine)
+    await office.be("lan.officer")
+    run_id = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})).json()["id"]
+    assert (await office.post(f"/api/payout-runs/{run_id}/compute")).status_code == 200
+    client.cookies.clear()
+    page, token = await signed_in_page(client, "lan.officer", f"/payout-runs/{run_id}")
+    assert f'action="/payout-runs/{run_id}/cancel"' in page.text
+    assert 'data-confirm="Hủy đợt chi TGXH kỳ 2026-03? Không hoàn tác được."' in page.text
+    assert '<textarea id="reason" name="reason" rows="2" maxlength="500" required' in page.text
+
+    blank = await client.post(f"/payout-runs/{run_id}/cancel", data={"_csrf": token, "reason": " "})
+    assert blank.status_code == 422 and "Cần ghi lý do hủy đợt chi" in blank.text
+    cancelled = await client.post(f"/payout-runs/{run_id}/cancel", data={"_csrf": token, "reason": "Lập nhầm"})
+    assert cancelled.status_code == 200 and "Đã hủy đợt chi." in cancelled.text
+    assert '<span class="badge badge-cancelled" id="run-status">Đã hủy</span>' in cancelled.text
+    assert '<dd id="cancel-reason">Lập nhầm</dd>' in cancelled.text
+    assert f'action="/payout-runs/{run_id}/cancel"' not in cancelled.text
+    assert "Tính lại</button>" not in cancelled.text and "Tính đợt chi</button>" not in cancelled.text
+    listed = await client.get("/payout-runs")
+    assert "Đã hủy" in listed.text
+    async with session_scope(engine) as session:
+        assert await session.scalar(text("SELECT count(*) FROM payout")) == 0
+
+
+async def test_no_cancel_once_approved_nor_for_an_approver(client, engine):
+    office = await _world(client, engine)
+    await office.be("lan.officer")
+    run_id = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})).json()["id"]
+    await office.post(f"/api/payout-runs/{run_id}/compute")
+    client.cookies.clear()
+    office.current = ""
+    page, token = await signed_in_page(client, "minh.approver", f"/payout-runs/{run_id}")
+    assert "/cancel" not in page.text  # officers cancel
+    assert (await client.post(f"/payout-runs/{run_id}/approve", data={"_csrf": token})).status_code == 200
+    client.cookies.clear()
+    page, token = await signed_in_page(client, "lan.officer", f"/payout-runs/{run_id}")
+    assert "/cancel" not in page.text
+    refused = await client.post(f"/payout-runs/{run_id}/cancel", data={"_csrf": token, "reason": "muộn"})
+    assert refused.status_code == 409 and "tiền đã được ghi sổ kế toán nên không hủy được" in refused.text
+
+
+async def test_month_pickers_leave_out_cancelled_runs(client, engine):
+    office = await _world(client, engine)
+    await office.be("lan.officer")
+    mistaken = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-04"})).json()["id"]
+    assert (await office.post(f"/api/payout-runs/{mistaken}/cancel", json={"reason": "Lập nhầm kỳ"})).status_code == 200
+    await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})
+    client.cookies.clear()
+    office.current = ""
+    dashboard, _ = await signed_in_page(client, "lan.officer", "/dashboard")
+    assert '<option value="2026-03" selected>' in dashboard.text and 'value="2026-04"' not in dashboard.text
+    reports = await client.get("/reports")
+    assert '<option value="2026-03" selected>' in reports.text and 'value="2026-04"' not in reports.text
