@@ -40,6 +40,8 @@ from app.payouts.service.runs import (
     run_is_busy,
     run_summary,
 )
+from app.registry.scope import commune_in_scope
+from app.reports_api.routes import scope_of
 
 log = structlog.get_logger()
 
@@ -55,7 +57,7 @@ def problem(error: PayoutError) -> Problem:
 
 def run_output(run: PayoutRun, summary: Any = None) -> RunOutput:
     rate = None
-    if run.progress_started_at is not None and run.progress_done:
+    if run.phase is not None and run.progress_started_at is not None and run.progress_done:  # while it runs
         from app.payouts.service.runs import utcnow
 
         elapsed = (utcnow() - run.progress_started_at).total_seconds()
@@ -263,12 +265,22 @@ class PayoutRunController(Controller):
         return Response(content, media_type=media_type, headers={
             "Content-Disposition": f'attachment; filename="lenh-chi-{bank}-{run_id.hex[:8]}.{extension}"'})
 
-    @get("/{run_id:uuid}/cash-handover", guards=[requires(Role.officer, Role.auditor)])
-    async def cash_handover(self, db_session: AsyncSession, run_id: UUID,
+    @get("/{run_id:uuid}/cash-handover", guards=[requires(Role.officer, Role.auditor, Role.commune_staff)])
+    async def cash_handover(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID,
                             commune: str | None = None) -> Response[bytes]:
-        """The list of cash payouts per commune for the commune's cash handover (xlsx)."""
+        """The list of cash payouts per commune for the commune's cash handover (xlsx); commune staff get
+        their own communes' (403 for another commune)."""
+        principal = current_principal(request)
+        assert principal is not None
+        communes, provinces = scope_of(principal)
+        if commune is not None:
+            province = await db_session.scalar(text("SELECT province_code FROM commune WHERE code = :c"),
+                                               {"c": commune})
+            if province is None or not commune_in_scope(principal, commune, province):
+                raise Problem(403, bilingual("Xã/phường này không thuộc phạm vi của bạn",
+                                             "This commune is outside your scope"))
         try:
-            content = await order_service.cash_handover(db_session, run_id, commune)
+            content = await order_service.cash_handover(db_session, run_id, commune, communes, provinces)
         except PayoutError as error:
             raise problem(error) from None
         return Response(content, media_type=order_service.ORDER_FORMATS["xlsx"][0], headers={

@@ -116,13 +116,20 @@ async def bank_open_orders(session: AsyncSession, bank_bin: str, status: str = "
     return [_order(r) for r in rows]
 
 
-async def cash_handover(session: AsyncSession, run_id: UUID, commune: str | None = None) -> bytes:
-    """The cash handover list of a run, a sheet per commune."""
+async def cash_handover(session: AsyncSession, run_id: UUID, commune: str | None = None,
+                        communes: Sequence[str] | None = None, provinces: Sequence[str] | None = None) -> bytes:
+    """The cash handover list of a run, a sheet per commune; ``communes`` / ``provinces`` (None: all) is
+    the caller's scope (commune staff hand over the cash of their own communes)."""
     query = _ORDER_ROWS + " WHERE p.run_id = :run AND p.channel = 'cash'"
     if commune:
         query += " AND p.commune_code = :commune"
+    if communes is not None:
+        query += " AND p.commune_code = ANY(:communes)"
+    if provinces is not None:
+        query += " AND c.province_code = ANY(:provinces)"
     rows = list(await session.execute(text(query + " ORDER BY p.commune_code, b.full_name"),
-                                      {"run": run_id, "commune": commune}))
+                                      {"run": run_id, "commune": commune, "communes": list(communes or ()),
+                                       "provinces": list(provinces or ())}))
     if not rows:
         raise NotFound("Đợt chi không có khoản chi tiền mặt", "the run has no cash payouts")
     return write_cash_handover_xlsx([_cash(r) for r in rows], issuer_name=DEBTOR_NAME, created_at=datetime.now(UTC))

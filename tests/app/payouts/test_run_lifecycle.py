@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from app.auth.models import Role
 from app.database import session_scope
 from app.registry.fake import BeneficiaryFaker
 from ledger import verify_ledger
-from tests.support.actors import bank_key
+from tests.support.actors import add_user, bank_key
 from tests.support.ledger import totals
-from tests.support.world import BIDV, CAO_BANG_COMMUNE, VIETCOMBANK, Office, person
+from tests.support.world import BIDV, CAO_BANG_COMMUNE, HANOI_COMMUNE, VIETCOMBANK, Office, person
 
 
 @pytest.fixture
@@ -109,6 +110,18 @@ async def test_maker_checker_send_needs_funding_and_orders_reach_only_their_bank
     assert b"<PurpCd>" not in pain.content and b"SSBE" in pain.content and b"<CtrlSum>650000" in pain.content
     cash = await client.get(f"/api/payout-runs/{run_id}/cash-handover")
     assert cash.status_code == 200
+    # Commune staff hand the cash over: their own commune's list, nobody else's.
+    await add_user(engine, "xa.caobang", Role.commune_staff, communes=(CAO_BANG_COMMUNE,))
+    await add_user(engine, "xa.hanoi", Role.commune_staff, communes=(HANOI_COMMUNE,))
+    await office.be("xa.caobang")
+    own_cash = await client.get(f"/api/payout-runs/{run_id}/cash-handover")
+    assert own_cash.status_code == 200 and own_cash.content[:2] == b"PK"
+    await office.be("xa.hanoi")
+    assert (await client.get(f"/api/payout-runs/{run_id}/cash-handover")).status_code == 404  # none of theirs
+    other = await client.get(f"/api/payout-runs/{run_id}/cash-handover", params={"commune": CAO_BANG_COMMUNE})
+    assert other.status_code == 403 and "không thuộc phạm vi" in other.json()["detail"]
+    assert (await client.get(f"/api/payout-runs/{run_id}/orders", params={"bank": VIETCOMBANK})).status_code == 403
+    await office.be("lan.officer")
 
     client.cookies.clear()
     vietcombank = (await client.get("/api/bank/payment-orders", headers=await bank_key(engine, VIETCOMBANK))).json()

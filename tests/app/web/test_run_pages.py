@@ -109,6 +109,10 @@ async def test_a_run_at_work_shows_a_live_progress_bar(client, engine):
     assert "Tính lại</button>" not in page.text and "Tính đợt chi</button>" not in page.text  # no second start
     polled = (await client.get(f"/api/payout-runs/{run_id}")).json()["progress"]
     assert polled["done"] == 40000 and polled["total"] == 100000 and polled["rate_per_second"] > 0
+    async with session_scope(engine) as session:  # the phase over: no rate falling for ever after
+        await session.execute(text("UPDATE payout_run SET status = 'draft', phase = NULL WHERE id = :id"),
+                              {"id": run_id})
+    assert (await client.get(f"/api/payout-runs/{run_id}")).json()["progress"]["rate_per_second"] is None
 
 
 async def test_an_officer_cancels_a_run_before_approval_from_its_page(client, engine):
