@@ -69,13 +69,19 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return problem_response(exc.status_code, exc.detail, title=exc.title, errors=exc.errors,
                                 extra=exc.extra if isinstance(exc.extra, dict) else None, headers=exc.headers)
     errors = None
-    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
-        errors = [
-            {"row": None, "column": e.get("key"), "message": e.get("message")} if isinstance(e, dict) else
-            {"row": None, "column": None, "message": str(e)}
-            for e in exc.extra
-        ]
-    return problem_response(exc.status_code, exc.detail, errors=errors, headers=exc.headers)
+    detail = exc.detail
+    if isinstance(exc, ValidationException):
+        # Litestar words these in English only: a Vietnamese line first, its message kept as message_en.
+        detail = bilingual("Dữ liệu gửi lên không hợp lệ", exc.detail)
+        errors = [_validation_error(e) for e in exc.extra] if isinstance(exc.extra, list) else None
+    return problem_response(exc.status_code, detail, errors=errors, headers=exc.headers)
+
+
+def _validation_error(error: Any) -> dict[str, Any]:
+    key = error.get("key") if isinstance(error, dict) else None
+    message = str(error.get("message") if isinstance(error, dict) else error)
+    vi = f"Giá trị của trường '{key}' không hợp lệ" if key else "Dữ liệu không hợp lệ"
+    return {"row": None, "column": key, "message": vi, "message_en": message}
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

@@ -182,3 +182,12 @@ async def test_unknown_programme_and_bad_period_are_clear_errors(office):
     assert unknown.status_code == 404
     bad = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "03/2026"})
     assert bad.status_code == 422 and "YYYY-MM" in bad.json()["detail"]
+    await office.register_disbursement(VIETCOMBANK)
+    malformed = await office.post("/api/funding", json={"bank_bin": VIETCOMBANK, "programme": "TGXH",
+                                                        "amount": 5, "reference": "FT1", "value_date": "05/03/2026"})
+    assert malformed.status_code == 400
+    body = malformed.json()
+    assert body["detail"].startswith("Dữ liệu gửi lên không hợp lệ / Validation failed")
+    assert [(e["column"], e["message"]) for e in body["errors"]] == [
+        ("value_date", "Giá trị của trường 'value_date' không hợp lệ")]
+    assert "RFC" in body["errors"][0]["message_en"] or "date" in body["errors"][0]["message_en"]
