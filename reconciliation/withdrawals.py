@@ -539,10 +539,12 @@ async def cancel_commune_withdrawal(session: AsyncSession, *, withdrawal_id: int
         raise LookupError(withdrawal_id)
     if row.source != "commune":
         raise ValueError("only a withdrawal recorded by commune staff can be cancelled; the bank corrects its own")
-    if row.cancelled:
-        raise ValueError("the withdrawal is already cancelled")
-    await session.execute(text(
-        "INSERT INTO withdrawal_cancellation (withdrawal_id, reason, cancelled_by) VALUES (:id, :reason, :by)"),
+    # Two taps at once: the second waits on the row lock, then finds the first one's row by its key.
+    added = await session.execute(text(
+        """INSERT INTO withdrawal_cancellation (withdrawal_id, reason, cancelled_by) VALUES (:id, :reason, :by)
+           ON CONFLICT (withdrawal_id) DO NOTHING RETURNING withdrawal_id"""),
         {"id": withdrawal_id, "reason": reason, "by": cancelled_by})
+    if row.cancelled or added.first() is None:
+        raise ValueError("the withdrawal is already cancelled")
     await reallocate(session, [row.beneficiary_id])
     return UUID(str(row.beneficiary_id))

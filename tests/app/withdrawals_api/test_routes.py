@@ -196,6 +196,13 @@ async def test_a_mistaken_assisted_withdrawal_is_cancelled_by_a_new_row_and_the_
         "hoa.commune", "Ghi nhầm người, bà chưa ra xã")
     again = await client.post(f"{base}/assisted-withdrawals/{wid}/cancel", headers=csrf, json={"reason": "lần hai"})
     assert again.status_code == 409 and "đã được huỷ" in again.json()["detail"]
+    # A double tap: two cancels of one record at once, one wins, the other is told (no 500).
+    second = await client.post(f"{base}/assisted-withdrawals", headers=csrf,
+                               json={"occurred_at": iso(T0 + timedelta(days=1, hours=1)), "amount": 1_000})
+    assert second.status_code == 201, second.text
+    taps = await asyncio.gather(*(client.post(f"{base}/assisted-withdrawals/{second.json()['id']}/cancel",
+                                              headers=csrf, json={"reason": "bấm hai lần"}) for _ in range(3)))
+    assert sorted(r.status_code for r in taps) == [200, 409, 409]
     payout = await payout_of(engine, world.ids["A"], "2026-03")
     assert (payout["first_withdrawal_at"], payout["withdrawn_at"]) == (None, None)  # waiting again
     # The withdrawal stays as typed; the memo ledger holds the 650,000 as undrawn again (new entries).
@@ -215,7 +222,8 @@ async def test_a_mistaken_assisted_withdrawal_is_cancelled_by_a_new_row_and_the_
     # A bank's activity is the bank's to correct.
     assert (await world.bank_post([world.row("A", "A-ATM", T0 + timedelta(days=2))])).status_code == 200
     listed = (await client.get(f"{base}/withdrawals")).json()
-    assert [(w["source"], w["cancelled_by"]) for w in listed] == [("bank", None), ("commune", "hoa.commune")]
+    assert [(w["source"], w["cancelled_by"]) for w in listed] == [("bank", None), ("commune", "hoa.commune"),
+                                                                   ("commune", "hoa.commune")]
     bank_row = listed[0]["id"]
     refused = await client.post(f"{base}/assisted-withdrawals/{bank_row}/cancel", headers=csrf,
                                 json={"reason": "không phải của xã"})
