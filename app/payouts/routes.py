@@ -32,6 +32,7 @@ from app.payouts.service.runs import (
     check_approvable,
     check_cancellable,
     check_computable,
+    check_no_live_supplementary,
     check_sendable,
     create_run,
     format_period,
@@ -140,6 +141,7 @@ async def _send_check(session: AsyncSession, run: PayoutRun, actor: str, **optio
 
 async def _cancel_check(session: AsyncSession, run: PayoutRun, actor: str, **options: Any) -> int:
     check_cancellable(run)
+    await check_no_live_supplementary(session, run)
     cancel_reason(options.get("reason"))
     return run.payout_count
 

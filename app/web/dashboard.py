@@ -23,20 +23,24 @@ from app.web.i18n import translate
 from app.web.render import current_lang, page
 from reports.time_to_withdrawal import month_start, people_waiting, share_by_day, time_to_withdrawal
 
+# Runs whose months the dashboard and reports offer: approved (entitlements posted) and later.
+REPORTED = "('approved', 'sending', 'sent', 'settled', 'closed')"
+
 
 async def latest_period(session: AsyncSession) -> date:
     """The newest month whose payouts have reached people (else the newest run's month, else this month)."""
     found = await session.scalar(text(
         """SELECT max(r.period) FROM payout_run r
             WHERE EXISTS (SELECT 1 FROM payout p WHERE p.run_id = r.id AND p.credited_at IS NOT NULL)"""))
-    found = found or await session.scalar(text("SELECT max(period) FROM payout_run WHERE status <> 'cancelled'"))
+    found = found or await session.scalar(text(f"SELECT max(period) FROM payout_run WHERE status IN {REPORTED}"))  # noqa: S608
     return found or date.today().replace(day=1)
 
 
 async def report_periods(session: AsyncSession, limit: int = 24) -> list[date]:
-    """The months a report can be asked for, newest first: those of runs that are not cancelled."""
+    """The months a report can be asked for, newest first: those of approved runs (a draft or computed run
+    is a proposal, not money on its way; a cancelled one never was)."""
     return [r.period for r in await session.execute(text(
-        "SELECT DISTINCT period FROM payout_run WHERE status <> 'cancelled' ORDER BY period DESC LIMIT :limit"),
+        f"SELECT DISTINCT period FROM payout_run WHERE status IN {REPORTED} ORDER BY period DESC LIMIT :limit"),  # noqa: S608
         {"limit": limit})]
 
 

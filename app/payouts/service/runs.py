@@ -302,6 +302,20 @@ def check_cancellable(run: PayoutRun) -> None:
             f"the run is {run.status}: its money has already moved through the ledger, so it cannot be cancelled")
 
 
+async def check_no_live_supplementary(session: AsyncSession, run: PayoutRun) -> None:
+    """A regular run is cancelled only after the period's supplementary runs: one left alive would hold the
+    months and pay them as if it were the regular run (a supplementary run needs a regular one)."""
+    if run.kind != "regular":
+        return
+    live = await session.scalar(text(
+        """SELECT count(*) FROM payout_run WHERE programme_code = :programme AND period = :period
+              AND kind = 'supplementary' AND status <> 'cancelled'"""),
+        {"programme": run.programme_code, "period": run.period})
+    if live:
+        raise Conflict(f"Đợt chi có {live} đợt bổ sung chưa hủy: hãy hủy các đợt bổ sung trước",
+                       f"the period has {live} supplementary run(s) not cancelled: cancel them first")
+
+
 def cancel_reason(reason: str | None) -> str:
     """The reason given for cancelling, trimmed; required, at most 500 characters."""
     cleaned = (reason or "").strip()
@@ -332,6 +346,7 @@ async def cancel_run(engine: AsyncEngine, run_id: UUID, *, actor: str, reason: s
         async with AsyncSession(bind=conn, expire_on_commit=False) as session:
             run = await get_run(session, run_id)
             check_cancellable(run)
+            await check_no_live_supplementary(session, run)
             removed = await remove_run_payouts(session, run_id)
             await session.execute(text(
                 """UPDATE payout_run SET status = 'cancelled', cancelled_by = :actor, cancelled_at = now(),

@@ -162,3 +162,16 @@ async def test_the_database_keeps_the_cancel_rules(office, engine):
             await session.execute(text(
                 """UPDATE payout_run SET status = 'cancelled', cancelled_at = now(), cancelled_by = 'x',
                           cancel_reason = 'x', approved_by = NULL WHERE id = :id"""), {"id": other})
+
+
+async def test_a_regular_run_is_cancelled_only_after_its_supplementary_runs(office, engine):
+    regular = await _computed_run(office)
+    supplementary = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03",
+                                                                "kind": "supplementary"})
+    assert supplementary.status_code == 201, supplementary.text
+    refused = await office.post(f"/api/payout-runs/{regular}/cancel", json={"reason": "Lập nhầm"})
+    assert refused.status_code == 409 and "hãy hủy các đợt bổ sung trước" in refused.json()["detail"]
+    assert (await _counts(engine, regular))["payouts"] == 3  # nothing removed
+    assert (await office.post(f"/api/payout-runs/{supplementary.json()['id']}/cancel",
+                              json={"reason": "Không cần"})).status_code == 200
+    assert (await office.post(f"/api/payout-runs/{regular}/cancel", json={"reason": "Lập nhầm"})).status_code == 200

@@ -157,15 +157,21 @@ async def test_no_cancel_once_approved_nor_for_an_approver(client, engine):
     assert refused.status_code == 409 and "tiền đã được ghi sổ kế toán nên không hủy được" in refused.text
 
 
-async def test_month_pickers_leave_out_cancelled_runs(client, engine):
+async def test_month_pickers_offer_approved_runs_only(client, engine):
     office = await _world(client, engine)
     await office.be("lan.officer")
     mistaken = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-04"})).json()["id"]
     assert (await office.post(f"/api/payout-runs/{mistaken}/cancel", json={"reason": "Lập nhầm kỳ"})).status_code == 200
-    await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})
+    assert (await office.fund(VIETCOMBANK, 5_000_000, "NS-2026-03")).status_code == 201
+    await office.run_cycle("2026-03")
+    await office.be("lan.officer")
+    proposal = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-05"})).json()["id"]
+    assert (await office.post(f"/api/payout-runs/{proposal}/compute")).status_code == 200  # computed, not approved
     client.cookies.clear()
     office.current = ""
     dashboard, _ = await signed_in_page(client, "lan.officer", "/dashboard")
-    assert '<option value="2026-03" selected>' in dashboard.text and 'value="2026-04"' not in dashboard.text
+    assert '<option value="2026-03" selected>' in dashboard.text
+    assert 'value="2026-04"' not in dashboard.text and 'value="2026-05"' not in dashboard.text
     reports = await client.get("/reports")
-    assert '<option value="2026-03" selected>' in reports.text and 'value="2026-04"' not in reports.text
+    assert '<option value="2026-03" selected>' in reports.text
+    assert 'value="2026-04"' not in reports.text and 'value="2026-05"' not in reports.text
