@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.guards import current_principal, requires
 from app.auth.service import Principal
 from app.http.problems import Problem
+from app.payouts.service.orders import HANDED_OVER
 from app.reports_api.routes import FOLLOW_UP_READERS, scope_of
 from app.web.forms import form_text
 from app.web.render import current_lang, page, see_other
@@ -25,6 +26,7 @@ from app.withdrawals_api.service import (
     cancel_assisted_withdrawal,
 )
 from reports.follow_up import follow_up_list
+from reports.time_to_withdrawal import scope_condition
 
 VIETNAM = timedelta(hours=7)
 KIND_KEYS = {"visit": "follow.kind.visit", "call": "follow.kind.call", "note": "follow.kind.note",
@@ -66,6 +68,18 @@ def _back(form: Any, beneficiary_id: UUID, done: str) -> str:
     return f"/follow-up?commune={form_text(form, 'commune')}&min_days={form_text(form, 'min_days') or '7'}&done={done}"
 
 
+async def _cash_runs(session: AsyncSession, communes: Any, provinces: Any, commune: str | None) -> list[Any]:
+    """The latest sent runs with cash for the caller's communes: the lists the cash is handed over from."""
+    params: dict[str, Any] = {}
+    where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params, commune=commune)
+    return list(await session.execute(text(
+        f"""SELECT r.id, r.programme_code, r.period, count(*) AS cash_payouts
+              FROM payout_run r JOIN payout p ON p.run_id = r.id JOIN commune cm ON cm.code = p.commune_code
+             WHERE r.status IN {HANDED_OVER} AND p.channel = 'cash' AND {where}
+             GROUP BY r.id, r.programme_code, r.period ORDER BY r.period DESC, r.programme_code LIMIT 6"""),  # noqa: S608
+        params))
+
+
 class FollowUpPages(Controller):
     path = "/follow-up"
     include_in_schema = False
@@ -83,11 +97,12 @@ class FollowUpPages(Controller):
         people = await follow_up_list(db_session, communes=communes, provinces=provinces, commune=commune or None,
                                       min_days=min_days, limit=500)
         now_local = (datetime.now(UTC) + VIETNAM).replace(tzinfo=None, second=0, microsecond=0)
+        cash_runs = await _cash_runs(db_session, communes, provinces, commune or None)
         return page(request, "follow_up/list.html", people=people, communes=choices, commune=commune,
                     min_days=min_days, day_choices=DAY_CHOICES, kind_keys=KIND_KEYS,
                     may_record=principal.role in COMMUNE_WRITERS, now_local=now_local.isoformat(timespec="minutes"),
                     done_key=DONE_KEYS.get(request.query_params.get("done") or ""),
-                    total_waiting=sum(p.amount_waiting for p in people))
+                    total_waiting=sum(p.amount_waiting for p in people), cash_runs=cash_runs)
 
     @post("/{beneficiary_id:uuid}/note", guards=[requires(*COMMUNE_WRITERS)])
     async def note(self, request: Request[Any, Any, Any], db_session: AsyncSession,

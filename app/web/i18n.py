@@ -482,6 +482,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "import.columns.help": {"vi": "Tiêu đề tiếng Việt hoặc tiếng Anh, theo thứ tự bất kỳ; mỗi dòng một người.", "en": "Vietnamese or English headers, in any order; one row per person."},
     "import.template": {"vi": "Tải tệp mẫu (xlsx)", "en": "Download a blank template (xlsx)"},
     "import.required": {"vi": "bắt buộc", "en": "required"},
+    "follow.cash_lists": {"vi": "Danh sách chi tiền mặt (để giao tiền)", "en": "Cash handover lists"},
+    "follow.cash_list": {"vi": "{programme} tháng {period}: {count} người nhận tiền mặt (Excel)", "en": "{programme} {period}: {count} people paid in cash (Excel)"},
     "follow.done.cancelled": {"vi": "Đã huỷ giao dịch ghi nhầm; số tiền được tính là chưa rút.", "en": "The mistaken record is cancelled; the money counts as not withdrawn."},
     "follow.text": {"vi": "Nội dung", "en": "What happened"},
     "follow.save_contact": {"vi": "Lưu", "en": "Save"},

@@ -116,6 +116,11 @@ async def bank_open_orders(session: AsyncSession, bank_bin: str, status: str = "
     return [_order(r) for r in rows]
 
 
+# A run's cash has left for the communes once it is sent: only then do commune staff get the list.
+SENT_STATUSES = ("sent", "settled", "closed")
+HANDED_OVER = "('sent', 'settled', 'closed')"
+
+
 async def cash_handover(session: AsyncSession, run_id: UUID, commune: str | None = None,
                         communes: Sequence[str] | None = None, provinces: Sequence[str] | None = None) -> bytes:
     """The cash handover list of a run, a sheet per commune; ``communes`` / ``provinces`` (None: all) is

@@ -116,6 +116,16 @@ async def test_maker_checker_send_needs_funding_and_orders_reach_only_their_bank
     await office.be("xa.caobang")
     own_cash = await client.get(f"/api/payout-runs/{run_id}/cash-handover")
     assert own_cash.status_code == 200 and own_cash.content[:2] == b"PK"
+    follow_up = await client.get("/follow-up")  # where commune staff find it
+    assert f'href="/api/payout-runs/{run_id}/cash-handover"' in follow_up.text
+    assert "TGXH tháng 03/2026: 1 người nhận tiền mặt" in follow_up.text
+    await office.be("lan.officer")
+    april = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-04"})).json()["id"]
+    assert (await office.post(f"/api/payout-runs/{april}/compute")).status_code == 200
+    await office.be("xa.caobang")
+    not_yet = await client.get(f"/api/payout-runs/{april}/cash-handover")
+    assert not_yet.status_code == 409 and "chưa được duyệt" in not_yet.json()["detail"]
+    assert f"/api/payout-runs/{april}/cash-handover" not in (await client.get("/follow-up")).text
     await office.be("xa.hanoi")
     assert (await client.get(f"/api/payout-runs/{run_id}/cash-handover")).status_code == 404  # none of theirs
     other = await client.get(f"/api/payout-runs/{run_id}/cash-handover", params={"commune": CAO_BANG_COMMUNE})
