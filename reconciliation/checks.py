@@ -9,6 +9,9 @@ from typing import Any
 from reconciliation.parsers.errors import RowError, row_error
 from reconciliation.parsers.model import LOCAL_TIMEZONE, Statement
 
+# Clocks differ a little between a bank and us: a booking a few minutes "ahead" is not in the future.
+BOOKING_SLACK = timedelta(minutes=15)
+
 
 def statement_errors(statement: Statement, position: int, today: date | None = None) -> list[RowError]:
     """Why a parsed statement cannot be applied (empty when it can), bilingual. ``today`` (default: today in
@@ -16,8 +19,17 @@ def statement_errors(statement: Statement, position: int, today: date | None = N
     would count as waiting before the money reached anyone."""
     label = statement.statement_id or f"#{position}"
     errors: list[RowError] = []
-    today = today or datetime.now(LOCAL_TIMEZONE).date()
+    now = datetime.now(LOCAL_TIMEZONE)
+    today = today or now.date()
+    # A statement's closing date may be the end of the period asked for (a bank's export for 01/11–30/11
+    # made on the 20th): only what was booked must not be in the future.
     for line in statement.lines:
+        if line.booked_at is not None and line.booking_date <= today and line.booked_at > now + BOOKING_SLACK:
+            errors.append(row_error(
+                line.line_no, "booked_at",
+                f"Sao kê {label}, dòng {line.line_no}: giờ ghi sổ {line.booked_at.astimezone(LOCAL_TIMEZONE):%H:%M} "
+                f"hôm nay chưa đến",
+                f"statement {label}, line {line.line_no}: booked at {line.booked_at.isoformat()}, later than now"))
         if line.booking_date > today:
             errors.append(row_error(
                 line.line_no, "booking_date",

@@ -137,14 +137,17 @@ async def monthly_workbook(session: AsyncSession, *, period: date, province: str
     total_row = last + 1
     if report["items"]:
         totals: list[Any] = [None, text_cell(summary, "Tổng cộng / Total", bold=True)]
+        whole = report["totals"]  # medians and shares of the whole province cannot be summed from its rows
         for index in range(3, len(SUMMARY_COLUMNS) + 1):
             if index in (3, 4, 5, 6, 13, 14, 15):
                 cell = sum_cell(summary, index, first, last)
                 if not SUMMARY_COLUMNS[index - 1].money:
                     cell.number_format = "#,##0"
                 totals.append(cell)
+            elif index in (7, 8):
+                totals.append(_days_cell(summary, whole, "median_days" if index == 7 else "p90_days"))
             else:
-                totals.append(None)
+                totals.append(_number(summary, whole[f"within_{(1, 3, 7, 30)[index - 9]}d"], SHARE_FORMAT))
         summary.append(totals)
     add_autofilter(summary, len(SUMMARY_COLUMNS), header_row, max(last, header_row))
     # How soon the province's money was withdrawn, for the chart (counts of credited payouts).

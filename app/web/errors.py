@@ -47,11 +47,21 @@ def sign_in_redirect(request: Request[Any, Any, Any]) -> Response[Any]:
     return see_other(target)
 
 
+def _same_site_referer(request: Request[Any, Any, Any]) -> str | None:
+    """The page the form was on (same host only), to go back to."""
+    referer = urlsplit(request.headers.get("referer") or "")
+    if not referer.path or (referer.netloc and referer.netloc != request.headers.get("host")):
+        return None
+    return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
+
+
 def error_page(request: Request[Any, Any, Any], status: int, *, title_key: str, body_key: str | None = None,
-               detail: str | None = None) -> Response[Any]:
-    """The friendly error page, in the page's language."""
+               detail: str | None = None, errors: list[dict[str, Any]] | None = None) -> Response[Any]:
+    """The friendly error page, in the page's language: what was wrong field by field, and the way back to
+    the form a POST came from."""
+    back = _same_site_referer(request) if request.method not in {"GET", "HEAD"} else None
     return page(request, "error.html", status_code=status, status=status, title_key=title_key,
-                body_key=body_key, detail=detail)
+                body_key=body_key, detail=detail, errors=errors or [], back=back)
 
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -68,7 +78,8 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
                           detail=exc.detail if isinstance(exc, problems.Problem) else None)
     if status == 404:
         return error_page(request, 404, title_key="error.404.title", body_key="error.404.body")
-    return error_page(request, status, title_key="error.generic.title", detail=exc.detail)
+    return error_page(request, status, title_key="error.generic.title", detail=exc.detail,
+                      errors=exc.errors if isinstance(exc, problems.Problem) else None)
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

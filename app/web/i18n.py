@@ -161,6 +161,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error.500.body": {"vi": "Đã xảy ra lỗi. Hãy thử lại hoặc báo quản trị hệ thống.",
                        "en": "Something went wrong. Try again or tell an administrator."},
     "error.status": {"vi": "Mã lỗi {status}", "en": "Error {status}"},
+    "error.back": {"vi": "← Quay lại trang trước để sửa", "en": "← Back to the page to correct it"},
     "error.home": {"vi": "Về trang chủ", "en": "Go to the home page"},
     # Form bits
     "form.required": {"vi": "bắt buộc", "en": "required"},
@@ -473,7 +474,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "people.withdrawal_how": {"vi": "Cách rút", "en": "How"},
     "people.withdrawal_source": {"vi": "Nguồn", "en": "Reported by"},
     "people.withdrawal_bank": {"vi": "Ngân hàng {bank}, mã {ref}", "en": "Bank {bank}, ref. {ref}"},
-    "people.withdrawal_staff": {"vi": "Cán bộ xã {who}", "en": "Commune staff {who}"},
+    "people.withdrawal_staff": {"vi": "Ghi nhận bởi {who}", "en": "Recorded by {who}"},
     "people.withdrawal_cancelled": {"vi": "Đã huỷ bởi {who} ngày {when}: {reason}", "en": "Cancelled by {who} on {when}: {reason}"},
     "people.withdrawal_cancel": {"vi": "Huỷ giao dịch ghi nhầm", "en": "Cancel a mistaken record"},
     "people.withdrawal_cancel_reason": {"vi": "Lý do huỷ (bắt buộc)", "en": "Reason (required)"},

@@ -80,6 +80,11 @@ async def test_a_statement_booking_money_tomorrow_is_refused_whole(office):
     after = await table_counts(office)
     assert after["statement_line"] == before["statement_line"] and after["ledger_transfer"] == before["ledger_transfer"]
     assert set((await payout_states(office)).values()) == {("sent", None)}
+    later = datetime.now(LOCAL_TIMEZONE) + timedelta(hours=2)  # booked "today" hours from now
+    ahead = replace(good, lines=(good.lines[0], replace(good.lines[1], booking_date=later.date(), booked_at=later)))
+    response = await upload(office, headers, write_camt053(ahead), "chieu-nay.xml")
+    assert response.status_code == 422, response.text
+    assert {e["column"] for e in response.json()["errors"]} <= {"booked_at", "booking_date"}
     accepted = await upload(office, headers, write_camt053(good), "hom-nay.xml")
     assert accepted.status_code == 201, accepted.text
 

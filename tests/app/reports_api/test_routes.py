@@ -84,6 +84,7 @@ async def test_monthly_workbook_holds_the_figures_as_numbers_and_formulas(world,
     assert hoan_kiem[:8] == ("00070", "Phường Hoàn Kiếm", 5, 5 * AMOUNT, 5, 4, 2, "chưa đạt / not reached")
     assert hoan_kiem[9] == 0.6 and hoan_kiem[12:14] == (1, AMOUNT)
     assert rows[4][3] == "=SUM(D3:D4)"
+    assert rows[4][6:10] == (3, "chưa đạt / not reached", 0.1667, 0.5)  # the whole province, not a sum
     assert summary["D3"].number_format == "#,##0"
     assert len(summary._charts) == 1
     assert [ws.title for ws in book.worksheets[1:]] == ["00070 Phường Hoàn Kiếm", "00073 Phường Cửa Nam"]

@@ -52,13 +52,20 @@ async def test_commune_staff_record_a_visit_and_an_assisted_withdrawal_and_the_d
     assert len(payouts) == 3
     # Recorded by mistake: cancelled from the person's page with a reason; the person waits again.
     person = await client.get(person_path.replace("/follow-up/", "/beneficiaries/"))
-    assert "Các lần rút tiền" in person.text and "Cán bộ xã Phạm Thị Hoa: rút tại quầy" in person.text
+    assert "Các lần rút tiền" in person.text and "Ghi nhận bởi Phạm Thị Hoa: rút tại quầy" in person.text
     cancel_path = re.search(r'action="(/follow-up/[0-9a-f-]{36}/withdrawal/\d+/cancel)"', person.text).group(1)
     cancelled = await client.post(cancel_path, data={"_csrf": csrf_in(person.text), "reason": "Ghi nhầm người"})
     assert cancelled.status_code == 200 and "Đã huỷ giao dịch ghi nhầm" in cancelled.text
     assert "Đã huỷ bởi xa.hoankiem" in cancelled.text and "Ghi nhầm người" in cancelled.text
     assert 'action="' + cancel_path not in cancelled.text  # nothing left to cancel
     assert "3 chưa rút đồng nào" in (await client.get("/dashboard?period=2026-03")).text
+    # A refused form says what was wrong and leads back to the page it came from.
+    page_path = person_path.replace("/follow-up/", "/beneficiaries/")
+    future = await client.post(person_path + "/withdrawal", headers={"referer": f"http://testserver.local{page_path}"},
+                               data={"_csrf": csrf_in(cancelled.text), "amount": "1000",
+                                     "occurred_at": "2099-01-01T09:00", "back": "person"})
+    assert future.status_code == 422 and "<li>Thời gian ở tương lai</li>" in future.text
+    assert f'href="{page_path}"' in future.text and "Quay lại trang trước để sửa" in future.text
 
 
 async def test_scope_is_enforced_on_follow_up_and_dashboard(client, engine):
