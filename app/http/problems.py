@@ -13,6 +13,17 @@ log = structlog.get_logger()
 
 PROBLEM_JSON = "application/problem+json"
 
+# Litestar's own refusals (no route, wrong method, body too large …) word their detail in English only.
+_VI_DETAILS = {
+    400: "Yêu cầu không hợp lệ",
+    401: "Cần đăng nhập",
+    403: "Không có quyền",
+    404: "Không tìm thấy",
+    405: "Phương thức không được hỗ trợ",
+    413: "Dữ liệu gửi lên quá lớn",
+    415: "Loại dữ liệu không được hỗ trợ",
+    429: "Quá nhiều yêu cầu, hãy thử lại sau",
+}
 _TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -69,7 +80,8 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return problem_response(exc.status_code, exc.detail, title=exc.title, errors=exc.errors,
                                 extra=exc.extra if isinstance(exc.extra, dict) else None, headers=exc.headers)
     errors = None
-    detail = exc.detail
+    detail = bilingual(_VI_DETAILS.get(exc.status_code, "Không thực hiện được yêu cầu"),
+                       exc.detail or _TITLES.get(exc.status_code, "Error"))
     if isinstance(exc, ValidationException):
         # Litestar words these in English only: a Vietnamese line first, its message kept as message_en.
         detail = bilingual("Dữ liệu gửi lên không hợp lệ", exc.detail)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 import msgspec
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli import CliContext, fail, pass_cli
@@ -68,10 +69,16 @@ def monthly_command(cli: CliContext, period: str, province: str | None, output: 
 def follow_up_command(cli: CliContext, commune: str | None, min_days: int, output: Path | None) -> None:
     """People whose money has waited at least --min-days days, oldest and longest-waiting first."""
 
-    async def work(session: AsyncSession) -> list[WaitingPerson]:
+    async def work(session: AsyncSession) -> list[WaitingPerson] | None:
+        if commune is not None and await session.scalar(
+                text("SELECT 1 FROM commune WHERE code = :c"), {"c": commune}) is None:
+            return None
         return await follow_up_list(session, commune=commune, min_days=min_days)
 
     people = cli.in_session(work)
+    if people is None:
+        fail(f"Không có xã/phường mã {commune} / unknown commune code {commune}")
+        return
     if output is not None:
         title = f"Danh sách theo dõi rút tiền — {commune or 'tất cả / all'} / Follow-up list"
         output.write_bytes(follow_up_workbook(people, title=title, min_days=min_days))

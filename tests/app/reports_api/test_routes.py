@@ -125,5 +125,7 @@ async def test_cli_follow_up_prints_the_list_and_writes_the_sheet(world, databas
     assert written.exit_code == 0, written.output
     rows = list(openpyxl.load_workbook(sheet).active.iter_rows(values_only=True))
     assert world.people["C"].full_name in [r[1] for r in rows]
+    unknown = await asyncio.to_thread(runner.invoke, main, ["reports", "follow-up", "--commune", "99999"])
+    assert unknown.exit_code == 1 and "Không có xã/phường mã 99999" in unknown.output
     bad = await asyncio.to_thread(runner.invoke, main, ["reports", "time-to-withdrawal", "--period", "3/2026"])
     assert bad.exit_code == 1 and "Tháng phải có dạng YYYY-MM" in bad.output
