@@ -33,9 +33,10 @@ RESOLUTION_MESSAGES = {
 _FLAG_VIEW = """
     SELECT f.id, f.beneficiary_id, b.full_name, b.commune_code, b.status AS beneficiary_status, b.deceased_on,
            f.kind, f.payout_id, p.reference AS payout_reference, f.line_id, f.raised_at, f.resolution,
-           f.resolved_at, f.resolved_by, f.event_id, f.note
+           f.resolved_at, f.resolved_by, f.event_id, f.note, l.booking_date AS reported_on
       FROM beneficiary_flag f JOIN beneficiary b ON b.id = f.beneficiary_id
       LEFT JOIN payout p ON p.id = f.payout_id
+      LEFT JOIN statement_line l ON l.id = f.line_id
 """
 
 
@@ -52,7 +53,7 @@ def flag_output(row: Any) -> dict[str, Any]:
             "commune_code": row.commune_code, "beneficiary_status": row.beneficiary_status,
             "deceased_on": row.deceased_on, "kind": row.kind, "message": _bilingual(KIND_MESSAGES, row.kind),
             "payout_id": str(row.payout_id) if row.payout_id else None, "payout_reference": row.payout_reference,
-            "line_id": row.line_id, "raised_at": row.raised_at, "status": "open" if row.resolved_at is None
+            "line_id": row.line_id, "reported_on": row.reported_on, "raised_at": row.raised_at, "status": "open" if row.resolved_at is None
             else "resolved", "resolution": row.resolution,
             "resolution_message": _bilingual(RESOLUTION_MESSAGES, row.resolution), "resolved_at": row.resolved_at,
             "resolved_by": row.resolved_by, "event_id": row.event_id, "note": row.note}

@@ -54,7 +54,7 @@ class FollowUpNoteOut(msgspec.Struct):
 
 
 class WithdrawalCancelIn(msgspec.Struct):
-    reason: str
+    reason: str = ""  # required: a missing or blank reason gets the 422 that names the field
 
 
 class WithdrawalOut(msgspec.Struct):

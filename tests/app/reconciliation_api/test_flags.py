@@ -49,6 +49,7 @@ async def test_recording_the_death_closes_the_banks_flag(office, engine):
     assert (flag["beneficiary_id"], flag["status"], flag["payout_reference"]) == (
         str(p[0].beneficiary_id), "open", p[0].reference)
     assert flag["message"].startswith("Ngân hàng báo chủ tài khoản đã mất")
+    assert flag["reported_on"] == "2026-03-12"  # the bank's booking of the return, not the day it was loaded
 
     died = await office.post(f"/api/beneficiaries/{p[0].beneficiary_id}/events",
                              json={"kind": "deceased", "effective_on": "2026-03-08", "reason": "giấy báo tử 12/2026"})

@@ -165,6 +165,7 @@ async def test_banks_reports_of_a_death_are_recorded_or_dismissed_and_shown_reso
     p = await _returns_world(client, engine, reasons=("MD07", "MD07"))
     page, token = await signed_in_page(client, "lan.officer", "/reconciliation/exceptions")
     assert "Ngân hàng báo người hưởng đã mất (2)" in page.text
+    assert page.text.count("ngân hàng báo ngày 12/03/2026") == 2  # the return's booking date
     flag_ids = re.findall(r'action="/reconciliation/flags/(\d+)/dismiss"', page.text)
     assert len(flag_ids) == 2  # oldest first: p[0]'s return is the statement's earlier line
     assert page.text.index(p[0].reference) < page.text.index(p[1].reference)

@@ -185,6 +185,8 @@ async def test_a_mistaken_assisted_withdrawal_is_cancelled_by_a_new_row_and_the_
     wid = typed.json()["id"]
     assert (await client.post(f"{base}/assisted-withdrawals/{wid}/cancel", headers=csrf,
                               json={"reason": " "})).status_code == 422
+    no_reason = await client.post(f"{base}/assisted-withdrawals/{wid}/cancel", headers=csrf, json={})
+    assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["column"] == "reason"
     csrf_other = await world.as_commune_staff("nam.commune")  # Cửa Nam staff: not A's commune
     assert (await client.post(f"{base}/assisted-withdrawals/{wid}/cancel", headers=csrf_other,
                               json={"reason": "nhầm người"})).status_code == 403
