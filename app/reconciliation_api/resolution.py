@@ -259,6 +259,14 @@ async def _close_without_reissue(session: AsyncSession, line: Any, *, actor: str
                                       "owed_on": payable_account(payout.beneficiary_id).code})
 
 
+async def _bank_was_wrong(session: AsyncSession, payout_id: Any) -> bool:
+    """The return said the holder died and an officer dismissed that (the person is alive): the account was
+    never the problem, so the money may go to it again."""
+    return bool(await session.scalar(text(
+        """SELECT 1 FROM beneficiary_flag WHERE payout_id = :payout AND kind = 'deceased_reported_by_bank'
+              AND resolution = 'dismissed'"""), {"payout": payout_id}))
+
+
 async def _reissue(session: AsyncSession, line: Any, *, bank_account_id: int | None, actor: str,
                    note: str | None) -> None:
     if line.status != "returned":
@@ -276,7 +284,7 @@ async def _reissue(session: AsyncSession, line: Any, *, bank_account_id: int | N
     if account.effective_to is not None or account.verification_status in ("closed", "name_mismatch"):
         raise Conflict("Tài khoản ngân hàng không còn hiệu lực hoặc sai tên",
                        "the bank account is no longer active or its name does not match")
-    if account.id == payout.bank_account_id:
+    if account.id == payout.bank_account_id and not await _bank_was_wrong(session, payout.id):
         raise Conflict("Phải chọn tài khoản đã sửa, khác tài khoản bị hoàn trả",
                        "choose the corrected account, not the one the money came back from")
     released = await session.execute(text(

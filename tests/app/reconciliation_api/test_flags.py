@@ -111,6 +111,15 @@ async def test_an_officer_dismisses_a_flag_the_bank_raised_in_error_with_a_reaso
     assert {item["payouts"][0]["reference"] for item in queue.json()["items"]} == {p[0].reference, p[1].reference}
     bad_status = await office.client.get("/api/reconciliation/flags", params={"status": "closed"})
     assert bad_status.status_code == 422
+    # The bank was wrong about the death, not about the account: the money may go to the same account again,
+    # while the return whose flag is still open may not.
+    lines = {item["payouts"][0]["reference"]: item["id"] for item in queue.json()["items"]}
+    again = await office.post(f"/api/reconciliation/exceptions/{lines[p[0].reference]}/resolve",
+                              json={"action": "reissue", "bank_account_id": p[0].bank_account_id, "note": "còn sống"})
+    assert again.status_code == 200, again.text
+    still_open = await office.post(f"/api/reconciliation/exceptions/{lines[p[1].reference]}/resolve",
+                                   json={"action": "reissue", "bank_account_id": p[1].bank_account_id})
+    assert still_open.status_code == 409 and "khác tài khoản bị hoàn trả" in still_open.json()["detail"]
 
 
 async def test_a_death_already_on_record_raises_the_flag_closed(office, engine):
