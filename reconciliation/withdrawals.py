@@ -526,25 +526,32 @@ async def record_commune_withdrawal(session: AsyncSession, *, beneficiary_id: UU
     return withdrawal_id
 
 
-async def cancel_commune_withdrawal(session: AsyncSession, *, withdrawal_id: int, reason: str,
-                                    cancelled_by: str) -> UUID:
+class CancelRefused(ValueError):
+    """A withdrawal that cannot be cancelled (a bank's, or cancelled already), with the reason in both languages."""
+
+    def __init__(self, vi: str, en: str) -> None:
+        super().__init__(en)
+        self.vi, self.en = vi, en
+
+
+async def cancel_commune_withdrawal(session: AsyncSession, *, beneficiary_id: UUID, withdrawal_id: int,
+                                    reason: str, cancelled_by: str) -> None:
     """Cancel a withdrawal commune staff recorded by mistake (a new row; the withdrawal stays as typed) and
-    reallocate the person; returns the person. LookupError when there is no such withdrawal, ValueError
-    when it is a bank's or already cancelled."""
-    row = (await session.execute(text(
-        """SELECT w.beneficiary_id, w.source, c.withdrawal_id IS NOT NULL AS cancelled
-             FROM withdrawal w LEFT JOIN withdrawal_cancellation c ON c.withdrawal_id = w.id
-            WHERE w.id = :id FOR UPDATE OF w"""), {"id": withdrawal_id})).first()
-    if row is None:
+    reallocate the person. LookupError when the person has no such withdrawal, CancelRefused when it is a
+    bank's or already cancelled."""
+    source = await session.scalar(text(
+        "SELECT source FROM withdrawal WHERE id = :id AND beneficiary_id = :b FOR UPDATE"),
+        {"id": withdrawal_id, "b": beneficiary_id})
+    if source is None:
         raise LookupError(withdrawal_id)
-    if row.source != "commune":
-        raise ValueError("only a withdrawal recorded by commune staff can be cancelled; the bank corrects its own")
+    if source != "commune":
+        raise CancelRefused("Chỉ huỷ được giao dịch do cán bộ xã ghi; giao dịch của ngân hàng do ngân hàng điều chỉnh",
+                            "only a withdrawal recorded by commune staff can be cancelled; the bank corrects its own")
     # Two taps at once: the second waits on the row lock, then finds the first one's row by its key.
     added = await session.execute(text(
         """INSERT INTO withdrawal_cancellation (withdrawal_id, reason, cancelled_by) VALUES (:id, :reason, :by)
            ON CONFLICT (withdrawal_id) DO NOTHING RETURNING withdrawal_id"""),
         {"id": withdrawal_id, "reason": reason, "by": cancelled_by})
-    if row.cancelled or added.first() is None:
-        raise ValueError("the withdrawal is already cancelled")
-    await reallocate(session, [row.beneficiary_id])
-    return UUID(str(row.beneficiary_id))
+    if added.first() is None:
+        raise CancelRefused("Giao dịch đã được huỷ trước đó", "the withdrawal is already cancelled")
+    await reallocate(session, [beneficiary_id])

@@ -33,6 +33,7 @@ from reconciliation.withdrawal_files import (
 from reconciliation.withdrawals import (
     ARRIVED,
     LIVE_WITHDRAWAL,
+    CancelRefused,
     cancel_commune_withdrawal,
     record_bank_withdrawals,
     record_commune_withdrawal,
@@ -99,17 +100,9 @@ def _aware(moment: datetime) -> datetime:
 
 
 async def undrawn_amount(session: AsyncSession, beneficiary_id: UUID) -> int:
-    """What reached the person and is not withdrawn (from the allocation)."""
-    value = await session.scalar(text(
-        f"""SELECT coalesce(sum(p.amount), 0) - coalesce((SELECT sum(a.amount) FROM withdrawal_allocation a
-                                                          WHERE a.beneficiary_id = :b), 0)
-             FROM payout p WHERE p.beneficiary_id = :b AND {ARRIVED}"""), {"b": beneficiary_id})  # noqa: S608
-    return int(value or 0)
-
-
-async def available_to_withdraw(session: AsyncSession, beneficiary_id: UUID) -> int:
-    """What reached the person less everything they withdrew (money withdrawn before it arrived included):
-    the most commune staff may record as withdrawn or handed over now."""
+    """What reached the person less everything they withdrew (money withdrawn before it arrived included) —
+    what the FIFO allocation leaves undrawn, since it allocates min(withdrawn, arrived) — and so the most
+    commune staff may record as withdrawn or handed over now."""
     value = await session.scalar(text(
         f"""SELECT (SELECT coalesce(sum(p.amount), 0) FROM payout p WHERE p.beneficiary_id = :b AND {ARRIVED})
                  - (SELECT coalesce(sum(w.amount), 0) FROM withdrawal w
@@ -138,7 +131,7 @@ async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, d
         raise Problem(422, bilingual("Dữ liệu chưa hợp lệ", "Invalid input"), errors=errors)
     # One person's records one after the other, so two staff cannot both hand over the same money.
     await session.execute(text("SELECT 1 FROM beneficiary WHERE id = :b FOR UPDATE"), {"b": beneficiary_id})
-    available = await available_to_withdraw(session, beneficiary_id)
+    available = await undrawn_amount(session, beneficiary_id)
     if data.amount > available:
         raise Problem(422, bilingual(
             f"Số tiền {data.amount:,} đ lớn hơn số tiền người hưởng còn chưa rút ({available:,} đ)".replace(",", "."),
@@ -196,11 +189,17 @@ async def list_follow_up_notes(session: AsyncSession, beneficiary_id: UUID,
 async def list_withdrawals(session: AsyncSession, beneficiary_id: UUID, principal: Principal) -> list[WithdrawalOut]:
     """The person's withdrawals, newest first, cancelled ones marked."""
     await person_in_scope(session, beneficiary_id, principal)
+    return await _withdrawals(session, beneficiary_id)
+
+
+async def _withdrawals(session: AsyncSession, beneficiary_id: UUID,
+                       withdrawal_id: int | None = None) -> list[WithdrawalOut]:
     rows = await session.execute(text(
         """SELECT w.id, w.occurred_at, w.amount, w.channel, w.source, w.bank_bin, w.bank_reference, w.recorded_by,
                   w.helper_name, w.note, c.cancelled_at, c.cancelled_by, c.reason AS cancel_reason
              FROM withdrawal w LEFT JOIN withdrawal_cancellation c ON c.withdrawal_id = w.id
-            WHERE w.beneficiary_id = :b ORDER BY w.occurred_at DESC, w.id DESC"""), {"b": beneficiary_id})
+            WHERE w.beneficiary_id = :b AND (CAST(:id AS bigint) IS NULL OR w.id = :id)
+            ORDER BY w.occurred_at DESC, w.id DESC"""), {"b": beneficiary_id, "id": withdrawal_id})
     return [WithdrawalOut(beneficiary_id=beneficiary_id, **row._mapping) for row in rows]
 
 
@@ -214,19 +213,16 @@ async def cancel_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID
         raise Problem(422, bilingual("Cần ghi lý do huỷ (ít nhất 3 ký tự)", "a reason is required (3 characters or more)"),
                       errors=[{"row": None, "column": "reason", "message": "Cần ghi lý do huỷ",
                                "message_en": "reason required"}])
-    owner = await session.scalar(text("SELECT beneficiary_id FROM withdrawal WHERE id = :id"), {"id": withdrawal_id})
-    if owner is None or str(owner) != str(beneficiary_id):
-        raise Problem(404, bilingual("Không tìm thấy giao dịch rút tiền của người này",
-                                     "no such withdrawal for this person"))
     try:
-        await cancel_commune_withdrawal(session, withdrawal_id=withdrawal_id, reason=reason,
-                                        cancelled_by=principal.name)
-    except ValueError as error:
-        vi = ("Giao dịch đã được huỷ trước đó" if "already" in str(error)
-              else "Chỉ huỷ được giao dịch do cán bộ xã ghi; giao dịch của ngân hàng do ngân hàng điều chỉnh")
-        raise Problem(409, bilingual(vi, str(error))) from None
+        await cancel_commune_withdrawal(session, beneficiary_id=beneficiary_id, withdrawal_id=withdrawal_id,
+                                        reason=reason, cancelled_by=principal.name)
+    except LookupError:
+        raise Problem(404, bilingual("Không tìm thấy giao dịch rút tiền của người này",
+                                     "no such withdrawal for this person")) from None
+    except CancelRefused as refused:
+        raise Problem(409, bilingual(refused.vi, refused.en)) from None
     await record(session, actor=principal.name, actor_role=principal.role.value, action="withdrawal.cancel",
                  object_type="beneficiary", object_id=beneficiary_id,
                  after={"withdrawal_id": withdrawal_id, "reason": reason})
-    (item,) = [w for w in await list_withdrawals(session, beneficiary_id, principal) if w.id == withdrawal_id]
+    (item,) = await _withdrawals(session, beneficiary_id, withdrawal_id)
     return item
