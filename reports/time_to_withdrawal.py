@@ -197,20 +197,22 @@ async def _percentiles(session: AsyncSession, key: str, where: str, dimension: s
                        params: dict[str, Any]) -> dict[Any, tuple[float | None, float | None]]:
     """Median and p90 days to withdraw per key (None: the total) from the hour histograms: per commune
     (``dimension`` 'commune', commune ``cm`` joined, any scope) or of all communes ('all', unscoped).
-    The payouts that arrived and are not withdrawn yet count too, after every withdrawn one."""
+    ``key`` and ``where`` are written over the summary (``s.commune_code``); the histograms name the
+    commune ``s.group_key``. The payouts that arrived and are not withdrawn yet count too, after every
+    withdrawn one."""
     join = "JOIN commune cm ON cm.code = s.group_key" if dimension == "commune" else ""
     summary_join = "JOIN commune cm ON cm.code = s.commune_code" if dimension == "commune" else ""
-    summary_key = key.replace("s.group_key", "s.commune_code")
-    summary_where = where.replace("s.group_key", "s.commune_code")
-    histogram = f"""SELECT {key} AS key, GROUPING({key}) AS is_total, s.hours, sum(s.payouts) AS n
+    days_key = key.replace("s.commune_code", "s.group_key")
+    days_where = where.replace("s.commune_code", "s.group_key")
+    histogram = f"""SELECT {days_key} AS key, GROUPING({days_key}) AS is_total, s.hours, sum(s.payouts) AS n
                       FROM withdrawal_days s {join}
-                     WHERE s.period BETWEEN :since AND :period AND s.dimension = :dimension AND {where}
-                     GROUP BY GROUPING SETS (({key}, s.hours), (s.hours))
+                     WHERE s.period BETWEEN :since AND :period AND s.dimension = :dimension AND {days_where}
+                     GROUP BY GROUPING SETS (({days_key}, s.hours), (s.hours))
                     UNION ALL
-                    SELECT {summary_key}, GROUPING({summary_key}), {NOT_WITHDRAWN_HOURS}, sum(s.credited - s.withdrawn)
+                    SELECT {key}, GROUPING({key}), {NOT_WITHDRAWN_HOURS}, sum(s.credited - s.withdrawn)
                       FROM withdrawal_summary s {summary_join}
-                     WHERE s.period BETWEEN :since AND :period AND {summary_where}
-                     GROUP BY GROUPING SETS (({summary_key}), ())"""  # noqa: S608 - constant fragments
+                     WHERE s.period BETWEEN :since AND :period AND {where}
+                     GROUP BY GROUPING SETS (({key}), ())"""  # noqa: S608 - constant fragments
     rows = await session.execute(text(_ranked(histogram)), dict(params, dimension=dimension))
     return _percentile_values(rows)
 
@@ -265,10 +267,8 @@ async def time_to_withdrawal(session: AsyncSession, *, period: date, group_by: s
             HAVING GROUPING({key}) = 1 OR sum(s.payouts) <> 0
              ORDER BY is_total, key"""), params))  # noqa: S608
     totals = grouped.pop()
-    histogram_where = where.replace("s.commune_code", "s.group_key")
     if group_by in ("commune", "province"):
-        percentiles = await _percentiles(session, key.replace("s.commune_code", "s.group_key"), histogram_where,
-                                         "commune", params)
+        percentiles = await _percentiles(session, key, where, "commune", params)
     else:
         percentiles = await _payout_percentiles(session, group_by, communes, provinces, commune, province, params)
     opened = await _accounts_opened(session, period, group_by, communes, provinces, commune, province)
@@ -289,7 +289,7 @@ async def time_to_withdrawal(session: AsyncSession, *, period: date, group_by: s
     if (communes, provinces, commune, province) == (None, None, None, None):
         trend_percentiles = await _percentiles(session, "s.period", "true", "all", trend_params)
     else:
-        trend_percentiles = await _percentiles(session, "s.period", histogram_where, "commune", trend_params)
+        trend_percentiles = await _percentiles(session, "s.period", where, "commune", trend_params)
     return {
         "period": period.strftime("%Y-%m"), "group_by": group_by, "items": rows,
         "totals": {**_metrics(totals, percentiles.get(None)), "accounts_opened": sum(opened.values())},

@@ -25,14 +25,19 @@ log = structlog.get_logger()
 LOGIN_PATH = "/login"
 
 
+def _same_site_referer(request: Request[Any, Any, Any]) -> str | None:
+    """The page the form was on (same host only), to go back to."""
+    referer = urlsplit(request.headers.get("referer") or "")
+    if not referer.path or (referer.netloc and referer.netloc != request.headers.get("host")):
+        return None
+    return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
+
+
 def _return_path(request: Request[Any, Any, Any]) -> str:
     """Where to come back after signing in: this page for GET, the page the form was on otherwise."""
     if request.method in {"GET", "HEAD"}:
         return path_with_query(request)
-    referer = urlsplit(request.headers.get("referer") or "")
-    if referer.netloc and referer.netloc != request.headers.get("host"):
-        return "/"
-    return safe_next(referer.path + (f"?{referer.query}" if referer.query else "")) if referer.path else "/"
+    return _same_site_referer(request) or "/"
 
 
 def sign_in_redirect(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -45,14 +50,6 @@ def sign_in_redirect(request: Request[Any, Any, Any]) -> Response[Any]:
         # The browser holds a session the server no longer accepts: expired or signed out elsewhere.
         return see_other(f"{target}&expired=1", cookies=cleared_session_cookies())
     return see_other(target)
-
-
-def _same_site_referer(request: Request[Any, Any, Any]) -> str | None:
-    """The page the form was on (same host only), to go back to."""
-    referer = urlsplit(request.headers.get("referer") or "")
-    if not referer.path or (referer.netloc and referer.netloc != request.headers.get("host")):
-        return None
-    return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
 
 
 def error_page(request: Request[Any, Any, Any], status: int, *, title_key: str, body_key: str | None = None,

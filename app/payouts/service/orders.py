@@ -118,7 +118,7 @@ async def bank_open_orders(session: AsyncSession, bank_bin: str, status: str = "
 
 # A run's cash has left for the communes once it is sent: only then do commune staff get the list.
 SENT_STATUSES = ("sent", "settled", "closed")
-HANDED_OVER = "('sent', 'settled', 'closed')"
+HANDED_OVER = "(" + ", ".join(f"'{status}'" for status in SENT_STATUSES) + ")"  # the same, for SQL
 
 
 async def cash_handover(session: AsyncSession, run_id: UUID, commune: str | None = None,
