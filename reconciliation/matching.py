@@ -17,7 +17,7 @@ Rules, first that applies wins, each line recording it:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from uuid import UUID
@@ -115,13 +115,20 @@ class Matcher:
         self.candidates = candidates
         self.find_reference = find_reference
 
-    def decide_all(self, lines: Iterable[StatementLine]) -> list[LineDecision]:
-        """One decision per line, in the lines' order."""
-        return [self.decide(line) for line in lines]
+    def decide_all(self, lines: Sequence[StatementLine],
+                   references: Sequence[str | None] | None = None) -> list[LineDecision]:
+        """One decision per line, in the lines' order; ``references`` (one per line, from
+        ``line_references``) saves finding them again when the caller already did."""
+        if references is None:
+            return [self.decide(line) for line in lines]
+        return [self.decide_with(line, reference) for line, reference in zip(lines, references, strict=True)]
 
     def decide(self, line: StatementLine) -> LineDecision:
         """The decision for one line (rules 1–6)."""
-        reference = line_references(line, self.find_reference)
+        return self.decide_with(line, line_references(line, self.find_reference))
+
+    def decide_with(self, line: StatementLine, reference: str | None) -> LineDecision:
+        """The decision for one line whose payout reference (``line_references``) is already known."""
         payout = self.candidates.by_reference.get(reference) if reference else None
         if line.amount < 0:
             if payout is not None:

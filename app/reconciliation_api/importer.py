@@ -248,8 +248,10 @@ def payout_candidate(row: Any) -> PayoutCandidate:
 
 
 async def load_candidates(session: AsyncSession, bank_bin: str, lines: tuple[StatementLine, ...], *,
-                          lock: bool) -> tuple[Candidates, dict[UUID, PayoutCandidate]]:
-    """The payouts and funding the lines may match, loaded set-based (locked when ``lock``)."""
+                          lock: bool, line_refs: list[str | None] | None = None,
+                          ) -> tuple[Candidates, dict[UUID, PayoutCandidate]]:
+    """The payouts and funding the lines may match, loaded set-based (locked when ``lock``);
+    ``line_refs``: each line's payout reference (``line_references``), if the caller has them."""
     candidates = Candidates(bank_bin=bank_bin)
     by_id: dict[UUID, PayoutCandidate] = {}
     lock_clause = " FOR UPDATE OF p" if lock else ""
@@ -263,8 +265,9 @@ async def load_candidates(session: AsyncSession, bank_bin: str, lines: tuple[Sta
     references: set[str] = set()
     unreferenced_debits: list[StatementLine] = []
     unreferenced_credits: list[StatementLine] = []
-    for line in lines:
-        reference = line_references(line, parse_reference)
+    if line_refs is None:
+        line_refs = [line_references(line, parse_reference) for line in lines]
+    for line, reference in zip(lines, line_refs, strict=True):
         if reference:
             references.add(reference)
         elif line.amount < 0:
@@ -344,9 +347,10 @@ async def _import_statement(session: AsyncSession, statement: Statement, *, posi
     mark = clock.perf_counter()
     # No row locks: the bank's advisory lock orders imports, and the payout UPDATEs below re-check each
     # status under their row lock (a payout changed meanwhile aborts the whole import).
-    candidates, by_id = await load_candidates(session, bank_bin, statement.lines, lock=False)
+    line_refs = [line_references(line, parse_reference) for line in statement.lines]
+    candidates, by_id = await load_candidates(session, bank_bin, statement.lines, lock=False, line_refs=line_refs)
     loaded = clock.perf_counter()
-    decisions = Matcher(candidates, parse_reference).decide_all(statement.lines)
+    decisions = Matcher(candidates, parse_reference).decide_all(statement.lines, line_refs)
     log.debug("statement_matched", lines=len(statement.lines), load_seconds=round(loaded - mark, 3),
               match_seconds=round(clock.perf_counter() - loaded, 3))
     summary: dict[str, Any] = {"id": None, "bank_statement_id": statement_key, "account": account,
