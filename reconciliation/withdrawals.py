@@ -144,9 +144,9 @@ _STANDING = f"""
          GROUP BY f.beneficiary_id
     )
     INSERT INTO allocation_base (beneficiary_id, fresh, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
-                                 withdrawal_count, payout_at, payout_serial, payout_upto, arrived)
+                                 withdrawal_count, payout_at, payout_serial, payout_upto, arrived, allocated_now)
     SELECT f.beneficiary_id, false, f.allocated, f.withdrawal_at, f.withdrawal_id, f.withdrawal_upto,
-           f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto, pp.arrived
+           f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto, pp.arrived, f.allocated
       FROM standing f LEFT JOIN pp ON pp.beneficiary_id = f.beneficiary_id
       LEFT JOIN ww ON ww.beneficiary_id = f.beneficiary_id
      WHERE coalesce(pp.broken, 0) = 0 AND coalesce(pp.upto, 0) = f.payout_upto
@@ -166,8 +166,8 @@ _START_AGAIN = (
         WHERE f.beneficiary_id = s.beneficiary_id
           AND NOT EXISTS (SELECT 1 FROM allocation_base b WHERE b.beneficiary_id = s.beneficiary_id)""",
     """INSERT INTO allocation_base (beneficiary_id, fresh, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
-                                    withdrawal_count, payout_at, payout_serial, payout_upto)
-       SELECT s.beneficiary_id, true, 0, '-infinity', 0, 0, 0, '-infinity', 0, 0 FROM allocation_scope s
+                                    withdrawal_count, payout_at, payout_serial, payout_upto, allocated_now)
+       SELECT s.beneficiary_id, true, 0, '-infinity', 0, 0, 0, '-infinity', 0, 0, 0 FROM allocation_scope s
         WHERE NOT EXISTS (SELECT 1 FROM allocation_base b WHERE b.beneficiary_id = s.beneficiary_id)""",
 )
 
@@ -198,11 +198,14 @@ _ALLOCATE = f"""
        AND greatest(a.upto - a.amount, w.upto - w.amount, a.allocated) < least(a.upto, w.upto)
 """  # noqa: S608 - constant fragments only
 
+_ANY_WITHDRAWAL = """
+    SELECT EXISTS (SELECT 1 FROM allocation_base b JOIN withdrawal w ON w.beneficiary_id = b.beneficiary_id)
+"""
+
 _APPEND = (
     """INSERT INTO withdrawal_allocation (withdrawal_id, payout_id, beneficiary_id, amount, effective_at)
        SELECT withdrawal_id, payout_id, beneficiary_id, amount, effective_at FROM allocation_new
         ORDER BY payout_id, withdrawal_id""",
-    """UPDATE allocation_base b SET allocated_now = b.allocated""",
     """UPDATE allocation_base b SET allocated_now = b.allocated + n.added
          FROM (SELECT beneficiary_id, sum(amount) AS added FROM allocation_new GROUP BY beneficiary_id) n
         WHERE n.beneficiary_id = b.beneficiary_id""",
@@ -270,14 +273,18 @@ _SAVE_FRONTIER = """
 """
 
 _TARGETS = f"""
+    WITH started_again AS (  -- one grouped join, not a sub-select per person
+        SELECT p.beneficiary_id, sum(p.amount) AS total
+          FROM allocation_base b JOIN payout p ON p.beneficiary_id = b.beneficiary_id
+         WHERE b.arrived IS NULL AND {ARRIVED}
+         GROUP BY p.beneficiary_id)
     INSERT INTO undrawn_target (beneficiary_id, credited, drawn, posted_credited, posted_drawn, has_position)
     SELECT b.beneficiary_id, c.total, b.allocated_now,
            coalesce(pos.credited, 0), coalesce(pos.drawn, 0), pos.beneficiary_id IS NOT NULL
       FROM allocation_base b
-      -- What reached the person: summed while checking their frontier, else (started again) here.
-      CROSS JOIN LATERAL (SELECT coalesce(b.arrived, (SELECT sum(p.amount) FROM payout p
-                                                        WHERE p.beneficiary_id = b.beneficiary_id AND {ARRIVED}),
-                                          0)::bigint AS total) c
+      LEFT JOIN started_again a ON a.beneficiary_id = b.beneficiary_id
+      -- What reached the person: summed while checking their frontier, else (started again) above.
+      CROSS JOIN LATERAL (SELECT coalesce(b.arrived, a.total, 0)::bigint AS total) c
       LEFT JOIN undrawn_position pos ON pos.beneficiary_id = b.beneficiary_id
      WHERE (c.total, b.allocated_now) IS DISTINCT FROM (coalesce(pos.credited, 0), coalesce(pos.drawn, 0))
 """  # noqa: S608 - constant fragments only
@@ -377,8 +384,10 @@ async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | No
         await driver.execute(statement)
     await driver.execute("ANALYZE allocation_base")
     step("frontier")
-    status = await driver.execute(_ALLOCATE)
-    result.allocations = int(status.split()[-1])
+    # Most people a statement credits have never withdrawn: then there is nothing to allocate.
+    if await driver.fetchval(_ANY_WITHDRAWAL):
+        status = await driver.execute(_ALLOCATE)
+        result.allocations = int(status.split()[-1])
     await driver.execute("ANALYZE allocation_new")
     step("allocate")
     for statement in _APPEND:
