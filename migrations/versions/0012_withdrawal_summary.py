@@ -96,9 +96,9 @@ def _with_keys(rows: str, sign: str, period: str, programme: str, sex: str, dob:
 _JOIN_BOTH = "JOIN payout_run r ON r.id = f.run_id JOIN beneficiary b ON b.id = f.beneficiary_id"
 
 
-def _from_payouts(rows: str, sign: str, extra: tuple[str, ...] = ()) -> str:
+def _from_payouts(rows: str, sign: str, extra: tuple[str, ...] = (), joins: str = _JOIN_BOTH) -> str:
     """Facts of payout rows (``rows`` selects ``_payout_facts``), keyed by their run and person as stored."""
-    return _with_keys(rows, sign, "r.period", "r.programme_code", "b.sex", "b.date_of_birth", _JOIN_BOTH, extra)
+    return _with_keys(rows, sign, "r.period", "r.programme_code", "b.sex", "b.date_of_birth", joins, extra)
 
 
 def _partial_rows(facts: str) -> str:
@@ -124,6 +124,56 @@ _UPDATED_FACTS = f"""
     SELECT v.* FROM old_rows o JOIN new_rows n ON n.id = o.id
      CROSS JOIN LATERAL (SELECT -1 AS sign, {_payout_facts('o')} UNION ALL SELECT 1, {_payout_facts('n')}) v
      WHERE {_CHANGED.format(a='o')} IS DISTINCT FROM {_CHANGED.format(a='n')}"""
+
+
+def _payout_branches(joins: str) -> dict[str, str]:
+    """The trigger's statements for an INSERT, a DELETE and an UPDATE, facts keyed through ``joins``."""
+    return {
+        "INSERT": f"""
+                EXECUTE $sql$ {_apply_deltas(_from_payouts(_PAYOUT_FACTS_NEW, "1", joins=joins))} $sql$;
+                EXECUTE $sql$ {_partial_rows(_from_payouts(_PAYOUT_FACTS_NEW, "1", ("payout_id",), joins=joins))} $sql$;""",
+        "DELETE": f"""
+                EXECUTE $sql$ {_apply_deltas(_from_payouts(_PAYOUT_FACTS_OLD, "-1", joins=joins))} $sql$;
+                EXECUTE $sql$ {_OLD_PARTIAL} $sql$;""",
+        "UPDATE": f"""
+                EXECUTE $sql$ {_apply_deltas(_from_payouts(_UPDATED_FACTS, "f.sign", joins=joins))} $sql$;
+                EXECUTE $sql$ {_OLD_PARTIAL} $sql$;
+                EXECUTE $sql$ {_partial_rows(_from_payouts(_PAYOUT_FACTS_NEW, "1", ("payout_id",), joins=joins))}
+                    AND NOT EXISTS (SELECT 1 FROM withdrawal_partial w WHERE w.payout_id = f.payout_id) $sql$;""",
+    }
+
+
+def payout_summary_function(joins: str = _JOIN_BOTH, replace: bool = False, *, few: tuple[int, str] | None = None) -> str:
+    """The statement-level trigger function on payout, its facts keyed through ``joins`` (run and person);
+    ``few`` = (n, other joins): statements of at most n rows key them through the other joins."""
+    many = _payout_branches(joins)
+    if few is None:
+        chosen = many
+    else:
+        limit, few_joins = few
+        small = _payout_branches(few_joins)
+        rows = {"INSERT": "new_rows", "DELETE": "old_rows", "UPDATE": "new_rows"}
+        chosen = {op: f"""
+            IF (SELECT count(*) FROM {rows[op]}) <= {limit} THEN {small[op]}
+            ELSE {many[op]}
+            END IF;""" for op in many}
+    return f"""
+        -- EXECUTE plans each statement for the transition tables at hand: a plan cached for a statement
+        -- of a few rows (nested loops) would take hours on the next one of a million.
+        CREATE {"OR REPLACE " if replace else ""}FUNCTION withdrawal_summary_payout() RETURNS trigger LANGUAGE plpgsql
+        -- A million changed payouts: hash joins and hashed aggregates in memory (the transition tables have no
+        -- statistics: the planner expects millions of groups and would sort them).
+        SET work_mem = '128MB' SET enable_sort = off
+        AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN{chosen["INSERT"]}
+            ELSIF TG_OP = 'DELETE' THEN{chosen["DELETE"]}
+            ELSE{chosen["UPDATE"]}
+            END IF;
+            RETURN NULL;
+        END;
+        $$;
+    """
 
 
 def upgrade() -> None:
@@ -198,29 +248,7 @@ def upgrade() -> None:
         -- The report's accounts opened in the month (a range of days, not every account).
         CREATE INDEX ix_bank_account_effective_from ON bank_account (effective_from);
 
-        -- EXECUTE plans each statement for the transition tables at hand: a plan cached for a statement
-        -- of a few rows (nested loops) would take hours on the next one of a million.
-        CREATE FUNCTION withdrawal_summary_payout() RETURNS trigger LANGUAGE plpgsql
-        -- A million changed payouts: hash joins and hashed aggregates in memory (the transition tables have no
-        -- statistics: the planner expects millions of groups and would sort them).
-        SET work_mem = '128MB' SET enable_sort = off
-        AS $$
-        BEGIN
-            IF TG_OP = 'INSERT' THEN
-                EXECUTE $sql$ {_apply_deltas(_from_payouts(_PAYOUT_FACTS_NEW, "1"))} $sql$;
-                EXECUTE $sql$ {_partial_rows(_from_payouts(_PAYOUT_FACTS_NEW, "1", ("payout_id",)))} $sql$;
-            ELSIF TG_OP = 'DELETE' THEN
-                EXECUTE $sql$ {_apply_deltas(_from_payouts(_PAYOUT_FACTS_OLD, "-1"))} $sql$;
-                EXECUTE $sql$ {_OLD_PARTIAL} $sql$;
-            ELSE
-                EXECUTE $sql$ {_apply_deltas(_from_payouts(_UPDATED_FACTS, "f.sign"))} $sql$;
-                EXECUTE $sql$ {_OLD_PARTIAL} $sql$;
-                EXECUTE $sql$ {_partial_rows(_from_payouts(_PAYOUT_FACTS_NEW, "1", ("payout_id",)))}
-                    AND NOT EXISTS (SELECT 1 FROM withdrawal_partial w WHERE w.payout_id = f.payout_id) $sql$;
-            END IF;
-            RETURN NULL;
-        END;
-        $$;
+        {payout_summary_function()}
         CREATE TRIGGER withdrawal_summary_insert AFTER INSERT ON payout REFERENCING NEW TABLE AS new_rows
             FOR EACH STATEMENT EXECUTE FUNCTION withdrawal_summary_payout();
         CREATE TRIGGER withdrawal_summary_update AFTER UPDATE ON payout

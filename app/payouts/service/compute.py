@@ -5,13 +5,20 @@ month, highest-amount rule) fills a staging table once per month that still has 
 payouts are then written in chunks, each chunk committed with the run's progress. A crash leaves
 committed chunks whose months are recorded in ``payout_month``; a rerun recomputes the staging table
 without them and carries on, so every (enrolment, month) is paid exactly once.
+
+The staging tables are unlogged tables of the run (not temporary ones) so that a large run is written
+by two connections at once, each its half of the people in beneficiary order: writing payouts is all
+database work (indexes, checks, triggers), and one backend uses one of the machine's cores.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -33,6 +40,7 @@ log = structlog.get_logger()
 
 CHUNK_SIZE = 50_000
 ANALYZE_AFTER = 5_000  # payouts written by one run
+WRITERS = 2  # connections writing a run of more than one chunk (one per core of the reference machine)
 
 # Months with at least one enrolment of the programme still unpaid (for the enrolment and its group).
 # The run's own month is unpaid as soon as one enrolment has no payment for it (found at the first such
@@ -77,9 +85,9 @@ _MONTHS_WITH_UNPAID = text(
 # a per-row index probe): as an anti join, the planner — whose statistics cannot know the rows the
 # month's first run just wrote — took a month's payout_month rows for one and nested-looped over all of
 # them for every entitlement (7 s for the demo's second programme of a month instead of 0.1 s).
-_STAGE_MONTH = text(
+_STAGE_MONTH = (
     """
-    INSERT INTO compute_entitlement
+    INSERT INTO {entitlement}
     SELECT e.beneficiary_id, e.enrolment_id, e.benefit_group, e.commune_code, CAST(:month AS date),
            e.base_amount, e.coefficient, e.amount
       FROM entitlements_for_month(CAST(:month AS date), CAST(:programme AS text)) e
@@ -93,9 +101,9 @@ _STAGE_MONTH = text(
 )
 
 # One row per person: total, commune of the latest month, channel and active account, or a skip reason.
-_PLAN = text(
+_PLAN = (
     """
-    CREATE TEMP TABLE compute_plan ON COMMIT PRESERVE ROWS AS
+    CREATE UNLOGGED TABLE {plan} AS
     SELECT t.beneficiary_id, t.amount, t.commune_code, b.channel,
            a.id AS bank_account_id, a.bank_bin, a.account_number, a.holder_name,
            CASE WHEN b.channel <> 'bank' THEN NULL
@@ -105,7 +113,7 @@ _PLAN = text(
            END AS skip_reason
       FROM (SELECT beneficiary_id, sum(amount)::bigint AS amount,
                    (array_agg(commune_code ORDER BY month DESC))[1] AS commune_code
-              FROM compute_entitlement GROUP BY beneficiary_id) t
+              FROM {entitlement} GROUP BY beneficiary_id) t
       JOIN beneficiary b ON b.id = t.beneficiary_id
       LEFT JOIN bank_account a ON a.beneficiary_id = t.beneficiary_id AND a.effective_to IS NULL
     """
@@ -134,32 +142,54 @@ async def _start(conn: AsyncConnection, run_id: UUID, actor: str) -> tuple[str, 
         return run.programme_code, run.arrears_from, run.period
 
 
-async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_from: date, period: date) -> int:
+@dataclass(frozen=True)
+class _Staging:
+    """The run's staging tables (unlogged, named after the run: every writer connection reads them)."""
+
+    entitlement: str
+    plan: str
+
+    @classmethod
+    def of(cls, run_id: UUID) -> _Staging:
+        return cls(entitlement=f"compute_entitlement_{run_id.hex}", plan=f"compute_plan_{run_id.hex}")
+
+    def sql(self, template: str) -> str:
+        return template.format(entitlement=self.entitlement, plan=self.plan, after="{after}", after_e="{after_e}",
+                               after_p="{after_p}", upto="{upto}")
+
+    async def drop(self, conn: AsyncConnection) -> None:
+        await conn.execute(text(f"DROP TABLE IF EXISTS {self.entitlement}, {self.plan}"))
+
+
+async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_from: date,
+                 period: date) -> tuple[int, int]:
+    """Fill the run's staging tables; (payouts already written by an earlier attempt, payouts to write)."""
+    staging = _Staging.of(run_id)
     await set_progress(conn, run_id, phase="entitlements", total=0)
     await conn.commit()
-    await conn.execute(text("DROP TABLE IF EXISTS compute_entitlement, compute_plan"))
-    await conn.execute(text(
-        """CREATE TEMP TABLE compute_entitlement (
+    await staging.drop(conn)
+    await conn.execute(text(staging.sql(
+        """CREATE UNLOGGED TABLE {entitlement} (
                beneficiary_id uuid, enrolment_id bigint, benefit_group text, commune_code varchar(5),
                month date, base_amount bigint, coefficient numeric(4, 2), amount bigint
-           ) ON COMMIT PRESERVE ROWS"""))
+           )""")))
     started = time.perf_counter()
     months = await _months_to_stage(conn, programme, arrears_from, period)
     timings = {"months": time.perf_counter() - started}
     for month in months:
-        await conn.execute(_STAGE_MONTH, {"month": month, "programme": programme})
+        await conn.execute(text(staging.sql(_STAGE_MONTH)), {"month": month, "programme": programme})
     timings["entitlements"] = time.perf_counter() - started - timings["months"]
-    await conn.execute(text("CREATE INDEX ON compute_entitlement (beneficiary_id)"))
-    await conn.execute(text("ANALYZE compute_entitlement"))  # temp tables have no statistics until analysed
-    await conn.execute(_PLAN)
-    await conn.execute(text("CREATE INDEX ON compute_plan (beneficiary_id)"))
-    await conn.execute(text("ANALYZE compute_plan"))
-    await conn.execute(text(
+    await conn.execute(text(staging.sql("CREATE INDEX ON {entitlement} (beneficiary_id)")))
+    await conn.execute(text(staging.sql("ANALYZE {entitlement}")))  # no statistics until analysed
+    await conn.execute(text(staging.sql(_PLAN)))
+    await conn.execute(text(staging.sql("CREATE INDEX ON {plan} (beneficiary_id)")))
+    await conn.execute(text(staging.sql("ANALYZE {plan}")))
+    await conn.execute(text(staging.sql(
         """INSERT INTO payout_run_skip (run_id, beneficiary_id, reason, amount)
-           SELECT :run, beneficiary_id, skip_reason, amount FROM compute_plan WHERE skip_reason IS NOT NULL
-           ON CONFLICT (run_id, beneficiary_id) DO UPDATE SET reason = EXCLUDED.reason, amount = EXCLUDED.amount"""),
+           SELECT :run, beneficiary_id, skip_reason, amount FROM {plan} WHERE skip_reason IS NOT NULL
+           ON CONFLICT (run_id, beneficiary_id) DO UPDATE SET reason = EXCLUDED.reason, amount = EXCLUDED.amount""")),
         {"run": run_id})
-    total = (await conn.execute(text("SELECT count(*) FROM compute_plan WHERE skip_reason IS NULL"))).scalar_one()
+    total = (await conn.execute(text(staging.sql("SELECT count(*) FROM {plan} WHERE skip_reason IS NULL")))).scalar_one()
     already = (await conn.execute(text("SELECT count(*) FROM payout WHERE run_id = :run"), {"run": run_id})).scalar_one()
     await set_progress(conn, run_id, phase="payouts", total=total + already)
     await set_progress(conn, run_id, done=already)
@@ -167,7 +197,7 @@ async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_fr
     timings["plan"] = time.perf_counter() - started - timings["months"] - timings["entitlements"]
     log.info("payout_compute_staged", run=str(run_id), months=[format_period(m) for m in months], payouts=total,
              seconds={k: round(v, 2) for k, v in timings.items()})
-    return int(already)
+    return int(already), int(total)
 
 
 # One chunk of the plan, in beneficiary order, written by the database: ids, serials and references
@@ -176,8 +206,8 @@ _WRITE_PAYOUTS = (
     """
     WITH numbered AS (
         SELECT c.*, nextval('payout_serial') AS serial
-          FROM (SELECT * FROM compute_plan
-                 WHERE skip_reason IS NULL AND {after}
+          FROM (SELECT * FROM {plan}
+                 WHERE skip_reason IS NULL AND {after} AND {upto}
                  ORDER BY beneficiary_id LIMIT :limit) c
     ), chunk AS (
         -- Payout ids are UUID version 7 (RFC 9562): the statement's Unix milliseconds, then the serial as
@@ -207,7 +237,7 @@ _WRITE_MONTHS = (
     INSERT INTO payout_month (payout_id, enrolment_id, beneficiary_id, benefit_group, month, base_amount,
                               coefficient, amount)
     SELECT p.id, e.enrolment_id, e.beneficiary_id, e.benefit_group, e.month, e.base_amount, e.coefficient, e.amount
-      FROM compute_entitlement e
+      FROM {entitlement} e
       JOIN payout p ON p.run_id = :run AND p.beneficiary_id = e.beneficiary_id
      WHERE e.beneficiary_id <= :high AND {after_e}
        -- the same range on the payout side (the planner does not carry ranges across the join)
@@ -216,22 +246,38 @@ _WRITE_MONTHS = (
 )
 
 
-async def _write_chunk(conn: AsyncConnection, run_id: UUID, period: date, last: UUID | None,
-                       limit: int) -> tuple[int, UUID | None]:
-    """Write the next chunk of payouts after beneficiary ``last`` and their months; (count, new last)."""
+async def _write_chunk(conn: AsyncConnection, staging: _Staging, run_id: UUID, period: date, last: UUID | None,
+                       end: UUID | None, limit: int) -> tuple[int, UUID | None]:
+    """Write the next chunk of payouts after beneficiary ``last`` (up to ``end``, None: to the last one) and
+    their months; (count, new last)."""
     if not 2000 <= period.year <= 2099:  # the references' YYMM (make_reference refuses the same periods)
         raise ValueError(f"period must be between 2000-01 and 2099-12, got {period}")
-    # A plain range once there is a lower bound: an "IS NULL OR" would keep a generic plan off the index.
+    # A plain range once there is a bound: an "IS NULL OR" would keep a generic plan off the index.
     def after(column: str) -> str:
         return "true" if last is None else f"{column} > :last"
 
-    row = (await conn.execute(text(_WRITE_PAYOUTS.format(after=after("beneficiary_id"))),
-                              {"run": run_id, "period": period, "last": last, "limit": limit})).one()
+    upto = "true" if end is None else "beneficiary_id <= :end"
+    row = (await conn.execute(text(staging.sql(_WRITE_PAYOUTS).format(after=after("beneficiary_id"), upto=upto)),
+                              {"run": run_id, "period": period, "last": last, "end": end, "limit": limit})).one()
     if not row.written:
         return 0, last
-    await conn.execute(text(_WRITE_MONTHS.format(after_e=after("e.beneficiary_id"), after_p=after("p.beneficiary_id"))),
+    await conn.execute(text(staging.sql(_WRITE_MONTHS).format(after_e=after("e.beneficiary_id"),
+                                                              after_p=after("p.beneficiary_id"))),
                        {"run": run_id, "last": last, "high": row.last})
     return int(row.written), row.last
+
+
+async def _range_ends(conn: AsyncConnection, staging: _Staging, total: int, writers: int) -> list[UUID]:
+    """The last beneficiary of each of the first ``writers - 1`` ranges of about equal size of the plan."""
+    ends: list[UUID] = []
+    for share in range(1, writers):
+        end = await conn.scalar(text(staging.sql(
+            """SELECT beneficiary_id FROM {plan} WHERE skip_reason IS NULL ORDER BY beneficiary_id
+                OFFSET :offset LIMIT 1""")), {"offset": total * share // writers - 1})
+        if end is not None and end not in ends:
+            ends.append(end)
+    await conn.commit()
+    return ends
 
 
 async def _statistics_stale(conn: AsyncConnection) -> bool:
@@ -245,50 +291,86 @@ async def _statistics_stale(conn: AsyncConnection) -> bool:
 
 
 async def compute_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size: int = CHUNK_SIZE,
-                      after_chunk: Callable[[int], Awaitable[None]] | None = None) -> None:
+                      writers: int = WRITERS, after_chunk: Callable[[int], Awaitable[None]] | None = None) -> None:
     """Compute (or resume computing) a run; safe to call again after a crash.
 
+    A run of more than one chunk is written by ``writers`` connections at once, each a range of people.
     ``after_chunk(done)`` is awaited after each committed chunk (progress reporting, crash tests)."""
+    staging = _Staging.of(run_id)
     async with run_work_lock(engine, run_id) as conn:
-        programme, arrears_from, period = await _start(conn, run_id, actor)
-        done = await _stage(conn, run_id, programme, arrears_from, period)
-        last: UUID | None = None
-        while True:
-            chunk_started = time.perf_counter()
-            written, last = await _write_chunk(conn, run_id, period, last, chunk_size)
-            if not written:
-                break
-            log.debug("payout_compute_chunk", rows=written, seconds=round(time.perf_counter() - chunk_started, 2))
-            done += written
-            await set_progress(conn, run_id, done=done)
+        try:
+            programme, arrears_from, period = await _start(conn, run_id, actor)
+            already, total = await _stage(conn, run_id, programme, arrears_from, period)
+            ends = await _range_ends(conn, staging, total, writers if total > chunk_size else 1)
+            done = already
+
+            async def write_range(after: UUID | None, end: UUID | None) -> None:
+                nonlocal done
+                async with engine.connect() as writer:
+                    last = after
+                    while True:
+                        chunk_started = time.perf_counter()
+                        written, last = await _write_chunk(writer, staging, run_id, period, last, end, chunk_size)
+                        if not written:
+                            return
+                        await writer.execute(text(
+                            "UPDATE payout_run SET progress_done = progress_done + :n WHERE id = :run"),
+                            {"n": written, "run": run_id})
+                        await writer.commit()
+                        done += written
+                        log.debug("payout_compute_chunk", rows=written,
+                                  seconds=round(time.perf_counter() - chunk_started, 2))
+                        if after_chunk is not None:
+                            await after_chunk(done)
+
+            # Range i runs from after the previous range's end to its own end (the last one to the plan's end).
+            await _all_or_none([write_range(after, end) for after, end in zip([None, *ends], [*ends, None],
+                                                                                strict=True)])
+            await _finish(conn, run_id)
+        finally:
+            await conn.rollback()
+            await staging.drop(conn)
             await conn.commit()
-            if after_chunk is not None:
-                await after_chunk(done)
-        # A payout paying the released months of a returned payout (reconciliation "reissue") says so
-        # (looked for only when a reissue is still waiting for its payout).
-        waiting = await conn.scalar(text(
-            """SELECT EXISTS (SELECT 1 FROM payout_reissue r
-                               WHERE NOT EXISTS (SELECT 1 FROM payout q WHERE q.reissue_of = r.returned_payout_id))"""))
-        if waiting:
-            await conn.execute(text(
-                """UPDATE payout p SET reissue_of = r.returned_payout_id
-                     FROM payout_reissue r JOIN payout old ON old.id = r.returned_payout_id
-                    WHERE p.run_id = :run AND p.beneficiary_id = old.beneficiary_id AND p.reissue_of IS NULL
-                      AND NOT EXISTS (SELECT 1 FROM payout q WHERE q.reissue_of = r.returned_payout_id)
-                      AND EXISTS (SELECT 1 FROM payout_month pm JOIN payout_month om
-                                    ON om.enrolment_id = pm.enrolment_id AND om.month = pm.month
-                                   WHERE pm.payout_id = p.id AND om.payout_id = old.id)"""), {"run": run_id})
-        await conn.execute(text(
-            """UPDATE payout_run r SET status = 'computed', computed_at = now(), phase = NULL, last_error = NULL,
-                      payout_count = t.count, total_amount = t.amount
-                 FROM (SELECT count(*) AS count, coalesce(sum(amount), 0)::bigint AS amount
-                         FROM payout WHERE run_id = :run) t
-                WHERE r.id = :run"""), {"run": run_id})
-        await conn.execute(text("DROP TABLE IF EXISTS compute_entitlement, compute_plan"))
-        await conn.commit()
         if done >= ANALYZE_AFTER and await _statistics_stale(conn):
             # Fresh statistics: the next run's plans must not take a just-filled payout_month for empty
             # (autovacuum keeps them up to date later, but not within the minute of a first big run).
             await conn.execute(text("ANALYZE payout, payout_month"))
             await conn.commit()
     log.info("payout_run_computed", run=str(run_id), payouts=done)
+
+
+async def _all_or_none(jobs: list[Coroutine[Any, Any, None]]) -> None:
+    """Run the jobs at once; when one fails, cancel the others and raise its exception (not a group)."""
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def _finish(conn: AsyncConnection, run_id: UUID) -> None:
+    """Link reissues to their payouts and mark the run computed with its totals (one transaction)."""
+    # A payout paying the released months of a returned payout (reconciliation "reissue") says so
+    # (looked for only when a reissue is still waiting for its payout).
+    waiting = await conn.scalar(text(
+        """SELECT EXISTS (SELECT 1 FROM payout_reissue r
+                           WHERE NOT EXISTS (SELECT 1 FROM payout q WHERE q.reissue_of = r.returned_payout_id))"""))
+    if waiting:
+        await conn.execute(text(
+            """UPDATE payout p SET reissue_of = r.returned_payout_id
+                 FROM payout_reissue r JOIN payout old ON old.id = r.returned_payout_id
+                WHERE p.run_id = :run AND p.beneficiary_id = old.beneficiary_id AND p.reissue_of IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM payout q WHERE q.reissue_of = r.returned_payout_id)
+                  AND EXISTS (SELECT 1 FROM payout_month pm JOIN payout_month om
+                                ON om.enrolment_id = pm.enrolment_id AND om.month = pm.month
+                               WHERE pm.payout_id = p.id AND om.payout_id = old.id)"""), {"run": run_id})
+    await conn.execute(text(
+        """UPDATE payout_run r SET status = 'computed', computed_at = now(), phase = NULL, last_error = NULL,
+                  payout_count = t.count, total_amount = t.amount
+             FROM (SELECT count(*) AS count, coalesce(sum(amount), 0)::bigint AS amount
+                     FROM payout WHERE run_id = :run) t
+            WHERE r.id = :run"""), {"run": run_id})
+    await conn.commit()
