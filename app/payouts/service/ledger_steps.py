@@ -8,6 +8,7 @@ crash finds the transfers already made ("exists") and completes the rest exactly
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,7 +19,7 @@ from uuid import UUID
 
 import structlog
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.audit.service import record
 from app.payouts.accounts import (
@@ -58,27 +59,41 @@ def payout_transfer_id(payout_id: UUID, step: str) -> UUID:
     return transfer_id
 
 
-async def _payout_chunks(conn: AsyncConnection, run_id: UUID, where: str, chunk_size: int):  # type: ignore[no-untyped-def]
-    last: UUID | None = None
-    while True:
-        # With each payout, its beneficiary's payable account if it exists (type and limits checked by the caller).
+async def _payout_chunks(engine: AsyncEngine, run_id: UUID, where: str, chunk_size: int):  # type: ignore[no-untyped-def]
+    """The run's payouts in id order, ``chunk_size`` at a time, read on a connection of their own: the next
+    chunk is read while the caller posts the current one (a chunk's rows do not depend on the postings of
+    the chunks before it: the ranges are disjoint)."""
+    async with engine.connect() as reader:
         # Read through the driver: asyncpg records, without SQLAlchemy's per-row result processing.
-        driver = (await conn.get_raw_connection()).driver_connection
-        rows = await driver.fetch(  # type: ignore[union-attr]
-            f"""SELECT p.id, p.beneficiary_id, p.amount, p.reference, p.channel, p.bank_bin, p.commune_code,
-                       a.id AS payable_id, a.type AS payable_type,
-                       a.debits_must_not_exceed_credits OR a.credits_must_not_exceed_debits AS payable_limited
-                  FROM payout p
-                  LEFT JOIN ledger_account a ON a.code = CAST($3 || p.beneficiary_id AS text) COLLATE "C"
-                 WHERE p.run_id = $1 AND {where} AND {"true" if last is None else "p.id > $4"}
-                 ORDER BY p.id LIMIT $2""",  # noqa: S608
-            run_id, chunk_size, _PAYABLE_PREFIX, *(() if last is None else (last,)))
-        # End the read's transaction: the caller's session must own (and commit) each chunk's transaction.
-        await conn.commit()
-        if not rows:
-            return
-        yield rows
-        last = rows[-1]["id"]
+        driver = (await reader.get_raw_connection()).driver_connection
+
+        async def read(last: UUID | None) -> list[Any]:
+            # With each payout, its beneficiary's payable account if it exists (type and limits checked by
+            # the caller).
+            rows = await driver.fetch(  # type: ignore[union-attr]
+                f"""SELECT p.id, p.beneficiary_id, p.amount, p.reference, p.channel, p.bank_bin, p.commune_code,
+                           a.id AS payable_id, a.type AS payable_type,
+                           a.debits_must_not_exceed_credits OR a.credits_must_not_exceed_debits AS payable_limited
+                      FROM payout p
+                      LEFT JOIN ledger_account a ON a.code = CAST($3 || p.beneficiary_id AS text) COLLATE "C"
+                     WHERE p.run_id = $1 AND {where} AND {"true" if last is None else "p.id > $4"}
+                     ORDER BY p.id LIMIT $2""",  # noqa: S608
+                run_id, chunk_size, _PAYABLE_PREFIX, *(() if last is None else (last,)))
+            await reader.commit()
+            return list(rows)
+
+        following = asyncio.ensure_future(read(None))
+        try:
+            while True:
+                rows = await following
+                if not rows:
+                    return
+                following = asyncio.ensure_future(read(rows[-1]["id"]))
+                yield rows
+        finally:
+            if not following.done():
+                following.cancel()
+                await asyncio.gather(following, return_exceptions=True)
 
 
 _PAYABLE_PREFIX = payable_account("").code
@@ -155,7 +170,7 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
                 [_PAYABLE_PREFIX, run_id], _PAYABLE_TYPE)
             await session.commit()
         done = 0
-        async for rows in _payout_chunks(conn, run_id, "true", chunk_size):
+        async for rows in _payout_chunks(engine, run_id, "true", chunk_size):
             async with AsyncSession(bind=conn, expire_on_commit=False) as session:
                 expense = expense_account(programme)
                 started = [time.perf_counter()]
@@ -242,7 +257,7 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
         await set_progress(conn, run_id, phase="sending", total=int(remaining or 0))
         await conn.commit()
         done = 0
-        async for rows in _payout_chunks(conn, run_id, "p.status = 'scheduled'", chunk_size):
+        async for rows in _payout_chunks(engine, run_id, "p.status = 'scheduled'", chunk_size):
             async with AsyncSession(bind=conn, expire_on_commit=False) as session:
                 counter = _counter_accounts(rows)
                 started = [time.perf_counter()]
