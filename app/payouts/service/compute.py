@@ -34,6 +34,7 @@ from app.payouts.service.runs import (
     remove_run_payouts,
     run_work_lock,
     set_progress,
+    staging_tables,
 )
 
 log = structlog.get_logger()
@@ -151,7 +152,8 @@ class _Staging:
 
     @classmethod
     def of(cls, run_id: UUID) -> _Staging:
-        return cls(entitlement=f"compute_entitlement_{run_id.hex}", plan=f"compute_plan_{run_id.hex}")
+        entitlement, plan = staging_tables(run_id)
+        return cls(entitlement=entitlement, plan=plan)
 
     def sql(self, template: str) -> str:
         return template.format(entitlement=self.entitlement, plan=self.plan, after="{after}", after_e="{after_e}",

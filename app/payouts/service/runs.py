@@ -326,6 +326,11 @@ def cancel_reason(reason: str | None) -> str:
     return cleaned
 
 
+def staging_tables(run_id: UUID) -> tuple[str, str]:
+    """The unlogged staging tables of a run's compute (entitlements, plan); gone once a compute ends."""
+    return f"compute_entitlement_{run_id.hex}", f"compute_plan_{run_id.hex}"
+
+
 async def remove_run_payouts(session: AsyncSession, run_id: UUID) -> int:
     """Delete a run's payouts, the (enrolment, month) rows they paid and its skipped people, so another
     run can pay those months; returns how many payouts went. The database refuses it once the run is
@@ -348,6 +353,8 @@ async def cancel_run(engine: AsyncEngine, run_id: UUID, *, actor: str, reason: s
             check_cancellable(run)
             await check_no_live_supplementary(session, run)
             removed = await remove_run_payouts(session, run_id)
+            # A compute killed half-way left its staging tables behind (a rerun would have dropped them).
+            await session.execute(text(f"DROP TABLE IF EXISTS {', '.join(staging_tables(run_id))}"))
             await session.execute(text(
                 """UPDATE payout_run SET status = 'cancelled', cancelled_by = :actor, cancelled_at = now(),
                           cancel_reason = :reason, phase = NULL, last_error = NULL, payout_count = 0,

@@ -3,11 +3,14 @@ approved or sent the money is in the ledger and the run cannot be cancelled."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.database import session_scope
+from app.payouts.service.runs import staging_tables
 from app.registry.fake import BeneficiaryFaker
 from ledger import verify_ledger
 from tests.support.world import CAO_BANG_COMMUNE, VIETCOMBANK, Office, person
@@ -80,6 +83,21 @@ async def test_cancelling_a_computed_run_frees_its_months_and_its_period(office,
     assert sorted(r["status"] for r in runs) == ["cancelled", "computed"]
     # a second live regular run of the period is still refused
     assert (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})).status_code == 409
+
+
+async def test_cancelling_a_run_whose_compute_was_killed_drops_its_staging_tables(office, engine):
+    await office.be("lan.officer")
+    run_id = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})).json()["id"]
+    tables = staging_tables(UUID(run_id))
+    async with session_scope(engine) as session:  # what a compute killed half-way leaves behind
+        for table in tables:
+            await session.execute(text(f"CREATE UNLOGGED TABLE {table} (beneficiary_id uuid)"))
+    cancelled = await office.post(f"/api/payout-runs/{run_id}/cancel", json={"reason": REASON})
+    assert cancelled.status_code == 200, cancelled.text
+    async with session_scope(engine) as session:
+        left = await session.scalar(text("SELECT count(*) FROM pg_class WHERE relname = ANY(:names)"),
+                                    {"names": list(tables)})
+    assert left == 0
 
 
 async def test_a_draft_run_can_be_cancelled_and_does_not_count_as_the_go_live(office, engine):
