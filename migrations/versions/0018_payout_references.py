@@ -41,15 +41,16 @@ _STILL_REFERENCED = (
 )
 
 
-def _delete_guard(parent: str, child: str, column: str) -> str:
+def delete_guard(parent: str, child: str, column: str, key: str = "id") -> str:
+    """A statement-level check refusing a DELETE of ``parent`` rows that ``child.column`` still names."""
     name = f"{parent}_kept_by_{child}"
     return f"""
         CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE
             kept text;
         BEGIN
-            SELECT CAST(o.id AS text) INTO kept FROM gone o
-             WHERE EXISTS (SELECT 1 FROM {child} c WHERE c.{column} = o.id) LIMIT 1;
+            SELECT CAST(o.{key} AS text) INTO kept FROM gone o
+             WHERE EXISTS (SELECT 1 FROM {child} c WHERE c.{column} = o.{key}) LIMIT 1;
             IF kept IS NOT NULL THEN
                 RAISE EXCEPTION '{parent} % is still referenced from {child}', kept
                     USING ERRCODE = 'foreign_key_violation';
@@ -120,18 +121,21 @@ def upgrade() -> None:
             RETURN NULL;
         END;
         $$;
-        {"".join(_delete_guard(*reference) for reference in _STILL_REFERENCED)}
+        {"".join(delete_guard(*reference) for reference in _STILL_REFERENCED)}
         """
     )
 
 
-def downgrade() -> None:
-    drops = "".join(f"""
+def drop_delete_guards(references: tuple[tuple[str, str, str], ...]) -> str:
+    return "".join(f"""
         DROP TRIGGER {parent}_kept_by_{child} ON {parent}; DROP FUNCTION {parent}_kept_by_{child}();"""
-                    for parent, child, _ in _STILL_REFERENCED)
+                   for parent, child, _ in references)
+
+
+def downgrade() -> None:
     execute_script(
         f"""
-        {drops}
+        {drop_delete_guards(_STILL_REFERENCED)}
         DROP TRIGGER payout_references_inserted ON payout; DROP FUNCTION payout_references_inserted();
         CREATE OR REPLACE FUNCTION payout_amount_matches_months() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE
