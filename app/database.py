@@ -93,9 +93,16 @@ def resolve_database_url(settings: Settings) -> str:
     return to_asyncpg_url(start_embedded_server(settings.pgdata))
 
 
+# Session settings of every connection. temp_buffers: the withdrawal allocation works in temporary tables
+# of one row per person concerned (a million after a bank's monthly feed); with PostgreSQL's 8 MB they are
+# written out to files and read back at every step. Local buffers are taken only as a session uses them.
+SESSION_SETTINGS = {"temp_buffers": "256MB"}
+
+
 def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     """An asyncpg engine with sane pool settings."""
-    return create_async_engine(to_asyncpg_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(to_asyncpg_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True,
+                               connect_args={"server_settings": SESSION_SETTINGS})
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -31,7 +31,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger.accounts import account_ids, ensure_accounts
+from ledger.accounts import AccountConflict, ensure_accounts, ensure_accounts_from_query
 from ledger.driver import driver_connection
 from ledger.schemas import APPLIED_RESULTS, AccountSpec, AccountType, TransferKind
 from ledger.service import create_transfer_arrays, lock_ledger, new_transfer_id
@@ -50,6 +50,9 @@ ARRIVED_AT = "coalesce(p.credited_at, p.sent_at)"
 def undrawn_account(beneficiary_id: UUID | str) -> AccountSpec:
     """The memo account holding what reached a person and is not withdrawn yet."""
     return AccountSpec(code=f"undrawn:{beneficiary_id}", type=AccountType.memo)
+
+
+_UNDRAWN_PREFIX = undrawn_account("").code
 
 
 @dataclass
@@ -313,24 +316,31 @@ async def _fill_scope(driver: Any, beneficiary_ids: Sequence[UUID] | None) -> No
 
 async def _post_memo_entries(session: AsyncSession, driver: Any, step: Callable[[str], None]) -> int:
     """Bring each changed person's undrawn:B to its new totals with new entries; returns how many."""
-    rows = await driver.fetch("SELECT * FROM undrawn_target")
-    if not rows:
+    if not await driver.fetchval("SELECT EXISTS (SELECT 1 FROM undrawn_target)"):
         return 0
-    specs = [UNDRAWN_CONTROL] + [undrawn_account(r["beneficiary_id"]) for r in rows]
-    # People with a position have their account already: look those up, create only the others.
-    ids = await account_ids(session, [spec.code for spec, r in zip(specs[1:], rows, strict=True)
-                                      if r["has_position"]] + [UNDRAWN_CONTROL.code])
-    missing = [spec for spec in specs if spec.code not in ids]
-    if missing:
-        ids.update(await ensure_accounts(session, missing))
+    control = (await ensure_accounts(session, [UNDRAWN_CONTROL]))[UNDRAWN_CONTROL.code]
+    # People reached for the first time get their account in one statement, and every person's account id
+    # comes with their row: no code travels to the database and back (a million after a monthly feed).
+    await ensure_accounts_from_query(
+        session, "SELECT CAST($1 || beneficiary_id AS text) FROM undrawn_target WHERE NOT has_position",
+        [_UNDRAWN_PREFIX], AccountType.memo)
+    rows = await driver.fetch(
+        """SELECT t.*, a.id AS account_id, a.type AS account_type,
+                  a.debits_must_not_exceed_credits OR a.credits_must_not_exceed_debits AS limited
+             FROM undrawn_target t
+             LEFT JOIN ledger_account a ON a.code = CAST($1 || t.beneficiary_id AS text) COLLATE "C"
+            ORDER BY t.beneficiary_id""", _UNDRAWN_PREFIX)
+    conflicts = sorted(_UNDRAWN_PREFIX + str(r["beneficiary_id"]) for r in rows
+                       if r["account_id"] is None or r["account_type"] != AccountType.memo or r["limited"])
+    if conflicts:  # an account of that code with another type or a limit (as ensure_accounts refuses it)
+        raise AccountConflict(conflicts)
     step("memo_accounts")
-    control = ids[UNDRAWN_CONTROL.code]
     debits: list[int | None] = []
     credits: list[int | None] = []
     amounts: list[int | None] = []
     codes: list[str] = []
     for r in rows:
-        person = ids[f"undrawn:{r['beneficiary_id']}"]
+        person = r["account_id"]
         for delta, up, down, code in (
             (r["credited"] - r["posted_credited"], (person, control), (control, person), "undrawn.credit"),
             (r["drawn"] - r["posted_drawn"], (control, person), (person, control), "undrawn.draw"),

@@ -9,9 +9,11 @@ from sqlalchemy import text
 
 from app.database import session_scope
 from ledger import verify_ledger
+from ledger.accounts import AccountConflict, ensure_accounts
+from ledger.schemas import AccountSpec, AccountType
 from reconciliation.withdrawals import reallocate
 from reports.time_to_withdrawal import time_to_withdrawal
-from tests.support.credit import payout_of
+from tests.support.credit import credit_payouts, payout_of
 from tests.support.ledger import totals
 from tests.support.withdrawal_world import AMOUNT, T0, build_month, build_sent_month
 from tests.support.world import Office
@@ -110,3 +112,12 @@ async def test_report_by_channel_and_scope(office, engine):
     assert [(r["group"], r["payouts"]) for r in scoped["items"]] == [("01", 1)]
     assert sum(r["payouts"] for r in by_age["items"]) == 6
     assert {r["group"] for r in by_age["items"]} <= {"under_60", "60-69", "70-79", "80+"}
+
+
+async def test_a_memo_account_code_taken_by_another_kind_of_account_is_refused(office, engine):
+    world = await build_sent_month(office)
+    async with session_scope(engine) as session:  # an asset account squatting on A's memo code
+        await ensure_accounts(session, [AccountSpec(code=f"undrawn:{world.ids['A']}", type=AccountType.asset)])
+    with pytest.raises(AccountConflict, match=str(world.ids["A"])):
+        await credit_payouts(engine, [world.payouts["A"]], T0)
+    assert (await payout_of(engine, world.ids["A"], "2026-03"))["status"] == "sent"  # nothing half-applied
