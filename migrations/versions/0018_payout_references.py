@@ -21,16 +21,19 @@ Revises: 0017
 Create Date: 2026-11-30
 """
 
-from migrations.helpers import execute_script
+from migrations.helpers import (
+    delete_guard,
+    drop_delete_guard,
+    drop_trigger,
+    execute_script,
+    missing_reference,
+    statement_reference_check,
+)
 
 revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
-
-# OFFSET 0 keeps each probe a per-row index lookup: as an anti join the planner would hash the whole
-# referenced table (a million people) for a chunk of 50,000 rows.
-_MISSING = "NOT EXISTS (SELECT 1 FROM {table} x WHERE x.id = {column} OFFSET 0)"
 
 # (referenced table, referencing table, column): a DELETE of referenced rows is refused while referenced.
 _STILL_REFERENCED = (
@@ -41,26 +44,7 @@ _STILL_REFERENCED = (
 )
 
 
-def delete_guard(parent: str, child: str, column: str, key: str = "id") -> str:
-    """A statement-level check refusing a DELETE of ``parent`` rows that ``child.column`` still names."""
-    name = f"{parent}_kept_by_{child}"
-    return f"""
-        CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
-        DECLARE
-            kept text;
-        BEGIN
-            SELECT CAST(o.{key} AS text) INTO kept FROM gone o
-             WHERE EXISTS (SELECT 1 FROM {child} c WHERE c.{column} = o.{key}) LIMIT 1;
-            IF kept IS NOT NULL THEN
-                RAISE EXCEPTION '{parent} % is still referenced from {child}', kept
-                    USING ERRCODE = 'foreign_key_violation';
-            END IF;
-            RETURN NULL;
-        END;
-        $$;
-        CREATE TRIGGER {name} AFTER DELETE ON {parent} REFERENCING OLD TABLE AS gone
-            FOR EACH STATEMENT EXECUTE FUNCTION {name}();
-    """
+_PAYOUT_REFERENCES = (("run_id", "payout_run", "id"), ("beneficiary_id", "beneficiary", "id"))
 
 
 def upgrade() -> None:
@@ -71,24 +55,7 @@ def upgrade() -> None:
         ALTER TABLE payout_month DROP CONSTRAINT payout_month_payout_id_fkey;
         ALTER TABLE payout_month DROP CONSTRAINT payout_month_enrolment_id_fkey;
 
-        CREATE FUNCTION payout_references_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-        DECLARE
-            missing text;
-        BEGIN
-            SELECT 'payout_run ' || n.run_id INTO missing FROM new_payouts n
-             WHERE {_MISSING.format(table="payout_run", column="n.run_id")} LIMIT 1;
-            IF missing IS NULL THEN
-                SELECT 'beneficiary ' || n.beneficiary_id INTO missing FROM new_payouts n
-                 WHERE {_MISSING.format(table="beneficiary", column="n.beneficiary_id")} LIMIT 1;
-            END IF;
-            IF missing IS NOT NULL THEN
-                RAISE EXCEPTION 'payout refers to a missing %', missing USING ERRCODE = 'foreign_key_violation';
-            END IF;
-            RETURN NULL;
-        END;
-        $$;
-        CREATE TRIGGER payout_references_inserted AFTER INSERT ON payout
-            REFERENCING NEW TABLE AS new_payouts FOR EACH STATEMENT EXECUTE FUNCTION payout_references_inserted();
+        {statement_reference_check("payout", "payout_references_inserted", _PAYOUT_REFERENCES)}
 
         -- A payout's amount is the sum of its months (all of a payout's months are written by one
         -- statement), every month's payout and enrolment exist: checked at the end of every INSERT statement.
@@ -98,7 +65,7 @@ def upgrade() -> None:
             missing text;
         BEGIN
             SELECT 'enrolment ' || n.enrolment_id INTO missing FROM inserted n
-             WHERE {_MISSING.format(table="enrolment", column="n.enrolment_id")} LIMIT 1;
+             WHERE {missing_reference("enrolment", "n.enrolment_id")} LIMIT 1;
             IF missing IS NOT NULL THEN
                 RAISE EXCEPTION 'payout_month refers to a missing %', missing USING ERRCODE = 'foreign_key_violation';
             END IF;
@@ -126,17 +93,11 @@ def upgrade() -> None:
     )
 
 
-def drop_delete_guards(references: tuple[tuple[str, str, str], ...]) -> str:
-    return "".join(f"""
-        DROP TRIGGER {parent}_kept_by_{child} ON {parent}; DROP FUNCTION {parent}_kept_by_{child}();"""
-                   for parent, child, _ in references)
-
-
 def downgrade() -> None:
     execute_script(
         f"""
-        {drop_delete_guards(_STILL_REFERENCED)}
-        DROP TRIGGER payout_references_inserted ON payout; DROP FUNCTION payout_references_inserted();
+        {"".join(drop_delete_guard(parent, child) for parent, child, _ in _STILL_REFERENCED)}
+        {drop_trigger("payout", "payout_references_inserted")}
         CREATE OR REPLACE FUNCTION payout_amount_matches_months() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE
             bad record;

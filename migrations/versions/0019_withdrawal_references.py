@@ -13,65 +13,36 @@ Revises: 0018
 Create Date: 2026-11-30
 """
 
-import importlib
-
-from migrations.helpers import execute_script
+from migrations.helpers import (
+    delete_guard,
+    drop_delete_guard,
+    drop_trigger,
+    execute_script,
+    row_reference_check,
+    statement_reference_check,
+)
 
 revision = "0019"
 down_revision = "0018"
 branch_labels = None
 depends_on = None
 
-_references = importlib.import_module("migrations.versions.0018_payout_references")
-
-# (column, referenced table) of a withdrawal; all three may be NULL (a commune's record has no bank or intake).
-_COLUMNS = (("beneficiary_id", "beneficiary"), ("bank_bin", "bank"), ("intake_id", "withdrawal_intake"))
-_KEYS = {"beneficiary": "id", "bank": "bin", "withdrawal_intake": "id"}
-_STILL_REFERENCED = (("beneficiary", "withdrawal", "beneficiary_id"), ("bank", "withdrawal", "bank_bin"))
-
-
-def _missing(table: str, column: str) -> str:
-    return f"{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {table} x WHERE x.{_KEYS[table]} = {column} OFFSET 0)"
+# (column, referenced table, its key); all three may be NULL (a commune's record has no bank or intake).
+_REFERENCES = (("beneficiary_id", "beneficiary", "id"), ("bank_bin", "bank", "bin"),
+               ("intake_id", "withdrawal_intake", "id"))
+# (referenced table, referencing table, column, key): a DELETE of named rows is refused.
+_STILL_REFERENCED = (("beneficiary", "withdrawal", "beneficiary_id", "id"), ("bank", "withdrawal", "bank_bin", "bin"))
 
 
 def upgrade() -> None:
-    statement_checks = "\n".join(f"""
-            IF missing IS NULL THEN
-                SELECT '{table} ' || n.{column} INTO missing FROM new_withdrawals n
-                 WHERE {_missing(table, "n." + column)} LIMIT 1;
-            END IF;""" for column, table in _COLUMNS)
     execute_script(
         f"""
         ALTER TABLE withdrawal DROP CONSTRAINT withdrawal_beneficiary_id_fkey;
         ALTER TABLE withdrawal DROP CONSTRAINT withdrawal_bank_bin_fkey;
         ALTER TABLE withdrawal DROP CONSTRAINT withdrawal_intake_id_fkey;
-
-        CREATE FUNCTION withdrawal_references_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-        DECLARE
-            missing text;
-        BEGIN{statement_checks}
-            IF missing IS NOT NULL THEN
-                RAISE EXCEPTION 'withdrawal refers to a missing %', missing USING ERRCODE = 'foreign_key_violation';
-            END IF;
-            RETURN NULL;
-        END;
-        $$;
-        CREATE TRIGGER withdrawal_references_inserted AFTER INSERT ON withdrawal
-            REFERENCING NEW TABLE AS new_withdrawals FOR EACH STATEMENT EXECUTE FUNCTION withdrawal_references_inserted();
-
-        CREATE FUNCTION withdrawal_person_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF {_missing("beneficiary", "NEW.beneficiary_id")} THEN
-                RAISE EXCEPTION 'withdrawal refers to a missing beneficiary %', NEW.beneficiary_id
-                    USING ERRCODE = 'foreign_key_violation';
-            END IF;
-            RETURN NULL;
-        END;
-        $$;
-        CREATE TRIGGER withdrawal_person_updated AFTER UPDATE OF beneficiary_id ON withdrawal
-            FOR EACH ROW WHEN (NEW.beneficiary_id IS DISTINCT FROM OLD.beneficiary_id)
-            EXECUTE FUNCTION withdrawal_person_updated();
-        {"".join(_references.delete_guard(*reference, key=_KEYS[reference[0]]) for reference in _STILL_REFERENCED)}
+        {statement_reference_check("withdrawal", "withdrawal_references_inserted", _REFERENCES)}
+        {row_reference_check("withdrawal", "withdrawal_person_updated", _REFERENCES[:1])}
+        {"".join(delete_guard(*reference) for reference in _STILL_REFERENCED)}
         """
     )
 
@@ -79,9 +50,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     execute_script(
         f"""
-        {_references.drop_delete_guards(_STILL_REFERENCED)}
-        DROP TRIGGER withdrawal_person_updated ON withdrawal; DROP FUNCTION withdrawal_person_updated();
-        DROP TRIGGER withdrawal_references_inserted ON withdrawal; DROP FUNCTION withdrawal_references_inserted();
+        {"".join(drop_delete_guard(parent, child) for parent, child, _, _ in _STILL_REFERENCED)}
+        {drop_trigger("withdrawal", "withdrawal_person_updated")}
+        {drop_trigger("withdrawal", "withdrawal_references_inserted")}
         ALTER TABLE withdrawal ADD CONSTRAINT withdrawal_intake_id_fkey
             FOREIGN KEY (intake_id) REFERENCES withdrawal_intake(id);
         ALTER TABLE withdrawal ADD CONSTRAINT withdrawal_bank_bin_fkey FOREIGN KEY (bank_bin) REFERENCES bank(bin);
