@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -102,6 +102,23 @@ async def _upsert(session: AsyncSession, specs: Sequence[AccountSpec]) -> tuple[
     await driver.execute("TRUNCATE ledger_account_input")
     log.info("ledger_accounts_upserted", asked=len(specs), created=len(inserted), conflicts=len(conflicts))
     return list(ids), set(inserted), list(conflicts)
+
+
+def account_of_row(prefix_param: str, owner: str) -> tuple[str, str]:
+    """(select columns, join) reading with each row the account coded ``<prefix><owner>`` — a caller's bulk
+    read of per-person accounts (``prefix_param`` the ``$n`` of the prefix); check it with ``account_conflicts``."""
+    return ("a.id AS account_id, a.type AS account_type, "
+            "a.debits_must_not_exceed_credits OR a.credits_must_not_exceed_debits AS account_limited",
+            f'LEFT JOIN ledger_account a ON a.code = CAST({prefix_param} || {owner} AS text) COLLATE "C"')
+
+
+def account_conflicts(rows: Iterable[Any], code_of: Callable[[Any], str], account_type: AccountType, *,
+                      must_exist: bool = False) -> list[str]:
+    """Codes of ``rows`` (read with ``account_of_row``) whose account has another type or a limit — what
+    ``ensure_accounts`` refuses — or, with ``must_exist``, has none; sorted."""
+    return sorted(code_of(r) for r in rows
+                  if (r["account_id"] is None and must_exist)
+                  or (r["account_id"] is not None and (r["account_type"] != account_type or r["account_limited"])))
 
 
 async def ensure_accounts_from_query(session: AsyncSession, codes_query: str, args: Sequence[Any],

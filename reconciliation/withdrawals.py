@@ -31,7 +31,13 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger.accounts import AccountConflict, ensure_accounts, ensure_accounts_from_query
+from ledger.accounts import (
+    AccountConflict,
+    account_conflicts,
+    account_of_row,
+    ensure_accounts,
+    ensure_accounts_from_query,
+)
 from ledger.driver import driver_connection
 from ledger.schemas import APPLIED_RESULTS, AccountSpec, AccountType, TransferKind
 from ledger.service import create_transfer_arrays, lock_ledger, new_transfer_id
@@ -53,6 +59,7 @@ def undrawn_account(beneficiary_id: UUID | str) -> AccountSpec:
 
 
 _UNDRAWN_PREFIX = undrawn_account("").code
+_UNDRAWN_COLUMNS, _UNDRAWN_JOIN = account_of_row("$1", "t.beneficiary_id")
 
 
 @dataclass
@@ -324,14 +331,10 @@ async def _post_memo_entries(session: AsyncSession, driver: Any, step: Callable[
     await ensure_accounts_from_query(
         session, "SELECT CAST($1 || beneficiary_id AS text) FROM undrawn_target WHERE NOT has_position",
         [_UNDRAWN_PREFIX], AccountType.memo)
-    rows = await driver.fetch(
-        """SELECT t.*, a.id AS account_id, a.type AS account_type,
-                  a.debits_must_not_exceed_credits OR a.credits_must_not_exceed_debits AS limited
-             FROM undrawn_target t
-             LEFT JOIN ledger_account a ON a.code = CAST($1 || t.beneficiary_id AS text) COLLATE "C"
-            ORDER BY t.beneficiary_id""", _UNDRAWN_PREFIX)
-    conflicts = sorted(_UNDRAWN_PREFIX + str(r["beneficiary_id"]) for r in rows
-                       if r["account_id"] is None or r["account_type"] != AccountType.memo or r["limited"])
+    rows = await driver.fetch(f"SELECT t.*, {_UNDRAWN_COLUMNS} FROM undrawn_target t {_UNDRAWN_JOIN} "  # noqa: S608
+                              "ORDER BY t.beneficiary_id", _UNDRAWN_PREFIX)
+    conflicts = account_conflicts(rows, lambda r: _UNDRAWN_PREFIX + str(r["beneficiary_id"]), AccountType.memo,
+                                  must_exist=True)
     if conflicts:  # an account of that code with another type or a limit (as ensure_accounts refuses it)
         raise AccountConflict(conflicts)
     step("memo_accounts")

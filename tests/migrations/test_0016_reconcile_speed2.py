@@ -6,27 +6,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import date
-from typing import Any
 
 import asyncpg
 import pytest
 
 from app.database import downgrade_database, migration_heads, to_libpq_url, upgrade_database
+from tests.support.migrations import run_sql, versions
 
 _LINE = """INSERT INTO statement_line (statement_id, line_no, bank_bin, booking_date, amount, status, rule, funding_id)
            VALUES ($1, 1, '970436', DATE '2026-03-05', -650000, 'matched', 'reference', $2)"""
 _POSITION = "INSERT INTO undrawn_position (beneficiary_id, credited, drawn) VALUES ($1, 650000, 0)"
-
-
-def _sql(url: str, statement: str, *args: Any) -> Any:
-    async def run() -> Any:
-        conn = await asyncpg.connect(to_libpq_url(url))
-        try:
-            return await conn.fetch(statement, *args)
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 def _copy_lines(url: str, statement_id: uuid.UUID, count: int) -> None:
@@ -46,19 +35,19 @@ def _copy_lines(url: str, statement_id: uuid.UUID, count: int) -> None:
 def _refusals(url: str) -> None:
     missing = uuid.uuid4()
     with pytest.raises(asyncpg.ForeignKeyViolationError):
-        _sql(url, _LINE, missing, None)
+        run_sql(url, _LINE, missing, None)
     with pytest.raises(asyncpg.ForeignKeyViolationError):
-        _sql(url, _POSITION, missing)
+        run_sql(url, _POSITION, missing)
 
 
 def test_missing_references_are_refused_before_and_after_the_migration(database_url):
     _refusals(database_url)
     with pytest.raises(asyncpg.ForeignKeyViolationError, match="bank_statement"):
         _copy_lines(database_url, uuid.uuid4(), 3)  # a bulk COPY is checked too, once for all its rows
-    assert _sql(database_url, "SELECT count(*) FROM statement_line")[0][0] == 0
+    assert run_sql(database_url, "SELECT count(*) FROM statement_line")[0][0] == 0
     downgrade_database(database_url, "0015")
     _refusals(database_url)
     upgrade_database(database_url)
     _refusals(database_url)
-    assert [r["version_num"] for r in _sql(database_url, "SELECT version_num FROM alembic_version")] == list(
+    assert versions(database_url) == list(
         migration_heads())

@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from app.database import downgrade_database, migration_heads, to_libpq_url, upgrade_database
+from tests.support.migrations import versions
 
 _BANK_ROW = """INSERT INTO withdrawal (source, intake_id, bank_bin, bank_reference, account_number, beneficiary_id,
                                        occurred_at, amount, channel, recorded_by)
@@ -50,9 +51,4 @@ async def test_missing_references_are_refused_before_and_after_the_migration(dat
     await _refusals(database_url)
     await asyncio.to_thread(upgrade_database, database_url)
     await _refusals(database_url)
-    conn = await asyncpg.connect(to_libpq_url(database_url))
-    try:
-        assert [r["version_num"] for r in await conn.fetch("SELECT version_num FROM alembic_version")] == list(
-            migration_heads())
-    finally:
-        await conn.close()
+    assert await asyncio.to_thread(versions, database_url) == list(migration_heads())

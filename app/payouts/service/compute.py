@@ -155,9 +155,9 @@ class _Staging:
         entitlement, plan = staging_tables(run_id)
         return cls(entitlement=entitlement, plan=plan)
 
-    def sql(self, template: str) -> str:
-        return template.format(entitlement=self.entitlement, plan=self.plan, after="{after}", after_e="{after_e}",
-                               after_p="{after_p}", upto="{upto}")
+    def sql(self, template: str, **fragments: str) -> str:
+        """``template`` with the tables' names and the other ``fragments`` filled in."""
+        return template.format(entitlement=self.entitlement, plan=self.plan, **fragments)
 
     async def drop(self, conn: AsyncConnection) -> None:
         await conn.execute(text(f"DROP TABLE IF EXISTS {self.entitlement}, {self.plan}"))
@@ -259,12 +259,12 @@ async def _write_chunk(conn: AsyncConnection, staging: _Staging, run_id: UUID, p
         return "true" if last is None else f"{column} > :last"
 
     upto = "true" if end is None else "beneficiary_id <= :end"
-    row = (await conn.execute(text(staging.sql(_WRITE_PAYOUTS).format(after=after("beneficiary_id"), upto=upto)),
+    row = (await conn.execute(text(staging.sql(_WRITE_PAYOUTS, after=after("beneficiary_id"), upto=upto)),
                               {"run": run_id, "period": period, "last": last, "end": end, "limit": limit})).one()
     if not row.written:
         return 0, last
-    await conn.execute(text(staging.sql(_WRITE_MONTHS).format(after_e=after("e.beneficiary_id"),
-                                                              after_p=after("p.beneficiary_id"))),
+    await conn.execute(text(staging.sql(_WRITE_MONTHS, after_e=after("e.beneficiary_id"),
+                                        after_p=after("p.beneficiary_id"))),
                        {"run": run_id, "last": last, "high": row.last})
     return int(row.written), row.last
 

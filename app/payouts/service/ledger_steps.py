@@ -30,7 +30,14 @@ from app.payouts.accounts import (
 )
 from app.payouts.service.errors import Conflict
 from app.payouts.service.runs import check_approvable, check_sendable, get_run, run_work_lock, set_progress
-from ledger.accounts import AccountConflict, ensure_accounts, ensure_accounts_from_query, get_account
+from ledger.accounts import (
+    AccountConflict,
+    account_conflicts,
+    account_of_row,
+    ensure_accounts,
+    ensure_accounts_from_query,
+    get_account,
+)
 from ledger.schemas import APPLIED_RESULTS, AccountSpec, TransferKind, TransferResult
 from ledger.service import create_transfer_arrays
 
@@ -72,10 +79,8 @@ async def _payout_chunks(engine: AsyncEngine, run_id: UUID, where: str, chunk_si
             # the caller).
             rows = await driver.fetch(  # type: ignore[union-attr]
                 f"""SELECT p.id, p.beneficiary_id, p.amount, p.reference, p.channel, p.bank_bin, p.commune_code,
-                           a.id AS payable_id, a.type AS payable_type,
-                           a.debits_must_not_exceed_credits OR a.credits_must_not_exceed_debits AS payable_limited
-                      FROM payout p
-                      LEFT JOIN ledger_account a ON a.code = CAST($3 || p.beneficiary_id AS text) COLLATE "C"
+                           {_PAYABLE_COLUMNS}
+                      FROM payout p {_PAYABLE_JOIN}
                      WHERE p.run_id = $1 AND {where} AND {"true" if last is None else "p.id > $4"}
                      ORDER BY p.id LIMIT $2""",  # noqa: S608
                 run_id, chunk_size, _PAYABLE_PREFIX, *(() if last is None else (last,)))
@@ -98,19 +103,19 @@ async def _payout_chunks(engine: AsyncEngine, run_id: UUID, where: str, chunk_si
 
 _PAYABLE_PREFIX = payable_account("").code
 _PAYABLE_TYPE = payable_account("").type
+_PAYABLE_COLUMNS, _PAYABLE_JOIN = account_of_row("$3", "p.beneficiary_id")
 
 
 async def _payable_ids(session: AsyncSession, rows: Sequence[Any], extra: Sequence[AccountSpec] = ()) -> \
         tuple[list[int], dict[str, int]]:
     """Each row's payable account id (the missing ones created by ``ensure_accounts``), and code -> id of
     ``extra``. An existing payable account of another type or with a limit is a conflict, as there."""
-    conflicts = sorted(_PAYABLE_PREFIX + str(r["beneficiary_id"]) for r in rows
-                       if r["payable_id"] is not None and (r["payable_type"] != _PAYABLE_TYPE or r["payable_limited"]))
+    conflicts = account_conflicts(rows, lambda r: _PAYABLE_PREFIX + str(r["beneficiary_id"]), _PAYABLE_TYPE)
     if conflicts:
         raise AccountConflict(conflicts)
-    missing = [payable_account(r["beneficiary_id"]) for r in rows if r["payable_id"] is None]
+    missing = [payable_account(r["beneficiary_id"]) for r in rows if r["account_id"] is None]
     ids = await ensure_accounts(session, list({s.code: s for s in [*extra, *missing]}.values()))
-    payable_ids = [r["payable_id"] if r["payable_id"] is not None else ids[_PAYABLE_PREFIX + str(r["beneficiary_id"])]
+    payable_ids = [r["account_id"] if r["account_id"] is not None else ids[_PAYABLE_PREFIX + str(r["beneficiary_id"])]
                    for r in rows]
     return payable_ids, ids
 
