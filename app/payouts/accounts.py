@@ -22,6 +22,10 @@ def payable_account(beneficiary_id: UUID | str) -> AccountSpec:
     return AccountSpec(code=f"payable:beneficiary:{beneficiary_id}", type=AccountType.liability)
 
 
+PAYABLE_PREFIX = payable_account("").code
+PAYABLE_TYPE = payable_account("").type
+
+
 def bank_disbursement_account(bank_bin: str) -> AccountSpec:
     """A bank's disbursement account; it cannot pay out more than it received (pending included)."""
     return AccountSpec(code=f"bank:{bank_bin}:disbursement", type=AccountType.asset,

@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha1
 from typing import Any
@@ -23,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.audit.service import record
 from app.payouts.accounts import (
+    PAYABLE_PREFIX,
+    PAYABLE_TYPE,
     bank_disbursement_account,
     commune_cash_account,
     expense_account,
@@ -35,7 +38,6 @@ from ledger.accounts import (
     account_conflicts,
     account_of_row,
     ensure_accounts,
-    ensure_accounts_from_query,
     get_account,
 )
 from ledger.schemas import APPLIED_RESULTS, AccountSpec, TransferKind, TransferResult
@@ -66,57 +68,89 @@ def payout_transfer_id(payout_id: UUID, step: str) -> UUID:
     return transfer_id
 
 
-async def _payout_chunks(engine: AsyncEngine, run_id: UUID, where: str, chunk_size: int):  # type: ignore[no-untyped-def]
-    """The run's payouts in id order, ``chunk_size`` at a time, read on a connection of their own: the next
-    chunk is read while the caller posts the current one (a chunk's rows do not depend on the postings of
-    the chunks before it: the ranges are disjoint)."""
+@dataclass(slots=True)
+class _Chunk:
+    """One chunk of a run's payouts with what its ledger step needs that takes no database (worked out on the
+    reading task, while the previous chunk's transfers are written)."""
+
+    rows: list[Any]
+    transfer_ids: list[UUID]
+    amounts: list[int]
+    references: list[str]
+    payable_ids: list[int | None]  # None: the account does not exist yet
+    conflicts: list[str]  # payable codes taken by an account of another type or with a limit
+
+
+_PREPARE_PIECE = 5_000
+
+
+async def _prepare(rows: list[Any], step: str) -> _Chunk:
+    """The chunk's transfer ids, amounts, references and payable accounts, in pieces (the event loop
+    meanwhile serves the connection that writes the previous chunk)."""
+    chunk = _Chunk(rows=rows, transfer_ids=[], amounts=[], references=[], payable_ids=[],
+                   conflicts=account_conflicts(rows, lambda r: PAYABLE_PREFIX + str(r["beneficiary_id"]),
+                                               PAYABLE_TYPE))
+    for start in range(0, len(rows), _PREPARE_PIECE):
+        piece = rows[start:start + _PREPARE_PIECE]
+        chunk.transfer_ids.extend([payout_transfer_id(r["id"], step) for r in piece])
+        chunk.amounts.extend([r["amount"] for r in piece])
+        chunk.references.extend([r["reference"] for r in piece])
+        chunk.payable_ids.extend([r["account_id"] for r in piece])
+        await asyncio.sleep(0)
+    return chunk
+
+
+async def _payout_chunks(engine: AsyncEngine, run_id: UUID, where: str, chunk_size: int, step: str):  # type: ignore[no-untyped-def]
+    """The run's payouts in id order, ``chunk_size`` at a time, read and prepared (``_prepare``) on a task and
+    connection of their own: the next chunk is read and prepared while the caller posts the current one (a
+    chunk's rows do not depend on the postings of the chunks before it: the ranges are disjoint)."""
     async with engine.connect() as reader:
         # Read through the driver: asyncpg records, without SQLAlchemy's per-row result processing.
         driver = (await reader.get_raw_connection()).driver_connection
 
-        async def read(last: UUID | None) -> list[Any]:
+        async def read(last: UUID | None) -> _Chunk | None:
             # With each payout, its beneficiary's payable account if it exists (type and limits checked by
-            # the caller).
+            # _prepare).
             rows = await driver.fetch(  # type: ignore[union-attr]
                 f"""SELECT p.id, p.beneficiary_id, p.amount, p.reference, p.channel, p.bank_bin, p.commune_code,
                            {_PAYABLE_COLUMNS}
                       FROM payout p {_PAYABLE_JOIN}
                      WHERE p.run_id = $1 AND {where} AND {"true" if last is None else "p.id > $4"}
                      ORDER BY p.id LIMIT $2""",  # noqa: S608
-                run_id, chunk_size, _PAYABLE_PREFIX, *(() if last is None else (last,)))
+                run_id, chunk_size, PAYABLE_PREFIX, *(() if last is None else (last,)))
             await reader.commit()
-            return list(rows)
+            return await _prepare(list(rows), step) if rows else None
 
         following = asyncio.ensure_future(read(None))
         try:
             while True:
-                rows = await following
-                if not rows:
+                chunk = await following
+                if chunk is None:
                     return
-                following = asyncio.ensure_future(read(rows[-1]["id"]))
-                yield rows
+                following = asyncio.ensure_future(read(chunk.rows[-1]["id"]))
+                yield chunk
         finally:
             if not following.done():
                 following.cancel()
                 await asyncio.gather(following, return_exceptions=True)
 
 
-_PAYABLE_PREFIX = payable_account("").code
-_PAYABLE_TYPE = payable_account("").type
 _PAYABLE_COLUMNS, _PAYABLE_JOIN = account_of_row("$3", "p.beneficiary_id")
 
 
-async def _payable_ids(session: AsyncSession, rows: Sequence[Any], extra: Sequence[AccountSpec] = ()) -> \
+async def _payable_ids(session: AsyncSession, chunk: _Chunk, extra: Sequence[AccountSpec] = ()) -> \
         tuple[list[int], dict[str, int]]:
     """Each row's payable account id (the missing ones created by ``ensure_accounts``), and code -> id of
     ``extra``. An existing payable account of another type or with a limit is a conflict, as there."""
-    conflicts = account_conflicts(rows, lambda r: _PAYABLE_PREFIX + str(r["beneficiary_id"]), _PAYABLE_TYPE)
-    if conflicts:
-        raise AccountConflict(conflicts)
-    missing = [payable_account(r["beneficiary_id"]) for r in rows if r["account_id"] is None]
+    if chunk.conflicts:
+        raise AccountConflict(chunk.conflicts)
+    missing = [payable_account(r["beneficiary_id"]) for r, account_id in zip(chunk.rows, chunk.payable_ids,
+                                                                             strict=True) if account_id is None]
     ids = await ensure_accounts(session, list({s.code: s for s in [*extra, *missing]}.values()))
-    payable_ids = [r["account_id"] if r["account_id"] is not None else ids[_PAYABLE_PREFIX + str(r["beneficiary_id"])]
-                   for r in rows]
+    if not missing:
+        return chunk.payable_ids, ids  # type: ignore[return-value]
+    payable_ids = [account_id if account_id is not None else ids[PAYABLE_PREFIX + str(r["beneficiary_id"])]
+                   for r, account_id in zip(chunk.rows, chunk.payable_ids, strict=True)]
     return payable_ids, ids
 
 
@@ -167,30 +201,24 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
             programme, total = run.programme_code, run.payout_count
         await set_progress(conn, run_id, phase="approving", total=total)
         await conn.commit()
-        # Every payable account of the run in one statement (sorted: the code index grows in order).
-        # Idempotent; the chunks below read the ids and check type and limits (_payable_ids).
-        async with AsyncSession(bind=conn, expire_on_commit=False) as session:
-            await ensure_accounts_from_query(
-                session, "SELECT CAST($1 || beneficiary_id AS text) FROM payout WHERE run_id = $2",
-                [_PAYABLE_PREFIX, run_id], _PAYABLE_TYPE)
-            await session.commit()
         done = 0
-        async for rows in _payout_chunks(engine, run_id, "true", chunk_size):
+        async for chunk in _payout_chunks(engine, run_id, "true", chunk_size, "approve"):
+            rows = chunk.rows
             async with AsyncSession(bind=conn, expire_on_commit=False) as session:
                 expense = expense_account(programme)
                 started = [time.perf_counter()]
-                payable_ids, ids = await _payable_ids(session, rows, [expense])
+                payable_ids, ids = await _payable_ids(session, chunk, [expense])
                 expense_id = ids[expense.code]
                 started.append(time.perf_counter())
                 results = await create_transfer_arrays(
                     session,
-                    ids=[payout_transfer_id(r["id"], "approve") for r in rows],
+                    ids=chunk.transfer_ids,
                     code="payout.approve",
                     kind=TransferKind.single,
                     debit_account_ids=[expense_id] * len(rows),
                     credit_account_ids=payable_ids,
-                    amounts=[r["amount"] for r in rows],
-                    references=[r["reference"] for r in rows],
+                    amounts=chunk.amounts,
+                    references=chunk.references,
                 )
                 if _check_results(results, "approve"):
                     raise RuntimeError("approval transfers refused by a limit")
@@ -262,21 +290,22 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
         await set_progress(conn, run_id, phase="sending", total=int(remaining or 0))
         await conn.commit()
         done = 0
-        async for rows in _payout_chunks(engine, run_id, "p.status = 'scheduled'", chunk_size):
+        async for chunk in _payout_chunks(engine, run_id, "p.status = 'scheduled'", chunk_size, "send"):
+            rows = chunk.rows
             async with AsyncSession(bind=conn, expire_on_commit=False) as session:
                 counter = _counter_accounts(rows)
                 started = [time.perf_counter()]
-                payable_ids, ids = await _payable_ids(session, rows, counter)
+                payable_ids, ids = await _payable_ids(session, chunk, counter)
                 started.append(time.perf_counter())
                 results = await create_transfer_arrays(
                     session,
-                    ids=[payout_transfer_id(r["id"], "send") for r in rows],
+                    ids=chunk.transfer_ids,
                     code="payout.send",
                     kind=TransferKind.pending,
                     debit_account_ids=payable_ids,
                     credit_account_ids=[ids[c.code] for c in counter],
-                    amounts=[r["amount"] for r in rows],
-                    references=[r["reference"] for r in rows],
+                    amounts=chunk.amounts,
+                    references=chunk.references,
                     all_or_nothing=True,
                 )
                 if _check_results(results, "send"):
