@@ -272,9 +272,10 @@ async def _write_chunk(conn: AsyncConnection, staging: _Staging, run_id: UUID, p
     # single connection: approval then finds every account it credits. Type and limits of accounts that
     # already existed are checked where approval reads them.
     async with AsyncSession(bind=conn) as session:
+        lower = "" if last is None else "AND beneficiary_id > $4"
         await ensure_accounts_from_query(
             session, f"""SELECT CAST($1 || beneficiary_id AS text) FROM payout
-                          WHERE run_id = $2 AND beneficiary_id <= $3 {"" if last is None else "AND beneficiary_id > $4"}""",
+                          WHERE run_id = $2 AND beneficiary_id <= $3 {lower}""",  # noqa: S608 - constant fragment
             [PAYABLE_PREFIX, run_id, row.last, *(() if last is None else (last,))], PAYABLE_TYPE)
     return int(row.written), row.last
 
