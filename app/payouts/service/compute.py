@@ -214,11 +214,13 @@ _WRITE_PAYOUTS = (
                  WHERE skip_reason IS NULL AND {after} AND {upto}
                  ORDER BY beneficiary_id LIMIT :limit) c
     ), chunk AS (
-        -- Payout ids are UUID version 7 (RFC 9562): the statement's Unix milliseconds, then the serial as
-        -- the monotonic counter (12 + 23 bits), then 39 random bits. Ids grow with the serial, so the
-        -- payout index takes them at its right edge and approve/send walk the run in beneficiary order.
+        -- Payout ids are laid out as UUID version 7 (RFC 9562): the statement's Unix milliseconds, then the
+        -- serial as the monotonic counter (12 + 23 bits), then 39 random bits; but marked version 8 (custom
+        -- layout), which tells ``payout_transfer_id`` that the id is unique by its serial and that its
+        -- ledger transfers take ids derived bit by bit, in the same order. Ids grow with the serial, so the
+        -- payout index (and the ledger's) takes them at its right edge and approve/send walk the run in order.
         SELECT n.*,
-               (CAST(extract(epoch FROM statement_timestamp()) * 1000 AS bigint) << 16) | (7 << 12)
+               (CAST(extract(epoch FROM statement_timestamp()) * 1000 AS bigint) << 16) | (8 << 12)
                    | ((n.serial >> 23) & 4095) AS id_high,
                CAST(-9223372036854775808 AS bigint) | ((n.serial & 8388607) << 39)
                    | CAST(floor(random() * 549755813888) AS bigint) AS id_low

@@ -54,17 +54,35 @@ _VERSION_5_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _VERSION_5_SET = (5 << 76) | (0x8000 << 48)
 _new_object = object.__new__
 _set_field = object.__setattr__
+_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
+
+# Steps of a payout's life in the ledger, numbered for the ids derived from a computed payout's id.
+TRANSFER_STEPS = {"approve": 1, "send": 2, "credit": 3, "return": 4, "release": 5}
+_VERSION_SHIFT = 76
+_STEP_SHIFT = 35  # the top four of the payout id's 39 random bits
+_STEP_CLEAR = ~(0xF << _STEP_SHIFT)
 
 
 def payout_transfer_id(payout_id: UUID, step: str) -> UUID:
-    """The ledger transfer id of one step (approve, send, credit, return, ...) of one payout.
+    """The ledger transfer id of one step (approve, send, credit, return, release) of one payout.
 
-    ``uuid.uuid5(TRANSFER_NAMESPACE, f"{step}:{payout_id}")``, built without ``UUID.__init__``'s checks
-    (a third of the cost of a million of them)."""
-    digest = sha1(_NAMESPACE_BYTES + f"{step}:{payout_id}".encode()).digest()
+    A payout id that compute wrote (version 8: time, then the payout's unique serial, then random bits)
+    gives its transfers its own bits with the step number in four of the random ones: unique (the
+    serial is), distinct from every other step and from random or time-ordered ids (version 4 or 7),
+    and ordered like the payouts, so a run's transfers go into the ledger's id index at its right edge.
+    Any other payout id (computed before, or made elsewhere) keeps the derivation its transfers were
+    made with: ``uuid.uuid5(TRANSFER_NAMESPACE, f"{step}:{payout_id}")``, built without
+    ``UUID.__init__``'s checks."""
+    number = TRANSFER_STEPS[step]
+    value = payout_id.int
+    if (value >> _VERSION_SHIFT) & 0xF == 8:
+        value = value & _STEP_CLEAR | (number << _STEP_SHIFT)
+    else:
+        digest = sha1(_NAMESPACE_BYTES + f"{step}:{payout_id}".encode()).digest()
+        value = int.from_bytes(digest[:16], "big") & _VERSION_5_CLEAR | _VERSION_5_SET
     transfer_id = _new_object(UUID)
-    _set_field(transfer_id, "int", int.from_bytes(digest[:16], "big") & _VERSION_5_CLEAR | _VERSION_5_SET)
-    _set_field(transfer_id, "is_safe", uuid.SafeUUID.unknown)
+    _set_field(transfer_id, "int", value)
+    _set_field(transfer_id, "is_safe", _UNKNOWN_SAFETY)
     return transfer_id
 
 
@@ -100,10 +118,12 @@ async def _prepare(rows: list[Any], step: str) -> _Chunk:
     return chunk
 
 
-async def _payout_chunks(engine: AsyncEngine, run_id: UUID, where: str, chunk_size: int, step: str):  # type: ignore[no-untyped-def]
-    """The run's payouts in id order, ``chunk_size`` at a time, read and prepared (``_prepare``) on a task and
-    connection of their own: the next chunk is read and prepared while the caller posts the current one (a
-    chunk's rows do not depend on the postings of the chunks before it: the ranges are disjoint)."""
+async def _payout_chunks(engine: AsyncEngine, run_id: UUID, where: str, chunk_size: int, step: str,  # type: ignore[no-untyped-def]
+                         extra_columns: str = ""):
+    """The run's payouts in id order (and ``extra_columns``, ending in a comma), ``chunk_size`` at a time,
+    read and prepared (``_prepare``) on a task and connection of their own: the next chunk is read and
+    prepared while the caller posts the current one (a chunk's rows do not depend on the postings of the
+    chunks before it: the ranges are disjoint)."""
     async with engine.connect() as reader:
         # Read through the driver: asyncpg records, without SQLAlchemy's per-row result processing.
         driver = (await reader.get_raw_connection()).driver_connection
@@ -112,8 +132,7 @@ async def _payout_chunks(engine: AsyncEngine, run_id: UUID, where: str, chunk_si
             # With each payout, its beneficiary's payable account if it exists (type and limits checked by
             # _prepare).
             rows = await driver.fetch(  # type: ignore[union-attr]
-                f"""SELECT p.id, p.beneficiary_id, p.amount, p.reference, p.channel, p.bank_bin, p.commune_code,
-                           {_PAYABLE_COLUMNS}
+                f"""SELECT p.id, p.beneficiary_id, p.amount, p.reference, {extra_columns}{_PAYABLE_COLUMNS}
                       FROM payout p {_PAYABLE_JOIN}
                      WHERE p.run_id = $1 AND {where} AND {"true" if last is None else "p.id > $4"}
                      ORDER BY p.id LIMIT $2""",  # noqa: S608
@@ -146,7 +165,8 @@ async def _payable_ids(session: AsyncSession, chunk: _Chunk, extra: Sequence[Acc
         raise AccountConflict(chunk.conflicts)
     missing = [payable_account(r["beneficiary_id"]) for r, account_id in zip(chunk.rows, chunk.payable_ids,
                                                                              strict=True) if account_id is None]
-    ids = await ensure_accounts(session, list({s.code: s for s in [*extra, *missing]}.values()))
+    specs = list({s.code: s for s in [*extra, *missing]}.values())
+    ids = await ensure_accounts(session, specs) if specs else {}
     if not missing:
         return chunk.payable_ids, ids  # type: ignore[return-value]
     payable_ids = [account_id if account_id is not None else ids[PAYABLE_PREFIX + str(r["beneficiary_id"])]
@@ -290,12 +310,17 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
         await set_progress(conn, run_id, phase="sending", total=int(remaining or 0))
         await conn.commit()
         done = 0
-        async for chunk in _payout_chunks(engine, run_id, "p.status = 'scheduled'", chunk_size, "send"):
+        counter_ids: dict[str, int] = {}
+        async for chunk in _payout_chunks(engine, run_id, "p.status = 'scheduled'", chunk_size, "send",
+                                             "p.channel, p.bank_bin, p.commune_code, "):
             rows = chunk.rows
             async with AsyncSession(bind=conn, expire_on_commit=False) as session:
                 counter = _counter_accounts(rows)
                 started = [time.perf_counter()]
-                payable_ids, ids = await _payable_ids(session, chunk, counter)
+                # Counter accounts are ensured (created, type and limits checked) once per send.
+                new = list({c.code: c for c in counter if c.code not in counter_ids}.values())
+                payable_ids, ids = await _payable_ids(session, chunk, new)
+                counter_ids.update((c.code, ids[c.code]) for c in new)
                 started.append(time.perf_counter())
                 results = await create_transfer_arrays(
                     session,
@@ -303,7 +328,7 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
                     code="payout.send",
                     kind=TransferKind.pending,
                     debit_account_ids=payable_ids,
-                    credit_account_ids=[ids[c.code] for c in counter],
+                    credit_account_ids=[counter_ids[c.code] for c in counter],
                     amounts=chunk.amounts,
                     references=chunk.references,
                     all_or_nothing=True,
