@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from app.database import session_scope
+from app.registry.fake import BeneficiaryFaker
 from ledger import verify_ledger
 from ledger.accounts import AccountConflict, ensure_accounts
 from ledger.schemas import AccountSpec, AccountType
@@ -16,7 +17,7 @@ from reports.time_to_withdrawal import time_to_withdrawal
 from tests.support.credit import credit_payouts, payout_of
 from tests.support.ledger import totals
 from tests.support.withdrawal_world import AMOUNT, T0, build_month, build_sent_month
-from tests.support.world import Office
+from tests.support.world import VIETCOMBANK, Office, person, register_by_sql
 
 
 @pytest.fixture
@@ -115,9 +116,16 @@ async def test_report_by_channel_and_scope(office, engine):
 
 
 async def test_a_memo_account_code_taken_by_another_kind_of_account_is_refused(office, engine):
-    world = await build_sent_month(office)
-    async with session_scope(engine) as session:  # an asset account squatting on A's memo code
-        await ensure_accounts(session, [AccountSpec(code=f"undrawn:{world.ids['A']}", type=AccountType.asset)])
-    with pytest.raises(AccountConflict, match=str(world.ids["A"])):
-        await credit_payouts(engine, [world.payouts["A"]], T0)
-    assert (await payout_of(engine, world.ids["A"], "2026-03"))["status"] == "sent"  # nothing half-applied
+    # Registration opens everyone's undrawn:<person>; a code an asset account already held is left to it.
+    squatter = "6c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"
+    async with session_scope(engine) as session:
+        await ensure_accounts(session, [AccountSpec(code=f"undrawn:{squatter}", type=AccountType.asset)])
+        await register_by_sql(session, [person(BeneficiaryFaker(seed=61))], [squatter])
+    await office.register_disbursement(VIETCOMBANK)
+    assert (await office.fund(VIETCOMBANK, 10_000_000, "NS-2026-03")).status_code in (200, 201)
+    await office.run_cycle("2026-03")
+    async with session_scope(engine) as session:
+        payout_id = str(await session.scalar(text("SELECT id FROM payout WHERE beneficiary_id = :b"), {"b": squatter}))
+    with pytest.raises(AccountConflict, match=squatter):
+        await credit_payouts(engine, [payout_id], T0)
+    assert (await payout_of(engine, squatter, "2026-03"))["status"] == "sent"  # nothing half-applied

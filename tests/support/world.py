@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.models import Role
 from app.database import session_scope
@@ -31,6 +31,33 @@ def person(faker: BeneficiaryFaker, *, commune: str = HANOI_COMMUNE, programme: 
         bank_bin, number = faker.account(bank)
         changes.update(bank_bin=bank_bin, account_number=number)
     return dataclasses.replace(base, **changes)
+
+
+async def register_by_sql(session: AsyncSession, people: list[FakePerson], ids: list[str] | None = None) -> None:
+    """People registered by SQL (with the given ids), each with a TGXH NCT_80 enrolment from 2026-01 and a bank
+    account — as rows written around the registry's services would be."""
+    for index, p in enumerate(people):
+        person_id = await session.scalar(text(
+            """INSERT INTO beneficiary (id, national_id, full_name, date_of_birth, sex, commune_code, address, phone,
+                                        channel)
+               VALUES (coalesce(CAST(:id AS uuid), gen_random_uuid()), :nid, :name, :dob, :sex, :commune, :address,
+                       :phone, 'bank') RETURNING id"""),
+            {"id": ids[index] if ids else None, "nid": p.national_id, "name": p.full_name, "dob": p.date_of_birth,
+             "sex": p.sex, "commune": p.commune_code, "address": p.address, "phone": p.phone})
+        await session.execute(text(
+            """INSERT INTO beneficiary_event (beneficiary_id, kind, effective_on, status_after, commune_after, reason,
+                                               recorded_by)
+               VALUES (:id, 'registered', current_date, 'active', :commune, 'test', 'test')"""),
+            {"id": person_id, "commune": p.commune_code})
+        await session.execute(text(
+            """INSERT INTO enrolment (beneficiary_id, programme_code, category_code, coefficient, start_month,
+                                       decision_number, created_by)
+               VALUES (:id, 'TGXH', 'NCT_80', 1.0, DATE '2026-01-01', 'QĐ-99', 'test')"""), {"id": person_id})
+        await session.execute(text(
+            """INSERT INTO bank_account (beneficiary_id, bank_bin, account_number, holder_name, created_by,
+                                          effective_from)
+               VALUES (:id, :bin, :number, :holder, 'test', DATE '2025-12-01')"""),
+            {"id": person_id, "bin": p.bank_bin, "number": p.account_number, "holder": p.holder_name})
 
 
 class Office:

@@ -26,7 +26,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.audit.service import record
-from app.payouts.accounts import PAYABLE_PREFIX, PAYABLE_TYPE
 from app.payouts.service.runs import (
     add_months,
     check_computable,
@@ -37,7 +36,6 @@ from app.payouts.service.runs import (
     set_progress,
     staging_tables,
 )
-from ledger.accounts import ensure_accounts_from_query
 
 log = structlog.get_logger()
 
@@ -270,15 +268,6 @@ async def _write_chunk(conn: AsyncConnection, staging: _Staging, run_id: UUID, p
     await conn.execute(text(staging.sql(_WRITE_MONTHS, after_e=after("e.beneficiary_id"),
                                         after_p=after("p.beneficiary_id"))),
                        {"run": run_id, "last": last, "high": row.last})
-    # The chunk's payable accounts, opened here on the writers (two at once) rather than by approval's
-    # single connection: approval then finds every account it credits. Type and limits of accounts that
-    # already existed are checked where approval reads them.
-    async with AsyncSession(bind=conn) as session:
-        lower = "" if last is None else "AND beneficiary_id > $4"
-        await ensure_accounts_from_query(
-            session, f"""SELECT CAST($1 || beneficiary_id AS text) FROM payout
-                          WHERE run_id = $2 AND beneficiary_id <= $3 {lower}""",  # noqa: S608 - constant fragment
-            [PAYABLE_PREFIX, run_id, row.last, *(() if last is None else (last,))], PAYABLE_TYPE)
     return int(row.written), row.last
 
 

@@ -11,7 +11,12 @@ from sqlalchemy import text
 
 from app.database import session_scope
 from app.payouts.service.compute import compute_run
-from app.payouts.service.ledger_steps import TRANSFER_NAMESPACE, TRANSFER_STEPS, approve_run, payout_transfer_id
+from app.payouts.service.ledger_steps import (
+    TRANSFER_NAMESPACE,
+    TRANSFER_STEPS,
+    approve_run,
+    payout_transfer_id,
+)
 from app.registry.fake import BeneficiaryFaker
 from tests.support.world import Office, person
 
