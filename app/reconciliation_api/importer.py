@@ -476,11 +476,13 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
     if refused:
         raise RuntimeError(f"ledger refused reconciliation transfers: {refused}")
     ledger_done = clock.perf_counter()
+    # "p.id = ANY": the payouts are found through the primary key, not by hashing the whole payout table
+    # (which grows by a run's payouts every month).
     if credited:
         updated = await driver.execute(
             """UPDATE payout p SET status = 'credited', credited_at = u.at
                  FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
-                WHERE p.id = u.id AND p.status = 'sent'""",
+                WHERE p.id = u.id AND p.id = ANY($1::uuid[]) AND p.status = 'sent'""",
             [c[0] for c in credited], [c[1] for c in credited])
         if int(updated.split()[-1]) != len(credited):
             raise RuntimeError("a payout to credit was no longer sent")
@@ -488,7 +490,7 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
         updated = await driver.execute(
             """UPDATE payout p SET status = 'returned', returned_at = u.at, return_reason = u.reason
                  FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS u(id, at, reason)
-                WHERE p.id = u.id AND p.status IN ('sent', 'credited')""",
+                WHERE p.id = u.id AND p.id = ANY($1::uuid[]) AND p.status IN ('sent', 'credited')""",
             [r[0] for r in returned], [r[1] for r in returned], [r[2] for r in returned])
         if int(updated.split()[-1]) != len(returned):
             raise RuntimeError("a payout to return was neither sent nor credited")
