@@ -47,7 +47,6 @@ log = structlog.get_logger()
 
 UNDRAWN_CONTROL = AccountSpec(code="undrawn:control", type=AccountType.memo)
 ALLOCATION_LOCK = "withdrawal_allocation"
-ALLOCATION_WORK_MEM = "256MB"  # per sort or hash of one allocation statement (see ``reallocate``)
 
 # Payouts that reached the person, and when: the statement's credit, or for cash the handover to the commune.
 ARRIVED = "(p.status = 'credited' OR (p.channel = 'cash' AND p.status = 'sent'))"
@@ -386,11 +385,6 @@ async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | No
     await lock_ledger(session)
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:lock))"), {"lock": ALLOCATION_LOCK})
     driver = await driver_connection(session)
-    # The steps sort, hash and window over every payout and withdrawal of up to a million people: with the
-    # server's work_mem they spill to temporary files (the frontier check took 40 s instead of 29 s at a
-    # million). Raised for these statements only: the caller's own setting is back afterwards.
-    caller_work_mem = await driver.fetchval("SELECT current_setting('work_mem')")
-    await driver.execute("SELECT set_config('work_mem', $1, true)", ALLOCATION_WORK_MEM)
     mark = time.perf_counter()
 
     def step(name: str) -> None:
@@ -430,7 +424,6 @@ async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | No
     step("targets")
     result.ledger_entries = await _post_memo_entries(session, driver, step)
     step("memo_positions")
-    await driver.execute("SELECT set_config('work_mem', $1, true)", caller_work_mem)
     result.seconds = round(time.perf_counter() - started, 3)
     log.info("withdrawals_reallocated", people=result.people, allocations=result.allocations,
              payouts_changed=result.payouts_changed, ledger_entries=result.ledger_entries,

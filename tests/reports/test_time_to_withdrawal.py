@@ -129,12 +129,3 @@ async def test_a_memo_account_code_taken_by_another_kind_of_account_is_refused(o
     with pytest.raises(AccountConflict, match=squatter):
         await credit_payouts(engine, [payout_id], T0)
     assert (await payout_of(engine, squatter, "2026-03"))["status"] == "sent"  # nothing half-applied
-
-
-async def test_allocation_raises_work_mem_for_its_own_statements_only(office, engine):
-    world = await build_month(office)
-    async with session_scope(engine) as session:
-        await session.execute(text("SET LOCAL work_mem = '7MB'"))
-        result = await reallocate(session, [world.ids[name] for name in "ABCDEF"])
-        assert result.people == 6
-        assert await session.scalar(text("SHOW work_mem")) == "7MB"  # the caller's setting is back
