@@ -331,8 +331,9 @@ async def _post_memo_entries(session: AsyncSession, driver: Any, step: Callable[
         return 0
     control = (await ensure_accounts(session, [UNDRAWN_CONTROL]))[UNDRAWN_CONTROL.code]
     # Every person's account id comes with their row: no code travels to the database and back (a million
-    # after a monthly feed). Registration opens the account (migration 0020); one still missing (a person
-    # registered before it, whose code was taken) is created in one statement and the rows read again.
+    # after a monthly feed). Registration opens the account (migration 0020); one still missing (a row
+    # written around that trigger) is created in one statement and the rows read again; a code taken by an
+    # account of another type is refused below.
     rows = await driver.fetch(_TARGETS_WITH_ACCOUNTS, _UNDRAWN_PREFIX)
     if any(r["account_id"] is None for r in rows):
         await ensure_accounts_from_query(
