@@ -56,7 +56,7 @@ _LETTERS_WITHOUT_DECOMPOSITION = str.maketrans({"đ": "d", "Đ": "D", "ð": "d",
 class PaymentBatchHeader:
     """Who pays, from which account, and the identity of one order file."""
 
-    message_id: str  # ≤ 35 characters, [A-Za-z0-9-]; unique per file sent
+    message_id: str  # ≤ 35 characters, [A-Za-z0-9-]; the same for the same orders, another for other orders
     created_at: datetime  # timezone-aware
     requested_execution_date: date
     debtor_name: str  # e.g. "Sở Y tế tỉnh Hà Tĩnh"

@@ -331,7 +331,7 @@ async def bank_payment_orders(request: Request[Any, Any, Any], db_session: Async
     if not orders:
         raise Problem(404, bilingual("Không có lệnh chi nào", "no payment orders"))
     try:
-        header = await order_service.bank_header(db_session, principal.bank_bin)
+        header = await order_service.bank_header(db_session, principal.bank_bin, orders)
     except PayoutError as error:
         raise problem(error) from None
     media_type, extension = order_service.ORDER_FORMATS[format]

@@ -38,7 +38,6 @@ from ledger.accounts import (
     account_conflicts,
     account_of_row,
     ensure_accounts,
-    get_account,
 )
 from ledger.schemas import APPLIED_RESULTS, AccountSpec, TransferKind, TransferResult
 from ledger.service import create_transfer_arrays
@@ -254,40 +253,99 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
     log.info("payout_run_approved", run=str(run_id), payouts=done)
 
 
+# What a run needs at each of its banks, and what its programme may still use there. Each programme's budget
+# is its own appropriation: what programme P may use at bank K is the funding recorded for P at K minus what
+# P's payouts have taken at K — sent or credited (the pending reservation or its post), and the scheduled
+# payouts of P's other runs that are being sent (their check passed; their chunks are still going out).
+# Returned payouts (voided, or reversed after the credit) and payouts never sent take nothing. One aggregate
+# query: the run's scheduled payouts by bank, and P's earlier payouts at those banks through the
+# (run_id, bank_bin) index of the runs that have sent anything; the bank's pooled disbursement account (all
+# programmes, pending included) must hold the money as well.
+_SHORTFALL_QUERY = text(
+    """WITH this_run AS (SELECT id, programme_code FROM payout_run WHERE id = :run),
+            needs AS (SELECT p.bank_bin, sum(p.amount)::bigint AS needed
+                        FROM payout p
+                       WHERE p.run_id = :run AND p.channel = 'bank' AND p.status = 'scheduled'
+                       GROUP BY 1),
+            funded AS (SELECT f.bank_bin, sum(f.amount)::bigint AS funded
+                         FROM funding f JOIN this_run t ON f.programme_code = t.programme_code
+                        WHERE f.bank_bin IN (SELECT bank_bin FROM needs)
+                        GROUP BY 1),
+            used AS (SELECT p.bank_bin, sum(p.amount)::bigint AS used
+                       FROM payout_run r JOIN this_run t ON r.programme_code = t.programme_code
+                       JOIN payout p ON p.run_id = r.id
+                      WHERE r.status IN ('sending', 'sent', 'settled', 'closed')
+                        AND p.bank_bin IN (SELECT bank_bin FROM needs) AND p.channel = 'bank'
+                        AND (p.status IN ('sent', 'credited')
+                             OR (p.status = 'scheduled' AND r.status = 'sending' AND r.id <> :run))
+                      GROUP BY 1)
+     SELECT n.bank_bin, b.short_name, t.programme_code, n.needed,
+            coalesce(f.funded, 0)::bigint AS funded, coalesce(u.used, 0)::bigint AS used,
+            coalesce(a.debits_posted - a.credits_posted - a.credits_pending, 0)::bigint AS pooled
+       FROM needs n JOIN bank b ON b.bin = n.bank_bin CROSS JOIN this_run t
+       LEFT JOIN funded f ON f.bank_bin = n.bank_bin
+       LEFT JOIN used u ON u.bank_bin = n.bank_bin
+       LEFT JOIN ledger_account a ON a.code = :account_prefix || n.bank_bin || :account_suffix
+      ORDER BY n.bank_bin""")
+_ACCOUNT_PREFIX, _ACCOUNT_SUFFIX = bank_disbursement_account("{bin}").code.split("{bin}")
+
+
 async def bank_shortfalls(session: AsyncSession, run_id: UUID) -> list[dict[str, Any]]:
-    """Banks whose disbursement account cannot cover this run's unsent payouts (pending counts)."""
-    needs = await session.execute(text(
-        """SELECT p.bank_bin, b.short_name, sum(p.amount)::bigint AS needed
-             FROM payout p JOIN bank b ON b.bin = p.bank_bin
-            WHERE p.run_id = :run AND p.channel = 'bank' AND p.status = 'scheduled'
-            GROUP BY 1, 2 ORDER BY 1"""), {"run": run_id})
+    """Banks where this run's unsent payouts are not covered: by its programme's funding at the bank (funded
+    minus what the programme's payouts took there), or by the bank's disbursement account (pending counts).
+
+    Each entry keeps ``needed``, ``available`` (the smaller of the two) and ``shortfall`` (what funding the
+    programme at the bank must add), and says which limit binds: ``programme_budget`` and
+    ``disbursement_account``."""
     shortfalls = []
-    for row in needs:
-        account = await get_account(session, bank_disbursement_account(row.bank_bin).code)
-        available = 0
-        if account is not None:
-            b = account.balance
-            available = b.debits_posted - b.credits_posted - b.credits_pending
-        if available < row.needed:
-            shortfalls.append({"bank_bin": row.bank_bin, "bank_name": row.short_name, "needed": int(row.needed),
-                               "available": int(available), "shortfall": int(row.needed - available)})
+    for row in await session.execute(_SHORTFALL_QUERY, {"run": run_id, "account_prefix": _ACCOUNT_PREFIX,
+                                                                "account_suffix": _ACCOUNT_SUFFIX}):
+        needed, funded, used, pooled = int(row.needed), int(row.funded), int(row.used), int(row.pooled)
+        budget = funded - used
+        available = min(budget, pooled)
+        if available < needed:
+            shortfalls.append({
+                "bank_bin": row.bank_bin, "bank_name": row.short_name, "needed": needed,
+                "available": available, "shortfall": needed - available,
+                "programme": row.programme_code,
+                "programme_budget": {"programme": row.programme_code, "funded": funded, "used": used,
+                                     "available": budget, "needed": needed, "shortfall": max(needed - budget, 0)},
+                "disbursement_account": {"account": bank_disbursement_account(row.bank_bin).code,
+                                         "available": pooled, "needed": needed,
+                                         "shortfall": max(needed - pooled, 0)},
+            })
     return shortfalls
 
 
+def _vnd(amount: int) -> str:
+    return f"{amount:,}".replace(",", ".") + " đ"
+
+
 def shortfall_conflict(shortfalls: list[dict[str, Any]]) -> Conflict:
-    """409 naming each bank short of funds and by how much."""
-    names = ", ".join(f"{s['bank_name']} thiếu {s['shortfall']:,} đ".replace(",", ".") for s in shortfalls)
-    return Conflict(f"Tài khoản chi của ngân hàng chưa đủ tiền: {names}",
-                    "insufficient funding at: " + ", ".join(f"{s['bank_name']} short {s['shortfall']}"
-                                                             for s in shortfalls),
-                    shortfall=shortfalls)
+    """409 naming each bank short of funds for the run's programme and by how much."""
+    vi = "; ".join(
+        f"{s['bank_name']} thiếu {_vnd(s['shortfall'])} (cần {_vnd(s['needed'])}; kinh phí {s['programme']} "
+        f"tại ngân hàng còn {_vnd(s['programme_budget']['available'])}, tài khoản chi còn "
+        f"{_vnd(s['disbursement_account']['available'])})" for s in shortfalls)
+    en = "; ".join(
+        f"{s['bank_name']} short {s['shortfall']} (needed {s['needed']}; {s['programme']} budget available at the "
+        f"bank {s['programme_budget']['available']}, disbursement account available "
+        f"{s['disbursement_account']['available']})" for s in shortfalls)
+    programme = shortfalls[0]["programme"] if shortfalls else ""
+    return Conflict(f"Chưa đủ kinh phí của chương trình {programme} tại ngân hàng để chi: {vi}",
+                    f"insufficient funding for programme {programme} at: {en}", shortfall=shortfalls)
+
+
+def _funding_lock_key(programme: str) -> int:
+    return int.from_bytes(sha1(b"programme_funding:" + programme.encode()).digest()[:8], "big", signed=True)
 
 
 async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size: int = CHUNK_SIZE,
                    after_chunk: Callable[[int], Awaitable[None]] | None = None,
                    sent_at: datetime | None = None) -> None:
     """Reserve every payout at its bank (pending transfers) and mark it sent; 409 with the shortfall per
-    bank when a disbursement account lacks the funds. Safe to call again after a crash.
+    bank when the run's programme has not been funded enough at a bank (its own funding there, less what
+    its payouts took) or the bank's disbursement account lacks the funds. Safe to call again after a crash.
 
     ``sent_at`` (default: now) is when the orders left — for cash, when the money went to the commune,
     which is when it counts as having reached the person; the demo replays past months with it."""
@@ -295,6 +353,10 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
         async with AsyncSession(bind=conn, expire_on_commit=False) as session:
             run = await get_run(session, run_id)
             check_sendable(run)
+            # One send of a programme's runs checks its budget at a time, until its run is marked sending (from
+            # then on its unsent payouts count as taken): two runs cannot both spend the same funding.
+            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                  {"key": _funding_lock_key(run.programme_code)})
             shortfalls = await bank_shortfalls(session, run_id)
             if shortfalls:
                 raise shortfall_conflict(shortfalls)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -100,10 +101,17 @@ async def run_orders(session: AsyncSession, run_id: UUID, bank_bin: str) -> tupl
     return header, [_order(r) for r in rows]
 
 
-async def bank_header(session: AsyncSession, bank_bin: str) -> PaymentBatchHeader:
-    """The header of a bank's order file fetched through the bank API."""
-    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    return await _header(session, bank_bin, f"ANSINH-{bank_bin}-{stamp}", datetime.now(UTC))
+def bank_message_id(bank_bin: str, orders: Sequence[PaymentOrder]) -> str:
+    """The MsgId of a bank's fetched order file: ``ANSINH-<BIN>-`` and 20 hex digits of a SHA-256 of the
+    orders' sorted payout ids (34 characters). The same orders fetched again give the same MsgId, so a bank
+    that de-duplicates on it does not execute them twice; any other set of orders gives another."""
+    digest = hashlib.sha256(b"".join(sorted(order.payout_id.bytes for order in orders))).hexdigest()
+    return f"ANSINH-{bank_bin}-{digest[:20].upper()}"
+
+
+async def bank_header(session: AsyncSession, bank_bin: str, orders: Sequence[PaymentOrder]) -> PaymentBatchHeader:
+    """The header of a bank's order file fetched through the bank API (MsgId: ``bank_message_id``)."""
+    return await _header(session, bank_bin, bank_message_id(bank_bin, orders), datetime.now(UTC))
 
 
 async def bank_open_orders(session: AsyncSession, bank_bin: str, status: str = "sent",

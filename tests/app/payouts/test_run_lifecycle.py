@@ -82,8 +82,13 @@ async def test_maker_checker_send_needs_funding_and_orders_reach_only_their_bank
     await office.be("lan.officer")
     short = await office.post(f"/api/payout-runs/{run_id}/send")
     assert short.status_code == 409
-    assert short.json()["shortfall"] == [{"bank_bin": VIETCOMBANK, "bank_name": "Vietcombank", "needed": 650_000,
-                                          "available": 0, "shortfall": 650_000}]
+    assert short.json()["shortfall"] == [{
+        "bank_bin": VIETCOMBANK, "bank_name": "Vietcombank", "needed": 650_000, "available": 0, "shortfall": 650_000,
+        "programme": "TGXH",
+        "programme_budget": {"programme": "TGXH", "funded": 0, "used": 0, "available": 0, "needed": 650_000,
+                             "shortfall": 650_000},
+        "disbursement_account": {"account": f"bank:{VIETCOMBANK}:disbursement", "available": 0, "needed": 650_000,
+                                 "shortfall": 650_000}}]
     funded = await office.fund(VIETCOMBANK, 600_000, "FT26064001")
     assert funded.status_code == 201
     assert (await office.fund(VIETCOMBANK, 600_000, "FT26064001")).status_code == 200  # same bank reference: no-op
