@@ -309,6 +309,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "runs.cancelled_by": {"vi": "Người hủy", "en": "Cancelled by"},
     "runs.shortfalls": {"vi": "Ngân hàng chưa đủ tiền để chi", "en": "Banks short of funds"},
     "runs.short_by": {"vi": "còn thiếu {amount}", "en": "short by {amount}"},
+    "runs.short_budget": {"vi": "kinh phí {programme} tại ngân hàng còn {amount}",
+                          "en": "{programme} budget left at the bank: {amount}"},
     "runs.bank": {"vi": "Ngân hàng", "en": "Bank"},
     "runs.amount": {"vi": "Số tiền (đồng)", "en": "Amount (đồng)"},
     "runs.reference": {"vi": "Số tham chiếu của ngân hàng", "en": "Bank reference"},
