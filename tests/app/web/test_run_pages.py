@@ -44,6 +44,7 @@ async def test_run_from_create_to_send_through_the_pages(client, engine):
     client.cookies.clear()
     page, token = await signed_in_page(client, "lan.officer", run_path)
     assert "Ngân hàng chưa đủ tiền để chi" in page.text and "còn thiếu 1.300.000 đ" in page.text
+    assert "(kinh phí TGXH tại ngân hàng còn 0 đ)" in page.text
     assert "Gửi lệnh chi" not in page.text.split("Ngân hàng chưa đủ")[0].split("actions")[-1]
     funded = await client.post(run_path + "/funding", data={
         "_csrf": token, "bank_bin": VIETCOMBANK, "amount": "1.300.000", "reference": "FT2603001",
