@@ -26,6 +26,18 @@ from reconciliation.parsers.model import StatementLine
 
 DATE_WINDOW = timedelta(days=3)
 DECEASED_REASON = "MD07"
+# ISO 20022 return reasons saying the account cannot receive money: a return with one of them blocks the
+# account the payout went to, and runs hold the person until an officer registers a corrected account
+# (or, for MD07, resolves the "deceased" flag). Other reasons (AM04 insufficient funds, NARR, ...) do not.
+ACCOUNT_UNUSABLE_REASONS = frozenset({"AC01", "AC04", "AC06", "AC13", "BE01", DECEASED_REASON})
+RETURN_REASON_MESSAGES = {
+    "AC01": ("Số tài khoản không đúng", "incorrect account number"),
+    "AC04": ("Tài khoản đã đóng", "account closed"),
+    "AC06": ("Tài khoản bị phong toả", "account blocked"),
+    "AC13": ("Loại tài khoản không hợp lệ", "invalid account type"),
+    "BE01": ("Tên chủ tài khoản không khớp", "account holder name does not match"),
+    "MD07": ("Chủ tài khoản đã mất", "account holder deceased"),
+}
 # A return without a code still says why in its text; ISO 20022 "NARR" = reason given as narrative.
 UNSTATED_RETURN_REASON = "NARR"
 

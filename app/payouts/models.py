@@ -100,6 +100,8 @@ class PayoutRunSkip(Base):
     beneficiary_id: Mapped[UUID] = mapped_column(ForeignKey("beneficiary.id"), primary_key=True)
     reason: Mapped[str] = mapped_column(Text)
     amount: Mapped[int] = mapped_column(BigInteger)
+    since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # when the cause of a hold arose
+    detail: Mapped[str | None] = mapped_column(Text)  # the bank's return code behind a hold
 
 
 class Funding(Base):

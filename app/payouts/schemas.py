@@ -52,6 +52,10 @@ class RunOutput(msgspec.Struct):
     by_commune: list[dict[str, Any]] = msgspec.field(default_factory=list)
     by_status: dict[str, int] = msgspec.field(default_factory=dict)
     skipped: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    # People on the bank channel the run did not pay because of a cause an officer must fix (an open MD07
+    # flag, an account blocked by a return); their months stay unpaid for the next run's arrears.
+    held_count: int = 0
+    held: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 class PayoutOutput(msgspec.Struct):

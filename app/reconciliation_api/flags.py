@@ -6,7 +6,9 @@ A flag is raised by the statement import and resolved once, in one of two ways:
   (migration 0014, ``beneficiary_flag_close_on_death``). A bank reporting a death already on record
   raises the flag closed.
 - ``dismissed``: the officer checked and the person is alive (the bank was wrong); a reason is required
-  and the dismissal is audited (``dismiss_flag``).
+  and the dismissal is audited (``dismiss_flag``). The block the same MD07 return put on the account is
+  released with it, so the next run pays the person again (with the months it held back).
+While a flag is open, payout runs hold the person (``app.payouts.service.compute``).
 The returned payout of the flag stays in the exceptions queue either way: reissue or close it there.
 """
 
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.payouts.service.errors import Conflict, NotFound, PayoutError
+from reconciliation.matching import DECEASED_REASON
 
 FLAG_STATUSES = {"open": "f.resolved_at IS NULL", "resolved": "f.resolved_at IS NOT NULL", "all": "true"}
 KIND_MESSAGES = {
@@ -104,8 +107,15 @@ async def dismiss_flag(session: AsyncSession, flag_id: int, *, actor: str, reaso
         """UPDATE beneficiary_flag SET resolution = 'dismissed', resolved_at = now(), resolved_by = :actor,
                   note = :reason
             WHERE id = :id"""), {"actor": actor, "reason": reason, "id": flag.id})
+    released = (await session.execute(text(
+        """UPDATE bank_account_block SET released_at = now(), released_by = :actor, release_note = :reason
+            WHERE payout_id = :payout AND reason = :code AND released_at IS NULL
+           RETURNING id, bank_account_id"""),
+        {"actor": actor, "reason": reason, "payout": flag.payout_id, "code": DECEASED_REASON})).all()
     await record(session, actor=actor, action="reconciliation.flag_dismissed", object_type="beneficiary_flag",
                  object_id=flag.id, before={"resolved_at": None},
                  after={"resolution": "dismissed", "note": reason, "beneficiary_id": flag.beneficiary_id,
-                        "kind": flag.kind, "payout_id": flag.payout_id, "line_id": flag.line_id})
+                        "kind": flag.kind, "payout_id": flag.payout_id, "line_id": flag.line_id,
+                        "bank_account_blocks_released": [{"id": r.id, "bank_account_id": r.bank_account_id}
+                                                         for r in released]})
     return await get_flag(session, flag.id)

@@ -33,6 +33,7 @@ from ledger.schemas import APPLIED_RESULTS, TransferKind
 from ledger.service import create_transfer_arrays
 from reconciliation.checks import PreviousStatement, statement_errors, statement_gap
 from reconciliation.matching import (
+    ACCOUNT_UNUSABLE_REASONS,
     DECEASED_REASON,
     EXCEPTION_REASONS,
     Candidates,
@@ -426,6 +427,7 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
     returned: list[tuple[UUID, datetime, str]] = []
     matches: list[tuple[UUID, str, int, str, UUID]] = []
     flags: list[tuple[UUID, UUID, int]] = []
+    blocks: list[tuple[UUID, str, int, datetime]] = []
     for line_id, line, decision in items:
         moment = booking_moment(line)
         rule = decision.rule or "manual_match"
@@ -467,6 +469,8 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
             matches.append((payout_id, "return", line_id, rule, transfer_id))
             if reason == DECEASED_REASON:
                 flags.append((payout.beneficiary_id, payout_id, line_id))
+            if reason in ACCOUNT_UNUSABLE_REASONS:
+                blocks.append((payout_id, reason, line_id, moment))
     mark = clock.perf_counter()
     log.debug("statement_effects_prepared", seconds=round(mark - started, 3))
     results = await create_transfer_arrays(
@@ -501,12 +505,29 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
             """INSERT INTO beneficiary_flag (beneficiary_id, kind, payout_id, line_id)
                VALUES ($1, 'deceased_reported_by_bank', $2, $3)
                ON CONFLICT (beneficiary_id, kind) WHERE resolved_at IS NULL DO NOTHING""", flags)
+    if blocks:
+        await block_accounts(session, blocks)
     # Money that reached (or left) a person changes what their withdrawals pay off: re-allocate them.
     touched = sorted({by_id[payout_id].beneficiary_id for payout_id, *_ in credited + returned}, key=str)
     if touched:
         await reallocate(session, touched)
     log.debug("statement_effects_applied", transfers=len(ids), ledger_seconds=round(ledger_done - mark, 3),
               payouts_seconds=round(clock.perf_counter() - ledger_done, 3))
+
+
+async def block_accounts(session: AsyncSession, blocks: list[tuple[UUID, str, int, datetime]]) -> None:
+    """Block the accounts returned payouts went to, for (payout, reason, statement line, booked at) whose reason
+    says the account cannot receive money; an account already blocked keeps its first open block."""
+    driver = await driver_connection(session)
+    await driver.execute(
+        """INSERT INTO bank_account_block (bank_account_id, reason, payout_id, line_id, returned_at)
+           SELECT p.bank_account_id, u.reason, p.id, u.line_id, u.at
+             FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::timestamptz[]) AS u(payout_id, reason, line_id, at)
+             JOIN payout p ON p.id = u.payout_id AND p.id = ANY($1::uuid[])
+            WHERE p.bank_account_id IS NOT NULL
+            ORDER BY p.bank_account_id, u.at
+           ON CONFLICT (bank_account_id) WHERE released_at IS NULL DO NOTHING""",
+        [b[0] for b in blocks], [b[1] for b in blocks], [b[2] for b in blocks], [b[3] for b in blocks])
 
 
 def exception_message(reason: str | None) -> str | None:

@@ -132,6 +132,24 @@ class BeneficiaryFlag(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class BankAccountBlock(Base):
+    """A bank account a bank returned money from with a reason saying it cannot receive money (migration
+    0021); open while ``released_at`` is NULL, and payout runs hold its holder meanwhile."""
+
+    __tablename__ = "bank_account_block"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    bank_account_id: Mapped[int] = mapped_column(ForeignKey("bank_account.id"))
+    reason: Mapped[str] = mapped_column(Text)  # reconciliation.matching.ACCOUNT_UNUSABLE_REASONS
+    payout_id: Mapped[UUID | None] = mapped_column(ForeignKey("payout.id"))
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("statement_line.id"))
+    returned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    released_by: Mapped[str | None] = mapped_column(Text)
+    release_note: Mapped[str | None] = mapped_column(Text)
+
+
 class PayoutReissue(Base):
     __tablename__ = "payout_reissue"
 

@@ -287,6 +287,12 @@ async def _reissue(session: AsyncSession, line: Any, *, bank_account_id: int | N
     if account.id == payout.bank_account_id and not await _bank_was_wrong(session, payout.id):
         raise Conflict("Phải chọn tài khoản đã sửa, khác tài khoản bị hoàn trả",
                        "choose the corrected account, not the one the money came back from")
+    blocked = await session.scalar(text(
+        "SELECT reason FROM bank_account_block WHERE bank_account_id = :id AND released_at IS NULL"),
+        {"id": account.id})
+    if blocked is not None:
+        raise Conflict(f"Ngân hàng đã hoàn trả về tài khoản này với mã {blocked}: hãy đăng ký tài khoản đã sửa",
+                       f"the bank returned money from this account with code {blocked}: register a corrected account")
     released = await session.execute(text(
         """UPDATE payout_month SET released_at = now(), released_by = :actor
             WHERE payout_id = :payout AND released_at IS NULL"""), {"actor": actor, "payout": payout.id})

@@ -102,21 +102,43 @@ _STAGE_MONTH = (
 )
 
 # One row per person: total, commune of the latest month, channel and active account, or a skip reason.
+# A person on the bank channel is held (skipped, months left unpaid for a later run's arrears) while a bank
+# reported them deceased and no officer resolved it (an open MD07 flag), or while their active account
+# is blocked by a return saying it cannot receive money (``bank_account_block``). Both are left joins
+# against small sets — the open flags and the open blocks, each at most one row per person or account
+# (partial unique indexes) — hashed once and probed once per person, next to the account join already here.
+# The reasons and their messages: ``runs.SKIP_REASON_MESSAGES``.
 _PLAN = (
     """
     CREATE UNLOGGED TABLE {plan} AS
     SELECT t.beneficiary_id, t.amount, t.commune_code, b.channel,
            a.id AS bank_account_id, a.bank_bin, a.account_number, a.holder_name,
            CASE WHEN b.channel <> 'bank' THEN NULL
+                WHEN f.raised_at IS NOT NULL THEN 'deceased_reported'
                 WHEN a.id IS NULL THEN 'no_bank_account'
+                WHEN k.returned_at IS NOT NULL THEN 'bank_account_unusable'
                 WHEN a.verification_status = 'closed' THEN 'bank_account_closed'
                 WHEN a.verification_status = 'name_mismatch' THEN 'bank_account_name_mismatch'
-           END AS skip_reason
+           END AS skip_reason,
+           CASE WHEN b.channel <> 'bank' THEN NULL
+                WHEN f.raised_at IS NOT NULL THEN f.raised_at
+                WHEN a.id IS NOT NULL THEN k.returned_at
+           END AS skip_since,
+           CASE WHEN b.channel <> 'bank' THEN NULL
+                WHEN f.raised_at IS NOT NULL THEN 'MD07'
+                WHEN a.id IS NOT NULL THEN k.reason
+           END AS skip_detail
       FROM (SELECT beneficiary_id, sum(amount)::bigint AS amount,
                    (array_agg(commune_code ORDER BY month DESC))[1] AS commune_code
               FROM {entitlement} GROUP BY beneficiary_id) t
       JOIN beneficiary b ON b.id = t.beneficiary_id
       LEFT JOIN bank_account a ON a.beneficiary_id = t.beneficiary_id AND a.effective_to IS NULL
+      LEFT JOIN (SELECT beneficiary_id, raised_at FROM beneficiary_flag
+                  WHERE kind = 'deceased_reported_by_bank' AND resolved_at IS NULL) f
+        ON f.beneficiary_id = t.beneficiary_id
+      LEFT JOIN (SELECT bank_account_id, reason, returned_at FROM bank_account_block
+                  WHERE released_at IS NULL) k
+        ON k.bank_account_id = a.id
     """
 )
 
@@ -186,10 +208,12 @@ async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_fr
     await conn.execute(text(staging.sql(_PLAN)))
     await conn.execute(text(staging.sql("CREATE INDEX ON {plan} (beneficiary_id)")))
     await conn.execute(text(staging.sql("ANALYZE {plan}")))
+    # Who is skipped follows this staging alone (a resumed compute may find a cause fixed meanwhile).
+    await conn.execute(text("DELETE FROM payout_run_skip WHERE run_id = :run"), {"run": run_id})
     await conn.execute(text(staging.sql(
-        """INSERT INTO payout_run_skip (run_id, beneficiary_id, reason, amount)
-           SELECT :run, beneficiary_id, skip_reason, amount FROM {plan} WHERE skip_reason IS NOT NULL
-           ON CONFLICT (run_id, beneficiary_id) DO UPDATE SET reason = EXCLUDED.reason, amount = EXCLUDED.amount""")),
+        """INSERT INTO payout_run_skip (run_id, beneficiary_id, reason, amount, since, detail)
+           SELECT :run, beneficiary_id, skip_reason, amount, skip_since, skip_detail FROM {plan}
+            WHERE skip_reason IS NOT NULL""")),
         {"run": run_id})
     total = (await conn.execute(text(staging.sql("SELECT count(*) FROM {plan} WHERE skip_reason IS NULL")))).scalar_one()
     already = (await conn.execute(text("SELECT count(*) FROM payout WHERE run_id = :run"), {"run": run_id})).scalar_one()

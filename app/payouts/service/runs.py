@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from app.audit.service import record
 from app.payouts.models import PayoutRun
 from app.payouts.service.errors import Conflict, NotFound, PayoutError, RunStateConflict
+from reconciliation.matching import RETURN_REASON_MESSAGES
 
 log = structlog.get_logger()
 
@@ -155,6 +156,31 @@ async def list_runs(session: AsyncSession, *, programme: str | None = None, peri
     return list((await session.scalars(query)).all())
 
 
+# Why a run did not pay someone. The first two are holds: the person is owed the money, and the first run
+# after an officer fixes the cause pays the held months as arrears.
+SKIP_REASON_MESSAGES = {
+    "deceased_reported": ("Ngân hàng báo người hưởng đã mất (MD07), chờ cán bộ xác minh",
+                          "the bank reports the person deceased (MD07); waiting for an officer to check"),
+    "bank_account_unusable": ("Ngân hàng hoàn trả vì tài khoản không nhận được tiền, cần đăng ký tài khoản đã sửa",
+                              "the bank returned a payout because the account cannot receive money; "
+                              "register a corrected account"),
+    "no_bank_account": ("Chưa có tài khoản ngân hàng", "no bank account"),
+    "bank_account_closed": ("Tài khoản ngân hàng đã đóng", "the bank account is closed"),
+    "bank_account_name_mismatch": ("Tên chủ tài khoản không khớp", "the account holder name does not match"),
+}
+HOLD_REASONS = ("deceased_reported", "bank_account_unusable")
+LISTED_SKIPS = 1000
+
+
+def skip_message(reason: str, detail: str | None) -> str:
+    """Why a person was not paid, Vietnamese / English, with the bank's return code when there is one."""
+    vi, en = SKIP_REASON_MESSAGES.get(reason, (reason, reason))
+    if detail:
+        code_vi, code_en = RETURN_REASON_MESSAGES.get(detail, (detail, detail))
+        vi, en = f"{vi} ({detail}: {code_vi})", f"{en} ({detail}: {code_en})"
+    return f"{vi} / {en}"
+
+
 @dataclass
 class RunSummary:
     run: PayoutRun
@@ -162,6 +188,8 @@ class RunSummary:
     by_commune: list[dict[str, Any]]
     by_status: dict[str, int]
     skipped: list[dict[str, Any]]
+    held: list[dict[str, Any]]
+    held_count: int
 
 
 async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
@@ -178,11 +206,32 @@ async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
             WHERE p.run_id = :run GROUP BY 1, 2 ORDER BY 1"""), {"run": run_id})]
     by_status = {r.status: int(r.n) for r in await session.execute(text(
         "SELECT status, count(*) AS n FROM payout WHERE run_id = :run GROUP BY status"), {"run": run_id})}
-    skipped = [dict(r._mapping) for r in await session.execute(text(
-        """SELECT s.beneficiary_id, b.full_name, b.commune_code, s.reason, s.amount
+    skipped = [_skip_output(r) for r in await session.execute(text(
+        """SELECT s.beneficiary_id, b.full_name, b.commune_code, c.name AS commune_name, s.reason, s.detail,
+                  s.since, s.amount
              FROM payout_run_skip s JOIN beneficiary b ON b.id = s.beneficiary_id
-            WHERE s.run_id = :run ORDER BY b.commune_code, b.full_name LIMIT 1000"""), {"run": run_id})]
-    return RunSummary(run=run, by_bank=by_bank, by_commune=by_commune, by_status=by_status, skipped=skipped)
+             JOIN commune c ON c.code = b.commune_code
+            WHERE s.run_id = :run ORDER BY b.commune_code, b.full_name LIMIT :limit"""),
+        {"run": run_id, "limit": LISTED_SKIPS})]
+    held_count = int(await session.scalar(text(
+        "SELECT count(*) FROM payout_run_skip WHERE run_id = :run AND reason = ANY(:holds)"),
+        {"run": run_id, "holds": list(HOLD_REASONS)}) or 0)
+    held = [_skip_output(r) for r in await session.execute(text(
+        """SELECT s.beneficiary_id, b.full_name, b.commune_code, c.name AS commune_name, s.reason, s.detail,
+                  s.since, s.amount
+             FROM payout_run_skip s JOIN beneficiary b ON b.id = s.beneficiary_id
+             JOIN commune c ON c.code = b.commune_code
+            WHERE s.run_id = :run AND s.reason = ANY(:holds)
+            ORDER BY s.since NULLS LAST, b.commune_code, b.full_name LIMIT :limit"""),
+        {"run": run_id, "holds": list(HOLD_REASONS), "limit": LISTED_SKIPS})] if held_count else []
+    return RunSummary(run=run, by_bank=by_bank, by_commune=by_commune, by_status=by_status, skipped=skipped,
+                      held=held, held_count=held_count)
+
+
+def _skip_output(row: Any) -> dict[str, Any]:
+    return {"beneficiary_id": row.beneficiary_id, "full_name": row.full_name, "commune_code": row.commune_code,
+            "commune_name": row.commune_name, "reason": row.reason, "return_reason": row.detail,
+            "message": skip_message(row.reason, row.detail), "since": row.since, "amount": row.amount}
 
 
 async def set_progress(conn: AsyncConnection, run_id: UUID, *, phase: str | None = None,

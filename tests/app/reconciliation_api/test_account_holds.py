@@ -1,0 +1,202 @@
+"""A return whose reason says the account cannot receive money blocks the account; runs hold its holder (and
+anyone a bank reported deceased) until an officer fixes the cause, then pay the held months once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from app.database import session_scope
+from reconciliation.writers import write_camt053
+from tests.app.reconciliation_api.world import (
+    ICT,
+    SentPayout,
+    as_bank,
+    build_world,
+    returned,
+    statement,
+    upload,
+)
+from tests.support.world import VIETCOMBANK, Office
+
+RETURN_BOOKED = datetime(2026, 3, 12, 14, 0, tzinfo=ICT)  # ``returned`` lines' booking time
+
+
+@pytest.fixture
+async def office(client, engine):
+    return await Office(client, engine).setup()
+
+
+async def _bank_returns(office: Office, *returns: tuple[SentPayout, str | None]) -> None:
+    headers = await as_bank(office, VIETCOMBANK)
+    lines = [returned(payout, reason) for payout, reason in returns]
+    response = await upload(office, headers, write_camt053(statement(VIETCOMBANK, lines)), "s.xml")
+    assert response.status_code == 201 and response.json()["returned"] == len(returns), response.text
+
+
+async def _blocks(office: Office) -> list:
+    async with session_scope(office.engine) as session:
+        return list(await session.execute(text(
+            """SELECT k.bank_account_id, k.reason, k.payout_id, k.returned_at, k.released_at, k.released_by,
+                      k.release_note, l.line_no, l.return_reason AS line_reason
+                 FROM bank_account_block k LEFT JOIN statement_line l ON l.id = k.line_id ORDER BY k.id""")))
+
+
+async def _compute(office: Office, period: str, run_id: str | None = None) -> dict:
+    """Create (unless ``run_id``) and compute a run as the officer; the compute's answer."""
+    await office.be("lan.officer")
+    if run_id is None:
+        created = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": period})
+        assert created.status_code == 201, created.text
+        run_id = created.json()["id"]
+    computed = await office.post(f"/api/payout-runs/{run_id}/compute")
+    assert computed.status_code == 200, computed.text
+    return computed.json()
+
+
+async def _approve_and_send(office: Office, run_id: str) -> None:
+    await office.be("minh.approver")
+    approved = await office.post(f"/api/payout-runs/{run_id}/approve")
+    assert approved.status_code == 200, approved.text
+    await office.be("lan.officer")
+    sent = await office.post(f"/api/payout-runs/{run_id}/send")
+    assert sent.status_code == 200, sent.text
+
+
+async def _paid_months(office: Office, run_id: str) -> dict[str, list[str]]:
+    """Each paid person of a run → the months their payout pays."""
+    async with session_scope(office.engine) as session:
+        rows = await session.execute(text(
+            """SELECT CAST(p.beneficiary_id AS text) AS person, array_agg(to_char(pm.month, 'YYYY-MM') ORDER BY pm.month)
+                 FROM payout p JOIN payout_month pm ON pm.payout_id = p.id
+                WHERE p.run_id = :run GROUP BY p.beneficiary_id"""), {"run": run_id})
+        return {r[0]: list(r[1]) for r in rows}
+
+
+async def test_an_ac04_return_blocks_the_account_and_runs_hold_the_person_until_a_corrected_account(office):
+    _, p = await build_world(office, vietcombank=3)
+    await _bank_returns(office, (p[0], "AC04"), (p[1], "AM04"))
+
+    # The closed account is blocked, with the bank's reason, the payout, the statement line and its time;
+    # the account itself stays as it was (active, its history untouched).
+    (block,) = await _blocks(office)
+    assert (block.bank_account_id, block.reason, block.payout_id) == (p[0].bank_account_id, "AC04", p[0].id)
+    assert (block.line_no, block.line_reason, block.returned_at) == (1, "AC04", RETURN_BOOKED)
+    assert block.released_at is None
+    async with session_scope(office.engine) as session:
+        account = (await session.execute(text(
+            "SELECT effective_to, verification_status FROM bank_account WHERE id = :id"),
+            {"id": p[0].bank_account_id})).one()
+        assert (account.effective_to, account.verification_status) == (None, "unverified")
+        with pytest.raises(DBAPIError, match="DELETE refused"):
+            async with session.begin_nested():
+                await session.execute(text("DELETE FROM bank_account_block"))
+        with pytest.raises(DBAPIError, match="immutable"):
+            async with session.begin_nested():
+                await session.execute(text("UPDATE bank_account_block SET reason = 'AM04'"))
+
+    # April: the person with the closed account is held (not paid, listed with why and since when); the
+    # insufficient-funds return (AM04) blocks nothing, so that person is paid.
+    april = await _compute(office, "2026-04")
+    assert april["held_count"] == 1
+    (held,) = april["held"]
+    assert (held["beneficiary_id"], held["reason"], held["return_reason"]) == (
+        str(p[0].beneficiary_id), "bank_account_unusable", "AC04")
+    assert held["message"].startswith("Ngân hàng hoàn trả vì tài khoản không nhận được tiền")
+    assert "AC04: Tài khoản đã đóng" in held["message"] and "(AC04: account closed)" in held["message"]
+    assert datetime.fromisoformat(held["since"]) == RETURN_BOOKED
+    assert held["commune_code"] and held["commune_name"] and held["full_name"] and held["amount"] > 0
+    assert april["count"] == 2
+    assert await _paid_months(office, april["id"]) == {str(p[1].beneficiary_id): ["2026-04"],
+                                                       str(p[2].beneficiary_id): ["2026-04"]}
+    detail = await office.client.get(f"/api/payout-runs/{april['id']}")
+    assert (detail.json()["held_count"], detail.json()["held"]) == (1, april["held"])
+    page = await office.client.get(f"/payout-runs/{april['id']}")
+    assert page.status_code == 200 and "Tạm giữ, chờ cán bộ xử lý (1 người)" in page.text
+    assert "AC04: Tài khoản đã đóng" in page.text
+    await _approve_and_send(office, april["id"])
+
+    # The officer registers the corrected account: May pays April and May once, and holds no one.
+    corrected = await office.post(f"/api/beneficiaries/{p[0].beneficiary_id}/bank-accounts",
+                                  json={"bank_bin": VIETCOMBANK, "account_number": "9704000123456"})
+    assert corrected.status_code == 201, corrected.text
+    may = await _compute(office, "2026-05")
+    assert (may["held_count"], may["held"]) == (0, [])
+    paid = await _paid_months(office, may["id"])
+    assert paid[str(p[0].beneficiary_id)] == ["2026-04", "2026-05"]
+    assert paid[str(p[1].beneficiary_id)] == paid[str(p[2].beneficiary_id)] == ["2026-05"]
+    async with session_scope(office.engine) as session:
+        payout = (await session.execute(text(
+            "SELECT account_number, bank_account_id FROM payout WHERE run_id = :run AND beneficiary_id = :b"),
+            {"run": may["id"], "b": p[0].beneficiary_id})).one()
+    assert (payout.account_number, payout.bank_account_id) == ("9704000123456", corrected.json()["id"])
+    await _approve_and_send(office, may["id"])
+    # ... exactly once: June pays June only.
+    june = await _compute(office, "2026-06")
+    assert (await _paid_months(office, june["id"]))[str(p[0].beneficiary_id)] == ["2026-06"]
+    # The block stays on the old account as history.
+    (still,) = await _blocks(office)
+    assert (still.bank_account_id, still.released_at) == (p[0].bank_account_id, None)
+
+
+async def test_an_open_md07_flag_holds_the_person_and_dismissing_it_releases_them(office, engine):
+    _, p = await build_world(office, vietcombank=2)
+    await _bank_returns(office, (p[0], "MD07"))
+    (block,) = await _blocks(office)
+    assert (block.bank_account_id, block.reason) == (p[0].bank_account_id, "MD07")
+    await office.be("lan.officer")
+    (flag,) = (await office.client.get("/api/reconciliation/flags")).json()["items"]
+
+    # A corrected account does not release someone the bank reported deceased: the flag still holds them.
+    corrected = await office.post(f"/api/beneficiaries/{p[0].beneficiary_id}/bank-accounts",
+                                  json={"bank_bin": VIETCOMBANK, "account_number": "9704000765432"})
+    assert corrected.status_code == 201, corrected.text
+    april = await _compute(office, "2026-04")
+    (held,) = april["held"]
+    assert (april["held_count"], held["beneficiary_id"], held["reason"], held["return_reason"]) == (
+        1, str(p[0].beneficiary_id), "deceased_reported", "MD07")
+    assert held["message"].startswith("Ngân hàng báo người hưởng đã mất (MD07)")
+    assert "the bank reports the person deceased" in held["message"]
+    assert held["since"] == flag["raised_at"]
+    assert list(await _paid_months(office, april["id"])) == [str(p[1].beneficiary_id)]
+
+    # The officer checks, the person is alive: dismissing the flag releases them (and the MD07 block).
+    dismissed = await office.post(f"/api/reconciliation/flags/{flag['id']}/dismiss",
+                                  json={"reason": "Cán bộ xã gặp trực tiếp, người hưởng còn sống"})
+    assert dismissed.status_code == 200, dismissed.text
+    (released,) = await _blocks(office)
+    assert (released.released_by, released.release_note) == ("lan.officer",
+                                                             "Cán bộ xã gặp trực tiếp, người hưởng còn sống")
+    assert released.released_at is not None
+    again = await _compute(office, "2026-04", april["id"])
+    assert (again["held_count"], again["held"], again["skipped"]) == (0, [], [])
+    assert await _paid_months(office, april["id"]) == {str(p[0].beneficiary_id): ["2026-04"],
+                                                       str(p[1].beneficiary_id): ["2026-04"]}
+
+
+async def test_an_open_md07_flag_holds_even_when_the_account_is_not_blocked(office):
+    # A flag without a block on the current account (the bank reported the death of a person whose payout
+    # went to an account replaced since) still holds them; the account check alone would pay them.
+    _, p = await build_world(office, vietcombank=2)
+    await office.post(f"/api/beneficiaries/{p[0].beneficiary_id}/bank-accounts",
+                      json={"bank_bin": VIETCOMBANK, "account_number": "9704000111222"})
+    async with session_scope(office.engine) as session:
+        await session.execute(text(
+            "INSERT INTO beneficiary_flag (beneficiary_id, kind, payout_id) VALUES (:b, 'deceased_reported_by_bank', :p)"),
+            {"b": p[0].beneficiary_id, "p": p[0].id})
+    april = await _compute(office, "2026-04")
+    assert [(h["beneficiary_id"], h["reason"]) for h in april["held"]] == [(str(p[0].beneficiary_id),
+                                                                           "deceased_reported")]
+
+
+async def test_a_return_with_another_code_or_none_blocks_nothing(office):
+    _, p = await build_world(office, vietcombank=3)
+    await _bank_returns(office, (p[0], "AM04"), (p[1], None), (p[2], "AC04"))
+    assert [(b.bank_account_id, b.reason) for b in await _blocks(office)] == [(p[2].bank_account_id, "AC04")]
+    april = await _compute(office, "2026-04")
+    assert [h["beneficiary_id"] for h in april["held"]] == [str(p[2].beneficiary_id)]
+    assert set(await _paid_months(office, april["id"])) == {str(p[0].beneficiary_id), str(p[1].beneficiary_id)}
+
