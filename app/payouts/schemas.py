@@ -52,6 +52,9 @@ class RunOutput(msgspec.Struct):
     by_commune: list[dict[str, Any]] = msgspec.field(default_factory=list)
     by_status: dict[str, int] = msgspec.field(default_factory=dict)
     skipped: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    # Payouts withheld (cancelled, months released) because the registry changed after compute or approval.
+    withheld_count: int = 0
+    withheld: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 class PayoutOutput(msgspec.Struct):

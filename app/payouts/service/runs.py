@@ -4,6 +4,7 @@ lock, the state each step starts from, and cancelling a run before approval."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -162,6 +163,8 @@ class RunSummary:
     by_commune: list[dict[str, Any]]
     by_status: dict[str, int]
     skipped: list[dict[str, Any]]
+    # Payouts withheld at approval or send because of registry changes recorded after compute.
+    withheld: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
@@ -182,7 +185,13 @@ async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
         """SELECT s.beneficiary_id, b.full_name, b.commune_code, s.reason, s.amount
              FROM payout_run_skip s JOIN beneficiary b ON b.id = s.beneficiary_id
             WHERE s.run_id = :run ORDER BY b.commune_code, b.full_name LIMIT 1000"""), {"run": run_id})]
-    return RunSummary(run=run, by_bank=by_bank, by_commune=by_commune, by_status=by_status, skipped=skipped)
+    withheld = []
+    if by_status.get("cancelled"):
+        from app.payouts.service.recheck import withheld_in_run  # recheck imports this module
+
+        withheld = await withheld_in_run(session, run_id)
+    return RunSummary(run=run, by_bank=by_bank, by_commune=by_commune, by_status=by_status, skipped=skipped,
+                      withheld=withheld)
 
 
 async def set_progress(conn: AsyncConnection, run_id: UUID, *, phase: str | None = None,
