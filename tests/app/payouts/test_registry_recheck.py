@@ -104,6 +104,9 @@ async def test_change_after_compute_withholds_at_approval_and_months_still_owed_
     _assert_withheld(approved, victim_payout, change)
     detail = (await office.client.get(f"/api/payout-runs/{april['id']}")).json()
     assert detail["withheld"] == approved["withheld"]
+    page = await office.client.get(f"/payout-runs/{april['id']}")
+    assert page.status_code == 200 and "Giữ lại, không chi (1 khoản)" in page.text
+    assert victim_payout["reference"] in page.text and REASON_WORDS[change][0] in page.text
 
     sent = await _step(office, april["id"], "send")
     assert sent["status"] == "sent" and sent["by_status"] == {"sent": 1, "cancelled": 1}
