@@ -76,6 +76,7 @@ def run_output(run: PayoutRun, summary: Any = None) -> RunOutput:
         output.by_bank, output.by_commune = summary.by_bank, summary.by_commune
         output.by_status, output.skipped = summary.by_status, summary.skipped
         output.held, output.held_count = summary.held, summary.held_count
+        output.withheld, output.withheld_count = summary.withheld, len(summary.withheld)
     return output
 
 

@@ -56,6 +56,9 @@ class RunOutput(msgspec.Struct):
     # flag, an account blocked by a return); their months stay unpaid for the next run's arrears.
     held_count: int = 0
     held: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    # Payouts withheld (cancelled, months released) because the registry changed after compute or approval.
+    withheld_count: int = 0
+    withheld: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 class PayoutOutput(msgspec.Struct):

@@ -32,6 +32,7 @@ from app.payouts.accounts import (
     payable_account,
 )
 from app.payouts.service.errors import Conflict
+from app.payouts.service.recheck import withhold_changed
 from app.payouts.service.runs import check_approvable, check_sendable, get_run, run_work_lock, set_progress
 from ledger.accounts import (
     AccountConflict,
@@ -211,17 +212,29 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
             run = await get_run(session, run_id)
             resuming = check_approvable(run, actor)
             if not resuming:
+                # Registry changes recorded after compute (a death, a suspension, ...): their payouts are
+                # withheld, in the transaction that approves the rest (a resumed approval finds them done).
+                assert run.computed_at is not None
+                withheld = await withhold_changed(session, run_id=run_id, programme=run.programme_code,
+                                                  since=run.computed_at, actor=actor, step="approve")
                 await session.execute(text(
                     """UPDATE payout_run SET status = 'approved', approved_by = :actor, approved_at = now()
                         WHERE id = :run"""), {"actor": actor, "run": run_id})
                 await record(session, actor=actor, action="payout_run.approve", object_type="payout_run",
-                             object_id=run_id, after={"payouts": run.payout_count, "total": run.total_amount})
+                             object_id=run_id,
+                             after={"payouts": run.payout_count - len(withheld),
+                                    "total": run.total_amount - sum(w.amount for w in withheld),
+                                    "withheld": len(withheld)})
+                total = run.payout_count - len(withheld)
+            else:
+                total = int(await session.scalar(text(
+                    "SELECT count(*) FROM payout WHERE run_id = :run AND status = 'scheduled'"), {"run": run_id}) or 0)
             await session.commit()
-            programme, total = run.programme_code, run.payout_count
+            programme = run.programme_code
         await set_progress(conn, run_id, phase="approving", total=total)
         await conn.commit()
         done = 0
-        async for chunk in _payout_chunks(engine, run_id, "true", chunk_size, "approve"):
+        async for chunk in _payout_chunks(engine, run_id, "p.status = 'scheduled'", chunk_size, "approve"):
             rows = chunk.rows
             async with AsyncSession(bind=conn, expire_on_commit=False) as session:
                 expense = expense_account(programme)
@@ -353,6 +366,11 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
         async with AsyncSession(bind=conn, expire_on_commit=False) as session:
             run = await get_run(session, run_id)
             check_sendable(run)
+            # Registry changes recorded after approval: those payouts are not sent, and their approval is
+            # undone (release transfers), before the funding check counts what is left to send.
+            assert run.approved_at is not None
+            await withhold_changed(session, run_id=run_id, programme=run.programme_code, since=run.approved_at,
+                                   actor=actor, step="send")
             # One send of a programme's runs checks its budget at a time, until its run is marked sending (from
             # then on its unsent payouts count as taken): two runs cannot both spend the same funding.
             await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),

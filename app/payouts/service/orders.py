@@ -92,7 +92,8 @@ def render_orders(header: PaymentBatchHeader, orders: Sequence[PaymentOrder], fi
 async def run_orders(session: AsyncSession, run_id: UUID, bank_bin: str) -> tuple[PaymentBatchHeader, list[PaymentOrder]]:
     """The sent (or later) bank payouts of one run at one bank."""
     rows = list(await session.execute(text(
-        _ORDER_ROWS + " WHERE p.run_id = :run AND p.bank_bin = :bin AND p.status <> 'scheduled' ORDER BY p.serial"),
+        _ORDER_ROWS + """ WHERE p.run_id = :run AND p.bank_bin = :bin AND p.status NOT IN ('scheduled', 'cancelled')
+                        ORDER BY p.serial"""),
         {"run": run_id, "bin": bank_bin}))
     if not rows:
         raise NotFound("Không có lệnh chi nào cho ngân hàng này trong đợt chi (đợt chi đã gửi chưa?)",
@@ -133,7 +134,7 @@ async def cash_handover(session: AsyncSession, run_id: UUID, commune: str | None
                         communes: Sequence[str] | None = None, provinces: Sequence[str] | None = None) -> bytes:
     """The cash handover list of a run, a sheet per commune; ``communes`` / ``provinces`` (None: all) is
     the caller's scope (commune staff hand over the cash of their own communes)."""
-    query = _ORDER_ROWS + " WHERE p.run_id = :run AND p.channel = 'cash'"
+    query = _ORDER_ROWS + " WHERE p.run_id = :run AND p.channel = 'cash' AND p.status <> 'cancelled'"
     if commune:
         query += " AND p.commune_code = :commune"
     if communes is not None:

@@ -4,6 +4,7 @@ lock, the state each step starts from, and cancelling a run before approval."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -190,6 +191,8 @@ class RunSummary:
     skipped: list[dict[str, Any]]
     held: list[dict[str, Any]]
     held_count: int
+    # Payouts withheld at approval or send because of registry changes recorded after compute.
+    withheld: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
@@ -224,8 +227,13 @@ async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
             WHERE s.run_id = :run AND s.reason = ANY(:holds)
             ORDER BY s.since NULLS LAST, b.commune_code, b.full_name LIMIT :limit"""),
         {"run": run_id, "holds": list(HOLD_REASONS), "limit": LISTED_SKIPS})] if held_count else []
+    withheld = []
+    if by_status.get("cancelled"):
+        from app.payouts.service.recheck import withheld_in_run  # recheck imports this module
+
+        withheld = await withheld_in_run(session, run_id)
     return RunSummary(run=run, by_bank=by_bank, by_commune=by_commune, by_status=by_status, skipped=skipped,
-                      held=held, held_count=held_count)
+                      held=held, held_count=held_count, withheld=withheld)
 
 
 def _skip_output(row: Any) -> dict[str, Any]:

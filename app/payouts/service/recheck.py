@@ -1,0 +1,214 @@
+"""Registry changes recorded after a run was computed (or approved): withhold the payouts they end.
+
+Compute applies the entitlement rules once. A death, a suspension, a move or an enrolment change
+recorded later is not in the run's payouts, so approval and sending look again — only at the people
+whose registry rows changed since (one query when nobody did), never at the whole run:
+
+1. ``changed_payouts``: the run's scheduled payouts of people with a ``beneficiary_event`` recorded, or
+   an enrolment of the programme's benefit group written, after the step's time (set-based).
+2. ``payouts_not_owed``: each of their unreleased months checked against the registry's own rules,
+   ``entitlements_for_month(month)`` restricted to those people (the function compute's programme
+   variant mirrors: tests/app/registry/test_sql_rules.py). A month not owed any more — or owed through
+   another enrolment or at another amount — makes the whole payout wrong.
+3. ``withhold``: such a payout is cancelled with its reason and its months are released, so a later run
+   pays the months still owed, exactly once (``uq_payout_month_enrolment``). At send the payout's
+   approval (``expense:P`` → ``payable:beneficiary:B``) is already posted: the ``release`` step posts
+   the reversing ``payable:beneficiary:B`` → ``expense:P``, as a reissue does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record
+from app.payouts.accounts import expense_account, payable_account
+from app.payouts.service.errors import Conflict
+from app.payouts.service.runs import format_period
+from ledger.accounts import ensure_accounts
+from ledger.schemas import APPLIED_RESULTS, TransferKind
+from ledger.service import create_transfer_arrays
+
+log = structlog.get_logger()
+
+# What payout.return_reason says of a payout withheld because of a registry change (the prefix tells it
+# from a bank's return code), and how staff read it.
+WITHHELD_PREFIX = "withheld:"
+WITHHOLD_REASONS = {
+    "deceased": ("Người hưởng đã qua đời", "the beneficiary has died"),
+    "suspended": ("Người hưởng đang bị tạm dừng trợ cấp", "the beneficiary's allowance is suspended"),
+    "moved": ("Người hưởng đã chuyển nơi cư trú", "the beneficiary has moved"),
+    "enrolment_changed": ("Quyết định hưởng trợ cấp đã thay đổi", "the enrolment has changed"),
+}
+STEP_VI = {"approve": "khi duyệt", "send": "khi gửi ngân hàng"}
+
+# The run's scheduled payouts of people whose registry rows changed after :since. Events and enrolments
+# carry when they were written (beneficiary_event.recorded_at, enrolment.updated_at, which every change
+# of an enrolment sets); each payout is then found through uq_payout_run_beneficiary, so a run of a
+# million people costs only the scan for changes, not a read of its payouts.
+_CHANGED_PAYOUTS = text(
+    """
+    WITH changed AS (
+        SELECT e.beneficiary_id FROM beneficiary_event e WHERE e.recorded_at > :since
+        UNION
+        SELECT n.beneficiary_id FROM enrolment n
+         WHERE (n.updated_at > :since OR n.created_at > :since)
+           AND n.programme_code IN (SELECT g.code FROM programme g
+                                     WHERE g.benefit_group = (SELECT q.benefit_group FROM programme q
+                                                               WHERE q.code = :programme))
+    )
+    SELECT p.id, p.beneficiary_id FROM changed c
+      JOIN payout p ON p.run_id = :run AND p.beneficiary_id = c.beneficiary_id
+     WHERE p.status = 'scheduled'
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Withheld:
+    """One payout withheld, with what staff need to follow it up."""
+
+    payout_id: UUID
+    reference: str
+    beneficiary_id: UUID
+    full_name: str
+    amount: int
+    reason: str
+    months_not_owed: tuple[date, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        vi, en = WITHHOLD_REASONS[self.reason]
+        months = ", ".join(format_period(m) for m in self.months_not_owed)
+        return {"payout_id": str(self.payout_id), "reference": self.reference,
+                "beneficiary_id": str(self.beneficiary_id), "full_name": self.full_name, "amount": self.amount,
+                "reason": self.reason, "months_not_owed": [format_period(m) for m in self.months_not_owed],
+                "reason_vi": f"{vi}: không còn được hưởng tháng {months}",
+                "reason_en": f"{en}: no longer entitled for {months}"}
+
+
+async def changed_payouts(session: AsyncSession, run_id: UUID, programme: str, since: datetime) -> dict[UUID, UUID]:
+    """payout id -> person, of the run's scheduled payouts whose person's registry rows changed after
+    ``since`` (one query)."""
+    rows = await session.execute(_CHANGED_PAYOUTS, {"run": run_id, "programme": programme, "since": since})
+    return {r.id: r.beneficiary_id for r in rows}
+
+
+async def payouts_not_owed(session: AsyncSession, payouts: dict[UUID, UUID]) -> dict[UUID, list[date]]:
+    """payout id -> its unreleased months the person is no longer entitled to (as paid: same enrolment and
+    amount), by the registry's rules now; payouts still right are left out."""
+    months = await session.execute(text(
+        """SELECT payout_id, enrolment_id, month, amount FROM payout_month
+            WHERE payout_id = ANY(:payouts) AND released_at IS NULL"""), {"payouts": list(payouts)})
+    by_month: dict[date, list[Any]] = defaultdict(list)
+    for row in months:
+        by_month[row.month].append(row)
+    people = sorted(set(payouts.values()))
+    wrong: dict[UUID, list[date]] = defaultdict(list)
+    for month, rows in sorted(by_month.items()):
+        # entitlements_for_month(month) is an inlinable SQL function: the filter on the person reaches the
+        # status history through its index, so this reads only these people's rows.
+        owed = {(r.beneficiary_id, r.enrolment_id, int(r.amount)) for r in await session.execute(text(
+            """SELECT beneficiary_id, enrolment_id, amount FROM entitlements_for_month(CAST(:month AS date))
+                WHERE beneficiary_id = ANY(:people)"""), {"month": month, "people": people})}
+        for row in rows:
+            if (payouts[row.payout_id], row.enrolment_id, int(row.amount)) not in owed:
+                wrong[row.payout_id].append(month)
+    return dict(wrong)
+
+
+async def _reasons(session: AsyncSession, people: list[UUID], since: datetime) -> dict[UUID, tuple[str, str]]:
+    """person -> (reason code, full name): their status now, else a move recorded since, else the enrolment."""
+    rows = await session.execute(text(
+        """SELECT b.id, b.full_name,
+                  CASE WHEN b.status IN ('deceased', 'suspended') THEN b.status
+                       WHEN EXISTS (SELECT 1 FROM beneficiary_event e
+                                     WHERE e.beneficiary_id = b.id AND e.kind = 'moved' AND e.recorded_at > :since)
+                            THEN 'moved'
+                       ELSE 'enrolment_changed' END AS reason
+             FROM beneficiary b WHERE b.id = ANY(:people)"""), {"people": people, "since": since})
+    return {r.id: (r.reason, r.full_name) for r in rows}
+
+
+async def withhold_changed(session: AsyncSession, *, run_id: UUID, programme: str, since: datetime, actor: str,
+                           step: str) -> list[Withheld]:
+    """Withhold (cancel, with the reason; months released) the run's scheduled payouts that registry changes
+    recorded after ``since`` made wrong, and audit it; at ``step`` "send" also post each one's release
+    (payable → expense), undoing its approval. In the caller's transaction; the withheld payouts."""
+    changed = await changed_payouts(session, run_id, programme, since)
+    if not changed:
+        return []
+    wrong = await payouts_not_owed(session, changed)
+    if not wrong:
+        log.info("payout_recheck_clean", run=str(run_id), step=step, people_changed=len(changed))
+        return []
+    reasons = await _reasons(session, sorted({changed[p] for p in wrong}), since)
+    rows = await session.execute(text(
+        """UPDATE payout p SET status = 'cancelled', return_reason = :prefix || r.reason
+             FROM unnest(CAST(:ids AS uuid[]), CAST(:reasons AS text[])) AS r(id, reason)
+            WHERE p.id = r.id AND p.status = 'scheduled'
+        RETURNING p.id, p.reference, p.beneficiary_id, p.amount"""),
+        {"prefix": WITHHELD_PREFIX, "ids": list(wrong), "reasons": [reasons[changed[p]][0] for p in wrong]})
+    withheld = sorted((Withheld(payout_id=r.id, reference=r.reference, beneficiary_id=r.beneficiary_id,
+                                full_name=reasons[r.beneficiary_id][1], amount=int(r.amount),
+                                reason=reasons[r.beneficiary_id][0], months_not_owed=tuple(wrong[r.id]))
+                       for r in rows), key=lambda w: w.reference)
+    ids = [w.payout_id for w in withheld]
+    await session.execute(text(
+        """UPDATE payout_month SET released_at = now(), released_by = :actor
+            WHERE payout_id = ANY(:ids) AND released_at IS NULL"""), {"actor": actor, "ids": ids})
+    if step == "send":
+        await _release(session, programme, withheld)
+    await record(session, actor=actor, action="payout_run.withhold", object_type="payout_run", object_id=run_id,
+                 after={"step": step, "since": since, "withheld": [w.as_dict() for w in withheld],
+                        "count": len(withheld), "amount": sum(w.amount for w in withheld)})
+    log.info("payout_recheck_withheld", run=str(run_id), step=step, people_changed=len(changed),
+             withheld=len(withheld))
+    return withheld
+
+
+async def _release(session: AsyncSession, programme: str, withheld: list[Withheld]) -> None:
+    """Undo the approval of payouts withheld at send: payable:beneficiary:B → expense:P, the release step."""
+    from app.payouts.service.ledger_steps import payout_transfer_id  # ledger_steps imports this module
+
+    expense = expense_account(programme)
+    payables = [payable_account(w.beneficiary_id) for w in withheld]
+    ids = await ensure_accounts(session, list({s.code: s for s in [expense, *payables]}.values()))
+    results = await create_transfer_arrays(
+        session, ids=[payout_transfer_id(w.payout_id, "release") for w in withheld], code="payout.release",
+        kind=TransferKind.single, debit_account_ids=[ids[p.code] for p in payables],
+        credit_account_ids=[ids[expense.code]] * len(withheld), amounts=[w.amount for w in withheld],
+        references=[w.reference for w in withheld], all_or_nothing=True)
+    refused = sorted({str(r) for r in results if r not in APPLIED_RESULTS})
+    if refused:
+        raise Conflict(f"Sổ cái từ chối hoàn tác duyệt các khoản bị giữ lại: {', '.join(refused)}",
+                       f"the ledger refused releasing the withheld payouts: {', '.join(refused)}")
+
+
+def withheld_text(reason_code: str | None) -> tuple[str, str] | None:
+    """The (Vietnamese, English) reason of a payout withheld by the re-check; None for any other payout."""
+    if not reason_code or not reason_code.startswith(WITHHELD_PREFIX):
+        return None
+    return WITHHOLD_REASONS.get(reason_code.removeprefix(WITHHELD_PREFIX))
+
+
+async def withheld_in_run(session: AsyncSession, run_id: UUID) -> list[dict[str, Any]]:
+    """The run's payouts withheld by the re-check, by reference (read only when the run has cancelled ones)."""
+    rows = await session.execute(text(
+        """SELECT p.id, p.reference, p.beneficiary_id, b.full_name, p.amount, p.return_reason
+             FROM payout p JOIN beneficiary b ON b.id = p.beneficiary_id
+            WHERE p.run_id = :run AND p.status = 'cancelled' AND p.return_reason LIKE :prefix
+            ORDER BY p.reference LIMIT 1000"""), {"run": run_id, "prefix": WITHHELD_PREFIX + "%"})
+    items = []
+    for r in rows:
+        vi, en = withheld_text(r.return_reason) or ("", "")
+        items.append({"payout_id": str(r.id), "reference": r.reference, "beneficiary_id": str(r.beneficiary_id),
+                      "full_name": r.full_name, "amount": int(r.amount),
+                      "reason": r.return_reason.removeprefix(WITHHELD_PREFIX), "reason_vi": vi, "reason_en": en})
+    return items

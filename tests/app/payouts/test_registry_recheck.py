@@ -1,0 +1,225 @@
+"""Registry changes recorded after a run was computed or approved: approval and sending look again.
+
+A death or a suspension recorded after compute makes approval withhold that person's payout (cancelled,
+with the reason; months released, so a supplementary run pays the months still owed, once). Recorded
+after approval, sending holds the payout back and posts the release that undoes its approval."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import pytest
+from sqlalchemy import event, text
+
+from app.database import session_scope
+from app.payouts.service import orders as order_service
+from app.payouts.service.ledger_steps import approve_run, payout_transfer_id
+from app.registry.fake import BeneficiaryFaker
+from ledger import verify_ledger
+from tests.support.ledger import totals
+from tests.support.world import VIETCOMBANK, Office, person
+
+# The victim is enrolled from March and paid first by the April run: March (arrears) and April, 650,000 each.
+# A death on 20 March leaves March owed (alive on some of its days); a suspension from 1 April does too.
+CHANGES = {
+    "deceased": {"kind": "deceased", "effective_on": "2026-03-20"},
+    "suspended": {"kind": "suspended", "effective_on": "2026-04-01", "reason": "Kiểm tra lại hồ sơ"},
+}
+REASON_WORDS = {"deceased": ("qua đời", "died"), "suspended": ("tạm dừng", "suspended")}
+
+
+@pytest.fixture
+async def office(client, engine):
+    return await Office(client, engine).setup()
+
+
+async def _world(office: Office) -> dict[str, Any]:
+    """March paid to one person; a second person enrolled from March, not paid yet; funds for April."""
+    faker = BeneficiaryFaker(seed=11)
+    alive = person(faker, category="NCT_80")
+    await office.import_people([alive])
+    await office.register_disbursement(VIETCOMBANK)
+    assert (await office.fund(VIETCOMBANK, 20_000_000, "FT-RECHECK-1")).status_code == 201
+    march = await office.run_cycle("2026-03")
+    assert march["by_status"] == {"sent": 1}
+    victim = person(faker, category="NCT_80", start="2026-03")
+    await office.import_people([victim])
+    return {"alive": alive, "victim": victim, "victim_id": await office.beneficiary_id(victim.national_id)}
+
+
+async def _computed(office: Office, period: str = "2026-04", kind: str = "regular") -> dict[str, Any]:
+    await office.be("lan.officer")
+    created = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": period, "kind": kind})
+    assert created.status_code == 201, created.text
+    computed = await office.post(f"/api/payout-runs/{created.json()['id']}/compute")
+    assert computed.status_code == 200, computed.text
+    return computed.json()
+
+
+async def _payouts(office: Office, run_id: str) -> dict[str, dict[str, Any]]:
+    listed = (await office.client.get(f"/api/payout-runs/{run_id}/payouts")).json()["items"]
+    return {item["full_name"]: item for item in listed}
+
+
+async def _record(office: Office, beneficiary_id: str, change: str) -> None:
+    await office.be("lan.officer")
+    response = await office.post(f"/api/beneficiaries/{beneficiary_id}/events", json=CHANGES[change])
+    assert response.status_code in (200, 201), response.text
+
+
+async def _step(office: Office, run_id: str, step: str) -> dict[str, Any]:
+    await office.be("minh.approver" if step == "approve" else "lan.officer")
+    response = await office.post(f"/api/payout-runs/{run_id}/{step}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _order_references(engine, run_id: str) -> set[str]:
+    async with session_scope(engine) as session:
+        _, orders = await order_service.run_orders(session, UUID(run_id), VIETCOMBANK)
+    return {o.reference for o in orders}
+
+
+def _assert_withheld(body: dict[str, Any], victim_payout: dict[str, Any], change: str) -> None:
+    assert body["withheld_count"] == 1
+    (item,) = body["withheld"]
+    vi, en = REASON_WORDS[change]
+    assert (item["reference"], item["full_name"], item["amount"], item["reason"]) == (
+        victim_payout["reference"], victim_payout["full_name"], 1_300_000, change)
+    assert vi in item["reason_vi"] and en in item["reason_en"]
+
+
+@pytest.mark.parametrize("change", ["deceased", "suspended"])
+async def test_change_after_compute_withholds_at_approval_and_months_still_owed_are_paid_once(office, engine, change):
+    world = await _world(office)
+    april = await _computed(office)
+    before = await _payouts(office, april["id"])
+    victim_payout, alive_payout = before[world["victim"].full_name], before[world["alive"].full_name]
+    assert victim_payout["months"] == ["2026-03", "2026-04"] and victim_payout["amount"] == 1_300_000
+    await _record(office, world["victim_id"], change)
+
+    approved = await _step(office, april["id"], "approve")
+    assert approved["status"] == "approved" and approved["by_status"] == {"scheduled": 1, "cancelled": 1}
+    _assert_withheld(approved, victim_payout, change)
+    detail = (await office.client.get(f"/api/payout-runs/{april['id']}")).json()
+    assert detail["withheld"] == approved["withheld"]
+    page = await office.client.get(f"/payout-runs/{april['id']}")
+    assert page.status_code == 200 and "Giữ lại, không chi (1 khoản)" in page.text
+    assert victim_payout["reference"] in page.text and REASON_WORDS[change][0] in page.text
+
+    sent = await _step(office, april["id"], "send")
+    assert sent["status"] == "sent" and sent["by_status"] == {"sent": 1, "cancelled": 1}
+    assert await _order_references(engine, april["id"]) == {alive_payout["reference"]}
+    after = await _payouts(office, april["id"])
+    assert after[world["victim"].full_name]["status"] == "cancelled"
+    async with session_scope(engine) as session:
+        # Only the entitlements approved: March and April of the one person alive and active.
+        assert await totals(session, "expense:TGXH") == (2 * 650_000, 0, 0, 0)
+        assert await totals(session, f"payable:beneficiary:{world['victim_id']}") == (0, 0, 0, 0)
+        released = await session.scalar(text(
+            "SELECT count(*) FROM payout_month WHERE payout_id = :p AND released_at IS NOT NULL"),
+            {"p": victim_payout["id"]})
+        assert released == 2
+        audit = (await session.execute(text(
+            """SELECT actor, after FROM audit_log WHERE action = 'payout_run.withhold' AND object_id = :run"""),
+            {"run": april["id"]})).one()
+        assert audit.actor == "minh.approver" and audit.after["step"] == "approve"
+        assert [w["reference"] for w in audit.after["withheld"]] == [victim_payout["reference"]]
+        assert audit.after["withheld"][0]["months_not_owed"] == ["2026-04"]
+        report = await verify_ledger(session)
+    assert report.ok, report.problems
+
+    # March, still owed, is paid by a supplementary run; a second one finds nothing left for the person.
+    supplementary = await _computed(office, kind="supplementary")
+    paid = await _payouts(office, supplementary["id"])
+    assert list(paid) == [world["victim"].full_name]
+    assert (paid[world["victim"].full_name]["months"], paid[world["victim"].full_name]["amount"]) == (
+        ["2026-03"], 650_000)
+    assert (await _step(office, supplementary["id"], "approve"))["withheld_count"] == 0
+    assert (await _step(office, supplementary["id"], "send"))["by_status"] == {"sent": 1}
+    again = await _computed(office, kind="supplementary")
+    assert again["count"] == 0 and await _payouts(office, again["id"]) == {}
+    async with session_scope(engine) as session:
+        march_paid = await session.scalar(text(
+            """SELECT count(*) FROM payout_month WHERE beneficiary_id = :b AND month = DATE '2026-03-01'
+                  AND released_at IS NULL"""), {"b": world["victim_id"]})
+        assert march_paid == 1
+        report = await verify_ledger(session)
+    assert report.ok, report.problems
+
+
+@pytest.mark.parametrize("change", ["deceased", "suspended"])
+async def test_change_after_approval_holds_the_payout_at_send_and_reverses_its_approval(office, engine, change):
+    world = await _world(office)
+    april = await _computed(office)
+    payouts = await _payouts(office, april["id"])
+    victim_payout, alive_payout = payouts[world["victim"].full_name], payouts[world["alive"].full_name]
+    approved = await _step(office, april["id"], "approve")
+    assert approved["withheld_count"] == 0 and approved["by_status"] == {"scheduled": 2}
+    payable = f"payable:beneficiary:{world['victim_id']}"
+    async with session_scope(engine) as session:
+        assert await totals(session, payable) == (0, 1_300_000, 0, 0)
+    await _record(office, world["victim_id"], change)
+
+    sent = await _step(office, april["id"], "send")
+    assert sent["status"] == "sent" and sent["by_status"] == {"sent": 1, "cancelled": 1}
+    _assert_withheld(sent, victim_payout, change)
+    assert await _order_references(engine, april["id"]) == {alive_payout["reference"]}
+    async with session_scope(engine) as session:
+        # The approval stands as posted; the release takes it back: the person is owed nothing by this run.
+        assert await totals(session, payable) == (1_300_000, 1_300_000, 0, 0)
+        assert await totals(session, "expense:TGXH") == (4 * 650_000, 1_300_000, 0, 0)
+        release = (await session.execute(text(
+            """SELECT t.amount, t.code, d.code AS debit, c.code AS credit FROM ledger_transfer t
+                 JOIN ledger_account d ON d.id = t.debit_account_id JOIN ledger_account c ON c.id = t.credit_account_id
+                WHERE t.id = :id"""), {"id": payout_transfer_id(UUID(victim_payout["id"]), "release")})).one()
+        assert (release.amount, release.code, release.debit, release.credit) == (
+            1_300_000, "payout.release", payable, "expense:TGXH")
+        sent_transfer = await session.scalar(text("SELECT count(*) FROM ledger_transfer WHERE id = :id"),
+                                             {"id": payout_transfer_id(UUID(victim_payout["id"]), "send")})
+        assert sent_transfer == 0
+        audit = (await session.execute(text(
+            "SELECT actor, after FROM audit_log WHERE action = 'payout_run.withhold' AND object_id = :run"),
+            {"run": april["id"]})).one()
+        assert audit.actor == "lan.officer" and audit.after["step"] == "send" and audit.after["count"] == 1
+        report = await verify_ledger(session)
+    assert report.ok, report.problems
+
+    supplementary = await _computed(office, kind="supplementary")
+    paid = await _payouts(office, supplementary["id"])
+    assert [(p["months"], p["amount"]) for p in paid.values()] == [(["2026-03"], 650_000)]
+
+
+async def test_run_where_nobody_changed_is_approved_and_sent_as_before_with_one_query_for_the_check(office, engine):
+    world = await _world(office)
+    april = await _computed(office)
+    payouts = await _payouts(office, april["id"])
+    # A change to someone outside the run's people, recorded after compute, changes nothing either.
+    statements: list[str] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", remember)
+    try:
+        await approve_run(engine, UUID(april["id"]), actor="minh.approver")
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", remember)
+    # The re-check is the one statement that reads the registry's changes; no entitlement is re-evaluated.
+    assert sum("beneficiary_event" in s for s in statements) == 1
+    assert not any("entitlements_for_month" in s for s in statements)
+
+    detail = (await office.client.get(f"/api/payout-runs/{april['id']}")).json()
+    assert detail["status"] == "approved" and detail["withheld_count"] == 0 and detail["withheld"] == []
+    assert detail["by_status"] == {"scheduled": 2}
+    sent = await _step(office, april["id"], "send")
+    assert sent["status"] == "sent" and sent["by_status"] == {"sent": 2} and sent["withheld_count"] == 0
+    assert await _order_references(engine, april["id"]) == {p["reference"] for p in payouts.values()}
+    async with session_scope(engine) as session:
+        assert await totals(session, "expense:TGXH") == (650_000 + 650_000 + 1_300_000, 0, 0, 0)
+        assert await session.scalar(text(
+            "SELECT count(*) FROM audit_log WHERE action = 'payout_run.withhold'")) == 0
+        report = await verify_ledger(session)
+    assert report.ok, report.problems
+    assert world["victim"].full_name in payouts
