@@ -56,6 +56,14 @@ async def _check_commune(session: AsyncSession, principal: Principal, commune: s
         raise Problem(403, bilingual("Xã/phường này không thuộc phạm vi của bạn", "This commune is outside your scope"))
 
 
+async def _check_province(session: AsyncSession, provinces: Sequence[str] | None, province: str) -> None:
+    """403 for a province outside the caller's scope (whether it exists or not), 404 for an unknown one."""
+    if provinces is not None and province not in provinces:
+        raise Problem(403, bilingual("Tỉnh này không thuộc phạm vi của bạn", "This province is outside your scope"))
+    if await session.scalar(text("SELECT 1 FROM province WHERE code = :p"), {"p": province}) is None:
+        raise Problem(404, bilingual(f"Không có tỉnh/thành phố mã {province}", f"unknown province {province}"))
+
+
 def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
 
@@ -77,8 +85,8 @@ class ReportController(Controller):
         if commune is not None:
             await _check_commune(db_session, principal, commune)
         communes, provinces = scope_of(principal)
-        if province is not None and provinces is not None and province not in provinces:
-            raise Problem(403, bilingual("Tỉnh này không thuộc phạm vi của bạn", "This province is outside your scope"))
+        if province is not None:
+            await _check_province(db_session, provinces, province)
         return await time_to_withdrawal(db_session, period=_period(period), group_by=group_by, communes=communes,
                                         provinces=provinces, commune=commune, province=province)
 
@@ -120,8 +128,8 @@ class ReportController(Controller):
         if format != "xlsx":
             raise Problem(400, bilingual("Định dạng phải là xlsx", "format must be xlsx"))
         communes, provinces = scope_of(principal)
-        if province is not None and provinces is not None and province not in provinces:
-            raise Problem(403, bilingual("Tỉnh này không thuộc phạm vi của bạn", "This province is outside your scope"))
+        if province is not None:
+            await _check_province(db_session, provinces, province)
         month = _period(period)
         content = await monthly_workbook(db_session, period=month, province=province, communes=communes,
                                          provinces=provinces)
