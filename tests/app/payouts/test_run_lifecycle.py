@@ -110,6 +110,7 @@ async def test_maker_checker_send_needs_funding_and_orders_reach_only_their_bank
     assert any(650_000 in row for row in sheet.iter_rows(values_only=True))
     csv_file = await client.get(f"/api/payout-runs/{run_id}/orders", params={"bank": VIETCOMBANK, "format": "csv"})
     rows = list(csv.reader(io.StringIO(csv_file.content.decode("utf-8-sig"))))
+    assert csv_file.headers["content-type"] == "text/csv; charset=utf-8"  # one charset, not two
     assert len(rows) >= 2
     pain = await client.get(f"/api/payout-runs/{run_id}/orders", params={"bank": VIETCOMBANK, "format": "pain001"})
     assert b"<PurpCd>" not in pain.content and b"SSBE" in pain.content and b"<CtrlSum>650000" in pain.content
