@@ -22,6 +22,7 @@ from reports.workbooks import monthly_workbook
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REPORT_READERS = (Role.officer, Role.auditor, Role.commune_staff, Role.admin)
 FOLLOW_UP_READERS = (Role.commune_staff, Role.officer, Role.auditor)
+MAX_NAMED_COMMUNES = 5  # a file name lists at most this many commune codes
 
 
 def _principal(request: Request[Any, Any, Any]) -> Principal:
@@ -62,6 +63,17 @@ async def _check_province(session: AsyncSession, provinces: Sequence[str] | None
         raise Problem(403, bilingual("Tỉnh này không thuộc phạm vi của bạn", "This province is outside your scope"))
     if await session.scalar(text("SELECT 1 FROM province WHERE code = :p"), {"p": province}) is None:
         raise Problem(404, bilingual(f"Không có tỉnh/thành phố mã {province}", f"unknown province {province}"))
+
+
+def _follow_up_name(commune: str | None, communes: Sequence[str] | None) -> str:
+    """What the follow-up file is named after: the commune asked for, else the caller's communes (commune
+    staff), else "all"."""
+    if commune is not None:
+        return commune
+    if not communes:
+        return "all"
+    codes = sorted(communes)
+    return "-".join(codes) if len(codes) <= MAX_NAMED_COMMUNES else f"{codes[0]}-va-{len(codes) - 1}-xa-khac"
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -106,7 +118,7 @@ class ReportController(Controller):
         people = await follow_up_list(db_session, communes=communes, provinces=provinces, commune=commune,
                                       min_days=min_days, as_of=as_of)
         if format == "xlsx":
-            name = commune or "all"
+            name = _follow_up_name(commune, communes)
             title = ("Danh sách theo dõi rút tiền — các xã/phường bạn phụ trách / "
                      "Follow-up list — the communes you cover")
             if commune is not None:
