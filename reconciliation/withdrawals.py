@@ -470,14 +470,18 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
                   IS DISTINCT FROM (i.account_number, i.occurred_at, i.amount, i.channel) AS differs
              FROM withdrawal_input i JOIN withdrawal w ON w.bank_bin = $1 AND w.bank_reference = i.bank_reference
             ORDER BY i.row_number""", bank_bin)
-    duplicate_rows = {r["row_number"] for r in existing}
+    # A reference already received is a duplicate when the row repeats it, a conflict when it differs:
+    # each row is counted once, so rows = accepted + duplicates + conflicts.
+    duplicate_rows = {r["row_number"] for r in existing if not r["differs"]}
+    conflict_rows = {r["row_number"] for r in existing if r["differs"]}
+    accepted = len(rows) - len(duplicate_rows) - len(conflict_rows)
     unknown = await driver.fetch(
         """SELECT row_number, account_number, bank_reference, amount, occurred_at FROM withdrawal_input
             WHERE beneficiary_id IS NULL ORDER BY row_number""")
     unknown_accounts = [{"row": r["row_number"], "account_number": r["account_number"],
                          "bank_ref": r["bank_reference"], "amount": r["amount"],
                          "occurred_at": r["occurred_at"].isoformat()}
-                        for r in unknown if r["row_number"] not in duplicate_rows]
+                        for r in unknown if r["row_number"] not in duplicate_rows | conflict_rows]
     conflicts = [{"row": r["row_number"], "bank_ref": r["bank_reference"],
                   "message": "Mã giao dịch đã có với nội dung khác; giữ bản đã nhận",
                   "message_en": "reference already received with other fields; the first one is kept"}
@@ -486,7 +490,7 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
         """INSERT INTO withdrawal_intake (bank_bin, source_name, format, sha256, rows, accepted, duplicates,
                                           unknown_accounts, uploaded_by)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id""",
-        bank_bin, source_name[:200], file_format, sha256, len(rows), len(rows) - len(duplicate_rows),
+        bank_bin, source_name[:200], file_format, sha256, len(rows), accepted,
         len(duplicate_rows), len(unknown_accounts), recorded_by)
     inserted = await driver.fetch(
         """WITH added AS (
@@ -502,9 +506,9 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
     people = [r["beneficiary_id"] for r in inserted]
     if people:
         await reallocate(session, people)
-    log.info("withdrawals_received", bank=bank_bin, rows=len(rows), accepted=len(rows) - len(duplicate_rows),
+    log.info("withdrawals_received", bank=bank_bin, rows=len(rows), accepted=accepted,
              duplicates=len(duplicate_rows), unknown_accounts=len(unknown_accounts), conflicts=len(conflicts))
-    return IntakeResult(intake_id=intake_id, rows=len(rows), accepted=len(rows) - len(duplicate_rows),
+    return IntakeResult(intake_id=intake_id, rows=len(rows), accepted=accepted,
                         duplicates=len(duplicate_rows), unknown_accounts=unknown_accounts, conflicts=conflicts)
 
 

@@ -112,12 +112,19 @@ FOLLOW_UP_COLUMNS = (
     Column("Điện thoại / Phone", 13), Column("Địa chỉ / Address", 30),
     Column("Số tiền chờ rút (đ) / Amount waiting (VND)", 16, money=True),
     Column("Chờ từ ngày / Waiting since", 13), Column("Số ngày chờ / Days waiting", 9),
-    Column("Liên hệ gần nhất / Last contact", 24), Column("Kết quả liên hệ / Outcome (viết tay)", 28),
+    Column("Liên hệ gần nhất / Last contact", 13), Column("Hình thức liên hệ / Contact kind", 17),
+    Column("Kết quả liên hệ / Outcome (viết tay)", 28),
 )
+DATE_FORMAT = "dd/mm/yyyy"
 
 
-def _local(moment: datetime | None) -> str:
-    return "" if moment is None else (moment.astimezone(UTC) + VIETNAM_OFFSET).strftime("%d/%m/%Y")
+def _date_cell(sheet: Any, moment: datetime | None) -> WriteOnlyCell:
+    """The day of ``moment`` in Việt Nam, as a real date cell (dd/mm/yyyy); empty when there is none."""
+    if moment is None:
+        return WriteOnlyCell(sheet, value=None)
+    cell = WriteOnlyCell(sheet, value=(moment.astimezone(UTC) + VIETNAM_OFFSET).date())
+    cell.number_format = DATE_FORMAT
+    return cell
 
 
 def follow_up_workbook(people: Sequence[WaitingPerson], *, title: str, min_days: int) -> bytes:
@@ -130,16 +137,15 @@ def follow_up_workbook(people: Sequence[WaitingPerson], *, title: str, min_days:
     several_communes = len({person.commune_code for person in people}) > 1
     for number, person in enumerate(people, start=1):
         contact = ""
-        if person.last_contact_at is not None:
-            contact = (f"{_local(person.last_contact_at)} "
-                       f"{CONTACT_LABELS.get(person.last_contact_kind or '', person.last_contact_kind)}")
+        if person.last_contact_kind is not None:
+            contact = CONTACT_LABELS.get(person.last_contact_kind, person.last_contact_kind)
         sheet.append([
             WriteOnlyCell(sheet, value=number), text_cell(sheet, person.full_name),
             WriteOnlyCell(sheet, value=person.age), text_cell(sheet, person.phone or ""),
             text_cell(sheet, f"{person.address}, {person.commune_name}" if several_communes else person.address),
             money_cell(sheet, person.amount_waiting),
-            text_cell(sheet, _local(person.waiting_since)), WriteOnlyCell(sheet, value=person.days_waiting),
-            text_cell(sheet, contact), text_cell(sheet, ""),
+            _date_cell(sheet, person.waiting_since), WriteOnlyCell(sheet, value=person.days_waiting),
+            _date_cell(sheet, person.last_contact_at), text_cell(sheet, contact), text_cell(sheet, ""),
         ])
     first, last = header_row + 1, header_row + len(people)
     if people:

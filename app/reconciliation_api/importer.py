@@ -59,6 +59,9 @@ LINE_COPY_COLUMNS = ("statement_id", "line_no", "bank_bin", "booking_date", "val
                      "funding_id")
 
 
+ALREADY_IMPORTED = "Tệp này đã được nhập trước đó; không ghi nhận gì thêm / this file was already imported; nothing new was applied"
+
+
 @dataclass
 class ImportOutcome:
     """What an import did. ``kind``: created, existing, rejected, forbidden or dry_run."""
@@ -71,6 +74,7 @@ class ImportOutcome:
     errors: list[RowError] = field(default_factory=list)
     total_errors: int = 0
     lines: list[dict[str, Any]] = field(default_factory=list)  # dry run: what each line would do
+    dry_run: bool = False  # asked for a dry run (an already imported file is "existing" either way)
 
     @property
     def statement_id(self) -> str | None:
@@ -82,8 +86,12 @@ class ImportOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"statement_id": self.statement_id, "upload_id": self.upload_id,
-                                "created": self.kind == "created", "dry_run": self.kind == "dry_run",
+                                "created": self.kind == "created",
+                                "dry_run": self.dry_run or self.kind == "dry_run",
+                                "already_imported": self.kind == "existing",
                                 **self.totals(), "statements": self.statements}
+        if self.kind == "existing":
+            body["message"] = ALREADY_IMPORTED
         if self.kind == "dry_run":
             body["results"] = self.lines
         return body
@@ -136,8 +144,10 @@ async def import_statement_file(session: AsyncSession, *, data: bytes, filename:
                                 actor: str, dry_run: bool = False) -> ImportOutcome:
     """Check, keep and apply a statement file of ``bank_bin``'s disbursement account (see the module doc)."""
     with cyclic_gc_paused():  # a million lines, candidates and decisions
-        return await _import_file(session, data=data, filename=filename, bank_bin=bank_bin, actor=actor,
-                                  dry_run=dry_run)
+        outcome = await _import_file(session, data=data, filename=filename, bank_bin=bank_bin, actor=actor,
+                                     dry_run=dry_run)
+    outcome.dry_run = dry_run
+    return outcome
 
 
 async def _import_file(session: AsyncSession, *, data: bytes, filename: str | None, bank_bin: str, actor: str,

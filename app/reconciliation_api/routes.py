@@ -61,9 +61,12 @@ async def _bank_of(db_session: AsyncSession, principal: Principal, bank: str | N
     return bank
 
 
+FORM_MEDIA_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
 async def _upload_content(request: Request[Any, Any, Any]) -> tuple[bytes, str | None]:
-    content_type = request.headers.get("content-type") or ""
-    if content_type.startswith("multipart/form-data"):
+    media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media_type in FORM_MEDIA_TYPES:  # a form carries the statement in its 'file' field, never in its body
         form = await request.form()
         upload = form.get("file")
         if not isinstance(upload, UploadFile):

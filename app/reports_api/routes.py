@@ -22,6 +22,7 @@ from reports.workbooks import monthly_workbook
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REPORT_READERS = (Role.officer, Role.auditor, Role.commune_staff, Role.admin)
 FOLLOW_UP_READERS = (Role.commune_staff, Role.officer, Role.auditor)
+MAX_NAMED_COMMUNES = 5  # a file name lists at most this many commune codes
 
 
 def _principal(request: Request[Any, Any, Any]) -> Principal:
@@ -56,6 +57,25 @@ async def _check_commune(session: AsyncSession, principal: Principal, commune: s
         raise Problem(403, bilingual("Xã/phường này không thuộc phạm vi của bạn", "This commune is outside your scope"))
 
 
+async def _check_province(session: AsyncSession, provinces: Sequence[str] | None, province: str) -> None:
+    """403 for a province outside the caller's scope (whether it exists or not), 404 for an unknown one."""
+    if provinces is not None and province not in provinces:
+        raise Problem(403, bilingual("Tỉnh này không thuộc phạm vi của bạn", "This province is outside your scope"))
+    if await session.scalar(text("SELECT 1 FROM province WHERE code = :p"), {"p": province}) is None:
+        raise Problem(404, bilingual(f"Không có tỉnh/thành phố mã {province}", f"unknown province {province}"))
+
+
+def _follow_up_name(commune: str | None, communes: Sequence[str] | None) -> str:
+    """What the follow-up file is named after: the commune asked for, else the caller's communes (commune
+    staff), else "all"."""
+    if commune is not None:
+        return commune
+    if not communes:
+        return "all"
+    codes = sorted(communes)
+    return "-".join(codes) if len(codes) <= MAX_NAMED_COMMUNES else f"{codes[0]}-va-{len(codes) - 1}-xa-khac"
+
+
 def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
 
@@ -77,8 +97,8 @@ class ReportController(Controller):
         if commune is not None:
             await _check_commune(db_session, principal, commune)
         communes, provinces = scope_of(principal)
-        if province is not None and provinces is not None and province not in provinces:
-            raise Problem(403, bilingual("Tỉnh này không thuộc phạm vi của bạn", "This province is outside your scope"))
+        if province is not None:
+            await _check_province(db_session, provinces, province)
         return await time_to_withdrawal(db_session, period=_period(period), group_by=group_by, communes=communes,
                                         provinces=provinces, commune=commune, province=province)
 
@@ -98,7 +118,7 @@ class ReportController(Controller):
         people = await follow_up_list(db_session, communes=communes, provinces=provinces, commune=commune,
                                       min_days=min_days, as_of=as_of)
         if format == "xlsx":
-            name = commune or "all"
+            name = _follow_up_name(commune, communes)
             title = ("Danh sách theo dõi rút tiền — các xã/phường bạn phụ trách / "
                      "Follow-up list — the communes you cover")
             if commune is not None:
@@ -120,8 +140,8 @@ class ReportController(Controller):
         if format != "xlsx":
             raise Problem(400, bilingual("Định dạng phải là xlsx", "format must be xlsx"))
         communes, provinces = scope_of(principal)
-        if province is not None and provinces is not None and province not in provinces:
-            raise Problem(403, bilingual("Tỉnh này không thuộc phạm vi của bạn", "This province is outside your scope"))
+        if province is not None:
+            await _check_province(db_session, provinces, province)
         month = _period(period)
         content = await monthly_workbook(db_session, period=month, province=province, communes=communes,
                                          provinces=provinces)

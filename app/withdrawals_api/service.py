@@ -64,7 +64,8 @@ def read_withdrawals(content: bytes | None, json_items: Any | None) -> tuple[lis
 async def take_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows: list[WithdrawalRow], fmt: str,
                                 recorded_by: str, role: str | None, source_name: str = "",
                                 content: bytes | None = None) -> IntakeOut:
-    """Store a bank's rows (all of its own BIN) and answer with accepted, duplicates and unknown accounts."""
+    """Store a bank's rows (all of its own BIN) and answer with accepted, duplicates, conflicts (each row
+    counted once: rows = accepted + duplicates + conflicts) and unknown accounts (some of the accepted)."""
     foreign = sorted({r.bank_bin for r in rows if r.bank_bin is not None and r.bank_bin != bank_bin})
     if foreign:
         raise Problem(403, bilingual(f"Chỉ được gửi giao dịch của ngân hàng mình ({bank_bin}); có dòng của "
@@ -76,7 +77,8 @@ async def take_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows: l
     await record(session, actor=recorded_by, actor_role=role, action="withdrawals.receive",
                  object_type="withdrawal_intake", object_id=result.intake_id,
                  after={"bank_bin": bank_bin, "rows": result.rows, "accepted": result.accepted,
-                        "duplicates": result.duplicates, "unknown_accounts": len(result.unknown_accounts)})
+                        "duplicates": result.duplicates, "conflicts": len(result.conflicts),
+                        "unknown_accounts": len(result.unknown_accounts)})
     return IntakeOut(intake_id=result.intake_id, rows=result.rows, accepted=result.accepted,
                      duplicates=result.duplicates, unknown_accounts=result.unknown_accounts,
                      conflicts=result.conflicts)

@@ -46,7 +46,11 @@ def _column_number(letters: bytes | str) -> int:
 
 
 def _too_big(vi: str, en: str) -> StatementParseError:
-    return StatementParseError(f"Bảng tính quá lớn hoặc không hợp lệ: {vi}", f"The workbook is too large or invalid: {en}")
+    return StatementParseError(f"Bảng tính quá lớn: {vi}", f"The sheet is too large: {en}")
+
+
+def _invalid(vi: str, en: str) -> StatementParseError:
+    return StatementParseError(f"Bảng tính không hợp lệ: {vi}", f"The sheet is invalid: {en}")
 
 
 def check_workbook_size(data: bytes) -> None:
@@ -64,6 +68,8 @@ def check_workbook_size(data: bytes) -> None:
             for info in infos:
                 if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
                     _check_sheet(archive, info)
+    except StatementParseError:  # a ValueError too: already the whole message, not a damaged file
+        raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
         raise StatementParseError(f"Tệp xlsx bị hỏng: {exc}", f"Damaged xlsx file: {exc}") from None
 
@@ -98,7 +104,7 @@ def _check_sheet(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
             positioned = chunk.count(b'<c r="') + chunk.count(b"<c r='")
             cells += elements
             if positioned != elements and _CELL_WITHOUT_REF.search(window):
-                raise _too_big(f"{name} có ô không ghi địa chỉ (thuộc tính r); hãy lưu lại bằng Excel",
+                raise _invalid(f"{name} có ô không ghi địa chỉ (thuộc tính r); hãy lưu lại bằng Excel",
                                f"{name} has cells without a reference (r attribute); re-save it with Excel")
             tail = chunk[-_OVERLAP:]
     if cells > MAX_CELLS or max_row * max_column > MAX_CELLS * 4:
@@ -127,6 +133,8 @@ def parse_xlsx(data: bytes, filename: str | None = None) -> list[Statement]:
         index = _first_visible_sheet(workbook)
         sheet = workbook.get_sheet_by_index(index)
         rows: list[list[Any]] = sheet.to_python(skip_empty_area=False)
+    except StatementParseError:  # a ValueError too, and already said in full
+        raise
     except CalamineError as exc:
         raise StatementParseError(f"Không đọc được bảng tính: {exc}", f"Cannot read the workbook: {exc}") from None
     except (ValueError, OSError, IndexError) as exc:  # python-calamine reports some zip/xml faults this way

@@ -23,7 +23,25 @@ def test_hostile_cells_are_neutralised_and_amounts_are_integers():
     assert rows[0][0] == "'-1+1"
     assert rows[3][1].startswith("'=") and rows[3][3] == "'+84912345678" and rows[3][4] == "'@SUM(1)"
     assert rows[3][5] == 1_300_000 and book.active["F4"].number_format == "#,##0"
-    assert rows[3][6] == "10/03/2026" and rows[3][7] == 30
+    assert rows[3][6] == datetime(2026, 3, 10) and rows[3][7] == 30  # a real date cell, the day in Việt Nam
+    assert book.active["G4"].number_format == "dd/mm/yyyy"
+    assert rows[3][8] is None and rows[3][9] is None  # no contact yet
+
+
+def test_waiting_since_and_last_contact_are_date_cells_in_vietnam_time():
+    person = WaitingPerson(
+        beneficiary_id=uuid.uuid4(), full_name="Hà Văn Tám", date_of_birth=date(1944, 2, 2), age=82,
+        sex="male", commune_code="00070", commune_name="Phường Hoàn Kiếm", phone=None, address="Ngõ 5",
+        channel="bank", payouts_waiting=1, amount_waiting=650_000,
+        waiting_since=datetime(2026, 3, 9, 18, tzinfo=UTC),  # 01:00 on the 10th in Việt Nam
+        days_waiting=9, last_contact_at=datetime(2026, 3, 15, 23, 30, tzinfo=UTC), last_contact_kind="call",
+        last_contact_by="hoa.commune")
+    sheet = openpyxl.load_workbook(io.BytesIO(follow_up_workbook([person], title="x", min_days=7))).active
+    assert sheet["G3"].value == "Chờ từ ngày / Waiting since" and sheet["I3"].value == "Liên hệ gần nhất / Last contact"
+    assert (sheet["G4"].value, sheet["G4"].number_format) == (datetime(2026, 3, 10), "dd/mm/yyyy")
+    assert sheet["G4"].is_date and sheet["I4"].is_date
+    assert (sheet["I4"].value, sheet["I4"].number_format) == (datetime(2026, 3, 16), "dd/mm/yyyy")
+    assert sheet["J4"].value == "Gọi điện / call"
 
 
 def test_a_list_over_several_communes_says_which_commune_each_person_lives_in():

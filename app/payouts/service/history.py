@@ -10,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.payouts.schemas import PayoutOutput
 
+# What run summaries (``by_bank``) and the ``bank`` filter call the payouts paid in cash at the commune.
+CASH = "cash"
+
 
 async def list_payouts(session: AsyncSession, *, run_id: UUID | None = None, beneficiary_id: UUID | None = None,
                        bank: str | None = None, commune: str | None = None, status: str | None = None,
@@ -19,6 +22,9 @@ async def list_payouts(session: AsyncSession, *, run_id: UUID | None = None, ben
     page = max(1, page)
     where = ["true"]
     params: dict[str, Any] = {"limit": page_size, "offset": (page - 1) * page_size}
+    if bank == CASH:  # the run's by_bank names the cash channel "cash" (a payout without a bank)
+        where.append("p.bank_bin IS NULL")
+        bank = None
     for column, value in (("p.run_id", run_id), ("p.beneficiary_id", beneficiary_id), ("p.bank_bin", bank),
                           ("p.commune_code", commune), ("p.status", status)):
         if value is not None:

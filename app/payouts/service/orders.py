@@ -25,7 +25,7 @@ from app.payouts.service.runs import format_period
 
 ORDER_FORMATS = {
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
-    "csv": ("text/csv; charset=utf-8", "csv"),
+    "csv": ("text/csv", "csv"),  # Litestar adds "; charset=utf-8" to text/* types
     "pain001": ("application/xml", "xml"),
 }
 DEBTOR_NAME = "So Lao dong - Thuong binh va Xa hoi / Labour department"

@@ -510,6 +510,6 @@ async def error_copy(session: AsyncSession, upload_id: UUID, principal: Principa
         out_rows.append(padded)
     stem = upload.filename.rsplit(".", 1)[0] or "import"
     if table.kind == "csv":
-        return f"{stem}-loi.csv", "text/csv; charset=utf-8", rows_csv(out_rows)
+        return f"{stem}-loi.csv", "text/csv", rows_csv(out_rows)  # the response adds "; charset=utf-8"
     return (f"{stem}-loi.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             rows_xlsx(out_rows, title=table.sheet_name or "Sheet1"))

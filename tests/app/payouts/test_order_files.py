@@ -3,7 +3,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
@@ -101,13 +101,30 @@ def test_orders_xlsx_neutralises_every_text_cell_that_could_be_a_formula():
     assert formulas == ["K6"]
 
 
+def test_orders_xlsx_created_at_is_vietnam_local_time():
+    # Stamped in UTC by the service: 23:15 UTC on 4 January is 06:15 on 5 January in Việt Nam.
+    header = replace(batch_header(), created_at=datetime(2026, 1, 4, 23, 15, tzinfo=UTC))
+    sheet = load_workbook(io.BytesIO(write_orders_xlsx(header, sample_orders())))["Thông tin lô - Batch"]
+    created = next(row[1] for row in sheet.iter_rows(min_row=2) if row[0].value == "Thời điểm lập/Created at")
+    assert created.value == datetime(2026, 1, 5, 6, 15) and created.number_format == "dd/mm/yyyy hh:mm"
+
+
+def test_cash_handover_is_dated_in_vietnam():
+    content = write_cash_handover_xlsx(cash_payouts(), issuer_name="Sở",
+                                       created_at=datetime(2026, 1, 5, 20, 0, tzinfo=UTC))  # 03:00 on the 6th
+    titles = [row[0] for row in load_workbook(io.BytesIO(content)).worksheets[0].iter_rows(max_row=3, values_only=True)]
+    assert any(isinstance(t, str) and "Created on: 06/01/2026" in t for t in titles)
+
+
 def test_orders_xlsx_batch_sheet_describes_the_file():
     header = batch_header()
     orders = sample_orders()
     sheet = load_workbook(io.BytesIO(write_orders_xlsx(header, orders)))["Thông tin lô - Batch"]
     values = {row[0]: row[1] for row in sheet.iter_rows(min_row=2, values_only=True)}
     assert values["Mã lô lệnh/Message ID"] == "TGXH-2601-970436-001"
-    assert values["Thời điểm lập/Created at"] == "2026-01-05T08:30:00+07:00"
+    assert values["Thời điểm lập/Created at"] == datetime(2026, 1, 5, 8, 30)  # a real date-time cell
+    created = next(row[1] for row in sheet.iter_rows(min_row=2) if row[0].value == "Thời điểm lập/Created at")
+    assert created.is_date and created.number_format == "dd/mm/yyyy hh:mm"
     assert values["Ngày thực hiện/Requested execution date"] == datetime(2026, 1, 10)
     assert values["Đơn vị chi trả/Debtor"] == header.debtor_name
     assert values["Tài khoản chi/Disbursement account"] == "0011004455667"

@@ -53,6 +53,11 @@ async def test_compute_pays_each_person_at_the_rate_of_their_province(office):
     assert amounts == {hanoi.full_name: (650_000, ["2026-03"], "bank"),
                        cash_rural.full_name: (1_000_000, ["2026-03"], "cash")}
     assert all(len(item["reference"]) <= 35 and item["reference"].isalnum() for item in listed["items"])
+    for bank, name, channel in (("cash", cash_rural.full_name, "cash"), (VIETCOMBANK, hanoi.full_name, "bank")):
+        # every key of by_bank filters the run's payouts to the ones it counts
+        chosen = (await office.client.get(f"/api/payout-runs/{run['id']}/payouts", params={"bank": bank})).json()
+        assert chosen["total"] == 1
+        assert [(item["full_name"], item["channel"]) for item in chosen["items"]] == [(name, channel)]
 
 
 async def test_one_regular_run_per_programme_and_period(office):
@@ -110,6 +115,7 @@ async def test_maker_checker_send_needs_funding_and_orders_reach_only_their_bank
     assert any(650_000 in row for row in sheet.iter_rows(values_only=True))
     csv_file = await client.get(f"/api/payout-runs/{run_id}/orders", params={"bank": VIETCOMBANK, "format": "csv"})
     rows = list(csv.reader(io.StringIO(csv_file.content.decode("utf-8-sig"))))
+    assert csv_file.headers["content-type"] == "text/csv; charset=utf-8"  # one charset, not two
     assert len(rows) >= 2
     pain = await client.get(f"/api/payout-runs/{run_id}/orders", params={"bank": VIETCOMBANK, "format": "pain001"})
     assert b"<PurpCd>" not in pain.content and b"SSBE" in pain.content and b"<CtrlSum>650000" in pain.content

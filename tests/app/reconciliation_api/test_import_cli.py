@@ -43,6 +43,16 @@ async def test_import_dry_run_then_real_then_again_and_a_rejected_file(office, d
     assert set((await payout_states(office)).values()) == {("credited", None)}
     again = await run(str(path), "--bank", VIETCOMBANK)
     assert json.loads(again.stdout)["status"] == "existing"
+    assert (json.loads(again.stdout)["dry_run"], json.loads(again.stdout)["already_imported"]) == (False, True)
+    after = await table_counts(office)
+    dry_again = await run(str(path), "--bank", VIETCOMBANK, "--dry-run")  # already imported: says so, as a dry run
+    assert dry_again.exit_code == 0, dry_again.stderr
+    dry_body = json.loads(dry_again.stdout)
+    assert (dry_body["status"], dry_body["dry_run"], dry_body["already_imported"]) == ("existing", True, True)
+    assert dry_body["message"] == ("Tệp này đã được nhập trước đó; không ghi nhận gì thêm / "
+                                   "this file was already imported; nothing new was applied")
+    assert dry_body["statement_id"] == json.loads(real.stdout)["statement_id"]
+    assert await table_counts(office) == after
     bad = tmp_path / "lech.sta"
     bad.write_bytes(write_mt940(replace(good, statement_id="X/2", closing_balance=good.closing_balance + 7)))
     rejected = await run(str(bad), "--bank", VIETCOMBANK)

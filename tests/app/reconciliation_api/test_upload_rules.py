@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+import openpyxl
 import pytest
 from sqlalchemy import text
 
@@ -136,6 +138,35 @@ async def test_hostile_or_garbage_uploads_are_4xx_never_500(office, data):
     response = await upload(office, headers, data, "hostile.xml")
     assert 400 <= response.status_code < 500, response.text
     assert response.json()["detail"]
+
+
+async def test_a_too_large_sheet_is_refused_with_one_bilingual_message(office):
+    await office.register_disbursement(VIETCOMBANK, "0011004455667")
+    headers = await as_bank(office, VIETCOMBANK)
+    book = openpyxl.Workbook()
+    book.active["A1"] = "Số tài khoản: 0011004455667"
+    book.active["XFD2"] = 1  # column 16384: no statement is that wide
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = await upload(office, headers, buffer.getvalue(), "sao-ke.xlsx")
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail == ("Bảng tính quá lớn: xl/worksheets/sheet1.xml khai báo kích thước 2 dòng × 16384 cột "
+                      "(tối đa 256 cột) / The sheet is too large: xl/worksheets/sheet1.xml declares 2 rows × 16384 "
+                      "columns (at most 256 columns)")
+
+
+@pytest.mark.parametrize("form", [
+    {"files": {"document": ("sao-ke.csv", b"a,b\n1,2\n", "text/csv")}},  # the file under another name
+    {"data": {"note": "sao kê tháng 3"}},  # a form with no file at all
+])
+async def test_a_form_upload_without_the_file_field_says_so(office, form):
+    await office.register_disbursement(VIETCOMBANK, "0011004455667")
+    headers = await as_bank(office, VIETCOMBANK)
+    response = await office.client.post("/api/bank/statements", headers=headers, **form)
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"] == "Thiếu tệp (trường 'file') / the 'file' field is missing"
+    assert await _uploads(office) == []  # nothing was taken for a statement
 
 
 async def test_two_banks_uploading_at_once_do_not_interfere(office, engine):

@@ -278,7 +278,7 @@ async def test_error_copy_is_only_for_the_uploader(client, callers, session):
     rows = [list(IMPORT_HEADERS), row_of(people(1)[0], **{"Mã xã": "=HYPERLINK(\"x\")"})]
     body = (await upload(client, officer, rows_csv(rows), "list.csv")).json()
     copy = await client.get(body["error_file"])
-    assert copy.status_code == 200 and copy.headers["content-type"].startswith("text/csv")
+    assert copy.status_code == 200 and copy.headers["content-type"] == "text/csv; charset=utf-8"
     text_copy = copy.content.decode("utf-8-sig")
     assert "'=HYPERLINK" in text_copy and "Lỗi / Errors" in text_copy
     await callers.as_user("other_officer", Role.officer)

@@ -12,6 +12,9 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
+from app.auth.models import Role
+from app.reports_api.routes import XLSX
+from tests.support.actors import add_user
 from tests.support.withdrawal_world import AMOUNT, T0, build_month, iso
 from tests.support.world import Office
 
@@ -69,6 +72,27 @@ async def test_follow_up_list_oldest_waits_with_last_contact(world, client):
     assert header[1] == "Họ và tên / Full name"
     assert values[3][1] == world.people["C"].full_name and values[3][5] == AMOUNT
     assert values[4][5] == "=SUM(F4:F4)"
+    waiting_since = (T0 + timedelta(hours=7)).replace(tzinfo=None, hour=0)  # the day in Việt Nam
+    contacted = (T0 + timedelta(days=6, hours=7)).replace(tzinfo=None, hour=0)
+    assert (values[3][6], values[3][8], values[3][9]) == (waiting_since, contacted, "Thăm nhà / visit")
+    assert sheet["G4"].number_format == sheet["I4"].number_format == "dd/mm/yyyy"
+
+
+async def test_follow_up_file_is_named_after_the_communes_in_scope(world, client):
+    as_of = {"as_of": iso(T0 + timedelta(days=8)), "format": "xlsx"}
+    await world.as_commune_staff("hoa.commune")
+    own = await client.get("/api/reports/follow-up", params=as_of)
+    assert own.status_code == 200
+    assert own.headers["content-disposition"] == 'attachment; filename="theo-doi-00070.xlsx"'
+    await add_user(world.office.engine, "binh.commune", Role.commune_staff, communes=("00073", "00070"))
+    await world.as_commune_staff("binh.commune")
+    both = await client.get("/api/reports/follow-up", params=as_of)
+    assert both.headers["content-disposition"] == 'attachment; filename="theo-doi-00070-00073.xlsx"'
+    one = await client.get("/api/reports/follow-up", params={**as_of, "commune": "00073"})
+    assert one.headers["content-disposition"] == 'attachment; filename="theo-doi-00073.xlsx"'
+    await world.office.be("lan.officer")  # an officer of every province: the whole country
+    everything = await client.get("/api/reports/follow-up", params=as_of)
+    assert everything.headers["content-disposition"] == 'attachment; filename="theo-doi-all.xlsx"'
 
 
 async def test_monthly_workbook_holds_the_figures_as_numbers_and_formulas(world, client):
@@ -98,6 +122,23 @@ async def test_monthly_workbook_holds_the_figures_as_numbers_and_formulas(world,
     assert book.worksheets[1].cell(row=3, column=7).number_format == "dd/mm/yyyy hh:mm"
     await world.as_commune_staff()
     assert (await client.get("/api/reports/monthly", params={"period": "2026-03"})).status_code == 403
+
+
+async def test_monthly_workbook_of_an_unknown_province_is_a_404_and_other_provinces_stay_refused(world, client):
+    await world.office.be("thu.auditor")
+    unknown = await client.get("/api/reports/monthly", params={"period": "2026-03", "province": "99",
+                                                                 "format": "xlsx"})
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"].startswith("application/problem+json")
+    assert unknown.json()["detail"] == "Không có tỉnh/thành phố mã 99 / unknown province 99"
+    await add_user(world.office.engine, "ha.provincial", Role.officer, provinces=("01",))
+    await world.office.be("ha.provincial")
+    for province in ("99", "04"):  # outside the caller's province, known or not: refused as before
+        refused = await client.get("/api/reports/monthly", params={"period": "2026-03", "province": province})
+        assert refused.status_code == 403
+        assert refused.json()["detail"] == "Tỉnh này không thuộc phạm vi của bạn / This province is outside your scope"
+    own = await client.get("/api/reports/monthly", params={"period": "2026-03", "province": "01"})
+    assert own.status_code == 200 and own.headers["content-type"].startswith(XLSX)
 
 
 async def test_beneficiary_detail_shows_days_to_withdraw_for_bank_and_cash(world, client):

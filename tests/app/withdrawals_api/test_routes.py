@@ -49,8 +49,17 @@ async def test_intake_is_idempotent_and_keeps_unknown_accounts(world, engine):
     assert (again.json()["accepted"], again.json()["duplicates"], again.json()["unknown_accounts"]) == (0, 2, [])
     assert await _count(engine, "SELECT count(*) FROM withdrawal") == 2
     assert await _count(engine, "SELECT count(*) FROM withdrawal WHERE beneficiary_id IS NULL") == 1
-    changed = await world.bank_post([dict(rows[0], amount=1)])  # same reference, other amount: first one kept
-    assert changed.json()["duplicates"] == 1 and changed.json()["conflicts"][0]["bank_ref"] == "VCB-1"
+    # Same reference with another amount (first one kept), a repeat, and a new row: each counted once.
+    changed = (await world.bank_post([dict(rows[0], amount=1), rows[1],
+                                      world.row("A", "VCB-2", T0 + timedelta(days=2))])).json()
+    assert (changed["rows"], changed["accepted"], changed["duplicates"]) == (3, 1, 1)
+    assert [(c["row"], c["bank_ref"]) for c in changed["conflicts"]] == [(1, "VCB-1")]
+    assert changed["rows"] == changed["accepted"] + changed["duplicates"] + len(changed["conflicts"])
+    async with session_scope(engine) as session:
+        intake = (await session.execute(text(
+            "SELECT rows, accepted, duplicates FROM withdrawal_intake WHERE id = :id"),
+            {"id": changed["intake_id"]})).one()
+    assert tuple(intake) == (3, 1, 1)
     assert await _count(engine, "SELECT sum(amount) FROM withdrawal WHERE bank_reference = 'VCB-1'") == AMOUNT
 
 
@@ -95,8 +104,21 @@ async def test_a_bad_file_is_rejected_whole_with_every_bad_row(world, engine):
     assert sorted({(e["row"], e["column"].split(" / ")[1]) for e in errors}) == [
         (3, "account_number"), (4, "amount"), (4, "channel"), (4, "occurred_at"), (5, "bank_ref")]
     assert all(e["message"] and e["message_en"] for e in errors)
-    assert "dòng lỗi" in response.json()["detail"]
+    assert response.json()["detail"].startswith("3 dòng có lỗi; chưa lưu dòng nào")
+    assert " / 3 rows have errors; nothing was stored" in response.json()["detail"]
     assert await _count(engine, "SELECT count(*) FROM withdrawal") == 0
+
+
+async def test_one_bad_row_is_named_in_the_singular(world):
+    account = world.people["A"].account_number
+    csv_body = ("account_number,occurred_at,amount,channel,bank_ref\n"
+                f"{account},2026-03-11T09:00:00+07:00,100000,atm,OK-1\n"
+                f"{account},2026-03-11T09:00:00+07:00,100000,bay,BAD-1\n").encode()
+    response = await world.office.client.post("/api/bank/withdrawals", headers=world.bank_headers,
+                                              files={"file": ("x.csv", csv_body, "text/csv")})
+    assert response.status_code == 422
+    assert response.json()["detail"] == ("1 dòng có lỗi; chưa lưu dòng nào. Sửa và gửi lại cả tệp / 1 row has errors; "
+                                         "nothing was stored. Fix them and send the whole file again")
 
 
 async def test_a_bank_cannot_send_another_banks_rows_nor_use_staff_routes(world, engine):

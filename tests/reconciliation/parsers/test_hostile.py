@@ -137,9 +137,19 @@ def test_row_beyond_excel_limit_is_refused() -> None:
     assert "row 99999999" in error.message_en
 
 
+def test_a_too_large_sheet_says_so_once_in_each_language() -> None:
+    error = rejected(_xlsx_with_sheet(_sheet("A1:BDWGN1048576", A1)), "sao-ke.xlsx")
+    assert error.message_vi == "Bảng tính quá lớn: xl/worksheets/sheet1.xml khai báo kích thước 1048576 dòng × " \
+                               "1000000 cột (tối đa 256 cột)"
+    assert error.message_en == "The sheet is too large: xl/worksheets/sheet1.xml declares 1048576 rows × " \
+                               "1000000 columns (at most 256 columns)"
+    assert error.message.count(" / ") == 1 and "hỏng" not in error.message and "Damaged" not in error.message
+
+
 def test_cells_without_position_are_refused() -> None:
     error = rejected(_xlsx_with_sheet(_sheet(None, '<row r="1">' + "<c><v>1</v></c>" * 50 + "</row>")))
-    assert "without a reference" in error.message_en
+    assert "without a reference" in error.message_en and "too large" not in error.message_en
+    assert error.message.count(" / ") == 1
 
 
 def test_zip_bomb_is_refused() -> None:
