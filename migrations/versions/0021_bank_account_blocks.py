@@ -15,7 +15,7 @@
 
 Revision ID: 0021
 Revises: 0020
-Create Date: 2026-12-05
+Create Date: 2026-11-30
 """
 
 from migrations.helpers import execute_script
