@@ -15,11 +15,23 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+from reconciliation.workbook_size import (
+    EXCEL_MAX_ROWS,
+    SheetLimits,
+    WorkbookRefused,
+    check_sheet_extent,
+    check_xlsx_size,
+)
+
 VIETNAM = timezone(timedelta(hours=7))
 BANK_CHANNELS = ("atm", "counter", "transfer", "qr", "pos", "agent")
 COMMUNE_CHANNELS = ("assisted", "cash_handover")
 CHANNELS = BANK_CHANNELS + COMMUNE_CHANNELS
 MAX_ROWS = 2_000_000
+# A withdrawal sheet has six columns; 64 leaves room for a bank's own extra columns, and its grid
+# (rows × columns calamine allocates) stays within 32 columns' worth of a full Excel sheet.
+XLSX_LIMITS = SheetLimits(max_columns=64, max_rows=EXCEL_MAX_ROWS, max_area=32 * EXCEL_MAX_ROWS,
+                          max_cells=16 * EXCEL_MAX_ROWS)
 ZIP_MAGIC = b"PK\x03\x04"
 
 # Folded header text (no accents, lower case) -> field. Headers may be "Vietnamese / English".
@@ -245,8 +257,22 @@ def _xlsx_cells(content: bytes) -> list[list[Any]]:
     from python_calamine import CalamineWorkbook
 
     try:
+        check_xlsx_size(content, XLSX_LIMITS)
+    except WorkbookRefused as refused:
+        if refused.damaged:
+            raise WithdrawalFileRejected("Không đọc được tệp Excel", "the Excel file cannot be read") from None
+        raise WithdrawalFileRejected(refused.vi, refused.en) from None
+    try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
-        return [list(row) for row in workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)]
+        sheet = workbook.get_sheet_by_index(0)
+    except Exception:  # calamine raises several types for damaged files
+        raise WithdrawalFileRejected("Không đọc được tệp Excel", "the Excel file cannot be read") from None
+    try:
+        check_sheet_extent(sheet, sheet.name, XLSX_LIMITS)
+    except WorkbookRefused as refused:
+        raise WithdrawalFileRejected(refused.vi, refused.en) from None
+    try:
+        return [list(row) for row in sheet.to_python(skip_empty_area=False)]
     except Exception:  # calamine raises several types for damaged files
         raise WithdrawalFileRejected("Không đọc được tệp Excel", "the Excel file cannot be read") from None
 

@@ -47,12 +47,17 @@ def _run_step(cli: CliContext, step: Callable[[AsyncEngine], Awaitable[None]]) -
         fail(f"{error.vi} / {error.en}")
 
 
-async def _user_with_role(engine: AsyncEngine, username: str, role: str) -> None:
+async def _user_with_role(engine: AsyncEngine, username: str, *roles: str) -> None:
+    """Refuse an ``--as`` that is not an active user with one of ``roles`` before anything is written."""
     async with session_scope(engine) as session:
         found = await session.scalar(text(
             "SELECT role FROM staff_user WHERE lower(username) = lower(:u) AND is_active"), {"u": username})
-    if found != role:
-        raise PayoutError(f"{username} không phải người dùng có vai trò {role}", f"{username} is not an active {role}")
+    if found is None:
+        raise PayoutError(f"Không có người dùng đang hoạt động tên '{username}' (--as)",
+                          f"there is no active user named '{username}' (--as)")
+    if found not in roles:
+        raise PayoutError(f"{username} không phải người dùng có vai trò {' hoặc '.join(roles)}",
+                          f"{username} is not an active {' or '.join(roles)}")
 
 
 @click.group()
@@ -63,12 +68,13 @@ def payouts() -> None:
 @payouts.command("run")
 @click.option("--programme", required=True, help="Programme code, e.g. TGXH.")
 @click.option("--period", required=True, help="YYYY-MM.")
-@click.option("--as", "actor", default="cli", show_default=True, help="Officer preparing the run.")
+@click.option("--as", "actor", required=True, help="Username of the officer (or approver) preparing the run.")
 @pass_cli
 def run_command(cli: CliContext, programme: str, period: str, actor: str) -> None:
     """Create the period's regular run if needed and compute it."""
 
     async def step(engine: AsyncEngine) -> None:
+        await _user_with_role(engine, actor, "officer", "approver")
         async with session_scope(engine) as session:
             run = await session.scalar(select(PayoutRun).where(
                 PayoutRun.programme_code == programme, PayoutRun.period == parse_period(period),
@@ -101,12 +107,13 @@ def approve_command(cli: CliContext, run_id: UUID, actor: str) -> None:
 
 @payouts.command("send")
 @click.argument("run_id", type=click.UUID)
-@click.option("--as", "actor", default="cli", show_default=True, help="Officer sending the run.")
+@click.option("--as", "actor", required=True, help="Username of the officer sending the run.")
 @pass_cli
 def send_command(cli: CliContext, run_id: UUID, actor: str) -> None:
     """Create the payment orders of an approved run (checks funding per bank)."""
 
     async def step(engine: AsyncEngine) -> None:
+        await _user_with_role(engine, actor, "officer")
         await _with_progress(engine, run_id, "send", send_run(engine, run_id, actor=actor))
         click.echo(f"run {run_id} sent")
 
@@ -119,7 +126,7 @@ def send_command(cli: CliContext, run_id: UUID, actor: str) -> None:
 @click.option("--amount", type=int, required=True, help="Whole đồng.")
 @click.option("--reference", required=True, help="The bank's reference of the credit.")
 @click.option("--value-date", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
-@click.option("--as", "actor", default="cli", show_default=True)
+@click.option("--as", "actor", required=True, help="Username of the officer recording the funding.")
 @pass_cli
 def fund_command(cli: CliContext, bank_bin: str, programme: str, amount: int, reference: str,
                  value_date: object, actor: str) -> None:
@@ -127,6 +134,7 @@ def fund_command(cli: CliContext, bank_bin: str, programme: str, amount: int, re
     day: date = value_date.date()  # type: ignore[attr-defined]
 
     async def step(engine: AsyncEngine) -> None:
+        await _user_with_role(engine, actor, "officer")
         async with session_scope(engine) as session:
             _, created = await record_funding(session, bank_bin=bank_bin, programme=programme, amount=amount,
                                               reference=reference, value_date=day, actor=actor)

@@ -492,9 +492,12 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
     ledger_done = clock.perf_counter()
     # "p.id = ANY": the payouts are found through the primary key, not by hashing the whole payout table
     # (which grows by a run's payouts every month).
+    # A line that carries only its booking date is dated at local midnight, which can be before the
+    # payout was sent that same day: the money cannot arrive (or come back) before it left, so the
+    # stored moment is never earlier than sent_at (and a return never earlier than the credit).
     if credited:
         updated = await driver.execute(
-            """UPDATE payout p SET status = 'credited', credited_at = u.at
+            """UPDATE payout p SET status = 'credited', credited_at = greatest(u.at, p.sent_at)
                  FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
                 WHERE p.id = u.id AND p.id = ANY($1::uuid[]) AND p.status = 'sent'""",
             [c[0] for c in credited], [c[1] for c in credited])
@@ -502,7 +505,7 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
             raise RuntimeError("a payout to credit was no longer sent")
     if returned:
         updated = await driver.execute(
-            """UPDATE payout p SET status = 'returned', returned_at = u.at, return_reason = u.reason
+            """UPDATE payout p SET status = 'returned', returned_at = greatest(u.at, p.sent_at, p.credited_at), return_reason = u.reason
                  FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS u(id, at, reason)
                 WHERE p.id = u.id AND p.id = ANY($1::uuid[]) AND p.status IN ('sent', 'credited')""",
             [r[0] for r in returned], [r[1] for r in returned], [r[2] for r in returned])

@@ -13,6 +13,13 @@ from python_calamine import CalamineWorkbook
 
 from app.registry.identity import Message
 from app.registry.importer.columns import REQUIRED, Column, match_header
+from reconciliation.workbook_size import (
+    EXCEL_MAX_ROWS,
+    SheetLimits,
+    WorkbookRefused,
+    check_sheet_extent,
+    check_xlsx_size,
+)
 
 log = structlog.get_logger()
 
@@ -21,6 +28,10 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 HEADER_SEARCH_ROWS = 20
 MIN_HEADER_MATCHES = 3
+# The registry sheet has 18 known columns; 128 leaves room for an office's own notes columns. Its grid
+# (rows × columns calamine allocates) stays within 40 columns' worth of a full Excel sheet.
+WORKBOOK_LIMITS = SheetLimits(max_columns=128, max_rows=EXCEL_MAX_ROWS, max_area=40 * EXCEL_MAX_ROWS,
+                              max_cells=24 * EXCEL_MAX_ROWS)
 
 
 class FileRejected(Exception):
@@ -60,7 +71,20 @@ def is_workbook(content: bytes) -> bool:
     return content.startswith(ZIP_MAGIC) or content.startswith(OLE_MAGIC)
 
 
+def _refused(refused: WorkbookRefused) -> FileRejected:
+    if refused.damaged:
+        return FileRejected(Message("Không đọc được tệp Excel (tệp hỏng hoặc không phải Excel)",
+                                    "The Excel file cannot be read (damaged or not a workbook)"))
+    return FileRejected(Message(refused.vi, refused.en))
+
+
 def _workbook_sheets(content: bytes) -> Iterator[tuple[str, list[list[Any]]]]:
+    if content.startswith(ZIP_MAGIC):
+        try:
+            check_xlsx_size(content, WORKBOOK_LIMITS)
+        except WorkbookRefused as refused:
+            log.info("import_workbook_refused", reason=refused.en[:200])
+            raise _refused(refused) from None
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
         names = list(workbook.sheet_names)
@@ -70,7 +94,11 @@ def _workbook_sheets(content: bytes) -> Iterator[tuple[str, list[list[Any]]]]:
                                    "The Excel file cannot be read (damaged or not a workbook)")) from None
     for name in names:
         try:
-            cells = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            sheet = workbook.get_sheet_by_name(name)
+            check_sheet_extent(sheet, name, WORKBOOK_LIMITS)
+            cells = sheet.to_python(skip_empty_area=False)
+        except WorkbookRefused as refused:
+            raise _refused(refused) from None
         except Exception as exc:
             log.info("import_unreadable_sheet", sheet=name, error=str(exc)[:200])
             raise FileRejected(Message(f"Không đọc được trang tính '{name}'",

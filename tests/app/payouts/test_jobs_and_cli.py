@@ -82,3 +82,33 @@ async def test_scheduled_job_leaves_a_cancelled_period_alone_and_computes_its_re
         runs = (await session.execute(text(
             "SELECT id::text, status, payout_count FROM payout_run ORDER BY created_at"))).all()
     assert [tuple(r) for r in runs] == [(run_id, "cancelled", 0), (replacement["id"], "computed", 3)]
+
+
+async def test_cli_refuses_an_unknown_or_wrong_user_and_creates_nothing(engine, database_url):
+    from app.auth.models import Role
+    from tests.support.actors import add_user
+
+    await add_user(engine, "thu.auditor", Role.auditor)
+    env = base_env(DATABASE_URL=database_url)
+
+    async def cli(*args: str):
+        return await asyncio.to_thread(run_cli, *args, env=env)
+
+    unknown = await cli("payouts", "run", "--programme", "NCC", "--period", "2025-06", "--as", "nobody")
+    assert unknown.returncode == 1, unknown.stdout
+    assert "Không có người dùng đang hoạt động tên 'nobody'" in unknown.stderr
+    assert "there is no active user named 'nobody'" in unknown.stderr and "Traceback" not in unknown.stderr
+    auditor = await cli("payouts", "run", "--programme", "NCC", "--period", "2025-06", "--as", "thu.auditor")
+    assert auditor.returncode == 1 and "thu.auditor is not an active officer or approver" in auditor.stderr
+    missing = await cli("payouts", "run", "--programme", "NCC", "--period", "2025-06")
+    assert missing.returncode == 2 and "--as" in missing.stderr
+    send = await cli("payouts", "send", "00000000-0000-0000-0000-000000000001", "--as", "nobody")
+    assert send.returncode == 1 and "there is no active user named 'nobody'" in send.stderr
+    fund = await cli("payouts", "fund", "--bank", "970436", "--programme", "NCC", "--amount", "1000000",
+                     "--reference", "FUND-1", "--value-date", "2025-06-05", "--as", "nobody")
+    assert fund.returncode == 1 and "there is no active user named 'nobody'" in fund.stderr
+    async with session_scope(engine) as session:
+        counts = (await session.execute(text(
+            "SELECT (SELECT count(*) FROM payout_run), (SELECT count(*) FROM funding),"
+            " (SELECT count(*) FROM audit_log WHERE actor IN ('nobody', 'thu.auditor'))"))).one()
+    assert tuple(counts) == (0, 0, 0)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import text
 
 from app.database import session_scope
 from app.reconciliation_api.importer import today_local
-from reconciliation.writers import write_camt053, write_mt940, write_statement_xlsx
+from reconciliation.writers import write_camt053, write_mt940, write_statement_csv, write_statement_xlsx
 from tests.app.reconciliation_api.world import (
+    ICT,
     as_bank,
     build_world,
     debit,
@@ -85,8 +87,10 @@ async def test_full_cycle_camt_mt940_xlsx_gives_exact_statuses_and_a_clean_ledge
     assert second_detail["lines"][1]["flag"]["kind"] == "deceased_reported_by_bank"
 
     async with session_scope(engine) as session:
-        credited_at = await session.scalar(text("SELECT credited_at FROM payout WHERE id = :id"), {"id": p[0].id})
-        assert credited_at.isoformat() == "2026-03-10T02:15:00+00:00"
+        # This world sends today; a line booked on 2026-03-10 cannot be credited before the money left.
+        credited_at, sent_at = (await session.execute(text("SELECT credited_at, sent_at FROM payout WHERE id = :id"),
+                                                      {"id": p[0].id})).one()
+        assert credited_at == sent_at and sent_at.isoformat() > "2026-03-10T02:15:00+00:00"
         total = sum(x.amount for x in p)
         reversed_ = p[1].amount + p[2].amount
         posted = sum(x.amount for x in p[:5])
@@ -175,4 +179,49 @@ async def test_one_bulk_debit_credits_the_whole_batch_and_a_crash_applies_nothin
     detail = (await office.client.get(f"/api/statements/{response.json()['statement_id']}", headers=headers)).json()
     assert detail["lines"][0]["rule"] == "bulk" and len(detail["lines"][0]["payouts"]) == 4
     assert set((await payout_states(office)).values()) == {("credited", None)}
+    await ledger_clean(office)
+
+
+async def test_a_date_only_line_never_credits_or_returns_before_the_payout_was_sent(office, engine):
+    """camt.053 and CSV lines with only a booking date are dated at local midnight; the payout sent at 16:34
+    the same day must not be stored as credited (or returned) before it was sent."""
+    _, p = await build_world(office, vietcombank=5)
+    sent = datetime(2026, 3, 10, 16, 34, tzinfo=ICT)
+    async with session_scope(engine) as session:
+        await session.execute(text("UPDATE payout SET sent_at = :at WHERE id = ANY(:ids)"),
+                              {"at": sent, "ids": [x.id for x in p]})
+    same_day = {"booking_date": date(2026, 3, 10), "value_date": date(2026, 3, 10), "booked_at": None}
+    later = datetime(2026, 3, 11, 8, 5, tzinfo=ICT)
+    camt = statement(VIETCOMBANK, [
+        debit(p[0], **same_day),  # credited, date only, same day as sent
+        debit(p[1], booked_at=later, booking_date=date(2026, 3, 11)),  # credited with a time after sending
+        replace(returned(p[2], "AC04"), **same_day),  # returned (never credited), date only
+        debit(p[4], booked_at=datetime(2026, 3, 10, 18, 0, tzinfo=ICT)),
+    ], statement_id="SK-DATE/1", opening_date=date(2026, 3, 10), closing_date=date(2026, 3, 11))
+    csv = statement(VIETCOMBANK, [
+        debit(p[3], **same_day),
+        replace(returned(p[4], "AC04"), **same_day),  # came back the day it was credited at 18:00
+    ], statement_id="SK-DATE/2", opening=camt.closing_balance, opening_date=date(2026, 3, 11),
+        closing_date=date(2026, 3, 11))
+    headers = await as_bank(office, VIETCOMBANK)
+    first = await upload(office, headers, write_camt053(camt), "sao-ke.xml")
+    assert first.status_code == 201, first.text
+    second = await upload(office, headers, write_statement_csv(csv), "sao-ke.csv")
+    assert second.status_code == 201, second.text
+    assert (first.json()["matched"], first.json()["returned"]) == (3, 1)
+    assert (second.json()["matched"], second.json()["returned"]) == (1, 1)
+
+    async with session_scope(engine) as session:
+        rows = {r.id: r for r in await session.execute(text(
+            "SELECT id, status, sent_at, credited_at, returned_at FROM payout WHERE id = ANY(:ids)"),
+            {"ids": [x.id for x in p]})}
+        assert await session.scalar(text("SELECT count(*) FROM payout WHERE credited_at < sent_at"
+                                         " OR returned_at < sent_at OR returned_at < credited_at")) == 0
+    assert (rows[p[0].id].status, rows[p[0].id].credited_at) == ("credited", sent)  # not 2026-03-09T17:00Z
+    assert rows[p[3].id].credited_at == sent  # the CSV date-only line too
+    assert rows[p[1].id].credited_at == later  # a line's own later time is kept exactly
+    assert (rows[p[2].id].status, rows[p[2].id].credited_at, rows[p[2].id].returned_at) == ("returned", None, sent)
+    assert rows[p[4].id].status == "returned"
+    assert rows[p[4].id].credited_at == datetime(2026, 3, 10, 18, 0, tzinfo=ICT)
+    assert rows[p[4].id].returned_at == rows[p[4].id].credited_at  # not midnight, not before its credit
     await ledger_clean(office)

@@ -152,8 +152,8 @@ async def test_a_too_large_sheet_is_refused_with_one_bilingual_message(office):
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]
     assert detail == ("Bảng tính quá lớn: xl/worksheets/sheet1.xml khai báo kích thước 2 dòng × 16384 cột "
-                      "(tối đa 256 cột) / The sheet is too large: xl/worksheets/sheet1.xml declares 2 rows × 16384 "
-                      "columns (at most 256 columns)")
+                      "(tối đa 1048576 dòng, 256 cột) / The sheet is too large: xl/worksheets/sheet1.xml declares 2 rows × 16384 "
+                      "columns (at most 1048576 rows, 256 columns)")
 
 
 @pytest.mark.parametrize("form", [

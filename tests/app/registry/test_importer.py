@@ -2,6 +2,7 @@
 
 import io
 import os
+import time
 import zipfile
 from datetime import date
 
@@ -320,3 +321,20 @@ async def test_account_opening_date_is_the_first_accounts_start(client, callers,
     ))).all())
     assert opened == {banked[0].national_id: date(2025, 6, 2), banked[1].national_id: date.today(),
                       banked[2].national_id: date.today()}
+
+
+async def test_a_workbook_with_a_far_away_cell_is_refused_before_it_is_read(client, callers, session):
+    """One cell at XFD1048576 in a 3 KB file must not make calamine build 17 billion cells."""
+    from tests.support.hostile_xlsx import far_cell_xlsx
+
+    officer = await callers.officer()
+    started = time.perf_counter()
+    for content in (far_cell_xlsx(tuple(IMPORT_HEADERS[:5])),
+                    far_cell_xlsx(tuple(IMPORT_HEADERS[:5]), far="E2", dimension="A1:XFD1048576")):
+        response = await upload(client, officer, content, "danh-sach.xlsx")
+        assert response.status_code == 422, response.text
+        body = response.json()
+        assert body["errors"][0]["message"].startswith("Bảng tính quá lớn")
+        assert "16384" in body["errors"][0]["message_en"] and "128" in body["detail"]
+    assert time.perf_counter() - started < 10
+    assert await counts(session) == (0, 0, 0, 0)

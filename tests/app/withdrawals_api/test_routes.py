@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from datetime import timedelta
 
 import openpyxl
@@ -314,3 +315,34 @@ async def test_statement_credits_and_withdrawal_intake_at_once_do_not_deadlock(w
     assert outcomes[0].status_code == 200, outcomes[0].text
     payout = await payout_of(engine, world.ids["C"], "2026-03")
     assert payout["withdrawn_at"] == T0 + timedelta(days=1)
+
+
+async def test_a_workbook_with_a_far_away_cell_is_refused_quickly(office, engine, database_url, tmp_path,
+                                                                  monkeypatch):
+    """One cell at XFD1048576 (a 2 KB file) would make calamine build 17 billion cells: refused from the zip."""
+    from app.cli import main
+    from tests.support.hostile_xlsx import far_cell_xlsx
+
+    hostile = far_cell_xlsx()
+    headers = await bank_key(engine, "970436")
+    started = time.perf_counter()
+    for upload in ({"files": {"file": ("rut-tien.xlsx", hostile, "application/octet-stream")}},
+                   {"content": hostile, "headers": {
+                       "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}}):
+        response = await office.client.post("/api/bank/withdrawals", **{
+            **upload, "headers": {**headers, **upload.get("headers", {})}})
+        assert response.status_code == 422, response.text
+        body = response.json()
+        assert "Bảng tính quá lớn" in body["detail"] and "column 16384 (at most 64)" in body["detail"]
+        assert body["errors"][0]["message_en"].startswith("The sheet is too large")
+    assert time.perf_counter() - started < 10
+
+    path = tmp_path / "rut.xlsx"
+    path.write_bytes(hostile)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    result = await asyncio.to_thread(CliRunner().invoke, main,
+                                     ["withdrawals", "import", str(path), "--bank", "970436"])
+    assert result.exit_code != 0
+    assert "column 16384 (at most 64)" in result.output and "Bảng tính quá lớn" in result.output
+    assert await _count(engine, "SELECT count(*) FROM withdrawal") == 0
+    assert await _count(engine, "SELECT count(*) FROM withdrawal_intake") == 0

@@ -140,9 +140,9 @@ def test_row_beyond_excel_limit_is_refused() -> None:
 def test_a_too_large_sheet_says_so_once_in_each_language() -> None:
     error = rejected(_xlsx_with_sheet(_sheet("A1:BDWGN1048576", A1)), "sao-ke.xlsx")
     assert error.message_vi == "Bảng tính quá lớn: xl/worksheets/sheet1.xml khai báo kích thước 1048576 dòng × " \
-                               "1000000 cột (tối đa 256 cột)"
+                               "1000000 cột (tối đa 1048576 dòng, 256 cột)"
     assert error.message_en == "The sheet is too large: xl/worksheets/sheet1.xml declares 1048576 rows × " \
-                               "1000000 columns (at most 256 columns)"
+                               "1000000 columns (at most 1048576 rows, 256 columns)"
     assert error.message.count(" / ") == 1 and "hỏng" not in error.message and "Damaged" not in error.message
 
 
