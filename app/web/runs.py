@@ -17,7 +17,7 @@ from app.http.problems import Problem
 from app.payouts.routes import READERS, problem, run_output, start_step
 from app.payouts.service.errors import PayoutError
 from app.payouts.service.funding import record_funding
-from app.payouts.service.ledger_steps import bank_shortfalls
+from app.payouts.service.ledger_steps import Shortfalls, funding_shortfalls
 from app.payouts.service.runs import (
     BEFORE_APPROVAL,
     FIRST_PAYABLE_PERIOD,
@@ -71,21 +71,24 @@ async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, r
     principal = current_principal(request)
     role = principal.role if principal else None
     name = principal.name if principal else ""
-    shortfalls = await bank_shortfalls(session, run_id) if run.status in ("approved", "sending") else []
+    all_shortfalls = await funding_shortfalls(session, run_id) if run.status in ("approved", "sending") \
+        else Shortfalls(banks=[], communes=[])
+    shortfalls, commune_shortfalls = all_shortfalls.banks, all_shortfalls.communes
     banks = (await session.execute(select(Bank.bin, Bank.short_name).order_by(Bank.short_name))).all()
     busy = run.phase is not None and run.status in ("computing", "approved", "sending")
     actions = {
         "compute": role in PREPARERS and run.status in ("draft", "computing", "computed") and not busy,
         "approve": role == Role.approver and run.status == "computed" and run.prepared_by != name,
         "self_approval": role == Role.approver and run.status == "computed" and run.prepared_by == name,
-        "send": role == Role.officer and run.status in ("approved", "sending") and not busy and not shortfalls,
+        "send": role == Role.officer and run.status in ("approved", "sending") and not busy and not all_shortfalls,
         "fund": role == Role.officer and bool(shortfalls),
         "orders": role in (Role.officer, Role.auditor) and run.status in ("sent", "settled", "closed"),
         "cancel": role == Role.officer and run.status in BEFORE_APPROVAL and not busy,
     }
     done = request.query_params.get("done")
     return page(request, "runs/detail.html", status_code=status_code, run=output, actions=actions,
-                shortfalls=shortfalls, banks=banks, busy=busy, error=error or output.last_error,
+                shortfalls=shortfalls, commune_shortfalls=commune_shortfalls, banks=banks, busy=busy,
+                error=error or output.last_error,
                 status_keys=RUN_STATUS_KEYS, done_key=STEP_DONE_KEYS.get(done or ""),
                 today=date.today().isoformat())
 
