@@ -245,7 +245,8 @@ class PayoutRunController(Controller):
     @post("/{run_id:uuid}/send", guards=[requires(Role.officer)], status_code=200)
     async def send(self, request: Request[Any, Any, Any], db_session: AsyncSession,
                    run_id: UUID) -> Response[RunOutput]:
-        """Create payment orders; 409 with the shortfall per bank if funding is insufficient."""
+        """Create payment orders and hand the cash to the communes; 409 with the shortfall per bank and per
+        commune (``commune_shortfall``) if funding is insufficient."""
         return await _run_step(request, db_session, run_id, "send")
 
     @post("/{run_id:uuid}/cancel", guards=[requires(Role.officer)], status_code=200)
