@@ -38,7 +38,7 @@ from app.demo_activity import (
 from app.memory import cyclic_gc_paused
 from app.payouts.service.compute import compute_run
 from app.payouts.service.funding import record_funding
-from app.payouts.service.ledger_steps import approve_run, bank_shortfalls, send_run
+from app.payouts.service.ledger_steps import approve_run, funding_shortfalls, send_run
 from app.payouts.service.runs import (
     FIRST_PAYABLE_PERIOD,
     add_months,
@@ -183,11 +183,18 @@ async def _pay(engine: AsyncEngine, programme: str, period: date, today: date) -
     await compute_run(engine, run.id, actor="canbo.lan")
     await approve_run(engine, run.id, actor="pheduyet.minh")
     async with session_scope(engine) as session:
-        for shortfall in await bank_shortfalls(session, run.id):
+        shortfalls = await funding_shortfalls(session, run.id)
+        for shortfall in shortfalls.banks:
             await record_funding(session, bank_bin=shortfall["bank_bin"], programme=programme,
                                  amount=shortfall["shortfall"],
                                  reference=f"KB{format_period(period).replace('-', '')}{programme}"
                                            f"{shortfall['bank_bin']}",
+                                 value_date=period.replace(day=5), actor="canbo.lan")
+        for shortfall in shortfalls.communes:  # the cash the communes hand over
+            await record_funding(session, commune_code=shortfall["commune_code"], programme=programme,
+                                 amount=shortfall["shortfall"],
+                                 reference=f"TM{format_period(period).replace('-', '')}{programme}"
+                                           f"{shortfall['commune_code']}",
                                  value_date=period.replace(day=5), actor="canbo.lan")
     # The orders leave (and the cash goes to the communes) on the 8th, two days before pay day.
     await send_run(engine, run.id, actor="canbo.lan",

@@ -75,7 +75,7 @@ async def funding_in(session: AsyncSession, period: date) -> list[Any]:
     """Funding recorded for the period's runs (value date in the month), per bank."""
     return list(await session.execute(text(
         """SELECT bank_bin, amount, reference, value_date FROM funding
-            WHERE value_date >= :start AND value_date < :start + interval '1 month' ORDER BY bank_bin, reference"""),
+            WHERE bank_bin IS NOT NULL AND value_date >= :start AND value_date < :start + interval '1 month' ORDER BY bank_bin, reference"""),
         {"start": period}))
 
 

@@ -1,7 +1,8 @@
 """Payout run throughput: ``python -m bench.payouts [--beneficiaries 1000000]``.
 
 Starts its own embedded PostgreSQL (or a fresh database on DATABASE_URL's server), migrates it,
-enrols N made-up beneficiaries through the registry's import service (not timed), funds the banks,
+enrols N made-up beneficiaries through the registry's import service (not timed), funds the banks
+and the communes of the cash beneficiaries,
 then times compute + approve + send of one monthly run through the same services the API calls.
 In the same run it COPYs the same rows (payouts, payout months, two ledger transfers per payout)
 into bare tables and prints the ratio of the two rates. Targets: whole run under 60 s, at least 0.4
@@ -66,6 +67,12 @@ async def _fund(engine) -> None:  # type: ignore[no-untyped-def]
                 {"b": bank_bin, "n": f"00110044{number:05d}"})
             await record_funding(session, bank_bin=bank_bin, programme="TGXH", amount=10**15,
                                  reference=f"BENCH-{bank_bin}", value_date=date(2026, 3, 1), actor="bench")
+        # The cash payouts go to their communes, which are funded as the banks are.
+        communes = await session.scalars(text(
+            "SELECT DISTINCT commune_code FROM beneficiary WHERE channel = 'cash' ORDER BY 1"))
+        for commune_code in communes.all():
+            await record_funding(session, commune_code=commune_code, programme="TGXH", amount=10**12,
+                                 reference=f"BENCH-{commune_code}", value_date=date(2026, 3, 1), actor="bench")
 
 
 async def _copy_baseline(url: str, count: int) -> float:

@@ -33,5 +33,9 @@ def bank_disbursement_account(bank_bin: str) -> AccountSpec:
 
 
 def commune_cash_account(commune_code: str) -> AccountSpec:
-    """Cash handed to a commune for beneficiaries on the cash channel."""
+    """Cash handed to a commune for beneficiaries on the cash channel (funded, then paid out at send).
+
+    No limit, unlike a bank's disbursement account: accounts made before send checked a commune's funding
+    already hold cash paid out unfunded (credits above debits), and an account's limits never change. Send's
+    funding check per (programme, commune) keeps it from paying out more than it was given."""
     return AccountSpec(code=f"cash:commune:{commune_code}", type=AccountType.asset)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.cli import CliContext, fail, pass_cli
 from app.database import session_scope
 from app.payouts.models import PayoutRun
+from app.payouts.service.cash import settle_cash_pendings
 from app.payouts.service.compute import compute_run
 from app.payouts.service.errors import PayoutError
 from app.payouts.service.funding import record_funding
@@ -110,7 +111,7 @@ def approve_command(cli: CliContext, run_id: UUID, actor: str) -> None:
 @click.option("--as", "actor", required=True, help="Username of the officer sending the run.")
 @pass_cli
 def send_command(cli: CliContext, run_id: UUID, actor: str) -> None:
-    """Create the payment orders of an approved run (checks funding per bank)."""
+    """Create the payment orders of an approved run (checks funding per bank and, for cash, per commune)."""
 
     async def step(engine: AsyncEngine) -> None:
         await _user_with_role(engine, actor, "officer")
@@ -121,24 +122,41 @@ def send_command(cli: CliContext, run_id: UUID, actor: str) -> None:
 
 
 @payouts.command("fund")
-@click.option("--bank", "bank_bin", required=True)
+@click.option("--bank", "bank_bin", default=None, help="BIN of the bank whose disbursement account received it.")
+@click.option("--commune", "commune_code", default=None, help="Code of the commune given cash (instead of --bank).")
 @click.option("--programme", required=True)
 @click.option("--amount", type=int, required=True, help="Whole đồng.")
-@click.option("--reference", required=True, help="The bank's reference of the credit.")
+@click.option("--reference", required=True, help="The reference of the credit (bank) or of the cash handed over.")
 @click.option("--value-date", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
 @click.option("--as", "actor", required=True, help="Username of the officer recording the funding.")
 @pass_cli
-def fund_command(cli: CliContext, bank_bin: str, programme: str, amount: int, reference: str,
-                 value_date: object, actor: str) -> None:
-    """Record budget that reached a bank's disbursement account."""
+def fund_command(cli: CliContext, bank_bin: str | None, commune_code: str | None, programme: str, amount: int,
+                 reference: str, value_date: object, actor: str) -> None:
+    """Record budget that reached a bank's disbursement account, or a commune's cash for its cash payouts."""
     day: date = value_date.date()  # type: ignore[attr-defined]
 
     async def step(engine: AsyncEngine) -> None:
         await _user_with_role(engine, actor, "officer")
         async with session_scope(engine) as session:
-            _, created = await record_funding(session, bank_bin=bank_bin, programme=programme, amount=amount,
-                                              reference=reference, value_date=day, actor=actor)
+            _, created = await record_funding(session, bank_bin=bank_bin, commune_code=commune_code,
+                                              programme=programme, amount=amount, reference=reference,
+                                              value_date=day, actor=actor)
         click.echo("funding recorded" if created else "funding already recorded (same reference)")
+
+    _run_step(cli, step)
+
+
+@payouts.command("settle-cash")
+@click.option("--as", "actor", required=True, help="Username of the officer running the settlement.")
+@pass_cli
+def settle_cash_command(cli: CliContext, actor: str) -> None:
+    """Post the cash payouts' transfers to the communes that an earlier send left pending (once; a rerun
+    posts nothing)."""
+
+    async def step(engine: AsyncEngine) -> None:
+        await _user_with_role(engine, actor, "officer")
+        settled = await settle_cash_pendings(engine, actor=actor)
+        click.echo(f"đã ghi sổ / posted {settled.transfers:,} cash transfers, {settled.amount:,} đ")
 
     _run_step(cli, step)
 

@@ -1,6 +1,6 @@
 """Payout runs, payouts, the (enrolment, month) pairs they pay, skipped people and funding.
 
-Schema: migrations 0006 and 0015 (cancelled runs). The database enforces the money rules: one regular run per programme and
+Schema: migrations 0006, 0015 (cancelled runs) and 0023 (funding of a commune's cash). The database enforces the money rules: one regular run per programme and
 period, maker-checker on approval, each (enrolment, month) and each (person, benefit group, month)
 paid at most once across all runs, a payout's amount equal to the sum of its months, immutable
 money fields.
@@ -108,7 +108,9 @@ class Funding(Base):
     __tablename__ = "funding"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True, server_default=func.gen_random_uuid())
-    bank_bin: Mapped[str] = mapped_column(ForeignKey("bank.bin"))
+    # Exactly one of the two (migration 0023): budget reaching a bank's disbursement account, or a commune's cash.
+    bank_bin: Mapped[str | None] = mapped_column(ForeignKey("bank.bin"))
+    commune_code: Mapped[str | None] = mapped_column(ForeignKey("commune.code"))
     programme_code: Mapped[str] = mapped_column(ForeignKey("programme.code"))
     amount: Mapped[int] = mapped_column(BigInteger)
     reference: Mapped[str] = mapped_column(Text)

@@ -18,13 +18,22 @@ from app.background import spawn
 from app.database import session_scope
 from app.http.problems import Problem, bilingual
 from app.payouts.models import PayoutRun
-from app.payouts.schemas import CancelInput, FundingInput, FundingOutput, Progress, RunInput, RunOutput
+from app.payouts.schemas import (
+    CancelInput,
+    CashReturnInput,
+    FundingInput,
+    FundingOutput,
+    Progress,
+    RunInput,
+    RunOutput,
+)
 from app.payouts.service import orders as order_service
+from app.payouts.service.cash import cash_payout, return_cash
 from app.payouts.service.compute import compute_run
 from app.payouts.service.errors import PayoutError, RunStateConflict
 from app.payouts.service.funding import record_funding
 from app.payouts.service.history import list_payouts
-from app.payouts.service.ledger_steps import approve_run, bank_shortfalls, send_run, shortfall_conflict
+from app.payouts.service.ledger_steps import approve_run, funding_shortfalls, send_run, shortfall_conflict
 from app.payouts.service.runs import (
     busy_conflict,
     cancel_reason,
@@ -135,7 +144,7 @@ async def _approve_check(session: AsyncSession, run: PayoutRun, actor: str, **op
 
 async def _send_check(session: AsyncSession, run: PayoutRun, actor: str, **options: Any) -> int:
     check_sendable(run)
-    shortfalls = await bank_shortfalls(session, run.id)
+    shortfalls = await funding_shortfalls(session, run.id)
     if shortfalls:
         raise shortfall_conflict(shortfalls)
     return run.payout_count
@@ -236,7 +245,8 @@ class PayoutRunController(Controller):
     @post("/{run_id:uuid}/send", guards=[requires(Role.officer)], status_code=200)
     async def send(self, request: Request[Any, Any, Any], db_session: AsyncSession,
                    run_id: UUID) -> Response[RunOutput]:
-        """Create payment orders; 409 with the shortfall per bank if funding is insufficient."""
+        """Create payment orders and hand the cash to the communes; 409 with the shortfall per bank and per
+        commune (``commune_shortfall``) if funding is insufficient."""
         return await _run_step(request, db_session, run_id, "send")
 
     @post("/{run_id:uuid}/cancel", guards=[requires(Role.officer)], status_code=200)
@@ -245,6 +255,21 @@ class PayoutRunController(Controller):
         """Cancel a run before approval (reason required): its payouts and paid months are removed so the
         months can be paid by another run; 409 once approved or sent (the money is in the ledger)."""
         return await _run_step(request, db_session, run_id, "cancel", reason=data.reason)
+
+    @post("/{run_id:uuid}/payouts/{payout_id:uuid}/cash-return", guards=[requires(Role.officer)], status_code=200)
+    async def cash_return(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID,
+                          payout_id: UUID, data: CashReturnInput) -> dict[str, Any]:
+        """The commune gave back the cash of a payout it could not hand over (reason required): the payout is
+        returned, the transfer to the commune reversed and its months released for the next run; 409 if it is
+        not a sent cash payout or any of it was handed over, 403 outside the officer's provinces."""
+        try:
+            payout = await cash_payout(db_session, run_id, payout_id)
+            if not commune_in_scope(current_principal(request), payout.commune_code, payout.province_code):
+                raise Problem(403, bilingual("Xã/phường này không thuộc phạm vi của bạn",
+                                             "This commune is outside your scope"))
+            return await return_cash(db_session, payout, reason=data.reason, actor=_actor(request))
+        except PayoutError as error:
+            raise problem(error) from None
 
     @get("/{run_id:uuid}/payouts", guards=[requires(*READERS)])
     async def payouts(self, db_session: AsyncSession, run_id: UUID, bank: str | None = None,
@@ -296,20 +321,33 @@ class PayoutRunController(Controller):
             "Content-Disposition": f'attachment; filename="chi-tien-mat-{run_id.hex[:8]}.xlsx"'})
 
 
+async def check_commune_scope(request: Request[Any, Any, Any], db_session: AsyncSession, commune: str) -> None:
+    """404 for an unknown commune, 403 for one outside the caller's provinces (or communes)."""
+    province = await db_session.scalar(text("SELECT province_code FROM commune WHERE code = :c"), {"c": commune})
+    if province is None:
+        raise Problem(404, bilingual(f"Không có xã/phường mã {commune}", f"unknown commune {commune}"))
+    if not commune_in_scope(current_principal(request), commune, province):
+        raise Problem(403, bilingual("Xã/phường này không thuộc phạm vi của bạn", "This commune is outside your scope"))
+
+
 @post("/api/funding", guards=[requires(Role.officer)], tags=["payouts"])
 async def record_funding_route(request: Request[Any, Any, Any], db_session: AsyncSession,
                                data: FundingInput) -> Response[FundingOutput]:
-    """Record budget that reached a bank's disbursement account (idempotent by bank reference)."""
+    """Record budget that reached a bank's disbursement account (``bank_bin``) or a commune's cash for its
+    cash payouts (``commune_code``, in the officer's scope): exactly one; idempotent by reference."""
+    if data.commune_code and not data.bank_bin:
+        await check_commune_scope(request, db_session, data.commune_code.strip())
     try:
         funding, created = await record_funding(
-            db_session, bank_bin=data.bank_bin, programme=data.programme, amount=data.amount,
-            reference=data.reference, value_date=data.value_date, actor=_actor(request))
+            db_session, bank_bin=data.bank_bin, commune_code=data.commune_code, programme=data.programme,
+            amount=data.amount, reference=data.reference, value_date=data.value_date, actor=_actor(request))
     except PayoutError as error:
         raise problem(error) from None
     return Response(FundingOutput(
-        id=funding.id, bank_bin=funding.bank_bin, programme=funding.programme_code, amount=funding.amount,
-        reference=funding.reference, value_date=funding.value_date, recorded_by=funding.recorded_by,
-        recorded_at=funding.recorded_at, created=created), status_code=201 if created else 200)
+        id=funding.id, bank_bin=funding.bank_bin, commune_code=funding.commune_code, programme=funding.programme_code,
+        amount=funding.amount, reference=funding.reference, value_date=funding.value_date,
+        recorded_by=funding.recorded_by, recorded_at=funding.recorded_at, created=created),
+        status_code=201 if created else 200)
 
 
 @get("/api/bank/payment-orders", guards=[requires(Role.bank)], tags=["bank"])

@@ -83,16 +83,21 @@ class PayoutOutput(msgspec.Struct):
 
 
 class FundingInput(msgspec.Struct):
-    bank_bin: str
+    """Budget for a programme reaching a bank's disbursement account (``bank_bin``) or a commune's cash
+    (``commune_code``): exactly one of the two."""
+
     programme: str
     amount: int
     reference: str
     value_date: date
+    bank_bin: str | None = None
+    commune_code: str | None = None
 
 
 class FundingOutput(msgspec.Struct):
     id: UUID
-    bank_bin: str
+    bank_bin: str | None
+    commune_code: str | None
     programme: str
     amount: int
     reference: str
@@ -100,3 +105,9 @@ class FundingOutput(msgspec.Struct):
     recorded_by: str
     recorded_at: datetime
     created: bool
+
+
+class CashReturnInput(msgspec.Struct):
+    """Why the commune gave the cash of a payout back (the person died, moved, could not be found)."""
+
+    reason: str

@@ -17,7 +17,7 @@ from app.http.problems import Problem
 from app.payouts.routes import READERS, problem, run_output, start_step
 from app.payouts.service.errors import PayoutError
 from app.payouts.service.funding import record_funding
-from app.payouts.service.ledger_steps import bank_shortfalls
+from app.payouts.service.ledger_steps import Shortfalls, funding_shortfalls
 from app.payouts.service.runs import (
     BEFORE_APPROVAL,
     FIRST_PAYABLE_PERIOD,
@@ -29,7 +29,8 @@ from app.payouts.service.runs import (
     list_runs,
     run_summary,
 )
-from app.registry.models import Bank, Programme
+from app.registry.models import Bank, Commune, Programme
+from app.registry.scope import commune_in_scope
 from app.web.forms import FormErrors, form_text
 from app.web.i18n import translate
 from app.web.render import current_lang, in_language, page, see_other
@@ -39,7 +40,8 @@ RUN_STATUS_KEYS = {"draft": "runs.status.draft", "computing": "runs.status.compu
                    "sending": "runs.status.sending", "sent": "runs.status.sent", "settled": "runs.status.settled",
                    "closed": "runs.status.closed", "cancelled": "runs.status.cancelled"}
 STEP_DONE_KEYS = {"compute": "runs.done.compute", "approve": "runs.done.approve", "send": "runs.done.send",
-                  "cancel": "runs.done.cancel", "funding": "runs.done.funding", "started": "runs.done.started",
+                  "cancel": "runs.done.cancel", "funding": "runs.done.funding",
+                  "funding_commune": "runs.done.funding_commune", "started": "runs.done.started",
                   "cancel_started": "runs.done.cancel_started"}
 PREPARERS = (Role.officer, Role.approver)
 
@@ -71,21 +73,24 @@ async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, r
     principal = current_principal(request)
     role = principal.role if principal else None
     name = principal.name if principal else ""
-    shortfalls = await bank_shortfalls(session, run_id) if run.status in ("approved", "sending") else []
+    all_shortfalls = await funding_shortfalls(session, run_id) if run.status in ("approved", "sending") \
+        else Shortfalls(banks=[], communes=[])
+    shortfalls, commune_shortfalls = all_shortfalls.banks, all_shortfalls.communes
     banks = (await session.execute(select(Bank.bin, Bank.short_name).order_by(Bank.short_name))).all()
     busy = run.phase is not None and run.status in ("computing", "approved", "sending")
     actions = {
         "compute": role in PREPARERS and run.status in ("draft", "computing", "computed") and not busy,
         "approve": role == Role.approver and run.status == "computed" and run.prepared_by != name,
         "self_approval": role == Role.approver and run.status == "computed" and run.prepared_by == name,
-        "send": role == Role.officer and run.status in ("approved", "sending") and not busy and not shortfalls,
-        "fund": role == Role.officer and bool(shortfalls),
+        "send": role == Role.officer and run.status in ("approved", "sending") and not busy and not all_shortfalls,
+        "fund": role == Role.officer and bool(all_shortfalls),
         "orders": role in (Role.officer, Role.auditor) and run.status in ("sent", "settled", "closed"),
         "cancel": role == Role.officer and run.status in BEFORE_APPROVAL and not busy,
     }
     done = request.query_params.get("done")
     return page(request, "runs/detail.html", status_code=status_code, run=output, actions=actions,
-                shortfalls=shortfalls, banks=banks, busy=busy, error=error or output.last_error,
+                shortfalls=shortfalls, commune_shortfalls=commune_shortfalls, banks=banks, busy=busy,
+                error=error or output.last_error,
                 status_keys=RUN_STATUS_KEYS, done_key=STEP_DONE_KEYS.get(done or ""),
                 today=date.today().isoformat())
 
@@ -155,7 +160,8 @@ class PayoutRunPages(Controller):
 
     @post("/{run_id:uuid}/funding", guards=[requires(Role.officer)])
     async def fund(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID) -> Response[Any]:
-        """Record budget that reached a bank's disbursement account (for this run's programme)."""
+        """Record budget that reached a bank's disbursement account, or cash given to a commune in the
+        officer's provinces (``commune_code``), for this run's programme."""
         form = await request.form()
         principal = current_principal(request)
         assert principal is not None
@@ -166,12 +172,18 @@ class PayoutRunPages(Controller):
         except ValueError:
             return await _detail_page(request, db_session, run_id, status_code=422,
                                       error=translate("runs.error.funding_input", current_lang(request)))
+        commune_code = form_text(form, "commune_code") or None
+        if commune_code is not None:
+            province = await db_session.scalar(select(Commune.province_code).where(Commune.code == commune_code))
+            if not commune_in_scope(principal, commune_code, province):
+                raise Problem(403, translate("runs.error.commune_scope", current_lang(request)))
         try:
-            await record_funding(db_session, bank_bin=form_text(form, "bank_bin"), programme=run.programme_code,
-                                 amount=amount, reference=form_text(form, "reference"), value_date=value_date,
+            await record_funding(db_session, bank_bin=None if commune_code else form_text(form, "bank_bin"),
+                                 commune_code=commune_code, programme=run.programme_code, amount=amount,
+                                 reference=form_text(form, "reference"), value_date=value_date,
                                  actor=principal.name)
         except PayoutError as exc:
             await db_session.rollback()
             return await _detail_page(request, db_session, run_id, status_code=exc.status,
                                       error=exc.en if current_lang(request) == "en" else exc.vi)
-        return see_other(f"/payout-runs/{run_id}?done=funding")
+        return see_other(f"/payout-runs/{run_id}?done={'funding_commune' if commune_code else 'funding'}")

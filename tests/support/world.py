@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth.models import Role
 from app.database import session_scope
+from app.payouts.service.ledger_steps import funding_shortfalls
 from app.registry.fake import BeneficiaryFaker, FakePerson, import_file_bytes
 from tests.support.actors import add_user, sign_in
 
@@ -103,9 +105,12 @@ class Office:
                                    json={"account_number": account_number})
         assert response.status_code in (200, 201), response.text
 
-    async def fund(self, bank_bin: str, amount: int, reference: str, programme: str = "TGXH") -> Any:
+    async def fund(self, bank_bin: str | None, amount: int, reference: str, programme: str = "TGXH",
+                   commune_code: str | None = None) -> Any:
+        """Record funding at a bank, or (``bank_bin`` None) cash given to a commune."""
         await self.be("lan.officer")
-        return await self.post("/api/funding", json={"bank_bin": bank_bin, "programme": programme, "amount": amount,
+        place = {"bank_bin": bank_bin} if bank_bin is not None else {"commune_code": commune_code}
+        return await self.post("/api/funding", json={**place, "programme": programme, "amount": amount,
                                                      "reference": reference, "value_date": "2026-03-05"})
 
     async def run_cycle(self, period: str, programme: str = "TGXH") -> dict[str, Any]:
@@ -119,7 +124,17 @@ class Office:
         await self.be("minh.approver")
         approved = await self.post(f"/api/payout-runs/{run_id}/approve")
         assert approved.status_code == 200, approved.text
+        await self.fund_cash(run_id, programme)
         await self.be("lan.officer")
         sent = await self.post(f"/api/payout-runs/{run_id}/send")
         assert sent.status_code == 200, sent.text
         return sent.json()
+
+    async def fund_cash(self, run_id: str, programme: str = "TGXH") -> None:
+        """Give each commune the cash the run's cash payouts still need there (banks are funded by the test)."""
+        async with session_scope(self.engine) as session:
+            communes = (await funding_shortfalls(session, UUID(run_id))).communes
+        for shortfall in communes:
+            funded = await self.fund(None, shortfall["shortfall"], f"TM-{run_id[:8]}-{shortfall['commune_code']}",
+                                     programme, commune_code=shortfall["commune_code"])
+            assert funded.status_code == 201, funded.text

@@ -1,8 +1,9 @@
 """Approve and send a run: the ledger postings of the payout chart, in committed chunks.
 
 Approval recognises each entitlement (``expense:P`` → ``payable:beneficiary:B``, single); sending
-reserves it for the bank (``payable:beneficiary:B`` → ``bank:K:disbursement``, pending; cash payouts
-→ ``cash:commune:C``). Transfer ids are derived from the payout id and the step, so a rerun after a
+reserves it for the bank (``payable:beneficiary:B`` → ``bank:K:disbursement``, pending until the bank's
+statement) or hands a cash payout to its commune (``payable:beneficiary:B`` → ``cash:commune:C``, single:
+the commune has it, as a bank has a credited payout; the handover to the person is a withdrawal). Transfer ids are derived from the payout id and the step, so a rerun after a
 crash finds the transfers already made ("exists") and completes the rest exactly once.
 """
 
@@ -187,6 +188,14 @@ def _counter_accounts(rows: Sequence[Any]) -> list[AccountSpec]:
     return counter
 
 
+def _send_kinds(rows: Sequence[Any]) -> list[TransferKind]:
+    """Each payout's send transfer: pending at its bank until the statement, posted at once to its commune."""
+    return [PENDING if r["channel"] == "bank" else SINGLE for r in rows]
+
+
+PENDING, SINGLE = TransferKind.pending, TransferKind.single
+
+
 def _lap(marks: list[float]) -> dict[str, float]:
     """Seconds spent on the accounts, the transfers and (send) the status update of one chunk."""
     marks.append(time.perf_counter())
@@ -266,24 +275,38 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
     log.info("payout_run_approved", run=str(run_id), payouts=done)
 
 
-# What a run needs at each of its banks, and what its programme may still use there. Each programme's budget
-# is its own appropriation: what programme P may use at bank K is the funding recorded for P at K minus what
-# P's payouts have taken at K — sent or credited (the pending reservation or its post), and the scheduled
-# payouts of P's other runs that are being sent (their check passed; their chunks are still going out).
-# Returned payouts (voided, or reversed after the credit) and payouts never sent take nothing. One aggregate
-# query: the run's scheduled payouts by bank, and P's earlier payouts at those banks through the
-# (run_id, bank_bin) index of the runs that have sent anything; the bank's pooled disbursement account (all
-# programmes, pending included) must hold the money as well.
+# What a run needs at each of its banks and communes, and what its programme may still use there. Each
+# programme's budget is its own appropriation: what programme P may use at bank K is the funding recorded for P
+# at K minus what P's payouts have taken at K — sent or credited (the pending reservation or its post), and the
+# scheduled payouts of P's other runs that are being sent (their check passed; their chunks are still going
+# out). Returned payouts (voided, or reversed after the credit) and payouts never sent take nothing. A commune
+# plays the bank's part for cash payouts: what P may use at commune C is the funding recorded for P at C
+# (``cash:commune:C`` ← ``funding:P``) minus what P's cash payouts took there (sent; a cash return gives it
+# back), counted the same way. One aggregate query: the run's scheduled payouts by bank and by commune (one
+# pass), and P's earlier payouts at those banks and communes through the (run_id, bank_bin) and
+# (run_id, commune_code) indexes of the runs that have sent anything; the bank's pooled disbursement account
+# (all programmes, pending included) must hold the money as well. The commune's cash account carries no
+# limit (accounts made before this check had paid out unfunded cash, and limits never change): this check is
+# what keeps it from paying out more than it was given.
 _SHORTFALL_QUERY = text(
     """WITH this_run AS (SELECT id, programme_code FROM payout_run WHERE id = :run),
-            needs AS (SELECT p.bank_bin, sum(p.amount)::bigint AS needed
+            run_needs AS MATERIALIZED (
+                      SELECT p.channel = 'bank' AS by_bank,
+                             CASE p.channel WHEN 'bank' THEN p.bank_bin ELSE p.commune_code END AS place,
+                             sum(p.amount)::bigint AS needed
                         FROM payout p
-                       WHERE p.run_id = :run AND p.channel = 'bank' AND p.status = 'scheduled'
-                       GROUP BY 1),
+                       WHERE p.run_id = :run AND p.channel IN ('bank', 'cash') AND p.status = 'scheduled'
+                       GROUP BY 1, 2),
+            needs AS (SELECT place AS bank_bin, needed FROM run_needs WHERE by_bank),
+            cash_needs AS (SELECT place AS commune_code, needed FROM run_needs WHERE NOT by_bank),
             funded AS (SELECT f.bank_bin, sum(f.amount)::bigint AS funded
                          FROM funding f JOIN this_run t ON f.programme_code = t.programme_code
                         WHERE f.bank_bin IN (SELECT bank_bin FROM needs)
                         GROUP BY 1),
+            cash_funded AS (SELECT f.commune_code, sum(f.amount)::bigint AS funded
+                              FROM funding f JOIN this_run t ON f.programme_code = t.programme_code
+                             WHERE f.commune_code IN (SELECT commune_code FROM cash_needs)
+                             GROUP BY 1),
             used AS (SELECT p.bank_bin, sum(p.amount)::bigint AS used
                        FROM payout_run r JOIN this_run t ON r.programme_code = t.programme_code
                        JOIN payout p ON p.run_id = r.id
@@ -291,62 +314,120 @@ _SHORTFALL_QUERY = text(
                         AND p.bank_bin IN (SELECT bank_bin FROM needs) AND p.channel = 'bank'
                         AND (p.status IN ('sent', 'credited')
                              OR (p.status = 'scheduled' AND r.status = 'sending' AND r.id <> :run))
-                      GROUP BY 1)
-     SELECT n.bank_bin, b.short_name, t.programme_code, n.needed,
+                      GROUP BY 1),
+            cash_used AS (SELECT p.commune_code, sum(p.amount)::bigint AS used
+                            FROM payout_run r JOIN this_run t ON r.programme_code = t.programme_code
+                            JOIN payout p ON p.run_id = r.id
+                           WHERE r.status IN ('sending', 'sent', 'settled', 'closed')
+                             AND p.commune_code IN (SELECT commune_code FROM cash_needs) AND p.channel = 'cash'
+                             AND (p.status IN ('sent', 'credited')
+                                  OR (p.status = 'scheduled' AND r.status = 'sending' AND r.id <> :run))
+                           GROUP BY 1)
+     SELECT true AS by_bank, n.bank_bin AS place, b.short_name AS name, t.programme_code, n.needed,
             coalesce(f.funded, 0)::bigint AS funded, coalesce(u.used, 0)::bigint AS used,
             coalesce(a.debits_posted - a.credits_posted - a.credits_pending, 0)::bigint AS pooled
        FROM needs n JOIN bank b ON b.bin = n.bank_bin CROSS JOIN this_run t
        LEFT JOIN funded f ON f.bank_bin = n.bank_bin
        LEFT JOIN used u ON u.bank_bin = n.bank_bin
        LEFT JOIN ledger_account a ON a.code = :account_prefix || n.bank_bin || :account_suffix
-      ORDER BY n.bank_bin""")
+     UNION ALL
+     SELECT false, n.commune_code, c.name, t.programme_code, n.needed,
+            coalesce(f.funded, 0)::bigint, coalesce(u.used, 0)::bigint, NULL::bigint
+       FROM cash_needs n JOIN commune c ON c.code = n.commune_code CROSS JOIN this_run t
+       LEFT JOIN cash_funded f ON f.commune_code = n.commune_code
+       LEFT JOIN cash_used u ON u.commune_code = n.commune_code
+      ORDER BY 1 DESC, 2""")
 _ACCOUNT_PREFIX, _ACCOUNT_SUFFIX = bank_disbursement_account("{bin}").code.split("{bin}")
 
 
-async def bank_shortfalls(session: AsyncSession, run_id: UUID) -> list[dict[str, Any]]:
-    """Banks where this run's unsent payouts are not covered: by its programme's funding at the bank (funded
-    minus what the programme's payouts took there), or by the bank's disbursement account (pending counts).
+@dataclass(slots=True)
+class Shortfalls:
+    """Where a run's unsent payouts are not covered: banks (bank payouts) and communes (cash payouts)."""
 
-    Each entry keeps ``needed``, ``available`` (the smaller of the two) and ``shortfall`` (what funding the
-    programme at the bank must add), and says which limit binds: ``programme_budget`` and
-    ``disbursement_account``."""
-    shortfalls = []
+    banks: list[dict[str, Any]]
+    communes: list[dict[str, Any]]
+
+    def __bool__(self) -> bool:
+        return bool(self.banks or self.communes)
+
+
+async def funding_shortfalls(session: AsyncSession, run_id: UUID) -> Shortfalls:
+    """Banks and communes where this run's unsent payouts are not covered (one aggregate query).
+
+    A bank: by its programme's funding at the bank (funded minus what the programme's payouts took there), or
+    by the bank's disbursement account (pending counts). Each entry keeps ``needed``, ``available`` (the
+    smaller of the two) and ``shortfall`` (what funding the programme at the bank must add), and says which
+    limit binds: ``programme_budget`` and ``disbursement_account``.
+
+    A commune (cash payouts): by its programme's funding at the commune minus what the programme's cash
+    payouts took there; ``commune_code``, ``commune_name``, ``needed``, ``available``, ``shortfall``,
+    ``programme`` and ``programme_budget``."""
+    shortfalls = Shortfalls(banks=[], communes=[])
     for row in await session.execute(_SHORTFALL_QUERY, {"run": run_id, "account_prefix": _ACCOUNT_PREFIX,
                                                                 "account_suffix": _ACCOUNT_SUFFIX}):
-        needed, funded, used, pooled = int(row.needed), int(row.funded), int(row.used), int(row.pooled)
+        needed, funded, used = int(row.needed), int(row.funded), int(row.used)
         budget = funded - used
+        programme_budget = {"programme": row.programme_code, "funded": funded, "used": used,
+                            "available": budget, "needed": needed, "shortfall": max(needed - budget, 0)}
+        if not row.by_bank:
+            if budget < needed:
+                shortfalls.communes.append({
+                    "commune_code": row.place, "commune_name": row.name, "needed": needed, "available": budget,
+                    "shortfall": needed - budget, "programme": row.programme_code,
+                    "programme_budget": programme_budget, "cash_account": commune_cash_account(row.place).code})
+            continue
+        pooled = int(row.pooled)
         available = min(budget, pooled)
         if available < needed:
-            shortfalls.append({
-                "bank_bin": row.bank_bin, "bank_name": row.short_name, "needed": needed,
+            shortfalls.banks.append({
+                "bank_bin": row.place, "bank_name": row.name, "needed": needed,
                 "available": available, "shortfall": needed - available,
                 "programme": row.programme_code,
-                "programme_budget": {"programme": row.programme_code, "funded": funded, "used": used,
-                                     "available": budget, "needed": needed, "shortfall": max(needed - budget, 0)},
-                "disbursement_account": {"account": bank_disbursement_account(row.bank_bin).code,
+                "programme_budget": programme_budget,
+                "disbursement_account": {"account": bank_disbursement_account(row.place).code,
                                          "available": pooled, "needed": needed,
                                          "shortfall": max(needed - pooled, 0)},
             })
     return shortfalls
 
 
+async def bank_shortfalls(session: AsyncSession, run_id: UUID) -> list[dict[str, Any]]:
+    """The banks of ``funding_shortfalls``."""
+    return (await funding_shortfalls(session, run_id)).banks
+
+
 def _vnd(amount: int) -> str:
     return f"{amount:,}".replace(",", ".") + " đ"
 
 
-def shortfall_conflict(shortfalls: list[dict[str, Any]]) -> Conflict:
-    """409 naming each bank short of funds for the run's programme and by how much."""
-    vi = "; ".join(
+def shortfall_conflict(shortfalls: Shortfalls | list[dict[str, Any]]) -> Conflict:
+    """409 naming each bank and each commune short of funds for the run's programme and by how much
+    (``shortfall``: the banks, ``commune_shortfall``: the communes)."""
+    if isinstance(shortfalls, list):
+        shortfalls = Shortfalls(banks=shortfalls, communes=[])
+    banks, communes = shortfalls.banks, shortfalls.communes
+    vi_parts = [
         f"{s['bank_name']} thiếu {_vnd(s['shortfall'])} (cần {_vnd(s['needed'])}; kinh phí {s['programme']} "
         f"tại ngân hàng còn {_vnd(s['programme_budget']['available'])}, tài khoản chi còn "
-        f"{_vnd(s['disbursement_account']['available'])})" for s in shortfalls)
-    en = "; ".join(
+        f"{_vnd(s['disbursement_account']['available'])})" for s in banks]
+    vi_parts += [
+        f"xã/phường {s['commune_name']} ({s['commune_code']}) thiếu {_vnd(s['shortfall'])} tiền mặt (cần "
+        f"{_vnd(s['needed'])}; kinh phí {s['programme']} tại xã còn {_vnd(s['available'])})" for s in communes]
+    en_parts = [
         f"{s['bank_name']} short {s['shortfall']} (needed {s['needed']}; {s['programme']} budget available at the "
         f"bank {s['programme_budget']['available']}, disbursement account available "
-        f"{s['disbursement_account']['available']})" for s in shortfalls)
-    programme = shortfalls[0]["programme"] if shortfalls else ""
-    return Conflict(f"Chưa đủ kinh phí của chương trình {programme} tại ngân hàng để chi: {vi}",
-                    f"insufficient funding for programme {programme} at: {en}", shortfall=shortfalls)
+        f"{s['disbursement_account']['available']})" for s in banks]
+    en_parts += [
+        f"commune {s['commune_name']} ({s['commune_code']}) short {s['shortfall']} of cash (needed {s['needed']}; "
+        f"{s['programme']} budget available at the commune {s['available']})" for s in communes]
+    first = banks[0] if banks else communes[0] if communes else None
+    programme = first["programme"] if first else ""
+    where_vi = "ngân hàng" if not communes else "xã/phường" if not banks else "ngân hàng và xã/phường"
+    extra: dict[str, Any] = {"shortfall": banks}
+    if communes:
+        extra["commune_shortfall"] = communes
+    return Conflict(f"Chưa đủ kinh phí của chương trình {programme} tại {where_vi} để chi: {'; '.join(vi_parts)}",
+                    f"insufficient funding for programme {programme} at: {'; '.join(en_parts)}", **extra)
 
 
 def _funding_lock_key(programme: str) -> int:
@@ -356,9 +437,11 @@ def _funding_lock_key(programme: str) -> int:
 async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size: int = CHUNK_SIZE,
                    after_chunk: Callable[[int], Awaitable[None]] | None = None,
                    sent_at: datetime | None = None) -> None:
-    """Reserve every payout at its bank (pending transfers) and mark it sent; 409 with the shortfall per
-    bank when the run's programme has not been funded enough at a bank (its own funding there, less what
-    its payouts took) or the bank's disbursement account lacks the funds. Safe to call again after a crash.
+    """Reserve every bank payout at its bank (pending transfers, posted by the bank's statement), hand every
+    cash payout to its commune (posted at once: the commune plays the bank's part, and the handover to the
+    person is a withdrawal), and mark them sent; 409 with the shortfall per bank and per commune when the
+    run's programme has not been funded enough at a bank or a commune (its own funding there, less what its
+    payouts took) or the bank's disbursement account lacks the funds. Safe to call again after a crash.
 
     ``sent_at`` (default: now) is when the orders left — for cash, when the money went to the commune,
     which is when it counts as having reached the person; the demo replays past months with it."""
@@ -375,7 +458,7 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
             # then on its unsent payouts count as taken): two runs cannot both spend the same funding.
             await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                                   {"key": _funding_lock_key(run.programme_code)})
-            shortfalls = await bank_shortfalls(session, run_id)
+            shortfalls = await funding_shortfalls(session, run_id)
             if shortfalls:
                 raise shortfall_conflict(shortfalls)
             if run.status == "approved":
@@ -406,7 +489,7 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
                     session,
                     ids=chunk.transfer_ids,
                     code="payout.send",
-                    kind=TransferKind.pending,
+                    kind=_send_kinds(rows),
                     debit_account_ids=payable_ids,
                     credit_account_ids=[counter_ids[c.code] for c in counter],
                     amounts=chunk.amounts,
@@ -415,7 +498,7 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
                 )
                 if _check_results(results, "send"):
                     await session.rollback()
-                    raise shortfall_conflict(await bank_shortfalls(session, run_id))
+                    raise shortfall_conflict(await funding_shortfalls(session, run_id))
                 # The chunk is every scheduled payout of the run with an id in (previous chunk's last, this
                 # chunk's last]: a range, not an id list (a list is compared element by element per row).
                 started.append(time.perf_counter())

@@ -135,6 +135,7 @@ async def test_approved_and_sent_runs_cannot_be_cancelled(office, engine):
         "Đợt chi đã được duyệt: tiền đã được ghi sổ kế toán nên không hủy được / "
         "the run is approved: its money has already moved through the ledger, so it cannot be cancelled")
     assert (await office.fund(VIETCOMBANK, 1_300_000, "FT-CANCEL-1")).status_code == 201
+    await office.fund_cash(run_id)
     assert (await office.post(f"/api/payout-runs/{run_id}/send")).status_code == 200
     sent = await office.post(f"/api/payout-runs/{run_id}/cancel", json={"reason": REASON})
     assert sent.status_code == 409 and "the run is sent: its money has already moved" in sent.json()["detail"]

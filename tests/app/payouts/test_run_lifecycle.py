@@ -94,6 +94,10 @@ async def test_maker_checker_send_needs_funding_and_orders_reach_only_their_bank
                              "shortfall": 650_000},
         "disbursement_account": {"account": f"bank:{VIETCOMBANK}:disbursement", "available": 0, "needed": 650_000,
                                  "shortfall": 650_000}}]
+    # The cash goes to the commune, which must be funded for it as a bank is.
+    assert [(s["commune_code"], s["shortfall"], s["programme"]) for s in short.json()["commune_shortfall"]] == [
+        (CAO_BANG_COMMUNE, 1_000_000, "TGXH")]
+    assert (await office.fund(None, 1_000_000, "TM-2603-01273", commune_code=CAO_BANG_COMMUNE)).status_code == 201
     funded = await office.fund(VIETCOMBANK, 600_000, "FT26064001")
     assert funded.status_code == 201
     assert (await office.fund(VIETCOMBANK, 600_000, "FT26064001")).status_code == 200  # same bank reference: no-op
@@ -105,7 +109,7 @@ async def test_maker_checker_send_needs_funding_and_orders_reach_only_their_bank
     assert sent.json()["by_status"] == {"sent": 2}
     async with session_scope(engine) as session:
         assert await totals(session, f"bank:{VIETCOMBANK}:disbursement") == (700_000, 0, 0, 650_000)
-        assert await totals(session, f"cash:commune:{CAO_BANG_COMMUNE}") == (0, 0, 0, 1_000_000)
+        assert await totals(session, f"cash:commune:{CAO_BANG_COMMUNE}") == (1_000_000, 1_000_000, 0, 0)
         report = await verify_ledger(session)
     assert report.ok, report.problems
 

@@ -50,7 +50,16 @@ async def test_run_from_create_to_send_through_the_pages(client, engine):
         "_csrf": token, "bank_bin": VIETCOMBANK, "amount": "1.300.000", "reference": "FT2603001",
         "value_date": "2026-03-05"})
     assert funded.status_code == 200 and "Đã ghi nhận tiền cấp cho ngân hàng." in funded.text
-    sent = await client.post(run_path + "/send", data={"_csrf": csrf_in(funded.text)})
+    # The cash person's commune is funded for the cash it hands over, as a bank is.
+    assert "Xã/phường chưa được cấp đủ tiền mặt để chi" in funded.text
+    assert f"({CAO_BANG_COMMUNE}): còn thiếu 500.000 đ (kinh phí TGXH tại xã còn 0 đ)" in funded.text
+    assert "Gửi lệnh chi" not in funded.text.split("Xã/phường chưa được")[0].split("actions")[-1]
+    cash_funded = await client.post(run_path + "/funding", data={
+        "_csrf": csrf_in(funded.text), "commune_code": CAO_BANG_COMMUNE, "amount": "500.000",
+        "reference": "TM2603001", "value_date": "2026-03-05"})
+    assert cash_funded.status_code == 200 and "Đã ghi nhận tiền mặt cấp cho xã." in cash_funded.text
+    assert "Xã/phường chưa được cấp đủ tiền mặt để chi" not in cash_funded.text
+    sent = await client.post(run_path + "/send", data={"_csrf": csrf_in(cash_funded.text)})
     assert sent.status_code == 200 and "Đã gửi lệnh chi tới ngân hàng." in sent.text
     orders = re.search(r'href="(/api/payout-runs/[^"]+format=xlsx)"', sent.text)
     assert orders is not None
