@@ -109,9 +109,12 @@ async def dismiss_flag(session: AsyncSession, flag_id: int, *, actor: str, reaso
             WHERE id = :id"""), {"actor": actor, "reason": reason, "id": flag.id})
     released = (await session.execute(text(
         """UPDATE bank_account_block SET released_at = now(), released_by = :actor, release_note = :reason
-            WHERE payout_id = :payout AND reason = :code AND released_at IS NULL
+            WHERE reason = :code AND released_at IS NULL
+              AND bank_account_id IN (SELECT a.id FROM bank_account a WHERE a.beneficiary_id = :person)
            RETURNING id, bank_account_id"""),
-        {"actor": actor, "reason": reason, "payout": flag.payout_id, "code": DECEASED_REASON})).all()
+        # The person is alive: every "deceased" block on their accounts goes, not only the one from the
+        # flag's own return (two MD07 returns of one statement open one flag but may block from either).
+        {"actor": actor, "reason": reason, "person": flag.beneficiary_id, "code": DECEASED_REASON})).all()
     await record(session, actor=actor, action="reconciliation.flag_dismissed", object_type="beneficiary_flag",
                  object_id=flag.id, before={"resolved_at": None},
                  after={"resolution": "dismissed", "note": reason, "beneficiary_id": flag.beneficiary_id,

@@ -156,8 +156,12 @@ async def _start(conn: AsyncConnection, run_id: UUID, actor: str) -> tuple[str, 
         if run.status == "computed":
             # Recompute before approval: forget the previous result entirely.
             await remove_run_payouts(session, run_id)
+        # computed_at is when the registry was read (``_stage``); a resumed compute keeps its first reading,
+        # which the payouts written before the crash came from. A new compute starts without one.
         await session.execute(text(
-            "UPDATE payout_run SET status = 'computing', prepared_by = :actor, computed_at = NULL WHERE id = :run"),
+            """UPDATE payout_run SET status = 'computing', prepared_by = :actor,
+                      computed_at = CASE WHEN status = 'computing' THEN computed_at END
+                WHERE id = :run"""),
             {"actor": actor, "run": run_id})
         await record(session, actor=actor, action="payout_run.compute", object_type="payout_run", object_id=run_id,
                      before={"status": run.status})
@@ -192,6 +196,11 @@ async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_fr
     await set_progress(conn, run_id, phase="entitlements", total=0)
     await conn.commit()
     await staging.drop(conn)
+    # The registry as of now is what this run pays: approval re-checks the changes written since
+    # (``recheck``). Stamped before the first read, kept from a first attempt when compute resumes.
+    await conn.execute(text(
+        "UPDATE payout_run SET computed_at = coalesce(computed_at, statement_timestamp()) WHERE id = :run"),
+        {"run": run_id})
     await conn.execute(text(staging.sql(
         """CREATE UNLOGGED TABLE {entitlement} (
                beneficiary_id uuid, enrolment_id bigint, benefit_group text, commune_code varchar(5),
@@ -396,7 +405,7 @@ async def _finish(conn: AsyncConnection, run_id: UUID) -> None:
                                 ON om.enrolment_id = pm.enrolment_id AND om.month = pm.month
                                WHERE pm.payout_id = p.id AND om.payout_id = old.id)"""), {"run": run_id})
     await conn.execute(text(
-        """UPDATE payout_run r SET status = 'computed', computed_at = now(), phase = NULL, last_error = NULL,
+        """UPDATE payout_run r SET status = 'computed', computed_at = coalesce(r.computed_at, now()), phase = NULL, last_error = NULL,
                   payout_count = t.count, total_amount = t.amount
              FROM (SELECT count(*) AS count, coalesce(sum(amount), 0)::bigint AS amount
                      FROM payout WHERE run_id = :run) t

@@ -33,7 +33,7 @@ from app.payouts.accounts import (
     payable_account,
 )
 from app.payouts.service.errors import Conflict
-from app.payouts.service.recheck import withhold_changed
+from app.payouts.service.recheck import REGISTRY_MARGIN, withhold_changed
 from app.payouts.service.runs import check_approvable, check_sendable, get_run, run_work_lock, set_progress
 from ledger.accounts import (
     AccountConflict,
@@ -225,9 +225,13 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
                 # withheld, in the transaction that approves the rest (a resumed approval finds them done).
                 assert run.computed_at is not None
                 withheld = await withhold_changed(session, run_id=run_id, programme=run.programme_code,
-                                                  since=run.computed_at, actor=actor, step="approve")
+                                                  since=run.computed_at - REGISTRY_MARGIN, actor=actor,
+                                                  step="approve")
+                # Approved and still approving in one commit: a crash before the postings are done leaves a
+                # run that send refuses and approve resumes (never an approved run without its postings).
                 await session.execute(text(
-                    """UPDATE payout_run SET status = 'approved', approved_by = :actor, approved_at = now()
+                    """UPDATE payout_run SET status = 'approved', approved_by = :actor, approved_at = now(),
+                              phase = 'approving'
                         WHERE id = :run"""), {"actor": actor, "run": run_id})
                 await record(session, actor=actor, action="payout_run.approve", object_type="payout_run",
                              object_id=run_id,
@@ -452,7 +456,7 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
             # Registry changes recorded after approval: those payouts are not sent, and their approval is
             # undone (release transfers), before the funding check counts what is left to send.
             assert run.approved_at is not None
-            await withhold_changed(session, run_id=run_id, programme=run.programme_code, since=run.approved_at,
+            await withhold_changed(session, run_id=run_id, programme=run.programme_code, since=run.approved_at - REGISTRY_MARGIN,
                                    actor=actor, step="send")
             # One send of a programme's runs checks its budget at a time, until its run is marked sending (from
             # then on its unsent payouts count as taken): two runs cannot both spend the same funding.

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -48,6 +48,10 @@ WITHHOLD_REASONS = {
     "enrolment_changed": ("Quyết định hưởng trợ cấp đã thay đổi", "the enrolment has changed"),
 }
 STEP_VI = {"approve": "khi duyệt", "send": "khi gửi ngân hàng"}
+# Changes are looked for from this long before the step's time: an event's recorded_at is its transaction's
+# start, so one that began before compute read the registry (or before approval) but committed after it
+# is still found. Looking at a few more people than needed costs nothing but their check.
+REGISTRY_MARGIN = timedelta(minutes=10)
 
 # The run's scheduled payouts of people whose registry rows changed after :since. Events and enrolments
 # carry when they were written (beneficiary_event.recorded_at, enrolment.updated_at, which every change

@@ -193,6 +193,13 @@ async def test_change_after_approval_holds_the_payout_at_send_and_reverses_its_a
 
 async def test_run_where_nobody_changed_is_approved_and_sent_as_before_with_one_query_for_the_check(office, engine):
     world = await _world(office)
+    # The registry was written well before the run (an import minutes before compute is re-checked: changes
+    # are looked for from recheck.REGISTRY_MARGIN before the reading, for transactions still open then).
+    async with session_scope(engine) as session:
+        await session.execute(text("SET LOCAL session_replication_role = replica"))  # events are append-only
+        await session.execute(text("UPDATE enrolment SET created_at = created_at - interval '1 hour', "
+                                   "updated_at = updated_at - interval '1 hour'"))
+        await session.execute(text("UPDATE beneficiary_event SET recorded_at = recorded_at - interval '1 hour'"))
     april = await _computed(office)
     payouts = await _payouts(office, april["id"])
     # A change to someone outside the run's people, recorded after compute, changes nothing either.
@@ -223,3 +230,37 @@ async def test_run_where_nobody_changed_is_approved_and_sent_as_before_with_one_
         report = await verify_ledger(session)
     assert report.ok, report.problems
     assert world["victim"].full_name in payouts
+
+
+async def test_a_death_recorded_while_compute_is_writing_is_withheld_at_approval(office):
+    """Compute reads the registry before it writes the payouts: a death recorded after that reading, while the
+    chunks are still being written, is not in the run, and approval must find it (computed_at is the reading)."""
+    from app.payouts.service.compute import compute_run
+
+    world = await _world(office)
+    await office.be("lan.officer")
+    created = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-04"})
+    assert created.status_code == 201, created.text
+    run_id = created.json()["id"]
+    recorded: list[int] = []
+
+    async def after_chunk(done: int) -> None:
+        if not recorded:
+            recorded.append(done)
+            await _record(office, world["victim_id"], "deceased")
+
+    await compute_run(office.engine, UUID(run_id), actor="lan.officer", chunk_size=1, writers=1,
+                      after_chunk=after_chunk)
+    assert recorded == [1]
+    async with session_scope(office.engine) as session:
+        computed_at, recorded_at = (await session.execute(text(
+            """SELECT r.computed_at, e.recorded_at FROM payout_run r, beneficiary_event e
+                WHERE r.id = :run AND e.beneficiary_id = :b AND e.kind = 'deceased'"""),
+            {"run": run_id, "b": world["victim_id"]})).one()
+    assert computed_at < recorded_at  # the reading came first, however long the writing took
+    approved = await _step(office, run_id, "approve")
+    assert approved["withheld_count"] == 1
+    assert [w["beneficiary_id"] for w in approved["withheld"]] == [world["victim_id"]]
+    payouts = await _payouts(office, run_id)
+    assert payouts[world["victim"].full_name]["status"] == "cancelled"
+    assert payouts[world["alive"].full_name]["status"] == "scheduled"
