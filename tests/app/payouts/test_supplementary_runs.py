@@ -1,4 +1,5 @@
-"""Supplementary runs: one at a time beside the period's other runs, and shown as such on the pages."""
+"""Supplementary runs: one at a time beside the period's other runs, shown as such on the pages, and
+computed in the request when they pay a few people, however large the programme."""
 
 from __future__ import annotations
 
@@ -107,3 +108,17 @@ async def test_the_pages_say_which_runs_are_supplementary(office):
         english = await office.client.get(f"/payout-runs/{run_id}", params={"lang": "en"})
         assert f'<dt>Kind</dt><dd id="run-kind">{en}</dd>' in english.text
 
+
+async def test_a_supplementary_run_paying_one_person_is_computed_in_the_request(office):
+    await office.run_cycle("2026-03")
+    # A second person enrolled from March, imported after March was paid: the programme has two enrolments
+    # (more than the limit of one) but the supplementary run pays only the newcomer.
+    await office.import_people([person(BeneficiaryFaker(seed=42), start="2026-03")])
+    run_id = (await _create(office, SUPPLEMENTARY)).json()["id"]
+    computed = await office.post(f"/api/payout-runs/{run_id}/compute")
+    assert computed.status_code == 200, computed.text
+    assert (computed.json()["status"], computed.json()["count"], computed.json()["total_amount"]) == (
+        "computed", 1, 650_000)
+    # Recomputing counts the run's own payout too (it is removed first), still within the limit.
+    again = await office.post(f"/api/payout-runs/{run_id}/compute")
+    assert again.status_code == 200 and again.json()["count"] == 1, again.text
