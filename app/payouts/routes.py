@@ -29,7 +29,7 @@ from app.payouts.schemas import (
 )
 from app.payouts.service import orders as order_service
 from app.payouts.service.cash import cash_payout, return_cash
-from app.payouts.service.compute import compute_run
+from app.payouts.service.compute import compute_run, compute_size
 from app.payouts.service.errors import PayoutError, RunStateConflict
 from app.payouts.service.funding import record_funding
 from app.payouts.service.history import list_payouts
@@ -55,7 +55,7 @@ from app.reports_api.routes import scope_of
 
 log = structlog.get_logger()
 
-# Steps of runs with at most ``Settings.payout_sync_limit`` payouts (or enrolments, before computing)
+# Steps of runs with at most ``Settings.payout_sync_limit`` payouts (before computing: ``compute_size``)
 # are processed within the request (200); bigger ones answer 202 and report progress on
 # GET /api/payout-runs/{id}.
 READERS = (Role.officer, Role.approver, Role.auditor, Role.admin)
@@ -132,9 +132,7 @@ async def _fresh_output(engine: AsyncEngine, run_id: UUID) -> RunOutput:
 
 async def _compute_check(session: AsyncSession, run: PayoutRun, actor: str, **options: Any) -> int:
     check_computable(run)
-    size = await session.scalar(text("SELECT count(*) FROM enrolment WHERE programme_code = :p"),
-                                {"p": run.programme_code})
-    return int(size or 0)
+    return await compute_size(session, run)
 
 
 async def _approve_check(session: AsyncSession, run: PayoutRun, actor: str, **options: Any) -> int:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
 from app.http.problems import Problem
+from app.payouts.service.runs import current_month
 from app.reports_api.routes import REPORT_READERS, scope_of
 from app.web.charts import Point, bar_chart, line_chart
 from app.web.follow_up import checked_commune, communes_in_scope
@@ -25,15 +26,22 @@ from reports.time_to_withdrawal import month_start, people_waiting, share_by_day
 
 # Runs whose months the dashboard and reports offer: approved (entitlements posted) and later.
 REPORTED = "('approved', 'sending', 'sent', 'settled', 'closed')"
+# Runs that have sent payouts, and the statuses of a payout that was sent to its person.
+SENT_RUNS = "('sending', 'sent', 'settled', 'closed')"
+SENT_PAYOUTS = "('sent', 'credited', 'returned')"
 
 
 async def latest_period(session: AsyncSession) -> date:
-    """The newest month whose payouts have reached people (else the newest run's month, else this month)."""
+    """The newest month with payouts sent to people (sent, credited or returned), else the current month.
+
+    Not the newest approved run's month: that is often next month's run, approved ahead and not paid yet,
+    whose dashboard would read "not reached" with almost nothing withdrawn."""
     found = await session.scalar(text(
-        """SELECT max(r.period) FROM payout_run r
-            WHERE EXISTS (SELECT 1 FROM payout p WHERE p.run_id = r.id AND p.credited_at IS NOT NULL)"""))
-    found = found or await session.scalar(text(f"SELECT max(period) FROM payout_run WHERE status IN {REPORTED}"))  # noqa: S608
-    return found or date.today().replace(day=1)
+        f"""SELECT r.period FROM payout_run r
+             WHERE r.status IN {SENT_RUNS}
+               AND EXISTS (SELECT 1 FROM payout p WHERE p.run_id = r.id AND p.status IN {SENT_PAYOUTS})
+             ORDER BY r.period DESC LIMIT 1"""))  # noqa: S608
+    return found or current_month()
 
 
 async def report_periods(session: AsyncSession, limit: int = 24) -> list[date]:
@@ -66,6 +74,8 @@ class DashboardPage(Controller):
         by_day = await share_by_day(db_session, period=month, **scope)
         waiting_people, waiting_amount = await people_waiting(db_session, **scope)
         periods = await report_periods(db_session)
+        if month not in periods:  # the current month before anything is sent, or one asked for: still shown as chosen
+            periods = sorted([*periods, month], reverse=True)
         items = sorted(report["items"], key=lambda item: (item["within_3d"] is None, item["within_3d"] or 0))
         charts = {
             "by_day": line_chart([Point(str(day), share) for day, share in enumerate(by_day)], step=True,

@@ -39,6 +39,7 @@ RUN_STATUS_KEYS = {"draft": "runs.status.draft", "computing": "runs.status.compu
                    "computed": "runs.status.computed", "approved": "runs.status.approved",
                    "sending": "runs.status.sending", "sent": "runs.status.sent", "settled": "runs.status.settled",
                    "closed": "runs.status.closed", "cancelled": "runs.status.cancelled"}
+RUN_KIND_KEYS = {"regular": "runs.kind.regular", "supplementary": "runs.kind.supplementary"}
 STEP_DONE_KEYS = {"compute": "runs.done.compute", "approve": "runs.done.approve", "send": "runs.done.send",
                   "cancel": "runs.done.cancel", "funding": "runs.done.funding",
                   "funding_commune": "runs.done.funding_commune", "started": "runs.done.started",
@@ -57,7 +58,7 @@ async def _list_page(request: Request[Any, Any, Any], session: AsyncSession, *, 
     principal = current_principal(request)
     next_month = add_months(current_month(), 1)
     return page(request, "runs/list.html", status_code=status_code, runs=runs,
-                programmes=await _programmes(session), status_keys=RUN_STATUS_KEYS,
+                programmes=await _programmes(session), status_keys=RUN_STATUS_KEYS, kind_keys=RUN_KIND_KEYS,
                 may_create=principal is not None and principal.role in PREPARERS, errors=errors or FormErrors(),
                 values=values or {"programme": "", "period": format_period(next_month)},
                 first_period=format_period(FIRST_PAYABLE_PERIOD), last_period=format_period(next_month))
@@ -91,7 +92,7 @@ async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, r
     return page(request, "runs/detail.html", status_code=status_code, run=output, actions=actions,
                 shortfalls=shortfalls, commune_shortfalls=commune_shortfalls, banks=banks, busy=busy,
                 error=error or output.last_error,
-                status_keys=RUN_STATUS_KEYS, done_key=STEP_DONE_KEYS.get(done or ""),
+                status_keys=RUN_STATUS_KEYS, kind_keys=RUN_KIND_KEYS, done_key=STEP_DONE_KEYS.get(done or ""),
                 today=date.today().isoformat())
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.audit.service import record
+from app.payouts.models import PayoutRun
 from app.payouts.service.runs import (
     add_months,
     check_computable,
@@ -141,6 +142,41 @@ _PLAN = (
         ON k.bank_account_id = a.id
     """
 )
+
+
+# How many enrolments of the programme have a month in the run's window [arrears_from, period] not paid
+# yet: one count (the ``incomplete`` test above, one range of payout_month's index per enrolment), an
+# upper bound on the payouts a compute writes (people suspended or skipped are counted too).
+_UNPAID_ENROLMENTS = text(
+    """
+    SELECT count(*) FROM (
+        SELECT e.id, greatest(e.start_month, CAST(:arrears_from AS date)) AS first_month,
+               least(coalesce(e.end_month, CAST(:period AS date)), CAST(:period AS date)) AS last_month
+          FROM enrolment e
+         WHERE e.programme_code = :programme AND e.start_month <= CAST(:period AS date)
+           AND (e.end_month IS NULL OR e.end_month >= CAST(:arrears_from AS date))
+    ) a
+     WHERE (SELECT count(*) FROM payout_month pm
+             WHERE pm.enrolment_id = a.id AND pm.month BETWEEN a.first_month AND a.last_month
+               AND pm.released_at IS NULL)
+           < (extract(year FROM a.last_month) * 12 + extract(month FROM a.last_month))
+             - (extract(year FROM a.first_month) * 12 + extract(month FROM a.first_month)) + 1
+    """
+)
+
+
+async def compute_size(session: AsyncSession, run: PayoutRun) -> int:
+    """The size of a compute, to choose between answering in the request (200) and after it (202).
+
+    A regular run pays the programme's people: its enrolments are counted (cheap). A supplementary run
+    pays only the months still owed, often to a handful of people: the enrolments with an unpaid month in
+    its window are counted, plus the payouts of its previous result (a recompute removes them first)."""
+    if run.kind == "regular":
+        return int(await session.scalar(text("SELECT count(*) FROM enrolment WHERE programme_code = :p"),
+                                        {"p": run.programme_code}) or 0)
+    unpaid = await session.scalar(_UNPAID_ENROLMENTS, {"programme": run.programme_code,
+                                                       "arrears_from": run.arrears_from, "period": run.period})
+    return int(unpaid or 0) + (run.payout_count if run.status == "computed" else 0)
 
 
 async def _months_to_stage(conn: AsyncConnection, programme: str, arrears_from: date, period: date) -> list[date]:

@@ -32,6 +32,10 @@ VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 FIRST_PAYABLE_PERIOD = date(2025, 1, 1)
 # Statuses before approval: nothing of the run is in the ledger yet, so it can be recomputed or cancelled.
 BEFORE_APPROVAL = ("draft", "computing", "computed")
+# Statuses of a run not yet sent (nor cancelled): its months are still being worked out or paid.
+UNFINISHED = (*BEFORE_APPROVAL, "approved", "sending")
+# How each kind of run reads in a sentence (Vietnamese, English); the pages use ``runs.kind.*``.
+KIND_WORDS = {"regular": ("thường kỳ", "regular"), "supplementary": ("bổ sung", "supplementary")}
 # How each status reads in a Vietnamese sentence ("Đợt chi đã gửi ngân hàng, ...").
 STATUS_VI = {"draft": "còn là nháp", "computing": "đang tính", "computed": "đã tính, chưa duyệt",
              "approved": "đã được duyệt", "sending": "đang gửi ngân hàng", "sent": "đã gửi ngân hàng",
@@ -113,10 +117,15 @@ async def create_run(session: AsyncSession, *, programme: str, period: str, acto
     await check_payable_period(session, programme, month, today=today)
     live = PayoutRun.status != "cancelled"
     if kind == "supplementary":
+        # One creation of a programme and period's runs at a time, so two requests cannot both pass the
+        # check below (the database holds the one-regular-run rule, not this one).
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                              {"key": f"payout_run:{programme}:{period}"})
         regular = await session.scalar(select(PayoutRun.status).where(
             PayoutRun.programme_code == programme, PayoutRun.period == month, PayoutRun.kind == "regular", live))
         if regular is None:
             raise Conflict("Chưa có đợt chi thường kỳ cho kỳ này", "no regular run for this period yet")
+        await check_no_unfinished_run(session, programme, month)
     go_live = await session.scalar(select(func.min(PayoutRun.period)).where(
         PayoutRun.programme_code == programme, live))
     arrears_from = max(add_months(month, -(ARREARS_MONTHS - 1)), go_live or month)
@@ -133,6 +142,23 @@ async def create_run(session: AsyncSession, *, programme: str, period: str, acto
                  after={"programme": programme, "period": period, "kind": kind,
                         "arrears_from": format_period(run.arrears_from)})
     return run
+
+
+async def check_no_unfinished_run(session: AsyncSession, programme: str, month: date) -> None:
+    """409 for a new supplementary run while another run of the programme and period is not yet sent or
+    cancelled: two unfinished runs would compete for the same months."""
+    unfinished = (await session.execute(
+        select(PayoutRun.kind, PayoutRun.status).where(
+            PayoutRun.programme_code == programme, PayoutRun.period == month, PayoutRun.status.in_(UNFINISHED))
+        .order_by(PayoutRun.created_at).limit(1))).first()
+    if unfinished is not None:
+        kind_vi, kind_en = KIND_WORDS[unfinished.kind]
+        period = format_period(month)
+        raise Conflict(
+            f"Đợt chi {kind_vi} {programme} {period} {STATUS_VI[unfinished.status]}: hãy gửi hoặc hủy "
+            "đợt đó trước khi lập đợt bổ sung",
+            f"the {kind_en} run for {programme} {period} is {unfinished.status}: send or cancel it before "
+            "creating a supplementary run")
 
 
 async def get_run(session: AsyncSession | AsyncConnection, run_id: UUID) -> PayoutRun:

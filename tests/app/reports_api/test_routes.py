@@ -141,6 +141,22 @@ async def test_monthly_workbook_of_an_unknown_province_is_a_404_and_other_provin
     assert own.status_code == 200 and own.headers["content-type"].startswith(XLSX)
 
 
+async def test_time_to_withdrawal_of_an_unknown_province_is_a_404_like_the_monthly_workbook(world, client):
+    await world.office.be("lan.officer")
+    params = {"period": "2026-03", "province": "99"}
+    unknown = await client.get("/api/reports/time-to-withdrawal", params=params)
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"].startswith("application/problem+json")
+    assert unknown.json()["detail"] == "Không có tỉnh/thành phố mã 99 / unknown province 99"
+    assert (await client.get("/api/reports/monthly", params=params)).json() == unknown.json()
+    known = await client.get("/api/reports/time-to-withdrawal", params={"period": "2026-03", "province": "01"})
+    assert known.status_code == 200 and known.json()["totals"]["payouts"] > 0
+    await add_user(world.office.engine, "ha.provincial", Role.officer, provinces=("01",))
+    await world.office.be("ha.provincial")
+    refused = await client.get("/api/reports/time-to-withdrawal", params=params)  # outside the scope: 403 first
+    assert refused.status_code == 403
+
+
 async def test_beneficiary_detail_shows_days_to_withdraw_for_bank_and_cash(world, client):
     await world.office.be("lan.officer")
     days = {}

@@ -5,6 +5,7 @@ import re
 from sqlalchemy import text
 
 from app.database import session_scope
+from app.payouts.service.runs import current_month, format_period
 from app.registry.fake import BeneficiaryFaker
 from tests.support.pages import csrf_in, signed_in_page
 from tests.support.world import CAO_BANG_COMMUNE, VIETCOMBANK, Office, person
@@ -185,3 +186,34 @@ async def test_month_pickers_offer_approved_runs_only(client, engine):
     reports = await client.get("/reports")
     assert '<option value="2026-03" selected>' in reports.text
     assert 'value="2026-04"' not in reports.text and 'value="2026-05"' not in reports.text
+
+
+async def test_dashboard_opens_on_the_latest_month_with_payouts_sent(client, engine):
+    office = await _world(client, engine)
+    assert (await office.fund(VIETCOMBANK, 5_000_000, "NS-2026-03")).status_code == 201
+
+    async def approved(period: str) -> str:
+        await office.be("lan.officer")
+        run_id = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": period})).json()["id"]
+        assert (await office.post(f"/api/payout-runs/{run_id}/compute")).status_code == 200
+        await office.be("minh.approver")
+        assert (await office.post(f"/api/payout-runs/{run_id}/approve")).status_code == 200
+        return run_id
+
+    async def chosen() -> list[str]:
+        client.cookies.clear()
+        office.current = ""
+        dashboard, _ = await signed_in_page(client, "lan.officer", "/dashboard")
+        assert dashboard.status_code == 200
+        return re.findall(r'<option value="(\d{4}-\d{2})" selected>', dashboard.text)
+
+    # Nothing sent yet (March approved, not sent): the current month, shown as the chosen one.
+    march = await approved("2026-03")
+    assert await chosen() == [format_period(current_month())]
+    await office.fund_cash(march)
+    await office.be("lan.officer")
+    assert (await office.post(f"/api/payout-runs/{march}/send")).status_code == 200
+    assert await chosen() == ["2026-03"]
+    # April approved ahead, not sent (no payout credited anywhere either): March still.
+    await approved("2026-04")
+    assert await chosen() == ["2026-03"]
