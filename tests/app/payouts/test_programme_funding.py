@@ -160,3 +160,40 @@ async def test_money_returned_on_tgxh_payouts_is_tgxh_s_to_send_again(office, en
             2 * TGXH_AMOUNT + 5_000_000 + TGXH_AMOUNT, TGXH_AMOUNT, 0, 2 * TGXH_AMOUNT)
         report = await verify_ledger(session)
     assert report.ok, report.problems
+
+
+async def test_two_sends_of_one_programme_at_once_cannot_both_spend_one_budget(office, engine):
+    """The budget check and the run's move to sending are serialised per programme: two runs sent at the same
+    moment against funding for one of them send one and refuse the other (the pool holds enough for both)."""
+    import asyncio
+    from uuid import UUID
+
+    from app.payouts.service.errors import Conflict
+    from app.payouts.service.ledger_steps import send_run
+
+    faker = BeneficiaryFaker(seed=17)
+    await office.import_people([person(faker, category="NCT_80")])
+    await office.register_disbursement(VIETCOMBANK)
+    march = await _approved_run(office, "TGXH", "2026-03")
+    april = await _approved_run(office, "TGXH", "2026-04")
+    async with session_scope(engine) as session:
+        needed = [(await bank_shortfalls(session, UUID(run)))[0]["needed"] for run in (march, april)]
+    assert min(needed) > 0
+    assert (await office.fund(VIETCOMBANK, max(needed), "FT-TGXH-ONE")).status_code == 201
+    assert (await office.fund(VIETCOMBANK, 50_000_000, "FT-NCC-POOL", programme="NCC")).status_code == 201
+
+    outcomes = await asyncio.gather(*(send_run(engine, UUID(run), actor="lan.officer") for run in (march, april)),
+                                    return_exceptions=True)
+    assert sorted(type(o).__name__ for o in outcomes) == ["Conflict", "NoneType"], outcomes
+    refused = next(o for o in outcomes if isinstance(o, Conflict))
+    assert "TGXH" in str(refused)
+    async with session_scope(engine) as session:
+        statuses = dict((await session.execute(text(
+            "SELECT id::text, status FROM payout_run WHERE id::text = ANY(:ids)"), {"ids": [march, april]})).all())
+        sent = await session.scalar(text(
+            "SELECT coalesce(sum(p.amount), 0) FROM payout p WHERE p.run_id::text = ANY(:ids) AND p.status = 'sent'"),
+            {"ids": [march, april]})
+        report = await verify_ledger(session)
+    assert sorted(statuses.values()) == ["approved", "sent"]
+    assert sent <= max(needed)  # never more than TGXH's own funding
+    assert report.ok, report.problems
