@@ -14,6 +14,11 @@ whose registry rows changed since (one query when nobody did), never at the whol
    pays the months still owed, exactly once (``uq_payout_month_enrolment``). At send the payout's
    approval (``expense:P`` → ``payable:beneficiary:B``) is already posted: the ``release`` step posts
    the reversing ``payable:beneficiary:B`` → ``expense:P``, as a reissue does.
+
+A return imported after compute (an AC04 closed account, an MD07 deceased holder) is looked at the same
+way: people whose bank account was blocked, or whom a bank reported deceased, since the step's time are
+among the changed ones, and ``payouts_held`` withholds their bank payouts while the block or flag is open
+(``bank_account_unusable``, ``deceased_reported``, compute's holds).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.payouts.accounts import expense_account, payable_account
 from app.payouts.service.errors import Conflict
-from app.payouts.service.runs import format_period
+from app.payouts.service.runs import HOLD_REASONS, format_period
 from ledger.accounts import ensure_accounts
 from ledger.schemas import APPLIED_RESULTS, TransferKind
 from ledger.service import create_transfer_arrays
@@ -46,17 +51,26 @@ WITHHOLD_REASONS = {
     "suspended": ("Người hưởng đang bị tạm dừng trợ cấp", "the beneficiary's allowance is suspended"),
     "moved": ("Người hưởng đã chuyển nơi cư trú", "the beneficiary has moved"),
     "enrolment_changed": ("Quyết định hưởng trợ cấp đã thay đổi", "the enrolment has changed"),
+    "bank_account_unusable": ("Ngân hàng hoàn trả vì tài khoản không nhận được tiền",
+                              "the bank returned a payout because the account cannot receive money"),
+    "deceased_reported": ("Ngân hàng báo người hưởng đã mất (MD07)", "the bank reports the beneficiary deceased (MD07)"),
 }
+# HOLD_REASONS (compute's holds: a return imported after compute blocked the account, or the bank reported
+# the person deceased) withhold a bank payout without ending an entitlement: its months stay owed, paid
+# once an officer has fixed the cause (compute holds the person until then).
 STEP_VI = {"approve": "khi duyệt", "send": "khi gửi ngân hàng"}
 # Changes are looked for from this long before the step's time: an event's recorded_at is its transaction's
 # start, so one that began before compute read the registry (or before approval) but committed after it
 # is still found. Looking at a few more people than needed costs nothing but their check.
 REGISTRY_MARGIN = timedelta(minutes=10)
 
-# The run's scheduled payouts of people whose registry rows changed after :since. Events and enrolments
-# carry when they were written (beneficiary_event.recorded_at, enrolment.updated_at, which every change
-# of an enrolment sets); each payout is then found through uq_payout_run_beneficiary, so a run of a
-# million people costs only the scan for changes, not a read of its payouts.
+# The run's scheduled payouts of people whose registry rows changed after :since, or whose bank account a
+# return blocked (bank_account_block.recorded_at) or whom a bank reported deceased (beneficiary_flag.
+# raised_at) since. Events and enrolments carry when they were written (beneficiary_event.recorded_at,
+# enrolment.updated_at, which every change of an enrolment sets); each payout is then found through
+# uq_payout_run_beneficiary, so a run of a million people costs only the scan for changes, not a read of
+# its payouts. Blocks and flags have no index on their times: the two branches read the open ones, a
+# small table each (one row per account a bank refused, per death a bank reported), sequentially.
 _CHANGED_PAYOUTS = text(
     """
     WITH changed AS (
@@ -67,6 +81,12 @@ _CHANGED_PAYOUTS = text(
            AND n.programme_code IN (SELECT g.code FROM programme g
                                      WHERE g.benefit_group = (SELECT q.benefit_group FROM programme q
                                                                WHERE q.code = :programme))
+        UNION
+        SELECT a.beneficiary_id FROM bank_account_block k JOIN bank_account a ON a.id = k.bank_account_id
+         WHERE k.recorded_at > :since AND k.released_at IS NULL
+        UNION
+        SELECT f.beneficiary_id FROM beneficiary_flag f
+         WHERE f.kind = 'deceased_reported_by_bank' AND f.raised_at > :since AND f.resolved_at IS NULL
     )
     SELECT p.id, p.beneficiary_id FROM changed c
       JOIN payout p ON p.run_id = :run AND p.beneficiary_id = c.beneficiary_id
@@ -90,11 +110,15 @@ class Withheld:
     def as_dict(self) -> dict[str, Any]:
         vi, en = WITHHOLD_REASONS[self.reason]
         months = ", ".join(format_period(m) for m in self.months_not_owed)
+        if self.reason in HOLD_REASONS:
+            vi, en = (f"{vi}: giữ lại tháng {months}, chờ cán bộ xử lý",
+                      f"{en}: {months} held until an officer resolves it")
+        else:
+            vi, en = f"{vi}: không còn được hưởng tháng {months}", f"{en}: no longer entitled for {months}"
         return {"payout_id": str(self.payout_id), "reference": self.reference,
                 "beneficiary_id": str(self.beneficiary_id), "full_name": self.full_name, "amount": self.amount,
                 "reason": self.reason, "months_not_owed": [format_period(m) for m in self.months_not_owed],
-                "reason_vi": f"{vi}: không còn được hưởng tháng {months}",
-                "reason_en": f"{en}: no longer entitled for {months}"}
+                "reason_vi": vi, "reason_en": en}
 
 
 async def changed_payouts(session: AsyncSession, run_id: UUID, programme: str, since: datetime) -> dict[UUID, UUID]:
@@ -127,6 +151,27 @@ async def payouts_not_owed(session: AsyncSession, payouts: dict[UUID, UUID]) -> 
     return dict(wrong)
 
 
+async def payouts_held(session: AsyncSession, payouts: dict[UUID, UUID]) -> dict[UUID, tuple[str, list[date]]]:
+    """payout id -> (hold reason, its unreleased months), of the bank payouts whose account has an open block
+    or whose person an open MD07 flag (both looked up through their open-row unique indexes)."""
+    rows = await session.execute(text(
+        """SELECT p.id,
+                  CASE WHEN EXISTS (SELECT 1 FROM beneficiary_flag f
+                                     WHERE f.beneficiary_id = p.beneficiary_id AND f.kind = 'deceased_reported_by_bank'
+                                       AND f.resolved_at IS NULL)
+                       THEN 'deceased_reported' ELSE 'bank_account_unusable' END AS reason,
+                  ARRAY(SELECT pm.month FROM payout_month pm
+                         WHERE pm.payout_id = p.id AND pm.released_at IS NULL ORDER BY pm.month) AS months
+             FROM payout p
+            WHERE p.id = ANY(:payouts) AND p.channel = 'bank' AND p.status = 'scheduled'
+              AND (EXISTS (SELECT 1 FROM bank_account_block k
+                            WHERE k.bank_account_id = p.bank_account_id AND k.released_at IS NULL)
+                   OR EXISTS (SELECT 1 FROM beneficiary_flag f
+                               WHERE f.beneficiary_id = p.beneficiary_id AND f.kind = 'deceased_reported_by_bank'
+                                 AND f.resolved_at IS NULL))"""), {"payouts": list(payouts)})
+    return {r.id: (r.reason, list(r.months)) for r in rows}
+
+
 async def _reasons(session: AsyncSession, people: list[UUID], since: datetime) -> dict[UUID, tuple[str, str]]:
     """person -> (reason code, full name): their status now, else a move recorded since, else the enrolment."""
     rows = await session.execute(text(
@@ -149,19 +194,23 @@ async def withhold_changed(session: AsyncSession, *, run_id: UUID, programme: st
     if not changed:
         return []
     wrong = await payouts_not_owed(session, changed)
-    if not wrong:
+    held = await payouts_held(session, changed)
+    if not wrong and not held:
         log.info("payout_recheck_clean", run=str(run_id), step=step, people_changed=len(changed))
         return []
-    reasons = await _reasons(session, sorted({changed[p] for p in wrong}), since)
+    people = await _reasons(session, sorted({changed[p] for p in {*wrong, *held}}), since)
+    # A month no longer owed is the registry's word (death, suspension, move, enrolment); otherwise the bank's.
+    why = {p: (people[changed[p]][0], months) for p, months in wrong.items()}
+    why.update({p: hold for p, hold in held.items() if p not in why})
     rows = await session.execute(text(
         """UPDATE payout p SET status = 'cancelled', return_reason = :prefix || r.reason
              FROM unnest(CAST(:ids AS uuid[]), CAST(:reasons AS text[])) AS r(id, reason)
             WHERE p.id = r.id AND p.status = 'scheduled'
         RETURNING p.id, p.reference, p.beneficiary_id, p.amount"""),
-        {"prefix": WITHHELD_PREFIX, "ids": list(wrong), "reasons": [reasons[changed[p]][0] for p in wrong]})
+        {"prefix": WITHHELD_PREFIX, "ids": list(why), "reasons": [why[p][0] for p in why]})
     withheld = sorted((Withheld(payout_id=r.id, reference=r.reference, beneficiary_id=r.beneficiary_id,
-                                full_name=reasons[r.beneficiary_id][1], amount=int(r.amount),
-                                reason=reasons[r.beneficiary_id][0], months_not_owed=tuple(wrong[r.id]))
+                                full_name=people[r.beneficiary_id][1], amount=int(r.amount),
+                                reason=why[r.id][0], months_not_owed=tuple(why[r.id][1]))
                        for r in rows), key=lambda w: w.reference)
     ids = [w.payout_id for w in withheld]
     await session.execute(text(
