@@ -9,7 +9,9 @@ whose registry rows changed since (one query when nobody did), never at the whol
 2. ``payouts_not_owed``: each of their unreleased months checked against the registry's own rules,
    ``entitlements_for_month(month)`` restricted to those people (the function compute's programme
    variant mirrors: tests/app/registry/test_sql_rules.py). A month not owed any more — or owed through
-   another enrolment or at another amount — makes the whole payout wrong.
+   another enrolment or at another amount — makes the whole payout wrong; so does, for a cash payout, its
+   latest month owed through another commune (a move within the province at the same rate: ``moved``,
+   the next run pays the months through the new commune).
 3. ``withhold``: such a payout is cancelled with its reason and its months are released, so a later run
    pays the months still owed, exactly once (``uq_payout_month_enrolment``). At send the payout's
    approval (``expense:P`` → ``payable:beneficiary:B``) is already posted: the ``release`` step posts
@@ -130,25 +132,45 @@ async def changed_payouts(session: AsyncSession, run_id: UUID, programme: str, s
 
 async def payouts_not_owed(session: AsyncSession, payouts: dict[UUID, UUID]) -> dict[UUID, list[date]]:
     """payout id -> its unreleased months the person is no longer entitled to (as paid: same enrolment and
-    amount), by the registry's rules now; payouts still right are left out."""
+    amount), by the registry's rules now; payouts still right are left out. See ``payouts_moved`` for cash
+    payouts whose commune changed."""
+    return (await _check_months(session, payouts))[0]
+
+
+async def _check_months(session: AsyncSession,
+                        payouts: dict[UUID, UUID]) -> tuple[dict[UUID, list[date]], dict[UUID, list[date]]]:
+    """(payouts with months not owed -> those months, cash payouts whose latest month is owed through another
+    commune -> all their unreleased months). A cash payout is handed over by its commune (``commune_code``,
+    the commune's cash list): a move within the province at the same rate leaves every month owed, but the
+    payout would still be paid where the person no longer lives."""
     months = await session.execute(text(
-        """SELECT payout_id, enrolment_id, month, amount FROM payout_month
-            WHERE payout_id = ANY(:payouts) AND released_at IS NULL"""), {"payouts": list(payouts)})
+        """SELECT pm.payout_id, pm.enrolment_id, pm.month, pm.amount, p.channel, p.commune_code
+             FROM payout_month pm JOIN payout p ON p.id = pm.payout_id
+            WHERE pm.payout_id = ANY(:payouts) AND pm.released_at IS NULL"""), {"payouts": list(payouts)})
     by_month: dict[date, list[Any]] = defaultdict(list)
+    latest: dict[UUID, date] = {}
+    all_months: dict[UUID, list[date]] = defaultdict(list)
     for row in months:
         by_month[row.month].append(row)
+        all_months[row.payout_id].append(row.month)
+        if row.channel == "cash":
+            latest[row.payout_id] = max(latest.get(row.payout_id, row.month), row.month)
     people = sorted(set(payouts.values()))
     wrong: dict[UUID, list[date]] = defaultdict(list)
+    moved: dict[UUID, list[date]] = {}
     for month, rows in sorted(by_month.items()):
         # entitlements_for_month(month) is an inlinable SQL function: the filter on the person reaches the
         # status history through its index, so this reads only these people's rows.
-        owed = {(r.beneficiary_id, r.enrolment_id, int(r.amount)) for r in await session.execute(text(
-            """SELECT beneficiary_id, enrolment_id, amount FROM entitlements_for_month(CAST(:month AS date))
+        owed = {(r.beneficiary_id, r.enrolment_id, int(r.amount)): r.commune_code for r in await session.execute(text(
+            """SELECT beneficiary_id, enrolment_id, amount, commune_code FROM entitlements_for_month(CAST(:month AS date))
                 WHERE beneficiary_id = ANY(:people)"""), {"month": month, "people": people})}
         for row in rows:
-            if (payouts[row.payout_id], row.enrolment_id, int(row.amount)) not in owed:
+            key = (payouts[row.payout_id], row.enrolment_id, int(row.amount))
+            if key not in owed:
                 wrong[row.payout_id].append(month)
-    return dict(wrong)
+            elif latest.get(row.payout_id) == month and owed[key] != row.commune_code:
+                moved[row.payout_id] = sorted(all_months[row.payout_id])
+    return dict(wrong), {p: m for p, m in moved.items() if p not in wrong}
 
 
 async def payouts_held(session: AsyncSession, payouts: dict[UUID, UUID]) -> dict[UUID, tuple[str, list[date]]]:
@@ -193,14 +215,16 @@ async def withhold_changed(session: AsyncSession, *, run_id: UUID, programme: st
     changed = await changed_payouts(session, run_id, programme, since)
     if not changed:
         return []
-    wrong = await payouts_not_owed(session, changed)
+    wrong, moved = await _check_months(session, changed)
     held = await payouts_held(session, changed)
-    if not wrong and not held:
+    if not wrong and not moved and not held:
         log.info("payout_recheck_clean", run=str(run_id), step=step, people_changed=len(changed))
         return []
-    people = await _reasons(session, sorted({changed[p] for p in {*wrong, *held}}), since)
-    # A month no longer owed is the registry's word (death, suspension, move, enrolment); otherwise the bank's.
+    people = await _reasons(session, sorted({changed[p] for p in {*wrong, *moved, *held}}), since)
+    # A month no longer owed is the registry's word (death, suspension, move, enrolment), then a cash payout
+    # owed through another commune (a move), then the bank's hold.
     why = {p: (people[changed[p]][0], months) for p, months in wrong.items()}
+    why.update({p: ("moved", months) for p, months in moved.items()})
     why.update({p: hold for p, hold in held.items() if p not in why})
     rows = await session.execute(text(
         """UPDATE payout p SET status = 'cancelled', return_reason = :prefix || r.reason
