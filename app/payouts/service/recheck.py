@@ -226,8 +226,10 @@ async def withhold_changed(session: AsyncSession, *, run_id: UUID, programme: st
     why = {p: (people[changed[p]][0], months) for p, months in wrong.items()}
     why.update({p: ("moved", months) for p, months in moved.items()})
     why.update({p: hold for p, hold in held.items() if p not in why})
+    # A withheld reissue lets go of the returned payout (no trigger guards reissue_of): the payout that later
+    # pays the released months is linked by compute instead (uq_payout_reissue_of allows one).
     rows = await session.execute(text(
-        """UPDATE payout p SET status = 'cancelled', return_reason = :prefix || r.reason
+        """UPDATE payout p SET status = 'cancelled', return_reason = :prefix || r.reason, reissue_of = NULL
              FROM unnest(CAST(:ids AS uuid[]), CAST(:reasons AS text[])) AS r(id, reason)
             WHERE p.id = r.id AND p.status = 'scheduled'
         RETURNING p.id, p.reference, p.beneficiary_id, p.amount"""),
