@@ -104,6 +104,10 @@ async def test_change_after_compute_withholds_at_approval_and_months_still_owed_
     approved = await _step(office, april["id"], "approve")
     assert approved["status"] == "approved" and approved["by_status"] == {"scheduled": 1, "cancelled": 1}
     _assert_withheld(approved, victim_payout, change)
+    # What each bank and commune needs leaves the withheld payout out (by status still counts it).
+    assert [(r["bank_bin"], r["count"], r["amount"]) for r in approved["by_bank"]] == [
+        (VIETCOMBANK, 1, alive_payout["amount"])]
+    assert [(r["count"], r["amount"]) for r in approved["by_commune"]] == [(1, alive_payout["amount"])]
     detail = (await office.client.get(f"/api/payout-runs/{april['id']}")).json()
     assert detail["withheld"] == approved["withheld"]
     page = await office.client.get(f"/payout-runs/{april['id']}")
@@ -167,6 +171,8 @@ async def test_change_after_approval_holds_the_payout_at_send_and_reverses_its_a
     sent = await _step(office, april["id"], "send")
     assert sent["status"] == "sent" and sent["by_status"] == {"sent": 1, "cancelled": 1}
     _assert_withheld(sent, victim_payout, change)
+    assert [(r["count"], r["amount"]) for r in sent["by_bank"]] == [(1, alive_payout["amount"])]
+    assert [(r["count"], r["amount"]) for r in sent["by_commune"]] == [(1, alive_payout["amount"])]
     assert await _order_references(engine, april["id"]) == {alive_payout["reference"]}
     async with session_scope(engine) as session:
         # The approval stands as posted; the release takes it back: the person is owed nothing by this run.
