@@ -9,11 +9,18 @@ whose registry rows changed since (one query when nobody did), never at the whol
 2. ``payouts_not_owed``: each of their unreleased months checked against the registry's own rules,
    ``entitlements_for_month(month)`` restricted to those people (the function compute's programme
    variant mirrors: tests/app/registry/test_sql_rules.py). A month not owed any more — or owed through
-   another enrolment or at another amount — makes the whole payout wrong.
+   another enrolment or at another amount — makes the whole payout wrong; so does, for a cash payout, its
+   latest month owed through another commune (a move within the province at the same rate: ``moved``,
+   the next run pays the months through the new commune).
 3. ``withhold``: such a payout is cancelled with its reason and its months are released, so a later run
    pays the months still owed, exactly once (``uq_payout_month_enrolment``). At send the payout's
    approval (``expense:P`` → ``payable:beneficiary:B``) is already posted: the ``release`` step posts
    the reversing ``payable:beneficiary:B`` → ``expense:P``, as a reissue does.
+
+A return imported after compute (an AC04 closed account, an MD07 deceased holder) is looked at the same
+way: people whose bank account was blocked, or whom a bank reported deceased, since the step's time are
+among the changed ones, and ``payouts_held`` withholds their bank payouts while the block or flag is open
+(``bank_account_unusable``, ``deceased_reported``, compute's holds).
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.payouts.accounts import expense_account, payable_account
 from app.payouts.service.errors import Conflict
-from app.payouts.service.runs import format_period
+from app.payouts.service.runs import HOLD_REASONS, format_period
 from ledger.accounts import ensure_accounts
 from ledger.schemas import APPLIED_RESULTS, TransferKind
 from ledger.service import create_transfer_arrays
@@ -46,17 +53,26 @@ WITHHOLD_REASONS = {
     "suspended": ("Người hưởng đang bị tạm dừng trợ cấp", "the beneficiary's allowance is suspended"),
     "moved": ("Người hưởng đã chuyển nơi cư trú", "the beneficiary has moved"),
     "enrolment_changed": ("Quyết định hưởng trợ cấp đã thay đổi", "the enrolment has changed"),
+    "bank_account_unusable": ("Ngân hàng hoàn trả vì tài khoản không nhận được tiền",
+                              "the bank returned a payout because the account cannot receive money"),
+    "deceased_reported": ("Ngân hàng báo người hưởng đã mất (MD07)", "the bank reports the beneficiary deceased (MD07)"),
 }
+# HOLD_REASONS (compute's holds: a return imported after compute blocked the account, or the bank reported
+# the person deceased) withhold a bank payout without ending an entitlement: its months stay owed, paid
+# once an officer has fixed the cause (compute holds the person until then).
 STEP_VI = {"approve": "khi duyệt", "send": "khi gửi ngân hàng"}
 # Changes are looked for from this long before the step's time: an event's recorded_at is its transaction's
 # start, so one that began before compute read the registry (or before approval) but committed after it
 # is still found. Looking at a few more people than needed costs nothing but their check.
 REGISTRY_MARGIN = timedelta(minutes=10)
 
-# The run's scheduled payouts of people whose registry rows changed after :since. Events and enrolments
-# carry when they were written (beneficiary_event.recorded_at, enrolment.updated_at, which every change
-# of an enrolment sets); each payout is then found through uq_payout_run_beneficiary, so a run of a
-# million people costs only the scan for changes, not a read of its payouts.
+# The run's scheduled payouts of people whose registry rows changed after :since, or whose bank account a
+# return blocked (bank_account_block.recorded_at) or whom a bank reported deceased (beneficiary_flag.
+# raised_at) since. Events and enrolments carry when they were written (beneficiary_event.recorded_at,
+# enrolment.updated_at, which every change of an enrolment sets); each payout is then found through
+# uq_payout_run_beneficiary, so a run of a million people costs only the scan for changes, not a read of
+# its payouts. Blocks and flags have no index on their times: the two branches read the open ones, a
+# small table each (one row per account a bank refused, per death a bank reported), sequentially.
 _CHANGED_PAYOUTS = text(
     """
     WITH changed AS (
@@ -67,6 +83,12 @@ _CHANGED_PAYOUTS = text(
            AND n.programme_code IN (SELECT g.code FROM programme g
                                      WHERE g.benefit_group = (SELECT q.benefit_group FROM programme q
                                                                WHERE q.code = :programme))
+        UNION
+        SELECT a.beneficiary_id FROM bank_account_block k JOIN bank_account a ON a.id = k.bank_account_id
+         WHERE k.recorded_at > :since AND k.released_at IS NULL
+        UNION
+        SELECT f.beneficiary_id FROM beneficiary_flag f
+         WHERE f.kind = 'deceased_reported_by_bank' AND f.raised_at > :since AND f.resolved_at IS NULL
     )
     SELECT p.id, p.beneficiary_id FROM changed c
       JOIN payout p ON p.run_id = :run AND p.beneficiary_id = c.beneficiary_id
@@ -90,11 +112,15 @@ class Withheld:
     def as_dict(self) -> dict[str, Any]:
         vi, en = WITHHOLD_REASONS[self.reason]
         months = ", ".join(format_period(m) for m in self.months_not_owed)
+        if self.reason in HOLD_REASONS:
+            vi, en = (f"{vi}: giữ lại tháng {months}, chờ cán bộ xử lý",
+                      f"{en}: {months} held until an officer resolves it")
+        else:
+            vi, en = f"{vi}: không còn được hưởng tháng {months}", f"{en}: no longer entitled for {months}"
         return {"payout_id": str(self.payout_id), "reference": self.reference,
                 "beneficiary_id": str(self.beneficiary_id), "full_name": self.full_name, "amount": self.amount,
                 "reason": self.reason, "months_not_owed": [format_period(m) for m in self.months_not_owed],
-                "reason_vi": f"{vi}: không còn được hưởng tháng {months}",
-                "reason_en": f"{en}: no longer entitled for {months}"}
+                "reason_vi": vi, "reason_en": en}
 
 
 async def changed_payouts(session: AsyncSession, run_id: UUID, programme: str, since: datetime) -> dict[UUID, UUID]:
@@ -106,25 +132,66 @@ async def changed_payouts(session: AsyncSession, run_id: UUID, programme: str, s
 
 async def payouts_not_owed(session: AsyncSession, payouts: dict[UUID, UUID]) -> dict[UUID, list[date]]:
     """payout id -> its unreleased months the person is no longer entitled to (as paid: same enrolment and
-    amount), by the registry's rules now; payouts still right are left out."""
+    amount), by the registry's rules now; payouts still right are left out. See ``payouts_moved`` for cash
+    payouts whose commune changed."""
+    return (await _check_months(session, payouts))[0]
+
+
+async def _check_months(session: AsyncSession,
+                        payouts: dict[UUID, UUID]) -> tuple[dict[UUID, list[date]], dict[UUID, list[date]]]:
+    """(payouts with months not owed -> those months, cash payouts whose latest month is owed through another
+    commune -> all their unreleased months). A cash payout is handed over by its commune (``commune_code``,
+    the commune's cash list): a move within the province at the same rate leaves every month owed, but the
+    payout would still be paid where the person no longer lives."""
     months = await session.execute(text(
-        """SELECT payout_id, enrolment_id, month, amount FROM payout_month
-            WHERE payout_id = ANY(:payouts) AND released_at IS NULL"""), {"payouts": list(payouts)})
+        """SELECT pm.payout_id, pm.enrolment_id, pm.month, pm.amount, p.channel, p.commune_code
+             FROM payout_month pm JOIN payout p ON p.id = pm.payout_id
+            WHERE pm.payout_id = ANY(:payouts) AND pm.released_at IS NULL"""), {"payouts": list(payouts)})
     by_month: dict[date, list[Any]] = defaultdict(list)
+    latest: dict[UUID, date] = {}
+    all_months: dict[UUID, list[date]] = defaultdict(list)
     for row in months:
         by_month[row.month].append(row)
+        all_months[row.payout_id].append(row.month)
+        if row.channel == "cash":
+            latest[row.payout_id] = max(latest.get(row.payout_id, row.month), row.month)
     people = sorted(set(payouts.values()))
     wrong: dict[UUID, list[date]] = defaultdict(list)
+    moved: dict[UUID, list[date]] = {}
     for month, rows in sorted(by_month.items()):
         # entitlements_for_month(month) is an inlinable SQL function: the filter on the person reaches the
         # status history through its index, so this reads only these people's rows.
-        owed = {(r.beneficiary_id, r.enrolment_id, int(r.amount)) for r in await session.execute(text(
-            """SELECT beneficiary_id, enrolment_id, amount FROM entitlements_for_month(CAST(:month AS date))
+        owed = {(r.beneficiary_id, r.enrolment_id, int(r.amount)): r.commune_code for r in await session.execute(text(
+            """SELECT beneficiary_id, enrolment_id, amount, commune_code FROM entitlements_for_month(CAST(:month AS date))
                 WHERE beneficiary_id = ANY(:people)"""), {"month": month, "people": people})}
         for row in rows:
-            if (payouts[row.payout_id], row.enrolment_id, int(row.amount)) not in owed:
+            key = (payouts[row.payout_id], row.enrolment_id, int(row.amount))
+            if key not in owed:
                 wrong[row.payout_id].append(month)
-    return dict(wrong)
+            elif latest.get(row.payout_id) == month and owed[key] != row.commune_code:
+                moved[row.payout_id] = sorted(all_months[row.payout_id])
+    return dict(wrong), {p: m for p, m in moved.items() if p not in wrong}
+
+
+async def payouts_held(session: AsyncSession, payouts: dict[UUID, UUID]) -> dict[UUID, tuple[str, list[date]]]:
+    """payout id -> (hold reason, its unreleased months), of the bank payouts whose account has an open block
+    or whose person an open MD07 flag (both looked up through their open-row unique indexes)."""
+    rows = await session.execute(text(
+        """SELECT p.id,
+                  CASE WHEN EXISTS (SELECT 1 FROM beneficiary_flag f
+                                     WHERE f.beneficiary_id = p.beneficiary_id AND f.kind = 'deceased_reported_by_bank'
+                                       AND f.resolved_at IS NULL)
+                       THEN 'deceased_reported' ELSE 'bank_account_unusable' END AS reason,
+                  ARRAY(SELECT pm.month FROM payout_month pm
+                         WHERE pm.payout_id = p.id AND pm.released_at IS NULL ORDER BY pm.month) AS months
+             FROM payout p
+            WHERE p.id = ANY(:payouts) AND p.channel = 'bank' AND p.status = 'scheduled'
+              AND (EXISTS (SELECT 1 FROM bank_account_block k
+                            WHERE k.bank_account_id = p.bank_account_id AND k.released_at IS NULL)
+                   OR EXISTS (SELECT 1 FROM beneficiary_flag f
+                               WHERE f.beneficiary_id = p.beneficiary_id AND f.kind = 'deceased_reported_by_bank'
+                                 AND f.resolved_at IS NULL))"""), {"payouts": list(payouts)})
+    return {r.id: (r.reason, list(r.months)) for r in rows}
 
 
 async def _reasons(session: AsyncSession, people: list[UUID], since: datetime) -> dict[UUID, tuple[str, str]]:
@@ -148,20 +215,28 @@ async def withhold_changed(session: AsyncSession, *, run_id: UUID, programme: st
     changed = await changed_payouts(session, run_id, programme, since)
     if not changed:
         return []
-    wrong = await payouts_not_owed(session, changed)
-    if not wrong:
+    wrong, moved = await _check_months(session, changed)
+    held = await payouts_held(session, changed)
+    if not wrong and not moved and not held:
         log.info("payout_recheck_clean", run=str(run_id), step=step, people_changed=len(changed))
         return []
-    reasons = await _reasons(session, sorted({changed[p] for p in wrong}), since)
+    people = await _reasons(session, sorted({changed[p] for p in {*wrong, *moved, *held}}), since)
+    # A month no longer owed is the registry's word (death, suspension, move, enrolment), then a cash payout
+    # owed through another commune (a move), then the bank's hold.
+    why = {p: (people[changed[p]][0], months) for p, months in wrong.items()}
+    why.update({p: ("moved", months) for p, months in moved.items()})
+    why.update({p: hold for p, hold in held.items() if p not in why})
+    # A withheld reissue lets go of the returned payout (no trigger guards reissue_of): the payout that later
+    # pays the released months is linked by compute instead (uq_payout_reissue_of allows one).
     rows = await session.execute(text(
-        """UPDATE payout p SET status = 'cancelled', return_reason = :prefix || r.reason
+        """UPDATE payout p SET status = 'cancelled', return_reason = :prefix || r.reason, reissue_of = NULL
              FROM unnest(CAST(:ids AS uuid[]), CAST(:reasons AS text[])) AS r(id, reason)
             WHERE p.id = r.id AND p.status = 'scheduled'
         RETURNING p.id, p.reference, p.beneficiary_id, p.amount"""),
-        {"prefix": WITHHELD_PREFIX, "ids": list(wrong), "reasons": [reasons[changed[p]][0] for p in wrong]})
+        {"prefix": WITHHELD_PREFIX, "ids": list(why), "reasons": [why[p][0] for p in why]})
     withheld = sorted((Withheld(payout_id=r.id, reference=r.reference, beneficiary_id=r.beneficiary_id,
-                                full_name=reasons[r.beneficiary_id][1], amount=int(r.amount),
-                                reason=reasons[r.beneficiary_id][0], months_not_owed=tuple(wrong[r.id]))
+                                full_name=people[r.beneficiary_id][1], amount=int(r.amount),
+                                reason=why[r.id][0], months_not_owed=tuple(why[r.id][1]))
                        for r in rows), key=lambda w: w.reference)
     ids = [w.payout_id for w in withheld]
     await session.execute(text(

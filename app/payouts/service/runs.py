@@ -222,17 +222,18 @@ class RunSummary:
 
 
 async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
-    """Counts and totals of a run by bank, by commune and by status, and who was skipped."""
+    """Counts and totals of a run by bank, by commune and by status, and who was skipped. By bank and by
+    commune count what is to be paid: cancelled (withheld) payouts are left out; by status keeps them."""
     run = await get_run(session, run_id)
     by_bank = [dict(r._mapping) for r in await session.execute(text(
         """SELECT coalesce(p.bank_bin, 'cash') AS bank_bin, coalesce(b.short_name, 'Tiền mặt/Cash') AS bank_name,
                   count(*) AS count, sum(p.amount)::bigint AS amount
              FROM payout p LEFT JOIN bank b ON b.bin = p.bank_bin
-            WHERE p.run_id = :run GROUP BY 1, 2 ORDER BY 1"""), {"run": run_id})]
+            WHERE p.run_id = :run AND p.status <> 'cancelled' GROUP BY 1, 2 ORDER BY 1"""), {"run": run_id})]
     by_commune = [dict(r._mapping) for r in await session.execute(text(
         """SELECT p.commune_code, c.name AS commune_name, count(*) AS count, sum(p.amount)::bigint AS amount
              FROM payout p JOIN commune c ON c.code = p.commune_code
-            WHERE p.run_id = :run GROUP BY 1, 2 ORDER BY 1"""), {"run": run_id})]
+            WHERE p.run_id = :run AND p.status <> 'cancelled' GROUP BY 1, 2 ORDER BY 1"""), {"run": run_id})]
     by_status = {r.status: int(r.n) for r in await session.execute(text(
         "SELECT status, count(*) AS n FROM payout WHERE run_id = :run GROUP BY status"), {"run": run_id})}
     skipped = [_skip_output(r) for r in await session.execute(text(

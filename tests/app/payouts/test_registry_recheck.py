@@ -6,6 +6,7 @@ after approval, sending holds the payout back and posts the release that undoes 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +19,7 @@ from app.payouts.service.ledger_steps import approve_run, payout_transfer_id
 from app.registry.fake import BeneficiaryFaker
 from ledger import verify_ledger
 from tests.support.ledger import totals
-from tests.support.world import VIETCOMBANK, Office, person
+from tests.support.world import HANOI_COMMUNE, VIETCOMBANK, Office, person
 
 # The victim is enrolled from March and paid first by the April run: March (arrears) and April, 650,000 each.
 # A death on 20 March leaves March owed (alive on some of its days); a suspension from 1 April does too.
@@ -26,6 +27,7 @@ CHANGES = {
     "deceased": {"kind": "deceased", "effective_on": "2026-03-20"},
     "suspended": {"kind": "suspended", "effective_on": "2026-04-01", "reason": "Kiểm tra lại hồ sơ"},
 }
+HANOI_B = "00073"  # Phường Cửa Nam, Hà Nội: same province (and rate) as HANOI_COMMUNE
 REASON_WORDS = {"deceased": ("qua đời", "died"), "suspended": ("tạm dừng", "suspended")}
 
 
@@ -102,6 +104,10 @@ async def test_change_after_compute_withholds_at_approval_and_months_still_owed_
     approved = await _step(office, april["id"], "approve")
     assert approved["status"] == "approved" and approved["by_status"] == {"scheduled": 1, "cancelled": 1}
     _assert_withheld(approved, victim_payout, change)
+    # What each bank and commune needs leaves the withheld payout out (by status still counts it).
+    assert [(r["bank_bin"], r["count"], r["amount"]) for r in approved["by_bank"]] == [
+        (VIETCOMBANK, 1, alive_payout["amount"])]
+    assert [(r["count"], r["amount"]) for r in approved["by_commune"]] == [(1, alive_payout["amount"])]
     detail = (await office.client.get(f"/api/payout-runs/{april['id']}")).json()
     assert detail["withheld"] == approved["withheld"]
     page = await office.client.get(f"/payout-runs/{april['id']}")
@@ -165,6 +171,8 @@ async def test_change_after_approval_holds_the_payout_at_send_and_reverses_its_a
     sent = await _step(office, april["id"], "send")
     assert sent["status"] == "sent" and sent["by_status"] == {"sent": 1, "cancelled": 1}
     _assert_withheld(sent, victim_payout, change)
+    assert [(r["count"], r["amount"]) for r in sent["by_bank"]] == [(1, alive_payout["amount"])]
+    assert [(r["count"], r["amount"]) for r in sent["by_commune"]] == [(1, alive_payout["amount"])]
     assert await _order_references(engine, april["id"]) == {alive_payout["reference"]}
     async with session_scope(engine) as session:
         # The approval stands as posted; the release takes it back: the person is owed nothing by this run.
@@ -264,3 +272,46 @@ async def test_a_death_recorded_while_compute_is_writing_is_withheld_at_approval
     payouts = await _payouts(office, run_id)
     assert payouts[world["victim"].full_name]["status"] == "cancelled"
     assert payouts[world["alive"].full_name]["status"] == "scheduled"
+
+
+async def test_a_cash_payout_of_someone_moved_within_the_province_is_withheld_and_paid_through_the_new_commune(
+        office, engine):
+    # A move after compute to another commune of Hà Nội keeps the rate: every month is still owed, but the
+    # cash payout would be handed over by the old commune. This month's run (moves take effect today).
+    period = date.today().strftime("%Y-%m")
+    faker = BeneficiaryFaker(seed=12)
+    mover, stayer = (person(faker, category="NCT_80", start=period, bank=None) for _ in range(2))
+    await office.import_people([mover, stayer])
+    mover_id = await office.beneficiary_id(mover.national_id)
+    run = await _computed(office, period)
+    before = await _payouts(office, run["id"])
+    assert {p["channel"] for p in before.values()} == {"cash"}
+    await office.be("lan.officer")
+    moved = await office.post(f"/api/beneficiaries/{mover_id}/events",
+                              json={"kind": "moved", "to_commune": HANOI_B, "effective_on": date.today().isoformat()})
+    assert moved.status_code == 201, moved.text
+
+    approved = await _step(office, run["id"], "approve")
+    assert approved["by_status"] == {"scheduled": 1, "cancelled": 1}
+    (item,) = approved["withheld"]
+    assert (item["beneficiary_id"], item["reason"], item["reference"]) == (
+        mover_id, "moved", before[mover.full_name]["reference"])
+    assert "chuyển nơi cư trú" in item["reason_vi"] and "moved" in item["reason_en"]
+    async with session_scope(engine) as session:
+        communes = dict((await session.execute(text(
+            "SELECT beneficiary_id, commune_code FROM payout WHERE run_id = :run AND status = 'scheduled'"),
+            {"run": run["id"]})).all())
+        assert communes == {UUID(await office.beneficiary_id(stayer.national_id)): HANOI_COMMUNE}
+
+    await office.fund_cash(run["id"])
+    assert (await _step(office, run["id"], "send"))["by_status"] == {"sent": 1, "cancelled": 1}
+    # The next run pays the month, once, through the new commune.
+    supplementary = await _computed(office, period, kind="supplementary")
+    async with session_scope(engine) as session:
+        paid = (await session.execute(text(
+            """SELECT p.beneficiary_id, p.commune_code, p.amount, array_agg(pm.month) AS months
+                 FROM payout p JOIN payout_month pm ON pm.payout_id = p.id
+                WHERE p.run_id = :run GROUP BY 1, 2, 3"""), {"run": supplementary["id"]})).all()
+    assert [(str(r.beneficiary_id), r.commune_code, int(r.amount), r.months) for r in paid] == [
+        (mover_id, HANOI_B, 650_000, [date.today().replace(day=1)])]
+    assert (await _step(office, supplementary["id"], "approve"))["withheld_count"] == 0

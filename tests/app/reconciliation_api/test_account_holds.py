@@ -16,6 +16,7 @@ from tests.app.reconciliation_api.world import (
     SentPayout,
     as_bank,
     build_world,
+    ledger_clean,
     returned,
     statement,
     upload,
@@ -200,3 +201,50 @@ async def test_a_return_with_another_code_or_none_blocks_nothing(office):
     assert [h["beneficiary_id"] for h in april["held"]] == [str(p[2].beneficiary_id)]
     assert set(await _paid_months(office, april["id"])) == {str(p[0].beneficiary_id), str(p[1].beneficiary_id)}
 
+
+
+@pytest.mark.parametrize(("code", "reason", "words"), [
+    ("AC04", "bank_account_unusable", ("tài khoản không nhận được tiền", "cannot receive money")),
+    ("MD07", "deceased_reported", ("đã mất (MD07)", "deceased (MD07)")),
+])
+async def test_a_return_imported_after_compute_withholds_the_persons_payout_at_approval(office, code, reason, words):
+    # March was sent; April is computed before the bank returns March's payout of p[0]: approval withholds
+    # p[0]'s April payout (months released, held by the next compute) and approves the others.
+    _, p = await build_world(office, vietcombank=3)
+    april = await _compute(office, "2026-04")
+    assert april["held_count"] == 0 and april["count"] == 3
+    await _bank_returns(office, (p[0], code))
+
+    await office.be("minh.approver")
+    approved = await office.post(f"/api/payout-runs/{april['id']}/approve")
+    assert approved.status_code == 200, approved.text
+    body = approved.json()
+    assert body["status"] == "approved" and body["by_status"] == {"scheduled": 2, "cancelled": 1}
+    (item,) = body["withheld"]
+    assert (item["beneficiary_id"], item["reason"]) == (str(p[0].beneficiary_id), reason)
+    assert words[0] in item["reason_vi"] and words[1] in item["reason_en"]
+    async with session_scope(office.engine) as session:
+        audit = await session.scalar(text(
+            "SELECT after FROM audit_log WHERE action = 'payout_run.withhold' AND object_id = :run"),
+            {"run": april["id"]})
+        (logged,) = audit["withheld"]
+        assert (logged["reason"], logged["months_not_owed"]) == (reason, ["2026-04"])
+        assert "giữ lại tháng" in logged["reason_vi"] and "held until an officer" in logged["reason_en"]
+        rows = {r.beneficiary_id: r for r in await session.execute(text(
+            """SELECT p.beneficiary_id, p.status, p.return_reason,
+                      (SELECT count(*) FROM payout_month pm WHERE pm.payout_id = p.id AND pm.released_at IS NULL)
+                          AS unreleased
+                 FROM payout p WHERE p.run_id = :run"""), {"run": april["id"]})}
+    assert (rows[p[0].beneficiary_id].status, rows[p[0].beneficiary_id].return_reason) == (
+        "cancelled", f"withheld:{reason}")
+    assert rows[p[0].beneficiary_id].unreleased == 0
+    assert {rows[q.beneficiary_id].status for q in p[1:]} == {"scheduled"}
+    await office.be("lan.officer")
+    sent = await office.post(f"/api/payout-runs/{april['id']}/send")
+    assert sent.status_code == 200 and sent.json()["by_status"] == {"sent": 2, "cancelled": 1}, sent.text
+    await ledger_clean(office)
+
+    # May holds the person while the block (or flag) is open: April stays owed, not paid twice nor lost.
+    may = await _compute(office, "2026-05")
+    assert [(h["beneficiary_id"], h["reason"]) for h in may["held"]] == [(str(p[0].beneficiary_id), reason)]
+    assert str(p[0].beneficiary_id) not in await _paid_months(office, may["id"])

@@ -292,3 +292,51 @@ async def test_a_reissue_and_a_closure_at_the_same_moment_leave_exactly_one(offi
     async with session_scope(engine) as session:
         assert await session.scalar(text("SELECT count(*) FROM payout_reissue")) == 0
         assert await session.scalar(text("SELECT count(*) FROM payout_return_closure")) == 1
+
+
+async def test_a_withheld_reissue_lets_go_of_its_link_so_the_payout_of_the_released_months_takes_it(office, engine):
+    _, p = await build_world(office, vietcombank=2)
+    headers = await as_bank(office, VIETCOMBANK)
+    response = await upload(office, headers, write_camt053(statement(VIETCOMBANK, [returned(p[1], "AM04")])),
+                            "s.xml")
+    assert response.status_code == 201 and response.json()["returned"] == 1
+    (line,) = [item for item in await _queue(office) if item["status"] == "returned"]
+    new_account = await office.post(f"/api/beneficiaries/{p[1].beneficiary_id}/bank-accounts",
+                                    json={"bank_bin": VIETCOMBANK, "account_number": "9704361234567"})
+    assert new_account.status_code == 201, new_account.text
+    reissued = await _resolve(office, line["id"], action="reissue", bank_account_id=new_account.json()["id"])
+    assert reissued.status_code == 200, reissued.text
+
+    async def run(kind: str) -> str:
+        await office.be("lan.officer")
+        created = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-04", "kind": kind})
+        assert created.status_code == 201, created.text
+        computed = await office.post(f"/api/payout-runs/{created.json()['id']}/compute")
+        assert computed.status_code == 200, computed.text
+        return created.json()["id"]
+
+    async def reissue_of(run_id: str) -> tuple[str, object]:
+        async with session_scope(engine) as session:
+            row = (await session.execute(text(
+                "SELECT status, reissue_of FROM payout WHERE run_id = :run AND beneficiary_id = :b"),
+                {"run": run_id, "b": p[1].beneficiary_id})).one()
+            return row.status, row.reissue_of
+
+    # April's payout pays March again (the reissue) and April; a suspension from April recorded after compute
+    # withholds it, and it lets go of the returned payout.
+    april = await run("regular")
+    assert await reissue_of(april) == ("scheduled", p[1].id)
+    suspended = await office.post(f"/api/beneficiaries/{p[1].beneficiary_id}/events",
+                                  json={"kind": "suspended", "effective_on": "2026-04-01", "reason": "Kiểm tra lại"})
+    assert suspended.status_code == 201, suspended.text
+    await office.be("minh.approver")
+    approved = await office.post(f"/api/payout-runs/{april}/approve")
+    assert approved.status_code == 200 and approved.json()["withheld_count"] == 1, approved.text
+    assert await reissue_of(april) == ("cancelled", None)
+    await office.be("lan.officer")
+    assert (await office.post(f"/api/payout-runs/{april}/send")).status_code == 200
+
+    # The supplementary run pays March, still owed, and is the reissue of the returned payout.
+    supplementary = await run("supplementary")
+    assert await reissue_of(supplementary) == ("scheduled", p[1].id)
+    await ledger_clean(office)
