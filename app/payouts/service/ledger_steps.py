@@ -287,60 +287,45 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
 # plays the bank's part for cash payouts: what P may use at commune C is the funding recorded for P at C
 # (``cash:commune:C`` ← ``funding:P``) minus what P's cash payouts took there (sent; a cash return gives it
 # back), counted the same way. One aggregate query: the run's scheduled payouts by bank and by commune (one
-# pass), and P's earlier payouts at those banks and communes through the (run_id, bank_bin) and
-# (run_id, commune_code) indexes of the runs that have sent anything; the bank's pooled disbursement account
+# pass), and P's earlier payouts at those banks and communes, read run by run (payout's run index) from
+# the runs that have sent anything, keyed the same way; the bank's pooled disbursement account
 # (all programmes, pending included) must hold the money as well. The commune's cash account carries no
 # limit (accounts made before this check had paid out unfunded cash, and limits never change): this check is
 # what keeps it from paying out more than it was given.
+# A payout's place: its bank, or for cash its commune (``by_bank`` tells which).
+_PLACE = "CASE p.channel WHEN 'bank' THEN p.bank_bin ELSE p.commune_code END"
 _SHORTFALL_QUERY = text(
-    """WITH this_run AS (SELECT id, programme_code FROM payout_run WHERE id = :run),
+    f"""WITH this_run AS (SELECT id, programme_code FROM payout_run WHERE id = :run),
             run_needs AS MATERIALIZED (
-                      SELECT p.channel = 'bank' AS by_bank,
-                             CASE p.channel WHEN 'bank' THEN p.bank_bin ELSE p.commune_code END AS place,
-                             sum(p.amount)::bigint AS needed
+                      SELECT p.channel = 'bank' AS by_bank, {_PLACE} AS place, sum(p.amount)::bigint AS needed
                         FROM payout p
                        WHERE p.run_id = :run AND p.channel IN ('bank', 'cash') AND p.status = 'scheduled'
                        GROUP BY 1, 2),
-            needs AS (SELECT place AS bank_bin, needed FROM run_needs WHERE by_bank),
-            cash_needs AS (SELECT place AS commune_code, needed FROM run_needs WHERE NOT by_bank),
-            funded AS (SELECT f.bank_bin, sum(f.amount)::bigint AS funded
+            funded AS (SELECT f.bank_bin IS NOT NULL AS by_bank, coalesce(f.bank_bin, f.commune_code) AS place,
+                              sum(f.amount)::bigint AS funded
                          FROM funding f JOIN this_run t ON f.programme_code = t.programme_code
-                        WHERE f.bank_bin IN (SELECT bank_bin FROM needs)
-                        GROUP BY 1),
-            cash_funded AS (SELECT f.commune_code, sum(f.amount)::bigint AS funded
-                              FROM funding f JOIN this_run t ON f.programme_code = t.programme_code
-                             WHERE f.commune_code IN (SELECT commune_code FROM cash_needs)
-                             GROUP BY 1),
-            used AS (SELECT p.bank_bin, sum(p.amount)::bigint AS used
+                        WHERE (f.bank_bin IS NOT NULL, coalesce(f.bank_bin, f.commune_code))
+                              IN (SELECT by_bank, place FROM run_needs)
+                        GROUP BY 1, 2),
+            used AS (SELECT p.channel = 'bank' AS by_bank, {_PLACE} AS place, sum(p.amount)::bigint AS used
                        FROM payout_run r JOIN this_run t ON r.programme_code = t.programme_code
                        JOIN payout p ON p.run_id = r.id
-                      WHERE r.status IN ('sending', 'sent', 'settled', 'closed')
-                        AND p.bank_bin IN (SELECT bank_bin FROM needs) AND p.channel = 'bank'
+                      WHERE r.status IN ('sending', 'sent', 'settled', 'closed') AND p.channel IN ('bank', 'cash')
+                        AND (p.channel = 'bank', {_PLACE}) IN (SELECT by_bank, place FROM run_needs)
                         AND (p.status IN ('sent', 'credited')
                              OR (p.status = 'scheduled' AND r.status = 'sending' AND r.id <> :run))
-                      GROUP BY 1),
-            cash_used AS (SELECT p.commune_code, sum(p.amount)::bigint AS used
-                            FROM payout_run r JOIN this_run t ON r.programme_code = t.programme_code
-                            JOIN payout p ON p.run_id = r.id
-                           WHERE r.status IN ('sending', 'sent', 'settled', 'closed')
-                             AND p.commune_code IN (SELECT commune_code FROM cash_needs) AND p.channel = 'cash'
-                             AND (p.status IN ('sent', 'credited')
-                                  OR (p.status = 'scheduled' AND r.status = 'sending' AND r.id <> :run))
-                           GROUP BY 1)
-     SELECT true AS by_bank, n.bank_bin AS place, b.short_name AS name, t.programme_code, n.needed,
+                      GROUP BY 1, 2)
+     SELECT n.by_bank, n.place, coalesce(b.short_name, c.name) AS name, t.programme_code, n.needed,
             coalesce(f.funded, 0)::bigint AS funded, coalesce(u.used, 0)::bigint AS used,
-            coalesce(a.debits_posted - a.credits_posted - a.credits_pending, 0)::bigint AS pooled
-       FROM needs n JOIN bank b ON b.bin = n.bank_bin CROSS JOIN this_run t
-       LEFT JOIN funded f ON f.bank_bin = n.bank_bin
-       LEFT JOIN used u ON u.bank_bin = n.bank_bin
-       LEFT JOIN ledger_account a ON a.code = :account_prefix || n.bank_bin || :account_suffix
-     UNION ALL
-     SELECT false, n.commune_code, c.name, t.programme_code, n.needed,
-            coalesce(f.funded, 0)::bigint, coalesce(u.used, 0)::bigint, NULL::bigint
-       FROM cash_needs n JOIN commune c ON c.code = n.commune_code CROSS JOIN this_run t
-       LEFT JOIN cash_funded f ON f.commune_code = n.commune_code
-       LEFT JOIN cash_used u ON u.commune_code = n.commune_code
-      ORDER BY 1 DESC, 2""")
+            CASE WHEN n.by_bank THEN coalesce(a.debits_posted - a.credits_posted - a.credits_pending, 0)
+            END::bigint AS pooled
+       FROM run_needs n CROSS JOIN this_run t
+       LEFT JOIN bank b ON n.by_bank AND b.bin = n.place
+       LEFT JOIN commune c ON NOT n.by_bank AND c.code = n.place
+       LEFT JOIN funded f ON (f.by_bank, f.place) = (n.by_bank, n.place)
+       LEFT JOIN used u ON (u.by_bank, u.place) = (n.by_bank, n.place)
+       LEFT JOIN ledger_account a ON n.by_bank AND a.code = :account_prefix || n.place || :account_suffix
+      ORDER BY 1 DESC, 2""")  # noqa: S608 - a constant fragment
 _ACCOUNT_PREFIX, _ACCOUNT_SUFFIX = bank_disbursement_account("{bin}").code.split("{bin}")
 
 
