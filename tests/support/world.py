@@ -113,17 +113,23 @@ class Office:
         return await self.post("/api/funding", json={**place, "programme": programme, "amount": amount,
                                                      "reference": reference, "value_date": "2026-03-05"})
 
-    async def run_cycle(self, period: str, programme: str = "TGXH") -> dict[str, Any]:
-        """Create, compute (officer), approve (approver) and send (officer) one run."""
+    async def approved_run(self, period: str, programme: str = "TGXH") -> str:
+        """Create and compute (officer) and approve (approver) one run; its id, signed in as the officer."""
         await self.be("lan.officer")
         created = await self.post("/api/payout-runs", json={"programme": programme, "period": period})
         assert created.status_code == 201, created.text
-        run_id = created.json()["id"]
+        run_id = str(created.json()["id"])
         computed = await self.post(f"/api/payout-runs/{run_id}/compute")
         assert computed.status_code == 200, computed.text
         await self.be("minh.approver")
         approved = await self.post(f"/api/payout-runs/{run_id}/approve")
         assert approved.status_code == 200, approved.text
+        await self.be("lan.officer")
+        return run_id
+
+    async def run_cycle(self, period: str, programme: str = "TGXH") -> dict[str, Any]:
+        """Create, compute (officer), approve (approver) and send (officer) one run."""
+        run_id = await self.approved_run(period, programme)
         await self.fund_cash(run_id, programme)
         await self.be("lan.officer")
         sent = await self.post(f"/api/payout-runs/{run_id}/send")

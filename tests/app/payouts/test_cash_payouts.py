@@ -50,19 +50,6 @@ def cash_heroic_mother(faker: BeneficiaryFaker) -> FakePerson:
     return dataclasses.replace(base, start_month=date(2026, 3, 1))
 
 
-async def _approved_run(office: Office, programme: str, period: str) -> str:
-    await office.be("lan.officer")
-    created = await office.post("/api/payout-runs", json={"programme": programme, "period": period})
-    assert created.status_code == 201, created.text
-    run_id = created.json()["id"]
-    assert (await office.post(f"/api/payout-runs/{run_id}/compute")).status_code == 200
-    await office.be("minh.approver")
-    approved = await office.post(f"/api/payout-runs/{run_id}/approve")
-    assert approved.status_code == 200, approved.text
-    await office.be("lan.officer")
-    return str(run_id)
-
-
 async def _payouts(office: Office, run_id: str) -> dict[str, dict]:
     """The run's payouts by the person's national id."""
     async with session_scope(office.engine) as session:
@@ -95,7 +82,7 @@ async def test_send_refuses_cash_its_commune_was_not_funded_for_then_posts_it_to
     faker = BeneficiaryFaker(seed=11)
     hanoi_1, hanoi_2, rural = cash_person(faker), cash_person(faker), cash_person(faker, CAO_BANG_COMMUNE)
     await office.import_people([hanoi_1, hanoi_2, rural])
-    run_id = await _approved_run(office, "TGXH", "2026-03")
+    run_id = await office.approved_run("2026-03", "TGXH")
 
     refused = await office.post(f"/api/payout-runs/{run_id}/send")
     assert refused.status_code == 409
@@ -162,7 +149,7 @@ async def test_tgxh_funding_at_a_commune_does_not_cover_ncc_cash_there(office):
     faker = BeneficiaryFaker(seed=12)
     await office.import_people([cash_person(faker), cash_heroic_mother(faker)])
     assert (await office.fund(None, 20_000_000, "TM-TGXH-1", commune_code=HANOI_COMMUNE)).status_code == 201
-    ncc = await _approved_run(office, "NCC", "2026-03")
+    ncc = await office.approved_run("2026-03", "NCC")
     refused = await office.post(f"/api/payout-runs/{ncc}/send")
     assert refused.status_code == 409
     (short,) = refused.json()["commune_shortfall"]
@@ -175,9 +162,9 @@ async def test_tgxh_funding_at_a_commune_does_not_cover_ncc_cash_there(office):
                               commune_code=HANOI_COMMUNE)).status_code == 201
     assert (await office.post(f"/api/payout-runs/{ncc}/send")).status_code == 200
     # TGXH's funding there is untouched by NCC's cash, and a second NCC month is not covered by it.
-    tgxh = await _approved_run(office, "TGXH", "2026-03")
+    tgxh = await office.approved_run("2026-03", "TGXH")
     assert (await office.post(f"/api/payout-runs/{tgxh}/send")).status_code == 200
-    april = await _approved_run(office, "NCC", "2026-04")
+    april = await office.approved_run("2026-04", "NCC")
     short_april = (await office.post(f"/api/payout-runs/{april}/send")).json()["commune_shortfall"]
     assert [(s["programme"], s["programme_budget"]["funded"], s["programme_budget"]["used"], s["shortfall"])
             for s in short_april] == [("NCC", NCC_AMOUNT, NCC_AMOUNT, NCC_AMOUNT)]
@@ -218,7 +205,7 @@ async def test_settle_cash_posts_old_pending_cash_transfers_once(office, databas
     faker = BeneficiaryFaker(seed=13)
     people = [cash_person(faker), cash_person(faker), cash_person(faker, CAO_BANG_COMMUNE)]
     await office.import_people(people)
-    run_id = await _approved_run(office, "TGXH", "2026-03")
+    run_id = await office.approved_run("2026-03", "TGXH")
     payouts = await _send_the_old_way(office, run_id)
     total = 2 * TGXH_HANOI + TGXH_CAO_BANG
     async with session_scope(office.engine) as session:
@@ -305,7 +292,7 @@ async def test_cash_the_commune_gives_back_is_returned_and_paid_again_once(offic
     # The cash went back to the commune's budget, and March is paid again with April — once.
     april = (await office.run_cycle("2026-04"))["id"]
     assert (await _payouts(office, april))[moved.national_id]["months"] == ["2026-03", "2026-04"]
-    may = await _approved_run(office, "TGXH", "2026-05")
+    may = await office.approved_run("2026-05", "TGXH")
     assert (await _payouts(office, may))[moved.national_id]["months"] == ["2026-05"]
     async with session_scope(engine) as session:
         commune_funding = await session.scalar(text(

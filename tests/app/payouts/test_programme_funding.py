@@ -36,19 +36,6 @@ def heroic_mother(faker: BeneficiaryFaker) -> FakePerson:
                                holder_name=base.full_name.upper())
 
 
-async def _approved_run(office: Office, programme: str, period: str) -> str:
-    await office.be("lan.officer")
-    created = await office.post("/api/payout-runs", json={"programme": programme, "period": period})
-    assert created.status_code == 201, created.text
-    run_id = created.json()["id"]
-    assert (await office.post(f"/api/payout-runs/{run_id}/compute")).status_code == 200
-    await office.be("minh.approver")
-    approved = await office.post(f"/api/payout-runs/{run_id}/approve")
-    assert approved.status_code == 200, approved.text
-    await office.be("lan.officer")
-    return str(run_id)
-
-
 def _shortfall(needed: int, *, programme: str, funded: int, used: int, pooled: int) -> dict:
     budget = funded - used
     available = min(budget, pooled)
@@ -66,7 +53,7 @@ async def test_tgxh_funding_does_not_pay_an_ncc_run_until_ncc_is_funded(office, 
     await office.register_disbursement(VIETCOMBANK)
     assert (await office.fund(VIETCOMBANK, 20_000_000, "FT-TGXH-1", programme="TGXH")).status_code == 201
 
-    ncc = await _approved_run(office, "NCC", "2026-03")
+    ncc = await office.approved_run("2026-03", "NCC")
     refused = await office.post(f"/api/payout-runs/{ncc}/send")
     assert refused.status_code == 409
     assert refused.headers["content-type"].startswith("application/problem+json")
@@ -94,7 +81,7 @@ async def test_tgxh_funding_does_not_pay_an_ncc_run_until_ncc_is_funded(office, 
     assert sent.json()["status"] == "sent" and sent.json()["by_status"] == {"sent": 1}
 
     # TGXH's own run is still covered by TGXH's funding.
-    tgxh = await _approved_run(office, "TGXH", "2026-03")
+    tgxh = await office.approved_run("2026-03", "TGXH")
     async with session_scope(engine) as session:
         assert await bank_shortfalls(session, tgxh) == []
     assert (await office.post(f"/api/payout-runs/{tgxh}/send")).status_code == 200
@@ -113,7 +100,7 @@ async def test_another_programmes_money_in_the_pool_does_not_cover_a_spent_budge
     await office.run_cycle("2026-03")
     assert (await office.fund(VIETCOMBANK, 5_000_000, "FT-NCC-1", programme="NCC")).status_code == 201
 
-    april = await _approved_run(office, "TGXH", "2026-04")
+    april = await office.approved_run("2026-04", "TGXH")
     refused = await office.post(f"/api/payout-runs/{april}/send")
     assert refused.status_code == 409
     assert refused.json()["shortfall"] == [_shortfall(TGXH_AMOUNT, programme="TGXH", funded=TGXH_AMOUNT,
@@ -129,7 +116,7 @@ async def test_money_returned_on_tgxh_payouts_is_tgxh_s_to_send_again(office, en
     assert (await office.fund(VIETCOMBANK, 2 * TGXH_AMOUNT, "FT-TGXH-1")).status_code == 201
     await office.run_cycle("2026-03")
     assert (await office.fund(VIETCOMBANK, 5_000_000, "FT-NCC-1", programme="NCC")).status_code == 201
-    april = await _approved_run(office, "TGXH", "2026-04")
+    april = await office.approved_run("2026-04", "TGXH")
     before = await office.post(f"/api/payout-runs/{april}/send")
     assert before.status_code == 409
     assert before.json()["shortfall"] == [_shortfall(2 * TGXH_AMOUNT, programme="TGXH", funded=2 * TGXH_AMOUNT,
@@ -175,8 +162,8 @@ async def test_two_sends_of_one_programme_at_once_cannot_both_spend_one_budget(o
     faker = BeneficiaryFaker(seed=17)
     await office.import_people([person(faker, category="NCT_80")])
     await office.register_disbursement(VIETCOMBANK)
-    march = await _approved_run(office, "TGXH", "2026-03")
-    april = await _approved_run(office, "TGXH", "2026-04")
+    march = await office.approved_run("2026-03", "TGXH")
+    april = await office.approved_run("2026-04", "TGXH")
     async with session_scope(engine) as session:
         needed = [(await bank_shortfalls(session, UUID(run)))[0]["needed"] for run in (march, april)]
     assert min(needed) > 0
