@@ -27,7 +27,7 @@ from sqlalchemy import text
 
 from app.database import make_engine, session_scope, to_libpq_url, upgrade_database
 from bench.registry_import import database
-from reconciliation.withdrawals import reallocate
+from reconciliation.withdrawals import NOTE_WITHDRAWALS, prepare_changes, reallocate
 from reports.follow_up import follow_up_list
 from reports.time_to_withdrawal import add_months, time_to_withdrawal
 
@@ -90,10 +90,13 @@ async def _load(url: str, count: int, months: int) -> None:
 
 
 async def _withdrawals(conn: asyncpg.Connection, month: date, credited: datetime, prefix: str,  # type: ignore[type-arg]
-                       share_percent: int = 90) -> str:
-    """One withdrawal of the month's amount per person (``share_percent`` of them), 0–20 days after credit."""
+                       share_percent: int = 90, note: bool = False) -> str:
+    """One withdrawal of the month's amount per person (``share_percent`` of them), 0–20 days after credit;
+    ``note``: noted as this transaction's changes (``prepare_changes`` first), as a bank intake does."""
+    insert = "WITH added AS (INSERT" if note else "INSERT"
+    noted = f") {NOTE_WITHDRAWALS} SELECT beneficiary_id, occurred_at, id FROM added" if note else ""
     return str(await conn.execute(
-        f"""INSERT INTO withdrawal (source, bank_bin, bank_reference, account_number, beneficiary_id, occurred_at,
+        f"""{insert} INTO withdrawal (source, bank_bin, bank_reference, account_number, beneficiary_id, occurred_at,
                                     amount, channel, recorded_by, helper_name)
             SELECT CASE WHEN b.channel = 'bank' THEN 'bank' ELSE 'commune' END,
                    a.bank_bin, CASE WHEN a.id IS NOT NULL THEN '{prefix}' || to_char($1::date, 'YYMM') || b.national_id END,
@@ -102,7 +105,8 @@ async def _withdrawals(conn: asyncpg.Connection, month: date, credited: datetime
                    650000, CASE WHEN b.channel = 'bank' THEN 'atm' ELSE 'cash_handover' END, 'bench',
                    CASE WHEN b.channel = 'cash' THEN 'Cán bộ xã' END
               FROM beneficiary b LEFT JOIN bank_account a ON a.beneficiary_id = b.id
-             WHERE (hashtext(b.national_id || 'w' || $1::text) & 1023) % 100 < {share_percent}""",  # noqa: S608
+             WHERE (hashtext(b.national_id || 'w' || $1::text) & 1023) % 100 < {share_percent}
+            {"RETURNING beneficiary_id, occurred_at, id" if note else ""} {noted}""",  # noqa: S608
         month, credited))
 
 
@@ -153,13 +157,13 @@ async def run(url: str, count: int, months: int) -> None:
     async with session_scope(engine) as session:
         conn = await session.connection()
         raw = (await conn.get_raw_connection()).driver_connection
-        await session.execute(text("SELECT 1"))
-        status = await _withdrawals(raw, last, credited, "n", share_percent=100)  # type: ignore[arg-type]
+        await prepare_changes(session)
+        status = await _withdrawals(raw, last, credited, "n", share_percent=100, note=True)  # type: ignore[arg-type]
         inserted = int(status.split()[-1])
         insert_seconds = time.perf_counter() - started
         people = list((await session.scalars(text(
             "SELECT DISTINCT beneficiary_id FROM withdrawal WHERE occurred_at >= :c"), {"c": credited})).all())
-        result = await reallocate(session, people)
+        result = await reallocate(session, people, changes_noted=True)
     allocation_seconds = time.perf_counter() - started
     print(f"allocation of {inserted:,} withdrawals: {allocation_seconds:.1f} s (insert {insert_seconds:.1f} s, "
           f"reallocate {result.seconds:.1f} s: {result.people:,} people, {result.allocations:,} allocations, "

@@ -46,6 +46,10 @@ from reconciliation.withdrawal_files import COMMUNE_CHANNELS, WithdrawalRow
 log = structlog.get_logger()
 
 UNDRAWN_CONTROL = AccountSpec(code="undrawn:control", type=AccountType.memo)
+# A bank's monthly feed reallocates a million people: its sorts (a window over each person's payouts and
+# withdrawals) and hashes get this much memory for the reallocation instead of spilling to disk.
+LARGE_SCOPE = 50_000
+LARGE_SCOPE_WORK_MEM = "256MB"
 ALLOCATION_LOCK = "withdrawal_allocation"
 
 # Payouts that reached the person, and when: the statement's credit, or for cash the handover to the commune.
@@ -87,17 +91,22 @@ _SCOPE_TABLE = """
     DO $$ BEGIN
         IF to_regclass('pg_temp.allocation_base') IS NULL THEN
             CREATE TEMP TABLE IF NOT EXISTS allocation_scope (beneficiary_id uuid PRIMARY KEY) ON COMMIT DELETE ROWS;
-            -- Each person's frontier this run starts from (fresh: recomputed from scratch, from zero).
-            CREATE TEMP TABLE allocation_base (beneficiary_id uuid PRIMARY KEY, fresh boolean NOT NULL,
+            -- Each person's frontier this run starts from (fresh: recomputed from scratch, from zero); one row
+            -- per person of the scope (no index to keep: a million rows are written, then joined by hash).
+            CREATE TEMP TABLE allocation_base (beneficiary_id uuid NOT NULL, fresh boolean NOT NULL,
                 allocated bigint NOT NULL, withdrawal_at timestamptz NOT NULL, withdrawal_id bigint NOT NULL,
                 withdrawal_upto bigint NOT NULL, withdrawal_count bigint NOT NULL, payout_at timestamptz NOT NULL,
-                payout_serial bigint NOT NULL, payout_upto bigint NOT NULL, allocated_now bigint, arrived bigint)
+                payout_serial bigint NOT NULL, payout_upto bigint NOT NULL, allocated_now bigint)
                 ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS allocation_new (withdrawal_id bigint NOT NULL, payout_id uuid NOT NULL,
                 beneficiary_id uuid NOT NULL, amount bigint NOT NULL, effective_at timestamptz NOT NULL,
                 withdrawal_at timestamptz NOT NULL, withdrawal_upto bigint NOT NULL, payout_at timestamptz NOT NULL,
                 payout_serial bigint NOT NULL, payout_upto bigint NOT NULL) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS allocation_changed (payout_id uuid PRIMARY KEY) ON COMMIT DELETE ROWS;
+            -- The payouts that reached each person from their frontier on, laid on the cumulative scale.
+            CREATE TEMP TABLE allocation_arrivals (payout_id uuid NOT NULL, beneficiary_id uuid NOT NULL,
+                amount bigint NOT NULL, arrived_at timestamptz NOT NULL, serial bigint NOT NULL,
+                allocated bigint NOT NULL, upto bigint NOT NULL) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS undrawn_target (beneficiary_id uuid PRIMARY KEY, credited bigint NOT NULL,
                 drawn bigint NOT NULL, posted_credited bigint NOT NULL, posted_drawn bigint NOT NULL,
                 has_position boolean NOT NULL)
@@ -105,6 +114,20 @@ _SCOPE_TABLE = """
         END IF;
     END $$
 """
+
+# What the caller's transaction changed in the people's allocation inputs (see ``note_changes``).
+_CHANGES_TABLES = """
+    DO $$ BEGIN
+        IF to_regclass('pg_temp.allocation_changed_withdrawal') IS NULL THEN
+            -- A withdrawal with its place in its person's history; a payout by id (a row may come twice).
+            CREATE TEMP TABLE allocation_changed_withdrawal (beneficiary_id uuid NOT NULL,
+                occurred_at timestamptz NOT NULL, id bigint NOT NULL) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE allocation_changed_payout (id uuid NOT NULL) ON COMMIT DELETE ROWS;
+        END IF;
+    END $$
+"""
+# Notes withdrawals: "{NOTE_WITHDRAWALS} SELECT beneficiary_id, occurred_at, id FROM ..." (rows of known people).
+NOTE_WITHDRAWALS = "INSERT INTO allocation_changed_withdrawal (beneficiary_id, occurred_at, id)"
 
 _RESOLVE_UNKNOWN = """
     WITH resolved AS (
@@ -115,9 +138,12 @@ _RESOLVE_UNKNOWN = """
                WHERE b.bank_bin = u.bank_bin AND b.account_number = u.account_number
                ORDER BY (b.effective_to IS NULL) DESC, b.effective_from DESC, b.id DESC LIMIT 1) found
          WHERE u.beneficiary_id IS NULL AND w.id = u.id
-        RETURNING w.beneficiary_id
+        RETURNING w.id, w.beneficiary_id, w.occurred_at
     ), added AS (
         INSERT INTO allocation_scope SELECT DISTINCT beneficiary_id FROM resolved ON CONFLICT DO NOTHING
+    ), noted AS (  -- a withdrawal that now belongs to a person is new to their history
+        INSERT INTO allocation_changed_withdrawal (beneficiary_id, occurred_at, id)
+        SELECT beneficiary_id, occurred_at, id FROM resolved
     )
     SELECT count(*) FROM resolved
 """
@@ -141,8 +167,7 @@ _STANDING = f"""
                                        AND {PAYOUT_KEY} < (f.payout_at, f.payout_serial))
                                    OR (NOT {ARRIVED} AND p.first_withdrawal_at IS NOT NULL)) AS broken,
                coalesce(sum(p.amount) FILTER (WHERE {ARRIVED} AND {PAYOUT_KEY} <= (f.payout_at, f.payout_serial)),
-                        0) AS upto,
-               coalesce(sum(p.amount) FILTER (WHERE {ARRIVED}), 0) AS arrived
+                        0) AS upto
           FROM standing f JOIN payout p ON p.beneficiary_id = f.beneficiary_id
          GROUP BY f.beneficiary_id
     ), ww AS (
@@ -154,13 +179,32 @@ _STANDING = f"""
          GROUP BY f.beneficiary_id
     )
     INSERT INTO allocation_base (beneficiary_id, fresh, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
-                                 withdrawal_count, payout_at, payout_serial, payout_upto, arrived, allocated_now)
+                                 withdrawal_count, payout_at, payout_serial, payout_upto, allocated_now)
     SELECT f.beneficiary_id, false, f.allocated, f.withdrawal_at, f.withdrawal_id, f.withdrawal_upto,
-           f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto, pp.arrived, f.allocated
+           f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto, f.allocated
       FROM standing f LEFT JOIN pp ON pp.beneficiary_id = f.beneficiary_id
       LEFT JOIN ww ON ww.beneficiary_id = f.beneficiary_id
      WHERE coalesce(pp.broken, 0) = 0 AND coalesce(pp.upto, 0) = f.payout_upto
        AND coalesce(ww.n, 0) = f.withdrawal_count AND coalesce(ww.upto, 0) = f.withdrawal_upto
+"""  # noqa: S608 - constant fragments only
+
+# The same when the caller noted every change its transaction made (``note_changes``): only those rows
+# are read. A frontier stands unless a noted withdrawal is at or before it (back-dated, or cancelled
+# after it was allocated), or a noted payout is at or before it or holds allocations (returned after
+# use). Rows after the frontier need no check: the continuation reads them.
+_STANDING_NOTED = f"""
+    INSERT INTO allocation_base (beneficiary_id, fresh, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
+                                 withdrawal_count, payout_at, payout_serial, payout_upto, allocated_now)
+    SELECT f.beneficiary_id, false, f.allocated, f.withdrawal_at, f.withdrawal_id, f.withdrawal_upto,
+           f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto, f.allocated
+      FROM allocation_scope s JOIN allocation_frontier f ON f.beneficiary_id = s.beneficiary_id
+     WHERE NOT EXISTS (SELECT 1 FROM allocation_changed_withdrawal c
+                        WHERE c.beneficiary_id = f.beneficiary_id
+                          AND (c.occurred_at, c.id) <= (f.withdrawal_at, f.withdrawal_id))
+       AND NOT EXISTS (SELECT 1 FROM allocation_changed_payout c JOIN payout p ON p.id = c.id
+                        WHERE p.beneficiary_id = f.beneficiary_id
+                          AND (p.first_withdrawal_at IS NOT NULL
+                               OR {PAYOUT_KEY} <= (f.payout_at, f.payout_serial)))
 """  # noqa: S608 - constant fragments only
 
 # Everyone else starts again from zero: their allocations go (the payouts they touched are re-derived).
@@ -184,13 +228,19 @@ _START_AGAIN = (
 # The continuation from each person's frontier: payouts and withdrawals from their frontier item on,
 # laid on the cumulative scale (the frontier items end at the stored totals), overlaps above what is
 # already allocated. The frontier is never partly used on both sides, so every pair here is new.
+_ARRIVALS = (
+    f"""INSERT INTO allocation_arrivals (payout_id, beneficiary_id, amount, arrived_at, serial, allocated, upto)
+        SELECT p.id, p.beneficiary_id, p.amount, {ARRIVED_AT}, p.serial, b.allocated,
+               b.payout_upto + sum(CASE WHEN {PAYOUT_KEY} > (b.payout_at, b.payout_serial) THEN p.amount ELSE 0 END)
+                   OVER (PARTITION BY p.beneficiary_id ORDER BY {ARRIVED_AT}, p.serial)
+          FROM payout p JOIN allocation_base b ON b.beneficiary_id = p.beneficiary_id
+         WHERE {ARRIVED} AND {PAYOUT_KEY} >= (b.payout_at, b.payout_serial)""",  # noqa: S608 - constant fragments
+    "ANALYZE allocation_arrivals",
+)
+
 _ALLOCATE = f"""
     WITH arrived AS (
-        SELECT p.id, p.beneficiary_id, p.amount, {ARRIVED_AT} AS arrived_at, p.serial, b.allocated,
-               b.payout_upto + sum(CASE WHEN {PAYOUT_KEY} > (b.payout_at, b.payout_serial) THEN p.amount ELSE 0 END)
-                   OVER (PARTITION BY p.beneficiary_id ORDER BY {ARRIVED_AT}, p.serial) AS upto
-          FROM payout p JOIN allocation_base b ON b.beneficiary_id = p.beneficiary_id
-         WHERE {ARRIVED} AND {PAYOUT_KEY} >= (b.payout_at, b.payout_serial)
+        SELECT payout_id AS id, beneficiary_id, amount, arrived_at, serial, allocated, upto FROM allocation_arrivals
     ), withdrawn AS (
         SELECT w.id, w.beneficiary_id, w.amount, w.occurred_at,
                b.withdrawal_upto + sum(CASE WHEN {WITHDRAWAL_KEY} > (b.withdrawal_at, b.withdrawal_id)
@@ -282,22 +332,19 @@ _SAVE_FRONTIER = """
         payout_serial = excluded.payout_serial, payout_upto = excluded.payout_upto
 """
 
-_TARGETS = f"""
-    WITH started_again AS (  -- one grouped join, not a sub-select per person
-        SELECT p.beneficiary_id, sum(p.amount) AS total
-          FROM allocation_base b JOIN payout p ON p.beneficiary_id = b.beneficiary_id
-         WHERE b.arrived IS NULL AND {ARRIVED}
-         GROUP BY p.beneficiary_id)
+# What reached each person in all is the end of their scale: the last arrival's, or the frontier's when
+# nothing came after it (a person started again has no frontier: from zero).
+_TARGETS = """
     INSERT INTO undrawn_target (beneficiary_id, credited, drawn, posted_credited, posted_drawn, has_position)
     SELECT b.beneficiary_id, c.total, b.allocated_now,
            coalesce(pos.credited, 0), coalesce(pos.drawn, 0), pos.beneficiary_id IS NOT NULL
       FROM allocation_base b
-      LEFT JOIN started_again a ON a.beneficiary_id = b.beneficiary_id
-      -- What reached the person: summed while checking their frontier, else (started again) above.
-      CROSS JOIN LATERAL (SELECT coalesce(b.arrived, a.total, 0)::bigint AS total) c
+      LEFT JOIN (SELECT beneficiary_id, max(upto) AS upto FROM allocation_arrivals GROUP BY beneficiary_id) a
+             ON a.beneficiary_id = b.beneficiary_id
+      CROSS JOIN LATERAL (SELECT coalesce(a.upto, b.payout_upto) AS total) c
       LEFT JOIN undrawn_position pos ON pos.beneficiary_id = b.beneficiary_id
      WHERE (c.total, b.allocated_now) IS DISTINCT FROM (coalesce(pos.credited, 0), coalesce(pos.drawn, 0))
-"""  # noqa: S608 - constant fragments only
+"""
 
 _SAVE_POSITIONS = """
     INSERT INTO undrawn_position (beneficiary_id, credited, drawn)
@@ -309,8 +356,9 @@ _SAVE_POSITIONS = """
 
 async def _fill_scope(driver: Any, beneficiary_ids: Sequence[UUID] | None) -> None:
     await driver.execute(_SCOPE_TABLE)
+    await driver.execute(_CHANGES_TABLES)
     await driver.execute("TRUNCATE allocation_scope, allocation_base, allocation_new, allocation_changed, "
-                         "undrawn_target")
+                         "allocation_arrivals, undrawn_target")
     if beneficiary_ids is None:
         await driver.execute(
             """INSERT INTO allocation_scope
@@ -374,13 +422,38 @@ async def _post_memo_entries(session: AsyncSession, driver: Any, step: Callable[
     return len(amounts)
 
 
-async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | None = None) -> AllocationResult:
+async def prepare_changes(session: AsyncSession) -> Any:
+    """Make the temporary tables ``note_changes`` and callers' own statements fill (``CHANGED_WITHDRAWALS``);
+    returns the driver connection."""
+    driver = await driver_connection(session)
+    await driver.execute(_CHANGES_TABLES)
+    return driver
+
+
+async def note_changes(session: AsyncSession, *, withdrawal_ids: Sequence[int] = (),
+                       payout_ids: Sequence[UUID] = ()) -> None:
+    """Note withdrawals this transaction inserted or cancelled and payouts whose arrival it changed (credited,
+    returned, cash sent or returned), for ``reallocate(..., changes_noted=True)``."""
+    driver = await prepare_changes(session)
+    if withdrawal_ids:
+        await driver.execute(f"""{NOTE_WITHDRAWALS} SELECT beneficiary_id, occurred_at, id FROM withdrawal
+                                  WHERE id = ANY($1::bigint[]) AND beneficiary_id IS NOT NULL""",  # noqa: S608
+                             list(withdrawal_ids))
+    if payout_ids:
+        await driver.execute("INSERT INTO allocation_changed_payout SELECT unnest($1::uuid[])", list(payout_ids))
+
+
+async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | None = None, *,
+                     changes_noted: bool = False) -> AllocationResult:
     """Bring the FIFO allocation, payout withdrawal times and undrawn memo entries of these people (None:
     everyone) up to date, in the caller's transaction; serialised by a transaction advisory lock, taken
     after the ledger's lock (a statement import writes to the ledger, then reallocates: the same order).
 
     The result is the from-scratch FIFO of each person's whole history; a person whose history before
-    their frontier is unchanged only gets the continuation appended (see ``allocation_frontier``)."""
+    their frontier is unchanged only gets the continuation appended (see ``allocation_frontier``).
+    ``changes_noted``: the caller noted every withdrawal and payout of these people its transaction changed
+    (``note_changes``), so the frontier check reads those rows instead of each person's whole history.
+    (Another transaction's changes are checked by its own reallocation, which runs after this one's.)"""
     started = time.perf_counter()
     result = AllocationResult()
     await lock_ledger(session)
@@ -398,12 +471,20 @@ async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | No
     step("scope")
     result.resolved_unknown = int(await driver.fetchval(_RESOLVE_UNKNOWN))
     result.people = int(await driver.fetchval("SELECT count(*) FROM allocation_scope"))
+    previous_work_mem = None
+    if result.people >= LARGE_SCOPE:  # for this reallocation only (the caller's transaction goes on)
+        previous_work_mem = await driver.fetchval("SELECT current_setting('work_mem')")
+        await driver.execute("SELECT set_config('work_mem', $1, true)", LARGE_SCOPE_WORK_MEM)
     step("resolve")
-    await driver.execute(_STANDING)
-    for statement in _START_AGAIN:
-        await driver.execute(statement)
+    status = await driver.execute(_STANDING_NOTED if changes_noted else _STANDING)
+    if int(status.split()[-1]) < result.people:  # someone starts again (a monthly feed: usually nobody)
+        for statement in _START_AGAIN:
+            await driver.execute(statement)
     await driver.execute("ANALYZE allocation_base")
     step("frontier")
+    for statement in _ARRIVALS:
+        await driver.execute(statement)
+    step("arrivals")
     # Most people a statement credits have never withdrawn: then there is nothing to allocate.
     if await driver.fetchval(_ANY_WITHDRAWAL):
         status = await driver.execute(_ALLOCATE)
@@ -425,6 +506,9 @@ async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | No
     step("targets")
     result.ledger_entries = await _post_memo_entries(session, driver, step)
     step("memo_positions")
+    await driver.execute("TRUNCATE allocation_changed_withdrawal, allocation_changed_payout")
+    if previous_work_mem is not None:
+        await driver.execute("SELECT set_config('work_mem', $1, true)", previous_work_mem)
     result.seconds = round(time.perf_counter() - started, 3)
     log.info("withdrawals_reallocated", people=result.people, allocations=result.allocations,
              payouts_changed=result.payouts_changed, ledger_entries=result.ledger_entries,
@@ -492,20 +576,24 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id""",
         bank_bin, source_name[:200], file_format, sha256, len(rows), accepted,
         len(duplicate_rows), len(unknown_accounts), recorded_by)
+    await prepare_changes(session)
     inserted = await driver.fetch(
-        """WITH added AS (
+        f"""WITH added AS (
                INSERT INTO withdrawal (source, intake_id, bank_bin, bank_reference, account_number, beneficiary_id,
                                        occurred_at, amount, channel, recorded_by)
                SELECT 'bank', $2, $1, bank_reference, account_number, beneficiary_id, occurred_at, amount, channel, $3
                  FROM withdrawal_input ORDER BY occurred_at, row_number
                ON CONFLICT (bank_bin, bank_reference) DO NOTHING
-               RETURNING beneficiary_id)
-           SELECT DISTINCT beneficiary_id FROM added WHERE beneficiary_id IS NOT NULL""",
+               RETURNING id, beneficiary_id, occurred_at
+           ), noted AS (
+               {NOTE_WITHDRAWALS} SELECT beneficiary_id, occurred_at, id FROM added WHERE beneficiary_id IS NOT NULL
+           )
+           SELECT DISTINCT beneficiary_id FROM added WHERE beneficiary_id IS NOT NULL""",  # noqa: S608 - a constant
         bank_bin, intake_id, recorded_by)
     await driver.execute("TRUNCATE withdrawal_input")
     people = [r["beneficiary_id"] for r in inserted]
     if people:
-        await reallocate(session, people)
+        await reallocate(session, people, changes_noted=True)
     log.info("withdrawals_received", bank=bank_bin, rows=len(rows), accepted=accepted,
              duplicates=len(duplicate_rows), unknown_accounts=len(unknown_accounts), conflicts=len(conflicts))
     return IntakeResult(intake_id=intake_id, rows=len(rows), accepted=accepted,
@@ -545,7 +633,8 @@ async def record_commune_withdrawals(session: AsyncSession, items: Sequence[Comm
          "bys": [i.recorded_by for i in items], "helpers": [i.helper_name for i in items],
          "notes": [i.note for i in items]})
     ids = [int(row.id) for row in rows]
-    await reallocate(session, sorted({i.beneficiary_id for i in items}, key=str))
+    await note_changes(session, withdrawal_ids=ids)
+    await reallocate(session, sorted({i.beneficiary_id for i in items}, key=str), changes_noted=True)
     return ids
 
 
@@ -587,4 +676,5 @@ async def cancel_commune_withdrawal(session: AsyncSession, *, beneficiary_id: UU
         {"id": withdrawal_id, "reason": reason, "by": cancelled_by})
     if added.first() is None:
         raise CancelRefused("Giao dịch đã được huỷ trước đó", "the withdrawal is already cancelled")
-    await reallocate(session, [beneficiary_id])
+    await note_changes(session, withdrawal_ids=[withdrawal_id])
+    await reallocate(session, [beneficiary_id], changes_noted=True)

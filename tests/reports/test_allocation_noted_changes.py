@@ -1,0 +1,125 @@
+"""The allocation continued from each person's frontier, checked only against the changes the caller noted,
+is the from-scratch FIFO of their whole history: a random walk of bank and commune withdrawals (some
+back-dated, some before anything arrived), cancellations, credits (some dated before earlier credits)
+and returns after use, compared after every step with a recompute from zero."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from uuid import UUID
+
+import pytest
+from sqlalchemy import text
+
+from app.database import session_scope
+from app.payouts.service.ledger_steps import payout_transfer_id
+from app.registry.fake import BeneficiaryFaker
+from ledger import TransferKind, TransferResult, create_transfer_arrays, verify_ledger
+from reconciliation.withdrawal_files import WithdrawalRow
+from reconciliation.withdrawals import (
+    CommuneWithdrawal,
+    cancel_commune_withdrawal,
+    note_changes,
+    reallocate,
+    record_bank_withdrawals,
+    record_commune_withdrawals,
+)
+from tests.support.withdrawal_world import T0
+from tests.support.world import VIETCOMBANK, Office, person
+
+SNAPSHOT = """
+    SELECT (SELECT array_agg((a.payout_id, a.withdrawal_id, a.amount, a.effective_at)
+                             ORDER BY a.payout_id, a.withdrawal_id) FROM withdrawal_allocation a)::text,
+           (SELECT array_agg((id, first_withdrawal_at, withdrawn_at) ORDER BY id) FROM payout)::text,
+           (SELECT array_agg((beneficiary_id, credited, drawn) ORDER BY beneficiary_id) FROM undrawn_position)::text
+"""
+
+
+@pytest.fixture
+async def office(client, engine):
+    return await Office(client, engine).setup()
+
+
+async def _arrival(session, payout_id: UUID, at, *, returned: bool) -> None:
+    """Credit a sent payout as the statement import does (ledger, status), or return a sent or credited one
+    (status only: the walk is about the allocation), then note the change and reallocate the person."""
+    if not returned:
+        results = await create_transfer_arrays(
+            session, ids=[payout_transfer_id(payout_id, "credit")], code="payout.credit", kind=TransferKind.post,
+            pending_ids=[payout_transfer_id(payout_id, "send")])
+        assert all(r in (TransferResult.ok, TransferResult.exists) for r in results), results
+    person_id = await session.scalar(text(
+        """UPDATE payout SET status = CASE WHEN :returned THEN 'returned' ELSE 'credited' END,
+                  credited_at = CASE WHEN :returned THEN credited_at ELSE :at END,
+                  returned_at = CASE WHEN :returned THEN :at END
+            WHERE id = :id AND status IN ('sent', 'credited') RETURNING beneficiary_id"""),
+        {"returned": returned, "at": at, "id": payout_id})
+    assert person_id is not None
+    await note_changes(session, payout_ids=[payout_id])
+    await reallocate(session, [person_id], changes_noted=True)
+
+
+async def test_noted_changes_continue_to_the_from_scratch_allocation(office, engine):
+    faker = BeneficiaryFaker(seed=23)
+    people = [person(faker, category="NCT_80", start="2026-03") for _ in range(3)]
+    await office.import_people(people)
+    await office.register_disbursement(VIETCOMBANK)
+    assert (await office.fund(VIETCOMBANK, 50_000_000, "NS-2026")).status_code in (200, 201)
+    for period in ("2026-03", "2026-04", "2026-05", "2026-06", "2026-07"):
+        await office.run_cycle(period)
+    async with session_scope(engine) as session:
+        ids = {r.national_id: r.id for r in (await session.execute(text(
+            "SELECT id, national_id FROM beneficiary"))).all()}
+        sent = [(r.id, r.beneficiary_id) for r in (await session.execute(text(
+            "SELECT id, beneficiary_id FROM payout WHERE status = 'sent' ORDER BY serial"))).all()]
+    rng = random.Random(20261130)
+    accounts = {ids[p.national_id]: p.account_number for p in people}
+    commune_withdrawals: list[tuple[UUID, int]] = []
+    credited: list[UUID] = []
+    peak = 0
+    seen = {"bank": 0, "commune": 0, "cancel": 0, "credit": 0, "return": 0, "return_after_credit": 0}
+    for step in range(80):
+        moment = T0 + timedelta(hours=rng.randrange(-72, 24 * 80))
+        who = rng.choice(list(accounts))
+        choice = rng.random()
+        async with session_scope(engine) as session:
+            if choice < 0.3:
+                rows = [WithdrawalRow(row=i + 1, account_number=accounts[who], amount=rng.choice((100_000, 650_000, 900_000)),
+                                      occurred_at=moment + timedelta(hours=i), channel="atm", bank_ref=f"R{step}-{i}")
+                        for i in range(rng.randint(1, 2))]
+                await record_bank_withdrawals(session, bank_bin=VIETCOMBANK, rows=rows, recorded_by="test")
+                seen["bank"] += 1
+            elif choice < 0.42:
+                (withdrawal_id,) = await record_commune_withdrawals(session, [CommuneWithdrawal(
+                    beneficiary_id=who, occurred_at=moment, amount=rng.choice((200_000, 650_000)),
+                    channel="assisted", helper_name="Cán bộ xã", note="", recorded_by="test")])
+                commune_withdrawals.append((who, withdrawal_id))
+                seen["commune"] += 1
+            elif choice < 0.5 and commune_withdrawals:
+                person_id, withdrawal_id = commune_withdrawals.pop(rng.randrange(len(commune_withdrawals)))
+                await cancel_commune_withdrawal(session, beneficiary_id=person_id, withdrawal_id=withdrawal_id,
+                                                reason="ghi nhầm", cancelled_by="test")
+                seen["cancel"] += 1
+            elif credited and rng.random() < 0.12:
+                await _arrival(session, credited.pop(rng.randrange(len(credited))), moment, returned=True)
+                seen["return_after_credit"] += 1
+            elif sent:
+                payout_id, _ = sent.pop(rng.randrange(len(sent)))
+                returned = rng.random() < 0.1
+                await _arrival(session, payout_id, moment, returned=returned)
+                if not returned:
+                    credited.append(payout_id)
+                seen["return" if returned else "credit"] += 1
+            incremental = (await session.execute(text(SNAPSHOT))).one()
+            peak = max(peak, int(await session.scalar(text("SELECT count(*) FROM withdrawal_allocation"))))
+            scratch = await session.begin_nested()
+            await session.execute(text("DELETE FROM allocation_frontier"))
+            await reallocate(session, None)
+            assert (await session.execute(text(SNAPSHOT))).one() == incremental, f"step {step}"
+            await scratch.rollback()
+    async with session_scope(engine) as session:
+        report = await verify_ledger(session)
+        assert report.ok, report.problems
+    assert peak >= 10
+    assert min(seen.values()) > 0, seen
