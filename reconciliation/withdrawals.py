@@ -304,15 +304,18 @@ _UPDATE_PAYOUTS = """
        AND (p.first_withdrawal_at, p.withdrawn_at) IS DISTINCT FROM (wanted.first_at, wanted.done_at)
 """
 
-# The new frontier of each person the continuation moved.
+# The new frontier of each person the continuation moved: rewritten in place (a feed moves a million;
+# an UPDATE joined by hash is several times cheaper than as many INSERT ... ON CONFLICT), added for the
+# others (their first allocation, or started again). Only reallocations write it, under their lock.
 _SAVE_FRONTIER = """
-    INSERT INTO allocation_frontier (beneficiary_id, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
-                                     withdrawal_count, payout_at, payout_serial, payout_upto)
-    SELECT b.beneficiary_id, b.allocated_now,
-           coalesce(lw.withdrawal_at, b.withdrawal_at), coalesce(lw.withdrawal_id, b.withdrawal_id),
-           coalesce(lw.withdrawal_upto, b.withdrawal_upto), b.withdrawal_count + coalesce(n.withdrawals, 0),
-           coalesce(lp.payout_at, b.payout_at), coalesce(lp.payout_serial, b.payout_serial),
-           coalesce(lp.payout_upto, b.payout_upto)
+    WITH moved AS MATERIALIZED (
+    SELECT b.beneficiary_id, b.allocated_now AS allocated,
+           coalesce(lw.withdrawal_at, b.withdrawal_at) AS withdrawal_at,
+           coalesce(lw.withdrawal_id, b.withdrawal_id) AS withdrawal_id,
+           coalesce(lw.withdrawal_upto, b.withdrawal_upto) AS withdrawal_upto,
+           b.withdrawal_count + coalesce(n.withdrawals, 0) AS withdrawal_count,
+           coalesce(lp.payout_at, b.payout_at) AS payout_at, coalesce(lp.payout_serial, b.payout_serial) AS payout_serial,
+           coalesce(lp.payout_upto, b.payout_upto) AS payout_upto, NOT b.fresh AS had_frontier
       FROM allocation_base b
       LEFT JOIN (SELECT n.beneficiary_id, count(DISTINCT n.withdrawal_id) AS withdrawals
                    FROM allocation_new n JOIN allocation_base b2 ON b2.beneficiary_id = n.beneficiary_id
@@ -325,11 +328,19 @@ _SAVE_FRONTIER = """
                    FROM allocation_new ORDER BY beneficiary_id, payout_at DESC, payout_serial DESC) lp
              ON lp.beneficiary_id = b.beneficiary_id
      WHERE lw.beneficiary_id IS NOT NULL
-    ON CONFLICT (beneficiary_id) DO UPDATE SET
-        allocated = excluded.allocated, withdrawal_at = excluded.withdrawal_at,
-        withdrawal_id = excluded.withdrawal_id, withdrawal_upto = excluded.withdrawal_upto,
-        withdrawal_count = excluded.withdrawal_count, payout_at = excluded.payout_at,
-        payout_serial = excluded.payout_serial, payout_upto = excluded.payout_upto
+    ), rewritten AS (
+        UPDATE allocation_frontier f SET
+            allocated = m.allocated, withdrawal_at = m.withdrawal_at, withdrawal_id = m.withdrawal_id,
+            withdrawal_upto = m.withdrawal_upto, withdrawal_count = m.withdrawal_count, payout_at = m.payout_at,
+            payout_serial = m.payout_serial, payout_upto = m.payout_upto
+          FROM moved m WHERE m.had_frontier AND f.beneficiary_id = m.beneficiary_id
+        RETURNING f.beneficiary_id
+    )
+    INSERT INTO allocation_frontier (beneficiary_id, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
+                                     withdrawal_count, payout_at, payout_serial, payout_upto)
+    SELECT beneficiary_id, allocated, withdrawal_at, withdrawal_id, withdrawal_upto, withdrawal_count, payout_at,
+           payout_serial, payout_upto
+      FROM moved m WHERE NOT EXISTS (SELECT 1 FROM rewritten r WHERE r.beneficiary_id = m.beneficiary_id)
 """
 
 # What reached each person in all is the end of their scale: the last arrival's, or the frontier's when
@@ -346,12 +357,13 @@ _TARGETS = """
      WHERE (c.total, b.allocated_now) IS DISTINCT FROM (coalesce(pos.credited, 0), coalesce(pos.drawn, 0))
 """
 
-_SAVE_POSITIONS = """
-    INSERT INTO undrawn_position (beneficiary_id, credited, drawn)
-    SELECT beneficiary_id, credited, drawn FROM undrawn_target
-    ON CONFLICT (beneficiary_id) DO UPDATE SET credited = excluded.credited, drawn = excluded.drawn,
-                                               updated_at = now()
-"""
+# Rewritten in place for people who have one (see _SAVE_FRONTIER), added for the others.
+_SAVE_POSITIONS = (
+    """UPDATE undrawn_position p SET credited = t.credited, drawn = t.drawn, updated_at = now()
+         FROM undrawn_target t WHERE t.has_position AND p.beneficiary_id = t.beneficiary_id""",
+    """INSERT INTO undrawn_position (beneficiary_id, credited, drawn)
+       SELECT beneficiary_id, credited, drawn FROM undrawn_target WHERE NOT has_position""",
+)
 
 
 async def _fill_scope(driver: Any, beneficiary_ids: Sequence[UUID] | None) -> None:
@@ -418,7 +430,8 @@ async def _post_memo_entries(session: AsyncSession, driver: Any, step: Callable[
     if refused:
         raise RuntimeError(f"ledger refused undrawn memo entries: {sorted(refused)}")
     step("memo_entries")
-    await driver.execute(_SAVE_POSITIONS)
+    for statement in _SAVE_POSITIONS:
+        await driver.execute(statement)
     return len(amounts)
 
 
