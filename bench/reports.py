@@ -27,7 +27,7 @@ from sqlalchemy import text
 
 from app.database import make_engine, session_scope, to_libpq_url, upgrade_database
 from bench.registry_import import database
-from reconciliation.withdrawals import NOTE_WITHDRAWALS, prepare_changes, reallocate
+from reconciliation.withdrawals import NOTE_WITHDRAWALS, prepare_changes, reallocate, reallocate_noted
 from reports.follow_up import follow_up_list
 from reports.time_to_withdrawal import add_months, time_to_withdrawal
 
@@ -161,9 +161,7 @@ async def run(url: str, count: int, months: int) -> None:
         status = await _withdrawals(raw, last, credited, "n", share_percent=100, note=True)  # type: ignore[arg-type]
         inserted = int(status.split()[-1])
         insert_seconds = time.perf_counter() - started
-        people = list((await session.scalars(text(
-            "SELECT DISTINCT beneficiary_id FROM withdrawal WHERE occurred_at >= :c"), {"c": credited})).all())
-        result = await reallocate(session, people, changes_noted=True)
+        result = await reallocate_noted(session)
     allocation_seconds = time.perf_counter() - started
     print(f"allocation of {inserted:,} withdrawals: {allocation_seconds:.1f} s (insert {insert_seconds:.1f} s, "
           f"reallocate {result.seconds:.1f} s: {result.people:,} people, {result.allocations:,} allocations, "

@@ -366,12 +366,21 @@ _SAVE_POSITIONS = (
 )
 
 
-async def _fill_scope(driver: Any, beneficiary_ids: Sequence[UUID] | None) -> None:
+# The people of the noted changes (``reallocate_noted``).
+NOTED_PEOPLE = "noted"
+
+
+async def _fill_scope(driver: Any, beneficiary_ids: Sequence[UUID] | str | None) -> None:
     await driver.execute(_SCOPE_TABLE)
     await driver.execute(_CHANGES_TABLES)
     await driver.execute("TRUNCATE allocation_scope, allocation_base, allocation_new, allocation_changed, "
                          "allocation_arrivals, undrawn_target")
-    if beneficiary_ids is None:
+    if beneficiary_ids == NOTED_PEOPLE:
+        await driver.execute(
+            """INSERT INTO allocation_scope
+               SELECT beneficiary_id FROM allocation_changed_withdrawal
+               UNION SELECT p.beneficiary_id FROM allocation_changed_payout c JOIN payout p ON p.id = c.id""")
+    elif beneficiary_ids is None:
         await driver.execute(
             """INSERT INTO allocation_scope
                SELECT beneficiary_id FROM payout UNION SELECT beneficiary_id FROM withdrawal
@@ -456,10 +465,16 @@ async def note_changes(session: AsyncSession, *, withdrawal_ids: Sequence[int] =
         await driver.execute("INSERT INTO allocation_changed_payout SELECT unnest($1::uuid[])", list(payout_ids))
 
 
-async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | None = None, *,
+async def reallocate_noted(session: AsyncSession) -> AllocationResult:
+    """``reallocate`` the people of the changes this transaction noted (``note_changes``, ``NOTE_WITHDRAWALS``),
+    checking their frontiers against those changes only; the people need not travel through Python."""
+    return await reallocate(session, NOTED_PEOPLE, changes_noted=True)
+
+
+async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | str | None = None, *,
                      changes_noted: bool = False) -> AllocationResult:
     """Bring the FIFO allocation, payout withdrawal times and undrawn memo entries of these people (None:
-    everyone) up to date, in the caller's transaction; serialised by a transaction advisory lock, taken
+    everyone; ``NOTED_PEOPLE``: those of the noted changes) up to date, in the caller's transaction; serialised by a transaction advisory lock, taken
     after the ledger's lock (a statement import writes to the ledger, then reallocates: the same order).
 
     The result is the from-scratch FIFO of each person's whole history; a person whose history before
@@ -590,7 +605,7 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
         bank_bin, source_name[:200], file_format, sha256, len(rows), accepted,
         len(duplicate_rows), len(unknown_accounts), recorded_by)
     await prepare_changes(session)
-    inserted = await driver.fetch(
+    inserted = await driver.fetchval(
         f"""WITH added AS (
                INSERT INTO withdrawal (source, intake_id, bank_bin, bank_reference, account_number, beneficiary_id,
                                        occurred_at, amount, channel, recorded_by)
@@ -601,12 +616,11 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
            ), noted AS (
                {NOTE_WITHDRAWALS} SELECT beneficiary_id, occurred_at, id FROM added WHERE beneficiary_id IS NOT NULL
            )
-           SELECT DISTINCT beneficiary_id FROM added WHERE beneficiary_id IS NOT NULL""",  # noqa: S608 - a constant
+           SELECT count(*) FROM added WHERE beneficiary_id IS NOT NULL""",  # noqa: S608 - a constant
         bank_bin, intake_id, recorded_by)
     await driver.execute("TRUNCATE withdrawal_input")
-    people = [r["beneficiary_id"] for r in inserted]
-    if people:
-        await reallocate(session, people, changes_noted=True)
+    if inserted:
+        await reallocate_noted(session)
     log.info("withdrawals_received", bank=bank_bin, rows=len(rows), accepted=accepted,
              duplicates=len(duplicate_rows), unknown_accounts=len(unknown_accounts), conflicts=len(conflicts))
     return IntakeResult(intake_id=intake_id, rows=len(rows), accepted=accepted,
@@ -647,7 +661,7 @@ async def record_commune_withdrawals(session: AsyncSession, items: Sequence[Comm
          "notes": [i.note for i in items]})
     ids = [int(row.id) for row in rows]
     await note_changes(session, withdrawal_ids=ids)
-    await reallocate(session, sorted({i.beneficiary_id for i in items}, key=str), changes_noted=True)
+    await reallocate_noted(session)
     return ids
 
 
@@ -690,4 +704,4 @@ async def cancel_commune_withdrawal(session: AsyncSession, *, beneficiary_id: UU
     if added.first() is None:
         raise CancelRefused("Giao dịch đã được huỷ trước đó", "the withdrawal is already cancelled")
     await note_changes(session, withdrawal_ids=[withdrawal_id])
-    await reallocate(session, [beneficiary_id], changes_noted=True)
+    await reallocate_noted(session)

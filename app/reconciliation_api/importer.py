@@ -48,7 +48,7 @@ from reconciliation.matching import (
 from reconciliation.parsers import Statement, StatementLine, StatementParseError, parse_statement_file
 from reconciliation.parsers.errors import RowError, row_error
 from reconciliation.parsers.model import LOCAL_TIMEZONE
-from reconciliation.withdrawals import note_changes, reallocate
+from reconciliation.withdrawals import note_changes, reallocate_noted
 
 log = structlog.get_logger()
 
@@ -525,10 +525,9 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
     if blocks:
         await block_accounts(session, blocks)
     # Money that reached (or left) a person changes what their withdrawals pay off: re-allocate them.
-    touched = sorted({by_id[payout_id].beneficiary_id for payout_id, *_ in credited + returned}, key=str)
-    if touched:
+    if credited or returned:
         await note_changes(session, payout_ids=[payout_id for payout_id, *_ in credited + returned])
-        await reallocate(session, touched, changes_noted=True)
+        await reallocate_noted(session)
     log.debug("statement_effects_applied", transfers=len(ids), ledger_seconds=round(ledger_done - mark, 3),
               payouts_seconds=round(clock.perf_counter() - ledger_done, 3))
 

@@ -22,6 +22,7 @@ from reconciliation.withdrawals import (
     cancel_commune_withdrawal,
     note_changes,
     reallocate,
+    reallocate_noted,
     record_bank_withdrawals,
     record_commune_withdrawals,
 )
@@ -49,15 +50,15 @@ async def _arrival(session, payout_id: UUID, at, *, returned: bool) -> None:
             session, ids=[payout_transfer_id(payout_id, "credit")], code="payout.credit", kind=TransferKind.post,
             pending_ids=[payout_transfer_id(payout_id, "send")])
         assert all(r in (TransferResult.ok, TransferResult.exists) for r in results), results
-    person_id = await session.scalar(text(
+    changed = await session.scalar(text(
         """UPDATE payout SET status = CASE WHEN :returned THEN 'returned' ELSE 'credited' END,
                   credited_at = CASE WHEN :returned THEN credited_at ELSE :at END,
                   returned_at = CASE WHEN :returned THEN :at END
             WHERE id = :id AND status IN ('sent', 'credited') RETURNING beneficiary_id"""),
         {"returned": returned, "at": at, "id": payout_id})
-    assert person_id is not None
+    assert changed is not None
     await note_changes(session, payout_ids=[payout_id])
-    await reallocate(session, [person_id], changes_noted=True)
+    await reallocate_noted(session)
 
 
 async def test_noted_changes_continue_to_the_from_scratch_allocation(office, engine):
