@@ -90,14 +90,18 @@ class IntakeResult:
 _SCOPE_TABLE = """
     DO $$ BEGIN
         IF to_regclass('pg_temp.allocation_base') IS NULL THEN
-            CREATE TEMP TABLE IF NOT EXISTS allocation_scope (beneficiary_id uuid PRIMARY KEY) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS allocation_scope (beneficiary_id uuid NOT NULL) ON COMMIT DELETE ROWS;
             -- Each person's frontier this run starts from (fresh: recomputed from scratch, from zero); one row
             -- per person of the scope (no index to keep: a million rows are written, then joined by hash).
             CREATE TEMP TABLE allocation_base (beneficiary_id uuid NOT NULL, fresh boolean NOT NULL,
                 allocated bigint NOT NULL, withdrawal_at timestamptz NOT NULL, withdrawal_id bigint NOT NULL,
                 withdrawal_upto bigint NOT NULL, withdrawal_count bigint NOT NULL, payout_at timestamptz NOT NULL,
-                payout_serial bigint NOT NULL, payout_upto bigint NOT NULL, allocated_now bigint)
-                ON COMMIT DELETE ROWS;
+                payout_serial bigint NOT NULL, payout_upto bigint NOT NULL) ON COMMIT DELETE ROWS;
+            -- Where the continuation left each person it allocated anything to: their new frontier.
+            CREATE TEMP TABLE allocation_moved (beneficiary_id uuid NOT NULL, had_frontier boolean NOT NULL,
+                allocated bigint NOT NULL, withdrawal_at timestamptz NOT NULL, withdrawal_id bigint NOT NULL,
+                withdrawal_upto bigint NOT NULL, withdrawal_count bigint NOT NULL, payout_at timestamptz NOT NULL,
+                payout_serial bigint NOT NULL, payout_upto bigint NOT NULL) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS allocation_new (withdrawal_id bigint NOT NULL, payout_id uuid NOT NULL,
                 beneficiary_id uuid NOT NULL, amount bigint NOT NULL, effective_at timestamptz NOT NULL,
                 withdrawal_at timestamptz NOT NULL, withdrawal_upto bigint NOT NULL, payout_at timestamptz NOT NULL,
@@ -140,7 +144,8 @@ _RESOLVE_UNKNOWN = """
          WHERE u.beneficiary_id IS NULL AND w.id = u.id
         RETURNING w.id, w.beneficiary_id, w.occurred_at
     ), added AS (
-        INSERT INTO allocation_scope SELECT DISTINCT beneficiary_id FROM resolved ON CONFLICT DO NOTHING
+        INSERT INTO allocation_scope SELECT DISTINCT r.beneficiary_id FROM resolved r
+         WHERE NOT EXISTS (SELECT 1 FROM allocation_scope s WHERE s.beneficiary_id = r.beneficiary_id)
     ), noted AS (  -- a withdrawal that now belongs to a person is new to their history
         INSERT INTO allocation_changed_withdrawal (beneficiary_id, occurred_at, id)
         SELECT beneficiary_id, occurred_at, id FROM resolved
@@ -179,9 +184,9 @@ _STANDING = f"""
          GROUP BY f.beneficiary_id
     )
     INSERT INTO allocation_base (beneficiary_id, fresh, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
-                                 withdrawal_count, payout_at, payout_serial, payout_upto, allocated_now)
+                                 withdrawal_count, payout_at, payout_serial, payout_upto)
     SELECT f.beneficiary_id, false, f.allocated, f.withdrawal_at, f.withdrawal_id, f.withdrawal_upto,
-           f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto, f.allocated
+           f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto
       FROM standing f LEFT JOIN pp ON pp.beneficiary_id = f.beneficiary_id
       LEFT JOIN ww ON ww.beneficiary_id = f.beneficiary_id
      WHERE coalesce(pp.broken, 0) = 0 AND coalesce(pp.upto, 0) = f.payout_upto
@@ -194,9 +199,9 @@ _STANDING = f"""
 # use). Rows after the frontier need no check: the continuation reads them.
 _STANDING_NOTED = f"""
     INSERT INTO allocation_base (beneficiary_id, fresh, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
-                                 withdrawal_count, payout_at, payout_serial, payout_upto, allocated_now)
+                                 withdrawal_count, payout_at, payout_serial, payout_upto)
     SELECT f.beneficiary_id, false, f.allocated, f.withdrawal_at, f.withdrawal_id, f.withdrawal_upto,
-           f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto, f.allocated
+           f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto
       FROM allocation_scope s JOIN allocation_frontier f ON f.beneficiary_id = s.beneficiary_id
      WHERE NOT EXISTS (SELECT 1 FROM allocation_changed_withdrawal c
                         WHERE c.beneficiary_id = f.beneficiary_id
@@ -220,23 +225,30 @@ _START_AGAIN = (
         WHERE f.beneficiary_id = s.beneficiary_id
           AND NOT EXISTS (SELECT 1 FROM allocation_base b WHERE b.beneficiary_id = s.beneficiary_id)""",
     """INSERT INTO allocation_base (beneficiary_id, fresh, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
-                                    withdrawal_count, payout_at, payout_serial, payout_upto, allocated_now)
-       SELECT s.beneficiary_id, true, 0, '-infinity', 0, 0, 0, '-infinity', 0, 0, 0 FROM allocation_scope s
+                                    withdrawal_count, payout_at, payout_serial, payout_upto)
+       SELECT s.beneficiary_id, true, 0, '-infinity', 0, 0, 0, '-infinity', 0, 0 FROM allocation_scope s
         WHERE NOT EXISTS (SELECT 1 FROM allocation_base b WHERE b.beneficiary_id = s.beneficiary_id)""",
 )
 
 # The continuation from each person's frontier: payouts and withdrawals from their frontier item on,
 # laid on the cumulative scale (the frontier items end at the stored totals), overlaps above what is
 # already allocated. The frontier is never partly used on both sides, so every pair here is new.
-_ARRIVALS = (
-    f"""INSERT INTO allocation_arrivals (payout_id, beneficiary_id, amount, arrived_at, serial, allocated, upto)
+def _arrivals(people: str, payouts: str) -> str:
+    return f"""
+        INSERT INTO allocation_arrivals (payout_id, beneficiary_id, amount, arrived_at, serial, allocated, upto)
         SELECT p.id, p.beneficiary_id, p.amount, {ARRIVED_AT}, p.serial, b.allocated,
                b.payout_upto + sum(CASE WHEN {PAYOUT_KEY} > (b.payout_at, b.payout_serial) THEN p.amount ELSE 0 END)
                    OVER (PARTITION BY p.beneficiary_id ORDER BY {ARRIVED_AT}, p.serial)
-          FROM payout p JOIN allocation_base b ON b.beneficiary_id = p.beneficiary_id
-         WHERE {ARRIVED} AND {PAYOUT_KEY} >= (b.payout_at, b.payout_serial)""",  # noqa: S608 - constant fragments
-    "ANALYZE allocation_arrivals",
-)
+          FROM payout p JOIN allocation_base b ON b.beneficiary_id = p.beneficiary_id AND {people}
+         WHERE {ARRIVED} AND {payouts} AND {PAYOUT_KEY} >= (b.payout_at, b.payout_serial)"""  # noqa: S608 - constants
+
+
+# People continuing from their frontier need only the payouts not used up: everything before the frontier
+# is (the frontier payout too, when it is used up: it adds nothing, and its end is the frontier's), and
+# nothing after it has been touched. Filtered while the payout table is read, most of a million people's
+# history never reaches the join. People started again need all their arrived payouts.
+_ARRIVALS_CONTINUED = _arrivals("NOT b.fresh", "p.withdrawn_at IS NULL")
+_ARRIVALS_AGAIN = _arrivals("b.fresh", "true")
 
 _ALLOCATE = f"""
     WITH arrived AS (
@@ -266,9 +278,21 @@ _APPEND = (
     """INSERT INTO withdrawal_allocation (withdrawal_id, payout_id, beneficiary_id, amount, effective_at)
        SELECT withdrawal_id, payout_id, beneficiary_id, amount, effective_at FROM allocation_new
         ORDER BY payout_id, withdrawal_id""",
-    """UPDATE allocation_base b SET allocated_now = b.allocated + n.added
-         FROM (SELECT beneficiary_id, sum(amount) AS added FROM allocation_new GROUP BY beneficiary_id) n
-        WHERE n.beneficiary_id = b.beneficiary_id""",
+    # Each person's new frontier: the last pair on their scale holds both the last withdrawal and the last
+    # payout allocated (overlaps follow each other along the scale); the count is of withdrawals now wholly
+    # behind it that were not before.
+    """INSERT INTO allocation_moved
+       SELECT DISTINCT ON (n.beneficiary_id) n.beneficiary_id, NOT b.fresh, b.allocated + t.added,
+              n.withdrawal_at, n.withdrawal_id, n.withdrawal_upto, b.withdrawal_count + t.withdrawals,
+              n.payout_at, n.payout_serial, n.payout_upto
+         FROM allocation_new n JOIN allocation_base b ON b.beneficiary_id = n.beneficiary_id
+         JOIN (SELECT n.beneficiary_id, sum(n.amount) AS added,
+                      count(DISTINCT n.withdrawal_id) FILTER (
+                          WHERE (n.withdrawal_at, n.withdrawal_id) > (b.withdrawal_at, b.withdrawal_id)) AS withdrawals
+                 FROM allocation_new n JOIN allocation_base b ON b.beneficiary_id = n.beneficiary_id
+                GROUP BY n.beneficiary_id) t ON t.beneficiary_id = n.beneficiary_id
+        ORDER BY n.beneficiary_id, least(n.withdrawal_upto, n.payout_upto) DESC""",
+    "ANALYZE allocation_moved",
     # Payouts of people started again: re-derived below from all their allocations.
     """INSERT INTO allocation_changed
        SELECT DISTINCT n.payout_id FROM allocation_new n JOIN allocation_base b ON b.beneficiary_id = n.beneficiary_id
@@ -281,9 +305,9 @@ _UPDATE_CONTINUED = """
     UPDATE payout p SET first_withdrawal_at = least(p.first_withdrawal_at, u.first_at),
                         withdrawn_at = CASE WHEN u.upto <= u.allocated_now THEN u.last_at END
       FROM (SELECT n.payout_id, min(n.effective_at) AS first_at, max(n.effective_at) AS last_at,
-                   max(n.payout_upto) AS upto, max(b.allocated_now) AS allocated_now
-              FROM allocation_new n JOIN allocation_base b ON b.beneficiary_id = n.beneficiary_id
-             WHERE NOT b.fresh GROUP BY n.payout_id) u
+                   max(n.payout_upto) AS upto, max(m.allocated) AS allocated_now
+              FROM allocation_new n JOIN allocation_moved m ON m.beneficiary_id = n.beneficiary_id
+             WHERE m.had_frontier GROUP BY n.payout_id) u
      WHERE p.id = u.payout_id
        AND (p.first_withdrawal_at, p.withdrawn_at) IS DISTINCT FROM
            (least(p.first_withdrawal_at, u.first_at), CASE WHEN u.upto <= u.allocated_now THEN u.last_at END)
@@ -307,54 +331,32 @@ _UPDATE_PAYOUTS = """
 # The new frontier of each person the continuation moved: rewritten in place (a feed moves a million;
 # an UPDATE joined by hash is several times cheaper than as many INSERT ... ON CONFLICT), added for the
 # others (their first allocation, or started again). Only reallocations write it, under their lock.
-_SAVE_FRONTIER = """
-    WITH moved AS MATERIALIZED (
-    SELECT b.beneficiary_id, b.allocated_now AS allocated,
-           coalesce(lw.withdrawal_at, b.withdrawal_at) AS withdrawal_at,
-           coalesce(lw.withdrawal_id, b.withdrawal_id) AS withdrawal_id,
-           coalesce(lw.withdrawal_upto, b.withdrawal_upto) AS withdrawal_upto,
-           b.withdrawal_count + coalesce(n.withdrawals, 0) AS withdrawal_count,
-           coalesce(lp.payout_at, b.payout_at) AS payout_at, coalesce(lp.payout_serial, b.payout_serial) AS payout_serial,
-           coalesce(lp.payout_upto, b.payout_upto) AS payout_upto, NOT b.fresh AS had_frontier
-      FROM allocation_base b
-      LEFT JOIN (SELECT n.beneficiary_id, count(DISTINCT n.withdrawal_id) AS withdrawals
-                   FROM allocation_new n JOIN allocation_base b2 ON b2.beneficiary_id = n.beneficiary_id
-                  WHERE (n.withdrawal_at, n.withdrawal_id) > (b2.withdrawal_at, b2.withdrawal_id)
-                  GROUP BY n.beneficiary_id) n ON n.beneficiary_id = b.beneficiary_id
-      LEFT JOIN (SELECT DISTINCT ON (beneficiary_id) beneficiary_id, withdrawal_at, withdrawal_id, withdrawal_upto
-                   FROM allocation_new ORDER BY beneficiary_id, withdrawal_at DESC, withdrawal_id DESC) lw
-             ON lw.beneficiary_id = b.beneficiary_id
-      LEFT JOIN (SELECT DISTINCT ON (beneficiary_id) beneficiary_id, payout_at, payout_serial, payout_upto
-                   FROM allocation_new ORDER BY beneficiary_id, payout_at DESC, payout_serial DESC) lp
-             ON lp.beneficiary_id = b.beneficiary_id
-     WHERE lw.beneficiary_id IS NOT NULL
-    ), rewritten AS (
-        UPDATE allocation_frontier f SET
-            allocated = m.allocated, withdrawal_at = m.withdrawal_at, withdrawal_id = m.withdrawal_id,
-            withdrawal_upto = m.withdrawal_upto, withdrawal_count = m.withdrawal_count, payout_at = m.payout_at,
-            payout_serial = m.payout_serial, payout_upto = m.payout_upto
-          FROM moved m WHERE m.had_frontier AND f.beneficiary_id = m.beneficiary_id
-        RETURNING f.beneficiary_id
-    )
-    INSERT INTO allocation_frontier (beneficiary_id, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
-                                     withdrawal_count, payout_at, payout_serial, payout_upto)
-    SELECT beneficiary_id, allocated, withdrawal_at, withdrawal_id, withdrawal_upto, withdrawal_count, payout_at,
-           payout_serial, payout_upto
-      FROM moved m WHERE NOT EXISTS (SELECT 1 FROM rewritten r WHERE r.beneficiary_id = m.beneficiary_id)
-"""
+_SAVE_FRONTIER = (
+    """UPDATE allocation_frontier f SET
+           allocated = m.allocated, withdrawal_at = m.withdrawal_at, withdrawal_id = m.withdrawal_id,
+           withdrawal_upto = m.withdrawal_upto, withdrawal_count = m.withdrawal_count, payout_at = m.payout_at,
+           payout_serial = m.payout_serial, payout_upto = m.payout_upto
+         FROM allocation_moved m WHERE m.had_frontier AND f.beneficiary_id = m.beneficiary_id""",
+    """INSERT INTO allocation_frontier (beneficiary_id, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
+                                        withdrawal_count, payout_at, payout_serial, payout_upto)
+       SELECT beneficiary_id, allocated, withdrawal_at, withdrawal_id, withdrawal_upto, withdrawal_count, payout_at,
+              payout_serial, payout_upto
+         FROM allocation_moved WHERE NOT had_frontier""",
+)
 
 # What reached each person in all is the end of their scale: the last arrival's, or the frontier's when
 # nothing came after it (a person started again has no frontier: from zero).
 _TARGETS = """
     INSERT INTO undrawn_target (beneficiary_id, credited, drawn, posted_credited, posted_drawn, has_position)
-    SELECT b.beneficiary_id, c.total, b.allocated_now,
+    SELECT b.beneficiary_id, c.total, c.drawn,
            coalesce(pos.credited, 0), coalesce(pos.drawn, 0), pos.beneficiary_id IS NOT NULL
       FROM allocation_base b
       LEFT JOIN (SELECT beneficiary_id, max(upto) AS upto FROM allocation_arrivals GROUP BY beneficiary_id) a
              ON a.beneficiary_id = b.beneficiary_id
-      CROSS JOIN LATERAL (SELECT coalesce(a.upto, b.payout_upto) AS total) c
+      LEFT JOIN allocation_moved m ON m.beneficiary_id = b.beneficiary_id
+      CROSS JOIN LATERAL (SELECT coalesce(a.upto, b.payout_upto) AS total, coalesce(m.allocated, b.allocated) AS drawn) c
       LEFT JOIN undrawn_position pos ON pos.beneficiary_id = b.beneficiary_id
-     WHERE (c.total, b.allocated_now) IS DISTINCT FROM (coalesce(pos.credited, 0), coalesce(pos.drawn, 0))
+     WHERE (c.total, c.drawn) IS DISTINCT FROM (coalesce(pos.credited, 0), coalesce(pos.drawn, 0))
 """
 
 # Rewritten in place for people who have one (see _SAVE_FRONTIER), added for the others.
@@ -374,7 +376,7 @@ async def _fill_scope(driver: Any, beneficiary_ids: Sequence[UUID] | str | None)
     await driver.execute(_SCOPE_TABLE)
     await driver.execute(_CHANGES_TABLES)
     await driver.execute("TRUNCATE allocation_scope, allocation_base, allocation_new, allocation_changed, "
-                         "allocation_arrivals, undrawn_target")
+                         "allocation_arrivals, allocation_moved, undrawn_target")
     if beneficiary_ids == NOTED_PEOPLE:
         await driver.execute(
             """INSERT INTO allocation_scope
@@ -505,13 +507,16 @@ async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | st
         await driver.execute("SELECT set_config('work_mem', $1, true)", LARGE_SCOPE_WORK_MEM)
     step("resolve")
     status = await driver.execute(_STANDING_NOTED if changes_noted else _STANDING)
-    if int(status.split()[-1]) < result.people:  # someone starts again (a monthly feed: usually nobody)
+    standing = int(status.split()[-1])
+    if standing < result.people:  # someone starts again (a monthly feed: usually nobody)
         for statement in _START_AGAIN:
             await driver.execute(statement)
     await driver.execute("ANALYZE allocation_base")
     step("frontier")
-    for statement in _ARRIVALS:
-        await driver.execute(statement)
+    await driver.execute(_ARRIVALS_CONTINUED)
+    if standing < result.people:
+        await driver.execute(_ARRIVALS_AGAIN)
+    await driver.execute("ANALYZE allocation_arrivals")
     step("arrivals")
     # Most people a statement credits have never withdrawn: then there is nothing to allocate.
     if await driver.fetchval(_ANY_WITHDRAWAL):
@@ -528,7 +533,8 @@ async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | st
     status = await driver.execute(_UPDATE_PAYOUTS)
     result.payouts_changed += int(status.split()[-1])
     step("payouts")
-    await driver.execute(_SAVE_FRONTIER)
+    for statement in _SAVE_FRONTIER:
+        await driver.execute(statement)
     step("frontier_saved")
     await driver.execute(_TARGETS)
     step("targets")
