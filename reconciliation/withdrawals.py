@@ -96,12 +96,18 @@ _SCOPE_TABLE = """
             CREATE TEMP TABLE allocation_base (beneficiary_id uuid NOT NULL, fresh boolean NOT NULL,
                 allocated bigint NOT NULL, withdrawal_at timestamptz NOT NULL, withdrawal_id bigint NOT NULL,
                 withdrawal_upto bigint NOT NULL, withdrawal_count bigint NOT NULL, payout_at timestamptz NOT NULL,
-                payout_serial bigint NOT NULL, payout_upto bigint NOT NULL) ON COMMIT DELETE ROWS;
+                payout_serial bigint NOT NULL, payout_upto bigint NOT NULL, withdrawn bigint,
+                noted_only boolean NOT NULL DEFAULT false) ON COMMIT DELETE ROWS;
+            -- The withdrawals of each person from their frontier on, on the cumulative scale.
+            CREATE TEMP TABLE allocation_withdrawals (withdrawal_id bigint NOT NULL, beneficiary_id uuid NOT NULL,
+                amount bigint NOT NULL, occurred_at timestamptz NOT NULL, upto bigint NOT NULL)
+                ON COMMIT DELETE ROWS;
             -- Where the continuation left each person it allocated anything to: their new frontier.
             CREATE TEMP TABLE allocation_moved (beneficiary_id uuid NOT NULL, had_frontier boolean NOT NULL,
                 allocated bigint NOT NULL, withdrawal_at timestamptz NOT NULL, withdrawal_id bigint NOT NULL,
                 withdrawal_upto bigint NOT NULL, withdrawal_count bigint NOT NULL, payout_at timestamptz NOT NULL,
-                payout_serial bigint NOT NULL, payout_upto bigint NOT NULL) ON COMMIT DELETE ROWS;
+                payout_serial bigint NOT NULL, payout_upto bigint NOT NULL, withdrawn bigint NOT NULL)
+                ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS allocation_new (withdrawal_id bigint NOT NULL, payout_id uuid NOT NULL,
                 beneficiary_id uuid NOT NULL, amount bigint NOT NULL, effective_at timestamptz NOT NULL,
                 withdrawal_at timestamptz NOT NULL, withdrawal_upto bigint NOT NULL, payout_at timestamptz NOT NULL,
@@ -125,13 +131,13 @@ _CHANGES_TABLES = """
         IF to_regclass('pg_temp.allocation_changed_withdrawal') IS NULL THEN
             -- A withdrawal with its place in its person's history; a payout by id (a row may come twice).
             CREATE TEMP TABLE allocation_changed_withdrawal (beneficiary_id uuid NOT NULL,
-                occurred_at timestamptz NOT NULL, id bigint NOT NULL) ON COMMIT DELETE ROWS;
+                occurred_at timestamptz NOT NULL, id bigint NOT NULL, amount bigint NOT NULL) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE allocation_changed_payout (id uuid NOT NULL) ON COMMIT DELETE ROWS;
         END IF;
     END $$
 """
-# Notes withdrawals: "{NOTE_WITHDRAWALS} SELECT beneficiary_id, occurred_at, id FROM ..." (rows of known people).
-NOTE_WITHDRAWALS = "INSERT INTO allocation_changed_withdrawal (beneficiary_id, occurred_at, id)"
+# Notes withdrawals: "{NOTE_WITHDRAWALS} SELECT beneficiary_id, occurred_at, id, amount FROM ..." (known people).
+NOTE_WITHDRAWALS = "INSERT INTO allocation_changed_withdrawal (beneficiary_id, occurred_at, id, amount)"
 
 _RESOLVE_UNKNOWN = """
     WITH resolved AS (
@@ -142,13 +148,13 @@ _RESOLVE_UNKNOWN = """
                WHERE b.bank_bin = u.bank_bin AND b.account_number = u.account_number
                ORDER BY (b.effective_to IS NULL) DESC, b.effective_from DESC, b.id DESC LIMIT 1) found
          WHERE u.beneficiary_id IS NULL AND w.id = u.id
-        RETURNING w.id, w.beneficiary_id, w.occurred_at
+        RETURNING w.id, w.beneficiary_id, w.occurred_at, w.amount
     ), added AS (
         INSERT INTO allocation_scope SELECT DISTINCT r.beneficiary_id FROM resolved r
          WHERE NOT EXISTS (SELECT 1 FROM allocation_scope s WHERE s.beneficiary_id = r.beneficiary_id)
     ), noted AS (  -- a withdrawal that now belongs to a person is new to their history
-        INSERT INTO allocation_changed_withdrawal (beneficiary_id, occurred_at, id)
-        SELECT beneficiary_id, occurred_at, id FROM resolved
+        INSERT INTO allocation_changed_withdrawal (beneficiary_id, occurred_at, id, amount)
+        SELECT beneficiary_id, occurred_at, id, amount FROM resolved
     )
     SELECT count(*) FROM resolved
 """
@@ -184,9 +190,9 @@ _STANDING = f"""
          GROUP BY f.beneficiary_id
     )
     INSERT INTO allocation_base (beneficiary_id, fresh, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
-                                 withdrawal_count, payout_at, payout_serial, payout_upto)
+                                 withdrawal_count, payout_at, payout_serial, payout_upto, withdrawn)
     SELECT f.beneficiary_id, false, f.allocated, f.withdrawal_at, f.withdrawal_id, f.withdrawal_upto,
-           f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto
+           f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto, f.withdrawn
       FROM standing f LEFT JOIN pp ON pp.beneficiary_id = f.beneficiary_id
       LEFT JOIN ww ON ww.beneficiary_id = f.beneficiary_id
      WHERE coalesce(pp.broken, 0) = 0 AND coalesce(pp.upto, 0) = f.payout_upto
@@ -199,9 +205,11 @@ _STANDING = f"""
 # use). Rows after the frontier need no check: the continuation reads them.
 _STANDING_NOTED = f"""
     INSERT INTO allocation_base (beneficiary_id, fresh, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
-                                 withdrawal_count, payout_at, payout_serial, payout_upto)
+                                 withdrawal_count, payout_at, payout_serial, payout_upto, withdrawn, noted_only)
     SELECT f.beneficiary_id, false, f.allocated, f.withdrawal_at, f.withdrawal_id, f.withdrawal_upto,
-           f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto
+           f.withdrawal_count, f.payout_at, f.payout_serial, f.payout_upto, f.withdrawn,
+           -- every withdrawal the person had was used up: what follows the frontier is what was noted
+           coalesce(f.withdrawn = f.allocated AND f.withdrawal_upto = f.allocated, false)
       FROM allocation_scope s JOIN allocation_frontier f ON f.beneficiary_id = s.beneficiary_id
      WHERE NOT EXISTS (SELECT 1 FROM allocation_changed_withdrawal c
                         WHERE c.beneficiary_id = f.beneficiary_id
@@ -250,16 +258,32 @@ def _arrivals(people: str, payouts: str) -> str:
 _ARRIVALS_CONTINUED = _arrivals("NOT b.fresh", "p.withdrawn_at IS NULL")
 _ARRIVALS_AGAIN = _arrivals("b.fresh", "true")
 
-_ALLOCATE = f"""
+# The withdrawals from each person's frontier on. A person whose withdrawals were all used up when the
+# frontier was saved (``noted_only``) has, after it, only what this transaction noted (a frontier stands only
+# if every noted withdrawal is after it); the others' are read from the table.
+_WITHDRAWALS_FROM_TABLE = f"""
+    INSERT INTO allocation_withdrawals (withdrawal_id, beneficiary_id, amount, occurred_at, upto)
+    SELECT w.id, w.beneficiary_id, w.amount, w.occurred_at,
+           b.withdrawal_upto + sum(CASE WHEN {WITHDRAWAL_KEY} > (b.withdrawal_at, b.withdrawal_id)
+                                        THEN w.amount ELSE 0 END)
+               OVER (PARTITION BY w.beneficiary_id ORDER BY w.occurred_at, w.id)
+      FROM withdrawal w JOIN allocation_base b ON b.beneficiary_id = w.beneficiary_id AND NOT b.noted_only
+     WHERE {WITHDRAWAL_KEY} >= (b.withdrawal_at, b.withdrawal_id) AND {LIVE_WITHDRAWAL}
+"""  # noqa: S608 - constant fragments only
+_WITHDRAWALS_NOTED = f"""
+    INSERT INTO allocation_withdrawals (withdrawal_id, beneficiary_id, amount, occurred_at, upto)
+    SELECT w.id, w.beneficiary_id, w.amount, w.occurred_at,
+           b.withdrawal_upto + sum(w.amount) OVER (PARTITION BY w.beneficiary_id ORDER BY w.occurred_at, w.id)
+      FROM (SELECT DISTINCT beneficiary_id, occurred_at, id, amount FROM allocation_changed_withdrawal) w
+      JOIN allocation_base b ON b.beneficiary_id = w.beneficiary_id AND b.noted_only
+     WHERE {LIVE_WITHDRAWAL}
+"""  # noqa: S608 - constant fragments only
+
+_ALLOCATE = """
     WITH arrived AS (
         SELECT payout_id AS id, beneficiary_id, amount, arrived_at, serial, allocated, upto FROM allocation_arrivals
     ), withdrawn AS (
-        SELECT w.id, w.beneficiary_id, w.amount, w.occurred_at,
-               b.withdrawal_upto + sum(CASE WHEN {WITHDRAWAL_KEY} > (b.withdrawal_at, b.withdrawal_id)
-                                            THEN w.amount ELSE 0 END)
-                   OVER (PARTITION BY w.beneficiary_id ORDER BY w.occurred_at, w.id) AS upto
-          FROM withdrawal w JOIN allocation_base b ON b.beneficiary_id = w.beneficiary_id
-         WHERE {WITHDRAWAL_KEY} >= (b.withdrawal_at, b.withdrawal_id) AND {LIVE_WITHDRAWAL}
+        SELECT withdrawal_id AS id, beneficiary_id, amount, occurred_at, upto FROM allocation_withdrawals
     )
     INSERT INTO allocation_new (withdrawal_id, payout_id, beneficiary_id, amount, effective_at, withdrawal_at,
                                 withdrawal_upto, payout_at, payout_serial, payout_upto)
@@ -268,10 +292,6 @@ _ALLOCATE = f"""
            greatest(w.occurred_at, a.arrived_at), w.occurred_at, w.upto, a.arrived_at, a.serial, a.upto
       FROM arrived a JOIN withdrawn w ON w.beneficiary_id = a.beneficiary_id
        AND greatest(a.upto - a.amount, w.upto - w.amount, a.allocated) < least(a.upto, w.upto)
-"""  # noqa: S608 - constant fragments only
-
-_ANY_WITHDRAWAL = """
-    SELECT EXISTS (SELECT 1 FROM allocation_base b JOIN withdrawal w ON w.beneficiary_id = b.beneficiary_id)
 """
 
 _APPEND = (
@@ -284,8 +304,10 @@ _APPEND = (
     """INSERT INTO allocation_moved
        SELECT DISTINCT ON (n.beneficiary_id) n.beneficiary_id, NOT b.fresh, b.allocated + t.added,
               n.withdrawal_at, n.withdrawal_id, n.withdrawal_upto, b.withdrawal_count + t.withdrawals,
-              n.payout_at, n.payout_serial, n.payout_upto
+              n.payout_at, n.payout_serial, n.payout_upto, wt.withdrawn
          FROM allocation_new n JOIN allocation_base b ON b.beneficiary_id = n.beneficiary_id
+         JOIN (SELECT beneficiary_id, max(upto) AS withdrawn FROM allocation_withdrawals GROUP BY beneficiary_id) wt
+           ON wt.beneficiary_id = n.beneficiary_id
          JOIN (SELECT n.beneficiary_id, sum(n.amount) AS added,
                       count(DISTINCT n.withdrawal_id) FILTER (
                           WHERE (n.withdrawal_at, n.withdrawal_id) > (b.withdrawal_at, b.withdrawal_id)) AS withdrawals
@@ -335,13 +357,22 @@ _SAVE_FRONTIER = (
     """UPDATE allocation_frontier f SET
            allocated = m.allocated, withdrawal_at = m.withdrawal_at, withdrawal_id = m.withdrawal_id,
            withdrawal_upto = m.withdrawal_upto, withdrawal_count = m.withdrawal_count, payout_at = m.payout_at,
-           payout_serial = m.payout_serial, payout_upto = m.payout_upto
+           payout_serial = m.payout_serial, payout_upto = m.payout_upto, withdrawn = m.withdrawn
          FROM allocation_moved m WHERE m.had_frontier AND f.beneficiary_id = m.beneficiary_id""",
     """INSERT INTO allocation_frontier (beneficiary_id, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
-                                        withdrawal_count, payout_at, payout_serial, payout_upto)
+                                        withdrawal_count, payout_at, payout_serial, payout_upto, withdrawn)
        SELECT beneficiary_id, allocated, withdrawal_at, withdrawal_id, withdrawal_upto, withdrawal_count, payout_at,
-              payout_serial, payout_upto
+              payout_serial, payout_upto, withdrawn
          FROM allocation_moved WHERE NOT had_frontier""",
+    # A frontier that did not move still learns the total withdrawn (money withdrawn before it arrived).
+    """UPDATE allocation_frontier f SET withdrawn = t.withdrawn
+         FROM (SELECT b.beneficiary_id, coalesce(w.withdrawn, b.withdrawal_upto) AS withdrawn
+                 FROM allocation_base b
+                 LEFT JOIN (SELECT beneficiary_id, max(upto) AS withdrawn FROM allocation_withdrawals
+                             GROUP BY beneficiary_id) w ON w.beneficiary_id = b.beneficiary_id
+                WHERE NOT b.fresh AND (b.withdrawn IS NULL OR w.withdrawn IS NOT NULL)
+                  AND NOT EXISTS (SELECT 1 FROM allocation_moved m WHERE m.beneficiary_id = b.beneficiary_id)) t
+        WHERE f.beneficiary_id = t.beneficiary_id AND f.withdrawn IS DISTINCT FROM t.withdrawn""",
 )
 
 # What reached each person in all is the end of their scale: the last arrival's, or the frontier's when
@@ -376,7 +407,7 @@ async def _fill_scope(driver: Any, beneficiary_ids: Sequence[UUID] | str | None)
     await driver.execute(_SCOPE_TABLE)
     await driver.execute(_CHANGES_TABLES)
     await driver.execute("TRUNCATE allocation_scope, allocation_base, allocation_new, allocation_changed, "
-                         "allocation_arrivals, allocation_moved, undrawn_target")
+                         "allocation_arrivals, allocation_withdrawals, allocation_moved, undrawn_target")
     if beneficiary_ids == NOTED_PEOPLE:
         await driver.execute(
             """INSERT INTO allocation_scope
@@ -460,7 +491,7 @@ async def note_changes(session: AsyncSession, *, withdrawal_ids: Sequence[int] =
     returned, cash sent or returned), for ``reallocate(..., changes_noted=True)``."""
     driver = await prepare_changes(session)
     if withdrawal_ids:
-        await driver.execute(f"""{NOTE_WITHDRAWALS} SELECT beneficiary_id, occurred_at, id FROM withdrawal
+        await driver.execute(f"""{NOTE_WITHDRAWALS} SELECT beneficiary_id, occurred_at, id, amount FROM withdrawal
                                   WHERE id = ANY($1::bigint[]) AND beneficiary_id IS NOT NULL""",  # noqa: S608
                              list(withdrawal_ids))
     if payout_ids:
@@ -518,8 +549,12 @@ async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | st
         await driver.execute(_ARRIVALS_AGAIN)
     await driver.execute("ANALYZE allocation_arrivals")
     step("arrivals")
+    if changes_noted:
+        await driver.execute(_WITHDRAWALS_NOTED)
+    await driver.execute(_WITHDRAWALS_FROM_TABLE)
+    await driver.execute("ANALYZE allocation_withdrawals")
     # Most people a statement credits have never withdrawn: then there is nothing to allocate.
-    if await driver.fetchval(_ANY_WITHDRAWAL):
+    if await driver.fetchval("SELECT EXISTS (SELECT 1 FROM allocation_withdrawals)"):
         status = await driver.execute(_ALLOCATE)
         result.allocations = int(status.split()[-1])
     await driver.execute("ANALYZE allocation_new")
@@ -618,9 +653,10 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
                SELECT 'bank', $2, $1, bank_reference, account_number, beneficiary_id, occurred_at, amount, channel, $3
                  FROM withdrawal_input ORDER BY occurred_at, row_number
                ON CONFLICT (bank_bin, bank_reference) DO NOTHING
-               RETURNING id, beneficiary_id, occurred_at
+               RETURNING id, beneficiary_id, occurred_at, amount
            ), noted AS (
-               {NOTE_WITHDRAWALS} SELECT beneficiary_id, occurred_at, id FROM added WHERE beneficiary_id IS NOT NULL
+               {NOTE_WITHDRAWALS} SELECT beneficiary_id, occurred_at, id, amount FROM added
+                WHERE beneficiary_id IS NOT NULL
            )
            SELECT count(*) FROM added WHERE beneficiary_id IS NOT NULL""",  # noqa: S608 - a constant
         bank_bin, intake_id, recorded_by)

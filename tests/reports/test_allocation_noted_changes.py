@@ -61,21 +61,54 @@ async def _arrival(session, payout_id: UUID, at, *, returned: bool) -> None:
     await reallocate_noted(session)
 
 
-async def test_noted_changes_continue_to_the_from_scratch_allocation(office, engine):
+async def _people_with_payouts(office, engine, count: int, periods: tuple[str, ...]):
+    """``count`` people paid by bank for each period (sent, not credited): their ids by account number, and the
+    sent payouts (id, person) in order."""
     faker = BeneficiaryFaker(seed=23)
-    people = [person(faker, category="NCT_80", start="2026-03") for _ in range(3)]
+    people = [person(faker, category="NCT_80", start="2026-03") for _ in range(count)]
     await office.import_people(people)
     await office.register_disbursement(VIETCOMBANK)
     assert (await office.fund(VIETCOMBANK, 50_000_000, "NS-2026")).status_code in (200, 201)
-    for period in ("2026-03", "2026-04", "2026-05", "2026-06", "2026-07"):
+    for period in periods:
         await office.run_cycle(period)
     async with session_scope(engine) as session:
         ids = {r.national_id: r.id for r in (await session.execute(text(
             "SELECT id, national_id FROM beneficiary"))).all()}
         sent = [(r.id, r.beneficiary_id) for r in (await session.execute(text(
             "SELECT id, beneficiary_id FROM payout WHERE status = 'sent' ORDER BY serial"))).all()]
+    return {ids[p.national_id]: p.account_number for p in people}, sent
+
+
+async def test_money_withdrawn_before_it_arrived_waits_behind_a_frontier_and_counts_at_the_next_credit(office, engine):
+    accounts, sent = await _people_with_payouts(office, engine, 1, ("2026-03", "2026-04"))
+    (who, account), = accounts.items()
+    (march, _), (april, _) = sent
+
+    async def bank(ref: str, at, amount: int) -> None:
+        async with session_scope(engine) as session:
+            await record_bank_withdrawals(session, bank_bin=VIETCOMBANK, recorded_by="test", rows=[WithdrawalRow(
+                row=1, account_number=account, occurred_at=at, amount=amount, channel="atm", bank_ref=ref)])
+
+    async with session_scope(engine) as session:
+        await _arrival(session, march, T0, returned=False)
+    await bank("W-1", T0 + timedelta(days=1), 650_000)  # uses March up: every withdrawal used, frontier saved
+    await bank("W-2", T0 + timedelta(days=2), 300_000)  # nothing left: it waits behind the frontier
+    async with session_scope(engine) as session:
+        await _arrival(session, april, T0 + timedelta(days=30), returned=False)
+        row = (await session.execute(text(
+            "SELECT first_withdrawal_at, withdrawn_at FROM payout WHERE id = :id"), {"id": april})).one()
+        assert row.first_withdrawal_at == T0 + timedelta(days=30) and row.withdrawn_at is None
+        assert await session.scalar(text(
+            "SELECT sum(amount) FROM withdrawal_allocation WHERE payout_id = :id"), {"id": april}) == 300_000
+        frontier = (await session.execute(text(
+            "SELECT allocated, withdrawn FROM allocation_frontier WHERE beneficiary_id = :b"), {"b": who})).one()
+        assert (frontier.allocated, frontier.withdrawn) == (950_000, 950_000)
+
+
+async def test_noted_changes_continue_to_the_from_scratch_allocation(office, engine):
+    accounts, sent = await _people_with_payouts(office, engine, 3, ("2026-03", "2026-04", "2026-05", "2026-06",
+                                                                    "2026-07"))
     rng = random.Random(20261130)
-    accounts = {ids[p.national_id]: p.account_number for p in people}
     commune_withdrawals: list[tuple[UUID, int]] = []
     credited: list[UUID] = []
     peak = 0
