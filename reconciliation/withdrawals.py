@@ -222,20 +222,17 @@ _STANDING_NOTED = f"""
 
 # Everyone else starts again from zero: their allocations go (the payouts they touched are re-derived).
 _START_AGAIN = (
-    """WITH gone AS (
-           DELETE FROM withdrawal_allocation a USING allocation_scope s
-            WHERE a.beneficiary_id = s.beneficiary_id
-              AND NOT EXISTS (SELECT 1 FROM allocation_base b WHERE b.beneficiary_id = s.beneficiary_id)
-           RETURNING a.payout_id)
-       INSERT INTO allocation_changed SELECT DISTINCT payout_id FROM gone ON CONFLICT DO NOTHING""",
-    # No frontier means "from zero": a stale one goes (a person with nothing allocated keeps none).
-    """DELETE FROM allocation_frontier f USING allocation_scope s
-        WHERE f.beneficiary_id = s.beneficiary_id
-          AND NOT EXISTS (SELECT 1 FROM allocation_base b WHERE b.beneficiary_id = s.beneficiary_id)""",
     """INSERT INTO allocation_base (beneficiary_id, fresh, allocated, withdrawal_at, withdrawal_id, withdrawal_upto,
                                     withdrawal_count, payout_at, payout_serial, payout_upto)
        SELECT s.beneficiary_id, true, 0, '-infinity', 0, 0, 0, '-infinity', 0, 0 FROM allocation_scope s
         WHERE NOT EXISTS (SELECT 1 FROM allocation_base b WHERE b.beneficiary_id = s.beneficiary_id)""",
+    """WITH gone AS (
+           DELETE FROM withdrawal_allocation a USING allocation_base b
+            WHERE b.fresh AND a.beneficiary_id = b.beneficiary_id
+           RETURNING a.payout_id)
+       INSERT INTO allocation_changed SELECT DISTINCT payout_id FROM gone ON CONFLICT DO NOTHING""",
+    # No frontier means "from zero": a stale one goes (a person with nothing allocated keeps none).
+    """DELETE FROM allocation_frontier f USING allocation_base b WHERE b.fresh AND f.beneficiary_id = b.beneficiary_id""",
 )
 
 # The continuation from each person's frontier: payouts and withdrawals from their frontier item on,
