@@ -95,7 +95,7 @@ async def _withdrawals(conn: asyncpg.Connection, month: date, credited: datetime
     """One withdrawal of the month's amount per person (``share_percent`` of them), 0–20 days after credit;
     ``note``: noted as this transaction's changes (``prepare_changes`` first), as a bank intake does."""
     insert = "WITH added AS (INSERT" if note else "INSERT"
-    noted = f") {NOTE_WITHDRAWALS} SELECT beneficiary_id, occurred_at, id, amount FROM added" if note else ""
+    noted = f") {NOTE_WITHDRAWALS} SELECT beneficiary_id, occurred_at, id, amount FROM added" if note else ""  # noqa: S608
     return str(await conn.execute(
         f"""{insert} INTO withdrawal (source, bank_bin, bank_reference, account_number, beneficiary_id, occurred_at,
                                     amount, channel, recorded_by, helper_name)
