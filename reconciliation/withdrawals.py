@@ -10,9 +10,12 @@ withdrawn before anything arrived is thereby held and counts when the next payou
 allocation's ``effective_at`` is the payout's arrival, not the (earlier) withdrawal. A payout's
 ``first_withdrawal_at`` is its earliest allocation, ``withdrawn_at`` the one that used it up.
 
-The allocation is derived data: ``reallocate`` recomputes it for the given people from scratch (and
-writes only the rows that differ), so late (back-dated) activity, a payout credited later or a payout returned after its
-credit all give the same result as if everything had arrived in order. The memo ledger keeps each
+The allocation is derived data: ``reallocate`` gives the given people the from-scratch result (writing only
+what differs), so late (back-dated) activity, a payout credited later or a payout returned after its
+credit all give the same result as if everything had arrived in order. It does not recompute it: each
+person's ``allocation_frontier`` says where their allocation stands, and a person whose history up to it
+is unchanged only gets the continuation. Callers that note what their transaction changed
+(``note_changes``, ``reallocate_noted``) have only those rows checked against the frontiers. The memo ledger keeps each
 person's undrawn balance (``undrawn:B`` debited by what arrived, credited by what was drawn, against
 ``undrawn:control``); ``undrawn_position`` remembers what was posted, and a change is posted as new
 entries for the difference, never by changing old ones.
