@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from reconciliation.parsers.model import StatementLine
@@ -67,6 +67,8 @@ class PayoutCandidate:
     run_id: UUID
     sent_on: date | None
     beneficiary_id: UUID
+    sent_at: datetime | None = None
+    credited_at: datetime | None = None
 
 
 @dataclass(slots=True)

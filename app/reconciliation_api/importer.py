@@ -102,6 +102,15 @@ def booking_moment(line: StatementLine) -> datetime:
     return line.booked_at or datetime.combine(line.booking_date, time(0, 0), LOCAL_TIMEZONE)
 
 
+def not_before(moment: datetime, day_only: bool, *earlier: datetime | None) -> datetime:
+    """A line that gave only its booking day is dated at that day's start, which can be before the payout
+    left (or arrived): money cannot arrive or come back before that, so such a moment is raised to the
+    latest of ``earlier``. A line with its own time keeps the bank's time."""
+    if not day_only:
+        return moment
+    return max([moment, *(at for at in earlier if at is not None)])
+
+
 def _statement_key(statement: Statement, sha256: bytes, position: int) -> str:
     return statement.statement_id or f"sha256:{sha256.hex()[:32]}:{position}"
 
@@ -249,13 +258,15 @@ def _dry_run_lines(statement: Statement, decisions: list[LineDecision], listed: 
 
 # --- candidates --------------------------------------------------------------------------------------
 PAYOUT_COLUMNS = """p.id, p.reference, p.bank_bin, p.account_number, p.amount, p.status, p.run_id,
-                     (p.sent_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS sent_on, p.beneficiary_id"""
+                     (p.sent_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS sent_on, p.beneficiary_id,
+                     p.sent_at, p.credited_at"""
 
 
 def payout_candidate(row: Any) -> PayoutCandidate:
     return PayoutCandidate(id=row.id, reference=row.reference, bank_bin=row.bank_bin,
                            account_number=row.account_number, amount=row.amount, state=row.status,
-                           run_id=row.run_id, sent_on=row.sent_on, beneficiary_id=row.beneficiary_id)
+                           run_id=row.run_id, sent_on=row.sent_on, beneficiary_id=row.beneficiary_id,
+                           sent_at=row.sent_at, credited_at=row.credited_at)
 
 
 async def load_candidates(session: AsyncSession, bank_bin: str, lines: tuple[StatementLine, ...], *,
@@ -445,6 +456,7 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
         rule = decision.rule or "manual_match"
         for payout_id in decision.credits:
             payout = by_id[payout_id]
+            at = not_before(moment, day_only, payout.sent_at)
             transfer_id = payout_transfer_id(payout_id, "credit")
             ids.append(transfer_id)
             kinds.append(TransferKind.post)
@@ -454,16 +466,17 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
             amounts.append(None)
             references.append(payout.reference)
             codes.append("payout.credit")
-            moments.append(moment)
-            credited.append((payout_id, moment, day_only))
+            moments.append(at)
+            credited.append((payout_id, at, day_only))
             matches.append((payout_id, "credit", line_id, rule, transfer_id))
         for payout_id, was_credited in decision.returns:
             payout = by_id[payout_id]
+            at = not_before(moment, day_only, payout.sent_at, payout.credited_at)
             transfer_id = payout_transfer_id(payout_id, "return")
             ids.append(transfer_id)
             references.append(payout.reference)
             codes.append("payout.return")
-            moments.append(moment)
+            moments.append(at)
             if was_credited:
                 kinds.append(TransferKind.single)
                 pendings.append(None)
@@ -477,12 +490,12 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
                 credits_.append(None)
                 amounts.append(None)
             reason = decision.return_reason or "NARR"
-            returned.append((payout_id, moment, reason, day_only))
+            returned.append((payout_id, at, reason, day_only))
             matches.append((payout_id, "return", line_id, rule, transfer_id))
             if reason == DECEASED_REASON:
                 flags.append((payout.beneficiary_id, payout_id, line_id))
             if reason in ACCOUNT_UNUSABLE_REASONS:
-                blocks.append((payout_id, reason, line_id, moment))
+                blocks.append((payout_id, reason, line_id, at))
     mark = clock.perf_counter()
     log.debug("statement_effects_prepared", seconds=round(mark - started, 3))
     results = await create_transfer_arrays(

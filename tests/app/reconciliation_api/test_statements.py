@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from app.database import session_scope
+from app.payouts.service.ledger_steps import payout_transfer_id
 from app.reconciliation_api.importer import today_local
 from reconciliation.writers import write_camt053, write_mt940, write_statement_csv, write_statement_xlsx
 from tests.app.reconciliation_api.world import (
@@ -223,4 +224,12 @@ async def test_a_date_only_line_never_credits_or_returns_before_the_payout_was_s
     assert rows[p[4].id].status == "returned"
     assert rows[p[4].id].credited_at == datetime(2026, 3, 10, 18, 0, tzinfo=ICT)
     assert rows[p[4].id].returned_at == rows[p[4].id].credited_at  # not midnight, not before its credit
+    # The ledger dates the same events the same way: its credits and returns follow the send too.
+    transfers = {payout_transfer_id(x.id, step): (x.id, step) for x in p for step in ("credit", "return")}
+    async with session_scope(engine) as session:
+        events = {transfers[r.id]: r.event_at for r in await session.execute(text(
+            "SELECT id, event_at FROM ledger_transfer WHERE id = ANY(:ids)"), {"ids": list(transfers)})}
+    assert events[(p[0].id, "credit")] == sent and events[(p[3].id, "credit")] == sent
+    assert events[(p[1].id, "credit")] == later and events[(p[2].id, "return")] == sent
+    assert events[(p[4].id, "return")] == datetime(2026, 3, 10, 18, 0, tzinfo=ICT)
     await ledger_clean(office)
