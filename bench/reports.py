@@ -21,10 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import asyncpg
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.database import make_engine, session_scope, to_libpq_url, upgrade_database
 from bench.registry_import import database
@@ -180,42 +183,49 @@ async def run(url: str, count: int, months: int) -> None:
           f"reallocate {result.seconds:.1f} s: {result.people:,} people, {result.allocations:,} allocations, "
           f"{result.payouts_changed:,} payouts changed, {result.ledger_entries:,} memo entries)"
           f"  target < 60 s: {'met' if allocation_seconds < 60 else 'NOT met'}", flush=True)
-    # What autovacuum does after a feed of a million rows, done here at once so that the reads below are
-    # timed on the settled database rather than next to a vacuum of the tables the feed wrote.
+    # The reads, timed right after the feed (next to what autovacuum then has to do) and again once the
+    # tables the feed wrote are vacuumed and analysed (done here at once: the database as it settles).
+    async def best_of_3(read: Callable[[AsyncSession], Awaitable[Any]]) -> tuple[float, Any]:
+        async with session_scope(engine) as session:
+            timings, value = [], None
+            for _ in range(3):
+                mark = time.perf_counter()
+                value = await read(session)
+                timings.append(time.perf_counter() - mark)
+        return min(timings), value
+
+    async with session_scope(engine) as session:
+        commune = await session.scalar(text("SELECT commune_code FROM beneficiary LIMIT 1"))
+
+    def report_of(session: AsyncSession) -> Awaitable[Any]:
+        return time_to_withdrawal(session, period=last, group_by="commune")
+
+    def follow_up_of(session: AsyncSession) -> Awaitable[Any]:
+        return follow_up_list(session, commune=commune, min_days=7, as_of=credited + timedelta(days=30))
+
+    report_before, _ = await best_of_3(report_of)
+    follow_up_before, _ = await best_of_3(follow_up_of)
     mark = time.perf_counter()
     await _vacuum(url)
     print(f"  vacuum and analyze of the tables the feed wrote (autovacuum's work, not timed): "
           f"{time.perf_counter() - mark:.1f} s", flush=True)
-    # 2. Report by commune for one period.
-    async with session_scope(engine) as session:
-        timings = []
-        for _ in range(3):
-            mark = time.perf_counter()
-            report = await time_to_withdrawal(session, period=last, group_by="commune")
-            timings.append(time.perf_counter() - mark)
-        mark = time.perf_counter()
-        await time_to_withdrawal(session, period=last, group_by="commune", trend_months=1)
-        no_trend = time.perf_counter() - mark
-    best = min(timings)
+    best, report = await best_of_3(report_of)
+    no_trend, _ = await best_of_3(lambda session: time_to_withdrawal(session, period=last, group_by="commune",
+                                                                     trend_months=1))
     print(f"report by commune for {last:%Y-%m} ({report['totals']['payouts']:,} payouts, "
           f"{len(report['items'])} communes, 12-month trend): best of 3 {best * 1000:.0f} ms "
-          f"(without the trend {no_trend * 1000:.0f} ms)  target < 1 s: {'met' if best < 1 else 'NOT met'}")
+          f"(right after the feed {report_before * 1000:.0f} ms; without the trend {no_trend * 1000:.0f} ms)"
+          f"  target < 1 s: {'met' if max(best, report_before) < 1 else 'NOT met'}")
+
     def days(value: float | None) -> str:
         return "not reached" if value is None else f"{value} d"
 
     print(f"  totals: median {days(report['totals']['median_days'])}, p90 {days(report['totals']['p90_days'])}, "
           f"within 3 d {report['totals']['within_3d']}")
-    # 3. Follow-up list of one commune.
-    async with session_scope(engine) as session:
-        commune = await session.scalar(text("SELECT commune_code FROM beneficiary LIMIT 1"))
-        timings = []
-        for _ in range(3):
-            mark = time.perf_counter()
-            waiting = await follow_up_list(session, commune=commune, min_days=7, as_of=credited + timedelta(days=30))
-            timings.append(time.perf_counter() - mark)
-    best = min(timings)
-    print(f"follow-up list of commune {commune}: {len(waiting):,} people, best of 3 {best * 1000:.0f} ms"
-          f"  target < 200 ms: {'met' if best < 0.2 else 'NOT met'}")
+    best, waiting = await best_of_3(follow_up_of)
+    print(f"follow-up list of commune {commune}: {len(waiting):,} people, best of 3 {best * 1000:.0f} ms "
+          f"(right after the feed {follow_up_before * 1000:.0f} ms)"
+          f"  target < 200 ms: {'met' if max(best, follow_up_before) < 0.2 else 'NOT met'}")
     await engine.dispose()
     copy_seconds, rows = await _copy_baseline(url)
     print(f"raw COPY of the same {rows:,} rows (withdrawals + allocations): {copy_seconds:.1f} s; "

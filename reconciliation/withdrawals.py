@@ -141,6 +141,8 @@ _CHANGES_TABLES = """
 """
 # Notes withdrawals: "{NOTE_WITHDRAWALS} SELECT beneficiary_id, occurred_at, id, amount FROM ..." (known people).
 NOTE_WITHDRAWALS = "INSERT INTO allocation_changed_withdrawal (beneficiary_id, occurred_at, id, amount)"
+# Notes payouts whose arrival changed: "{NOTE_PAYOUTS} SELECT id FROM payout WHERE ...".
+NOTE_PAYOUTS = "INSERT INTO allocation_changed_payout (id)"
 
 _RESOLVE_UNKNOWN = """
     WITH resolved AS (
@@ -495,7 +497,7 @@ async def note_changes(session: AsyncSession, *, withdrawal_ids: Sequence[int] =
                                   WHERE id = ANY($1::bigint[]) AND beneficiary_id IS NOT NULL""",  # noqa: S608
                              list(withdrawal_ids))
     if payout_ids:
-        await driver.execute("INSERT INTO allocation_changed_payout SELECT unnest($1::uuid[])", list(payout_ids))
+        await driver.execute(f"{NOTE_PAYOUTS} SELECT unnest($1::uuid[])", list(payout_ids))  # noqa: S608
 
 
 async def reallocate_noted(session: AsyncSession) -> AllocationResult:

@@ -450,13 +450,14 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
     matches: list[tuple[UUID, str, int, str, UUID]] = []
     flags: list[tuple[UUID, UUID, int]] = []
     blocks: list[tuple[UUID, str, int, datetime]] = []
+    credited_now: dict[UUID, datetime] = {}  # credits of this import: a return in it comes no earlier
     for line_id, line, decision in items:
         moment = booking_moment(line)
         day_only = line.booked_at is None
         rule = decision.rule or "manual_match"
         for payout_id in decision.credits:
             payout = by_id[payout_id]
-            at = not_before(moment, day_only, payout.sent_at)
+            at = credited_now[payout_id] = not_before(moment, day_only, payout.sent_at)
             transfer_id = payout_transfer_id(payout_id, "credit")
             ids.append(transfer_id)
             kinds.append(TransferKind.post)
@@ -471,7 +472,7 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
             matches.append((payout_id, "credit", line_id, rule, transfer_id))
         for payout_id, was_credited in decision.returns:
             payout = by_id[payout_id]
-            at = not_before(moment, day_only, payout.sent_at, payout.credited_at)
+            at = not_before(moment, day_only, payout.sent_at, payout.credited_at, credited_now.get(payout_id))
             transfer_id = payout_transfer_id(payout_id, "return")
             ids.append(transfer_id)
             references.append(payout.reference)

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from app.database import session_scope
-from app.payouts.service.ledger_steps import payout_transfer_id
+from app.payouts.service.ledger_steps import payout_transfer_id, send_run
 from app.registry.fake import BeneficiaryFaker
 from ledger import TransferKind, TransferResult, create_transfer_arrays, verify_ledger
 from reconciliation.withdrawal_files import WithdrawalRow
@@ -24,6 +24,7 @@ from reconciliation.withdrawals import (
     reallocate,
     reallocate_noted,
     record_bank_withdrawals,
+    record_commune_withdrawal,
     record_commune_withdrawals,
 )
 from tests.support.withdrawal_world import T0
@@ -40,6 +41,22 @@ SNAPSHOT = """
 @pytest.fixture
 async def office(client, engine):
     return await Office(client, engine).setup()
+
+
+async def _assert_from_scratch(session, label: str) -> None:
+    """The allocation as it stands equals a recompute of everyone from zero (which is then undone)."""
+    incremental = (await session.execute(text(SNAPSHOT))).one()
+    scratch = await session.begin_nested()
+    await session.execute(text("DELETE FROM allocation_frontier"))
+    await reallocate(session, None)
+    assert (await session.execute(text(SNAPSHOT))).one() == incremental, label
+    await scratch.rollback()
+
+
+async def _handover(engine, who: UUID, at, amount: int = 650_000) -> None:
+    async with session_scope(engine) as session:
+        await record_commune_withdrawal(session, beneficiary_id=who, occurred_at=at, amount=amount,
+                                        channel="cash_handover", helper_name="Cán bộ xã", note="", recorded_by="test")
 
 
 async def _arrival(session, payout_id: UUID, at, *, returned: bool) -> None:
@@ -145,15 +162,67 @@ async def test_noted_changes_continue_to_the_from_scratch_allocation(office, eng
                 if not returned:
                     credited.append(payout_id)
                 seen["return" if returned else "credit"] += 1
-            incremental = (await session.execute(text(SNAPSHOT))).one()
             peak = max(peak, int(await session.scalar(text("SELECT count(*) FROM withdrawal_allocation"))))
-            scratch = await session.begin_nested()
-            await session.execute(text("DELETE FROM allocation_frontier"))
-            await reallocate(session, None)
-            assert (await session.execute(text(SNAPSHOT))).one() == incremental, f"step {step}"
-            await scratch.rollback()
+            await _assert_from_scratch(session, f"step {step}")
     async with session_scope(engine) as session:
         report = await verify_ledger(session)
         assert report.ok, report.problems
     assert peak >= 10
     assert min(seen.values()) > 0, seen
+
+
+async def test_cash_sent_to_the_commune_is_allocated_at_send_even_when_dated_before_the_frontier(office, engine):
+    """A cash payout arrives when it is sent to the commune; send reallocates the person in its transaction,
+    so a send dated before where their allocation stands (a later run sent with an earlier date) is seen."""
+    faker = BeneficiaryFaker(seed=5)
+    cash = person(faker, category="NCT_80", start="2026-03", bank=None)
+    await office.import_people([cash])
+    who = UUID(await office.beneficiary_id(cash.national_id))
+    march = await office.approved_run("2026-03")
+    await office.fund_cash(march)
+    await send_run(engine, UUID(march), actor="lan.officer", sent_at=T0 + timedelta(days=10))
+    await _handover(engine, who, T0 + timedelta(days=11))  # uses March up: the frontier is at March
+    april = await office.approved_run("2026-04")
+    await office.fund_cash(april)
+    await send_run(engine, UUID(april), actor="lan.officer", sent_at=T0 + timedelta(days=5))
+    await _handover(engine, who, T0 + timedelta(days=12))
+    async with session_scope(engine) as session:
+        assert await session.scalar(text("SELECT credited FROM undrawn_position WHERE beneficiary_id = :b"),
+                                    {"b": who}) == 1_300_000
+        assert await session.scalar(text("SELECT count(*) FROM withdrawal_allocation WHERE beneficiary_id = :b"),
+                                    {"b": who}) == 2
+        await _assert_from_scratch(session, "cash")
+
+
+async def test_two_transactions_noting_one_person_at_once_give_the_from_scratch_allocation(office, engine):
+    """Reallocations take turns on a lock and each sees what the other committed: a withdrawal noted by one
+    transaction while another credits the person (or moves their frontier past it) is still counted right."""
+    accounts, sent = await _people_with_payouts(office, engine, 1, ("2026-03", "2026-04", "2026-05"))
+    (who, _), = accounts.items()
+    (march, _), (april, _), (may, _) = sent
+    async with session_scope(engine) as session:
+        await _arrival(session, march, T0, returned=False)
+    await _handover(engine, who, T0 + timedelta(days=1))  # March used up: every withdrawal used
+
+    async def noted_withdrawal(session, at, amount: int) -> None:
+        ids = (await session.execute(text(
+            """INSERT INTO withdrawal (source, beneficiary_id, occurred_at, amount, channel, recorded_by, helper_name)
+               VALUES ('commune', :b, :at, :amount, 'assisted', 'test', 'Cán bộ xã') RETURNING id"""),
+            {"b": who, "at": at, "amount": amount})).scalars().all()
+        await note_changes(session, withdrawal_ids=list(ids))
+
+    async with session_scope(engine) as b:  # noted, not yet reallocated, while April is credited
+        await noted_withdrawal(b, T0 + timedelta(days=3), 650_000)
+        async with session_scope(engine) as a:
+            await _arrival(a, april, T0 + timedelta(days=2), returned=False)
+        await reallocate_noted(b)
+    async with session_scope(engine) as session:
+        await _assert_from_scratch(session, "credit meanwhile")
+    async with session_scope(engine) as b:  # noted at T0+4d while May and a T0+5d withdrawal move the frontier
+        await noted_withdrawal(b, T0 + timedelta(days=4), 300_000)
+        async with session_scope(engine) as a:
+            await _arrival(a, may, T0 + timedelta(days=3), returned=False)
+        await _handover(engine, who, T0 + timedelta(days=5), amount=200_000)
+        await reallocate_noted(b)
+    async with session_scope(engine) as session:
+        await _assert_from_scratch(session, "frontier moved past the noted withdrawal")

@@ -43,6 +43,7 @@ from ledger.accounts import (
 )
 from ledger.schemas import APPLIED_RESULTS, AccountSpec, TransferKind, TransferResult
 from ledger.service import create_transfer_arrays
+from reconciliation.withdrawals import NOTE_PAYOUTS, prepare_changes, reallocate_noted
 
 log = structlog.get_logger()
 
@@ -491,10 +492,19 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
                 # The chunk is every scheduled payout of the run with an id in (previous chunk's last, this
                 # chunk's last]: a range, not an id list (a list is compared element by element per row).
                 started.append(time.perf_counter())
+                chunk_range = {"run": run_id, "low": rows[0]["id"], "high": rows[-1]["id"]}
                 await session.execute(text(
                     """UPDATE payout SET status = 'sent', sent_at = coalesce(:sent_at, now())
                         WHERE run_id = :run AND status = 'scheduled' AND id BETWEEN :low AND :high"""),
-                    {"run": run_id, "low": rows[0]["id"], "high": rows[-1]["id"], "sent_at": sent_at})
+                    {**chunk_range, "sent_at": sent_at})
+                # Cash sent to the commune has reached the person: their withdrawals (handovers recorded,
+                # even before) are allocated to it now, in the same transaction, like a bank's credit.
+                await prepare_changes(session)
+                noted = await session.execute(text(
+                    f"""{NOTE_PAYOUTS} SELECT id FROM payout WHERE run_id = :run AND channel = 'cash'
+                          AND status = 'sent' AND id BETWEEN :low AND :high"""), chunk_range)  # noqa: S608
+                if noted.rowcount:  # type: ignore[attr-defined]
+                    await reallocate_noted(session)
                 done += len(rows)
                 await set_progress(conn, run_id, done=done)
                 log.debug("payout_send_chunk", rows=len(rows), **_lap(started))

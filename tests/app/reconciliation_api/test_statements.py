@@ -233,3 +233,24 @@ async def test_a_date_only_line_never_credits_or_returns_before_the_payout_was_s
     assert events[(p[1].id, "credit")] == later and events[(p[2].id, "return")] == sent
     assert events[(p[4].id, "return")] == datetime(2026, 3, 10, 18, 0, tzinfo=ICT)
     await ledger_clean(office)
+
+
+async def test_a_date_only_return_in_the_file_that_credited_the_payout_comes_after_that_credit(office, engine):
+    _, p = await build_world(office, vietcombank=1)
+    sent = datetime(2026, 3, 10, 16, 34, tzinfo=ICT)
+    credited = datetime(2026, 3, 10, 18, 0, tzinfo=ICT)
+    async with session_scope(engine) as session:
+        await session.execute(text("UPDATE payout SET sent_at = :at WHERE id = :id"), {"at": sent, "id": p[0].id})
+    camt = statement(VIETCOMBANK, [
+        debit(p[0], booked_at=credited),
+        replace(returned(p[0], "AC04"), booking_date=date(2026, 3, 10), value_date=date(2026, 3, 10), booked_at=None),
+    ], statement_id="SK-DATE/3", opening_date=date(2026, 3, 10), closing_date=date(2026, 3, 10))
+    response = await upload(office, await as_bank(office, VIETCOMBANK), write_camt053(camt), "sao-ke.xml")
+    assert response.status_code == 201, response.text
+    async with session_scope(engine) as session:
+        row = (await session.execute(text("SELECT status, credited_at, returned_at FROM payout WHERE id = :id"),
+                                     {"id": p[0].id})).one()
+        event_at = await session.scalar(text("SELECT event_at FROM ledger_transfer WHERE id = :id"),
+                                        {"id": payout_transfer_id(p[0].id, "return")})
+    assert (row.status, row.credited_at, row.returned_at, event_at) == ("returned", credited, credited, credited)
+    await ledger_clean(office)
