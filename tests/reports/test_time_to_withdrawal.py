@@ -53,11 +53,11 @@ async def test_allocation_holds_early_money_fills_partials_and_follows_late_acti
         assert await totals(session, f"undrawn:{world.ids['C']}") == (AMOUNT, 0, 0, 0)
         assert await totals(session, f"undrawn:{world.ids['A']}") == (AMOUNT, AMOUNT, 0, 0)
         assert await totals(session, f"undrawn:{world.ids['D']}") == (AMOUNT, AMOUNT, 0, 0)
-        # A recompute of everyone picks up E's cash sent to the commune (nobody reallocated E yet);
-        # a second one changes nothing and posts nothing.
-        first = await reallocate(session, None)
-        assert (first.payouts_changed, first.ledger_entries) == (0, 1)
+        # E's cash reached the commune at send, which reallocated E: it waits undrawn. A recompute of
+        # everyone changes nothing and posts nothing, and neither does a second one.
         assert await totals(session, f"undrawn:{world.ids['E']}") == (AMOUNT, 0, 0, 0)
+        first = await reallocate(session, None)
+        assert (first.payouts_changed, first.ledger_entries) == (0, 0)
         again = await reallocate(session, None)
         assert again.payouts_changed == 0 and again.ledger_entries == 0
         # The incremental allocation (continued from each person's frontier) is the from-scratch one.
