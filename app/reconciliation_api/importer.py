@@ -445,8 +445,9 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
     codes: list[str] = []
     moments: list[datetime] = []
     # (payout, moment, whether the line gave only its booking day)
-    credited: list[tuple[UUID, datetime, bool]] = []
-    returned: list[tuple[UUID, datetime, str, bool]] = []
+    # (payout, moment): a date-only line's moment already raised by ``not_before``
+    credited: list[tuple[UUID, datetime]] = []
+    returned: list[tuple[UUID, datetime, str]] = []
     matches: list[tuple[UUID, str, int, str, UUID]] = []
     flags: list[tuple[UUID, UUID, int]] = []
     blocks: list[tuple[UUID, str, int, datetime]] = []
@@ -468,7 +469,7 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
             references.append(payout.reference)
             codes.append("payout.credit")
             moments.append(at)
-            credited.append((payout_id, at, day_only))
+            credited.append((payout_id, at))
             matches.append((payout_id, "credit", line_id, rule, transfer_id))
         for payout_id, was_credited in decision.returns:
             payout = by_id[payout_id]
@@ -491,7 +492,7 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
                 credits_.append(None)
                 amounts.append(None)
             reason = decision.return_reason or "NARR"
-            returned.append((payout_id, at, reason, day_only))
+            returned.append((payout_id, at, reason))
             matches.append((payout_id, "return", line_id, rule, transfer_id))
             if reason == DECEASED_REASON:
                 flags.append((payout.beneficiary_id, payout_id, line_id))
@@ -508,25 +509,22 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
     ledger_done = clock.perf_counter()
     # "p.id = ANY": the payouts are found through the primary key, not by hashing the whole payout table
     # (which grows by a run's payouts every month).
-    # A line that carries only its booking date is dated at local midnight, which can be before the
-    # payout was sent that same day: the money cannot arrive (or come back) before it left, so such a
-    # line's moment is never earlier than sent_at (and a return never earlier than the credit). A line
-    # with its own time keeps the bank's time.
+    # The moments are the ledger's (``not_before``: a date-only line never before the send, a return never
+    # before the credit, read from the payouts locked with the candidates or credited by this import).
     if credited:
         updated = await driver.execute(
-            """UPDATE payout p SET status = 'credited', credited_at = greatest(u.at, CASE WHEN u.day_only THEN p.sent_at END)
-                 FROM unnest($1::uuid[], $2::timestamptz[], $3::boolean[]) AS u(id, at, day_only)
+            """UPDATE payout p SET status = 'credited', credited_at = u.at
+                 FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
                 WHERE p.id = u.id AND p.id = ANY($1::uuid[]) AND p.status = 'sent'""",
-            [c[0] for c in credited], [c[1] for c in credited], [c[2] for c in credited])
+            [c[0] for c in credited], [c[1] for c in credited])
         if int(updated.split()[-1]) != len(credited):
             raise RuntimeError("a payout to credit was no longer sent")
     if returned:
         updated = await driver.execute(
-            """UPDATE payout p SET status = 'returned', returned_at = greatest(u.at, CASE WHEN u.day_only THEN greatest(p.sent_at, p.credited_at) END),
-                   return_reason = u.reason
-                 FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::boolean[]) AS u(id, at, reason, day_only)
+            """UPDATE payout p SET status = 'returned', returned_at = u.at, return_reason = u.reason
+                 FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS u(id, at, reason)
                 WHERE p.id = u.id AND p.id = ANY($1::uuid[]) AND p.status IN ('sent', 'credited')""",
-            [r[0] for r in returned], [r[1] for r in returned], [r[2] for r in returned], [r[3] for r in returned])
+            [r[0] for r in returned], [r[1] for r in returned], [r[2] for r in returned])
         if int(updated.split()[-1]) != len(returned):
             raise RuntimeError("a payout to return was neither sent nor credited")
     await driver.copy_records_to_table("statement_match", records=matches,
