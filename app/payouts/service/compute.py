@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.audit.service import record
 from app.payouts.models import PayoutRun
+from app.payouts.service.recheck import RUNNING_XMIN
 from app.payouts.service.runs import (
     add_months,
     check_computable,
@@ -196,7 +197,8 @@ async def _start(conn: AsyncConnection, run_id: UUID, actor: str) -> tuple[str, 
         # which the payouts written before the crash came from. A new compute starts without one.
         await session.execute(text(
             """UPDATE payout_run SET status = 'computing', prepared_by = :actor,
-                      computed_at = CASE WHEN status = 'computing' THEN computed_at END
+                      computed_at = CASE WHEN status = 'computing' THEN computed_at END,
+                      computed_xmin = CASE WHEN status = 'computing' THEN computed_xmin END
                 WHERE id = :run"""),
             {"actor": actor, "run": run_id})
         await record(session, actor=actor, action="payout_run.compute", object_type="payout_run", object_id=run_id,
@@ -233,9 +235,12 @@ async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_fr
     await conn.commit()
     await staging.drop(conn)
     # The registry as of now is what this run pays: approval re-checks the changes written since
-    # (``recheck``). Stamped before the first read, kept from a first attempt when compute resumes.
+    # (``recheck``): the time, and the oldest transaction still running (whose writes compute cannot see).
+    # Stamped before the first read, kept from a first attempt when compute resumes.
     await conn.execute(text(
-        "UPDATE payout_run SET computed_at = coalesce(computed_at, statement_timestamp()) WHERE id = :run"),
+        f"""UPDATE payout_run SET computed_at = coalesce(computed_at, statement_timestamp()),
+                  computed_xmin = CASE WHEN computed_at IS NULL THEN {RUNNING_XMIN} ELSE computed_xmin END
+            WHERE id = :run"""),
         {"run": run_id})
     await conn.execute(text(staging.sql(
         """CREATE UNLOGGED TABLE {entitlement} (

@@ -33,7 +33,7 @@ from app.payouts.accounts import (
     payable_account,
 )
 from app.payouts.service.errors import Conflict
-from app.payouts.service.recheck import REGISTRY_MARGIN, withhold_changed
+from app.payouts.service.recheck import REGISTRY_MARGIN, RUNNING_XMIN, withhold_changed
 from app.payouts.service.runs import check_approvable, check_sendable, get_run, run_work_lock, set_progress
 from ledger.accounts import (
     AccountConflict,
@@ -225,15 +225,17 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
                 # Registry changes recorded after compute (a death, a suspension, ...): their payouts are
                 # withheld, in the transaction that approves the rest (a resumed approval finds them done).
                 assert run.computed_at is not None
+                # What send will re-check: writes of transactions still running now (before this reads).
+                approved_xmin = await session.scalar(text(f"SELECT {RUNNING_XMIN}"))
                 withheld = await withhold_changed(session, run_id=run_id, programme=run.programme_code,
                                                   since=run.computed_at - REGISTRY_MARGIN, actor=actor,
-                                                  step="approve")
+                                                  step="approve", xmin=run.computed_xmin)
                 # Approved and still approving in one commit: a crash before the postings are done leaves a
                 # run that send refuses and approve resumes (never an approved run without its postings).
                 await session.execute(text(
                     """UPDATE payout_run SET status = 'approved', approved_by = :actor, approved_at = now(),
-                              phase = 'approving'
-                        WHERE id = :run"""), {"actor": actor, "run": run_id})
+                              approved_xmin = :xmin, phase = 'approving'
+                        WHERE id = :run"""), {"actor": actor, "run": run_id, "xmin": approved_xmin})
                 await record(session, actor=actor, action="payout_run.approve", object_type="payout_run",
                              object_id=run_id,
                              after={"payouts": run.payout_count - len(withheld),
@@ -443,7 +445,7 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
             # undone (release transfers), before the funding check counts what is left to send.
             assert run.approved_at is not None
             await withhold_changed(session, run_id=run_id, programme=run.programme_code, since=run.approved_at - REGISTRY_MARGIN,
-                                   actor=actor, step="send")
+                                   actor=actor, step="send", xmin=run.approved_xmin)
             # One send of a programme's runs checks its budget at a time, until its run is marked sending (from
             # then on its unsent payouts count as taken): two runs cannot both spend the same funding.
             await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),

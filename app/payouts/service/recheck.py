@@ -65,8 +65,14 @@ STEP_VI = {"approve": "khi duyệt", "send": "khi gửi ngân hàng"}
 # start, so one that began before compute read the registry (or before approval) but committed after it
 # is still found. Looking at a few more people than needed costs nothing but their check.
 REGISTRY_MARGIN = timedelta(minutes=10)
+# ... but a row within those minutes is a change only when its transaction had not finished when the step
+# read the registry: its id is at or above the oldest transaction then running (migration 0025), stored on
+# the run as computed_xmin / approved_xmin. Taken before the step's first read: an earlier value only
+# widens the check.
+RUNNING_XMIN = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
-# The run's scheduled payouts of people whose registry rows changed after :since, or whose bank account a
+# The run's scheduled payouts of people whose registry rows changed after :since (by a transaction at or
+# after :xmin, when known), or whose bank account a
 # return blocked (bank_account_block.recorded_at) or whom a bank reported deceased (beneficiary_flag.
 # raised_at) since. Events and enrolments carry when they were written (beneficiary_event.recorded_at,
 # enrolment.updated_at, which every change of an enrolment sets); each payout is then found through
@@ -76,19 +82,23 @@ REGISTRY_MARGIN = timedelta(minutes=10)
 _CHANGED_PAYOUTS = text(
     """
     WITH changed AS (
-        SELECT e.beneficiary_id FROM beneficiary_event e WHERE e.recorded_at > :since
+        SELECT e.beneficiary_id FROM beneficiary_event e
+         WHERE e.recorded_at > :since AND (CAST(:xmin AS bigint) IS NULL OR xid_full(e.xmin) >= :xmin)
         UNION
         SELECT n.beneficiary_id FROM enrolment n
          WHERE (n.updated_at > :since OR n.created_at > :since)
+           AND (CAST(:xmin AS bigint) IS NULL OR xid_full(n.xmin) >= :xmin)
            AND n.programme_code IN (SELECT g.code FROM programme g
                                      WHERE g.benefit_group = (SELECT q.benefit_group FROM programme q
                                                                WHERE q.code = :programme))
         UNION
         SELECT a.beneficiary_id FROM bank_account_block k JOIN bank_account a ON a.id = k.bank_account_id
          WHERE k.recorded_at > :since AND k.released_at IS NULL
+           AND (CAST(:xmin AS bigint) IS NULL OR xid_full(k.xmin) >= :xmin)
         UNION
         SELECT f.beneficiary_id FROM beneficiary_flag f
          WHERE f.kind = 'deceased_reported_by_bank' AND f.raised_at > :since AND f.resolved_at IS NULL
+           AND (CAST(:xmin AS bigint) IS NULL OR xid_full(f.xmin) >= :xmin)
     )
     SELECT p.id, p.beneficiary_id FROM changed c
       JOIN payout p ON p.run_id = :run AND p.beneficiary_id = c.beneficiary_id
@@ -123,10 +133,12 @@ class Withheld:
                 "reason_vi": vi, "reason_en": en}
 
 
-async def changed_payouts(session: AsyncSession, run_id: UUID, programme: str, since: datetime) -> dict[UUID, UUID]:
+async def changed_payouts(session: AsyncSession, run_id: UUID, programme: str, since: datetime,
+                          xmin: int | None = None) -> dict[UUID, UUID]:
     """payout id -> person, of the run's scheduled payouts whose person's registry rows changed after
-    ``since`` (one query)."""
-    rows = await session.execute(_CHANGED_PAYOUTS, {"run": run_id, "programme": programme, "since": since})
+    ``since`` by a transaction not finished before ``xmin`` (None: any; one query)."""
+    rows = await session.execute(_CHANGED_PAYOUTS, {"run": run_id, "programme": programme, "since": since,
+                                                    "xmin": xmin})
     return {r.id: r.beneficiary_id for r in rows}
 
 
@@ -208,11 +220,12 @@ async def _reasons(session: AsyncSession, people: list[UUID], since: datetime) -
 
 
 async def withhold_changed(session: AsyncSession, *, run_id: UUID, programme: str, since: datetime, actor: str,
-                           step: str) -> list[Withheld]:
+                           step: str, xmin: int | None = None) -> list[Withheld]:
     """Withhold (cancel, with the reason; months released) the run's scheduled payouts that registry changes
-    recorded after ``since`` made wrong, and audit it; at ``step`` "send" also post each one's release
-    (payable → expense), undoing its approval. In the caller's transaction; the withheld payouts."""
-    changed = await changed_payouts(session, run_id, programme, since)
+    recorded after ``since`` (by transactions at or after ``xmin``) made wrong, and audit it; at ``step``
+    "send" also post each one's release (payable → expense), undoing its approval. In the caller's
+    transaction; the withheld payouts."""
+    changed = await changed_payouts(session, run_id, programme, since, xmin)
     if not changed:
         return []
     wrong, moved = await _check_months(session, changed)

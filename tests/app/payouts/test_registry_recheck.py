@@ -13,9 +13,12 @@ from uuid import UUID
 import pytest
 from sqlalchemy import event, text
 
-from app.database import session_scope
+from app.database import make_sessionmaker, session_scope
 from app.payouts.service import orders as order_service
 from app.payouts.service.ledger_steps import approve_run, payout_transfer_id
+from app.payouts.service.recheck import REGISTRY_MARGIN, changed_payouts
+from app.registry.schemas import EventIn
+from app.registry.service.beneficiaries import record_event
 from app.registry.fake import BeneficiaryFaker
 from ledger import verify_ledger
 from tests.support.ledger import totals
@@ -270,6 +273,60 @@ async def test_a_death_recorded_while_compute_is_writing_is_withheld_at_approval
     assert approved["withheld_count"] == 1
     assert [w["beneficiary_id"] for w in approved["withheld"]] == [world["victim_id"]]
     payouts = await _payouts(office, run_id)
+    assert payouts[world["victim"].full_name]["status"] == "cancelled"
+    assert payouts[world["alive"].full_name]["status"] == "scheduled"
+
+
+async def test_people_enrolled_minutes_before_compute_are_not_re_checked_at_approval(office, engine):
+    """An import committed just before compute is in the run: within the time window, but its transaction had
+    finished when compute read the registry (``computed_xmin``), so approval re-evaluates nobody."""
+    await _world(office)  # the victim was enrolled seconds ago
+    april = await _computed(office)
+    async with session_scope(engine) as session:
+        run = (await session.execute(text(
+            "SELECT computed_at, computed_xmin FROM payout_run WHERE id = :run"), {"run": april["id"]})).one()
+        assert run.computed_xmin is not None
+        since = run.computed_at - REGISTRY_MARGIN
+        # The time window alone takes both people (enrolled and recorded within it); the transaction ids none.
+        assert len(await changed_payouts(session, UUID(april["id"]), "TGXH", since)) == 2
+        assert await changed_payouts(session, UUID(april["id"]), "TGXH", since, run.computed_xmin) == {}
+    statements: list[str] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", remember)
+    try:
+        await approve_run(engine, UUID(april["id"]), actor="minh.approver")
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", remember)
+    assert not any("entitlements_for_month" in s for s in statements)
+    async with session_scope(engine) as session:
+        approved_xmin = await session.scalar(text("SELECT approved_xmin FROM payout_run WHERE id = :run"),
+                                             {"run": april["id"]})
+    assert approved_xmin is not None and approved_xmin >= run.computed_xmin
+
+
+async def test_a_death_written_by_a_transaction_begun_before_compute_and_committed_after_it_is_withheld(
+        office, engine):
+    """The case the time window is for: the death's recorded_at is its transaction's start, before compute,
+    but it committed after compute read the registry. Its transaction id is above compute's xmin."""
+    world = await _world(office)
+    async with make_sessionmaker(engine)() as slow:
+        began = await slow.scalar(text("SELECT pg_current_xact_id()::text::bigint"))  # an import, still running
+        april = await _computed(office)
+        await record_event(slow, UUID(world["victim_id"]), EventIn(kind="deceased", effective_on=date(2026, 3, 20)), None)
+        await slow.commit()
+    async with session_scope(engine) as session:
+        computed_at, computed_xmin, recorded_at = (await session.execute(text(
+            """SELECT r.computed_at, r.computed_xmin, e.recorded_at FROM payout_run r, beneficiary_event e
+                WHERE r.id = :run AND e.beneficiary_id = :b AND e.kind = 'deceased'"""),
+            {"run": april["id"], "b": world["victim_id"]})).one()
+    assert recorded_at < computed_at and computed_xmin <= began
+    approved = await _step(office, april["id"], "approve")
+    assert approved["withheld_count"] == 1
+    assert [w["beneficiary_id"] for w in approved["withheld"]] == [world["victim_id"]]
+    payouts = await _payouts(office, april["id"])
     assert payouts[world["victim"].full_name]["status"] == "cancelled"
     assert payouts[world["alive"].full_name]["status"] == "scheduled"
 
