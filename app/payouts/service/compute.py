@@ -237,11 +237,12 @@ async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_fr
     # The registry as of now is what this run pays: approval re-checks the changes written since
     # (``recheck``): the time, and the oldest transaction still running (whose writes compute cannot see).
     # Stamped before the first read, kept from a first attempt when compute resumes.
+    xmin = await conn.scalar(text(f"SELECT {RUNNING_XMIN}"))
     await conn.execute(text(
-        f"""UPDATE payout_run SET computed_at = coalesce(computed_at, statement_timestamp()),
-                  computed_xmin = CASE WHEN computed_at IS NULL THEN {RUNNING_XMIN} ELSE computed_xmin END
+        """UPDATE payout_run SET computed_at = coalesce(computed_at, statement_timestamp()),
+                  computed_xmin = CASE WHEN computed_at IS NULL THEN :xmin ELSE computed_xmin END
             WHERE id = :run"""),
-        {"run": run_id})
+        {"run": run_id, "xmin": xmin})
     await conn.execute(text(staging.sql(
         """CREATE UNLOGGED TABLE {entitlement} (
                beneficiary_id uuid, enrolment_id bigint, benefit_group text, commune_code varchar(5),

@@ -17,9 +17,9 @@ from app.database import make_sessionmaker, session_scope
 from app.payouts.service import orders as order_service
 from app.payouts.service.ledger_steps import approve_run, payout_transfer_id
 from app.payouts.service.recheck import REGISTRY_MARGIN, changed_payouts
+from app.registry.fake import BeneficiaryFaker
 from app.registry.schemas import EventIn
 from app.registry.service.beneficiaries import record_event
-from app.registry.fake import BeneficiaryFaker
 from ledger import verify_ledger
 from tests.support.ledger import totals
 from tests.support.world import HANOI_COMMUNE, VIETCOMBANK, Office, person
