@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -18,6 +18,7 @@ from app.background import spawn
 from app.database import session_scope
 from app.http.problems import Problem, bilingual
 from app.payouts.models import PayoutRun
+from app.payouts.order_files import PaymentOrder
 from app.payouts.schemas import (
     CancelInput,
     CashReturnInput,
@@ -348,33 +349,83 @@ async def record_funding_route(request: Request[Any, Any, Any], db_session: Asyn
         status_code=201 if created else 200)
 
 
+def _bank_of(request: Request[Any, Any, Any]) -> tuple[str, str]:
+    """(the calling bank's BIN, the key's name) of a bank API request."""
+    principal = current_principal(request)
+    assert principal is not None and principal.bank_bin is not None
+    return principal.bank_bin, principal.name
+
+
+def _orders_json(orders: Sequence[PaymentOrder], message_id: str | None) -> dict[str, Any]:
+    return {"message_id": message_id, "items": [
+        {"reference": o.reference, "payout_id": str(o.payout_id), "account_number": o.account_number,
+         "holder_name": o.holder_name, "amount": o.amount, "months": list(o.months),
+         "programme": o.programme_code, "period": o.period} for o in orders],
+        "total": len(orders), "page": 1, "page_size": len(orders)}
+
+
+def _order_file(batch: order_service.OrderBatch, bank_bin: str, file_format: str) -> Response[Any]:
+    if file_format == "json":
+        return Response(_orders_json(batch.orders, batch.header.message_id))
+    if file_format not in ("csv", "pain001"):
+        raise Problem(400, bilingual("Định dạng phải là json, csv hoặc pain001", "format must be json, csv or pain001"))
+    media_type, extension = order_service.ORDER_FORMATS[file_format]
+    return Response(order_service.render_orders(batch.header, batch.orders, file_format), media_type=media_type,
+                    headers={"Content-Disposition":
+                             f'attachment; filename="lenh-chi-{bank_bin}-{batch.header.message_id}.{extension}"'})
+
+
 @get("/api/bank/payment-orders", guards=[requires(Role.bank)], tags=["bank"])
 async def bank_payment_orders(request: Request[Any, Any, Any], db_session: AsyncSession, status: str = "sent",
                               format: str = "json") -> Response[Any]:  # noqa: A002 - the API's parameter name
-    """The calling bank's payment orders (its own BIN only): json, csv or pain001."""
-    principal = current_principal(request)
-    assert principal is not None and principal.bank_bin is not None
+    """The calling bank's payment orders (its own BIN only): json, csv or pain001.
+
+    ``status=sent`` (orders to execute): the orders no earlier fetch took, in a new batch whose MsgId the file
+    carries; each order comes in one batch only. A lost file is fetched again by its MsgId
+    (``/api/bank/payment-orders/batches/{message_id}``). ``credited`` / ``returned``: lists, as JSON."""
+    bank_bin, actor = _bank_of(request)
     if status not in ("sent", "credited", "returned"):
         raise Problem(400, bilingual("Trạng thái phải là sent, credited hoặc returned",
                                      "status must be sent, credited or returned"))
-    orders = await order_service.bank_open_orders(db_session, principal.bank_bin, status)
-    if format == "json":
-        return Response({"items": [
-            {"reference": o.reference, "payout_id": str(o.payout_id), "account_number": o.account_number,
-             "holder_name": o.holder_name, "amount": o.amount, "months": list(o.months),
-             "programme": o.programme_code, "period": o.period} for o in orders],
-            "total": len(orders), "page": 1, "page_size": len(orders)})
-    if format not in ("csv", "pain001"):
+    if format not in ("json", "csv", "pain001"):
         raise Problem(400, bilingual("Định dạng phải là json, csv hoặc pain001", "format must be json, csv or pain001"))
-    if not orders:
-        raise Problem(404, bilingual("Không có lệnh chi nào", "no payment orders"))
+    if status != "sent":
+        if format != "json":
+            raise Problem(400, bilingual("Chỉ lệnh chờ thực hiện (status=sent) có tệp lệnh chi",
+                                         "only orders to execute (status=sent) come as an order file"))
+        return Response(_orders_json(await order_service.bank_orders(db_session, bank_bin, status), None))
     try:
-        header = await order_service.bank_header(db_session, principal.bank_bin, orders)
+        batch = await order_service.take_new_orders(db_session, bank_bin, actor)
     except PayoutError as error:
         raise problem(error) from None
-    media_type, extension = order_service.ORDER_FORMATS[format]
-    return Response(order_service.render_orders(header, orders, format), media_type=media_type, headers={
-        "Content-Disposition": f'attachment; filename="lenh-chi-{principal.bank_bin}.{extension}"'})
+    if batch is None:
+        if format == "json":
+            return Response(_orders_json([], None))
+        raise Problem(404, bilingual(
+            "Không có lệnh chi mới. Lô đã nhận trước đây tải lại tại /api/bank/payment-orders/batches",
+            "no new payment orders; batches fetched before are at /api/bank/payment-orders/batches"))
+    return _order_file(batch, bank_bin, format)
 
 
-route_handlers = [PayoutRunController, record_funding_route, bank_payment_orders]
+@get("/api/bank/payment-orders/batches", guards=[requires(Role.bank)], tags=["bank"])
+async def bank_order_batches(request: Request[Any, Any, Any], db_session: AsyncSession) -> dict[str, Any]:
+    """The calling bank's order batches, newest first (MsgId, when, orders, total, how many still open)."""
+    bank_bin, _ = _bank_of(request)
+    items = await order_service.bank_batches(db_session, bank_bin)
+    return {"items": items, "total": len(items)}
+
+
+@get("/api/bank/payment-orders/batches/{message_id:str}", guards=[requires(Role.bank)], tags=["bank"])
+async def bank_order_batch(request: Request[Any, Any, Any], db_session: AsyncSession, message_id: str,
+                           format: str = "pain001") -> Response[Any]:  # noqa: A002 - the API's parameter name
+    """One of the calling bank's batches again: the same orders, the same MsgId (json, csv or pain001)."""
+    bank_bin, _ = _bank_of(request)
+    try:
+        batch = await order_service.batch_again(db_session, bank_bin, message_id)
+    except PayoutError as error:
+        raise problem(error) from None
+    return _order_file(batch, bank_bin, format)
+
+
+route_handlers = [PayoutRunController, record_funding_route, bank_payment_orders, bank_order_batches,
+                  bank_order_batch]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +30,7 @@ ORDER_FORMATS = {
     "csv": ("text/csv", "csv"),  # Litestar adds "; charset=utf-8" to text/* types
     "pain001": ("application/xml", "xml"),
 }
+log = structlog.get_logger()
 DEBTOR_NAME = "So Lao dong - Thuong binh va Xa hoi / Labour department"
 
 _ORDER_ROWS = """
@@ -62,7 +65,8 @@ def _cash(row: Any) -> CashPayout:
         period=format_period(row.period), address=row.address or "")
 
 
-async def _header(session: AsyncSession, bank_bin: str, message_id: str, execution: datetime) -> PaymentBatchHeader:
+async def _header(session: AsyncSession, bank_bin: str, message_id: str, execution: datetime,
+                  created_at: datetime | None = None) -> PaymentBatchHeader:
     row = (await session.execute(text(
         """SELECT b.short_name, d.account_number FROM bank b
              LEFT JOIN disbursement_account d ON d.bank_bin = b.bin AND d.closed_at IS NULL
@@ -72,7 +76,7 @@ async def _header(session: AsyncSession, bank_bin: str, message_id: str, executi
     if row.account_number is None:
         raise PayoutError("Ngân hàng chưa có tài khoản chi được đăng ký",
                           "the bank has no registered disbursement account")
-    return PaymentBatchHeader(message_id=message_id[:35], created_at=datetime.now(UTC),
+    return PaymentBatchHeader(message_id=message_id[:35], created_at=created_at or datetime.now(UTC),
                               requested_execution_date=execution.date(), debtor_name=DEBTOR_NAME,
                               debtor_account_number=row.account_number, debtor_bank_bin=bank_bin,
                               debtor_bank_name=row.short_name)
@@ -110,19 +114,77 @@ def bank_message_id(bank_bin: str, orders: Sequence[PaymentOrder]) -> str:
     return f"ANSINH-{bank_bin}-{digest[:20].upper()}"
 
 
-async def bank_header(session: AsyncSession, bank_bin: str, orders: Sequence[PaymentOrder]) -> PaymentBatchHeader:
-    """The header of a bank's order file fetched through the bank API (MsgId: ``bank_message_id``)."""
-    return await _header(session, bank_bin, bank_message_id(bank_bin, orders), datetime.now(UTC))
-
-
-async def bank_open_orders(session: AsyncSession, bank_bin: str, status: str = "sent",
-                           limit: int | None = None) -> list[PaymentOrder]:
-    """A bank's payouts in one status (default: sent and not yet credited), across runs."""
-    query = _ORDER_ROWS + " WHERE p.bank_bin = :bin AND p.status = :status ORDER BY p.serial"
-    if limit:
-        query += " LIMIT :limit"
-    rows = list(await session.execute(text(query), {"bin": bank_bin, "status": status, "limit": limit}))
+async def bank_orders(session: AsyncSession, bank_bin: str, status: str) -> list[PaymentOrder]:
+    """A bank's payouts in one status (credited, returned; sent: see ``take_new_orders``), across runs."""
+    rows = await session.execute(text(_ORDER_ROWS + " WHERE p.bank_bin = :bin AND p.status = :status ORDER BY p.serial"),
+                                 {"bin": bank_bin, "status": status})
     return [_order(r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBatch:
+    """Orders handed to a bank in one file (``payment_order_batch``), and the file's header."""
+
+    header: PaymentBatchHeader
+    orders: list[PaymentOrder]
+
+
+async def take_new_orders(session: AsyncSession, bank_bin: str, actor: str) -> OrderBatch | None:
+    """The bank's sent orders that no earlier fetch took, taken into a new batch (None: there are none).
+
+    In the caller's transaction. Fetches of one bank take turns (an advisory lock), so two at once split the
+    orders; the batch item's primary key (the payout) refuses an order in two batches whatever happens."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                          {"key": f"payment_order_batch:{bank_bin}"})
+    rows = await session.execute(text(
+        _ORDER_ROWS + """ WHERE p.bank_bin = :bin AND p.status = 'sent'
+                            AND NOT EXISTS (SELECT 1 FROM payment_order_batch_item i WHERE i.payout_id = p.id)
+                          ORDER BY p.serial"""), {"bin": bank_bin})  # noqa: S608 - constant fragments
+    orders = [_order(r) for r in rows]
+    if not orders:
+        return None
+    header = await _header(session, bank_bin, bank_message_id(bank_bin, orders), datetime.now(UTC))
+    batch_id = await session.scalar(text(
+        """INSERT INTO payment_order_batch (bank_bin, message_id, fetched_by, created_at, order_count, total_amount)
+           VALUES (:bin, :message_id, :actor, :created_at, :count, :total) RETURNING id"""),
+        {"bin": bank_bin, "message_id": header.message_id, "actor": actor, "created_at": header.created_at,
+         "count": len(orders), "total": sum(o.amount for o in orders)})
+    await session.execute(text(
+        """INSERT INTO payment_order_batch_item (payout_id, batch_id)
+           SELECT id, :batch FROM unnest(CAST(:ids AS uuid[])) AS t(id)"""),
+        {"batch": batch_id, "ids": [o.payout_id for o in orders]})
+    log.info("payment_order_batch_taken", bank=bank_bin, message_id=header.message_id, orders=len(orders),
+             actor=actor)
+    return OrderBatch(header=header, orders=orders)
+
+
+async def bank_batches(session: AsyncSession, bank_bin: str, limit: int = 100) -> list[dict[str, Any]]:
+    """The bank's latest batches, newest first, with how many of their orders are still open (sent)."""
+    rows = await session.execute(text(
+        """SELECT b.message_id, b.created_at, b.fetched_by, b.order_count, b.total_amount,
+                  (SELECT count(*) FROM payment_order_batch_item i JOIN payout p ON p.id = i.payout_id
+                    WHERE i.batch_id = b.id AND p.status = 'sent') AS still_open
+             FROM payment_order_batch b WHERE b.bank_bin = :bin ORDER BY b.created_at DESC, b.id DESC
+            LIMIT :limit"""), {"bin": bank_bin, "limit": limit})
+    return [{"message_id": r.message_id, "created_at": r.created_at.isoformat(), "fetched_by": r.fetched_by,
+             "orders": r.order_count, "total_amount": int(r.total_amount), "still_open": int(r.still_open)}
+            for r in rows]
+
+
+async def batch_again(session: AsyncSession, bank_bin: str, message_id: str) -> OrderBatch:
+    """A batch fetched before, again: the same orders under the same MsgId and creation time (only the bank's
+    own; another bank's is not found)."""
+    batch = (await session.execute(text(
+        "SELECT id, created_at FROM payment_order_batch WHERE message_id = :message_id AND bank_bin = :bin"),
+        {"message_id": message_id, "bin": bank_bin})).first()
+    if batch is None:
+        raise NotFound(f"Không có lô lệnh chi {message_id} của ngân hàng này",
+                       f"no payment order batch {message_id} of this bank")
+    rows = await session.execute(text(
+        _ORDER_ROWS + """ JOIN payment_order_batch_item i ON i.payout_id = p.id
+                          WHERE i.batch_id = :batch ORDER BY p.serial"""), {"batch": batch.id})
+    header = await _header(session, bank_bin, message_id, batch.created_at, created_at=batch.created_at)
+    return OrderBatch(header=header, orders=[_order(r) for r in rows])
 
 
 # A run's cash has left for the communes once it is sent: only then do commune staff get the list.

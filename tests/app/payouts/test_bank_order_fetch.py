@@ -1,22 +1,27 @@
-"""A bank fetching its payment orders gets the same MsgId for the same orders, so a bank that de-duplicates
-on MsgId does not execute them twice; other orders get another MsgId."""
+"""A bank fetching its payment orders gets each order in one batch (file) only, under the batch's MsgId; a
+lost file is fetched again by its MsgId, the same orders and bytes. Banks see only their own batches."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import xmlschema
 from defusedxml import ElementTree
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from app.database import make_sessionmaker, session_scope
 from app.payouts.order_files import PAIN001_NAMESPACE
-from app.payouts.service.orders import bank_message_id
+from app.payouts.service.orders import bank_message_id, take_new_orders
 from app.registry.fake import BeneficiaryFaker
 from tests.app.payouts.factories import payment_order
 from tests.support.actors import bank_key
-from tests.support.world import VIETCOMBANK, Office, person
+from tests.support.world import BIDV, VIETCOMBANK, Office, person
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "pain.001.001.09.xsd"
 NS = {"p": PAIN001_NAMESPACE}
@@ -33,10 +38,14 @@ def schema() -> xmlschema.XMLSchema:
     return xmlschema.XMLSchema(str(SCHEMA_PATH))
 
 
-async def _fetch(office: Office, headers: dict[str, str]) -> bytes:
+async def _get(office: Office, path: str, headers: dict[str, str], **params: str) -> Any:
     office.client.cookies.clear()
     office.current = ""
-    response = await office.client.get("/api/bank/payment-orders", params={"format": "pain001"}, headers=headers)
+    return await office.client.get(path, params=params, headers=headers)
+
+
+async def _fetch(office: Office, headers: dict[str, str]) -> bytes:
+    response = await _get(office, "/api/bank/payment-orders", headers, format="pain001")
     assert response.status_code == 200, response.text
     return response.content
 
@@ -48,31 +57,99 @@ def _pain001_ids(content: bytes) -> tuple[str, str, list[str]]:
             [tx.findtext("p:PmtId/p:EndToEndId", namespaces=NS) for tx in root.iterfind(".//p:CdtTrfTxInf", NS)])
 
 
-async def test_the_same_orders_fetched_again_keep_their_msgid_and_new_orders_get_another(office, engine, schema):
+async def _two_people_paid_in_march(office: Office) -> None:
     faker = BeneficiaryFaker(seed=41)
     await office.import_people([person(faker, category="NCT_80"), person(faker, category="NCT_80")])
     await office.register_disbursement(VIETCOMBANK)
     assert (await office.fund(VIETCOMBANK, 10_000_000, "FT-FETCH-1")).status_code == 201
     await office.run_cycle("2026-03")
+
+
+async def test_each_order_comes_in_one_batch_and_a_lost_file_is_fetched_again_by_its_msgid(office, engine, schema):
+    await _two_people_paid_in_march(office)
     headers = await bank_key(engine, VIETCOMBANK)
 
     first = await _fetch(office, headers)
-    second = await _fetch(office, headers)
     schema.validate(first.decode("utf-8"))
-    schema.validate(second.decode("utf-8"))
     first_id, first_batch, first_refs = _pain001_ids(first)
-    second_id, _, second_refs = _pain001_ids(second)
-    assert MESSAGE_ID.fullmatch(first_id) and len(first_id) == 34
-    assert second_id == first_id and first_batch == first_id
-    assert len(first_refs) == 2 and second_refs == first_refs
+    assert MESSAGE_ID.fullmatch(first_id) and len(first_id) == 34 and first_batch == first_id
+    assert len(first_refs) == 2
+    # The same orders are not handed out again, in any format: an executed order not yet on a statement
+    # cannot come back in a second file under another MsgId.
+    again = await _get(office, "/api/bank/payment-orders", headers, format="pain001")
+    assert again.status_code == 404 and "Không có lệnh chi mới" in again.json()["detail"]
+    assert "/api/bank/payment-orders/batches" in again.json()["detail"]
+    assert (await _get(office, "/api/bank/payment-orders", headers)).json() == {
+        "message_id": None, "items": [], "total": 0, "page": 1, "page_size": 0}
 
-    await office.run_cycle("2026-04")  # two more orders at the bank, March's still open
-    third = await _fetch(office, headers)
-    schema.validate(third.decode("utf-8"))
-    third_id, _, third_refs = _pain001_ids(third)
-    assert len(third_refs) == 4 and set(first_refs) < set(third_refs)
-    assert MESSAGE_ID.fullmatch(third_id) and third_id != first_id
-    assert _pain001_ids(await _fetch(office, headers))[0] == third_id
+    await office.run_cycle("2026-04")  # two more orders at the bank, March's still open (not credited)
+    second = await _get(office, "/api/bank/payment-orders", headers)  # json this time
+    assert second.status_code == 200, second.text
+    body = second.json()
+    assert len(body["items"]) == 2 and not {i["reference"] for i in body["items"]} & set(first_refs)
+    assert {i["period"] for i in body["items"]} == {"2026-04"}
+    assert MESSAGE_ID.fullmatch(body["message_id"]) and body["message_id"] != first_id
+
+    listed = (await _get(office, "/api/bank/payment-orders/batches", headers)).json()
+    assert [(b["message_id"], b["orders"], b["total_amount"], b["still_open"]) for b in listed["items"]] == [
+        (body["message_id"], 2, 1_300_000, 2), (first_id, 2, 1_300_000, 2)]
+    # The lost March file, again: the same bytes (MsgId, creation time, orders).
+    lost = await _get(office, f"/api/bank/payment-orders/batches/{first_id}", headers)
+    assert lost.status_code == 200 and lost.content == first
+    as_csv = await _get(office, f"/api/bank/payment-orders/batches/{first_id}", headers, format="csv")
+    assert as_csv.status_code == 200 and all(ref in as_csv.text for ref in first_refs)
+
+
+async def test_a_bank_sees_only_its_own_batches_and_staff_cannot_fetch_orders(office, engine):
+    await _two_people_paid_in_march(office)
+    vietcombank, bidv = await bank_key(engine, VIETCOMBANK), await bank_key(engine, BIDV)
+    taken = (await _get(office, "/api/bank/payment-orders", vietcombank)).json()
+    assert len(taken["items"]) == 2
+    # BIDV has no orders, no batches, and cannot read Vietcombank's batch by its MsgId.
+    assert (await _get(office, "/api/bank/payment-orders", bidv)).json()["items"] == []
+    assert (await _get(office, "/api/bank/payment-orders/batches", bidv)).json() == {"items": [], "total": 0}
+    other = await _get(office, f"/api/bank/payment-orders/batches/{taken['message_id']}", bidv)
+    assert other.status_code == 404 and "Không có lô lệnh chi" in other.json()["detail"]
+    # Staff are not banks: the order fetch belongs to the bank's key (an officer has the run's files).
+    await office.be("lan.officer")
+    assert (await office.client.get("/api/bank/payment-orders")).status_code == 403
+    assert (await office.client.get("/api/bank/payment-orders/batches")).status_code == 403
+    for status in ("credited", "returned"):
+        listed = await _get(office, "/api/bank/payment-orders", vietcombank, status=status)
+        assert listed.status_code == 200 and listed.json()["items"] == []
+    refused = await _get(office, "/api/bank/payment-orders", vietcombank, status="credited", format="pain001")
+    assert refused.status_code == 400
+
+
+async def test_two_fetches_at_once_split_the_orders_and_the_database_refuses_an_order_in_two_batches(
+        office, engine):
+    await _two_people_paid_in_march(office)
+    first, second = (make_sessionmaker(engine)() for _ in range(2))
+    try:
+        taken = await take_new_orders(first, VIETCOMBANK, "key-1")
+        waiting = asyncio.ensure_future(take_new_orders(second, VIETCOMBANK, "key-2"))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # the second fetch waits for the first's transaction
+        await first.commit()
+        assert await waiting is None  # ... and then finds nothing new: no order in two files
+        await second.commit()
+    finally:
+        await first.close()
+        await second.close()
+    assert taken is not None and len(taken.orders) == 2
+    async with session_scope(engine) as session:
+        batch_id = await session.scalar(text("SELECT max(id) FROM payment_order_batch"))
+        payout_id = taken.orders[0].payout_id
+    with pytest.raises(IntegrityError, match="payment_order_batch_item_pkey"):
+        async with session_scope(engine) as session:
+            other = await session.scalar(text(
+                """INSERT INTO payment_order_batch (bank_bin, message_id, fetched_by, order_count, total_amount)
+                   VALUES ('970436', 'ANSINH-TEST-AGAIN', 'test', 1, 650000) RETURNING id"""))
+            await session.execute(text("INSERT INTO payment_order_batch_item VALUES (:p, :b)"),
+                                  {"p": payout_id, "b": other})
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with session_scope(engine) as session:
+            await session.execute(text("DELETE FROM payment_order_batch_item WHERE batch_id = :b"), {"b": batch_id})
 
 
 def test_bank_message_id_depends_on_the_set_of_orders_only():
