@@ -346,3 +346,32 @@ async def test_a_workbook_with_a_far_away_cell_is_refused_quickly(office, engine
     assert "column 16384 (at most 64)" in result.output and "Bảng tính quá lớn" in result.output
     assert await _count(engine, "SELECT count(*) FROM withdrawal") == 0
     assert await _count(engine, "SELECT count(*) FROM withdrawal_intake") == 0
+
+
+async def test_a_reused_account_number_is_the_open_accounts_person_and_a_closed_one_its_last_holder(world, engine):
+    """The intake finds each row's person among the bank's accounts with that number: the open one first,
+    else the latest closed one. C's number was closed and given to D's new account; A's was closed only."""
+    await credit_payouts(engine, [world.payouts[n] for n in "ACD"], T0)
+    reused, closed_only = world.people["C"].account_number, world.people["A"].account_number
+    async with session_scope(engine) as session:
+        await session.execute(text("UPDATE bank_account SET effective_to = current_date WHERE beneficiary_id = ANY(:b)"),
+                              {"b": [world.ids["A"], world.ids["C"], world.ids["D"]]})
+        await session.execute(text(
+            """INSERT INTO bank_account (beneficiary_id, bank_bin, account_number, holder_name, created_by)
+               SELECT id, '970436', :n, upper(fold_vietnamese(full_name)), 'test' FROM beneficiary WHERE id = :b"""),
+            {"n": reused, "b": world.ids["D"]})
+    response = await world.bank_post([
+        {"account_number": reused, "occurred_at": iso(T0 + timedelta(days=1)), "amount": AMOUNT, "channel": "atm",
+         "bank_ref": "REUSED-1"},
+        {"account_number": closed_only, "occurred_at": iso(T0 + timedelta(days=3)), "amount": AMOUNT,
+         "channel": "atm", "bank_ref": "CLOSED-1"}])
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 2 and response.json()["unknown_accounts"] == []
+    async with session_scope(engine) as session:
+        owners = dict((await session.execute(text(
+            "SELECT bank_reference, beneficiary_id::text FROM withdrawal WHERE bank_reference IN ('REUSED-1', 'CLOSED-1')"
+        ))).all())
+    assert owners == {"REUSED-1": world.ids["D"], "CLOSED-1": world.ids["A"]}
+    assert (await payout_of(engine, world.ids["D"], "2026-03"))["withdrawn_at"] == T0 + timedelta(days=1)
+    assert (await payout_of(engine, world.ids["A"], "2026-03"))["withdrawn_at"] == T0 + timedelta(days=3)
+    assert (await payout_of(engine, world.ids["C"], "2026-03"))["withdrawn_at"] is None
