@@ -91,7 +91,7 @@ _QUERY = """
      ORDER BY CASE WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 80 THEN 0
                    WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 70 THEN 1
                    WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 60 THEN 2 ELSE 3 END,
-              w.since, b.date_of_birth, b.full_name
+              w.since, b.date_of_birth, b.full_name, b.id
      LIMIT :limit
 """
 

@@ -38,9 +38,12 @@ class PayoutRun(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     computed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # pg_snapshot_xmin when compute / approval first read the registry (recheck.RUNNING_XMIN, migration 0025).
+    # When compute / approval first read the registry (recheck.registry_reading, migration 0025): the oldest
+    # transaction id then running, and the start of the oldest transaction then open.
     computed_xmin: Mapped[int | None] = mapped_column(BigInteger)
     approved_xmin: Mapped[int | None] = mapped_column(BigInteger)
+    computed_oldest: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_oldest: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

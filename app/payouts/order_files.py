@@ -54,7 +54,7 @@ _MONTH = re.compile(r"20\d\d-(0[1-9]|1[0-2])")
 _REFERENCE = re.compile(r"[A-Z0-9]{1,35}")
 _ACCOUNT = re.compile(r"[0-9A-Za-z]{1,34}")
 _BIN = re.compile(r"[0-9]{6}")
-_MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,34}")
+MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,34}")
 # ISO 20022 / SWIFT "Latin" character set, the one every bank accepts in names and remittance text.
 _ISO20022_LATIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-?:().,'+ ")
 _LETTERS_WITHOUT_DECOMPOSITION = str.maketrans({"đ": "d", "Đ": "D", "ð": "d", "Ð": "D"})
@@ -73,7 +73,7 @@ class PaymentBatchHeader:
     debtor_bank_name: str
 
     def __post_init__(self) -> None:
-        if not _MESSAGE_ID.fullmatch(self.message_id):
+        if not MESSAGE_ID.fullmatch(self.message_id):
             raise ValueError(f"message_id must be 1-35 characters of A-Z, a-z, 0-9 and '-', got {self.message_id!r}")
         if self.created_at.tzinfo is None or self.created_at.utcoffset() is None:
             raise ValueError("created_at must be timezone-aware")

@@ -375,14 +375,20 @@ def _order_file(batch: order_service.OrderBatch, bank_bin: str, file_format: str
                              f'attachment; filename="lenh-chi-{bank_bin}-{batch.header.message_id}.{extension}"'})
 
 
+NOTHING_NEW = ("Không có lệnh chi mới. Lô đã nhận trước đây tải lại tại /api/bank/payment-orders/batches",
+               "no new payment orders; batches fetched before are at /api/bank/payment-orders/batches")
+
+
 @get("/api/bank/payment-orders", guards=[requires(Role.bank)], tags=["bank"])
 async def bank_payment_orders(request: Request[Any, Any, Any], db_session: AsyncSession, status: str = "sent",
-                              format: str = "json") -> Response[Any]:  # noqa: A002 - the API's parameter name
+                              format: str = "json",  # noqa: A002 - the API's parameter name
+                              request_id: str | None = None) -> Response[Any]:
     """The calling bank's payment orders (its own BIN only): json, csv or pain001.
 
     ``status=sent`` (orders to execute): the orders no earlier fetch took, in a new batch whose MsgId the file
     carries; each order comes in one batch only. A lost file is fetched again by its MsgId
-    (``/api/bank/payment-orders/batches/{message_id}``). ``credited`` / ``returned``: lists, as JSON."""
+    (``/api/bank/payment-orders/batches/{message_id}``), or by repeating the fetch with the same
+    ``request_id`` (the bank's own id of the fetch). ``credited`` / ``returned``: lists, as JSON."""
     bank_bin, actor = _bank_of(request)
     if status not in ("sent", "credited", "returned"):
         raise Problem(400, bilingual("Trạng thái phải là sent, credited hoặc returned",
@@ -394,25 +400,29 @@ async def bank_payment_orders(request: Request[Any, Any, Any], db_session: Async
             raise Problem(400, bilingual("Chỉ lệnh chờ thực hiện (status=sent) có tệp lệnh chi",
                                          "only orders to execute (status=sent) come as an order file"))
         return Response(_orders_json(await order_service.bank_orders(db_session, bank_bin, status), None))
+    if request_id is not None and not 0 < len(request_id) <= 100:
+        raise Problem(400, bilingual("request_id dài từ 1 đến 100 ký tự", "request_id must be 1 to 100 characters"))
     try:
-        batch = await order_service.take_new_orders(db_session, bank_bin, actor)
+        batch = await order_service.take_new_orders(db_session, bank_bin, actor, request_id)
     except PayoutError as error:
         raise problem(error) from None
     if batch is None:
-        if format == "json":
-            return Response(_orders_json([], None))
-        raise Problem(404, bilingual(
-            "Không có lệnh chi mới. Lô đã nhận trước đây tải lại tại /api/bank/payment-orders/batches",
-            "no new payment orders; batches fetched before are at /api/bank/payment-orders/batches"))
+        if format == "json":  # an empty list, saying where the batches fetched before are
+            return Response({**_orders_json([], None), "detail": bilingual(*NOTHING_NEW)})
+        raise Problem(404, bilingual(*NOTHING_NEW))
     return _order_file(batch, bank_bin, format)
 
 
 @get("/api/bank/payment-orders/batches", guards=[requires(Role.bank)], tags=["bank"])
-async def bank_order_batches(request: Request[Any, Any, Any], db_session: AsyncSession) -> dict[str, Any]:
-    """The calling bank's order batches, newest first (MsgId, when, orders, total, how many still open)."""
+async def bank_order_batches(request: Request[Any, Any, Any], db_session: AsyncSession,
+                             limit: int = 100) -> dict[str, Any]:
+    """The calling bank's latest order batches, newest first (MsgId, when, orders, total, how many still open);
+    ``total``: all its batches."""
     bank_bin, _ = _bank_of(request)
-    items = await order_service.bank_batches(db_session, bank_bin)
-    return {"items": items, "total": len(items)}
+    if not 1 <= limit <= 1000:
+        raise Problem(400, bilingual("limit từ 1 đến 1000", "limit must be between 1 and 1000"))
+    items, total = await order_service.bank_batches(db_session, bank_bin, limit)
+    return {"items": items, "total": total}
 
 
 @get("/api/bank/payment-orders/batches/{message_id:str}", guards=[requires(Role.bank)], tags=["bank"])

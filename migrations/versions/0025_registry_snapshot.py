@@ -13,8 +13,12 @@ compute could not have seen only when ``xid_full(xmin) >= computed_xmin``; rows 
 before compute are left out, however recent their time. NULL (runs computed before this migration): the
 time window alone, as before.
 
-``xid_full`` widens a row's 32-bit ``xmin`` to the 64-bit transaction id (``xid8``) by the current epoch,
-right for any transaction of the last two billion — the rows looked at are minutes old.
+``computed_oldest`` / ``approved_oldest`` keep the start of the oldest transaction then open in the database
+(``pg_stat_activity.xact_start``): a transaction open for longer than the ten minutes writes rows timed
+before the window, so the window starts there instead (the transaction ids keep it cheap).
+
+``xid_full`` widens a row's 32-bit ``xmin`` to the 64-bit transaction id (``xid8``): the one nearest the
+current snapshot's ``xmax``, within two billion either side (a transaction's own id can lie above it).
 
 Revision ID: 0025
 Revises: 0024
@@ -32,11 +36,12 @@ depends_on = None
 def upgrade() -> None:
     execute_script(
         """
-        ALTER TABLE payout_run ADD COLUMN computed_xmin bigint, ADD COLUMN approved_xmin bigint;
+        ALTER TABLE payout_run ADD COLUMN computed_xmin bigint, ADD COLUMN approved_xmin bigint,
+                               ADD COLUMN computed_oldest timestamptz, ADD COLUMN approved_oldest timestamptz;
         CREATE FUNCTION xid_full(x xid) RETURNS bigint LANGUAGE sql STABLE PARALLEL SAFE AS $$
             SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint
-                   - ((pg_snapshot_xmax(pg_current_snapshot())::text::bigint - x::text::bigint) % 4294967296
-                      + 4294967296) % 4294967296
+                   + ((x::text::bigint - pg_snapshot_xmax(pg_current_snapshot())::text::bigint) % 4294967296
+                      + 4294967296 + 2147483648) % 4294967296 - 2147483648
         $$;
         """
     )
@@ -46,6 +51,7 @@ def downgrade() -> None:
     execute_script(
         """
         DROP FUNCTION xid_full(xid);
-        ALTER TABLE payout_run DROP COLUMN computed_xmin, DROP COLUMN approved_xmin;
+        ALTER TABLE payout_run DROP COLUMN computed_xmin, DROP COLUMN approved_xmin, DROP COLUMN computed_oldest,
+                               DROP COLUMN approved_oldest;
         """
     )

@@ -6,8 +6,9 @@ file under another MsgId: a bank that de-duplicated on MsgId alone would pay it 
 
 Now a fetch takes the bank's sent orders that no earlier fetch took into a new batch, whose MsgId the file
 carries; ``payment_order_batch_item.payout_id`` is the primary key, so the database refuses an order in
-two batches. A batch whose file was lost is fetched again, the same orders under the same MsgId, through
-``GET /api/bank/payment-orders/batches/{message_id}``. Both tables are append-only.
+two batches. A batch whose file was lost is fetched again, the same orders under the same header (MsgId,
+debtor account, dates), through ``GET /api/bank/payment-orders/batches/{message_id}``, or by repeating the
+fetch with the same ``request_id``. Both tables are append-only.
 
 Revision ID: 0026
 Revises: 0025
@@ -30,9 +31,16 @@ def upgrade() -> None:
             bank_bin varchar(6) NOT NULL REFERENCES bank (bin),
             message_id text NOT NULL UNIQUE CHECK (message_id ~ '^[A-Za-z0-9-]{1,35}$'),
             fetched_by text NOT NULL,
+            -- the bank's own id of the fetch: a retry with it gets this batch again
+            request_id text CHECK (char_length(request_id) BETWEEN 1 AND 100),
             created_at timestamptz NOT NULL DEFAULT now(),
             order_count integer NOT NULL CHECK (order_count > 0),
-            total_amount bigint NOT NULL CHECK (total_amount > 0)
+            total_amount bigint NOT NULL CHECK (total_amount > 0),
+            -- the file's header as handed out, so the file fetched again is the same
+            debtor_account_number text NOT NULL,
+            debtor_bank_name text NOT NULL,
+            requested_execution_date date NOT NULL,
+            CONSTRAINT uq_payment_order_batch_request UNIQUE (bank_bin, request_id)
         );
         CREATE INDEX ix_payment_order_batch_bank ON payment_order_batch (bank_bin, created_at);
         -- An order (a payout) is presented to its bank in one batch, once.

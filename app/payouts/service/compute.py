@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.audit.service import record
 from app.payouts.models import PayoutRun
-from app.payouts.service.recheck import RUNNING_XMIN
+from app.payouts.service.recheck import registry_reading
 from app.payouts.service.runs import (
     add_months,
     check_computable,
@@ -237,12 +237,13 @@ async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_fr
     # The registry as of now is what this run pays: approval re-checks the changes written since
     # (``recheck``): the time, and the oldest transaction still running (whose writes compute cannot see).
     # Stamped before the first read, kept from a first attempt when compute resumes.
-    xmin = await conn.scalar(text(f"SELECT {RUNNING_XMIN}"))
+    reading = await registry_reading(conn)
     await conn.execute(text(
         """UPDATE payout_run SET computed_at = coalesce(computed_at, statement_timestamp()),
-                  computed_xmin = CASE WHEN computed_at IS NULL THEN :xmin ELSE computed_xmin END
+                  computed_xmin = CASE WHEN computed_at IS NULL THEN :xmin ELSE computed_xmin END,
+                  computed_oldest = CASE WHEN computed_at IS NULL THEN :oldest ELSE computed_oldest END
             WHERE id = :run"""),
-        {"run": run_id, "xmin": xmin})
+        {"run": run_id, "xmin": reading.xmin, "oldest": reading.oldest})
     await conn.execute(text(staging.sql(
         """CREATE UNLOGGED TABLE {entitlement} (
                beneficiary_id uuid, enrolment_id bigint, benefit_group text, commune_code varchar(5),

@@ -33,7 +33,7 @@ from app.payouts.accounts import (
     payable_account,
 )
 from app.payouts.service.errors import Conflict
-from app.payouts.service.recheck import REGISTRY_MARGIN, RUNNING_XMIN, withhold_changed
+from app.payouts.service.recheck import changes_since, registry_reading, withhold_changed
 from app.payouts.service.runs import check_approvable, check_sendable, get_run, run_work_lock, set_progress
 from ledger.accounts import (
     AccountConflict,
@@ -226,16 +226,17 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
                 # withheld, in the transaction that approves the rest (a resumed approval finds them done).
                 assert run.computed_at is not None
                 # What send will re-check: writes of transactions still running now (before this reads).
-                approved_xmin = await session.scalar(text(f"SELECT {RUNNING_XMIN}"))
+                reading = await registry_reading(session)
                 withheld = await withhold_changed(session, run_id=run_id, programme=run.programme_code,
-                                                  since=run.computed_at - REGISTRY_MARGIN, actor=actor,
-                                                  step="approve", xmin=run.computed_xmin)
+                                                  since=changes_since(run.computed_at, run.computed_oldest),
+                                                  actor=actor, step="approve", xmin=run.computed_xmin)
                 # Approved and still approving in one commit: a crash before the postings are done leaves a
                 # run that send refuses and approve resumes (never an approved run without its postings).
                 await session.execute(text(
                     """UPDATE payout_run SET status = 'approved', approved_by = :actor, approved_at = now(),
-                              approved_xmin = :xmin, phase = 'approving'
-                        WHERE id = :run"""), {"actor": actor, "run": run_id, "xmin": approved_xmin})
+                              approved_xmin = :xmin, approved_oldest = :oldest, phase = 'approving'
+                        WHERE id = :run"""),
+                    {"actor": actor, "run": run_id, "xmin": reading.xmin, "oldest": reading.oldest})
                 await record(session, actor=actor, action="payout_run.approve", object_type="payout_run",
                              object_id=run_id,
                              after={"payouts": run.payout_count - len(withheld),
@@ -444,8 +445,8 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
             # Registry changes recorded after approval: those payouts are not sent, and their approval is
             # undone (release transfers), before the funding check counts what is left to send.
             assert run.approved_at is not None
-            await withhold_changed(session, run_id=run_id, programme=run.programme_code, since=run.approved_at - REGISTRY_MARGIN,
-                                   actor=actor, step="send", xmin=run.approved_xmin)
+            await withhold_changed(session, run_id=run_id, programme=run.programme_code, since=changes_since(run.approved_at, run.approved_oldest), actor=actor, step="send",
+                                   xmin=run.approved_xmin)
             # One send of a programme's runs checks its budget at a time, until its run is marked sending (from
             # then on its unsent payouts count as taken): two runs cannot both spend the same funding.
             await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.payouts.order_files import (
+    MESSAGE_ID,
     CashPayout,
     PaymentBatchHeader,
     PaymentOrder,
@@ -129,13 +130,21 @@ class OrderBatch:
     orders: list[PaymentOrder]
 
 
-async def take_new_orders(session: AsyncSession, bank_bin: str, actor: str) -> OrderBatch | None:
+async def take_new_orders(session: AsyncSession, bank_bin: str, actor: str,
+                          request_id: str | None = None) -> OrderBatch | None:
     """The bank's sent orders that no earlier fetch took, taken into a new batch (None: there are none).
 
     In the caller's transaction. Fetches of one bank take turns (an advisory lock), so two at once split the
-    orders; the batch item's primary key (the payout) refuses an order in two batches whatever happens."""
+    orders; the batch item's primary key (the payout) refuses an order in two batches whatever happens.
+    ``request_id`` (the bank's id of this fetch): a fetch repeated with it gets its batch again."""
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
                           {"key": f"payment_order_batch:{bank_bin}"})
+    if request_id is not None:
+        done = await session.scalar(text(
+            "SELECT message_id FROM payment_order_batch WHERE bank_bin = :bin AND request_id = :request"),
+            {"bin": bank_bin, "request": request_id})
+        if done is not None:
+            return await batch_again(session, bank_bin, done)
     rows = await session.execute(text(
         _ORDER_ROWS + """ WHERE p.bank_bin = :bin AND p.status = 'sent'
                             AND NOT EXISTS (SELECT 1 FROM payment_order_batch_item i WHERE i.payout_id = p.id)
@@ -145,10 +154,15 @@ async def take_new_orders(session: AsyncSession, bank_bin: str, actor: str) -> O
         return None
     header = await _header(session, bank_bin, bank_message_id(bank_bin, orders), datetime.now(UTC))
     batch_id = await session.scalar(text(
-        """INSERT INTO payment_order_batch (bank_bin, message_id, fetched_by, created_at, order_count, total_amount)
-           VALUES (:bin, :message_id, :actor, :created_at, :count, :total) RETURNING id"""),
-        {"bin": bank_bin, "message_id": header.message_id, "actor": actor, "created_at": header.created_at,
-         "count": len(orders), "total": sum(o.amount for o in orders)})
+        """INSERT INTO payment_order_batch (bank_bin, message_id, fetched_by, request_id, created_at, order_count,
+                                            total_amount, debtor_account_number, debtor_bank_name,
+                                            requested_execution_date)
+           VALUES (:bin, :message_id, :actor, :request, :created_at, :count, :total, :account, :bank_name,
+                   :execution) RETURNING id"""),
+        {"bin": bank_bin, "message_id": header.message_id, "actor": actor, "request": request_id,
+         "created_at": header.created_at, "count": len(orders), "total": sum(o.amount for o in orders),
+         "account": header.debtor_account_number, "bank_name": header.debtor_bank_name,
+         "execution": header.requested_execution_date})
     await session.execute(text(
         """INSERT INTO payment_order_batch_item (payout_id, batch_id)
            SELECT id, :batch FROM unnest(CAST(:ids AS uuid[])) AS t(id)"""),
@@ -158,32 +172,41 @@ async def take_new_orders(session: AsyncSession, bank_bin: str, actor: str) -> O
     return OrderBatch(header=header, orders=orders)
 
 
-async def bank_batches(session: AsyncSession, bank_bin: str, limit: int = 100) -> list[dict[str, Any]]:
-    """The bank's latest batches, newest first, with how many of their orders are still open (sent)."""
+async def bank_batches(session: AsyncSession, bank_bin: str, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
+    """The bank's latest ``limit`` batches, newest first, with how many of their orders are still open (sent);
+    and how many batches the bank has in all."""
     rows = await session.execute(text(
-        """SELECT b.message_id, b.created_at, b.fetched_by, b.order_count, b.total_amount,
+        """SELECT b.message_id, b.created_at, b.fetched_by, b.request_id, b.order_count, b.total_amount,
                   (SELECT count(*) FROM payment_order_batch_item i JOIN payout p ON p.id = i.payout_id
                     WHERE i.batch_id = b.id AND p.status = 'sent') AS still_open
              FROM payment_order_batch b WHERE b.bank_bin = :bin ORDER BY b.created_at DESC, b.id DESC
             LIMIT :limit"""), {"bin": bank_bin, "limit": limit})
-    return [{"message_id": r.message_id, "created_at": r.created_at.isoformat(), "fetched_by": r.fetched_by,
-             "orders": r.order_count, "total_amount": int(r.total_amount), "still_open": int(r.still_open)}
-            for r in rows]
+    items = [{"message_id": r.message_id, "created_at": r.created_at.isoformat(), "fetched_by": r.fetched_by,
+              "request_id": r.request_id, "orders": r.order_count, "total_amount": int(r.total_amount),
+              "still_open": int(r.still_open)} for r in rows]
+    total = await session.scalar(text("SELECT count(*) FROM payment_order_batch WHERE bank_bin = :bin"),
+                                 {"bin": bank_bin})
+    return items, int(total or 0)
 
 
 async def batch_again(session: AsyncSession, bank_bin: str, message_id: str) -> OrderBatch:
-    """A batch fetched before, again: the same orders under the same MsgId and creation time (only the bank's
-    own; another bank's is not found)."""
-    batch = (await session.execute(text(
-        "SELECT id, created_at FROM payment_order_batch WHERE message_id = :message_id AND bank_bin = :bin"),
-        {"message_id": message_id, "bin": bank_bin})).first()
-    if batch is None:
-        raise NotFound(f"Không có lô lệnh chi {message_id} của ngân hàng này",
-                       f"no payment order batch {message_id} of this bank")
+    """A batch fetched before, again: the same orders under the same header (MsgId, creation time, debtor
+    account, execution date) as handed out; only the bank's own (another bank's is not found)."""
+    batch = None
+    if MESSAGE_ID.fullmatch(message_id):
+        batch = (await session.execute(text(
+            """SELECT b.id, b.created_at, b.requested_execution_date, b.debtor_account_number, b.debtor_bank_name
+                 FROM payment_order_batch b WHERE b.message_id = :message_id AND b.bank_bin = :bin"""),
+            {"message_id": message_id, "bin": bank_bin})).first()
+    if batch is None:  # the id is not echoed: it may be anything a client sent
+        raise NotFound("Không có lô lệnh chi với mã này của ngân hàng", "no payment order batch of this bank with this id")
     rows = await session.execute(text(
         _ORDER_ROWS + """ JOIN payment_order_batch_item i ON i.payout_id = p.id
                           WHERE i.batch_id = :batch ORDER BY p.serial"""), {"batch": batch.id})
-    header = await _header(session, bank_bin, message_id, batch.created_at, created_at=batch.created_at)
+    header = PaymentBatchHeader(message_id=message_id, created_at=batch.created_at,
+                                requested_execution_date=batch.requested_execution_date, debtor_name=DEBTOR_NAME,
+                                debtor_account_number=batch.debtor_account_number, debtor_bank_bin=bank_bin,
+                                debtor_bank_name=batch.debtor_bank_name)
     return OrderBatch(header=header, orders=[_order(r) for r in rows])
 
 

@@ -33,7 +33,7 @@ from uuid import UUID
 
 import structlog
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.audit.service import record
 from app.payouts.accounts import expense_account, payable_account
@@ -61,15 +61,38 @@ WITHHOLD_REASONS = {
 # the person deceased) withhold a bank payout without ending an entitlement: its months stay owed, paid
 # once an officer has fixed the cause (compute holds the person until then).
 STEP_VI = {"approve": "khi duyệt", "send": "khi gửi ngân hàng"}
-# Changes are looked for from this long before the step's time: an event's recorded_at is its transaction's
-# start, so one that began before compute read the registry (or before approval) but committed after it
-# is still found. Looking at a few more people than needed costs nothing but their check.
+# Changes are looked for from before the step's time: an event's recorded_at is its transaction's start, so
+# one that began before compute read the registry (or before approval) but committed after it is still
+# found. The window opens at the start of the oldest transaction then open in the database (``oldest``,
+# ``pg_stat_activity``), and at least this long before the step.
 REGISTRY_MARGIN = timedelta(minutes=10)
-# ... but a row within those minutes is a change only when its transaction had not finished when the step
-# read the registry: its id is at or above the oldest transaction then running (migration 0025), stored on
-# the run as computed_xmin / approved_xmin. Taken before the step's first read: an earlier value only
-# widens the check.
-RUNNING_XMIN = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+# ... but a row within the window is a change only when its transaction had not finished when the step read
+# the registry: its id is at or above the oldest transaction then running (migration 0025), stored on the
+# run as computed_xmin / approved_xmin. Both are read before the step's first read of the registry: earlier
+# values only widen the check.
+_READING = text(
+    """SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
+              (SELECT min(xact_start) FROM pg_stat_activity
+                WHERE datname = current_database() AND xact_start IS NOT NULL) AS oldest""")
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryReading:
+    """Where a step's reading of the registry stood: what a later re-check must look at again."""
+
+    xmin: int
+    oldest: datetime | None  # the start of the oldest transaction then open (None: not visible)
+
+
+async def registry_reading(session: AsyncSession | AsyncConnection) -> RegistryReading:
+    """Read (before the step's first read of the registry) what its re-check will need."""
+    row = (await session.execute(_READING)).one()
+    return RegistryReading(xmin=int(row.xmin), oldest=row.oldest)
+
+
+def changes_since(step_at: datetime, oldest: datetime | None) -> datetime:
+    """Where a re-check's time window opens for a step taken at ``step_at``."""
+    return min(step_at, oldest or step_at) - REGISTRY_MARGIN
 
 # The run's scheduled payouts of people whose registry rows changed after :since (by a transaction at or
 # after :xmin, when known), or whose bank account a

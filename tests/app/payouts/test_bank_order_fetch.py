@@ -79,8 +79,9 @@ async def test_each_order_comes_in_one_batch_and_a_lost_file_is_fetched_again_by
     again = await _get(office, "/api/bank/payment-orders", headers, format="pain001")
     assert again.status_code == 404 and "Không có lệnh chi mới" in again.json()["detail"]
     assert "/api/bank/payment-orders/batches" in again.json()["detail"]
-    assert (await _get(office, "/api/bank/payment-orders", headers)).json() == {
-        "message_id": None, "items": [], "total": 0, "page": 1, "page_size": 0}
+    empty = (await _get(office, "/api/bank/payment-orders", headers)).json()
+    assert (empty["message_id"], empty["items"], empty["total"]) == (None, [], 0)
+    assert "/api/bank/payment-orders/batches" in empty["detail"]
 
     await office.run_cycle("2026-04")  # two more orders at the bank, March's still open (not credited)
     second = await _get(office, "/api/bank/payment-orders", headers)  # json this time
@@ -93,11 +94,32 @@ async def test_each_order_comes_in_one_batch_and_a_lost_file_is_fetched_again_by
     listed = (await _get(office, "/api/bank/payment-orders/batches", headers)).json()
     assert [(b["message_id"], b["orders"], b["total_amount"], b["still_open"]) for b in listed["items"]] == [
         (body["message_id"], 2, 1_300_000, 2), (first_id, 2, 1_300_000, 2)]
-    # The lost March file, again: the same bytes (MsgId, creation time, orders).
+    assert listed["total"] == 2
+    newest = (await _get(office, "/api/bank/payment-orders/batches", headers, limit="1")).json()
+    assert [b["message_id"] for b in newest["items"]] == [body["message_id"]] and newest["total"] == 2
+    # The lost March file, again: the same bytes (MsgId, creation time, orders, and the debtor account it
+    # named, though the bank's disbursement account has changed since).
+    await office.register_disbursement(VIETCOMBANK, account_number="0011009999999")
     lost = await _get(office, f"/api/bank/payment-orders/batches/{first_id}", headers)
     assert lost.status_code == 200 and lost.content == first
     as_csv = await _get(office, f"/api/bank/payment-orders/batches/{first_id}", headers, format="csv")
     assert as_csv.status_code == 200 and all(ref in as_csv.text for ref in first_refs)
+
+
+async def test_a_fetch_repeated_with_its_request_id_gets_its_batch_again(office, engine):
+    """A response lost on the way: the bank repeats the fetch with the same request_id and gets the same
+    batch, not an empty one (and not the orders of a later run)."""
+    await _two_people_paid_in_march(office)
+    headers = await bank_key(engine, VIETCOMBANK)
+    first = await _get(office, "/api/bank/payment-orders", headers, format="pain001", request_id="VCB-20260310-1")
+    assert first.status_code == 200, first.text
+    await office.run_cycle("2026-04")
+    again = await _get(office, "/api/bank/payment-orders", headers, format="pain001", request_id="VCB-20260310-1")
+    assert again.status_code == 200 and again.content == first.content
+    other = (await _get(office, "/api/bank/payment-orders", headers, request_id="VCB-20260310-2")).json()
+    assert len(other["items"]) == 2 and {i["period"] for i in other["items"]} == {"2026-04"}
+    too_long = await _get(office, "/api/bank/payment-orders", headers, request_id="x" * 101)
+    assert too_long.status_code == 400
 
 
 async def test_a_bank_sees_only_its_own_batches_and_staff_cannot_fetch_orders(office, engine):
@@ -110,6 +132,9 @@ async def test_a_bank_sees_only_its_own_batches_and_staff_cannot_fetch_orders(of
     assert (await _get(office, "/api/bank/payment-orders/batches", bidv)).json() == {"items": [], "total": 0}
     other = await _get(office, f"/api/bank/payment-orders/batches/{taken['message_id']}", bidv)
     assert other.status_code == 404 and "Không có lô lệnh chi" in other.json()["detail"]
+    for odd in ("%00abc", "x" * 2000, "ANSINH-970436-%27%3B"):  # not a MsgId: not found, and not echoed
+        response = await _get(office, f"/api/bank/payment-orders/batches/{odd}", vietcombank)
+        assert response.status_code == 404 and "x" * 50 not in response.text and "abc" not in response.text
     # Staff are not banks: the order fetch belongs to the bank's key (an officer has the run's files).
     await office.be("lan.officer")
     assert (await office.client.get("/api/bank/payment-orders")).status_code == 403
@@ -143,8 +168,10 @@ async def test_two_fetches_at_once_split_the_orders_and_the_database_refuses_an_
     with pytest.raises(IntegrityError, match="payment_order_batch_item_pkey"):
         async with session_scope(engine) as session:
             other = await session.scalar(text(
-                """INSERT INTO payment_order_batch (bank_bin, message_id, fetched_by, order_count, total_amount)
-                   VALUES ('970436', 'ANSINH-TEST-AGAIN', 'test', 1, 650000) RETURNING id"""))
+                """INSERT INTO payment_order_batch (bank_bin, message_id, fetched_by, order_count, total_amount,
+                                                   debtor_account_number, debtor_bank_name, requested_execution_date)
+                   VALUES ('970436', 'ANSINH-TEST-AGAIN', 'test', 1, 650000, '0011004455667', 'Vietcombank',
+                           current_date) RETURNING id"""))
             await session.execute(text("INSERT INTO payment_order_batch_item VALUES (:p, :b)"),
                                   {"p": payout_id, "b": other})
     with pytest.raises(DBAPIError, match="append-only"):

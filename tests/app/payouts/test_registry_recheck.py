@@ -6,7 +6,8 @@ after approval, sending holds the payout back and posts the release that undoes 
 
 from __future__ import annotations
 
-from datetime import date
+import asyncio
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from sqlalchemy import event, text
 
 from app.database import make_sessionmaker, session_scope
 from app.payouts.service import orders as order_service
+from app.payouts.service import recheck
 from app.payouts.service.ledger_steps import approve_run, payout_transfer_id
 from app.payouts.service.recheck import REGISTRY_MARGIN, changed_payouts
 from app.registry.fake import BeneficiaryFaker
@@ -308,12 +310,15 @@ async def test_people_enrolled_minutes_before_compute_are_not_re_checked_at_appr
 
 
 async def test_a_death_written_by_a_transaction_begun_before_compute_and_committed_after_it_is_withheld(
-        office, engine):
+        office, engine, monkeypatch):
     """The case the time window is for: the death's recorded_at is its transaction's start, before compute,
-    but it committed after compute read the registry. Its transaction id is above compute's xmin."""
+    but it committed after compute read the registry. Its transaction id is above compute's xmin; and the
+    transaction was open longer than the margin (here 1 s), so the window opens at its start."""
+    monkeypatch.setattr(recheck, "REGISTRY_MARGIN", timedelta(seconds=1))
     world = await _world(office)
     async with make_sessionmaker(engine)() as slow:
         began = await slow.scalar(text("SELECT pg_current_xact_id()::text::bigint"))  # an import, still running
+        await asyncio.sleep(2)
         april = await _computed(office)
         await record_event(slow, UUID(world["victim_id"]), EventIn(kind="deceased", effective_on=date(2026, 3, 20)), None)
         await slow.commit()
@@ -322,7 +327,7 @@ async def test_a_death_written_by_a_transaction_begun_before_compute_and_committ
             """SELECT r.computed_at, r.computed_xmin, e.recorded_at FROM payout_run r, beneficiary_event e
                 WHERE r.id = :run AND e.beneficiary_id = :b AND e.kind = 'deceased'"""),
             {"run": april["id"], "b": world["victim_id"]})).one()
-    assert recorded_at < computed_at and computed_xmin <= began
+    assert recorded_at < computed_at - timedelta(seconds=1.5) and computed_xmin <= began
     approved = await _step(office, april["id"], "approve")
     assert approved["withheld_count"] == 1
     assert [w["beneficiary_id"] for w in approved["withheld"]] == [world["victim_id"]]
@@ -372,3 +377,20 @@ async def test_a_cash_payout_of_someone_moved_within_the_province_is_withheld_an
     assert [(str(r.beneficiary_id), r.commune_code, int(r.amount), r.months) for r in paid] == [
         (mover_id, HANOI_B, 650_000, [date.today().replace(day=1)])]
     assert (await _step(office, supplementary["id"], "approve"))["withheld_count"] == 0
+
+
+async def test_xid_full_widens_old_rows_and_the_transactions_own_rows_above_its_snapshot(engine):
+    """A row's 32-bit xmin becomes the 64-bit id nearest the snapshot: an older row's is below the snapshot's
+    xmax, and a row this transaction wrote after its snapshot was taken (REPEATABLE READ) above it."""
+    async with engine.connect() as conn:
+        await conn.execute(text("CREATE TEMP TABLE xid_probe (n int)"))
+        await conn.execute(text("INSERT INTO xid_probe VALUES (1)"))
+        await conn.commit()
+        await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        xmax = await conn.scalar(text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"))
+        await conn.execute(text("INSERT INTO xid_probe VALUES (2)"))
+        own = await conn.scalar(text("SELECT pg_current_xact_id()::text::bigint"))
+        rows = dict((await conn.execute(text("SELECT n, xid_full(xmin) FROM xid_probe"))).all())
+        await conn.rollback()
+    assert own >= xmax and rows[2] == own
+    assert 0 < rows[1] < xmax
