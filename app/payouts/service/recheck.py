@@ -73,7 +73,8 @@ REGISTRY_MARGIN = timedelta(minutes=10)
 _READING = text(
     """SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
               (SELECT min(xact_start) FROM pg_stat_activity
-                WHERE datname = current_database() AND xact_start IS NOT NULL) AS oldest""")
+                WHERE datname = current_database() AND backend_type = 'client backend'
+                  AND xact_start IS NOT NULL) AS oldest""")
 
 
 @dataclass(frozen=True, slots=True)
