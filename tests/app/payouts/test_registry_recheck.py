@@ -82,6 +82,21 @@ async def _step(office: Office, run_id: str, step: str) -> dict[str, Any]:
     return response.json()
 
 
+async def _approve_seeing_statements(engine, run_id: str) -> list[str]:  # noqa: ANN001
+    """Approve the run; the SQL statements approval sent."""
+    statements: list[str] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", remember)
+    try:
+        await approve_run(engine, UUID(run_id), actor="minh.approver")
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", remember)
+    return statements
+
+
 async def _order_references(engine, run_id: str) -> set[str]:
     async with session_scope(engine) as session:
         _, orders = await order_service.run_orders(session, UUID(run_id), VIETCOMBANK)
@@ -216,16 +231,7 @@ async def test_run_where_nobody_changed_is_approved_and_sent_as_before_with_one_
     april = await _computed(office)
     payouts = await _payouts(office, april["id"])
     # A change to someone outside the run's people, recorded after compute, changes nothing either.
-    statements: list[str] = []
-
-    def remember(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
-        statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", remember)
-    try:
-        await approve_run(engine, UUID(april["id"]), actor="minh.approver")
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", remember)
+    statements = await _approve_seeing_statements(engine, april["id"])
     # The re-check is the one statement that reads the registry's changes; no entitlement is re-evaluated.
     assert sum("beneficiary_event" in s for s in statements) == 1
     assert not any("entitlements_for_month" in s for s in statements)
@@ -292,16 +298,7 @@ async def test_people_enrolled_minutes_before_compute_are_not_re_checked_at_appr
         # The time window alone takes both people (enrolled and recorded within it); the transaction ids none.
         assert len(await changed_payouts(session, UUID(april["id"]), "TGXH", since)) == 2
         assert await changed_payouts(session, UUID(april["id"]), "TGXH", since, run.computed_xmin) == {}
-    statements: list[str] = []
-
-    def remember(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
-        statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", remember)
-    try:
-        await approve_run(engine, UUID(april["id"]), actor="minh.approver")
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", remember)
+    statements = await _approve_seeing_statements(engine, april["id"])
     assert not any("entitlements_for_month" in s for s in statements)
     async with session_scope(engine) as session:
         approved_xmin = await session.scalar(text("SELECT approved_xmin FROM payout_run WHERE id = :run"),
