@@ -328,6 +328,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "runs.record_funding": {"vi": "Ghi nhận tiền cấp", "en": "Record funding"},
     "runs.by_bank": {"vi": "Theo ngân hàng", "en": "By bank"},
     "runs.orders": {"vi": "Tệp lệnh chi", "en": "Order files"},
+    "runs.fetched": {"vi": "Ngân hàng đã nhận lệnh", "en": "Fetched by the bank"},
     "runs.cash_list": {"vi": "Danh sách chi tiền mặt", "en": "Cash handover list"},
     "runs.by_commune": {"vi": "Theo xã/phường", "en": "By commune"},
     "runs.commune": {"vi": "Xã/phường", "en": "Commune"},

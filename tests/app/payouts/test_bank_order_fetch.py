@@ -57,19 +57,32 @@ def _pain001_ids(content: bytes) -> tuple[str, str, list[str]]:
             [tx.findtext("p:PmtId/p:EndToEndId", namespaces=NS) for tx in root.iterfind(".//p:CdtTrfTxInf", NS)])
 
 
-async def _two_people_paid_in_march(office: Office) -> None:
+async def _two_people_paid_in_march(office: Office) -> str:
+    """The March run's id: two orders sent to Vietcombank."""
     faker = BeneficiaryFaker(seed=41)
     await office.import_people([person(faker, category="NCT_80"), person(faker, category="NCT_80")])
     await office.register_disbursement(VIETCOMBANK)
     assert (await office.fund(VIETCOMBANK, 10_000_000, "FT-FETCH-1")).status_code == 201
-    await office.run_cycle("2026-03")
+    return (await office.run_cycle("2026-03"))["id"]
+
+
+async def _fetched(office: Office, run_id: str) -> list[tuple[str, int, int]]:
+    """(bank, orders, fetched by the bank) of the run, as the officer reads them."""
+    await office.be("lan.officer")
+    detail = (await office.client.get(f"/api/payout-runs/{run_id}")).json()
+    return [(b["bank_bin"], b["count"], b["fetched"]) for b in detail["by_bank"]]
 
 
 async def test_each_order_comes_in_one_batch_and_a_lost_file_is_fetched_again_by_its_msgid(office, engine, schema):
-    await _two_people_paid_in_march(office)
+    march = await _two_people_paid_in_march(office)
     headers = await bank_key(engine, VIETCOMBANK)
+    assert await _fetched(office, march) == [(VIETCOMBANK, 2, 0)]
 
     first = await _fetch(office, headers)
+    # The officer sees that the bank has taken the run's orders (run detail, API and page).
+    assert await _fetched(office, march) == [(VIETCOMBANK, 2, 2)]
+    page = await office.client.get(f"/payout-runs/{march}")
+    assert page.status_code == 200 and "Ngân hàng đã nhận lệnh" in page.text and "2 / 2" in page.text
     schema.validate(first.decode("utf-8"))
     first_id, first_batch, first_refs = _pain001_ids(first)
     assert MESSAGE_ID.fullmatch(first_id) and len(first_id) == 34 and first_batch == first_id
