@@ -365,14 +365,18 @@ def _orders_json(orders: Sequence[PaymentOrder], message_id: str | None) -> dict
 
 
 def _order_file(batch: order_service.OrderBatch, bank_bin: str, file_format: str) -> Response[Any]:
+    """The batch as JSON or a file; ``more`` (JSON) / ``X-More-Orders`` (file): fetch again for the rest."""
+    more = "true" if batch.more else "false"
     if file_format == "json":
-        return Response(_orders_json(batch.orders, batch.header.message_id))
+        return Response({**_orders_json(batch.orders, batch.header.message_id), "more": batch.more},
+                        headers={"X-More-Orders": more})
     if file_format not in ("csv", "pain001"):
         raise Problem(400, bilingual("Định dạng phải là json, csv hoặc pain001", "format must be json, csv or pain001"))
     media_type, extension = order_service.ORDER_FORMATS[file_format]
     return Response(order_service.render_orders(batch.header, batch.orders, file_format), media_type=media_type,
                     headers={"Content-Disposition":
-                             f'attachment; filename="lenh-chi-{bank_bin}-{batch.header.message_id}.{extension}"'})
+                             f'attachment; filename="lenh-chi-{bank_bin}-{batch.header.message_id}.{extension}"',
+                             "X-More-Orders": more})
 
 
 NOTHING_NEW = ("Không có lệnh chi mới. Lô đã nhận trước đây tải lại tại /api/bank/payment-orders/batches",
@@ -382,28 +386,34 @@ NOTHING_NEW = ("Không có lệnh chi mới. Lô đã nhận trước đây tả
 @get("/api/bank/payment-orders", guards=[requires(Role.bank)], tags=["bank"])
 async def bank_payment_orders(request: Request[Any, Any, Any], db_session: AsyncSession, status: str = "sent",
                               format: str = "json",  # noqa: A002 - the API's parameter name
-                              request_id: str | None = None) -> Response[Any]:
+                              request_id: str | None = None,
+                              limit: int = order_service.BATCH_ORDERS) -> Response[Any]:
     """The calling bank's payment orders (its own BIN only): json, csv or pain001.
 
     ``status=sent`` (orders to execute): the orders no earlier fetch took, in a new batch whose MsgId the file
     carries; each order comes in one batch only. A lost file is fetched again by its MsgId
     (``/api/bank/payment-orders/batches/{message_id}``), or by repeating the fetch with the same
-    ``request_id`` (the bank's own id of the fetch). ``credited`` / ``returned``: lists, as JSON."""
+    ``request_id`` (the bank's own id of the fetch). A batch holds at most ``limit`` orders (50,000 by
+    default, 100,000 at most); ``more`` says whether to fetch again. ``credited`` / ``returned``: the latest
+    ``limit``, as JSON."""
     bank_bin, actor = _bank_of(request)
     if status not in ("sent", "credited", "returned"):
         raise Problem(400, bilingual("Trạng thái phải là sent, credited hoặc returned",
                                      "status must be sent, credited or returned"))
     if format not in ("json", "csv", "pain001"):
         raise Problem(400, bilingual("Định dạng phải là json, csv hoặc pain001", "format must be json, csv or pain001"))
+    if not 1 <= limit <= order_service.MAX_BATCH_ORDERS:
+        raise Problem(400, bilingual(f"limit từ 1 đến {order_service.MAX_BATCH_ORDERS:,}".replace(",", "."),
+                                     f"limit must be between 1 and {order_service.MAX_BATCH_ORDERS:,}"))
     if status != "sent":
         if format != "json":
             raise Problem(400, bilingual("Chỉ lệnh chờ thực hiện (status=sent) có tệp lệnh chi",
                                          "only orders to execute (status=sent) come as an order file"))
-        return Response(_orders_json(await order_service.bank_orders(db_session, bank_bin, status), None))
+        return Response(_orders_json(await order_service.bank_orders(db_session, bank_bin, status, limit), None))
     if request_id is not None and not 0 < len(request_id) <= 100:
         raise Problem(400, bilingual("request_id dài từ 1 đến 100 ký tự", "request_id must be 1 to 100 characters"))
     try:
-        batch = await order_service.take_new_orders(db_session, bank_bin, actor, request_id)
+        batch = await order_service.take_new_orders(db_session, bank_bin, actor, request_id, limit)
     except PayoutError as error:
         raise problem(error) from None
     if batch is None:

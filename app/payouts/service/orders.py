@@ -115,10 +115,12 @@ def bank_message_id(bank_bin: str, orders: Sequence[PaymentOrder]) -> str:
     return f"ANSINH-{bank_bin}-{digest[:20].upper()}"
 
 
-async def bank_orders(session: AsyncSession, bank_bin: str, status: str) -> list[PaymentOrder]:
-    """A bank's payouts in one status (credited, returned; sent: see ``take_new_orders``), across runs."""
-    rows = await session.execute(text(_ORDER_ROWS + " WHERE p.bank_bin = :bin AND p.status = :status ORDER BY p.serial"),
-                                 {"bin": bank_bin, "status": status})
+async def bank_orders(session: AsyncSession, bank_bin: str, status: str, limit: int) -> list[PaymentOrder]:
+    """A bank's latest ``limit`` payouts in one status (credited, returned; sent: see ``take_new_orders``),
+    across runs, newest first."""
+    rows = await session.execute(text(
+        _ORDER_ROWS + " WHERE p.bank_bin = :bin AND p.status = :status ORDER BY p.serial DESC LIMIT :limit"),
+        {"bin": bank_bin, "status": status, "limit": limit})
     return [_order(r) for r in rows]
 
 
@@ -128,11 +130,17 @@ class OrderBatch:
 
     header: PaymentBatchHeader
     orders: list[PaymentOrder]
+    more: bool = False  # (a new batch) the bank has sent orders no batch has taken yet: fetch again
 
 
-async def take_new_orders(session: AsyncSession, bank_bin: str, actor: str,
-                          request_id: str | None = None) -> OrderBatch | None:
-    """The bank's sent orders that no earlier fetch took, taken into a new batch (None: there are none).
+# Orders in one batch, by default and at most: a file a bank's system takes in one go, built in memory here.
+BATCH_ORDERS, MAX_BATCH_ORDERS = 50_000, 100_000
+
+
+async def take_new_orders(session: AsyncSession, bank_bin: str, actor: str, request_id: str | None = None,
+                          limit: int = BATCH_ORDERS) -> OrderBatch | None:
+    """The bank's first ``limit`` sent orders (by serial) that no earlier fetch took, taken into a new batch
+    (None: there are none).
 
     In the caller's transaction. Fetches of one bank take turns (an advisory lock), so two at once split the
     orders; the batch item's primary key (the payout) refuses an order in two batches whatever happens.
@@ -148,10 +156,12 @@ async def take_new_orders(session: AsyncSession, bank_bin: str, actor: str,
     rows = await session.execute(text(
         _ORDER_ROWS + """ WHERE p.bank_bin = :bin AND p.status = 'sent'
                             AND NOT EXISTS (SELECT 1 FROM payment_order_batch_item i WHERE i.payout_id = p.id)
-                          ORDER BY p.serial"""), {"bin": bank_bin})  # noqa: S608 - constant fragments
+                          ORDER BY p.serial LIMIT :limit"""), {"bin": bank_bin, "limit": limit + 1})  # noqa: S608
     orders = [_order(r) for r in rows]
     if not orders:
         return None
+    more = len(orders) > limit
+    del orders[limit:]
     header = await _header(session, bank_bin, bank_message_id(bank_bin, orders), datetime.now(UTC))
     batch_id = await session.scalar(text(
         """INSERT INTO payment_order_batch (bank_bin, message_id, fetched_by, request_id, created_at, order_count,
@@ -168,8 +178,8 @@ async def take_new_orders(session: AsyncSession, bank_bin: str, actor: str,
            SELECT id, :batch FROM unnest(CAST(:ids AS uuid[])) AS t(id)"""),
         {"batch": batch_id, "ids": [o.payout_id for o in orders]})
     log.info("payment_order_batch_taken", bank=bank_bin, message_id=header.message_id, orders=len(orders),
-             actor=actor)
-    return OrderBatch(header=header, orders=orders)
+             actor=actor, more=more)
+    return OrderBatch(header=header, orders=orders, more=more)
 
 
 async def bank_batches(session: AsyncSession, bank_bin: str, limit: int = 100) -> tuple[list[dict[str, Any]], int]:

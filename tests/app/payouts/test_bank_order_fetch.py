@@ -135,6 +135,22 @@ async def test_a_fetch_repeated_with_its_request_id_gets_its_batch_again(office,
     assert too_long.status_code == 400
 
 
+async def test_a_batch_holds_at_most_limit_orders_and_says_when_there_are_more(office, engine):
+    await _two_people_paid_in_march(office)
+    headers = await bank_key(engine, VIETCOMBANK)
+    first = await _get(office, "/api/bank/payment-orders", headers, format="pain001", limit="1")
+    assert first.status_code == 200 and first.headers["X-More-Orders"] == "true"
+    assert len(_pain001_ids(first.content)[2]) == 1
+    second = await _get(office, "/api/bank/payment-orders", headers, limit="1")
+    body = second.json()
+    assert len(body["items"]) == 1 and body["more"] is False and second.headers["X-More-Orders"] == "false"
+    assert body["items"][0]["reference"] not in _pain001_ids(first.content)[2]
+    assert (await _get(office, "/api/bank/payment-orders", headers, format="csv")).status_code == 404
+    for bad in ("0", "100001", "-5"):
+        refused = await _get(office, "/api/bank/payment-orders", headers, limit=bad)
+        assert refused.status_code == 400 and "limit" in refused.json()["detail"]
+
+
 async def test_a_bank_sees_only_its_own_batches_and_staff_cannot_fetch_orders(office, engine):
     await _two_people_paid_in_march(office)
     vietcombank, bidv = await bank_key(engine, VIETCOMBANK), await bank_key(engine, BIDV)
