@@ -198,7 +198,8 @@ async def _start(conn: AsyncConnection, run_id: UUID, actor: str) -> tuple[str, 
         await session.execute(text(
             """UPDATE payout_run SET status = 'computing', prepared_by = :actor,
                       computed_at = CASE WHEN status = 'computing' THEN computed_at END,
-                      computed_xmin = CASE WHEN status = 'computing' THEN computed_xmin END
+                      computed_xmin = CASE WHEN status = 'computing' THEN computed_xmin END,
+                      computed_oldest = CASE WHEN status = 'computing' THEN computed_oldest END
                 WHERE id = :run"""),
             {"actor": actor, "run": run_id})
         await record(session, actor=actor, action="payout_run.compute", object_type="payout_run", object_id=run_id,

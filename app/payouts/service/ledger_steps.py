@@ -445,7 +445,8 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
             # Registry changes recorded after approval: those payouts are not sent, and their approval is
             # undone (release transfers), before the funding check counts what is left to send.
             assert run.approved_at is not None
-            await withhold_changed(session, run_id=run_id, programme=run.programme_code, since=changes_since(run.approved_at, run.approved_oldest), actor=actor, step="send",
+            await withhold_changed(session, run_id=run_id, programme=run.programme_code,
+                                   since=changes_since(run.approved_at, run.approved_oldest), actor=actor, step="send",
                                    xmin=run.approved_xmin)
             # One send of a programme's runs checks its budget at a time, until its run is marked sending (from
             # then on its unsent payouts count as taken): two runs cannot both spend the same funding.
