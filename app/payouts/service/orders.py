@@ -66,8 +66,7 @@ def _cash(row: Any) -> CashPayout:
         period=format_period(row.period), address=row.address or "")
 
 
-async def _header(session: AsyncSession, bank_bin: str, message_id: str, execution: datetime,
-                  created_at: datetime | None = None) -> PaymentBatchHeader:
+async def _header(session: AsyncSession, bank_bin: str, message_id: str, execution: datetime) -> PaymentBatchHeader:
     row = (await session.execute(text(
         """SELECT b.short_name, d.account_number FROM bank b
              LEFT JOIN disbursement_account d ON d.bank_bin = b.bin AND d.closed_at IS NULL
@@ -77,7 +76,7 @@ async def _header(session: AsyncSession, bank_bin: str, message_id: str, executi
     if row.account_number is None:
         raise PayoutError("Ngân hàng chưa có tài khoản chi được đăng ký",
                           "the bank has no registered disbursement account")
-    return PaymentBatchHeader(message_id=message_id[:35], created_at=created_at or datetime.now(UTC),
+    return PaymentBatchHeader(message_id=message_id[:35], created_at=datetime.now(UTC),
                               requested_execution_date=execution.date(), debtor_name=DEBTOR_NAME,
                               debtor_account_number=row.account_number, debtor_bank_bin=bank_bin,
                               debtor_bank_name=row.short_name)
