@@ -27,6 +27,7 @@ from app.memory import cyclic_gc_paused
 from app.payouts.accounts import bank_disbursement_account, payable_account
 from app.payouts.references import parse_reference
 from app.payouts.service.ledger_steps import payout_transfer_id
+from app.payouts.service.usage import tracking_usage
 from ledger.accounts import ensure_accounts
 from ledger.driver import driver_connection
 from ledger.schemas import APPLIED_RESULTS, TransferKind
@@ -520,12 +521,13 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
         if int(updated.split()[-1]) != len(credited):
             raise RuntimeError("a payout to credit was no longer sent")
     if returned:
-        updated = await driver.execute(
+        # A returned payout gives its amount back to its programme's funding (programme_usage).
+        changed = await driver.fetchval(tracking_usage(
             """UPDATE payout p SET status = 'returned', returned_at = u.at, return_reason = u.reason
                  FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS u(id, at, reason)
-                WHERE p.id = u.id AND p.id = ANY($1::uuid[]) AND p.status IN ('sent', 'credited')""",
+                WHERE p.id = u.id AND p.id = ANY($1::uuid[]) AND p.status IN ('sent', 'credited')""", "gave_back"),
             [r[0] for r in returned], [r[1] for r in returned], [r[2] for r in returned])
-        if int(updated.split()[-1]) != len(returned):
+        if changed != len(returned):
             raise RuntimeError("a payout to return was neither sent nor credited")
     await driver.copy_records_to_table("statement_match", records=matches,
                                        columns=("payout_id", "effect", "line_id", "rule", "transfer_id"))

@@ -23,6 +23,7 @@ from app.database import session_scope
 from app.payouts.accounts import commune_cash_account, expense_account, payable_account
 from app.payouts.service.errors import Conflict, NotFound, PayoutError
 from app.payouts.service.ledger_steps import payout_transfer_id
+from app.payouts.service.usage import tracking_usage
 from ledger.accounts import ensure_accounts
 from ledger.driver import driver_connection
 from ledger.schemas import APPLIED_RESULTS, TransferKind, TransferResult
@@ -166,9 +167,10 @@ async def return_cash(session: AsyncSession, payout: Any, *, reason: str | None,
     refused = sorted({str(result) for result in results if result not in APPLIED_RESULTS})
     if refused:
         raise Conflict(f"Sổ cái từ chối: {', '.join(refused)}", f"the ledger refused the cash return: {refused}")
-    await session.execute(text(
-        """UPDATE payout SET status = 'returned', returned_at = now(), return_reason = :reason
-            WHERE id = :payout AND status = 'sent'"""), {"reason": reason, "payout": payout.id})
+    # The cash gives its amount back to the programme's funding at the commune (programme_usage).
+    await session.execute(text(tracking_usage(
+        """UPDATE payout p SET status = 'returned', returned_at = now(), return_reason = :reason
+            WHERE p.id = :payout AND p.status = 'sent'""", "gave_back")), {"reason": reason, "payout": payout.id})
     released = await session.execute(text(
         """UPDATE payout_month SET released_at = now(), released_by = :actor
             WHERE payout_id = :payout AND released_at IS NULL"""), {"actor": actor, "payout": payout.id})

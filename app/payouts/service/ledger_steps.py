@@ -34,6 +34,7 @@ from app.payouts.accounts import (
 )
 from app.payouts.service.errors import Conflict
 from app.payouts.service.recheck import changes_since, registry_reading, withhold_changed
+from app.payouts.service.usage import tracking_usage
 from app.payouts.service.runs import check_approvable, check_sendable, get_run, run_work_lock, set_progress
 from ledger.accounts import (
     AccountConflict,
@@ -291,8 +292,9 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
 # plays the bank's part for cash payouts: what P may use at commune C is the funding recorded for P at C
 # (``cash:commune:C`` ← ``funding:P``) minus what P's cash payouts took there (sent; a cash return gives it
 # back), counted the same way. One aggregate query: the run's scheduled payouts by bank and by commune (one
-# pass), and P's earlier payouts at those banks and communes, read run by run (payout's run index) from
-# the runs that have sent anything, keyed the same way; the bank's pooled disbursement account
+# pass); what P's payouts took at those banks and communes, as ``programme_usage`` keeps it (migration 0027:
+# not summed again from every payout P ever sent), plus the scheduled payouts of P's other runs being sent,
+# read run by run (payout's run index), keyed the same way; the bank's pooled disbursement account
 # (all programmes, pending included) must hold the money as well. The commune's cash account carries no
 # limit (accounts made before this check had paid out unfunded cash, and limits never change): this check is
 # what keeps it from paying out more than it was given.
@@ -311,14 +313,20 @@ _SHORTFALL_QUERY = text(
                         WHERE (f.bank_bin IS NOT NULL, coalesce(f.bank_bin, f.commune_code))
                               IN (SELECT by_bank, place FROM run_needs)
                         GROUP BY 1, 2),
-            used AS (SELECT p.channel = 'bank' AS by_bank, {_PLACE} AS place, sum(p.amount)::bigint AS used
-                       FROM payout_run r JOIN this_run t ON r.programme_code = t.programme_code
-                       JOIN payout p ON p.run_id = r.id
-                      WHERE r.status IN ('sending', 'sent', 'settled', 'closed') AND p.channel IN ('bank', 'cash')
-                        AND (p.channel = 'bank', {_PLACE}) IN (SELECT by_bank, place FROM run_needs)
-                        AND (p.status IN ('sent', 'credited')
-                             OR (p.status = 'scheduled' AND r.status = 'sending' AND r.id <> :run))
-                      GROUP BY 1, 2)
+            -- taken: sent or credited, kept per programme and place by triggers on payout (migration 0027)
+            taken AS (SELECT u.by_bank, u.place, u.used
+                        FROM programme_usage u JOIN this_run t ON u.programme_code = t.programme_code
+                       WHERE (u.by_bank, u.place) IN (SELECT by_bank, place FROM run_needs)),
+            -- and what the programme's other runs being sent still have to send (few runs, while they send)
+            sending AS (SELECT p.channel = 'bank' AS by_bank, {_PLACE} AS place, sum(p.amount)::bigint AS used
+                          FROM payout_run r JOIN this_run t ON r.programme_code = t.programme_code
+                          JOIN payout p ON p.run_id = r.id
+                         WHERE r.status = 'sending' AND r.id <> :run AND p.status = 'scheduled'
+                           AND p.channel IN ('bank', 'cash')
+                           AND (p.channel = 'bank', {_PLACE}) IN (SELECT by_bank, place FROM run_needs)
+                         GROUP BY 1, 2),
+            used AS (SELECT by_bank, place, sum(used)::bigint AS used
+                       FROM (SELECT * FROM taken UNION ALL SELECT * FROM sending) x GROUP BY 1, 2)
      SELECT n.by_bank, n.place, coalesce(b.short_name, c.name) AS name, t.programme_code, n.needed,
             coalesce(f.funded, 0)::bigint AS funded, coalesce(u.used, 0)::bigint AS used,
             CASE WHEN n.by_bank THEN coalesce(a.debits_posted - a.credits_posted - a.credits_pending, 0)
@@ -328,7 +336,10 @@ _SHORTFALL_QUERY = text(
        LEFT JOIN commune c ON NOT n.by_bank AND c.code = n.place
        LEFT JOIN funded f ON (f.by_bank, f.place) = (n.by_bank, n.place)
        LEFT JOIN used u ON (u.by_bank, u.place) = (n.by_bank, n.place)
-       LEFT JOIN ledger_account a ON n.by_bank AND a.code = :account_prefix || n.place || :account_suffix
+       -- one lookup by code per bank (a join would hash every ledger account)
+       LEFT JOIN LATERAL (SELECT a.debits_posted, a.credits_posted, a.credits_pending FROM ledger_account a
+                           WHERE n.by_bank AND a.code = :account_prefix || n.place || :account_suffix OFFSET 0) a
+         ON true
       ORDER BY 1 DESC, 2""")  # noqa: S608 - a constant fragment
 _ACCOUNT_PREFIX, _ACCOUNT_SUFFIX = bank_disbursement_account("{bin}").code.split("{bin}")
 
@@ -497,10 +508,11 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
                 # chunk's last]: a range, not an id list (a list is compared element by element per row).
                 started.append(time.perf_counter())
                 chunk_range = {"run": run_id, "low": rows[0]["id"], "high": rows[-1]["id"]}
-                await session.execute(text(
-                    """UPDATE payout SET status = 'sent', sent_at = coalesce(:sent_at, now())
-                        WHERE run_id = :run AND status = 'scheduled' AND id BETWEEN :low AND :high"""),
-                    {**chunk_range, "sent_at": sent_at})
+                # What the payouts take from their programme's funding is kept with them (programme_usage).
+                await session.execute(text(tracking_usage(
+                    """UPDATE payout p SET status = 'sent', sent_at = coalesce(:sent_at, now())
+                        WHERE p.run_id = :run AND p.status = 'scheduled' AND p.id BETWEEN :low AND :high""",
+                    "took")), {**chunk_range, "sent_at": sent_at})
                 # Cash sent to the commune has reached the person: their withdrawals (handovers recorded,
                 # even before) are allocated to it now, in the same transaction, like a bank's credit.
                 await prepare_changes(session)

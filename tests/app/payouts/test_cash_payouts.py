@@ -22,7 +22,7 @@ from ledger.accounts import ensure_accounts
 from ledger.schemas import TransferKind, TransferResult
 from ledger.service import create_transfer_arrays
 from tests.support.actors import add_user
-from tests.support.ledger import totals
+from tests.support.ledger import totals, usage_by_place
 from tests.support.processes import base_env, run_cli
 from tests.support.world import CAO_BANG_COMMUNE, HANOI_COMMUNE, VIETCOMBANK, Office, person
 
@@ -298,4 +298,10 @@ async def test_cash_the_commune_gives_back_is_returned_and_paid_again_once(offic
         commune_funding = await session.scalar(text(
             "SELECT count(*) FROM funding WHERE commune_code = :c AND reference LIKE 'TM-%'"), {"c": HANOI_COMMUNE})
     assert commune_funding == 2  # March's and April's shortfalls; the returned cash counted towards April's
+    async with session_scope(engine) as session:
+        kept, summed = await usage_by_place(session)
+    # Cash: March's two payouts less the one given back, then April's three months (March paid again);
+    # the bank: the banked person's two months.
+    assert kept == summed == {("TGXH", False, HANOI_COMMUNE): (2 - 1 + 3) * TGXH_HANOI,
+                              ("TGXH", True, VIETCOMBANK): 2 * TGXH_HANOI}
     await _verified(office)

@@ -15,7 +15,7 @@ from app.registry.fake import BeneficiaryFaker, FakePerson
 from ledger import verify_ledger
 from reconciliation.writers import write_camt053
 from tests.app.reconciliation_api.world import as_bank, debit, returned, sent_payouts, statement, upload
-from tests.support.ledger import totals
+from tests.support.ledger import totals, usage_by_place
 from tests.support.world import HANOI_COMMUNE, VIETCOMBANK, Office, person
 
 TGXH_AMOUNT = 650_000  # NCT_80 in Hà Nội: 650,000 × 1.0
@@ -136,6 +136,9 @@ async def test_money_returned_on_tgxh_payouts_is_tgxh_s_to_send_again(office, en
             "WHERE r.period = DATE '2026-03-01'"))
         assert statuses == ["returned"]
         assert await bank_shortfalls(session, april) == []
+        # Both returns gave their amounts back to what TGXH took at the bank.
+        kept, summed = await usage_by_place(session)
+        assert kept == summed == {}
 
     await office.be("lan.officer")
     sent = await office.post(f"/api/payout-runs/{april}/send")
@@ -146,6 +149,8 @@ async def test_money_returned_on_tgxh_payouts_is_tgxh_s_to_send_again(office, en
         # one no longer reserved; April's two payouts reserved.
         assert await totals(session, BANK_ACCOUNT) == (
             2 * TGXH_AMOUNT + 5_000_000 + TGXH_AMOUNT, TGXH_AMOUNT, 0, 2 * TGXH_AMOUNT)
+        kept, summed = await usage_by_place(session)
+        assert kept == summed == {("TGXH", True, VIETCOMBANK): 2 * TGXH_AMOUNT}
         report = await verify_ledger(session)
     assert report.ok, report.problems
 
@@ -184,4 +189,7 @@ async def test_two_sends_of_one_programme_at_once_cannot_both_spend_one_budget(o
         report = await verify_ledger(session)
     assert sorted(statuses.values()) == ["approved", "sent"]
     assert sent <= max(needed)  # never more than TGXH's own funding
+    async with session_scope(engine) as session:
+        kept, summed = await usage_by_place(session)
+    assert kept == summed == {("TGXH", True, VIETCOMBANK): sent}
     assert report.ok, report.problems
