@@ -34,8 +34,8 @@ from app.payouts.accounts import (
 )
 from app.payouts.service.errors import Conflict
 from app.payouts.service.recheck import changes_since, registry_reading, withhold_changed
-from app.payouts.service.usage import tracking_usage
 from app.payouts.service.runs import check_approvable, check_sendable, get_run, run_work_lock, set_progress
+from app.payouts.service.usage import tracking_usage
 from ledger.accounts import (
     AccountConflict,
     account_conflicts,

@@ -28,7 +28,7 @@ _TOOK = f"""INSERT INTO programme_usage AS u (programme_code, by_bank, place, us
             ON CONFLICT (programme_code, by_bank, place) DO UPDATE SET used = u.used + excluded.used"""
 # What was taken is there to give back (the CHECK keeps it from going below zero).
 _GAVE_BACK = f"""UPDATE programme_usage u SET used = u.used - s.amount FROM ({_SUMS}) s
-                  WHERE (u.programme_code, u.by_bank, u.place) = (s.programme_code, s.by_bank, s.place)"""
+                  WHERE (u.programme_code, u.by_bank, u.place) = (s.programme_code, s.by_bank, s.place)"""  # noqa: S608
 
 
 def tracking_usage(update: str, change: Literal["took", "gave_back"]) -> str:
