@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import structlog
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
@@ -24,6 +25,8 @@ from app.payouts.schemas import (
     CashReturnInput,
     FundingInput,
     FundingOutput,
+    FundingReversal,
+    FundingReversalInput,
     Progress,
     RunInput,
     RunOutput,
@@ -32,7 +35,7 @@ from app.payouts.service import orders as order_service
 from app.payouts.service.cash import cash_payout, return_cash
 from app.payouts.service.compute import compute_run, compute_size
 from app.payouts.service.errors import PayoutError, RunStateConflict
-from app.payouts.service.funding import record_funding
+from app.payouts.service.funding import record_funding, reverse_funding
 from app.payouts.service.history import list_payouts
 from app.payouts.service.ledger_steps import approve_run, funding_shortfalls, send_run, shortfall_conflict
 from app.payouts.service.runs import (
@@ -349,6 +352,60 @@ async def record_funding_route(request: Request[Any, Any, Any], db_session: Asyn
         status_code=201 if created else 200)
 
 
+_FUNDING_COLUMNS = """f.id, f.bank_bin, f.commune_code, f.programme_code, f.amount, f.reference, f.value_date,
+    f.recorded_by, f.recorded_at, v.reason, v.reversed_by, v.reversed_at, v.transfer_id"""
+
+
+def _funding_output(row: Any) -> FundingOutput:
+    reversal = None if row.reversed_at is None else FundingReversal(
+        reason=row.reason, reversed_by=row.reversed_by, reversed_at=row.reversed_at, transfer_id=row.transfer_id)
+    return FundingOutput(id=row.id, bank_bin=row.bank_bin, commune_code=row.commune_code, programme=row.programme_code,
+                         amount=row.amount, reference=row.reference, value_date=row.value_date,
+                         recorded_by=row.recorded_by, recorded_at=row.recorded_at, created=False, reversal=reversal)
+
+
+@get("/api/funding", guards=[requires(Role.officer, Role.auditor)], tags=["payouts"])
+async def list_funding(request: Request[Any, Any, Any], db_session: AsyncSession, programme: str | None = None,
+                       bank_bin: str | None = None, commune_code: str | None = None,
+                       limit: int = 100) -> dict[str, Any]:
+    """Funding entries, newest first, with their reversal if any; a commune's cash only within the caller's
+    provinces (a bank's disbursement account serves every province)."""
+    if not 1 <= limit <= 1000:
+        raise Problem(400, bilingual("limit phải từ 1 đến 1000", "limit must be between 1 and 1000"))
+    principal = current_principal(request)
+    assert principal is not None  # the guard let a signed-in officer or auditor through
+    _, provinces = scope_of(principal)
+    rows = await db_session.execute(text(
+        f"""SELECT {_FUNDING_COLUMNS} FROM funding f LEFT JOIN funding_reversal v ON v.funding_id = f.id
+             WHERE (CAST(:programme AS text) IS NULL OR f.programme_code = :programme)
+               AND (CAST(:bank AS text) IS NULL OR f.bank_bin = :bank)
+               AND (CAST(:commune AS text) IS NULL OR f.commune_code = :commune)
+               AND (f.commune_code IS NULL OR CAST(:provinces AS text[]) IS NULL
+                    OR (SELECT c.province_code FROM commune c WHERE c.code = f.commune_code) = ANY(:provinces))
+             ORDER BY f.recorded_at DESC, f.id LIMIT :limit"""),  # noqa: S608 - constant columns
+        {"programme": programme, "bank": bank_bin, "commune": commune_code, "limit": limit,
+         "provinces": list(provinces) if provinces is not None else None})
+    return {"items": [msgspec.to_builtins(_funding_output(r)) for r in rows]}
+
+
+@post("/api/funding/{funding_id:uuid}/reverse", guards=[requires(Role.officer)], tags=["payouts"], status_code=200)
+async def reverse_funding_route(request: Request[Any, Any, Any], db_session: AsyncSession, funding_id: UUID,
+                                data: FundingReversalInput) -> FundingOutput:
+    """Take back a funding entry recorded by mistake (a reversing ledger transfer; the entry stays, marked).
+    409 when already reversed, confirmed by a bank statement, or already used by the programme's payouts."""
+    commune = await db_session.scalar(text("SELECT commune_code FROM funding WHERE id = :id"), {"id": funding_id})
+    if commune is not None:
+        await check_commune_scope(request, db_session, commune)
+    try:
+        await reverse_funding(db_session, funding_id, reason=data.reason, actor=_actor(request))
+    except PayoutError as error:
+        raise problem(error) from None
+    row = (await db_session.execute(text(
+        f"""SELECT {_FUNDING_COLUMNS} FROM funding f LEFT JOIN funding_reversal v ON v.funding_id = f.id
+             WHERE f.id = :id"""), {"id": funding_id})).one()  # noqa: S608 - constant columns
+    return _funding_output(row)
+
+
 def _bank_of(request: Request[Any, Any, Any]) -> tuple[str, str]:
     """(the calling bank's BIN, the key's name) of a bank API request."""
     principal = current_principal(request)
@@ -447,5 +504,5 @@ async def bank_order_batch(request: Request[Any, Any, Any], db_session: AsyncSes
     return _order_file(batch, bank_bin, format)
 
 
-route_handlers = [PayoutRunController, record_funding_route, bank_payment_orders, bank_order_batches,
+route_handlers = [PayoutRunController, record_funding_route, list_funding, reverse_funding_route, bank_payment_orders, bank_order_batches,
                   bank_order_batch]

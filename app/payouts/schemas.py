@@ -94,6 +94,15 @@ class FundingInput(msgspec.Struct):
     commune_code: str | None = None
 
 
+class FundingReversal(msgspec.Struct):
+    """How a funding entry recorded by mistake was taken back (a new ledger transfer; the entry stays)."""
+
+    reason: str
+    reversed_by: str
+    reversed_at: datetime
+    transfer_id: UUID
+
+
 class FundingOutput(msgspec.Struct):
     id: UUID
     bank_bin: str | None
@@ -105,6 +114,13 @@ class FundingOutput(msgspec.Struct):
     recorded_by: str
     recorded_at: datetime
     created: bool
+    reversal: FundingReversal | None = None
+
+
+class FundingReversalInput(msgspec.Struct):
+    """Why the funding entry is taken back (recorded at the wrong bank, the wrong amount, twice, ...)."""
+
+    reason: str
 
 
 class CashReturnInput(msgspec.Struct):

@@ -338,6 +338,7 @@ async def load_candidates(session: AsyncSession, bank_bin: str, lines: tuple[Sta
             """SELECT f.id, f.amount, f.reference, f.value_date FROM funding f
                 WHERE f.bank_bin = :bank AND f.amount = ANY(:amounts)
                   AND NOT EXISTS (SELECT 1 FROM statement_line l WHERE l.funding_id = f.id)
+                  AND NOT EXISTS (SELECT 1 FROM funding_reversal v WHERE v.funding_id = f.id)
                 ORDER BY f.value_date, f.id"""),
             {"bank": bank_bin, "amounts": sorted({line.amount for line in unreferenced_credits})})
         candidates.fundings = [FundingCandidate(id=r.id, amount=r.amount, reference=r.reference,

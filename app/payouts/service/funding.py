@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
@@ -14,12 +15,15 @@ from app.audit.service import record
 from app.payouts.accounts import bank_disbursement_account, commune_cash_account, funding_account
 from app.payouts.models import Funding
 from app.payouts.service.errors import Conflict, NotFound, PayoutError
+from app.payouts.service.ledger_steps import funding_lock_key
 from ledger.accounts import ensure_accounts
 from ledger.schemas import APPLIED_RESULTS, TransferKind
-from ledger.service import create_transfer_arrays
+from ledger.service import create_transfer_arrays, lock_ledger
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 FUNDING_NAMESPACE = uuid.UUID("0b9e3a52-1f5d-4f7e-8d0c-2a6b7c8d9e10")
+# One entry's largest amount: a thousand trillion đồng (the ledger's balances are bigint; migration 0028).
+MAX_FUNDING = 10**15
 
 
 def funding_transfer_id(reference: str, *, bank_bin: str | None = None, commune_code: str | None = None) -> uuid.UUID:
@@ -42,6 +46,14 @@ async def record_funding(session: AsyncSession, *, programme: str, amount: int, 
                           "give exactly one of bank_bin (a bank) or commune_code (a commune's cash)")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise PayoutError("Số tiền phải là số nguyên đồng dương", "amount must be a positive whole number of đồng")
+    if amount > MAX_FUNDING:
+        raise PayoutError(f"Số tiền một lần cấp không được quá {MAX_FUNDING:,} đồng".replace(",", "."),
+                          f"one funding entry cannot exceed {MAX_FUNDING:,} đồng")
+    today = datetime.now(VIETNAM).date()
+    if value_date > today:
+        raise PayoutError(f"Ngày có tiền ({value_date:%d/%m/%Y}) không được sau hôm nay ({today:%d/%m/%Y}): chỉ ghi "
+                          f"khoản kinh phí đã về tài khoản",
+                          f"the value date {value_date} is after today ({today}): record budget that has arrived")
     reference = reference.strip()
     if not reference:
         raise PayoutError("Thiếu số tham chiếu của khoản cấp tiền", "the funding's reference is required")
@@ -84,3 +96,89 @@ async def record_funding(session: AsyncSession, *, programme: str, amount: int, 
                  after={"bank_bin": bank_bin, "commune_code": commune_code, "programme": programme, "amount": amount,
                         "reference": reference, "value_date": value_date})
     return funding, True
+
+
+async def reverse_funding(session: AsyncSession, funding_id: uuid.UUID, *, reason: str | None,
+                          actor: str) -> tuple[Funding, dict[str, Any]]:
+    """Take back a funding entry recorded by mistake: a reversing ledger transfer (``funding:P`` ← the bank's
+    disbursement account or the commune's cash) and a ``funding_reversal`` row; the funding stays as it was.
+
+    409 when it was reversed already, when a bank statement confirmed it (the money did arrive), or when the
+    programme's payouts have taken the money (what is left of its budget there, or in the bank's pooled
+    account, is less than the amount). Serialised with send's budget check (the programme's lock)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise PayoutError("Cần ghi lý do hủy khoản cấp kinh phí", "a reason is required to reverse a funding entry")
+    if len(reason) > 500:
+        raise PayoutError("Lý do quá dài (tối đa 500 ký tự)", "the reason is too long (500 characters at most)")
+    await lock_ledger(session)  # the ledger's lock first, as every writer to it
+    funding = await session.get(Funding, funding_id)
+    if funding is None:
+        raise NotFound("Không có khoản cấp kinh phí này", "no such funding entry")
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                          {"key": funding_lock_key(funding.programme_code)})
+    state = (await session.execute(text(
+        """SELECT (SELECT reversed_at FROM funding_reversal WHERE funding_id = f.id) AS reversed_at,
+                  EXISTS (SELECT 1 FROM statement_line l WHERE l.funding_id = f.id) AS confirmed
+             FROM funding f WHERE f.id = :id"""), {"id": funding_id})).one()
+    if state.reversed_at is not None:
+        raise Conflict(f"Khoản cấp kinh phí {funding.reference} đã được hủy lúc "
+                       f"{state.reversed_at.astimezone(VIETNAM):%H:%M %d/%m/%Y}",
+                       f"funding {funding.reference} was already reversed")
+    if state.confirmed:
+        raise Conflict(f"Sao kê của ngân hàng đã xác nhận khoản {funding.reference} về tài khoản: không hủy được "
+                       f"(nếu sai số tiền, hãy ghi một khoản điều chỉnh khác)",
+                       f"a bank statement confirmed funding {funding.reference} arrived: it cannot be reversed")
+    left = await _budget_left(session, funding)
+    if left < funding.amount:
+        raise Conflict(
+            f"Không hủy được khoản {funding.reference}: kinh phí {funding.programme_code} tại đây chỉ còn "
+            f"{left:,} đồng chưa dùng, ít hơn {funding.amount:,} đồng".replace(",", "."),
+            f"cannot reverse funding {funding.reference}: only {left} đồng of {funding.programme_code}'s budget "
+            f"there is unused, less than {funding.amount}", available=left)
+    holder = bank_disbursement_account(funding.bank_bin) if funding.bank_bin is not None \
+        else commune_cash_account(funding.commune_code or "")
+    budget = funding_account(funding.programme_code)
+    ids = await ensure_accounts(session, [holder, budget])
+    transfer_id = uuid.uuid5(FUNDING_NAMESPACE, f"reversal:{funding.id}")
+    results = await create_transfer_arrays(
+        session, ids=[transfer_id], code="funding.reversal", kind=TransferKind.single,
+        debit_account_ids=[ids[budget.code]], credit_account_ids=[ids[holder.code]], amounts=[funding.amount],
+        references=[funding.reference[:64]])
+    if results[0] not in APPLIED_RESULTS:
+        raise Conflict(f"Sổ cái từ chối hủy khoản cấp kinh phí: {results[0]} (tài khoản chi không còn đủ tiền)",
+                       f"the ledger refused the reversal: {results[0]}")
+    reversed_at = await session.scalar(text(
+        """INSERT INTO funding_reversal (funding_id, reason, reversed_by, transfer_id)
+           VALUES (:id, :reason, :actor, :transfer) RETURNING reversed_at"""),
+        {"id": funding.id, "reason": reason, "actor": actor, "transfer": transfer_id})
+    reversal = {"reason": reason, "reversed_by": actor, "reversed_at": reversed_at, "transfer_id": transfer_id}
+    await record(session, actor=actor, action="funding.reverse", object_type="funding", object_id=funding.id,
+                 before={"amount": funding.amount, "reference": funding.reference},
+                 after={"reversed": True, "reason": reason, "transfer_id": transfer_id})
+    return funding, reversal
+
+
+async def _budget_left(session: AsyncSession, funding: Funding) -> int:
+    """What the funding's programme has not used at the funding's bank or commune: its funding there (not
+    reversed) less what its payouts took (``programme_usage``) and what its runs being sent still send; at a
+    bank, no more than the pooled disbursement account holds (pending included)."""
+    by_bank = funding.bank_bin is not None
+    place = funding.bank_bin if by_bank else funding.commune_code
+    row = (await session.execute(text(
+        """SELECT (SELECT coalesce(sum(f.amount), 0) FROM funding f
+                    WHERE f.programme_code = :programme AND coalesce(f.bank_bin, f.commune_code) = :place
+                      AND (f.bank_bin IS NOT NULL) = :by_bank
+                      AND NOT EXISTS (SELECT 1 FROM funding_reversal v WHERE v.funding_id = f.id))::bigint AS funded,
+                  (SELECT coalesce(sum(u.used), 0) FROM programme_usage u
+                    WHERE u.programme_code = :programme AND u.by_bank = :by_bank AND u.place = :place)::bigint
+                  + (SELECT coalesce(sum(p.amount), 0) FROM payout_run r JOIN payout p ON p.run_id = r.id
+                      WHERE r.programme_code = :programme AND r.status = 'sending' AND p.status = 'scheduled'
+                        AND p.channel = CASE WHEN :by_bank THEN 'bank' ELSE 'cash' END
+                        AND CASE WHEN :by_bank THEN p.bank_bin ELSE p.commune_code END = :place)::bigint AS used,
+                  (SELECT a.debits_posted - a.credits_posted - a.credits_pending FROM ledger_account a
+                    WHERE :by_bank AND a.code = :account) AS pooled"""),
+        {"programme": funding.programme_code, "place": place, "by_bank": by_bank,
+         "account": bank_disbursement_account(place or "").code})).one()
+    left = int(row.funded) - int(row.used)
+    return min(left, int(row.pooled)) if row.pooled is not None else left

@@ -312,6 +312,7 @@ _SHORTFALL_QUERY = text(
                          FROM funding f JOIN this_run t ON f.programme_code = t.programme_code
                         WHERE (f.bank_bin IS NOT NULL, coalesce(f.bank_bin, f.commune_code))
                               IN (SELECT by_bank, place FROM run_needs)
+                          AND NOT EXISTS (SELECT 1 FROM funding_reversal v WHERE v.funding_id = f.id)
                         GROUP BY 1, 2),
             -- taken: sent or credited, kept per programme and place by triggers on payout (migration 0027)
             taken AS (SELECT u.by_bank, u.place, u.used
@@ -434,7 +435,7 @@ def shortfall_conflict(shortfalls: Shortfalls | list[dict[str, Any]]) -> Conflic
                     f"insufficient funding for programme {programme} at: {'; '.join(en_parts)}", **extra)
 
 
-def _funding_lock_key(programme: str) -> int:
+def funding_lock_key(programme: str) -> int:
     return int.from_bytes(sha1(b"programme_funding:" + programme.encode()).digest()[:8], "big", signed=True)
 
 
@@ -462,7 +463,7 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
             # One send of a programme's runs checks its budget at a time, until its run is marked sending (from
             # then on its unsent payouts count as taken): two runs cannot both spend the same funding.
             await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                                  {"key": _funding_lock_key(run.programme_code)})
+                                  {"key": funding_lock_key(run.programme_code)})
             shortfalls = await funding_shortfalls(session, run_id)
             if shortfalls:
                 raise shortfall_conflict(shortfalls)
