@@ -281,6 +281,11 @@ async def withhold_changed(session: AsyncSession, *, run_id: UUID, programme: st
             WHERE payout_id = ANY(:ids) AND released_at IS NULL"""), {"actor": actor, "ids": ids})
     if step == "send":
         await _release(session, programme, withheld)
+    # The run's count and total are of the payouts it pays: a withheld one no longer counts.
+    await session.execute(text(
+        """UPDATE payout_run SET payout_count = payout_count - :count, total_amount = total_amount - :amount
+            WHERE id = :run"""),
+        {"run": run_id, "count": len(withheld), "amount": sum(w.amount for w in withheld)})
     await record(session, actor=actor, action="payout_run.withhold", object_type="payout_run", object_id=run_id,
                  after={"step": step, "since": since, "withheld": [w.as_dict() for w in withheld],
                         "count": len(withheld), "amount": sum(w.amount for w in withheld)})

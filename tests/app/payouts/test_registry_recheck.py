@@ -128,6 +128,9 @@ async def test_change_after_compute_withholds_at_approval_and_months_still_owed_
     assert [(r["bank_bin"], r["count"], r["amount"]) for r in approved["by_bank"]] == [
         (VIETCOMBANK, 1, alive_payout["amount"])]
     assert [(r["count"], r["amount"]) for r in approved["by_commune"]] == [(1, alive_payout["amount"])]
+    # The run's count and total are what it pays, as its tables say (the computed ones counted the withheld).
+    assert (april["count"], april["total_amount"]) == (2, victim_payout["amount"] + alive_payout["amount"])
+    assert (approved["count"], approved["total_amount"]) == (1, alive_payout["amount"])
     detail = (await office.client.get(f"/api/payout-runs/{april['id']}")).json()
     assert detail["withheld"] == approved["withheld"]
     page = await office.client.get(f"/payout-runs/{april['id']}")
