@@ -61,6 +61,10 @@ LINE_COPY_COLUMNS = ("statement_id", "line_no", "bank_bin", "booking_date", "val
 
 
 ALREADY_IMPORTED = "Tệp này đã được nhập trước đó; không ghi nhận gì thêm / this file was already imported; nothing new was applied"
+REUSED_ID_VI = ("Mã sao kê {ids} đã được nhập trước đó với nội dung khác tệp này; không dòng nào của tệp được ghi "
+                "nhận. Nếu đây là sao kê điều chỉnh, ngân hàng cần gửi với mã sao kê mới; tệp đã được lưu lại")
+REUSED_ID_EN = ("statement id {ids} was imported before with content other than this file's; none of its lines "
+                "were applied. A corrected statement needs a new statement id; the file was kept")
 
 
 @dataclass
@@ -76,6 +80,7 @@ class ImportOutcome:
     total_errors: int = 0
     lines: list[dict[str, Any]] = field(default_factory=list)  # dry run: what each line would do
     dry_run: bool = False  # asked for a dry run (an already imported file is "existing" either way)
+    content_differs: bool = False  # existing: the statement ids were imported before, from another file
 
     @property
     def statement_id(self) -> str | None:
@@ -92,7 +97,8 @@ class ImportOutcome:
                                 "already_imported": self.kind == "existing",
                                 **self.totals(), "statements": self.statements}
         if self.kind == "existing":
-            body["message"] = ALREADY_IMPORTED
+            body["message"] = f"{self.message_vi} / {self.message_en}" if self.content_differs else ALREADY_IMPORTED
+            body["content_differs"] = self.content_differs
         if self.kind == "dry_run":
             body["results"] = self.lines
         return body
@@ -128,6 +134,20 @@ async def _store_upload(session: AsyncSession, *, bank_bin: str, filename: str |
          "rejection": msgspec.json.encode(rejection).decode() if rejection else None, "actor": actor})
     assert upload_id is not None
     return upload_id
+
+
+async def _same_statement(session: AsyncSession, bank_bin: str, key: str, statement: Statement) -> bool:
+    """Whether the statement imported under ``key`` has this statement's balances, line count and totals (the
+    same statement, perhaps from a file of another format)."""
+    credits = sum(line.amount for line in statement.lines if line.amount > 0)
+    debits = -sum(line.amount for line in statement.lines if line.amount < 0)
+    same = await session.scalar(text(
+        """SELECT opening_balance = :opening AND closing_balance = :closing AND line_count = :lines
+                  AND credit_total = :credits AND debit_total = :debits
+             FROM bank_statement WHERE bank_bin = :bank AND statement_id = :key"""),
+        {"opening": statement.opening_balance, "closing": statement.closing_balance, "lines": len(statement.lines),
+         "credits": credits, "debits": debits, "bank": bank_bin, "key": key})
+    return bool(same)
 
 
 async def _existing(session: AsyncSession, where: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -216,13 +236,33 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
 
     fresh: list[tuple[int, Statement]] = []
     already: list[dict[str, Any]] = []
+    differs = False
     for position, statement in enumerate(parsed, start=1):
-        found = await _existing(session, "s.bank_bin = :bank AND s.statement_id = :sid",
-                                {"bank": bank_bin, "sid": _statement_key(statement, sha256, position)})
+        key = _statement_key(statement, sha256, position)
+        found = await _existing(session, "s.bank_bin = :bank AND s.statement_id = :sid", {"bank": bank_bin, "sid": key})
         if found:
             already.extend(found)
+            differs = differs or not await _same_statement(session, bank_bin, key, statement)
         else:
             fresh.append((position, statement))
+    if not fresh and differs:
+        # Another statement (not the same one in another format: its balances, lines or totals differ) under
+        # statement ids already imported: nothing of it is applied, as for the same file again, but it is kept
+        # and the bank is told the content differs.
+        ids = ", ".join(sorted({str(s["bank_statement_id"]) for s in already}))
+        vi, en = REUSED_ID_VI.format(ids=ids), REUSED_ID_EN.format(ids=ids)
+        upload_id = None
+        if not dry_run:
+            upload_id = await _store_upload(
+                session, bank_bin=bank_bin, filename=filename, data=data, sha256=sha256, file_format=file_format,
+                actor=actor, rejection={"message": vi, "message_en": en, "reason": "statement_id_reused",
+                                        "statements": [s["id"] for s in already], "errors": []})
+            await record(session, actor=actor, action="statement.reused_id", object_type="statement_upload",
+                         object_id=upload_id, after={"bank_bin": bank_bin, "filename": filename,
+                                                     "statements": [s["id"] for s in already]})
+        log.warning("statement_id_reused", bank=bank_bin, filename=filename, statements=ids, dry_run=dry_run)
+        return ImportOutcome("existing", upload_id=upload_id, statements=already, message_vi=vi, message_en=en,
+                             content_differs=True)
     if not fresh:
         return ImportOutcome("existing", statements=already)
 

@@ -89,6 +89,9 @@ class StatementPages(Controller):
                                     error=outcome.message_en if lang == "en" else outcome.message_vi)
         if outcome.kind == "created" and len(outcome.statements) == 1:
             return see_other(f"/statements/{outcome.statement_id}?uploaded=1")
+        if outcome.content_differs:  # statement ids imported before, from another file: nothing applied, kept
+            return await _list_page(request, db_session, outcome=outcome, filename=upload.filename,
+                                    error=outcome.message_en if lang == "en" else outcome.message_vi)
         return await _list_page(request, db_session, outcome=outcome, filename=upload.filename)
 
     @get("/{statement_id:uuid}", guards=[requires(*READERS)])

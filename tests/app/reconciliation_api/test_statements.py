@@ -120,7 +120,34 @@ async def test_same_file_or_same_statement_again_changes_nothing(office):
     same_id = await upload(office, headers, write_mt940(statement(VIETCOMBANK, [debit(p[0]), debit(p[1])],
                                                                   opening=100_000_000)), "a.sta")
     assert same_id.status_code == 200 and same_id.json()["statement_id"] == first.json()["statement_id"]
+    assert same_id.json()["content_differs"] is False  # the same statement, from an MT940 file
     assert await table_counts(office) == before
+    await ledger_clean(office)
+
+
+async def test_another_statement_under_an_imported_statement_id_is_kept_applied_never_and_said_so(office):
+    _, p = await build_world(office, vietcombank=2)
+    headers = await as_bank(office, VIETCOMBANK)
+    first = await upload(office, headers, write_camt053(statement(VIETCOMBANK, [debit(p[0])], opening=100_000_000)),
+                         "a.xml")
+    assert first.status_code == 201
+    before = await table_counts(office)
+    corrected = write_camt053(statement(VIETCOMBANK, [debit(p[0]), debit(p[1])], opening=100_000_000))
+    again = await upload(office, headers, corrected, "a-sua.xml")
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert (body["already_imported"], body["content_differs"], body["created"]) == (True, True, False)
+    assert body["statement_id"] == first.json()["statement_id"] and body["upload_id"] is not None
+    assert "SK202603/1" in body["message"] and "mã sao kê mới" in body["message"] and "new statement id" in body["message"]
+    # Nothing applied: the second payout is still sent; only the kept upload and its audit entry are new.
+    after = await table_counts(office)
+    assert after == {**before, "statement_upload": before["statement_upload"] + 1, "audit_log": before["audit_log"] + 1}
+    assert (await payout_states(office))[p[1].reference] == ("sent", None)
+    async with session_scope(office.engine) as session:
+        kept = (await session.execute(text(
+            "SELECT status, rejection->>'reason' AS reason, content FROM statement_upload WHERE id = :id"),
+            {"id": body["upload_id"]})).one()
+    assert (kept.status, kept.reason, bytes(kept.content)) == ("rejected", "statement_id_reused", corrected)
     await ledger_clean(office)
 
 
