@@ -160,21 +160,35 @@ async def test_summary_report_equals_the_payouts_through_credit_return_late_acti
     await assert_report_matches_payouts(engine)
 
 
-async def test_summary_follows_a_recomputed_draft_run_and_refuses_truncate(office, engine):
+async def test_summary_counts_a_run_from_its_approval_and_refuses_truncate(office, engine):
     world = await build_sent_month(office)
-    async with session_scope(engine) as session:
-        # Another (draft) run of April is computed, recomputed (its payouts deleted and written again).
-        from app.payouts.service.compute import compute_run
-        from app.payouts.service.runs import create_run
+    from app.payouts.service.compute import compute_run
+    from app.payouts.service.ledger_steps import approve_run
+    from app.payouts.service.runs import create_run
 
+    async def april_report() -> tuple[int, int, int]:
+        async with session_scope(engine) as session:
+            report = await time_to_withdrawal(session, period=date(2026, 4, 1), group_by="commune")
+            count, amount = (await session.execute(text(
+                """SELECT count(*), coalesce(sum(p.amount), 0) FROM payout p JOIN payout_run r ON r.id = p.run_id
+                    WHERE r.period = '2026-04-01'"""))).one()
+        return report["totals"]["payouts"] or 0, int(count), int(amount)
+
+    async with session_scope(engine) as session:
+        # Another run of April is computed, recomputed (its payouts deleted and written again): not counted
+        # while it is not approved (an officer may still recompute or cancel it).
         run = await create_run(session, programme="TGXH", period="2026-04", actor="lan.officer")
     await compute_run(engine, run.id, actor="lan.officer")
     await compute_run(engine, run.id, actor="lan.officer")
+    counted, april, amount = await april_report()
+    assert april > 0 and counted == 0
+    await assert_report_matches_payouts(engine)
+    # Approved: every payout of it counts, in the approval's transaction.
+    await approve_run(engine, run.id, actor="minh.approver")
     async with session_scope(engine) as session:
         report = await time_to_withdrawal(session, period=date(2026, 4, 1), group_by="commune")
-        april = await session.scalar(text(
-            "SELECT count(*) FROM payout p JOIN payout_run r ON r.id = p.run_id WHERE r.period = '2026-04-01'"))
-    assert april > 0 and report["totals"]["payouts"] == april
+    assert (report["totals"]["payouts"], report["totals"]["amount"]) == (april, amount)
+    await assert_report_matches_payouts(engine)
     assert world.ids
     async with session_scope(engine) as session:
         with pytest.raises(Exception, match="TRUNCATE payout"):

@@ -77,7 +77,9 @@ async def direct_report(session: AsyncSession, *, period: date, group_by: str,
     params: dict[str, Any] = {"period": period, "since": add_months(period, -(trend_months - 1))}
     where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params)
     base = f"""FROM payout p JOIN payout_run r ON r.id = p.run_id JOIN commune cm ON cm.code = p.commune_code
-                 JOIN beneficiary b ON b.id = p.beneficiary_id WHERE p.status <> 'cancelled' AND {where}"""
+                 JOIN beneficiary b ON b.id = p.beneficiary_id
+                WHERE p.status <> 'cancelled' AND r.status NOT IN ('draft', 'computing', 'computed', 'cancelled')
+                  AND {where}"""  # a run counts from its approval
     grouped = await session.execute(text(
         f"""SELECT key, GROUPING(key) AS is_total, {METRICS}
               FROM (SELECT {key} AS key, {ROW_COLUMNS} {base} AND r.period = :period) rows
