@@ -50,6 +50,7 @@ from app.reconciliation_api.importer import import_statement_file
 from app.registry.fake import BeneficiaryFaker, import_file_bytes
 from app.registry.importer import import_beneficiaries
 from app.registry.service import register_disbursement_account
+from app.vietnam_time import vietnam_today
 from app.withdrawals_api.service import read_withdrawals
 from reconciliation.withdrawal_files import VIETNAM, WithdrawalRow
 from reconciliation.withdrawals import CommuneWithdrawal, record_bank_withdrawals, record_commune_withdrawals
@@ -122,7 +123,7 @@ async def _build_demo(engine: AsyncEngine, *, beneficiaries: int, months: int, s
     if not await database_is_empty(engine):
         raise click.ClickException("the database is already in use; the demo only fills an empty one")
     # The last month whose pay day (the 10th) and returns (two days later) are behind us.
-    current = ((today or date.today()) - timedelta(days=12)).replace(day=1)
+    current = ((today or vietnam_today()) - timedelta(days=12)).replace(day=1)
     first = add_months(current, -(months - 1))
     if first < FIRST_PAYABLE_PERIOD:
         most = (current.year - FIRST_PAYABLE_PERIOD.year) * 12 + current.month - FIRST_PAYABLE_PERIOD.month + 1

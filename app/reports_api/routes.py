@@ -15,6 +15,7 @@ from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.auth.service import Principal
 from app.http.problems import Problem, bilingual
+from app.vietnam_time import vietnam_today
 from reports.follow_up import follow_up_list, follow_up_workbook
 from reports.time_to_withdrawal import GROUP_BY, month_start, time_to_withdrawal
 from reports.workbooks import monthly_workbook
@@ -40,7 +41,7 @@ def scope_of(principal: Principal) -> tuple[Sequence[str] | None, Sequence[str] 
 
 def _period(period: str | None) -> date:
     if period is None:
-        today = date.today()
+        today = vietnam_today()
         return date(today.year, today.month, 1)
     try:
         return month_start(period)

@@ -30,6 +30,7 @@ from app.reconciliation_api import resolution
 from app.reconciliation_api.routes import READERS
 from app.registry.schemas import EventIn
 from app.registry.service import beneficiaries as registry
+from app.vietnam_time import vietnam_today
 from app.web.forms import form_text
 from app.web.render import current_lang, in_language, page, page_count, pager, see_other
 from app.web.statements import LABELS, bank_list
@@ -142,7 +143,7 @@ async def _queue_page(request: Request[Any, Any, Any], session: AsyncSession, vi
                 flags=flags, resolved_flags=resolved_flags, reissue_accounts=accounts, line_actions=actions,
                 view=view, banks=await bank_list(session), may_resolve=_may_resolve(request),
                 done_key=DONE_KEYS.get(request.query_params.get("done") or ""), error=error,
-                today=date.today().isoformat(), action_keys=ACTION_KEYS, resolution_keys=RESOLUTION_KEYS,
+                today=vietnam_today().isoformat(), action_keys=ACTION_KEYS, resolution_keys=RESOLUTION_KEYS,
                 flag_resolution_keys=FLAG_RESOLUTION_KEYS, **LABELS)
 
 

@@ -31,6 +31,7 @@ from app.payouts.service.runs import (
 )
 from app.registry.models import Bank, Commune, Programme
 from app.registry.scope import commune_in_scope
+from app.vietnam_time import vietnam_today
 from app.web.forms import FormErrors, form_text
 from app.web.i18n import translate
 from app.web.render import current_lang, in_language, page, see_other
@@ -93,7 +94,7 @@ async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, r
                 shortfalls=shortfalls, commune_shortfalls=commune_shortfalls, banks=banks, busy=busy,
                 error=error or output.last_error,
                 status_keys=RUN_STATUS_KEYS, kind_keys=RUN_KIND_KEYS, done_key=STEP_DONE_KEYS.get(done or ""),
-                today=date.today().isoformat())
+                today=vietnam_today().isoformat())
 
 
 class PayoutRunPages(Controller):

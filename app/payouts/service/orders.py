@@ -25,6 +25,7 @@ from app.payouts.order_files import (
 )
 from app.payouts.service.errors import NotFound, PayoutError
 from app.payouts.service.runs import format_period
+from app.vietnam_time import vietnam_today
 
 ORDER_FORMATS = {
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
@@ -66,7 +67,9 @@ def _cash(row: Any) -> CashPayout:
         period=format_period(row.period), address=row.address or "")
 
 
-async def _header(session: AsyncSession, bank_bin: str, message_id: str, execution: datetime) -> PaymentBatchHeader:
+async def _header(session: AsyncSession, bank_bin: str, message_id: str, now: datetime) -> PaymentBatchHeader:
+    """The file's header made at ``now``: requested for execution on that day in Việt Nam (not in UTC, still
+    the day before until 07:00 there)."""
     row = (await session.execute(text(
         """SELECT b.short_name, d.account_number FROM bank b
              LEFT JOIN disbursement_account d ON d.bank_bin = b.bin AND d.closed_at IS NULL
@@ -76,8 +79,8 @@ async def _header(session: AsyncSession, bank_bin: str, message_id: str, executi
     if row.account_number is None:
         raise PayoutError("Ngân hàng chưa có tài khoản chi được đăng ký",
                           "the bank has no registered disbursement account")
-    return PaymentBatchHeader(message_id=message_id[:35], created_at=datetime.now(UTC),
-                              requested_execution_date=execution.date(), debtor_name=DEBTOR_NAME,
+    return PaymentBatchHeader(message_id=message_id[:35], created_at=now,
+                              requested_execution_date=vietnam_today(now), debtor_name=DEBTOR_NAME,
                               debtor_account_number=row.account_number, debtor_bank_bin=bank_bin,
                               debtor_bank_name=row.short_name)
 
@@ -93,8 +96,10 @@ def render_orders(header: PaymentBatchHeader, orders: Sequence[PaymentOrder], fi
     raise PayoutError(f"Định dạng không hỗ trợ: {file_format}", f"unsupported format: {file_format}")
 
 
-async def run_orders(session: AsyncSession, run_id: UUID, bank_bin: str) -> tuple[PaymentBatchHeader, list[PaymentOrder]]:
-    """The sent (or later) bank payouts of one run at one bank."""
+async def run_orders(session: AsyncSession, run_id: UUID, bank_bin: str,
+                     now: datetime | None = None) -> tuple[PaymentBatchHeader, list[PaymentOrder]]:
+    """The sent (or later) bank payouts of one run at one bank, under a header made at ``now`` (default: the
+    current moment)."""
     rows = list(await session.execute(text(
         _ORDER_ROWS + """ WHERE p.run_id = :run AND p.bank_bin = :bin AND p.status NOT IN ('scheduled', 'cancelled')
                         ORDER BY p.serial"""),
@@ -102,7 +107,8 @@ async def run_orders(session: AsyncSession, run_id: UUID, bank_bin: str) -> tupl
     if not rows:
         raise NotFound("Không có lệnh chi nào cho ngân hàng này trong đợt chi (đợt chi đã gửi chưa?)",
                        "no payment orders for this bank in this run (has the run been sent?)")
-    header = await _header(session, bank_bin, f"ANSINH-{run_id.hex[:12]}-{bank_bin}", datetime.now(UTC))
+    header = await _header(session, bank_bin, f"ANSINH-{run_id.hex[:12]}-{bank_bin}",
+                           now or datetime.now(UTC))
     return header, [_order(r) for r in rows]
 
 
@@ -137,13 +143,14 @@ BATCH_ORDERS, MAX_BATCH_ORDERS = 50_000, 100_000
 
 
 async def take_new_orders(session: AsyncSession, bank_bin: str, actor: str, request_id: str | None = None,
-                          limit: int = BATCH_ORDERS) -> OrderBatch | None:
+                          limit: int = BATCH_ORDERS, now: datetime | None = None) -> OrderBatch | None:
     """The bank's first ``limit`` sent orders (by serial) that no earlier fetch took, taken into a new batch
     (None: there are none).
 
     In the caller's transaction. Fetches of one bank take turns (an advisory lock), so two at once split the
     orders; the batch item's primary key (the payout) refuses an order in two batches whatever happens.
-    ``request_id`` (the bank's id of this fetch): a fetch repeated with it gets its batch again."""
+    ``request_id`` (the bank's id of this fetch): a fetch repeated with it gets its batch again. ``now``
+    (default: the current moment) dates the batch."""
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
                           {"key": f"payment_order_batch:{bank_bin}"})
     if request_id is not None:
@@ -161,7 +168,7 @@ async def take_new_orders(session: AsyncSession, bank_bin: str, actor: str, requ
         return None
     more = len(orders) > limit
     del orders[limit:]
-    header = await _header(session, bank_bin, bank_message_id(bank_bin, orders), datetime.now(UTC))
+    header = await _header(session, bank_bin, bank_message_id(bank_bin, orders), now or datetime.now(UTC))
     batch_id = await session.scalar(text(
         """INSERT INTO payment_order_batch (bank_bin, message_id, fetched_by, request_id, created_at, order_count,
                                             total_amount, debtor_account_number, debtor_bank_name,

@@ -33,6 +33,7 @@ from app.registry.models import Bank, BeneficiaryImport, Commune, Programme, Pro
 from app.registry.scope import commune_in_scope
 from app.registry.service.common import actor_of
 from app.registry.sheets import rows_csv, rows_xlsx
+from app.vietnam_time import vietnam_today
 
 log = structlog.get_logger()
 
@@ -385,7 +386,7 @@ async def import_beneficiaries(session: AsyncSession, *, content: bytes, filenam
         return outcome
     outcome.timings["read"] = time.perf_counter() - started
     reference = await load_reference(session)
-    rows, errors = check_rows(table, reference, principal, date.today())
+    rows, errors = check_rows(table, reference, principal, vietnam_today())
     outcome.rows = sum(1 for _ in table.data_rows())
     outcome.timings["check"] = time.perf_counter() - started
     pg = await _driver(session)

@@ -20,6 +20,7 @@ from app.registry.scope import commune_scope_condition, masks_identifiers
 from app.registry.service.beneficiaries import bank_account_out, load_beneficiary
 from app.registry.service.common import FieldCollector, actor_of, resolve_bank
 from app.registry.validation import parse_account_number, parse_holder_name
+from app.vietnam_time import vietnam_today
 
 log = structlog.get_logger()
 
@@ -58,8 +59,9 @@ async def _ensure_number_free(session: AsyncSession, account: NewAccount, benefi
 
 
 async def replace_bank_account(session: AsyncSession, person: Beneficiary, account: NewAccount,
-                               principal: Principal | None) -> BankAccount:
-    """Make ``account`` the person's active account; the previous one is closed today and kept as history."""
+                               principal: Principal | None, *, today: date | None = None) -> BankAccount:
+    """Make ``account`` the person's active account; the previous one is closed today (in Việt Nam; ``today``
+    to give the day) and kept as history."""
     actor, role = actor_of(principal)
     await _ensure_number_free(session, account, person.id)
     current = await session.scalar(select(BankAccount).where(
@@ -67,7 +69,7 @@ async def replace_bank_account(session: AsyncSession, person: Beneficiary, accou
     if current is not None and (current.bank_bin, current.account_number, current.holder_name) == (
             account.bank_bin, account.account_number, account.holder_name):
         return current
-    today = date.today()
+    today = today or vietnam_today()
     if current is not None:
         await session.execute(update(BankAccount).where(BankAccount.id == current.id).values(effective_to=today))
     status = "unverified" if holder_name_matches(person.full_name, account.holder_name) else "name_mismatch"

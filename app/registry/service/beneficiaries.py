@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -56,6 +56,7 @@ from app.registry.validation import (
     parse_phone,
     parse_sex,
 )
+from app.vietnam_time import vietnam_today
 
 log = structlog.get_logger()
 
@@ -88,24 +89,26 @@ def _identity_problems(collector: FieldCollector, national_id: str | None, born:
         collector.add("national_id", problem)
 
 
-def _check_birth_date(collector: FieldCollector, born: date) -> None:
-    if born > date.today():
+def _check_birth_date(collector: FieldCollector, born: date, today: date | None = None) -> None:
+    if born > (today or vietnam_today()):
         collector.add("date_of_birth", Message("Ngày sinh ở tương lai", "The date of birth is in the future"))
     elif born < date(1900, 1, 1):
         collector.add("date_of_birth", Message("Ngày sinh trước năm 1900", "The date of birth is before 1900"))
 
 
-async def create_beneficiary(session: AsyncSession, data: BeneficiaryIn, principal: Principal | None) -> UUID:
+async def create_beneficiary(session: AsyncSession, data: BeneficiaryIn, principal: Principal | None,
+                             now: datetime | None = None) -> UUID:
     """Register a person (active), with an optional bank account and enrolments; 409 on a known citizen ID."""
     from app.registry.service.accounts import parse_bank_account_input, replace_bank_account
     from app.registry.service.enrolments import insert_enrolment, parse_enrolment_input
 
     actor, role = actor_of(principal)
+    today = vietnam_today(now)
     collector = FieldCollector()
     full_name = collector.parse("full_name", parse_full_name, data.full_name)
     national_id = collector.parse("national_id", parse_citizen_id, data.national_id)
     sex = collector.parse("sex", parse_sex, data.sex)
-    _check_birth_date(collector, data.date_of_birth)
+    _check_birth_date(collector, data.date_of_birth, today)
     _identity_problems(collector, national_id, data.date_of_birth, sex)
     commune_code = collector.parse("commune_code", parse_commune_code, data.commune_code)
     address = collector.parse("address", parse_address, data.address)
@@ -137,13 +140,13 @@ async def create_beneficiary(session: AsyncSession, data: BeneficiaryIn, princip
     except IntegrityError:
         raise Problem(409, bilingual("Số CCCD này đã có trong danh sách người hưởng",
                                      "This citizen ID is already registered")) from None
-    session.add(BeneficiaryEvent(beneficiary_id=person.id, kind="registered", effective_on=date.today(),
+    session.add(BeneficiaryEvent(beneficiary_id=person.id, kind="registered", effective_on=today,
                                  status_after="active", commune_after=commune_code, recorded_by=actor))
     await session.flush()
     await record(session, actor=actor, actor_role=role, action="beneficiary.create", object_type="beneficiary",
                  object_id=person.id, after=_audit_fields(person))
     if account is not None:
-        await replace_bank_account(session, person, account, principal)
+        await replace_bank_account(session, person, account, principal, today=today)
     for enrolment in enrolments:
         assert enrolment is not None  # parse errors were raised above
         await insert_enrolment(session, person, enrolment, principal)
@@ -247,8 +250,9 @@ async def record_event(session: AsyncSession, beneficiary_id: UUID, data: EventI
         collector.raise_if_any()
     if data.kind == "deceased" and data.effective_on is None:
         collector.add("effective_on", Message("Cần ngày mất", "The date of death is required"))
-    effective_on = data.effective_on or date.today()
-    if effective_on > date.today():
+    today = vietnam_today()
+    effective_on = data.effective_on or today
+    if effective_on > today:
         collector.add("effective_on", Message("Ngày hiệu lực ở tương lai", "The effective date is in the future"))
     if effective_on < person.date_of_birth:
         collector.add("effective_on", Message("Ngày hiệu lực trước ngày sinh",
@@ -413,7 +417,7 @@ async def beneficiary_detail(session: AsyncSession, beneficiary_id: UUID, princi
         raise not_found()
     person, commune_name, province_code, account, short_name = row
     masked = masks_identifiers(principal)
-    month = date.today().replace(day=1)
+    month = vietnam_today().replace(day=1)
     enrolment_rows = (await session.execute(
         select(Enrolment, func.monthly_amount(func.rate_in_force(Enrolment.programme_code, province_code, month),
                                               Enrolment.coefficient))
@@ -439,7 +443,7 @@ async def beneficiary_detail(session: AsyncSession, beneficiary_id: UUID, princi
 
 def enrolment_out(enrolment: Enrolment, monthly_amount: int | None) -> EnrolmentOut:
     """An enrolment for the API; the amount is this month's (None once it ended or before it starts)."""
-    month = date.today().replace(day=1)
+    month = vietnam_today().replace(day=1)
     running = enrolment.start_month <= month and (enrolment.end_month is None or enrolment.end_month >= month)
     return EnrolmentOut(
         id=enrolment.id, programme=enrolment.programme_code, category=enrolment.category_code,

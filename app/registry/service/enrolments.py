@@ -20,6 +20,7 @@ from app.registry.schemas import EnrolmentEndIn, EnrolmentIn, EnrolmentOut
 from app.registry.service.beneficiaries import enrolment_out, load_beneficiary
 from app.registry.service.common import FieldCollector, actor_of, find_category
 from app.registry.validation import parse_code, parse_coefficient, parse_decision_number, parse_month
+from app.vietnam_time import vietnam_today
 
 log = structlog.get_logger()
 
@@ -98,7 +99,7 @@ async def insert_enrolment(session: AsyncSession, person: Beneficiary, enrolment
 
 async def _with_amount(session: AsyncSession, person: Beneficiary, enrolment: Enrolment) -> EnrolmentOut:
     province = await session.scalar(select(Commune.province_code).where(Commune.code == person.commune_code))
-    month = date.today().replace(day=1)
+    month = vietnam_today().replace(day=1)
     amount = await session.scalar(select(func.monthly_amount(
         func.rate_in_force(enrolment.programme_code, province, month), enrolment.coefficient)))
     return enrolment_out(enrolment, amount)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.database import make_sessionmaker, session_scope
-from app.payouts.order_files import PAIN001_NAMESPACE
-from app.payouts.service.orders import bank_message_id, take_new_orders
+from app.payouts.order_files import PAIN001_NAMESPACE, write_pain001
+from app.payouts.service.orders import bank_message_id, batch_again, run_orders, take_new_orders
 from app.registry.fake import BeneficiaryFaker
 from tests.app.payouts.factories import payment_order
 from tests.support.actors import bank_key
@@ -206,6 +207,25 @@ async def test_two_fetches_at_once_split_the_orders_and_the_database_refuses_an_
     with pytest.raises(DBAPIError, match="append-only"):
         async with session_scope(engine) as session:
             await session.execute(text("DELETE FROM payment_order_batch_item WHERE batch_id = :b"), {"b": batch_id})
+
+
+async def test_order_files_are_requested_for_the_vietnam_date_not_the_utc_one(office, engine):
+    march = await _two_people_paid_in_march(office)
+    # 06:57 on 01/12 in Việt Nam is still 30/11 in UTC.
+    before_seven = datetime(2026, 11, 30, 23, 57, tzinfo=UTC)
+    async with session_scope(engine) as session:
+        batch = await take_new_orders(session, VIETCOMBANK, "key-1", now=before_seven)
+        assert batch is not None
+        run_header, _ = await run_orders(session, uuid.UUID(march), VIETCOMBANK, now=before_seven)
+    assert batch.header.requested_execution_date == date(2026, 12, 1)
+    assert run_header.requested_execution_date == date(2026, 12, 1)
+    root = ElementTree.fromstring(write_pain001(batch.header, batch.orders))
+    assert root.findtext("p:CstmrCdtTrfInitn/p:PmtInf/p:ReqdExctnDt/p:Dt", namespaces=NS) == "2026-12-01"
+    async with session_scope(engine) as session:
+        stored = await session.scalar(text("SELECT requested_execution_date FROM payment_order_batch"))
+        again = await batch_again(session, VIETCOMBANK, batch.header.message_id)
+    assert stored == date(2026, 12, 1)
+    assert again.header.requested_execution_date == date(2026, 12, 1)
 
 
 def test_bank_message_id_depends_on_the_set_of_orders_only():

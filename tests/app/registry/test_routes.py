@@ -1,10 +1,14 @@
 """The registry API through HTTP, as officers, commune staff and auditors call it."""
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 
+import msgspec
 from sqlalchemy import text
 
 from app.auth.models import Role
+from app.registry.schemas import BeneficiaryIn
+from app.registry.service import create_beneficiary
+from app.vietnam_time import vietnam_today
 from tests.app.registry.conftest import (
     AGRIBANK,
     CAO_BANG,
@@ -278,3 +282,24 @@ async def test_registry_routes_are_in_the_openapi_document_and_guarded(client):
         for handler in controller(owner=client.app).get_route_handlers():
             assert declared_roles(handler), handler
     assert (await client.get("/api/beneficiaries")).status_code == 401
+
+
+async def test_registration_dates_are_the_vietnam_date_not_the_utc_one(session):
+    # 06:57 on 01/12 in Việt Nam is still 30/11 in UTC (a server clock in UTC).
+    before_seven = datetime(2026, 11, 30, 23, 57, tzinfo=UTC)
+    body = msgspec.convert(person_json(bank_account={"bank_bin": VIETCOMBANK, "account_number": "0011002345678"}),
+                           BeneficiaryIn)
+    person_id = await create_beneficiary(session, body, None, now=before_seven)
+    registered = await session.scalar(text(
+        "SELECT effective_on FROM beneficiary_event WHERE beneficiary_id = :id AND kind = 'registered'"),
+        {"id": person_id})
+    account_from = await session.scalar(text(
+        "SELECT effective_from FROM bank_account WHERE beneficiary_id = :id"), {"id": person_id})
+    assert registered == date(2026, 12, 1)
+    assert account_from == date(2026, 12, 1)
+
+
+def test_vietnam_today_turns_at_midnight_in_vietnam():
+    assert vietnam_today(datetime(2026, 11, 30, 16, 59, tzinfo=UTC)) == date(2026, 11, 30)
+    assert vietnam_today(datetime(2026, 11, 30, 17, 0, tzinfo=UTC)) == date(2026, 12, 1)
+    assert vietnam_today(datetime(2026, 12, 1, 6, 57, tzinfo=timezone(timedelta(hours=7)))) == date(2026, 12, 1)
