@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.database import session_scope
+from app.payouts.service.history import return_reason_message
+from app.reconciliation_api.blocks import open_account_blocks
 from app.registry.importer.columns import COLUMNS as IMPORT_COLUMNS
 from app.registry.importer.service import import_beneficiaries, record_rejected_import
 from app.registry.routes import READERS
@@ -66,8 +68,12 @@ class BeneficiaryPages(Controller):
         events = await registry.list_events(db_session, beneficiary_id, principal)
         notes = await list_follow_up_notes(db_session, beneficiary_id, principal) if principal else []
         withdrawals = await list_withdrawals(db_session, beneficiary_id, principal) if principal else []
+        blocks = await open_account_blocks(db_session, beneficiary_id)
         done = request.query_params.get("done")
         return page(request, "beneficiaries/detail.html", person=person, accounts=accounts, events=events,
+                    reason_messages={p["id"]: return_reason_message(p["return_reason"]) for p in person.payouts},
+                    blocks={block.bank_account_id: block for block in blocks},
+                    active_blocks=[block for block in blocks if block.active],
                     notes=notes, withdrawals=withdrawals, withdrawal_channel_keys=WITHDRAWAL_CHANNEL_KEYS,
                     done_key=DONE_KEYS.get(done or ""), kind_keys=KIND_KEYS,
                     may_record=principal is not None and principal.role in COMMUNE_WRITERS,

@@ -9,9 +9,27 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.payouts.schemas import PayoutOutput
+from app.payouts.service.recheck import WITHHELD_PREFIX, withheld_text
+from reconciliation.matching import RETURN_REASON_MESSAGES
 
 # What run summaries (``by_bank``) and the ``bank`` filter call the payouts paid in cash at the commune.
 CASH = "cash"
+
+
+def return_reason_message(reason: str | None) -> str | None:
+    """Why a payout was withheld or returned as staff read it, "Vietnamese / English": a re-check's
+    ``withheld:<reason>`` and a bank's return code in words; anything else (the reason an officer gave for
+    cash the commune gave back) as it was written. None without a reason."""
+    if not reason:
+        return None
+    if reason.startswith(WITHHELD_PREFIX):
+        code = reason.removeprefix(WITHHELD_PREFIX)
+        vi, en = withheld_text(reason) or (code, code)
+        return f"Giữ lại, không chi: {vi} / withheld, not paid: {en}"
+    if reason in RETURN_REASON_MESSAGES:
+        vi, en = RETURN_REASON_MESSAGES[reason]
+        return f"{reason}: {vi} / {reason}: {en}"
+    return reason
 
 
 async def list_payouts(session: AsyncSession, *, run_id: UUID | None = None, beneficiary_id: UUID | None = None,

@@ -1,5 +1,6 @@
 """Beneficiary pages: search (accents optional) in the caller's scope, detail, import with every bad row."""
 
+import html
 import io
 import re
 
@@ -9,9 +10,11 @@ from app.auth.models import Role
 from app.registry.fake import BeneficiaryFaker, import_file_bytes
 from app.registry.importer.columns import COLUMNS as IMPORT_COLUMNS
 from app.web.forms import fold
+from reconciliation.writers import write_camt053
+from tests.app.reconciliation_api.world import as_bank, build_world, returned, statement, upload
 from tests.support.actors import add_user
 from tests.support.pages import csrf_in, signed_in_page
-from tests.support.world import CAO_BANG_COMMUNE, HANOI_COMMUNE, Office, person
+from tests.support.world import CAO_BANG_COMMUNE, HANOI_COMMUNE, VIETCOMBANK, Office, person
 
 
 async def _two_communes(client, engine):
@@ -84,3 +87,57 @@ async def test_import_without_a_file_says_so(client, engine):
     _, token = await signed_in_page(client, "lan.officer", "/beneficiaries/import")
     response = await client.post("/beneficiaries/import", data={"_csrf": token})
     assert response.status_code == 422 and "Hãy chọn một tệp xlsx hoặc csv." in response.text
+
+
+async def test_person_page_says_why_a_payout_was_withheld_and_that_the_account_is_blocked(client, engine):
+    # March was sent; April is computed, then the bank returns March's payout with AC04 (account closed):
+    # the account is blocked and approval withholds the person's April payout.
+    office = await Office(client, engine).setup()
+    _, paid = await build_world(office, vietcombank=2)
+    march = paid[0]
+    await office.be("lan.officer")
+    created = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-04"})
+    assert (await office.post(f"/api/payout-runs/{created.json()['id']}/compute")).status_code == 200
+    returns = write_camt053(statement(VIETCOMBANK, [returned(march, "AC04")]))
+    uploaded = await upload(office, await as_bank(office, VIETCOMBANK), returns, "s.xml")
+    assert uploaded.status_code == 201 and uploaded.json()["returned"] == 1, uploaded.text
+    await office.be("minh.approver")
+    approved = await office.post(f"/api/payout-runs/{created.json()['id']}/approve")
+    assert approved.json()["by_status"] == {"scheduled": 1, "cancelled": 1}, approved.text
+
+    await office.be("lan.officer")
+    page = await client.get(f"/beneficiaries/{march.beneficiary_id}")
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    assert "withheld:" not in text
+    # The withheld April payout: its status and why, in Vietnamese with English alongside.
+    assert ("Đã hủy<br><span class=\"payout-reason\">Giữ lại, không chi: Ngân hàng hoàn trả vì tài khoản không "
+            "nhận được tiền / withheld, not paid: the bank returned a payout because the account cannot receive "
+            "money</span>") in text
+    # The returned March payout: the bank's code in words.
+    assert "Bị trả lại<br><span class=\"payout-reason\">AC04: Tài khoản đã đóng / AC04: account closed</span>" in text
+    # The block: what, since when (the bank booked the return 12/03/2026 14:00 Việt Nam time), why.
+    notice = re.search(r'<section class="blocked-account".*?</section>', text, re.S)
+    assert notice is not None
+    cells = re.findall(r"<d[td][^>]*>(.*?)</d[td]>", notice.group(0))
+    facts = [re.sub(r"<[^>]+>", "", cell).strip() for cell in cells]
+    assert facts == ["Tài khoản", f"Vietcombank {march.account_number}", "Bị chặn từ", "12/03/2026 14:00",
+                     "Lý do ngân hàng trả lại tiền", "AC04: Tài khoản đã đóng / AC04: account closed",
+                     "Khoản chi bị trả lại", march.reference]
+    assert "Tài khoản ngân hàng đang bị chặn" in notice.group(0)
+    assert "cho đến khi cán bộ đăng ký tài khoản đã sửa" in notice.group(0)
+    english = html.unescape((await client.get(f"/beneficiaries/{march.beneficiary_id}?lang=en")).text)
+    assert "Bank account blocked" in english and "Blocked since" in english
+    assert "until an officer registers a corrected account" in english
+
+    # Once a corrected account is registered the person is paid again: no notice, the old account's history
+    # still says it was blocked.
+    corrected = await office.post(f"/api/beneficiaries/{march.beneficiary_id}/bank-accounts",
+                                  json={"bank_bin": VIETCOMBANK, "account_number": "9704000123456"})
+    assert corrected.status_code == 201, corrected.text
+    after = html.unescape((await client.get(f"/beneficiaries/{march.beneficiary_id}?lang=vi")).text)
+    assert "blocked-account" not in after and "Tài khoản ngân hàng đang bị chặn" not in after
+    assert "bị chặn từ 12/03/2026 (AC04)" in after
+    # Someone else's page says nothing of it.
+    other = html.unescape((await client.get(f"/beneficiaries/{paid[1].beneficiary_id}")).text)
+    assert "blocked-account" not in other and "bị chặn" not in other
