@@ -17,6 +17,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from uuid import UUID
 
 import click
 import structlog
@@ -60,7 +61,6 @@ log = structlog.get_logger()
 HANOI_COMMUNES = ("00070", "00073", "00004", "00008", "00025", "00256")
 DIEN_BIEN_COMMUNES = ("03325", "03328", "03352", "03349")
 BANKS = ("970436", "970405", "970418", "970415", "970422", "999888")
-ASSISTED_COMMUNES = ("00070", "00073", "03325", "03328")  # the demo commune staff's communes
 DEMO_PASSWORD = "ansinh-demo-2026"
 USERS = (
     ("quantri", Role.admin, (), (), "Quản trị hệ thống"),
@@ -70,6 +70,14 @@ USERS = (
     ("xa.hoankiem", Role.commune_staff, (), ("00070", "00073"), "Phạm Thị Hoa"),
     ("xa.muongphang", Role.commune_staff, (), ("03325", "03328"), "Lò Văn Sơn"),
 )
+# Who records an assisted withdrawal or a cash handover: the demo commune user whose scope holds the
+# person's commune (username, full name). Communes no demo user covers hand over cash too; the demo
+# itself ("demo", as for the banks' files) records those.
+COMMUNE_STAFF = {commune: (username, full_name)
+                 for username, role, _, communes, full_name in USERS if role == Role.commune_staff
+                 for commune in communes}
+ASSISTED_COMMUNES = tuple(COMMUNE_STAFF)  # staff help people withdraw only where the demo has them
+UNSTAFFED_RECORDER = "demo"
 # Decree 20 categories with the share of the demo population in each.
 CATEGORY_MIX = (("TGXH", "NCT_80", 40), ("TGXH", "NCT_NGHEO_60_80", 15), ("TGXH", "NCT_NGHEO_80", 8),
                 ("TGXH", "NKT_DBN", 6), ("TGXH", "NKT_N", 8), ("TGXH", "NKT_N_TE_NCT", 5),
@@ -263,7 +271,7 @@ async def _arrived(engine: AsyncEngine, period: date) -> tuple[list[SentPayout],
 def _draw_withdrawals(activity: _Activity, period: date, credited: list[SentPayout], cash: list[SentPayout],
                       rng: random.Random, now: datetime) -> None:
     """The month's withdrawals, assisted withdrawals and cash handovers (recorded by ``_record_withdrawals``)."""
-    assisted: list[tuple[Any, datetime, int, str]] = []
+    assisted: list[tuple[UUID, str, datetime, int, str]] = []
     for payout in credited:
         waiting = activity.waiting.pop(payout.beneficiary_id, 0)
         assert payout.credited_at is not None
@@ -272,8 +280,8 @@ def _draw_withdrawals(activity: _Activity, period: date, credited: list[SentPayo
         if left:
             activity.waiting[payout.beneficiary_id] = left
         if rows and payout.age >= 85 and payout.commune_code in ASSISTED_COMMUNES and rng.random() < 0.3:
-            assisted.append((payout.beneficiary_id, rows[0]["occurred_at"], payout.amount + waiting - left,
-                             "assisted"))
+            assisted.append((payout.beneficiary_id, payout.commune_code, rows[0]["occurred_at"],
+                             payout.amount + waiting - left, "assisted"))
             continue
         assert payout.bank_bin is not None
         activity.by_bank.setdefault(payout.bank_bin, []).extend(rows)
@@ -282,12 +290,18 @@ def _draw_withdrawals(activity: _Activity, period: date, credited: list[SentPayo
         handed = datetime.combine(period.replace(day=10), datetime.min.time(), tzinfo=now.tzinfo) \
             + timedelta(days=delay, hours=9)
         if handed < now and rng.random() > 0.04:
-            assisted.append((payout.beneficiary_id, handed, payout.amount, "cash_handover"))
-    activity.commune.extend(CommuneWithdrawal(
+            assisted.append((payout.beneficiary_id, payout.commune_code, handed, payout.amount, "cash_handover"))
+    activity.commune.extend(_commune_withdrawal(*item) for item in assisted)
+
+
+def _commune_withdrawal(beneficiary_id: UUID, commune_code: str, moment: datetime, amount: int,
+                        channel: str) -> CommuneWithdrawal:
+    """An assisted withdrawal or a cash handover, recorded by the person's commune's demo user."""
+    recorded_by, staff_name = COMMUNE_STAFF.get(commune_code, (UNSTAFFED_RECORDER, "Cán bộ xã"))
+    return CommuneWithdrawal(
         beneficiary_id=beneficiary_id, occurred_at=moment, amount=amount, channel=channel,
-        helper_name="Phạm Thị Hoa" if channel == "assisted" else "Cán bộ xã", recorded_by="xa.hoankiem",
+        helper_name=staff_name if channel == "assisted" else "Cán bộ xã", recorded_by=recorded_by,
         note="Hỗ trợ rút tại quầy" if channel == "assisted" else "Chi trả tiền mặt tại nhà văn hoá")
-        for beneficiary_id, moment, amount, channel in assisted)
 
 
 def _read_activity_file(rows: list[dict[str, Any]]) -> tuple[list[WithdrawalRow], str]:

@@ -31,6 +31,12 @@ async def test_demo_builds_a_living_world_through_the_real_paths_and_only_once(e
         withdrawn = await session.scalar(text("SELECT count(*) FROM payout WHERE withdrawn_at IS NOT NULL"))
         handovers = await session.scalar(text("SELECT count(*) FROM withdrawal WHERE channel = 'cash_handover'"))
         formats = {r[0] for r in await session.execute(text("SELECT DISTINCT format FROM bank_statement"))}
+        commune_records = (await session.execute(text(
+            """SELECT b.commune_code, w.channel, w.recorded_by, w.helper_name, count(*)
+                 FROM withdrawal w JOIN beneficiary b ON b.id = w.beneficiary_id
+                WHERE w.source = 'commune' GROUP BY 1, 2, 3, 4"""))).all()
+        scopes = dict((await session.execute(text(
+            "SELECT username, communes FROM staff_user WHERE role = 'commune_staff'"))).all())
     assert people == 150 and imports == 1
     assert all(status == "sent" and four_eyes for status, four_eyes in runs)
     assert [m for m, _ in months] == ["2026-10", "2026-11"] and months[0][1] == months[1][1] > 100
@@ -40,5 +46,14 @@ async def test_demo_builds_a_living_world_through_the_real_paths_and_only_once(e
     assert any(f.startswith("camt.053") for f in formats)
     assert statuses.get("credited", 0) > 0.9 * sum(statuses.values()) and "sent" not in statuses
     assert withdrawn > 0.7 * sum(statuses.values()) and handovers > 0
+    # Each assisted withdrawal and cash handover is recorded by the demo commune user whose scope holds the
+    # person's commune (helped by that user, by name); the communes no demo user covers by the demo itself.
+    assert scopes == {"xa.hoankiem": ["00070", "00073"], "xa.muongphang": ["03325", "03328"]}
+    staff_of = {commune: user for user, communes in scopes.items() for commune in communes}
+    assert all(recorded_by == staff_of.get(commune, "demo") for commune, _, recorded_by, _, _ in commune_records)
+    assert {recorded_by for _, _, recorded_by, _, _ in commune_records} == {"xa.hoankiem", "xa.muongphang", "demo"}
+    assert all(helper == {"xa.hoankiem": "Phạm Thị Hoa", "xa.muongphang": "Lò Văn Sơn"}[recorded_by]
+               for _, channel, recorded_by, helper, _ in commune_records if channel == "assisted")
     with pytest.raises(click.ClickException, match="already in use"):
         await build_demo(engine, beneficiaries=10, months=1, echo=lines.append)
+
