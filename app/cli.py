@@ -136,7 +136,7 @@ def _demo_if_empty(cli: CliContext) -> None:
     async def work(engine: AsyncEngine) -> None:
         if await database_is_empty(engine):
             click.echo("empty database: building the demo world (ANSINH_DEMO=0 to skip)…")
-            print_report(await build_demo(engine))
+            print_report(await build_demo(engine), cli.settings.local_url)
 
     cli.run(work)
 
@@ -151,7 +151,8 @@ def demo(cli: CliContext, beneficiaries: int, months: int, seed: int) -> None:
     from app.demo import build_demo, print_report
 
     async def work(engine: AsyncEngine) -> None:
-        print_report(await build_demo(engine, beneficiaries=beneficiaries, months=months, seed=seed))
+        print_report(await build_demo(engine, beneficiaries=beneficiaries, months=months, seed=seed),
+                     cli.settings.local_url)
 
     cli.run(work)
 

@@ -334,10 +334,11 @@ async def _record_withdrawals(engine: AsyncEngine, activity: _Activity) -> int:
     return sum(await asyncio.gather(*stored))
 
 
-def print_report(report: DemoReport, echo: Any = click.echo) -> None:
-    """Sign-in details for every demo role and the bank key (shown once)."""
+def print_report(report: DemoReport, base_url: str, echo: Any = click.echo) -> None:
+    """Sign-in details for every demo role, at ``base_url`` (where ``ansinh serve`` listens:
+    ``Settings.local_url``), and the bank key (shown once)."""
     echo("")
-    echo("Demo sign-in / Đăng nhập thử (http://127.0.0.1:8000/login):")
+    echo(f"Demo sign-in / Đăng nhập thử ({base_url}/login):")
     for username, role, password in report.users:
         echo(f"  {username:16s} {role:14s} {password}")
     echo(f"Bank API key (Vietcombank 970436), shown once: {report.bank_key}")

@@ -39,6 +39,13 @@ class Settings:
         return self.env == "production"
 
     @property
+    def local_url(self) -> str:
+        """Where a browser on this machine reaches ``ansinh serve``: ``http://host:port``, an address that
+        listens on every interface (0.0.0.0, ::) as 127.0.0.1, an IPv6 address in brackets."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    @property
     def pgdata(self) -> Path:
         return self.data_dir / "pgdata"
 

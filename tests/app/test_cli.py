@@ -67,6 +67,14 @@ def test_apikey_create_prints_the_key_once_and_revoke_works(database_url):
     assert unknown_bank.returncode == 1 and "unknown bank" in unknown_bank.stderr
 
 
+def test_demo_prints_the_sign_in_address_of_the_configured_host_and_port(database_url):
+    env = base_env(DATABASE_URL=database_url, ANSINH_HOST="192.0.2.10", ANSINH_PORT="8123")
+    done = run_cli("demo", "--beneficiaries", "40", "--months", "1", env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Demo sign-in / Đăng nhập thử (http://192.0.2.10:8123/login):" in done.stdout
+    assert "127.0.0.1:8000" not in done.stdout
+
+
 def _postmaster_running(pgdata: Path) -> bool:
     pid_file = pgdata / "postmaster.pid"
     if not pid_file.exists():

@@ -5,7 +5,8 @@ import pytest
 from sqlalchemy import text
 
 from app.database import session_scope
-from app.demo import build_demo, database_is_empty
+from app.demo import DemoReport, build_demo, database_is_empty, print_report
+from app.settings import Settings
 from ledger import verify_ledger
 
 
@@ -57,3 +58,19 @@ async def test_demo_builds_a_living_world_through_the_real_paths_and_only_once(e
     with pytest.raises(click.ClickException, match="already in use"):
         await build_demo(engine, beneficiaries=10, months=1, echo=lines.append)
 
+
+def test_the_demo_report_gives_the_sign_in_address_it_is_served_at():
+    report = DemoReport(users=[("canbo.lan", "officer", "ansinh-demo-2026")], bank_key="ansinh_x", beneficiaries=1,
+                        runs=[])
+    lines: list[str] = []
+    print_report(report, Settings(host="192.0.2.10", port=8123).local_url, echo=lines.append)
+    assert "Demo sign-in / Đăng nhập thử (http://192.0.2.10:8123/login):" in lines
+    assert not any("8000" in line for line in lines)
+
+
+def test_local_url_is_where_a_browser_on_this_machine_reaches_the_server():
+    assert Settings().local_url == "http://127.0.0.1:8000"
+    assert Settings(host="0.0.0.0", port=9000).local_url == "http://127.0.0.1:9000"
+    assert Settings(host="::", port=9000).local_url == "http://127.0.0.1:9000"
+    assert Settings(host="::1", port=9000).local_url == "http://[::1]:9000"
+    assert Settings(host="ansinh.local", port=80).local_url == "http://ansinh.local:80"
