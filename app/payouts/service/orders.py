@@ -33,7 +33,9 @@ ORDER_FORMATS = {
     "pain001": ("application/xml", "xml"),
 }
 log = structlog.get_logger()
-DEBTOR_NAME = "So Lao dong - Thuong binh va Xa hoi / Labour department"
+# Shown as written in the workbooks; a bank file carries it in ISO 20022 Latin ("SO LAO DONG - THUONG BINH VA
+# XA HOI / LABOUR DEPARTMENT", the same as before it had its accents: batches fetched again are unchanged).
+DEBTOR_NAME = "Sở Lao động - Thương binh và Xã hội / Labour department"
 
 _ORDER_ROWS = """
     SELECT p.id, p.reference, p.amount, p.bank_bin, p.account_number, p.holder_name, p.commune_code, p.status,
@@ -232,9 +234,11 @@ HANDED_OVER = "(" + ", ".join(f"'{status}'" for status in SENT_STATUSES) + ")"  
 
 
 async def cash_handover(session: AsyncSession, run_id: UUID, commune: str | None = None,
-                        communes: Sequence[str] | None = None, provinces: Sequence[str] | None = None) -> bytes:
+                        communes: Sequence[str] | None = None, provinces: Sequence[str] | None = None,
+                        now: datetime | None = None) -> bytes:
     """The cash handover list of a run, a sheet per commune; ``communes`` / ``provinces`` (None: all) is
-    the caller's scope (commune staff hand over the cash of their own communes)."""
+    the caller's scope (commune staff hand over the cash of their own communes); made at ``now`` (default:
+    the current moment), dated that day in Việt Nam."""
     query = _ORDER_ROWS + " WHERE p.run_id = :run AND p.channel = 'cash' AND p.status <> 'cancelled'"
     if commune:
         query += " AND p.commune_code = :commune"
@@ -247,4 +251,5 @@ async def cash_handover(session: AsyncSession, run_id: UUID, commune: str | None
                                        "provinces": list(provinces or ())}))
     if not rows:
         raise NotFound("Đợt chi không có khoản chi tiền mặt", "the run has no cash payouts")
-    return write_cash_handover_xlsx([_cash(r) for r in rows], issuer_name=DEBTOR_NAME, created_at=datetime.now(UTC))
+    return write_cash_handover_xlsx([_cash(r) for r in rows], issuer_name=DEBTOR_NAME,
+                                    created_at=now or datetime.now(UTC))

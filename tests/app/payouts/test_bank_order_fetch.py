@@ -4,6 +4,7 @@ lost file is fetched again by its MsgId, the same orders and bytes. Banks see on
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import uuid
 from datetime import UTC, date, datetime
@@ -13,11 +14,12 @@ from typing import Any
 import pytest
 import xmlschema
 from defusedxml import ElementTree
+from openpyxl import load_workbook
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.database import make_sessionmaker, session_scope
-from app.payouts.order_files import PAIN001_NAMESPACE, write_pain001
+from app.payouts.order_files import PAIN001_NAMESPACE, write_orders_xlsx, write_pain001
 from app.payouts.service.orders import bank_message_id, batch_again, run_orders, take_new_orders
 from app.registry.fake import BeneficiaryFaker
 from tests.app.payouts.factories import payment_order
@@ -226,6 +228,21 @@ async def test_order_files_are_requested_for_the_vietnam_date_not_the_utc_one(of
         again = await batch_again(session, VIETCOMBANK, batch.header.message_id)
     assert stored == date(2026, 12, 1)
     assert again.header.requested_execution_date == date(2026, 12, 1)
+
+
+async def test_order_files_name_the_debtor_in_vietnamese_and_banks_get_the_same_latin_name(office, engine):
+    march = await _two_people_paid_in_march(office)
+    async with session_scope(engine) as session:
+        header, orders = await run_orders(session, uuid.UUID(march), VIETCOMBANK)
+    assert header.debtor_name == "Sở Lao động - Thương binh và Xã hội / Labour department"
+    batch_sheet = load_workbook(io.BytesIO(write_orders_xlsx(header, orders)))["Thông tin lô - Batch"]
+    assert dict(batch_sheet.iter_rows(values_only=True))["Đơn vị chi trả/Debtor"] == header.debtor_name
+    # In a bank's file, ISO 20022 Latin: what it was before the name had its accents (a batch fetched again
+    # gives the same bytes).
+    root = ElementTree.fromstring(write_pain001(header, orders))
+    latin = "SO LAO DONG - THUONG BINH VA XA HOI / LABOUR DEPARTMENT"
+    assert root.findtext("p:CstmrCdtTrfInitn/p:PmtInf/p:Dbtr/p:Nm", namespaces=NS) == latin
+    assert root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:InitgPty/p:Nm", namespaces=NS) == latin
 
 
 def test_bank_message_id_depends_on_the_set_of_orders_only():

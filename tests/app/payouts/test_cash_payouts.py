@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import date, datetime
+import io
+import uuid
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 from sqlalchemy import text
 
@@ -16,6 +19,7 @@ from app.auth.models import Role
 from app.database import session_scope
 from app.payouts.accounts import commune_cash_account, payable_account
 from app.payouts.service.ledger_steps import payout_transfer_id
+from app.payouts.service.orders import cash_handover
 from app.registry.fake import BeneficiaryFaker, FakePerson
 from ledger import verify_ledger
 from ledger.accounts import ensure_accounts
@@ -305,3 +309,29 @@ async def test_cash_the_commune_gives_back_is_returned_and_paid_again_once(offic
     assert kept == summed == {("TGXH", False, HANOI_COMMUNE): (2 - 1 + 3) * TGXH_HANOI,
                               ("TGXH", True, VIETCOMBANK): 2 * TGXH_HANOI}
     await _verified(office)
+
+
+async def test_cash_handover_list_names_the_issuer_in_vietnamese_and_is_dated_in_vietnam(office, engine):
+    faker = BeneficiaryFaker(seed=13)
+    await office.import_people([cash_person(faker), cash_person(faker)])
+    run_id = await office.approved_run("2026-03", "TGXH")
+    assert (await office.fund(None, 2 * TGXH_HANOI, "TM-HK-2603", commune_code=HANOI_COMMUNE)).status_code == 201
+    assert (await office.post(f"/api/payout-runs/{run_id}/send")).status_code == 200
+    issued = "Đơn vị lập/Issued by: Sở Lao động - Thương binh và Xã hội / Labour department"
+
+    # 06:57 on 01/12 in Việt Nam (still 30/11 in UTC): the list is dated 01/12.
+    async with session_scope(engine) as session:
+        content = await cash_handover(session, uuid.UUID(run_id), now=datetime(2026, 11, 30, 23, 57, tzinfo=UTC))
+    workbook = openpyxl.load_workbook(io.BytesIO(content))
+    assert workbook.sheetnames == ["Tổng hợp - Summary", f"{HANOI_COMMUNE} Phường Hoàn Kiếm"]
+    summary, commune = workbook["Tổng hợp - Summary"], workbook[f"{HANOI_COMMUNE} Phường Hoàn Kiếm"]
+    assert summary["A3"].value == f"{issued} — Ngày lập/Created on: 01/12/2026"
+    assert commune["A1"].value == "DANH SÁCH CHI TRẢ TIỀN MẶT / CASH HANDOVER LIST"
+    assert commune["A4"].value == f"{issued} — Ngày lập/Created on: 01/12/2026"
+    # What commune staff download says the same.
+    downloaded = await office.client.get(f"/api/payout-runs/{run_id}/cash-handover")
+    assert downloaded.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(downloaded.content))[f"{HANOI_COMMUNE} Phường Hoàn Kiếm"]
+    assert sheet["A4"].value.startswith(f"{issued} — Ngày lập/Created on: ")
+    texts = [cell for ws in workbook for row in ws.iter_rows(values_only=True) for cell in row if isinstance(cell, str)]
+    assert not [text for text in texts if "Lao dong" in text or "Thuong binh" in text]
