@@ -66,6 +66,8 @@ _ACCOUNT_GROUPS = {
     "age_band": AGE_BAND, "sex": "b.sex",
 }
 
+# A run's payouts count from its approval (migration 0030: the summary's triggers say the same); r: payout_run.
+COUNTED_RUN = "r.status NOT IN ('draft', 'computing', 'computed', 'cancelled')"
 # Per payout, for the workbooks' payout sheets and ``people_waiting`` (the report reads the summary).
 ARRIVED = "(p.status = 'credited' OR (p.channel = 'cash' AND p.status = 'sent'))"
 DAYS = "extract(epoch FROM p.withdrawn_at - coalesce(p.credited_at, p.sent_at)) / 86400.0"

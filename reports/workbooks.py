@@ -28,7 +28,14 @@ from app.spreadsheets import (
     text_cell,
     workbook_bytes,
 )
-from reports.time_to_withdrawal import ARRIVED, DAYS, UNDRAWN, scope_condition, time_to_withdrawal
+from reports.time_to_withdrawal import (
+    ARRIVED,
+    COUNTED_RUN,
+    DAYS,
+    UNDRAWN,
+    scope_condition,
+    time_to_withdrawal,
+)
 
 VIETNAM_OFFSET = timedelta(hours=7)
 SHARE_FORMAT = "0.0%"
@@ -102,7 +109,7 @@ async def _payouts_by_commune(session: AsyncSession, period: date, province: str
                    CASE WHEN {ARRIVED} THEN {UNDRAWN} ELSE 0 END AS undrawn
               FROM payout p JOIN payout_run r ON r.id = p.run_id JOIN commune cm ON cm.code = p.commune_code
               JOIN beneficiary b ON b.id = p.beneficiary_id
-             WHERE r.period = :period AND p.status <> 'cancelled' AND {where}
+             WHERE r.period = :period AND p.status <> 'cancelled' AND {COUNTED_RUN} AND {where}
              ORDER BY p.commune_code, b.full_name, p.serial"""), params)  # noqa: S608
     grouped: dict[str, list[Any]] = {}
     for row in rows:

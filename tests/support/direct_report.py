@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reports.time_to_withdrawal import AGE_BAND, WITHIN_DAYS, add_months, scope_condition
+from reports.time_to_withdrawal import AGE_BAND, COUNTED_RUN, WITHIN_DAYS, add_months, scope_condition
 
 _GROUPS = {
     "commune": ("p.commune_code", ""),
@@ -78,8 +78,7 @@ async def direct_report(session: AsyncSession, *, period: date, group_by: str,
     where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params)
     base = f"""FROM payout p JOIN payout_run r ON r.id = p.run_id JOIN commune cm ON cm.code = p.commune_code
                  JOIN beneficiary b ON b.id = p.beneficiary_id
-                WHERE p.status <> 'cancelled' AND r.status NOT IN ('draft', 'computing', 'computed', 'cancelled')
-                  AND {where}"""  # a run counts from its approval
+                WHERE p.status <> 'cancelled' AND {COUNTED_RUN} AND {where}"""  # a run counts from its approval
     grouped = await session.execute(text(
         f"""SELECT key, GROUPING(key) AS is_total, {METRICS}
               FROM (SELECT {key} AS key, {ROW_COLUMNS} {base} AND r.period = :period) rows
