@@ -53,10 +53,26 @@ class WaitingPerson:
     last_contact_by: str | None
 
 
+@dataclass(frozen=True)
+class FollowUpPage:
+    """One page of the follow-up list, with the number of people and the amount waiting in the whole list
+    (the same scope and filters), not only on this page."""
+
+    people: list[WaitingPerson]
+    total: int
+    amount_waiting: int
+    page: int
+    page_size: int
+
+
+EXPORT_LIMIT = 5000  # the most people a workbook or the command line lists
+
 # ``waiting`` is MATERIALIZED: its cost (the scope's payouts, and what was drawn from each) is paid once,
 # however the planner estimates it. Inlined, an estimate gone wrong (withdrawal_allocation analysed while
 # empty, then filled by a feed: 27,558 rows expected per payout) made the planner prefer walking every
 # beneficiary in age order and scanning the waiting people for each, to stop early at the LIMIT: 110 s.
+# ``totals`` counts and sums the same materialized rows, so the whole list's figures cost no second pass over
+# the payouts; the page is LEFT JOINed to it, so a page past the end still answers one row with the totals.
 _QUERY = """
     WITH waiting AS MATERIALIZED (
         SELECT p.beneficiary_id, count(*) AS payouts_waiting, min(coalesce(p.credited_at, p.sent_at)) AS since,
@@ -68,51 +84,73 @@ _QUERY = """
            AND (p.status = 'credited' OR p.channel = 'cash') AND {where}
          GROUP BY p.beneficiary_id
         HAVING min(coalesce(p.credited_at, p.sent_at)) <= :cutoff
+    ),
+    totals AS (
+        SELECT count(*) AS people, coalesce(sum(amount_waiting), 0)::bigint AS amount FROM waiting
+    ),
+    listed AS (
+        SELECT b.id, b.full_name, b.date_of_birth, b.sex, b.commune_code, cm.name AS commune_name, b.phone,
+               b.address, b.channel, w.payouts_waiting, w.amount_waiting, w.since,
+               date_part('year', age(CAST(:today AS date), b.date_of_birth))::int AS age,
+               CASE WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 80 THEN 0
+                    WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 70 THEN 1
+                    WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 60 THEN 2
+                    ELSE 3 END AS age_band,
+               contact.at AS contact_at, contact.kind AS contact_kind, contact.by AS contact_by
+          FROM waiting w
+         -- Each waiting person looked up by id (OFFSET 0 keeps the lookup a lookup): a commune's few thousand,
+         -- never a scan of every beneficiary chosen on an overestimate of how many are waiting.
+         CROSS JOIN LATERAL (SELECT * FROM beneficiary x WHERE x.id = w.beneficiary_id OFFSET 0) b
+          JOIN commune cm ON cm.code = b.commune_code
+          LEFT JOIN LATERAL (
+              SELECT * FROM (
+                  (SELECT n.at, n.kind, n.recorded_by AS by FROM follow_up_note n
+                    WHERE n.beneficiary_id = b.id ORDER BY n.at DESC LIMIT 1)
+                  UNION ALL
+                  (SELECT x.occurred_at, x.channel, x.recorded_by FROM withdrawal x
+                    WHERE x.beneficiary_id = b.id AND x.source = 'commune'
+                      AND NOT EXISTS (SELECT 1 FROM withdrawal_cancellation c WHERE c.withdrawal_id = x.id)
+                    ORDER BY x.occurred_at DESC LIMIT 1)
+              ) c ORDER BY c.at DESC LIMIT 1) contact ON true
+         -- b.id last: a total order, so pages neither repeat nor skip anyone
+         ORDER BY age_band, w.since, b.date_of_birth, b.full_name, b.id
+         LIMIT :limit OFFSET :offset
     )
-    SELECT b.id, b.full_name, b.date_of_birth, b.sex, b.commune_code, cm.name AS commune_name, b.phone, b.address,
-           b.channel, w.payouts_waiting, w.amount_waiting, w.since,
-           date_part('year', age(CAST(:today AS date), b.date_of_birth))::int AS age,
-           contact.at AS contact_at, contact.kind AS contact_kind, contact.by AS contact_by
-      FROM waiting w
-     -- Each waiting person looked up by id (OFFSET 0 keeps the lookup a lookup): a commune's few thousand,
-     -- never a scan of every beneficiary chosen on an overestimate of how many are waiting.
-     CROSS JOIN LATERAL (SELECT * FROM beneficiary x WHERE x.id = w.beneficiary_id OFFSET 0) b
-      JOIN commune cm ON cm.code = b.commune_code
-      LEFT JOIN LATERAL (
-          SELECT * FROM (
-              (SELECT n.at, n.kind, n.recorded_by AS by FROM follow_up_note n
-                WHERE n.beneficiary_id = b.id ORDER BY n.at DESC LIMIT 1)
-              UNION ALL
-              (SELECT x.occurred_at, x.channel, x.recorded_by FROM withdrawal x
-                WHERE x.beneficiary_id = b.id AND x.source = 'commune'
-                  AND NOT EXISTS (SELECT 1 FROM withdrawal_cancellation c WHERE c.withdrawal_id = x.id)
-                ORDER BY x.occurred_at DESC LIMIT 1)
-          ) c ORDER BY c.at DESC LIMIT 1) contact ON true
-     ORDER BY CASE WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 80 THEN 0
-                   WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 70 THEN 1
-                   WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 60 THEN 2 ELSE 3 END,
-              w.since, b.date_of_birth, b.full_name, b.id
-     LIMIT :limit
+    SELECT t.people AS total_people, t.amount AS total_amount, l.*
+      FROM totals t LEFT JOIN listed l ON true
+     ORDER BY l.age_band, l.since, l.date_of_birth, l.full_name, l.id
 """
 
 
-async def follow_up_list(session: AsyncSession, *, communes: Sequence[str] | None = None,
+async def follow_up_page(session: AsyncSession, *, communes: Sequence[str] | None = None,
                          provinces: Sequence[str] | None = None, commune: str | None = None, min_days: int = 7,
-                         as_of: datetime | None = None, limit: int = 5000) -> list[WaitingPerson]:
-    """People waiting at least ``min_days`` (by their oldest unwithdrawn payout), 80+ first, then 70–79,
-    60–69 and younger; within a band the longest wait first."""
+                         as_of: datetime | None = None, page: int = 1, page_size: int = 100) -> FollowUpPage:
+    """Page ``page`` (from 1) of the people waiting at least ``min_days`` (by their oldest unwithdrawn payout),
+    80+ first, then 70–79, 60–69 and younger, within a band the longest wait first; with the number of people
+    and the amount waiting in the whole list. A page past the end has nobody, and the same totals."""
     as_of = as_of or datetime.now(UTC)
+    page, page_size = max(page, 1), max(page_size, 1)
     params: dict[str, Any] = {"cutoff": as_of - timedelta(days=min_days), "today": (as_of + VIETNAM_OFFSET).date(),
-                              "limit": limit}
+                              "limit": page_size, "offset": (page - 1) * page_size}
     where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params, commune=commune)
-    rows = await session.execute(text(_QUERY.format(where=where)), params)
-    return [WaitingPerson(
+    rows = (await session.execute(text(_QUERY.format(where=where)), params)).all()
+    people = [WaitingPerson(
         beneficiary_id=r.id, full_name=r.full_name, date_of_birth=r.date_of_birth, age=r.age, sex=r.sex,
         commune_code=r.commune_code, commune_name=r.commune_name, phone=r.phone, address=r.address,
         channel=r.channel, payouts_waiting=int(r.payouts_waiting), amount_waiting=int(r.amount_waiting),
         waiting_since=r.since, days_waiting=int((as_of - r.since).total_seconds() // 86400),
         last_contact_at=r.contact_at, last_contact_kind=r.contact_kind, last_contact_by=r.contact_by,
-    ) for r in rows]
+    ) for r in rows if r.id is not None]
+    return FollowUpPage(people=people, total=int(rows[0].total_people), amount_waiting=int(rows[0].total_amount),
+                        page=page, page_size=page_size)
+
+
+async def follow_up_list(session: AsyncSession, *, communes: Sequence[str] | None = None,
+                         provinces: Sequence[str] | None = None, commune: str | None = None, min_days: int = 7,
+                         as_of: datetime | None = None, limit: int = EXPORT_LIMIT) -> list[WaitingPerson]:
+    """The first ``limit`` people of the follow-up list (see ``follow_up_page``)."""
+    return (await follow_up_page(session, communes=communes, provinces=provinces, commune=commune,
+                                 min_days=min_days, as_of=as_of, page=1, page_size=limit)).people
 
 
 FOLLOW_UP_COLUMNS = (

@@ -17,7 +17,7 @@ from app.http.problems import Problem
 from app.payouts.service.orders import HANDED_OVER
 from app.reports_api.routes import FOLLOW_UP_READERS, scope_of
 from app.web.forms import form_text
-from app.web.render import current_lang, page, see_other
+from app.web.render import current_lang, page, page_count, pager, see_other
 from app.withdrawals_api.routes import COMMUNE_WRITERS
 from app.withdrawals_api.schemas import AssistedWithdrawalIn, FollowUpNoteIn, WithdrawalCancelIn
 from app.withdrawals_api.service import (
@@ -25,7 +25,7 @@ from app.withdrawals_api.service import (
     add_follow_up_note,
     cancel_assisted_withdrawal,
 )
-from reports.follow_up import follow_up_list
+from reports.follow_up import EXPORT_LIMIT, follow_up_page
 from reports.time_to_withdrawal import scope_condition
 
 VIETNAM = timedelta(hours=7)
@@ -37,6 +37,8 @@ WITHDRAWAL_CHANNEL_KEYS = {"atm": "withdrawal.channel.atm", "counter": "withdraw
                            "pos": "withdrawal.channel.pos", "agent": "withdrawal.channel.agent",
                            "assisted": "follow.kind.assisted", "cash_handover": "follow.kind.cash_handover"}
 DAY_CHOICES = (3, 7, 14, 30)
+PAGE_SIZE = 500  # people on one page of the list (a phone still scrolls it)
+MAX_PAGE_NUMBER = 100_000  # any page past the end shows the last one
 
 
 async def communes_in_scope(session: AsyncSession, principal: Principal) -> list[Any]:
@@ -65,7 +67,9 @@ def _back(form: Any, beneficiary_id: UUID, done: str) -> str:
     """Back to the person's page when the form was there, else to the list it came from."""
     if form_text(form, "back") == "person":
         return f"/beneficiaries/{beneficiary_id}?done={done}"
-    return f"/follow-up?commune={form_text(form, 'commune')}&min_days={form_text(form, 'min_days') or '7'}&done={done}"
+    page_number = form_text(form, "page_number")
+    return (f"/follow-up?commune={form_text(form, 'commune')}&min_days={form_text(form, 'min_days') or '7'}"
+            f"&page_number={page_number if page_number.isdigit() else '1'}&done={done}")
 
 
 async def _cash_runs(session: AsyncSession, communes: Any, provinces: Any, commune: str | None) -> list[Any]:
@@ -86,23 +90,34 @@ class FollowUpPages(Controller):
 
     @get("/", guards=[requires(*FOLLOW_UP_READERS)])
     async def follow_up(self, request: Request[Any, Any, Any], db_session: AsyncSession, commune: str = "",
-                        min_days: int = 7) -> Response[Any]:
-        """The people waiting at least ``min_days`` in the chosen commune (all of the caller's by default)."""
+                        min_days: int = 7, page_number: str = "1") -> Response[Any]:
+        """The people waiting at least ``min_days`` in the chosen commune (all of the caller's by default), a page
+        at a time, with the number of people and the amount waiting in the whole list."""
         principal = current_principal(request)
         assert principal is not None
         choices = await communes_in_scope(db_session, principal)
         commune = checked_commune(choices, commune)
         communes, provinces = scope_of(principal)
         min_days = max(0, min(min_days, 365))
-        people = await follow_up_list(db_session, communes=communes, provinces=provinces, commune=commune or None,
-                                      min_days=min_days, limit=500)
+        shown_page = min(max(1, int(page_number)), MAX_PAGE_NUMBER) if page_number.isdigit() else 1
+        listed = await follow_up_page(db_session, communes=communes, provinces=provinces, commune=commune or None,
+                                      min_days=min_days, page=shown_page, page_size=PAGE_SIZE)
+        pages = page_count(listed.total, PAGE_SIZE)
+        if shown_page > pages:  # the list got shorter (people withdrew) since the link was made: its last page
+            shown_page = pages
+            listed = await follow_up_page(db_session, communes=communes, provinces=provinces,
+                                          commune=commune or None, min_days=min_days, page=shown_page,
+                                          page_size=PAGE_SIZE)
         now_local = (datetime.now(UTC) + VIETNAM).replace(tzinfo=None, second=0, microsecond=0)
         cash_runs = await _cash_runs(db_session, communes, provinces, commune or None)
-        return page(request, "follow_up/list.html", people=people, communes=choices, commune=commune,
+        return page(request, "follow_up/list.html", people=listed.people, communes=choices, commune=commune,
                     min_days=min_days, day_choices=DAY_CHOICES, kind_keys=KIND_KEYS,
                     may_record=principal.role in COMMUNE_WRITERS, now_local=now_local.isoformat(timespec="minutes"),
                     done_key=DONE_KEYS.get(request.query_params.get("done") or ""),
-                    total_waiting=sum(p.amount_waiting for p in people), cash_runs=cash_runs)
+                    total_people=listed.total, total_waiting=listed.amount_waiting,
+                    excel_has_all=listed.total <= EXPORT_LIMIT, cash_runs=cash_runs,
+                    pager=pager("/follow-up", {"commune": commune, "min_days": min_days}, page=shown_page,
+                                pages=pages, total=listed.total, page_size=PAGE_SIZE))
 
     @post("/{beneficiary_id:uuid}/note", guards=[requires(*COMMUNE_WRITERS)])
     async def note(self, request: Request[Any, Any, Any], db_session: AsyncSession,

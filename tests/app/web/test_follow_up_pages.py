@@ -4,6 +4,8 @@ dashboard changes when they record an assisted withdrawal; scope is enforced on 
 import re
 
 from app.auth.models import Role
+from app.web import follow_up as follow_up_pages
+from app.web.templating import vnd
 from reconciliation.writers import write_camt053
 from tests.app.reconciliation_api.world import as_bank, build_world, debit, statement, upload
 from tests.support.actors import add_user
@@ -66,6 +68,41 @@ async def test_commune_staff_record_a_visit_and_an_assisted_withdrawal_and_the_d
                                      "occurred_at": "2099-01-01T09:00", "back": "person"})
     assert future.status_code == 422 and "<li>Thời gian ở tương lai</li>" in future.text
     assert f'href="{page_path}"' in future.text and "Quay lại trang trước để sửa" in future.text
+
+
+async def test_a_follow_up_page_shorter_than_the_list_shows_the_whole_lists_totals_and_says_so(client, engine,
+                                                                                                 monkeypatch):
+    payouts = await _credited_month(client, engine)
+    everything = vnd(sum(p.amount for p in payouts))
+    whole, _ = await signed_in_page(client, "xa.hoankiem", "/follow-up?min_days=7")
+    assert whole.text.count('class="card person"') == 3
+    assert f"3 người đã chờ từ 7 ngày trở lên, tổng {everything}" in whole.text
+    assert 'id="follow-partial"' not in whole.text and 'class="pager"' not in whole.text
+    names = re.findall(r'<h2><a href="/beneficiaries/[0-9a-f-]{36}">([^<]+)</a>', whole.text)
+    monkeypatch.setattr(follow_up_pages, "PAGE_SIZE", 2)
+    first = await client.get(f"/follow-up?commune={HANOI_COMMUNE}&min_days=7")
+    assert first.text.count('class="card person"') == 2
+    assert f"3 người đã chờ từ 7 ngày trở lên, tổng {everything}" in first.text  # not the two shown
+    assert ("Đang hiện 2 / 3 người (số 1–2) — xem các trang khác bên dưới, hoặc tải Excel để có đủ danh sách"
+            in first.text)
+    next_page = f"/follow-up?commune={HANOI_COMMUNE}&amp;min_days=7&amp;page_number=2"
+    assert f'href="{next_page}" rel="next"' in first.text and "Trang 1/2" in first.text
+    second = await client.get(next_page.replace("&amp;", "&"))
+    assert second.text.count('class="card person"') == 1 and '<ol class="people" start="3">' in second.text
+    assert "Đang hiện 1 / 3 người (số 3–3)" in second.text and f"tổng {everything}" in second.text
+    shown = re.findall(r'<h2><a href="/beneficiaries/[0-9a-f-]{36}">([^<]+)</a>', first.text + second.text)
+    assert shown == names  # the two pages together are the whole list, in its order
+    assert 'name="page_number" value="2"' in second.text  # a record made on page 2 comes back to page 2
+    past = await client.get(f"/follow-up?commune={HANOI_COMMUNE}&min_days=7&page_number=9")
+    assert past.status_code == 200 and "Đang hiện 1 / 3 người (số 3–3)" in past.text  # the last page
+    english = await client.get("/follow-up?min_days=7&lang=en")
+    assert "Showing 2 of 3 people (no. 1–2) — see the other pages below, or download Excel for the whole list" in (
+        english.text)
+    assert f"3 people waiting 7 days or more, {everything} in all" in english.text
+    client.cookies.clear()
+    other, _ = await signed_in_page(client, "xa.caobang", "/follow-up?min_days=7")
+    assert "0 người đã chờ từ 7 ngày trở lên, tổng 0 đ" in other.text and 'id="follow-partial"' not in other.text
+    assert (await client.get(f"/follow-up?commune={HANOI_COMMUNE}&page_number=2")).status_code == 403
 
 
 async def test_scope_is_enforced_on_follow_up_and_dashboard(client, engine):
