@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get
+from litestar.params import Parameter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +17,7 @@ from app.auth.models import Role
 from app.auth.service import Principal
 from app.http.problems import Problem, bilingual
 from app.vietnam_time import vietnam_today
-from reports.follow_up import follow_up_list, follow_up_workbook
+from reports.follow_up import follow_up_list, follow_up_page, follow_up_workbook
 from reports.time_to_withdrawal import GROUP_BY, month_start, time_to_withdrawal
 from reports.workbooks import monthly_workbook
 
@@ -24,6 +25,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REPORT_READERS = (Role.officer, Role.auditor, Role.commune_staff, Role.admin)
 FOLLOW_UP_READERS = (Role.commune_staff, Role.officer, Role.auditor)
 MAX_NAMED_COMMUNES = 5  # a file name lists at most this many commune codes
+FOLLOW_UP_PAGE_SIZE = 100  # people per page of the JSON follow-up list, by default
+FOLLOW_UP_MAX_PAGE_SIZE = 1000
+MAX_PAGE = 1_000_000  # keeps the offset a number PostgreSQL takes
 
 
 def _principal(request: Request[Any, Any, Any]) -> Principal:
@@ -106,8 +110,11 @@ class ReportController(Controller):
     @get("/follow-up", guards=[requires(*FOLLOW_UP_READERS)])
     async def follow_up(self, request: Request[Any, Any, Any], db_session: AsyncSession, commune: str | None = None,
                         min_days: int = 7, format: str = "json",  # noqa: A002 - the API's parameter name
-                        as_of: datetime | None = None) -> Response[Any]:
-        """People who have not withdrawn after ``min_days`` days, 80+ first, longest wait first (json or xlsx)."""
+                        as_of: datetime | None = None, page: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 1,
+                        page_size: Annotated[int, Parameter(ge=1, le=FOLLOW_UP_MAX_PAGE_SIZE)] = FOLLOW_UP_PAGE_SIZE,
+                        ) -> Response[Any]:
+        """People who have not withdrawn after ``min_days`` days, 80+ first, longest wait first: JSON a page at a
+        time with the number of people and the amount waiting in the whole list, or the whole list as xlsx."""
         principal = _principal(request)
         if format not in ("json", "xlsx"):
             raise Problem(400, bilingual("Định dạng phải là json hoặc xlsx", "format must be json or xlsx"))
@@ -116,9 +123,9 @@ class ReportController(Controller):
         if commune is not None:
             await _check_commune(db_session, principal, commune)
         communes, provinces = scope_of(principal)
-        people = await follow_up_list(db_session, communes=communes, provinces=provinces, commune=commune,
-                                      min_days=min_days, as_of=as_of)
-        if format == "xlsx":
+        if format == "xlsx":  # the whole list (up to the export limit), whatever page was asked for
+            people = await follow_up_list(db_session, communes=communes, provinces=provinces, commune=commune,
+                                          min_days=min_days, as_of=as_of)
             name = _follow_up_name(commune, communes)
             title = ("Danh sách theo dõi rút tiền — các xã/phường bạn phụ trách / "
                      "Follow-up list — the communes you cover")
@@ -128,8 +135,10 @@ class ReportController(Controller):
                 title = f"Danh sách theo dõi rút tiền — {commune_name} / Follow-up list — {commune_name}"
             return Response(follow_up_workbook(people, title=title, min_days=min_days), media_type=XLSX,
                             headers=_attachment(f"theo-doi-{name}.xlsx"))
-        items = [msgspec.to_builtins(person) for person in people]
-        return Response({"items": items, "total": len(items), "page": 1, "page_size": len(items),
+        listed = await follow_up_page(db_session, communes=communes, provinces=provinces, commune=commune,
+                                      min_days=min_days, as_of=as_of, page=page, page_size=page_size)
+        return Response({"items": [msgspec.to_builtins(person) for person in listed.people], "total": listed.total,
+                         "total_amount": listed.amount_waiting, "page": listed.page, "page_size": listed.page_size,
                          "min_days": min_days})
 
     @get("/monthly", guards=[requires(Role.officer, Role.auditor, Role.admin)])

@@ -11,11 +11,14 @@ from datetime import datetime, timedelta
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from app.auth.models import Role
+from app.database import session_scope
 from app.reports_api.routes import XLSX
 from tests.support.actors import add_user
-from tests.support.withdrawal_world import AMOUNT, T0, build_month, iso
+from tests.support.credit import credit_payouts
+from tests.support.withdrawal_world import AMOUNT, T0, build_month, build_sent_month, iso
 from tests.support.world import Office
 
 
@@ -76,6 +79,50 @@ async def test_follow_up_list_oldest_waits_with_last_contact(world, client):
     contacted = (T0 + timedelta(days=6, hours=7)).replace(tzinfo=None, hour=0)
     assert (values[3][6], values[3][8], values[3][9]) == (waiting_since, contacted, "Thăm nhà / visit")
     assert sheet["G4"].number_format == sheet["I4"].number_format == "dd/mm/yyyy"
+
+
+async def test_follow_up_api_pages_through_the_list_with_the_totals_of_the_whole_list(office, client):
+    world = await build_sent_month(office)  # nobody withdraws: A–D (bank) and E (cash) wait in 00070, F in 00073
+    await credit_payouts(office.engine, [world.payouts[n] for n in "ABCDF"], T0)
+    async with session_scope(office.engine) as session:
+        await session.execute(text("UPDATE payout SET sent_at = :t0 WHERE id = :p"), {"t0": T0, "p": world.payouts["E"]})
+    await world.as_commune_staff("hoa.commune")
+    query = {"min_days": 7, "as_of": iso(T0 + timedelta(days=8))}
+
+    async def listed(**params):
+        response = await client.get("/api/reports/follow-up", params={**query, **params})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    whole = await listed()
+    assert (whole["page"], whole["page_size"], whole["total"], whole["total_amount"]) == (1, 100, 5, 5 * AMOUNT)
+    everyone = [item["beneficiary_id"] for item in whole["items"]]
+    assert sorted(everyone) == sorted(world.ids[n] for n in "ABCDE")
+    pages = [await listed(page=number, page_size=2) for number in (1, 2, 3, 4)]
+    assert [[item["beneficiary_id"] for item in p["items"]] for p in pages] == [
+        everyone[0:2], everyone[2:4], everyone[4:5], []]  # page 2 is the next two, the last page one, then nobody
+    assert {(p["total"], p["total_amount"], p["page_size"]) for p in pages} == {(5, 5 * AMOUNT, 2)}
+    assert [p["page"] for p in pages] == [1, 2, 3, 4]
+    assert pages[1]["items"][0]["amount_waiting"] == AMOUNT and pages[1]["items"][0]["days_waiting"] == 8
+    far = await listed(page=1000, page_size=1000)
+    assert (far["items"], far["total"], far["total_amount"], far["page"]) == ([], 5, 5 * AMOUNT, 1000)
+    assert (await listed(commune="00070", page=2, page_size=4))["items"] == whole["items"][4:]
+    for bad in ({"page": 0}, {"page_size": 0}, {"page_size": 1001}):
+        refused = await client.get("/api/reports/follow-up", params={**query, **bad})
+        assert refused.status_code == 400, bad
+    # The workbook still lists everyone, whatever page was asked for.
+    sheet = await client.get("/api/reports/follow-up", params={**query, "format": "xlsx", "page": 2, "page_size": 1})
+    rows = list(openpyxl.load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True))
+    assert [r[5] for r in rows[3:]] == [AMOUNT] * 5 + ["=SUM(F4:F8)"]
+    # Another commune's people stay out of sight: neither listed nor counted.
+    assert (await client.get("/api/reports/follow-up", params={**query, "commune": "00073", "page": 2})).status_code == 403
+    await world.as_commune_staff("nam.commune")
+    own = await listed(page=1, page_size=1)
+    assert [i["beneficiary_id"] for i in own["items"]] == [world.ids["F"]] and (own["total"], own["total_amount"]) == (
+        1, AMOUNT)
+    beyond = await listed(page=2, page_size=1)
+    assert (beyond["items"], beyond["total"], beyond["total_amount"]) == ([], 1, AMOUNT)
+    assert (await client.get("/api/reports/follow-up", params={**query, "commune": "00070"})).status_code == 403
 
 
 async def test_follow_up_file_is_named_after_the_communes_in_scope(world, client):
