@@ -11,7 +11,8 @@ every month but the last one withdrawal per person (90 % of people, after 0–20
    noted), then ``reallocate_noted`` of the people concerned (each person's FIFO continued from their
    frontier, payout times, undrawn memo ledger);
 2. the time-to-withdrawal report by commune for the last month (with its 12-month trend);
-3. the follow-up list of one commune.
+3. the follow-up list of one commune, whole (as the workbook) and its second page of 500 with the totals of
+   the whole list (as the page).
 
 In the same run it COPYs the same withdrawal and allocation rows into bare unlogged tables and
 prints the ratio of that raw COPY time to the allocation time. Targets: allocation < 60 s, report
@@ -35,7 +36,7 @@ from app.database import make_engine, session_scope, to_libpq_url, upgrade_datab
 from bench.registry_import import database
 from reconciliation.withdrawal_files import WithdrawalRow
 from reconciliation.withdrawals import NOTE_WITHDRAWALS, prepare_changes, reallocate, record_bank_withdrawals
-from reports.follow_up import follow_up_list
+from reports.follow_up import follow_up_list, follow_up_page
 from reports.time_to_withdrawal import add_months, time_to_withdrawal
 
 FIRST_MONTH = date(2026, 1, 1)
@@ -259,6 +260,11 @@ async def run(url: str, count: int, months: int) -> None:
     print(f"follow-up list of commune {commune}: {len(waiting):,} people, best of 3 {best * 1000:.0f} ms "
           f"(right after the feed {follow_up_before * 1000:.0f} ms)"
           f"  target < 200 ms: {'met' if max(best, follow_up_before) < 0.2 else 'NOT met'}")
+    best, second_page = await best_of_3(lambda session: follow_up_page(
+        session, commune=commune, min_days=7, as_of=credited + timedelta(days=30), page=2, page_size=500))
+    print(f"  page 2 of 500 with the whole list's totals ({second_page.total:,} people, "
+          f"{second_page.amount_waiting:,} đ): best of 3 {best * 1000:.0f} ms"
+          f"  target < 200 ms: {'met' if best < 0.2 else 'NOT met'}")
     await engine.dispose()
     copy_seconds, rows = await _copy_baseline(url)
     print(f"raw COPY of the same {rows:,} rows (withdrawals + allocations): {copy_seconds:.1f} s; "
