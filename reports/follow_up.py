@@ -173,13 +173,20 @@ def _date_cell(sheet: Any, moment: datetime | None) -> WriteOnlyCell:
     return cell
 
 
-def follow_up_workbook(people: Sequence[WaitingPerson], *, title: str, min_days: int) -> bytes:
-    """A printable A4 landscape list (fits the page width, header repeated on each page)."""
+def follow_up_workbook(people: Sequence[WaitingPerson], *, title: str, min_days: int,
+                       total: int | None = None) -> bytes:
+    """A printable A4 landscape list (fits the page width, header repeated on each page). ``total``: how many
+    people the whole list has, when ``people`` is only its beginning (the file then says so above the table)."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Theo dõi - Follow-up")
     print_landscape_fit_width(sheet, gridlines=True)  # page setup goes before the first row in write-only mode
-    header_row = start_table(sheet, FOLLOW_UP_COLUMNS, title_lines=(
-        title, f"Người chưa rút tiền sau {min_days} ngày / People who have not withdrawn after {min_days} days"))
+    title_lines = [title, f"Người chưa rút tiền sau {min_days} ngày / People who have not withdrawn after {min_days} days"]
+    if total is not None and total > len(people):
+        shown, whole = f"{len(people):,}".replace(",", "."), f"{total:,}".replace(",", ".")
+        title_lines.append(f"Danh sách có {whole} người; tệp này chỉ liệt kê {shown} người đầu tiên — lọc theo "
+                           f"xã/phường để có đủ / The list has {total:,} people; this file lists the first "
+                           f"{len(people):,} only — filter by commune for all")
+    header_row = start_table(sheet, FOLLOW_UP_COLUMNS, title_lines=tuple(title_lines))
     several_communes = len({person.commune_code for person in people}) > 1
     for number, person in enumerate(people, start=1):
         contact = ""

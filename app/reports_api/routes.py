@@ -17,7 +17,7 @@ from app.auth.models import Role
 from app.auth.service import Principal
 from app.http.problems import Problem, bilingual
 from app.vietnam_time import vietnam_today
-from reports.follow_up import follow_up_list, follow_up_page, follow_up_workbook
+from reports.follow_up import EXPORT_LIMIT, follow_up_page, follow_up_workbook
 from reports.time_to_withdrawal import GROUP_BY, month_start, time_to_withdrawal
 from reports.workbooks import monthly_workbook
 
@@ -124,8 +124,9 @@ class ReportController(Controller):
             await _check_commune(db_session, principal, commune)
         communes, provinces = scope_of(principal)
         if format == "xlsx":  # the whole list (up to the export limit), whatever page was asked for
-            people = await follow_up_list(db_session, communes=communes, provinces=provinces, commune=commune,
-                                          min_days=min_days, as_of=as_of)
+            whole = await follow_up_page(db_session, communes=communes, provinces=provinces, commune=commune,
+                                         min_days=min_days, as_of=as_of, page=1, page_size=EXPORT_LIMIT)
+            people = whole.people
             name = _follow_up_name(commune, communes)
             title = ("Danh sách theo dõi rút tiền — các xã/phường bạn phụ trách / "
                      "Follow-up list — the communes you cover")
@@ -133,7 +134,8 @@ class ReportController(Controller):
                 commune_name = await db_session.scalar(text("SELECT name FROM commune WHERE code = :c"),
                                                        {"c": commune})
                 title = f"Danh sách theo dõi rút tiền — {commune_name} / Follow-up list — {commune_name}"
-            return Response(follow_up_workbook(people, title=title, min_days=min_days), media_type=XLSX,
+            return Response(follow_up_workbook(people, title=title, min_days=min_days, total=whole.total),
+                            media_type=XLSX,
                             headers=_attachment(f"theo-doi-{name}.xlsx"))
         listed = await follow_up_page(db_session, communes=communes, provinces=provinces, commune=commune,
                                       min_days=min_days, as_of=as_of, page=page, page_size=page_size)

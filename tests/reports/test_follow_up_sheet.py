@@ -60,3 +60,19 @@ def test_a_list_over_several_communes_says_which_commune_each_person_lives_in():
     one = list(openpyxl.load_workbook(io.BytesIO(follow_up_workbook(two[:1], title="x", min_days=7))).active
                .iter_rows(values_only=True))
     assert one[3][4] == "Bản Na Sang"
+
+
+def test_a_file_holding_only_the_beginning_of_the_list_says_how_long_the_list_is():
+    person = WaitingPerson(
+        beneficiary_id=uuid.uuid4(), full_name="Lò Thị Mai", date_of_birth=date(1938, 5, 5), age=88,
+        sex="female", commune_code="03205", commune_name="Xã Mường Phăng", phone=None, address="Bản Phăng",
+        channel="cash", payouts_waiting=1, amount_waiting=650_000,
+        waiting_since=datetime(2026, 3, 9, 3, tzinfo=UTC), days_waiting=40, last_contact_at=None,
+        last_contact_kind=None, last_contact_by=None)
+    cut = openpyxl.load_workbook(io.BytesIO(follow_up_workbook([person], title="x", min_days=7, total=5_001))).active
+    assert cut["A3"].value == ("Danh sách có 5.001 người; tệp này chỉ liệt kê 1 người đầu tiên — lọc theo xã/phường "
+                               "để có đủ / The list has 5,001 people; this file lists the first 1 only — filter by "
+                               "commune for all")
+    assert cut["A4"].value == "STT / No."  # the table starts below the extra line
+    whole = openpyxl.load_workbook(io.BytesIO(follow_up_workbook([person], title="x", min_days=7, total=1))).active
+    assert whole["A3"].value == "STT / No."

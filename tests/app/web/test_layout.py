@@ -76,6 +76,10 @@ async def test_static_files_are_public_and_versioned(client):
     assert css.headers["content-type"].startswith("text/css") and "max-age" in css.headers["cache-control"]
     assert "javascript" in js.headers["content-type"]
     assert (await client.get("/static/nothing.css")).status_code == 404
+    # The page names its icon, so a browser does not ask for a /favicon.ico that is not there.
+    assert '<link rel="icon" type="image/svg+xml" href="/static/favicon.svg?v=' in login.text
+    icon = await client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
 
 
 async def test_every_menu_row_has_a_page_with_exactly_those_roles(client):
