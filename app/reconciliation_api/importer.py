@@ -61,10 +61,10 @@ LINE_COPY_COLUMNS = ("statement_id", "line_no", "bank_bin", "booking_date", "val
 
 
 ALREADY_IMPORTED = "Tệp này đã được nhập trước đó; không ghi nhận gì thêm / this file was already imported; nothing new was applied"
-REUSED_ID_VI = ("Mã sao kê {ids} đã được nhập trước đó với nội dung khác tệp này; không dòng nào của tệp được ghi "
-                "nhận. Nếu đây là sao kê điều chỉnh, ngân hàng cần gửi với mã sao kê mới; tệp đã được lưu lại")
-REUSED_ID_EN = ("statement id {ids} was imported before with content other than this file's; none of its lines "
-                "were applied. A corrected statement needs a new statement id; the file was kept")
+REUSED_ID_VI = ("Mã sao kê {ids} đã được nhập trước đó với nội dung khác; các dòng của sao kê đó trong tệp này không "
+                "được ghi nhận. Nếu đây là sao kê điều chỉnh, ngân hàng cần gửi với mã sao kê mới; tệp đã được lưu lại")
+REUSED_ID_EN = ("statement id {ids} was imported before with other content; that statement's lines in this file "
+                "were not applied. A corrected statement needs a new statement id; the file was kept")
 
 
 @dataclass
@@ -97,8 +97,11 @@ class ImportOutcome:
                                 "already_imported": self.kind == "existing",
                                 **self.totals(), "statements": self.statements}
         if self.kind == "existing":
-            body["message"] = f"{self.message_vi} / {self.message_en}" if self.content_differs else ALREADY_IMPORTED
+            body["message"] = ALREADY_IMPORTED
+        if self.kind in ("existing", "created", "dry_run"):
             body["content_differs"] = self.content_differs
+        if self.content_differs:
+            body["message"] = f"{self.message_vi} / {self.message_en}"
         if self.kind == "dry_run":
             body["results"] = self.lines
         return body
@@ -271,6 +274,10 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
         upload_id = await _store_upload(session, bank_bin=bank_bin, filename=filename, data=data, sha256=sha256,
                                         file_format=file_format, actor=actor, rejection=None)
     outcome = ImportOutcome("dry_run" if dry_run else "created", upload_id=upload_id)
+    if differs:  # the file's other statements reuse imported ids with other content: said, not applied
+        ids = ", ".join(sorted({str(s["bank_statement_id"]) for s in already}))
+        outcome.content_differs = True
+        outcome.message_vi, outcome.message_en = REUSED_ID_VI.format(ids=ids), REUSED_ID_EN.format(ids=ids)
     for position, statement in fresh:
         summary, decisions = await _import_statement(session, statement, position=position, bank_bin=bank_bin,
                                                      sha256=sha256, upload_id=upload_id, actor=actor,

@@ -69,7 +69,7 @@ def _back(form: Any, beneficiary_id: UUID, done: str) -> str:
         return f"/beneficiaries/{beneficiary_id}?done={done}"
     page_number = form_text(form, "page_number")
     return (f"/follow-up?commune={form_text(form, 'commune')}&min_days={form_text(form, 'min_days') or '7'}"
-            f"&page_number={page_number if page_number.isdigit() else '1'}&done={done}")
+            f"&page_number={page_number if page_number.isascii() and page_number.isdigit() else '1'}&done={done}")
 
 
 async def _cash_runs(session: AsyncSession, communes: Any, provinces: Any, commune: str | None) -> list[Any]:
@@ -99,7 +99,7 @@ class FollowUpPages(Controller):
         commune = checked_commune(choices, commune)
         communes, provinces = scope_of(principal)
         min_days = max(0, min(min_days, 365))
-        shown_page = min(max(1, int(page_number)), MAX_PAGE_NUMBER) if page_number.isdigit() else 1
+        shown_page = min(max(1, int(page_number)), MAX_PAGE_NUMBER) if page_number.isascii() and page_number.isdigit() else 1
         listed = await follow_up_page(db_session, communes=communes, provinces=provinces, commune=commune or None,
                                       min_days=min_days, page=shown_page, page_size=PAGE_SIZE)
         pages = page_count(listed.total, PAGE_SIZE)

@@ -59,6 +59,12 @@ async def record_funding(session: AsyncSession, *, programme: str, amount: int, 
         raise PayoutError("Thiếu số tham chiếu của khoản cấp tiền", "the funding's reference is required")
     place = Funding.bank_bin == bank_bin if bank_bin is not None else Funding.commune_code == commune_code
     existing = await session.scalar(select(Funding).where(place, Funding.reference == reference))
+    if existing is not None and await session.scalar(text(
+            "SELECT EXISTS (SELECT 1 FROM funding_reversal WHERE funding_id = :id)"), {"id": existing.id}):
+        raise Conflict(f"Khoản cấp kinh phí số tham chiếu {reference} đã được ghi rồi hủy: ghi khoản đúng với một số "
+                       f"tham chiếu khác (ví dụ {reference[:60]}-2)",
+                       f"funding {reference} was recorded and then reversed: record the correct entry under another "
+                       f"reference (for example {reference[:60]}-2)")
     if existing is not None:
         if (existing.programme_code, existing.amount, existing.value_date) != (programme, amount, value_date):
             raise Conflict("Số tham chiếu này đã được ghi với nội dung khác",
@@ -111,7 +117,13 @@ async def reverse_funding(session: AsyncSession, funding_id: uuid.UUID, *, reaso
         raise PayoutError("Cần ghi lý do hủy khoản cấp kinh phí", "a reason is required to reverse a funding entry")
     if len(reason) > 500:
         raise PayoutError("Lý do quá dài (tối đa 500 ký tự)", "the reason is too long (500 characters at most)")
-    await lock_ledger(session)  # the ledger's lock first, as every writer to it
+    bank_bin = await session.scalar(text("SELECT bank_bin FROM funding WHERE id = :id"), {"id": funding_id})
+    if bank_bin is not None:
+        # A statement import of the bank may be matching this entry right now: wait for it (its lock, taken
+        # before the ledger's as the import takes them), so the check below sees what it confirmed.
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                              {"key": f"statement_import:{bank_bin}"})
+    await lock_ledger(session)  # the ledger's lock next, as every writer to it
     funding = await session.get(Funding, funding_id)
     if funding is None:
         raise NotFound("Không có khoản cấp kinh phí này", "no such funding entry")

@@ -311,6 +311,9 @@ async def _apply(pg: Any, plan: _Plan, *, actor: str, role: str | None, upload_i
     await pg.copy_records_to_table(STAGE_TABLE, records=plan.records, columns=_STAGE_COLUMNS)
     reason = f"import {upload_id}"
     statements: list[tuple[str, tuple[Any, ...]]] = [
+        # current_date below is the Việt Nam date, as the web's and the API's registrations use
+        # (app.vietnam_time): an account replaced at 01:00 in Hà Nội ends that day, not the day before in UTC.
+        ("SET LOCAL TimeZone = 'Asia/Ho_Chi_Minh'", ()),
         ("""INSERT INTO beneficiary (id, national_id, full_name, date_of_birth, sex, commune_code, address, phone,
                                       channel)
              SELECT beneficiary_id, national_id, full_name, date_of_birth, sex, commune_code, address, phone, channel

@@ -138,3 +138,31 @@ async def test_a_reversed_entry_is_not_matched_by_a_later_statement(office, engi
     uploaded = await upload(office, headers, write_camt053(statement(VIETCOMBANK, [line], opening=0)), "s.xml")
     assert uploaded.status_code == 201, uploaded.text
     assert (uploaded.json()["funding"], uploaded.json()["exceptions"]) == (0, 1)
+
+
+async def test_a_reversed_reference_is_not_recorded_again_and_a_reversal_waits_for_the_banks_import(office, engine):
+    from uuid import UUID
+
+    from app.payouts.service.funding import reverse_funding
+
+    first = (await _fund(office, 3_000_000, "FT-AGAIN")).json()
+    await office.be("lan.officer")
+    assert (await office.post(f"/api/funding/{first['id']}/reverse", json={"reason": "sai số tiền"})).status_code == 200
+    for amount in (3_000_000, 30_000_000):
+        again = await _fund(office, amount, "FT-AGAIN")
+        assert again.status_code == 409, again.text
+        assert "đã được ghi rồi hủy" in again.json()["detail"] and "FT-AGAIN-2" in again.json()["detail"]
+    assert (await _fund(office, 30_000_000, "FT-AGAIN-2")).status_code == 201
+
+    # A statement import of the bank holds its lock: the reversal waits for it (here: gives up after 0.3 s).
+    other = (await _fund(office, 4_000_000, "FT-WAIT")).json()
+    async with engine.connect() as importer:  # its transaction holds the lock until it ends
+        await importer.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                               {"key": f"statement_import:{VIETCOMBANK}"})
+        async with session_scope(engine) as session:
+            await session.execute(text("SET LOCAL lock_timeout = '300ms'"))
+            with pytest.raises(Exception, match="lock timeout"):
+                await reverse_funding(session, UUID(other["id"]), reason="nhầm", actor="lan.officer")
+        await importer.rollback()
+    async with session_scope(engine) as session:
+        assert await session.scalar(text("SELECT count(*) FROM funding_reversal")) == 1

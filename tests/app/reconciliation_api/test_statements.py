@@ -125,6 +125,24 @@ async def test_same_file_or_same_statement_again_changes_nothing(office):
     await ledger_clean(office)
 
 
+async def test_a_file_with_a_new_statement_and_a_changed_old_one_applies_the_new_and_names_the_old(office):
+    _, p = await build_world(office, vietcombank=3)
+    headers = await as_bank(office, VIETCOMBANK)
+    first = statement(VIETCOMBANK, [debit(p[0])], opening=100_000_000)
+    assert (await upload(office, headers, write_mt940(first), "a.sta")).status_code == 201
+    changed = statement(VIETCOMBANK, [debit(p[0]), debit(p[1])], opening=100_000_000)
+    new = statement(VIETCOMBANK, [debit(p[2])], statement_id="SK202603/2", opening=first.closing_balance,
+                    opening_date=date(2026, 3, 12), closing_date=date(2026, 3, 13))
+    both = await upload(office, headers, write_mt940(changed) + write_mt940(new), "ab.sta")
+    assert both.status_code == 201, both.text
+    body = both.json()
+    assert (body["created"], body["content_differs"]) == (True, True)
+    assert "SK202603/1" in body["message"] and "SK202603/2" not in body["message"]
+    states = await payout_states(office)
+    assert (states[p[2].reference], states[p[1].reference]) == (("credited", None), ("sent", None))
+    await ledger_clean(office)
+
+
 async def test_another_statement_under_an_imported_statement_id_is_kept_applied_never_and_said_so(office):
     _, p = await build_world(office, vietcombank=2)
     headers = await as_bank(office, VIETCOMBANK)

@@ -338,3 +338,19 @@ async def test_a_workbook_with_a_far_away_cell_is_refused_before_it_is_read(clie
         assert "16384" in body["errors"][0]["message_en"] and "128" in body["detail"]
     assert time.perf_counter() - started < 10
     assert await counts(session) == (0, 0, 0, 0)
+
+
+async def test_an_import_dates_its_events_on_the_vietnam_day_whatever_the_servers_time_zone(session):
+    """The file import's dates (registration, move, account change) are the Việt Nam day, as the web's and the
+    API's are: with the server's clock in Pago Pago (UTC-11) they differ from it 18 hours a day."""
+    from app.auth.service import Principal
+    from app.registry.importer import import_beneficiaries
+    from app.vietnam_time import vietnam_today
+
+    await session.execute(text("SET TimeZone = 'Pacific/Pago_Pago'"))
+    officer = Principal(kind="staff", name="lan.officer", role=Role.officer)
+    outcome = await import_beneficiaries(session, content=import_file_bytes(people(3, seed=9), kind="csv"),
+                                         filename="x.csv", principal=officer)
+    assert outcome.created == 3
+    dates = set((await session.scalars(text("SELECT effective_on FROM beneficiary_event"))).all())
+    assert dates == {vietnam_today()}
