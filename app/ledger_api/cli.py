@@ -7,7 +7,7 @@ import sys
 import click
 
 from app.cli import CliContext, pass_cli
-from ledger import verify_ledger
+from app.payouts.service.usage import verify_ledger_and_usage
 
 
 @click.group("ledger")
@@ -18,8 +18,9 @@ def ledger_group() -> None:
 @ledger_group.command("verify")
 @pass_cli
 def verify(cli: CliContext) -> None:
-    """Recompute every account from its transfers, check the totals and the hash chain (exit 1 on problems)."""
-    report = cli.in_session(verify_ledger)
+    """Recompute every account from its transfers, check the totals, the hash chain and what each programme's
+    funding paid out (exit 1 on problems)."""
+    report = cli.in_session(verify_ledger_and_usage)
     click.echo(f"accounts: {report.accounts}  transfers: {report.transfers}  chain head: {report.chain_head_hash}")
     for problem in report.problems:
         click.echo(f"{problem.check}: {problem.message} / {problem.message_en}")

@@ -13,13 +13,13 @@ from app.auth.guards import requires
 from app.auth.models import Role
 from app.http.problems import Problem, bilingual
 from app.ledger_api.schemas import AccountDetail, TransferLine
+from app.payouts.service.usage import verify_ledger_and_usage
 from ledger import (
     VerifyReport,
     account_transfers,
     balance_as_of,
     get_account,
     get_accounts,
-    verify_ledger,
 )
 
 
@@ -30,7 +30,7 @@ class LedgerController(Controller):
     @get("/verify", guards=[requires(Role.auditor, Role.admin)])
     async def verify(self, db_session: AsyncSession) -> VerifyReport:
         """Recompute every account from its transfers and check the hash chain; lists every problem."""
-        return await verify_ledger(db_session)
+        return await verify_ledger_and_usage(db_session)
 
     @get("/accounts/{code:str}", guards=[requires(Role.officer, Role.auditor)])
     async def account(

@@ -104,3 +104,27 @@ async def test_account_page_errors(client, engine):
     assert (await client.get("/api/ledger/accounts/expense:P", params={"limit": 0})).status_code == 400
     naive = await client.get("/api/ledger/accounts/expense:P", params={"as_of": "2026-01-11T12:00:00"})
     assert naive.status_code == 422
+
+
+async def test_verify_reports_what_a_programme_used_when_a_payout_status_was_changed_by_hand(client, engine):
+    from app.registry.fake import BeneficiaryFaker
+    from tests.support.world import VIETCOMBANK, Office, person
+
+    office = await Office(client, engine).setup()
+    await office.import_people([person(BeneficiaryFaker(seed=51), category="NCT_80")])
+    await office.register_disbursement(VIETCOMBANK)
+    assert (await office.fund(VIETCOMBANK, 650_000, "FT-ONE")).status_code == 201
+    await office.run_cycle("2026-03")
+    await add_user(engine, "kiemtoan", Role.auditor)
+    await sign_in(client, "kiemtoan")
+    assert (await client.get("/api/ledger/verify")).json()["problems"] == []
+
+    async with session_scope(engine) as session:  # by hand, outside the statements that keep programme_usage
+        await session.execute(text("UPDATE payout SET status = 'returned'"))
+    body = (await client.get("/api/ledger/verify")).json()
+    assert body["ok"] is False
+    (problem,) = body["problems"]
+    assert problem["check"] == "programme_usage"
+    assert problem["message"] == (f"Kinh phí đã dùng của TGXH tại ngân hàng {VIETCOMBANK}: lưu 650000, cộng từ các "
+                                  "khoản chi được 0")
+    assert problem["message_en"] == f"TGXH's funding used at bank {VIETCOMBANK}: kept 650000, its payouts add up to 0"
