@@ -38,6 +38,12 @@ RETURN_REASON_MESSAGES = {
     "BE01": ("Tên chủ tài khoản không khớp", "account holder name does not match"),
     "MD07": ("Chủ tài khoản đã mất", "account holder deceased"),
 }
+
+
+def return_reason_text(code: str) -> str:
+    """A bank's return code as staff read it: "CODE: Vietnamese / CODE: English" (an unknown code as it is)."""
+    vi, en = RETURN_REASON_MESSAGES.get(code, (code, code))
+    return f"{code}: {vi} / {code}: {en}"
 # A return without a code still says why in its text; ISO 20022 "NARR" = reason given as narrative.
 UNSTATED_RETURN_REASON = "NARR"
 

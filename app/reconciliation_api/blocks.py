@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reconciliation.matching import DECEASED_REASON, RETURN_REASON_MESSAGES
+from reconciliation.matching import DECEASED_REASON, return_reason_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +43,7 @@ async def open_account_blocks(session: AsyncSession, beneficiary_id: UUID) -> li
             ORDER BY a.effective_to IS NULL DESC, k.returned_at DESC"""), {"person": beneficiary_id})
     blocks = []
     for row in rows:
-        vi, en = RETURN_REASON_MESSAGES.get(row.reason, (row.reason, row.reason))
         blocks.append(AccountBlock(bank_account_id=row.bank_account_id, active=row.active, reason=row.reason,
-                                   reason_message=f"{row.reason}: {vi} / {row.reason}: {en}",
+                                   reason_message=return_reason_text(row.reason),
                                    returned_at=row.returned_at, payout_reference=row.reference))
     return blocks

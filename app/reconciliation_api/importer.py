@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import time as clock
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Any
 from uuid import UUID
 
@@ -615,7 +615,3 @@ def exception_message(reason: str | None) -> str | None:
         return None
     vi, en = EXCEPTION_REASONS.get(reason, (reason, reason))
     return f"{vi} / {en}"
-
-
-def today_local() -> date:
-    return datetime.now(LOCAL_TIMEZONE).date()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,12 +14,12 @@ from app.audit.service import record
 from app.payouts.accounts import bank_disbursement_account, commune_cash_account, funding_account
 from app.payouts.models import Funding
 from app.payouts.service.errors import Conflict, NotFound, PayoutError
-from app.payouts.service.ledger_steps import funding_lock_key
+from app.payouts.service.ledger_steps import budget_left, funding_lock_key
+from app.vietnam_time import VIETNAM, vietnam_today
 from ledger.accounts import ensure_accounts
 from ledger.schemas import APPLIED_RESULTS, TransferKind
 from ledger.service import create_transfer_arrays, lock_ledger
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 FUNDING_NAMESPACE = uuid.UUID("0b9e3a52-1f5d-4f7e-8d0c-2a6b7c8d9e10")
 # One entry's largest amount: a thousand trillion đồng (the ledger's balances are bigint; migration 0028).
 MAX_FUNDING = 10**15
@@ -49,7 +48,7 @@ async def record_funding(session: AsyncSession, *, programme: str, amount: int, 
     if amount > MAX_FUNDING:
         raise PayoutError(f"Số tiền một lần cấp không được quá {MAX_FUNDING:,} đồng".replace(",", "."),
                           f"one funding entry cannot exceed {MAX_FUNDING:,} đồng")
-    today = datetime.now(VIETNAM).date()
+    today = vietnam_today()
     if value_date > today:
         raise PayoutError(f"Ngày có tiền ({value_date:%d/%m/%Y}) không được sau hôm nay ({today:%d/%m/%Y}): chỉ ghi "
                           f"khoản kinh phí đã về tài khoản",
@@ -141,7 +140,8 @@ async def reverse_funding(session: AsyncSession, funding_id: uuid.UUID, *, reaso
         raise Conflict(f"Sao kê của ngân hàng đã xác nhận khoản {funding.reference} về tài khoản: không hủy được "
                        f"(nếu sai số tiền, hãy ghi một khoản điều chỉnh khác)",
                        f"a bank statement confirmed funding {funding.reference} arrived: it cannot be reversed")
-    left = await _budget_left(session, funding)
+    left = await budget_left(session, funding.programme_code, bank_bin=funding.bank_bin,
+                             commune_code=funding.commune_code)
     if left < funding.amount:
         raise Conflict(
             f"Không hủy được khoản {funding.reference}: kinh phí {funding.programme_code} tại đây chỉ còn "
@@ -170,27 +170,3 @@ async def reverse_funding(session: AsyncSession, funding_id: uuid.UUID, *, reaso
                  after={"reversed": True, "reason": reason, "transfer_id": transfer_id})
     return funding, reversal
 
-
-async def _budget_left(session: AsyncSession, funding: Funding) -> int:
-    """What the funding's programme has not used at the funding's bank or commune: its funding there (not
-    reversed) less what its payouts took (``programme_usage``) and what its runs being sent still send; at a
-    bank, no more than the pooled disbursement account holds (pending included)."""
-    by_bank = funding.bank_bin is not None
-    place = funding.bank_bin if by_bank else funding.commune_code
-    row = (await session.execute(text(
-        """SELECT (SELECT coalesce(sum(f.amount), 0) FROM funding f
-                    WHERE f.programme_code = :programme AND coalesce(f.bank_bin, f.commune_code) = :place
-                      AND (f.bank_bin IS NOT NULL) = :by_bank
-                      AND NOT EXISTS (SELECT 1 FROM funding_reversal v WHERE v.funding_id = f.id))::bigint AS funded,
-                  (SELECT coalesce(sum(u.used), 0) FROM programme_usage u
-                    WHERE u.programme_code = :programme AND u.by_bank = :by_bank AND u.place = :place)::bigint
-                  + (SELECT coalesce(sum(p.amount), 0) FROM payout_run r JOIN payout p ON p.run_id = r.id
-                      WHERE r.programme_code = :programme AND r.status = 'sending' AND p.status = 'scheduled'
-                        AND p.channel = CASE WHEN :by_bank THEN 'bank' ELSE 'cash' END
-                        AND CASE WHEN :by_bank THEN p.bank_bin ELSE p.commune_code END = :place)::bigint AS used,
-                  (SELECT a.debits_posted - a.credits_posted - a.credits_pending FROM ledger_account a
-                    WHERE :by_bank AND a.code = :account) AS pooled"""),
-        {"programme": funding.programme_code, "place": place, "by_bank": by_bank,
-         "account": bank_disbursement_account(place or "").code})).one()
-    left = int(row.funded) - int(row.used)
-    return min(left, int(row.pooled)) if row.pooled is not None else left

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.payouts.schemas import PayoutOutput
 from app.payouts.service.recheck import WITHHELD_PREFIX, withheld_text
-from reconciliation.matching import RETURN_REASON_MESSAGES
+from reconciliation.matching import RETURN_REASON_MESSAGES, return_reason_text
 
 # What run summaries (``by_bank``) and the ``bank`` filter call the payouts paid in cash at the commune.
 CASH = "cash"
@@ -27,8 +27,7 @@ def return_reason_message(reason: str | None) -> str | None:
         vi, en = withheld_text(reason) or (code, code)
         return f"Giữ lại, không chi: {vi} / withheld, not paid: {en}"
     if reason in RETURN_REASON_MESSAGES:
-        vi, en = RETURN_REASON_MESSAGES[reason]
-        return f"{reason}: {vi} / {reason}: {en}"
+        return return_reason_text(reason)
     return reason
 
 

@@ -300,48 +300,62 @@ async def approve_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_si
 # what keeps it from paying out more than it was given.
 # A payout's place: its bank, or for cash its commune (``by_bank`` tells which).
 _PLACE = "CASE p.channel WHEN 'bank' THEN p.bank_bin ELSE p.commune_code END"
+# A programme's budget at some places: CTEs over ``budget_of`` (run_id — whose own unsent payouts are not
+# counted; NULL for none — and programme_code) and ``places`` (by_bank, place), ending in ``budget`` (by_bank,
+# place, funded, used, pooled). Send's check and a funding reversal read the same figures through it.
+_BUDGET = f"""
+            -- given: the programme's funding there, entries reversed since left out
+            funded AS (SELECT f.bank_bin IS NOT NULL AS by_bank, coalesce(f.bank_bin, f.commune_code) AS place,
+                              sum(f.amount)::bigint AS funded
+                         FROM funding f JOIN budget_of t ON f.programme_code = t.programme_code
+                        WHERE (f.bank_bin IS NOT NULL, coalesce(f.bank_bin, f.commune_code))
+                              IN (SELECT by_bank, place FROM places)
+                          AND NOT EXISTS (SELECT 1 FROM funding_reversal v WHERE v.funding_id = f.id)
+                        GROUP BY 1, 2),
+            -- taken: sent or credited, as the statements that send and return payouts keep it (migration 0027)
+            taken AS (SELECT u.by_bank, u.place, u.used
+                        FROM programme_usage u JOIN budget_of t ON u.programme_code = t.programme_code
+                       WHERE (u.by_bank, u.place) IN (SELECT by_bank, place FROM places)),
+            -- and what the programme's other runs being sent still have to send (few runs, while they send)
+            sending AS (SELECT p.channel = 'bank' AS by_bank, {_PLACE} AS place, sum(p.amount)::bigint AS used
+                          FROM payout_run r JOIN budget_of t ON r.programme_code = t.programme_code
+                          JOIN payout p ON p.run_id = r.id
+                         WHERE r.status = 'sending' AND r.id IS DISTINCT FROM t.run_id AND p.status = 'scheduled'
+                           AND p.channel IN ('bank', 'cash')
+                           AND (p.channel = 'bank', {_PLACE}) IN (SELECT by_bank, place FROM places)
+                         GROUP BY 1, 2),
+            used AS (SELECT by_bank, place, sum(used)::bigint AS used
+                       FROM (SELECT * FROM taken UNION ALL SELECT * FROM sending) x GROUP BY 1, 2),
+            budget AS (
+                SELECT s.by_bank, s.place, coalesce(f.funded, 0)::bigint AS funded, coalesce(u.used, 0)::bigint AS used,
+                       CASE WHEN s.by_bank THEN coalesce(a.debits_posted - a.credits_posted - a.credits_pending, 0)
+                       END::bigint AS pooled
+                  FROM places s
+                  LEFT JOIN funded f ON (f.by_bank, f.place) = (s.by_bank, s.place)
+                  LEFT JOIN used u ON (u.by_bank, u.place) = (s.by_bank, s.place)
+                  -- one lookup by code per bank (a join would hash every ledger account)
+                  LEFT JOIN LATERAL (SELECT a.debits_posted, a.credits_posted, a.credits_pending FROM ledger_account a
+                                      WHERE s.by_bank AND a.code = :account_prefix || s.place || :account_suffix
+                                     OFFSET 0) a ON true)"""  # noqa: S608 - a constant fragment
 _SHORTFALL_QUERY = text(
-    f"""WITH this_run AS (SELECT id, programme_code FROM payout_run WHERE id = :run),
+    f"""WITH budget_of AS (SELECT id AS run_id, programme_code FROM payout_run WHERE id = :run),
             run_needs AS MATERIALIZED (
                       SELECT p.channel = 'bank' AS by_bank, {_PLACE} AS place, sum(p.amount)::bigint AS needed
                         FROM payout p
                        WHERE p.run_id = :run AND p.channel IN ('bank', 'cash') AND p.status = 'scheduled'
                        GROUP BY 1, 2),
-            funded AS (SELECT f.bank_bin IS NOT NULL AS by_bank, coalesce(f.bank_bin, f.commune_code) AS place,
-                              sum(f.amount)::bigint AS funded
-                         FROM funding f JOIN this_run t ON f.programme_code = t.programme_code
-                        WHERE (f.bank_bin IS NOT NULL, coalesce(f.bank_bin, f.commune_code))
-                              IN (SELECT by_bank, place FROM run_needs)
-                          AND NOT EXISTS (SELECT 1 FROM funding_reversal v WHERE v.funding_id = f.id)
-                        GROUP BY 1, 2),
-            -- taken: sent or credited, kept per programme and place by triggers on payout (migration 0027)
-            taken AS (SELECT u.by_bank, u.place, u.used
-                        FROM programme_usage u JOIN this_run t ON u.programme_code = t.programme_code
-                       WHERE (u.by_bank, u.place) IN (SELECT by_bank, place FROM run_needs)),
-            -- and what the programme's other runs being sent still have to send (few runs, while they send)
-            sending AS (SELECT p.channel = 'bank' AS by_bank, {_PLACE} AS place, sum(p.amount)::bigint AS used
-                          FROM payout_run r JOIN this_run t ON r.programme_code = t.programme_code
-                          JOIN payout p ON p.run_id = r.id
-                         WHERE r.status = 'sending' AND r.id <> :run AND p.status = 'scheduled'
-                           AND p.channel IN ('bank', 'cash')
-                           AND (p.channel = 'bank', {_PLACE}) IN (SELECT by_bank, place FROM run_needs)
-                         GROUP BY 1, 2),
-            used AS (SELECT by_bank, place, sum(used)::bigint AS used
-                       FROM (SELECT * FROM taken UNION ALL SELECT * FROM sending) x GROUP BY 1, 2)
+            places AS (SELECT by_bank, place FROM run_needs),{_BUDGET}
      SELECT n.by_bank, n.place, coalesce(b.short_name, c.name) AS name, t.programme_code, n.needed,
-            coalesce(f.funded, 0)::bigint AS funded, coalesce(u.used, 0)::bigint AS used,
-            CASE WHEN n.by_bank THEN coalesce(a.debits_posted - a.credits_posted - a.credits_pending, 0)
-            END::bigint AS pooled
-       FROM run_needs n CROSS JOIN this_run t
+            g.funded, g.used, g.pooled
+       FROM run_needs n CROSS JOIN budget_of t
+       JOIN budget g ON (g.by_bank, g.place) = (n.by_bank, n.place)
        LEFT JOIN bank b ON n.by_bank AND b.bin = n.place
        LEFT JOIN commune c ON NOT n.by_bank AND c.code = n.place
-       LEFT JOIN funded f ON (f.by_bank, f.place) = (n.by_bank, n.place)
-       LEFT JOIN used u ON (u.by_bank, u.place) = (n.by_bank, n.place)
-       -- one lookup by code per bank (a join would hash every ledger account)
-       LEFT JOIN LATERAL (SELECT a.debits_posted, a.credits_posted, a.credits_pending FROM ledger_account a
-                           WHERE n.by_bank AND a.code = :account_prefix || n.place || :account_suffix OFFSET 0) a
-         ON true
-      ORDER BY 1 DESC, 2""")  # noqa: S608 - a constant fragment
+      ORDER BY 1 DESC, 2""")  # noqa: S608 - constant fragments
+_BUDGET_AT = text(
+    f"""WITH budget_of AS (SELECT CAST(NULL AS uuid) AS run_id, CAST(:programme AS text) AS programme_code),
+            places AS (SELECT CAST(:by_bank AS boolean) AS by_bank, CAST(:place AS text) AS place),{_BUDGET}
+     SELECT funded, used, pooled FROM budget""")  # noqa: S608 - constant fragments
 _ACCOUNT_PREFIX, _ACCOUNT_SUFFIX = bank_disbursement_account("{bin}").code.split("{bin}")
 
 
@@ -394,6 +408,18 @@ async def funding_shortfalls(session: AsyncSession, run_id: UUID) -> Shortfalls:
                                          "shortfall": max(needed - pooled, 0)},
             })
     return shortfalls
+
+
+async def budget_left(session: AsyncSession, programme: str, *, bank_bin: str | None = None,
+                      commune_code: str | None = None) -> int:
+    """What ``programme`` has not used at a bank (``bank_bin``) or a commune's cash (``commune_code``), counted
+    as send's check counts it: its funding there less what its payouts took and its runs being sent still
+    send; at a bank, no more than the pooled disbursement account holds (pending included)."""
+    row = (await session.execute(_BUDGET_AT, {
+        "programme": programme, "by_bank": bank_bin is not None, "place": bank_bin or commune_code,
+        "account_prefix": _ACCOUNT_PREFIX, "account_suffix": _ACCOUNT_SUFFIX})).one()
+    left = int(row.funded) - int(row.used)
+    return min(left, int(row.pooled)) if row.pooled is not None else left
 
 
 async def bank_shortfalls(session: AsyncSession, run_id: UUID) -> list[dict[str, Any]]:

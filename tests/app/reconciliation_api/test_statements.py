@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from app.database import session_scope
 from app.payouts.service.ledger_steps import payout_transfer_id
-from app.reconciliation_api.importer import today_local
+from app.vietnam_time import vietnam_today
 from reconciliation.writers import write_camt053, write_mt940, write_statement_csv, write_statement_xlsx
 from tests.app.reconciliation_api.world import (
     ICT,
@@ -37,7 +37,7 @@ async def office(client, engine):
 async def test_full_cycle_camt_mt940_xlsx_gives_exact_statuses_and_a_clean_ledger(office, engine):
     _, payouts = await build_world(office, vietcombank=6)
     p = payouts
-    today = today_local()
+    today = vietnam_today()
     first = statement(VIETCOMBANK, [
         debit(p[0]), debit(p[1]), debit(p[2]), debit(p[3]),
         returned(p[1], "AC04"),
