@@ -208,6 +208,15 @@ async def _pay(engine: AsyncEngine, programme: str, period: date, today: date) -
     # The orders leave (and the cash goes to the communes) on the 8th, two days before pay day.
     await send_run(engine, run.id, actor="canbo.lan",
                    sent_at=datetime.combine(period.replace(day=8), time(9), tzinfo=VIETNAM))
+    # The run's page tells its month's story, not the moment the demo was built: computed on the 20th of the
+    # month before (the default schedule), approved on the 3rd, sent on the 8th. The audit log keeps the truth.
+    async with session_scope(engine) as session:
+        prepared = datetime.combine(add_months(period, -1).replace(day=20), time(8), tzinfo=VIETNAM)
+        await session.execute(text(
+            """UPDATE payout_run SET created_at = :prepared, computed_at = :prepared, approved_at = :approved
+                WHERE id = :run"""),
+            {"run": run.id, "prepared": prepared,
+             "approved": datetime.combine(period.replace(day=3), time(10), tzinfo=VIETNAM)})
     return f"{programme} {format_period(period)}"
 
 

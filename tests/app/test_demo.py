@@ -22,6 +22,15 @@ async def test_demo_builds_a_living_world_through_the_real_paths_and_only_once(e
         imports = await session.scalar(text("SELECT count(*) FROM beneficiary_import WHERE outcome = 'applied'"))
         runs = (await session.execute(text(
             "SELECT status, approved_by <> prepared_by AS four_eyes FROM payout_run"))).all()
+        # Each run's page reads in the order things happened: computed on the 20th of the month before,
+        # approved on the 3rd, sent on the 8th (Việt Nam time), all before the demo was built.
+        timelines = (await session.execute(text(
+            """SELECT to_char(period, 'YYYY-MM'),
+                      to_char(computed_at AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM-DD HH24:MI'),
+                      to_char(approved_at AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM-DD HH24:MI'),
+                      to_char(sent_at AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM-DD HH24:MI'),
+                      created_at <= computed_at AND sent_at < now()
+                 FROM payout_run"""))).all()
         months = (await session.execute(text(
             "SELECT to_char(month, 'YYYY-MM'), count(*) FROM payout_month GROUP BY 1 ORDER BY 1"))).all()
         cash = await session.scalar(text("SELECT count(*) FROM payout WHERE channel = 'cash'"))
@@ -40,6 +49,9 @@ async def test_demo_builds_a_living_world_through_the_real_paths_and_only_once(e
             "SELECT username, communes FROM staff_user WHERE role = 'commune_staff'"))).all())
     assert people == 150 and imports == 1
     assert all(status == "sent" and four_eyes for status, four_eyes in runs)
+    assert {tuple(t) for t in timelines} == {
+        ("2026-10", "2026-09-20 08:00", "2026-10-03 10:00", "2026-10-08 09:00", True),
+        ("2026-11", "2026-10-20 08:00", "2026-11-03 10:00", "2026-11-08 09:00", True)}
     assert [m for m, _ in months] == ["2026-10", "2026-11"] and months[0][1] == months[1][1] > 100
     assert cash > 0
     assert report_ok
