@@ -32,6 +32,7 @@ from app.payouts.schemas import (
     RunOutput,
 )
 from app.payouts.service import orders as order_service
+from app.payouts.service import unpaid as unpaid_service
 from app.payouts.service.cash import cash_payout, return_cash
 from app.payouts.service.compute import compute_run, compute_size
 from app.payouts.service.errors import PayoutError, RunStateConflict
@@ -87,9 +88,10 @@ def run_output(run: PayoutRun, summary: Any = None) -> RunOutput:
     )
     if summary is not None:
         output.by_bank, output.by_commune = summary.by_bank, summary.by_commune
-        output.by_status, output.skipped = summary.by_status, summary.skipped
+        output.by_status, output.skipped, output.skipped_count = summary.by_status, summary.skipped, \
+            summary.skipped_count
         output.held, output.held_count = summary.held, summary.held_count
-        output.withheld, output.withheld_count = summary.withheld, len(summary.withheld)
+        output.withheld, output.withheld_count = summary.withheld, summary.withheld_count
     return output
 
 
@@ -280,6 +282,22 @@ class PayoutRunController(Controller):
         """The run's payouts, filtered by bank, commune and status."""
         return await list_payouts(db_session, run_id=run_id, bank=bank, commune=commune, status=status,
                                   page=page, page_size=page_size)
+
+    @get("/{run_id:uuid}/unpaid", guards=[requires(*READERS)])
+    async def unpaid(self, db_session: AsyncSession, run_id: UUID, format: str = "json",  # noqa: A002 - API name
+                     page: int = 1, page_size: int = 100) -> Any:
+        """Everyone the run did not pay (skipped, held, withheld), with the reason in both languages: a page of
+        the list with the whole list's count and amount (json), or the whole list as one sheet (xlsx)."""
+        if format not in ("json", "xlsx"):
+            raise Problem(400, bilingual("Định dạng phải là json hoặc xlsx", "format must be json or xlsx"))
+        try:
+            if format == "json":
+                return await unpaid_service.unpaid_page(db_session, run_id, page=page, page_size=page_size)
+            content = await unpaid_service.unpaid_xlsx(db_session, run_id)
+        except PayoutError as error:
+            raise problem(error) from None
+        return Response(content, media_type=order_service.ORDER_FORMATS["xlsx"][0], headers={
+            "Content-Disposition": f'attachment; filename="khong-chi-{run_id.hex[:8]}.xlsx"'})
 
     @get("/{run_id:uuid}/orders", guards=[requires(Role.officer, Role.auditor)])
     async def orders(self, db_session: AsyncSession, run_id: UUID, bank: str,

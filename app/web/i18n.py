@@ -343,6 +343,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "runs.by_commune": {"vi": "Theo xã/phường", "en": "By commune"},
     "runs.commune": {"vi": "Xã/phường", "en": "Commune"},
     "runs.skipped": {"vi": "Không chi ({count} người)", "en": "Not paid ({count} people)"},
+    "runs.showing_first": {"vi": "Đang hiện {shown} / {count} dòng đầu.", "en": "Showing the first {shown} of {count}."},
+    "runs.unpaid_xlsx": {"vi": "Tải danh sách không chi đầy đủ (Excel)", "en": "Download the full list of people not paid (Excel)"},
     "runs.withheld": {"vi": "Giữ lại, không chi ({count} khoản)", "en": "Withheld, not paid ({count} payouts)"},
     "runs.withheld_help": {"vi": "Hồ sơ của những người này thay đổi sau khi đợt chi được tính hoặc duyệt (qua đời, tạm dừng, chuyển đi, quyết định thay đổi). Các tháng vẫn được hưởng sẽ được chi ở đợt sau.", "en": "These people's records changed after the run was computed or approved (death, suspension, move, enrolment change). Months still owed are paid by a later run."},
     "runs.payout_reference": {"vi": "Mã khoản chi", "en": "Payout reference"},

@@ -319,17 +319,18 @@ def withheld_text(reason_code: str | None) -> tuple[str, str] | None:
     return WITHHOLD_REASONS.get(reason_code.removeprefix(WITHHELD_PREFIX))
 
 
-async def withheld_in_run(session: AsyncSession, run_id: UUID) -> list[dict[str, Any]]:
-    """The run's payouts withheld by the re-check, by reference (read only when the run has cancelled ones)."""
-    rows = await session.execute(text(
-        """SELECT p.id, p.reference, p.beneficiary_id, b.full_name, p.amount, p.return_reason
+async def withheld_in_run(session: AsyncSession, run_id: UUID, limit: int = 1000) -> tuple[list[dict[str, Any]], int]:
+    """The run's first ``limit`` payouts withheld by the re-check, by reference, and how many there are in all
+    (read only when the run has cancelled ones)."""
+    rows = list(await session.execute(text(
+        """SELECT p.id, p.reference, p.beneficiary_id, b.full_name, p.amount, p.return_reason, count(*) OVER () AS n
              FROM payout p JOIN beneficiary b ON b.id = p.beneficiary_id
             WHERE p.run_id = :run AND p.status = 'cancelled' AND p.return_reason LIKE :prefix
-            ORDER BY p.reference LIMIT 1000"""), {"run": run_id, "prefix": WITHHELD_PREFIX + "%"})
+            ORDER BY p.reference LIMIT :limit"""), {"run": run_id, "prefix": WITHHELD_PREFIX + "%", "limit": limit}))
     items = []
     for r in rows:
         vi, en = withheld_text(r.return_reason) or ("", "")
         items.append({"payout_id": str(r.id), "reference": r.reference, "beneficiary_id": str(r.beneficiary_id),
                       "full_name": r.full_name, "amount": int(r.amount),
                       "reason": r.return_reason.removeprefix(WITHHELD_PREFIX), "reason_vi": vi, "reason_en": en})
-    return items
+    return items, int(rows[0].n) if rows else 0

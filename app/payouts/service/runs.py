@@ -199,13 +199,18 @@ HOLD_REASONS = ("deceased_reported", "bank_account_unusable")
 LISTED_SKIPS = 1000
 
 
-def skip_message(reason: str, detail: str | None) -> str:
-    """Why a person was not paid, Vietnamese / English, with the bank's return code when there is one."""
+def skip_texts(reason: str, detail: str | None) -> tuple[str, str]:
+    """Why a person was not paid (Vietnamese, English), with the bank's return code when there is one."""
     vi, en = SKIP_REASON_MESSAGES.get(reason, (reason, reason))
     if detail:
         code_vi, code_en = RETURN_REASON_MESSAGES.get(detail, (detail, detail))
         vi, en = f"{vi} ({detail}: {code_vi})", f"{en} ({detail}: {code_en})"
-    return f"{vi} / {en}"
+    return vi, en
+
+
+def skip_message(reason: str, detail: str | None) -> str:
+    """Why a person was not paid, Vietnamese / English, with the bank's return code when there is one."""
+    return " / ".join(skip_texts(reason, detail))
 
 
 @dataclass
@@ -217,8 +222,10 @@ class RunSummary:
     skipped: list[dict[str, Any]]
     held: list[dict[str, Any]]
     held_count: int
+    skipped_count: int = 0
     # Payouts withheld at approval or send because of registry changes recorded after compute.
     withheld: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    withheld_count: int = 0
 
 
 async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
@@ -247,9 +254,9 @@ async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
              JOIN commune c ON c.code = b.commune_code
             WHERE s.run_id = :run ORDER BY b.commune_code, b.full_name LIMIT :limit"""),
         {"run": run_id, "limit": LISTED_SKIPS})]
-    held_count = int(await session.scalar(text(
-        "SELECT count(*) FROM payout_run_skip WHERE run_id = :run AND reason = ANY(:holds)"),
-        {"run": run_id, "holds": list(HOLD_REASONS)}) or 0)
+    skipped_count, held_count = (int(n) for n in (await session.execute(text(
+        """SELECT count(*), count(*) FILTER (WHERE reason = ANY(:holds)) FROM payout_run_skip WHERE run_id = :run"""),
+        {"run": run_id, "holds": list(HOLD_REASONS)})).one())
     held = [_skip_output(r) for r in await session.execute(text(
         """SELECT s.beneficiary_id, b.full_name, b.commune_code, c.name AS commune_name, s.reason, s.detail,
                   s.since, s.amount
@@ -258,19 +265,22 @@ async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
             WHERE s.run_id = :run AND s.reason = ANY(:holds)
             ORDER BY s.since NULLS LAST, b.commune_code, b.full_name LIMIT :limit"""),
         {"run": run_id, "holds": list(HOLD_REASONS), "limit": LISTED_SKIPS})] if held_count else []
-    withheld = []
+    withheld: list[dict[str, Any]] = []
+    withheld_count = 0
     if by_status.get("cancelled"):
         from app.payouts.service.recheck import withheld_in_run  # recheck imports this module
 
-        withheld = await withheld_in_run(session, run_id)
+        withheld, withheld_count = await withheld_in_run(session, run_id)
     return RunSummary(run=run, by_bank=by_bank, by_commune=by_commune, by_status=by_status, skipped=skipped,
-                      held=held, held_count=held_count, withheld=withheld)
+                      held=held, held_count=held_count, skipped_count=skipped_count, withheld=withheld,
+                      withheld_count=withheld_count)
 
 
 def _skip_output(row: Any) -> dict[str, Any]:
+    vi, en = skip_texts(row.reason, row.detail)
     return {"beneficiary_id": row.beneficiary_id, "full_name": row.full_name, "commune_code": row.commune_code,
             "commune_name": row.commune_name, "reason": row.reason, "return_reason": row.detail,
-            "message": skip_message(row.reason, row.detail), "since": row.since, "amount": row.amount}
+            "message": f"{vi} / {en}", "reason_vi": vi, "reason_en": en, "since": row.since, "amount": row.amount}
 
 
 async def set_progress(conn: AsyncConnection, run_id: UUID, *, phase: str | None = None,
