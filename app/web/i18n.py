@@ -360,6 +360,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "statements.title": {"vi": "Sao kê ngân hàng", "en": "Bank statements"},
     "statements.open_exceptions": {"vi": "{count} dòng cần xử lý", "en": "{count} lines need an officer"},
     "statements.rejected": {"vi": "Sao kê bị từ chối", "en": "Statement rejected"},
+    "statements.more_errors": {"vi": "Đang hiện {shown} / {count} lỗi đầu. API (POST /api/bank/statements) trả về đủ danh sách.", "en": "Showing the first {shown} of {count} errors. The API (POST /api/bank/statements) returns them all."},
     "statements.nothing_applied": {"vi": "Không có gì được ghi nhận; tệp gốc vẫn được lưu.", "en": "Nothing was applied; the original file is kept."},
     "statements.dry_run_result": {"vi": "Chạy thử (chưa ghi nhận)", "en": "Dry run (nothing applied)"},
     "statements.already": {"vi": "Sao kê này đã được tải trước đó; không thay đổi gì", "en": "This statement was uploaded before; nothing changed"},

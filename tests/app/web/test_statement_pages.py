@@ -3,7 +3,7 @@
 import re
 
 from app.auth.models import Role
-from reconciliation.writers import write_camt053
+from reconciliation.writers import write_camt053, write_statement_csv
 from tests.app.reconciliation_api.world import (
     build_world,
     debit,
@@ -85,3 +85,16 @@ async def test_auditors_read_statements_but_cannot_upload_and_commune_staff_cann
     page, _ = await signed_in_page(client, "xa.hoankiem", "/")
     assert (await client.get("/statements")).status_code == 403
     assert (await client.get("/reconciliation/exceptions")).status_code == 403
+
+
+async def test_a_file_with_more_bad_lines_than_the_page_lists_says_how_many_there_are(client, engine):
+    await _statement_file(client, engine)
+    lines = [other_line(VIETCOMBANK, -1_000, description="x") for _ in range(503)]
+    good = write_statement_csv(statement(VIETCOMBANK, lines)).decode("utf-8-sig")
+    bad = good.replace(",10/03/2026,10/03/2026,", ",31/02/2026,10/03/2026,")  # no 31 February: every line
+    _, token = await signed_in_page(client, "lan.officer", "/statements")
+    response = await client.post("/statements", data={"_csrf": token, "bank": VIETCOMBANK},
+                                 files={"file": ("sai.csv", bad.encode("utf-8-sig"), "text/csv")})
+    assert response.status_code == 422 and "Sao kê bị từ chối" in response.text
+    assert response.text.count('<tr><th scope="row" data-label=') == 500
+    assert "Đang hiện 500 / 503 lỗi đầu." in response.text
