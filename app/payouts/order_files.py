@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import groupby
@@ -62,9 +62,13 @@ _LETTERS_WITHOUT_DECOMPOSITION = str.maketrans({"đ": "d", "Đ": "D", "ð": "d",
 
 @dataclass(frozen=True)
 class PaymentBatchHeader:
-    """Who pays, from which account, and the identity of one order file."""
+    """Who pays, from which account, and the identity of one order file.
 
-    message_id: str  # ≤ 35 characters, [A-Za-z0-9-]; the same for the same orders, another for other orders
+    ``message_id`` None: the file is a list of orders for people to check (a run's orders at a bank), not a
+    payment message: it has no MsgId of its own, names the batch of each order instead, and cannot be written
+    as pain.001 (an EndToEndId goes to the bank under its batch's MsgId only)."""
+
+    message_id: str | None  # ≤ 35 characters, [A-Za-z0-9-]; the same for the same orders, another for others
     created_at: datetime  # timezone-aware
     requested_execution_date: date
     debtor_name: str  # e.g. "Sở Y tế tỉnh Hà Tĩnh"
@@ -73,7 +77,7 @@ class PaymentBatchHeader:
     debtor_bank_name: str
 
     def __post_init__(self) -> None:
-        if not MESSAGE_ID.fullmatch(self.message_id):
+        if self.message_id is not None and not MESSAGE_ID.fullmatch(self.message_id):
             raise ValueError(f"message_id must be 1-35 characters of A-Z, a-z, 0-9 and '-', got {self.message_id!r}")
         if self.created_at.tzinfo is None or self.created_at.utcoffset() is None:
             raise ValueError("created_at must be timezone-aware")
@@ -228,6 +232,27 @@ ORDER_COLUMNS = (
     Column("Nội dung/Remittance", 40),
 )
 ORDER_AMOUNT_COLUMN = 1 + next(index for index, column in enumerate(ORDER_COLUMNS) if column.money)
+# A list of orders (a header without MsgId) says which batch — which payment message — holds each order.
+BATCH_COLUMN = Column("Lô lệnh (MsgId)/Batch (MsgId)", 36)
+NOT_IN_A_BATCH = "Chưa vào lô/Not in a batch yet"
+LIST_TITLE = ("BẢNG KÊ LỆNH CHI ĐỂ ĐỐI CHIẾU — KHÔNG PHẢI LỆNH THANH TOÁN / "
+              "PAYMENT ORDER LIST FOR CHECKING — NOT A PAYMENT INSTRUCTION")
+LIST_KIND = ("Bảng kê để đối chiếu, không phải lệnh thanh toán: ngân hàng chỉ thực hiện tệp pain.001 của từng lô, "
+             "theo mã lô (MsgId) / A list for checking, not a payment instruction: the bank executes each "
+             "batch's pain.001 only, under the batch's MsgId")
+
+
+def _batch_label(order: PaymentOrder, batch_of: Mapping[UUID, str]) -> str:
+    return batch_of.get(order.payout_id, NOT_IN_A_BATCH)
+
+
+def batches_summary(orders: Sequence[PaymentOrder], batch_of: Mapping[UUID, str]) -> str:
+    """'<MsgId> (n lệnh/orders); …; Chưa vào lô/Not in a batch yet: n lệnh/orders' for a list's orders."""
+    counts = Counter(batch_of.get(order.payout_id) for order in orders)
+    parts = [f"{message_id} ({count} lệnh/orders)" for message_id, count in counts.items() if message_id]
+    if counts.get(None):
+        parts.append(f"{NOT_IN_A_BATCH}: {counts[None]} lệnh/orders")
+    return "; ".join(parts)
 
 
 def _order_values(number: int, order: PaymentOrder) -> list[str | int]:
@@ -250,27 +275,34 @@ def _distinct(values: Iterable[str]) -> str:
     return "; ".join(dict.fromkeys(values))
 
 
-def write_orders_xlsx(header: PaymentBatchHeader, orders: Sequence[PaymentOrder]) -> bytes:
-    """The bank's order file as an Excel workbook: an orders sheet with totals and a batch sheet."""
+def write_orders_xlsx(header: PaymentBatchHeader, orders: Sequence[PaymentOrder],
+                      batch_of: Mapping[UUID, str] | None = None) -> bytes:
+    """The bank's order file as an Excel workbook: an orders sheet with totals and a batch sheet. A header
+    without MsgId makes a list for checking: titled so, with each order's batch (``batch_of``: payout id →
+    MsgId) in a last column."""
     total = _check_batch(orders)
-    if len(orders) + 3 > MAX_XLSX_ROWS:
+    is_list = header.message_id is None
+    batches = batch_of or {}
+    columns = (*ORDER_COLUMNS, BATCH_COLUMN) if is_list else ORDER_COLUMNS
+    title_lines = (LIST_TITLE,) if is_list else ()
+    if len(orders) + 3 + len(title_lines) > MAX_XLSX_ROWS:
         raise ValueError(f"{len(orders)} orders do not fit in one Excel sheet; send CSV or pain.001 instead")
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Lệnh chi - Orders")
     print_landscape_fit_width(sheet)
-    header_row_number = start_table(sheet, ORDER_COLUMNS)
+    header_row_number = start_table(sheet, columns, title_lines=title_lines)
     for number, order in enumerate(orders, start=1):
-        sheet.append([_order_cell(sheet, column, value)
-                      for column, value in zip(ORDER_COLUMNS, _order_values(number, order), strict=True)])
+        values = _order_values(number, order) + ([_batch_label(order, batches)] if is_list else [])
+        sheet.append([_order_cell(sheet, column, value) for column, value in zip(columns, values, strict=True)])
     last_row_number = header_row_number + len(orders)
-    add_autofilter(sheet, len(ORDER_COLUMNS), header_row_number, last_row_number)
-    sheet.append(_totals_row(sheet, len(ORDER_COLUMNS), ORDER_AMOUNT_COLUMN,
+    add_autofilter(sheet, len(columns), header_row_number, last_row_number)
+    sheet.append(_totals_row(sheet, len(columns), ORDER_AMOUNT_COLUMN,
                              label="Tổng cộng/Total", count_text=f"{len(orders)} lệnh/orders",
                              amount=sum_cell(sheet, ORDER_AMOUNT_COLUMN, header_row_number + 1, last_row_number)))
-    sheet.append(_totals_row(sheet, len(ORDER_COLUMNS), ORDER_AMOUNT_COLUMN,
+    sheet.append(_totals_row(sheet, len(columns), ORDER_AMOUNT_COLUMN,
                              label="Tổng kiểm tra/Control total", count_text=None,
                              amount=money_cell(sheet, total, bold=True)))
-    _write_batch_sheet(workbook, header, orders, total)
+    _write_batch_sheet(workbook, header, orders, total, batches)
     log.info("order_file_written", format="xlsx", message_id=header.message_id, orders=len(orders), total=total)
     return workbook_bytes(workbook)
 
@@ -286,17 +318,22 @@ def _totals_row(sheet: WriteOnlyWorksheet, width: int, amount_column: int, *, la
 
 
 def _write_batch_sheet(workbook: Workbook, header: PaymentBatchHeader, orders: Sequence[PaymentOrder],
-                       total: int) -> None:
+                       total: int, batch_of: Mapping[UUID, str]) -> None:
     sheet = workbook.create_sheet("Thông tin lô - Batch")
     start_table(sheet, (Column("Mục/Item", 36), Column("Giá trị/Value", 60)))
     execution_date = WriteOnlyCell(sheet, value=header.requested_execution_date)
     execution_date.number_format = "DD/MM/YYYY"
     created_at = WriteOnlyCell(sheet, value=vietnam_time(header.created_at))
     created_at.number_format = DATE_TIME_FORMAT
+    identity: list[tuple[str, str | int | WriteOnlyCell]]
+    if header.message_id is not None:
+        identity = [("Mã lô lệnh/Message ID", header.message_id), ("Thời điểm lập/Created at", created_at),
+                    ("Ngày thực hiện/Requested execution date", execution_date)]
+    else:  # a list asks nothing of the bank: no MsgId of its own, no execution date
+        identity = [("Loại tệp/Kind", LIST_KIND), ("Lô lệnh/Batches (MsgId)", batches_summary(orders, batch_of)),
+                    ("Thời điểm lập/Created at", created_at)]
     rows: list[tuple[str, str | int | WriteOnlyCell]] = [
-        ("Mã lô lệnh/Message ID", header.message_id),
-        ("Thời điểm lập/Created at", created_at),
-        ("Ngày thực hiện/Requested execution date", execution_date),
+        *identity,
         ("Đơn vị chi trả/Debtor", header.debtor_name),
         ("Tài khoản chi/Disbursement account", header.debtor_account_number),
         ("Ngân hàng/Bank", f"{header.debtor_bank_bin} {header.debtor_bank_name}"),
@@ -310,11 +347,19 @@ def _write_batch_sheet(workbook: Workbook, header: PaymentBatchHeader, orders: S
                       text_cell(sheet, value) if isinstance(value, str) else value])
 
 
-def write_orders_csv(header: PaymentBatchHeader, orders: Sequence[PaymentOrder]) -> bytes:
-    """The bank's order file as CSV (UTF-8 with BOM, CRLF): a header row and one row per order."""
+def write_orders_csv(header: PaymentBatchHeader, orders: Sequence[PaymentOrder],
+                     batch_of: Mapping[UUID, str] | None = None) -> bytes:
+    """The bank's order file as CSV (UTF-8 with BOM, CRLF): a header row and one row per order. A header
+    without MsgId makes a list for checking, with each order's batch (``batch_of``) in a last column."""
     total = _check_batch(orders)
-    content = csv_bytes([column.header for column in ORDER_COLUMNS],
-                        (_order_values(number, order) for number, order in enumerate(orders, start=1)))
+    if header.message_id is None:
+        batches = batch_of or {}
+        content = csv_bytes([*(column.header for column in ORDER_COLUMNS), BATCH_COLUMN.header],
+                            ([*_order_values(number, order), _batch_label(order, batches)]
+                             for number, order in enumerate(orders, start=1)))
+    else:
+        content = csv_bytes([column.header for column in ORDER_COLUMNS],
+                            (_order_values(number, order) for number, order in enumerate(orders, start=1)))
     log.info("order_file_written", format="csv", message_id=header.message_id, orders=len(orders), total=total)
     return content
 
@@ -346,6 +391,8 @@ def _credit_transfer(order: PaymentOrder) -> str:
 
 def write_pain001(header: PaymentBatchHeader, orders: Sequence[PaymentOrder]) -> bytes:
     """The bank's order file as an ISO 20022 pain.001.001.09 credit transfer initiation (one PmtInf)."""
+    if header.message_id is None:
+        raise ValueError("a list of orders has no MsgId: a payment message is written for a batch only")
     total = _check_batch(orders)
     debtor = escape(_latin_name(header.debtor_name))
     parts = [

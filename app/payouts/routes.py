@@ -13,6 +13,7 @@ from litestar.datastructures import State
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.audit.service import record
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.background import spawn
@@ -300,19 +301,26 @@ class PayoutRunController(Controller):
             "Content-Disposition": f'attachment; filename="khong-chi-{run_id.hex[:8]}.xlsx"'})
 
     @get("/{run_id:uuid}/orders", guards=[requires(Role.officer, Role.auditor)])
-    async def orders(self, db_session: AsyncSession, run_id: UUID, bank: str,
-                     format: str = "xlsx") -> Response[bytes]:  # noqa: A002 - the API's parameter name
-        """The payment order file of one bank in a run: xlsx, csv or pain001."""
+    async def orders(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID, bank: str,
+                     format: str = "xlsx",  # noqa: A002 - the API's parameter name
+                     batch: str | None = None) -> Response[bytes]:
+        """The run's orders at one bank. xlsx, csv: a list for checking, naming each order's batch (MsgId).
+        pain001: a payment message, always one batch's — the run's orders no batch took yet, taken into a new
+        batch as the bank's fetch would (officers), or the one batch holding the run's orders, or the batch
+        ``batch`` (its MsgId); 409 listing the batches when there are several."""
         if format not in order_service.ORDER_FORMATS:
             raise Problem(400, bilingual("Định dạng phải là xlsx, csv hoặc pain001", "format must be xlsx, csv or pain001"))
+        media_type, extension = order_service.ORDER_FORMATS[format]
         try:
+            if format == "pain001":
+                return await _run_batch_file(request, db_session, run_id, bank, batch)
             header, orders = await order_service.run_orders(db_session, run_id, bank)
-            content = order_service.render_orders(header, orders, format)
+            batch_of = await order_service.run_order_batches(db_session, run_id, bank)
+            content = order_service.render_orders(header, orders, format, batch_of)
         except PayoutError as error:
             raise problem(error) from None
-        media_type, extension = order_service.ORDER_FORMATS[format]
         return Response(content, media_type=media_type, headers={
-            "Content-Disposition": f'attachment; filename="lenh-chi-{bank}-{run_id.hex[:8]}.{extension}"'})
+            "Content-Disposition": f'attachment; filename="bang-ke-lenh-chi-{bank}-{run_id.hex[:8]}.{extension}"'})
 
     @get("/{run_id:uuid}/cash-handover", guards=[requires(Role.officer, Role.auditor, Role.commune_staff)])
     async def cash_handover(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID,
@@ -339,6 +347,62 @@ class PayoutRunController(Controller):
             raise problem(error) from None
         return Response(content, media_type=order_service.ORDER_FORMATS["xlsx"][0], headers={
             "Content-Disposition": f'attachment; filename="chi-tien-mat-{run_id.hex[:8]}.xlsx"'})
+
+
+def _batch_link(run_id: UUID, bank_bin: str, message_id: str) -> str:
+    return f"/api/payout-runs/{run_id}/orders?bank={bank_bin}&format=pain001&batch={message_id}"
+
+
+async def _run_batch_file(request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID, bank_bin: str,
+                          message_id: str | None) -> Response[bytes]:
+    """The pain.001 of one batch holding the run's orders at the bank (see ``PayoutRunController.orders``)."""
+    principal = current_principal(request)
+    assert principal is not None
+    if message_id is None and principal.role == Role.officer:
+        taken = await order_service.take_new_orders(db_session, bank_bin, principal.name, run_id=run_id,
+                                                    limit=order_service.BATCH_ORDERS)
+        if taken is not None:
+            await record(db_session, actor=principal.name, actor_role=principal.role.value,
+                         action="payment_orders.batch_taken", object_type="payment_order_batch",
+                         object_id=taken.header.message_id,
+                         after={"run_id": run_id, "bank_bin": bank_bin, "orders": len(taken.orders),
+                                "total_amount": sum(order.amount for order in taken.orders), "more": taken.more})
+            return _batch_response(taken, bank_bin)
+    batches = await order_service.run_batches(db_session, run_id, bank_bin)
+    if message_id is not None:
+        if message_id not in {b["message_id"] for b in batches}:  # not echoed: it may be anything a client sent
+            raise Problem(404, bilingual("Không có lô lệnh chi với mã này chứa lệnh của đợt chi tại ngân hàng này",
+                                         "no payment order batch with this id holds this run's orders at this bank"))
+        return _batch_response(await order_service.batch_again(db_session, bank_bin, message_id), bank_bin)
+    waiting = await order_service.run_orders_not_batched(db_session, run_id, bank_bin)
+    listed = [{**b, "created_at": b["created_at"].isoformat(), "url": _batch_link(run_id, bank_bin, b["message_id"])}
+              for b in batches]
+    if waiting:  # only an auditor gets here: reading does not hand orders out
+        raise Problem(409, bilingual(
+            f"{waiting} lệnh của đợt chi tại ngân hàng này chưa vào lô nào: ngân hàng nhận lệnh, hoặc cán bộ tải tệp "
+            "pain.001, sẽ lập lô cho chúng. Kiểm toán viên tải được tệp của các lô đã có (batches)",
+            f"{waiting} of this run's orders at this bank are not in a batch yet: the bank's fetch, or an officer's "
+            "pain.001 download, takes them into one. Auditors can download the batches there are (batches)"),
+            extra={"not_in_a_batch": waiting, "batches": listed})
+    if not batches:
+        raise Problem(404, bilingual("Không có lệnh chi nào cho ngân hàng này trong đợt chi (đợt chi đã gửi chưa?)",
+                                     "no payment orders for this bank in this run (has the run been sent?)"))
+    if len(batches) > 1:
+        raise Problem(409, bilingual(
+            f"Lệnh của đợt chi tại ngân hàng này nằm trong {len(batches)} lô; mỗi lô là một tệp pain.001 với mã lô "
+            "(MsgId) riêng: tải từng lô theo đường dẫn trong batches",
+            f"this run's orders at this bank are in {len(batches)} batches; each batch is one pain.001 under its "
+            "own MsgId: download each batch from its url in batches"), extra={"batches": listed})
+    return _batch_response(await order_service.batch_again(db_session, bank_bin, batches[0]["message_id"]), bank_bin)
+
+
+def _batch_response(batch: order_service.OrderBatch, bank_bin: str) -> Response[bytes]:
+    """A batch's pain.001 as the bank gets it, with its MsgId and whether the run has more orders to take."""
+    media_type, extension = order_service.ORDER_FORMATS["pain001"]
+    message_id = batch.header.message_id
+    return Response(order_service.render_orders(batch.header, batch.orders, "pain001"), media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="lenh-chi-{bank_bin}-{message_id}.{extension}"',
+                             "X-Message-Id": str(message_id), "X-More-Orders": "true" if batch.more else "false"})
 
 
 async def check_commune_scope(request: Request[Any, Any, Any], db_session: AsyncSession, commune: str) -> None:

@@ -94,7 +94,7 @@ async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, r
                 shortfalls=shortfalls, commune_shortfalls=commune_shortfalls, banks=banks, busy=busy,
                 error=error or output.last_error,
                 status_keys=RUN_STATUS_KEYS, kind_keys=RUN_KIND_KEYS, done_key=STEP_DONE_KEYS.get(done or ""),
-                today=vietnam_today().isoformat())
+                today=vietnam_today().isoformat(), may_take_orders=role == Role.officer)
 
 
 class PayoutRunPages(Controller):

@@ -1,9 +1,13 @@
-"""Payment order files from the payouts table: per run and bank, or a bank's open orders."""
+"""Payment order files from the payouts table: a bank's batches, and lists of a run's orders per bank.
+
+An order (its EndToEndId) reaches its bank in one payment message only: the batch that took it, under the
+batch's MsgId — whether the bank's key fetched it or an officer downloaded it to hand over. A run's xlsx and
+CSV are lists for checking that name each order's batch; they carry no MsgId of their own."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,7 +73,8 @@ def _cash(row: Any) -> CashPayout:
         period=format_period(row.period), address=row.address or "")
 
 
-async def _header(session: AsyncSession, bank_bin: str, message_id: str, now: datetime) -> PaymentBatchHeader:
+async def _header(session: AsyncSession, bank_bin: str, message_id: str | None,
+                  now: datetime) -> PaymentBatchHeader:
     """The file's header made at ``now``: requested for execution on that day in Việt Nam (not in UTC, still
     the day before until 07:00 there)."""
     row = (await session.execute(text(
@@ -81,18 +86,19 @@ async def _header(session: AsyncSession, bank_bin: str, message_id: str, now: da
     if row.account_number is None:
         raise PayoutError("Ngân hàng chưa có tài khoản chi được đăng ký",
                           "the bank has no registered disbursement account")
-    return PaymentBatchHeader(message_id=message_id[:35], created_at=now,
+    return PaymentBatchHeader(message_id=message_id[:35] if message_id else None, created_at=now,
                               requested_execution_date=vietnam_today(now), debtor_name=DEBTOR_NAME,
                               debtor_account_number=row.account_number, debtor_bank_bin=bank_bin,
                               debtor_bank_name=row.short_name)
 
 
-def render_orders(header: PaymentBatchHeader, orders: Sequence[PaymentOrder], file_format: str) -> bytes:
-    """The order file in one of ``ORDER_FORMATS``."""
+def render_orders(header: PaymentBatchHeader, orders: Sequence[PaymentOrder], file_format: str,
+                  batch_of: Mapping[UUID, str] | None = None) -> bytes:
+    """The order file in one of ``ORDER_FORMATS``; ``batch_of`` (payout id → MsgId): the batches a list names."""
     if file_format == "xlsx":
-        return write_orders_xlsx(header, orders)
+        return write_orders_xlsx(header, orders, batch_of)
     if file_format == "csv":
-        return write_orders_csv(header, orders)
+        return write_orders_csv(header, orders, batch_of)
     if file_format == "pain001":
         return write_pain001(header, orders)
     raise PayoutError(f"Định dạng không hỗ trợ: {file_format}", f"unsupported format: {file_format}")
@@ -100,8 +106,9 @@ def render_orders(header: PaymentBatchHeader, orders: Sequence[PaymentOrder], fi
 
 async def run_orders(session: AsyncSession, run_id: UUID, bank_bin: str,
                      now: datetime | None = None) -> tuple[PaymentBatchHeader, list[PaymentOrder]]:
-    """The sent (or later) bank payouts of one run at one bank, under a header made at ``now`` (default: the
-    current moment)."""
+    """The sent (or later) bank payouts of one run at one bank, as a list for checking: under a header made at
+    ``now`` (default: the current moment) without a MsgId of its own (``run_order_batches`` names each
+    order's batch)."""
     rows = list(await session.execute(text(
         _ORDER_ROWS + """ WHERE p.run_id = :run AND p.bank_bin = :bin AND p.status NOT IN ('scheduled', 'cancelled')
                         ORDER BY p.serial"""),
@@ -109,9 +116,42 @@ async def run_orders(session: AsyncSession, run_id: UUID, bank_bin: str,
     if not rows:
         raise NotFound("Không có lệnh chi nào cho ngân hàng này trong đợt chi (đợt chi đã gửi chưa?)",
                        "no payment orders for this bank in this run (has the run been sent?)")
-    header = await _header(session, bank_bin, f"ANSINH-{run_id.hex[:12]}-{bank_bin}",
-                           now or datetime.now(UTC))
+    header = await _header(session, bank_bin, None, now or datetime.now(UTC))
     return header, [_order(r) for r in rows]
+
+
+async def run_order_batches(session: AsyncSession, run_id: UUID, bank_bin: str) -> dict[UUID, str]:
+    """The MsgId of the batch of each of the run's orders at the bank that a batch took (payout id → MsgId)."""
+    rows = await session.execute(text(
+        """SELECT i.payout_id, b.message_id FROM payout p
+             JOIN payment_order_batch_item i ON i.payout_id = p.id
+             JOIN payment_order_batch b ON b.id = i.batch_id
+            WHERE p.run_id = :run AND p.bank_bin = :bin"""), {"run": run_id, "bin": bank_bin})
+    return {row.payout_id: row.message_id for row in rows}
+
+
+async def run_batches(session: AsyncSession, run_id: UUID, bank_bin: str | None = None) -> list[dict[str, Any]]:
+    """The batches holding the run's orders (at one bank, or at each), oldest first: MsgId, bank, when, who
+    took it (a bank's key ``bank:<BIN>`` or an officer), its orders in all and the run's among them."""
+    rows = await session.execute(text(
+        """SELECT b.bank_bin, b.message_id, b.created_at, b.fetched_by, b.order_count, b.total_amount,
+                  count(*) AS run_orders, sum(p.amount)::bigint AS run_amount
+             FROM payout p
+             JOIN payment_order_batch_item i ON i.payout_id = p.id
+             JOIN payment_order_batch b ON b.id = i.batch_id
+            WHERE p.run_id = :run AND (CAST(:bin AS text) IS NULL OR p.bank_bin = :bin)
+            GROUP BY b.id ORDER BY b.created_at, b.id"""), {"run": run_id, "bin": bank_bin})
+    return [{"bank_bin": r.bank_bin, "message_id": r.message_id, "created_at": r.created_at,
+             "fetched_by": r.fetched_by, "orders": int(r.order_count), "total_amount": int(r.total_amount),
+             "run_orders": int(r.run_orders), "run_amount": int(r.run_amount)} for r in rows]
+
+
+async def run_orders_not_batched(session: AsyncSession, run_id: UUID, bank_bin: str) -> int:
+    """How many of the run's sent orders at the bank no batch has taken yet."""
+    return int(await session.scalar(text(
+        """SELECT count(*) FROM payout p WHERE p.run_id = :run AND p.bank_bin = :bin AND p.status = 'sent'
+              AND NOT EXISTS (SELECT 1 FROM payment_order_batch_item i WHERE i.payout_id = p.id)"""),
+        {"run": run_id, "bin": bank_bin}) or 0)
 
 
 def bank_message_id(bank_bin: str, orders: Sequence[PaymentOrder]) -> str:
@@ -145,9 +185,10 @@ BATCH_ORDERS, MAX_BATCH_ORDERS = 50_000, 100_000
 
 
 async def take_new_orders(session: AsyncSession, bank_bin: str, actor: str, request_id: str | None = None,
-                          limit: int = BATCH_ORDERS, now: datetime | None = None) -> OrderBatch | None:
+                          limit: int = BATCH_ORDERS, now: datetime | None = None,
+                          run_id: UUID | None = None) -> OrderBatch | None:
     """The bank's first ``limit`` sent orders (by serial) that no earlier fetch took, taken into a new batch
-    (None: there are none).
+    (None: there are none); ``run_id``: of that run only (an officer's download of the run's pain.001).
 
     In the caller's transaction. Fetches of one bank take turns (an advisory lock), so two at once split the
     orders; the batch item's primary key (the payout) refuses an order in two batches whatever happens.
@@ -161,10 +202,12 @@ async def take_new_orders(session: AsyncSession, bank_bin: str, actor: str, requ
             {"bin": bank_bin, "request": request_id})
         if done is not None:
             return await batch_again(session, bank_bin, done)
+    of_run = " AND p.run_id = :run" if run_id is not None else ""
     rows = await session.execute(text(
-        _ORDER_ROWS + """ WHERE p.bank_bin = :bin AND p.status = 'sent'
+        _ORDER_ROWS + f""" WHERE p.bank_bin = :bin AND p.status = 'sent'{of_run}
                             AND NOT EXISTS (SELECT 1 FROM payment_order_batch_item i WHERE i.payout_id = p.id)
-                          ORDER BY p.serial LIMIT :limit"""), {"bin": bank_bin, "limit": limit + 1})  # noqa: S608
+                          ORDER BY p.serial LIMIT :limit"""),  # noqa: S608 - constant fragments
+        {"bin": bank_bin, "limit": limit + 1, "run": run_id})
     orders = [_order(r) for r in rows]
     if not orders:
         return None
@@ -186,7 +229,7 @@ async def take_new_orders(session: AsyncSession, bank_bin: str, actor: str, requ
            SELECT id, :batch FROM unnest(CAST(:ids AS uuid[])) AS t(id)"""),
         {"batch": batch_id, "ids": [o.payout_id for o in orders]})
     log.info("payment_order_batch_taken", bank=bank_bin, message_id=header.message_id, orders=len(orders),
-             actor=actor, more=more)
+             actor=actor, more=more, run=str(run_id) if run_id else None)
     return OrderBatch(header=header, orders=orders, more=more)
 
 

@@ -232,15 +232,24 @@ async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
     """Counts and totals of a run by bank, by commune and by status, and who was skipped. By bank and by
     commune count what is to be paid: cancelled (withheld) payouts are left out; by status keeps them."""
     run = await get_run(session, run_id)
-    # Once sent: how many of the bank's orders its key has fetched (taken into a payment order batch).
-    fetched = ("count(i.payout_id)", "LEFT JOIN payment_order_batch_item i ON i.payout_id = p.id") \
-        if run.status in ("sending", "sent", "settled", "closed") else ("0", "")
+    # Once sent: how many of the bank's orders a payment order batch took (the bank's fetch or an officer's
+    # pain.001 download), how many sent ones none took yet, and the batches (MsgIds) that hold them.
+    sent = run.status in ("sending", "sent", "settled", "closed")
+    fetched = ("count(i.payout_id)", "count(*) FILTER (WHERE i.payout_id IS NULL AND p.status = 'sent')",
+               "LEFT JOIN payment_order_batch_item i ON i.payout_id = p.id") if sent else ("0", "0", "")
     by_bank = [dict(r._mapping) for r in await session.execute(text(
         f"""SELECT coalesce(p.bank_bin, 'cash') AS bank_bin, coalesce(b.short_name, 'Tiền mặt/Cash') AS bank_name,
-                   count(*) AS count, sum(p.amount)::bigint AS amount, {fetched[0]} AS fetched
-              FROM payout p LEFT JOIN bank b ON b.bin = p.bank_bin {fetched[1]}
+                   count(*) AS count, sum(p.amount)::bigint AS amount, {fetched[0]} AS fetched,
+                   {fetched[1]} AS not_in_a_batch
+              FROM payout p LEFT JOIN bank b ON b.bin = p.bank_bin {fetched[2]}
              WHERE p.run_id = :run AND p.status <> 'cancelled' GROUP BY 1, 2 ORDER BY 1"""),  # noqa: S608
         {"run": run_id})]
+    if run.status in ("sent", "settled", "closed"):  # not while sending: its progress is polled every second
+        from app.payouts.service.orders import run_batches  # orders imports this module
+
+        batches = await run_batches(session, run_id)
+        for row in by_bank:
+            row["batches"] = [batch for batch in batches if batch["bank_bin"] == row["bank_bin"]]
     by_commune = [dict(r._mapping) for r in await session.execute(text(
         """SELECT p.commune_code, c.name AS commune_name, count(*) AS count, sum(p.amount)::bigint AS amount
              FROM payout p JOIN commune c ON c.code = p.commune_code

@@ -82,12 +82,13 @@ async def test_each_order_comes_in_one_batch_and_a_lost_file_is_fetched_again_by
     assert await _fetched(office, march) == [(VIETCOMBANK, 2, 0)]
 
     first = await _fetch(office, headers)
-    # The officer sees that the bank has taken the run's orders (run detail, API and page).
+    # The officer sees that the bank has taken the run's orders (run detail, API and page), and in which batch.
     assert await _fetched(office, march) == [(VIETCOMBANK, 2, 2)]
-    page = await office.client.get(f"/payout-runs/{march}")
-    assert page.status_code == 200 and "Ngân hàng đã nhận lệnh" in page.text and "2 / 2" in page.text
     schema.validate(first.decode("utf-8"))
     first_id, first_batch, first_refs = _pain001_ids(first)
+    page = await office.client.get(f"/payout-runs/{march}")
+    assert page.status_code == 200 and "Đã vào lô lệnh" in page.text and "2 / 2" in page.text
+    assert f"pain.001 {first_id}</a> — 2 lệnh của đợt" in page.text and "bởi bank:970436" in page.text
     assert MESSAGE_ID.fullmatch(first_id) and len(first_id) == 34 and first_batch == first_id
     assert len(first_refs) == 2
     # The same orders are not handed out again, in any format: an executed order not yet on a statement
@@ -239,7 +240,10 @@ async def test_order_files_name_the_debtor_in_vietnamese_and_banks_get_the_same_
     assert dict(batch_sheet.iter_rows(values_only=True))["Đơn vị chi trả/Debtor"] == header.debtor_name
     # In a bank's file, ISO 20022 Latin: what it was before the name had its accents (a batch fetched again
     # gives the same bytes).
-    root = ElementTree.fromstring(write_pain001(header, orders))
+    async with session_scope(engine) as session:
+        batch = await take_new_orders(session, VIETCOMBANK, "key-1")
+    assert batch is not None and batch.header.debtor_name == header.debtor_name
+    root = ElementTree.fromstring(write_pain001(batch.header, batch.orders))
     latin = "SO LAO DONG - THUONG BINH VA XA HOI / LABOUR DEPARTMENT"
     assert root.findtext("p:CstmrCdtTrfInitn/p:PmtInf/p:Dbtr/p:Nm", namespaces=NS) == latin
     assert root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:InitgPty/p:Nm", namespaces=NS) == latin

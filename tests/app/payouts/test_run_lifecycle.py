@@ -149,8 +149,16 @@ async def test_maker_checker_send_needs_funding_and_orders_reach_only_their_bank
     await office.be("lan.officer")
 
     client.cookies.clear()
-    vietcombank = (await client.get("/api/bank/payment-orders", headers=await bank_key(engine, VIETCOMBANK))).json()
-    assert [item["amount"] for item in vietcombank["items"]] == [650_000]
+    # The officer's pain.001 took the order into a batch: the bank finds it under that batch's MsgId, not as new.
+    vietcombank_key = await bank_key(engine, VIETCOMBANK)
+    vietcombank = (await client.get("/api/bank/payment-orders", headers=vietcombank_key)).json()
+    assert vietcombank["items"] == []
+    batches = (await client.get("/api/bank/payment-orders/batches", headers=vietcombank_key)).json()["items"]
+    assert [(b["message_id"], b["fetched_by"], b["orders"]) for b in batches] == [
+        (pain.headers["X-Message-Id"], "lan.officer", 1)]
+    taken = (await client.get(f"/api/bank/payment-orders/batches/{batches[0]['message_id']}",
+                              params={"format": "json"}, headers=vietcombank_key)).json()
+    assert [item["amount"] for item in taken["items"]] == [650_000]
     bidv = (await client.get("/api/bank/payment-orders", headers=await bank_key(engine, BIDV))).json()
     assert bidv["items"] == []
     denied = await client.get(f"/api/payout-runs/{run_id}/orders", params={"bank": VIETCOMBANK},
