@@ -16,6 +16,7 @@ from app.auth.middleware import RequestContextMiddleware
 from app.auth.routes import AdminController, AuthController
 from app.database import make_engine, make_sessionmaker, migration_state
 from app.health import healthz
+from app.http.money import TYPE_DECODERS, DongSchemaPlugin
 from app.ledger_api.routes import LedgerController
 from app.logging import configure_logging
 from app.payouts.routes import route_handlers as payout_routes
@@ -77,7 +78,8 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
 
     return Litestar(
         route_handlers=ROUTE_HANDLERS,
-        plugins=[SQLAlchemyPlugin(config=alchemy)],
+        plugins=[SQLAlchemyPlugin(config=alchemy), DongSchemaPlugin()],
+        type_decoders=TYPE_DECODERS,  # money in JSON bodies: JSON integers only (app.http.money)
         middleware=[DefineMiddleware(RequestContextMiddleware)],
         # problem+json under /api, friendly pages (and sign-in redirects) elsewhere.
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

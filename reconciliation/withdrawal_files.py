@@ -138,8 +138,12 @@ def parse_moment(value: Any) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=VIETNAM)
 
 
-def check_rows(raw_rows: Iterable[tuple[int, dict[str, Any]]], *, now: datetime | None = None) -> list[WithdrawalRow]:
-    """Check every raw row (field -> cell); all good: the rows, else WithdrawalFileRejected with every error."""
+def check_rows(raw_rows: Iterable[tuple[int, dict[str, Any]]], *, now: datetime | None = None,
+               json_amounts: bool = False) -> list[WithdrawalRow]:
+    """Check every raw row (field -> cell); all good: the rows, else WithdrawalFileRejected with every error.
+    ``json_amounts``: the rows are a JSON list, whose amounts must be JSON integers (a file's text cells are
+    parsed, "650.000" included; JSON has a type for a number, and a string or a float there is a client's
+    bug, not a format to guess)."""
     now = now or datetime.now(UTC)
     rows: list[WithdrawalRow] = []
     errors: list[dict[str, Any]] = []
@@ -158,7 +162,13 @@ def check_rows(raw_rows: Iterable[tuple[int, dict[str, Any]]], *, now: datetime 
         elif occurred > now + timedelta(hours=1):
             problems.append(_error(number, "occurred_at", "Thời gian ở tương lai", "time is in the future"))
         amount = parse_amount(raw.get("amount"))
-        if amount is None or amount <= 0:
+        if json_amounts and type(raw.get("amount")) is not int:  # not str, float, bool (an int subclass), null
+            amount = None
+            problems.append(_error(number, "amount", "Số tiền phải là số nguyên JSON (số đồng): không đặt trong "
+                                   "ngoặc kép, không có phần thập phân, không phải true/false hay null",
+                                   "amount must be a JSON integer of đồng: not a string, not a decimal number, "
+                                   "not true/false or null"))
+        elif amount is None or amount <= 0:
             problems.append(_error(number, "amount", "Số tiền phải là số đồng nguyên dương",
                                    "amount must be a positive whole number of đồng"))
         channel = _CHANNEL_ALIASES.get(fold(_text(raw.get("channel"))))
@@ -207,7 +217,7 @@ def rows_from_json(items: Any) -> list[WithdrawalRow]:
     raw: list[tuple[int, dict[str, Any]]] = []
     for position, item in enumerate(items, start=1):
         raw.append((position, item if isinstance(item, dict) else {}))
-    return check_rows(raw)
+    return check_rows(raw, json_amounts=True)
 
 
 def _header_fields(cells: Sequence[Any]) -> dict[str, int]:

@@ -9,6 +9,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from app.http.money import NOT_A_JSON_INTEGER, money_field_messages
+
 log = structlog.get_logger()
 
 PROBLEM_JSON = "application/problem+json"
@@ -80,18 +82,28 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return problem_response(exc.status_code, exc.detail, title=exc.title, errors=exc.errors,
                                 extra=exc.extra if isinstance(exc.extra, dict) else None, headers=exc.headers)
     errors = None
+    status = exc.status_code
     detail = bilingual(_VI_DETAILS.get(exc.status_code, "Không thực hiện được yêu cầu"),
                        exc.detail or _TITLES.get(exc.status_code, "Error"))
     if isinstance(exc, ValidationException):
         # Litestar words these in English only: a Vietnamese line first, its message kept as message_en.
         detail = bilingual("Dữ liệu gửi lên không hợp lệ", exc.detail)
         errors = [_validation_error(e) for e in exc.extra] if isinstance(exc.extra, list) else None
-    return problem_response(exc.status_code, detail, errors=errors, headers=exc.headers)
+        money = [e["column"] for e in errors or () if e.pop("money", False)]
+        if money:  # a well-formed body whose amount is not a JSON integer: 422, naming the field
+            status = 422
+            names = ", ".join(str(name) for name in money)
+            detail = bilingual(f"Số tiền phải là số nguyên JSON (số đồng): {names}",
+                               f"money must be a JSON integer of đồng: {names}")
+    return problem_response(status, detail, errors=errors, headers=exc.headers)
 
 
 def _validation_error(error: Any) -> dict[str, Any]:
     key = error.get("key") if isinstance(error, dict) else None
     message = str(error.get("message") if isinstance(error, dict) else error)
+    if message == NOT_A_JSON_INTEGER:
+        vi, en = money_field_messages(str(key))
+        return {"row": None, "column": key, "message": vi, "message_en": en, "money": True}
     vi = f"Giá trị của trường '{key}' không hợp lệ" if key else "Dữ liệu không hợp lệ"
     return {"row": None, "column": key, "message": vi, "message_en": message}
 

@@ -424,7 +424,7 @@ async def record_funding_route(request: Request[Any, Any, Any], db_session: Asyn
     try:
         funding, created = await record_funding(
             db_session, bank_bin=data.bank_bin, commune_code=data.commune_code, programme=data.programme,
-            amount=data.amount, reference=data.reference, value_date=data.value_date, actor=_actor(request))
+            amount=int(data.amount), reference=data.reference, value_date=data.value_date, actor=_actor(request))
     except PayoutError as error:
         raise problem(error) from None
     return Response(FundingOutput(

@@ -8,6 +8,8 @@ from uuid import UUID
 
 import msgspec
 
+from app.http.money import Dong
+
 
 class RunInput(msgspec.Struct):
     programme: str
@@ -90,7 +92,7 @@ class FundingInput(msgspec.Struct):
     (``commune_code``): exactly one of the two."""
 
     programme: str
-    amount: int
+    amount: Dong
     reference: str
     value_date: date
     bank_bin: str | None = None

@@ -10,6 +10,8 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from app.http.money import Dong
+
 
 class BankAccountIn(msgspec.Struct, forbid_unknown_fields=True):
     """A new account: bank by BIN (or short name), digits, holder name as printed (derived when omitted)."""
@@ -215,7 +217,7 @@ class RateIn(msgspec.Struct, forbid_unknown_fields=True):
     """A base amount in whole đồng from the first day of a month, national or for one province."""
 
     effective_from: date
-    base_amount: int
+    base_amount: Dong
     province_code: str | None = None
     legal_basis: str = ""
 

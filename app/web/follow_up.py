@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
 from app.auth.service import Principal
+from app.http.money import Dong
 from app.http.problems import Problem
 from app.payouts.service.orders import HANDED_OVER
 from app.reports_api.routes import FOLLOW_UP_READERS, scope_of
@@ -140,7 +141,7 @@ class FollowUpPages(Controller):
         amount_text = form_text(form, "amount").replace(".", "").replace(",", "").replace(" ", "")
         try:
             occurred = datetime.fromisoformat(form_text(form, "occurred_at")).replace(tzinfo=None) - VIETNAM
-            amount = int(amount_text)
+            amount = Dong(amount_text)  # a form's text, read as the form's own (not JSON) input
         except ValueError:
             lang = current_lang(request)
             raise Problem(422, "Số tiền hoặc thời gian không hợp lệ" if lang == "vi"

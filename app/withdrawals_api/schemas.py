@@ -8,6 +8,8 @@ from uuid import UUID
 
 import msgspec
 
+from app.http.money import Dong
+
 
 class IntakeOut(msgspec.Struct):
     intake_id: UUID
@@ -20,7 +22,7 @@ class IntakeOut(msgspec.Struct):
 
 class AssistedWithdrawalIn(msgspec.Struct):
     occurred_at: datetime
-    amount: int
+    amount: Dong
     channel: str | None = None  # assisted | cash_handover; default by the person's channel
     helper_name: str | None = None
     note: str = ""

@@ -117,12 +117,13 @@ async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, d
                                   principal: Principal) -> AssistedWithdrawalOut:
     """Record a withdrawal made with staff help, or cash handed over (the cash channel's withdrawal)."""
     person = await person_in_scope(session, beneficiary_id, principal)
+    amount = int(data.amount)  # a plain int from here on (the ledger takes nothing else)
     channel = data.channel or ("cash_handover" if person.channel == "cash" else "assisted")
     errors = []
     if channel not in ("assisted", "cash_handover"):
         errors.append({"row": None, "column": "channel", "message": "Kênh phải là assisted hoặc cash_handover",
                        "message_en": "channel must be assisted or cash_handover"})
-    if isinstance(data.amount, bool) or not 0 < data.amount <= MAX_AMOUNT:
+    if not 0 < amount <= MAX_AMOUNT:
         errors.append({"row": None, "column": "amount", "message": "Số tiền phải là số đồng nguyên dương",
                        "message_en": "amount must be a positive whole number of đồng"})
     occurred_at = _aware(data.occurred_at)
@@ -134,24 +135,24 @@ async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, d
     # One person's records one after the other, so two staff cannot both hand over the same money.
     await session.execute(text("SELECT 1 FROM beneficiary WHERE id = :b FOR UPDATE"), {"b": beneficiary_id})
     available = await undrawn_amount(session, beneficiary_id)
-    if data.amount > available:
+    if amount > available:
         raise Problem(422, bilingual(
-            f"Số tiền {data.amount:,} đ lớn hơn số tiền người hưởng còn chưa rút ({available:,} đ)".replace(",", "."),
-            f"amount {data.amount:,} đồng is more than the person's undrawn money ({available:,} đồng)"),
+            f"Số tiền {amount:,} đ lớn hơn số tiền người hưởng còn chưa rút ({available:,} đ)".replace(",", "."),
+            f"amount {amount:,} đồng is more than the person's undrawn money ({available:,} đồng)"),
             errors=[{"row": None, "column": "amount",
                      "message": f"Tối đa {available:,} đ".replace(",", "."),
                      "message_en": f"at most {available:,} đồng"}])
     helper = (data.helper_name or principal.full_name or principal.name).strip()[:200]
     note = data.note.strip()[:2000]
     withdrawal_id = await record_commune_withdrawal(
-        session, beneficiary_id=beneficiary_id, occurred_at=occurred_at, amount=data.amount, channel=channel,
+        session, beneficiary_id=beneficiary_id, occurred_at=occurred_at, amount=amount, channel=channel,
         helper_name=helper, note=note, recorded_by=principal.name)
     await record(session, actor=principal.name, actor_role=principal.role.value, action="withdrawal.assisted",
                  object_type="beneficiary", object_id=beneficiary_id,
-                 after={"withdrawal_id": withdrawal_id, "amount": data.amount, "channel": channel,
+                 after={"withdrawal_id": withdrawal_id, "amount": amount, "channel": channel,
                         "occurred_at": occurred_at, "helper_name": helper})
     return AssistedWithdrawalOut(id=withdrawal_id, beneficiary_id=beneficiary_id, occurred_at=occurred_at,
-                                 amount=data.amount, channel=channel, helper_name=helper, note=note,
+                                 amount=amount, channel=channel, helper_name=helper, note=note,
                                  recorded_by=principal.name,
                                  undrawn_amount=await undrawn_amount(session, beneficiary_id))
 

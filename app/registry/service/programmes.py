@@ -88,7 +88,7 @@ async def add_rate(session: AsyncSession, programme_code: str, data: RateIn, pri
         raise Problem(409, bilingual("Đã có mức cho chương trình, phạm vi và ngày hiệu lực này",
                                      "A level for this programme, scope and date already exists"))
     rate = ProgrammeRate(programme_code=programme.code, province_code=province, effective_from=data.effective_from,
-                         base_amount=data.base_amount, legal_basis=data.legal_basis.strip()[:300], created_by=actor)
+                         base_amount=int(data.base_amount), legal_basis=data.legal_basis.strip()[:300], created_by=actor)
     session.add(rate)
     await session.flush()
     await session.refresh(rate)
