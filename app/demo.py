@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -313,9 +314,10 @@ def _commune_withdrawal(beneficiary_id: UUID, commune_code: str, moment: datetim
         note="Hỗ trợ rút tại quầy" if channel == "assisted" else "Chi trả tiền mặt tại nhà văn hoá")
 
 
-def _read_activity_file(rows: list[dict[str, Any]]) -> tuple[list[WithdrawalRow], str]:
-    """A bank's activity file as the bank sends it, read by the intake's reader."""
-    return read_withdrawals(withdrawal_csv(rows), None)
+def _read_activity_file(rows: list[dict[str, Any]]) -> tuple[list[WithdrawalRow], str, bytes]:
+    """A bank's activity file as the bank sends it, read by the intake's reader (and the file, kept)."""
+    content = withdrawal_csv(rows)
+    return (*read_withdrawals(content, None), content)
 
 
 async def _record_withdrawals(engine: AsyncEngine, activity: _Activity) -> int:
@@ -329,17 +331,19 @@ async def _record_withdrawals(engine: AsyncEngine, activity: _Activity) -> int:
             await record_commune_withdrawals(session, activity.commune)
         return len(activity.commune)
 
-    async def bank(bank_bin: str, checked: list[WithdrawalRow], fmt: str, slots: asyncio.Semaphore) -> int:
+    async def bank(bank_bin: str, checked: list[WithdrawalRow], fmt: str, content: bytes,
+                   slots: asyncio.Semaphore) -> int:
         async with slots, session_scope(engine) as session:
             result = await record_bank_withdrawals(session, bank_bin=bank_bin, rows=checked, recorded_by="demo",
-                                                   source_name=f"rut-tien-{bank_bin}.csv", file_format=fmt)
+                                                   source_name=f"rut-tien-{bank_bin}.csv", file_format=fmt,
+                                                   sha256=hashlib.sha256(content).digest(), content=content)
         return result.accepted
 
     slots = asyncio.Semaphore(2)
     stored = [asyncio.ensure_future(commune())]
     for bank_bin, rows in sorted(activity.by_bank.items()):
-        checked, fmt = await asyncio.to_thread(_read_activity_file, rows)
-        stored.append(asyncio.ensure_future(bank(bank_bin, checked, fmt, slots)))
+        checked, fmt, content = await asyncio.to_thread(_read_activity_file, rows)
+        stored.append(asyncio.ensure_future(bank(bank_bin, checked, fmt, content, slots)))
     return sum(await asyncio.gather(*stored))
 
 

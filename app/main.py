@@ -25,6 +25,7 @@ from app.registry.routes import ROUTES as REGISTRY_ROUTES
 from app.reports_api.routes import ROUTES as REPORT_ROUTES
 from app.scheduler.service import SchedulerService
 from app.settings import Settings
+from app.uploads_api.routes import ROUTES as UPLOAD_ROUTES
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.routes import WEB_ROUTE_HANDLERS
 from app.web.templating import template_config
@@ -35,7 +36,7 @@ log = structlog.get_logger()
 # Each domain adds its controllers here.
 ROUTE_HANDLERS: list[Any] = [
     healthz, AuthController, AdminController, LedgerController, *REGISTRY_ROUTES, *payout_routes,
-    *reconciliation_routes, *WITHDRAWAL_ROUTES, *REPORT_ROUTES,
+    *reconciliation_routes, *WITHDRAWAL_ROUTES, *REPORT_ROUTES, *UPLOAD_ROUTES,
     *WEB_ROUTE_HANDLERS,
 ]
 

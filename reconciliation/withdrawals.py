@@ -602,9 +602,10 @@ _INPUT_TABLE = """
 
 async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows: Sequence[WithdrawalRow],
                                   recorded_by: str, source_name: str = "", file_format: str = "json",
-                                  sha256: bytes | None = None) -> IntakeResult:
+                                  sha256: bytes | None = None, content: bytes | None = None) -> IntakeResult:
     """Store a bank's withdrawal rows (idempotent by bank + reference), keep unknown accounts (reported),
-    and reallocate the people concerned; rows must have been checked (``withdrawal_files``)."""
+    and reallocate the people concerned; rows must have been checked (``withdrawal_files``). ``content``:
+    the upload as received, kept with the intake for audit (``sha256`` must be its hash)."""
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:lock))"),
                           {"lock": f"withdrawal_intake:{bank_bin}"})
     driver = await driver_connection(session)
@@ -650,10 +651,10 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
                  for r in existing if r["differs"]]
     intake_id = await driver.fetchval(
         """INSERT INTO withdrawal_intake (bank_bin, source_name, format, sha256, rows, accepted, duplicates,
-                                          unknown_accounts, uploaded_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id""",
+                                          unknown_accounts, uploaded_by, content)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id""",
         bank_bin, source_name[:200], file_format, sha256, len(rows), accepted,
-        len(duplicate_rows), len(unknown_accounts), recorded_by)
+        len(duplicate_rows), len(unknown_accounts), recorded_by, content)
     await prepare_changes(session)
     inserted = await driver.fetchval(
         f"""WITH added AS (

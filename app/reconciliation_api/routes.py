@@ -115,13 +115,15 @@ async def _statement_list(db_session: AsyncSession, bank: str | None, page: int,
     total = await db_session.scalar(text(f"SELECT count(*) FROM bank_statement s {where}"), params)  # noqa: S608
     rows = await db_session.execute(text(
         f"""SELECT s.id, s.bank_bin, s.account, s.statement_id, s.format, s.opening_balance, s.closing_balance,
-                   s.opening_date, s.closing_date, s.line_count, s.gap, s.uploaded_by, s.uploaded_at, u.filename
+                   s.opening_date, s.closing_date, s.line_count, s.gap, s.uploaded_by, s.uploaded_at, u.filename,
+                   s.upload_id
               FROM bank_statement s JOIN statement_upload u ON u.id = s.upload_id {where}
              ORDER BY s.uploaded_at DESC, s.position LIMIT :limit OFFSET :offset"""), params)  # noqa: S608
     items = [{"id": str(r.id), "bank_bin": r.bank_bin, "account": r.account, "bank_statement_id": r.statement_id,
               "format": r.format, "opening_balance": r.opening_balance, "closing_balance": r.closing_balance,
               "opening_date": r.opening_date, "closing_date": r.closing_date, "lines": r.line_count, "gap": r.gap,
-              "filename": r.filename, "uploaded_by": r.uploaded_by, "uploaded_at": r.uploaded_at} for r in rows]
+              "filename": r.filename, "uploaded_by": r.uploaded_by, "uploaded_at": r.uploaded_at,
+              "upload_id": str(r.upload_id), "upload_url": f"/api/uploads/{r.upload_id}"} for r in rows]
     return {"items": items, "total": int(total or 0), "page": page, "page_size": page_size}
 
 
@@ -157,7 +159,8 @@ async def statement_detail(request: Request[Any, Any, Any], db_session: AsyncSes
             "format": row.format, "currency": row.currency, "opening_balance": row.opening_balance,
             "closing_balance": row.closing_balance, "opening_date": row.opening_date,
             "closing_date": row.closing_date, "gap": row.gap, "filename": row.filename,
-            "uploaded_by": row.uploaded_by, "uploaded_at": row.uploaded_at, "counts": counts, "lines": lines}
+            "uploaded_by": row.uploaded_by, "uploaded_at": row.uploaded_at, "upload_id": str(row.upload_id),
+            "upload_url": f"/api/uploads/{row.upload_id}", "counts": counts, "lines": lines}
 
 
 @get("/api/reconciliation/exceptions", guards=[requires(*READERS)], tags=["reconciliation"])

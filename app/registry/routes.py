@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import quote
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, patch, post
@@ -17,6 +16,7 @@ from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.auth.service import Principal
 from app.database import session_scope
+from app.http.downloads import attachment
 from app.registry import service
 from app.registry.importer import error_copy, import_beneficiaries, record_rejected_import, rejection_problem
 from app.registry.schemas import (
@@ -55,11 +55,6 @@ def _principal(request: Request[Any, Any, Any]) -> Principal:
 @dataclass
 class ImportForm:
     file: UploadFile
-
-
-def _attachment(filename: str) -> str:
-    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
 class BeneficiaryController(Controller):
@@ -167,7 +162,7 @@ class BeneficiaryController(Controller):
                             upload_id: UUID) -> Response[bytes]:
         """The uploaded file with an error column added (xlsx, or csv for a csv upload)."""
         filename, media_type, content = await error_copy(db_session, upload_id, _principal(request))
-        return Response(content, media_type=media_type, headers={"Content-Disposition": _attachment(filename)})
+        return Response(content, media_type=media_type, headers={"Content-Disposition": attachment(filename)})
 
 
 class BankAccountRequestController(Controller):

@@ -37,6 +37,7 @@ MENU: list[MenuItem] = [
     MenuItem("/beneficiaries", "nav.beneficiaries", _roles(Role.officer, Role.commune_staff, Role.auditor)),
     MenuItem("/payout-runs", "nav.payout_runs", _roles(Role.officer, Role.approver, Role.auditor, Role.admin)),
     MenuItem("/statements", "nav.statements", _roles(Role.officer, Role.auditor, Role.admin)),
+    MenuItem("/uploads", "nav.uploads", _roles(Role.officer, Role.auditor)),
     MenuItem("/reports", "nav.reports", _roles(Role.officer, Role.auditor, Role.commune_staff, Role.admin)),
     MenuItem("/admin/users", "nav.admin_users", _roles(Role.admin)),
     MenuItem("/admin/api-keys", "nav.admin_api_keys", _roles(Role.admin)),

@@ -15,7 +15,8 @@ from app.web.runs import PayoutRunPages
 from app.web.sign_in import SignInPages
 from app.web.statements import StatementPages
 from app.web.templating import static_files_router
+from app.web.uploads import UploadPages
 
 WEB_ROUTE_HANDLERS: list[Any] = [static_files_router(), SignInPages, HomePage, AdminPages, BeneficiaryPages,
                                    PayoutRunPages, StatementPages, ExceptionPages, DashboardPage,
-                                   FollowUpPages, ReportPages]
+                                   FollowUpPages, ReportPages, UploadPages]

@@ -21,6 +21,7 @@ from app.registry.models import Bank
 from app.web.forms import form_text
 from app.web.i18n import translate
 from app.web.render import current_lang, page, see_other
+from app.web.uploads import UPLOAD_PAGE_READERS
 
 LINE_STATUS_KEYS = {"matched": "statements.line.matched", "returned": "statements.line.returned",
                     "exception": "statements.line.exception", "ignored": "statements.line.ignored",
@@ -29,6 +30,12 @@ RULE_KEYS = {"reference": "statements.rule.reference", "return": "statements.rul
              "bulk": "statements.rule.bulk", "account_amount_date": "statements.rule.account_amount_date",
              "funding": "statements.rule.funding", "manual": "statements.rule.manual"}
 LABELS: dict[str, Any] = {"line_status_keys": LINE_STATUS_KEYS, "rule_keys": RULE_KEYS}
+
+
+def may_download(request: Request[Any, Any, Any]) -> bool:
+    """Whether the caller gets the kept files (``/api/uploads``): officers and auditors, not admins."""
+    principal = current_principal(request)
+    return principal is not None and principal.role in UPLOAD_PAGE_READERS
 
 
 async def bank_list(session: AsyncSession) -> list[Any]:
@@ -40,7 +47,7 @@ async def _list_page(request: Request[Any, Any, Any], session: AsyncSession, *, 
                      outcome: Any = None, error: str | None = None, filename: str | None = None) -> Response[Any]:
     rows = await session.execute(text(
         """SELECT s.id, s.bank_bin, b.short_name, s.statement_id, s.format, s.closing_date, s.line_count, s.gap,
-                  s.uploaded_by, s.uploaded_at,
+                  s.uploaded_by, s.uploaded_at, s.upload_id,
                   (SELECT count(*) FROM statement_line l WHERE l.statement_id = s.id
                       AND l.status = 'exception' AND l.resolved_at IS NULL) AS open_exceptions
              FROM bank_statement s JOIN bank b ON b.bin = s.bank_bin
@@ -50,7 +57,8 @@ async def _list_page(request: Request[Any, Any, Any], session: AsyncSession, *, 
     principal = current_principal(request)
     return page(request, "statements/list.html", status_code=status_code, statements=list(rows),
                 banks=await bank_list(session), open_count=int(open_count or 0), outcome=outcome, error=error,
-                filename=filename, may_upload=principal is not None and principal.role == Role.officer, **LABELS)
+                filename=filename, may_upload=principal is not None and principal.role == Role.officer,
+                may_download=may_download(request), **LABELS)
 
 
 class StatementPages(Controller):
@@ -108,4 +116,5 @@ class StatementPages(Controller):
         for line in lines:
             counts[line["status"]] = counts.get(line["status"], 0) + 1
         return page(request, "statements/detail.html", statement=row, lines=lines[:5000], total_lines=len(lines),
-                    counts=counts, uploaded=request.query_params.get("uploaded") == "1", **LABELS)
+                    counts=counts, uploaded=request.query_params.get("uploaded") == "1",
+                    may_download=may_download(request), **LABELS)

@@ -35,22 +35,24 @@ def _principal(request: Request[Any, Any, Any]) -> Principal:
     return principal
 
 
-async def _body(request: Request[Any, Any, Any]) -> tuple[bytes | None, Any | None, str]:
-    """(file bytes, JSON value, file name) of a JSON, multipart (field ``file``) or raw CSV/xlsx body."""
+async def _body(request: Request[Any, Any, Any]) -> tuple[bytes | None, Any | None, str, bytes]:
+    """(file bytes, JSON value, file name, the upload as received) of a JSON, multipart (field ``file``) or raw
+    CSV/xlsx body."""
     content_type = (request.headers.get("content-type") or "").lower()
     if content_type.startswith("multipart/form-data"):
         form = await request.form()
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise Problem(400, bilingual("Thiếu tệp (trường 'file')", "file missing (form field 'file')"))
-        return await upload.read(), None, upload.filename or "upload"
+        content = await upload.read()
+        return content, None, upload.filename or "upload", content
     body = await request.body()
     if content_type.startswith("application/json") or body.lstrip()[:1] in (b"[", b"{"):
         try:
-            return None, json.loads(body), "json"
+            return None, json.loads(body), "json", body
         except ValueError:
             raise Problem(400, bilingual("JSON không hợp lệ", "invalid JSON")) from None
-    return body, None, "upload"
+    return body, None, "upload", body
 
 
 @post("/api/bank/withdrawals", guards=[requires(Role.bank)], tags=["bank"], status_code=200)
@@ -60,11 +62,11 @@ async def bank_withdrawals(request: Request[Any, Any, Any], db_session: AsyncSes
     Idempotent by bank reference; unknown accounts are stored and reported; a bad file: 422, nothing stored."""
     principal = _principal(request)
     assert principal.bank_bin is not None
-    content, items, name = await _body(request)
+    content, items, name, received = await _body(request)
     rows, fmt = service.read_withdrawals(content, items)
     return await service.take_bank_withdrawals(db_session, bank_bin=principal.bank_bin, rows=rows, fmt=fmt,
                                                recorded_by=principal.name, role=principal.role.value,
-                                               source_name=name, content=content)
+                                               source_name=name, content=received)
 
 
 class BeneficiaryWithdrawalController(Controller):

@@ -65,7 +65,8 @@ async def take_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows: l
                                 recorded_by: str, role: str | None, source_name: str = "",
                                 content: bytes | None = None) -> IntakeOut:
     """Store a bank's rows (all of its own BIN) and answer with accepted, duplicates, conflicts (each row
-    counted once: rows = accepted + duplicates + conflicts) and unknown accounts (some of the accepted)."""
+    counted once: rows = accepted + duplicates + conflicts) and unknown accounts (some of the accepted).
+    ``content``: the upload as received (a file, or a JSON body), kept with the intake for audit."""
     foreign = sorted({r.bank_bin for r in rows if r.bank_bin is not None and r.bank_bin != bank_bin})
     if foreign:
         raise Problem(403, bilingual(f"Chỉ được gửi giao dịch của ngân hàng mình ({bank_bin}); có dòng của "
@@ -73,7 +74,7 @@ async def take_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows: l
                                      f"only your own bank's ({bank_bin}) withdrawals; rows name {', '.join(foreign)}"))
     result = await record_bank_withdrawals(
         session, bank_bin=bank_bin, rows=rows, recorded_by=recorded_by, source_name=source_name, file_format=fmt,
-        sha256=hashlib.sha256(content).digest() if content is not None else None)
+        sha256=hashlib.sha256(content).digest() if content is not None else None, content=content)
     await record(session, actor=recorded_by, actor_role=role, action="withdrawals.receive",
                  object_type="withdrawal_intake", object_id=result.intake_id,
                  after={"bank_bin": bank_bin, "rows": result.rows, "accepted": result.accepted,
