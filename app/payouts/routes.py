@@ -385,6 +385,12 @@ async def _run_batch_file(request: Request[Any, Any, Any], db_session: AsyncSess
             "pain.001 download, takes them into one. Auditors can download the batches there are (batches)"),
             extra={"not_in_a_batch": waiting, "batches": listed})
     if not batches:
+        if await order_service.run_orders_settled_unbatched(db_session, run_id, bank_bin):
+            raise Problem(404, bilingual(
+                "Các lệnh của đợt chi tại ngân hàng này đã được ghi có hoặc hoàn trả trước khi vào lô nào: không lập "
+                "lệnh thanh toán cho chúng nữa (bảng kê Excel/CSV vẫn tải được)",
+                "this run's orders at this bank were credited or returned before any batch took them: no payment "
+                "message is made for them any more (the Excel/CSV lists are still there)"))
         raise Problem(404, bilingual("Không có lệnh chi nào cho ngân hàng này trong đợt chi (đợt chi đã gửi chưa?)",
                                      "no payment orders for this bank in this run (has the run been sent?)"))
     if len(batches) > 1:

@@ -146,6 +146,16 @@ async def run_batches(session: AsyncSession, run_id: UUID, bank_bin: str | None 
              "run_orders": int(r.run_orders), "run_amount": int(r.run_amount)} for r in rows]
 
 
+async def run_orders_settled_unbatched(session: AsyncSession, run_id: UUID, bank_bin: str) -> bool:
+    """Whether some of the run's orders at the bank were credited or returned without a batch (sent before
+    batches existed): they are paid or back, and go in no payment message any more."""
+    return bool(await session.scalar(text(
+        """SELECT EXISTS (SELECT 1 FROM payout p WHERE p.run_id = :run AND p.bank_bin = :bin
+                             AND p.status IN ('credited', 'returned')
+                             AND NOT EXISTS (SELECT 1 FROM payment_order_batch_item i WHERE i.payout_id = p.id))"""),
+        {"run": run_id, "bin": bank_bin}))
+
+
 async def run_orders_not_batched(session: AsyncSession, run_id: UUID, bank_bin: str) -> int:
     """How many of the run's sent orders at the bank no batch has taken yet."""
     return int(await session.scalar(text(

@@ -21,6 +21,8 @@ from app.payouts.order_files import BATCH_COLUMN, NOT_IN_A_BATCH, ORDER_COLUMNS,
 from app.payouts.service import orders as order_service
 from app.registry.fake import BeneficiaryFaker
 from tests.support.actors import bank_key
+from tests.support.credit import credit_payouts
+from tests.support.withdrawal_world import T0
 from tests.support.world import VIETCOMBANK, Office, person
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "pain.001.001.09.xsd"
@@ -238,3 +240,19 @@ async def test_an_auditor_reads_the_batches_but_never_takes_orders(office, engin
     denied = await _bank_get(office, vietcombank, f"/api/payout-runs/{march}/orders", bank=VIETCOMBANK,
                              format="pain001")
     assert denied.status_code == 403
+
+
+async def test_orders_credited_before_any_batch_are_not_made_into_a_payment_message(office, engine):
+    march = await _march(office)
+    async with session_scope(engine) as session:
+        payouts = [row[0] for row in await session.execute(text("SELECT id FROM payout WHERE run_id = :r"),
+                                                           {"r": march})]
+    await credit_payouts(engine, payouts, T0)  # executed from a file handed out before batches existed
+    refused = await _run_file(office, march, format="pain001")
+    assert refused.status_code == 404
+    assert "đã được ghi có hoặc hoàn trả trước khi vào lô nào" in refused.json()["detail"]
+    assert "credited or returned before any batch took them" in refused.json()["detail"]
+    listed = _list_rows((await _run_file(office, march, format="csv")).content)
+    assert [row[BATCH_COLUMN.header] for row in listed] == [NOT_IN_A_BATCH] * 2
+    async with session_scope(engine) as session:
+        assert await session.scalar(text("SELECT count(*) FROM payment_order_batch")) == 0
