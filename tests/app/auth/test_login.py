@@ -42,6 +42,29 @@ async def test_sign_in_is_rate_limited_after_repeated_failures(client, engine):
     assert int(blocked.headers["retry-after"]) > 0
 
 
+async def test_one_user_s_failures_do_not_lock_out_the_office_behind_the_same_address(client, engine):
+    # Everyone in a commune office signs in from one address: xa.hoankiem's nine mistakes lock xa.hoankiem,
+    # not canbo.lan at the next desk.
+    await add_user(engine, "xa.hoankiem", Role.commune_staff, communes=("00070",))
+    await add_user(engine, "canbo.lan", Role.officer)
+    for _ in range(9):
+        response = await client.post("/api/auth/login", json={"username": "xa.hoankiem", "password": "bad-pass"})
+        assert response.status_code in (401, 429)
+    assert (await client.post("/api/auth/login", json={"username": "xa.hoankiem",
+                                                       "password": PASSWORD})).status_code == 429
+    colleague = await client.post("/api/auth/login", json={"username": "canbo.lan", "password": PASSWORD})
+    assert colleague.status_code == 200, colleague.text
+
+
+async def test_an_address_spraying_many_usernames_is_refused_for_all(client, engine):
+    await add_user(engine, "canbo.lan", Role.officer)
+    for n in range(50):  # ten times the per-user limit, each username tried once
+        response = await client.post("/api/auth/login", json={"username": f"guess{n}", "password": "bad-pass"})
+        assert response.status_code == 401
+    blocked = await client.post("/api/auth/login", json={"username": "canbo.lan", "password": PASSWORD})
+    assert blocked.status_code == 429
+
+
 async def test_unsafe_request_with_session_needs_csrf_token(client, engine):
     await add_user(engine, "root", Role.admin)
     headers = await sign_in(client, "root")
