@@ -15,6 +15,7 @@ from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.http.paging import page_window
 from app.spreadsheets import (
     Column,
     add_autofilter,
@@ -129,7 +130,7 @@ async def follow_up_page(session: AsyncSession, *, communes: Sequence[str] | Non
     80+ first, then 70–79, 60–69 and younger, within a band the longest wait first; with the number of people
     and the amount waiting in the whole list. A page past the end has nobody, and the same totals."""
     as_of = as_of or datetime.now(UTC)
-    page, page_size = max(page, 1), max(page_size, 1)
+    page, page_size = page_window(page, page_size, most=max(page_size, 1))
     params: dict[str, Any] = {"cutoff": as_of - timedelta(days=min_days), "today": (as_of + VIETNAM_OFFSET).date(),
                               "limit": page_size, "offset": (page - 1) * page_size}
     where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params, commune=commune)

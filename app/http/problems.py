@@ -88,7 +88,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     if isinstance(exc, ValidationException):
         # Litestar words these in English only: a Vietnamese line first, its message kept as message_en.
         detail = bilingual("Dữ liệu gửi lên không hợp lệ", exc.detail)
-        errors = [_validation_error(e) for e in exc.extra] if isinstance(exc.extra, list) else None
+        errors = validation_errors(exc)
         money = [e["column"] for e in errors or () if e.pop("money", False)]
         if money:  # a well-formed body whose amount is not a JSON integer: 422, naming the field
             status = 422
@@ -96,6 +96,11 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
             detail = bilingual(f"Số tiền phải là số nguyên JSON (số đồng): {names}",
                                f"money must be a JSON integer of đồng: {names}")
     return problem_response(status, detail, errors=errors, headers=exc.headers)
+
+
+def validation_errors(exc: ValidationException) -> list[dict[str, Any]] | None:
+    """Litestar's validation failures as ``{row, column, message, message_en}``, Vietnamese first."""
+    return [_validation_error(e) for e in exc.extra] if isinstance(exc.extra, list) else None
 
 
 def _validation_error(error: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.background import spawn
 from app.database import session_scope
+from app.http.paging import Page, PageSize
 from app.http.problems import Problem, bilingual
 from app.payouts.models import PayoutRun
 from app.payouts.order_files import PaymentOrder
@@ -278,15 +279,15 @@ class PayoutRunController(Controller):
 
     @get("/{run_id:uuid}/payouts", guards=[requires(*READERS)])
     async def payouts(self, db_session: AsyncSession, run_id: UUID, bank: str | None = None,
-                      commune: str | None = None, status: str | None = None, page: int = 1,
-                      page_size: int = 100) -> dict[str, Any]:
+                      commune: str | None = None, status: str | None = None, page: Page = 1,
+                      page_size: PageSize = 100) -> dict[str, Any]:
         """The run's payouts, filtered by bank, commune and status."""
         return await list_payouts(db_session, run_id=run_id, bank=bank, commune=commune, status=status,
                                   page=page, page_size=page_size)
 
     @get("/{run_id:uuid}/unpaid", guards=[requires(*READERS)])
     async def unpaid(self, db_session: AsyncSession, run_id: UUID, format: str = "json",  # noqa: A002 - API name
-                     page: int = 1, page_size: int = 100) -> Any:
+                     page: Page = 1, page_size: PageSize = 100) -> Any:
         """Everyone the run did not pay (skipped, held, withheld), with the reason in both languages: a page of
         the list with the whole list's count and amount (json), or the whole list as one sheet (xlsx)."""
         if format not in ("json", "xlsx"):

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
+from app.http.paging import page_window
 from app.payouts.service.errors import Conflict, NotFound, PayoutError
 from reconciliation.matching import DECEASED_REASON
 
@@ -67,7 +68,7 @@ async def list_flags(session: AsyncSession, *, status: str = "open", page: int =
     """Flags, oldest first: the open ones (default), the resolved ones (newest resolution first) or all."""
     if status not in FLAG_STATUSES:
         raise PayoutError("Trạng thái phải là open, resolved hoặc all", "status must be open, resolved or all")
-    page, page_size = max(page, 1), min(max(page_size, 1), 1000)
+    page, page_size = page_window(page, page_size)
     where = FLAG_STATUSES[status]
     order = "f.resolved_at DESC, f.id DESC" if status == "resolved" else "f.id"
     params = {"limit": page_size, "offset": (page - 1) * page_size}

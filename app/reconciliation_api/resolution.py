@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
+from app.http.paging import page_window
 from app.payouts.accounts import bank_disbursement_account, expense_account, payable_account
 from app.payouts.service.errors import Conflict, NotFound, PayoutError
 from app.payouts.service.ledger_steps import payout_transfer_id
@@ -97,7 +98,7 @@ async def list_exceptions(session: AsyncSession, *, status: str = "open", bank: 
         raise PayoutError("Trạng thái phải là open, resolved hoặc all", "status must be open, resolved or all")
     if order not in ORDERS:
         raise PayoutError("Thứ tự phải là oldest hoặc newest", "order must be oldest or newest")
-    page, page_size = max(page, 1), min(max(page_size, 1), 1000)
+    page, page_size = page_window(page, page_size)
     where = conditions[status] + (" AND l.bank_bin = :bank" if bank else "")
     params: dict[str, Any] = {"bank": bank, "limit": page_size, "offset": (page - 1) * page_size}
     total = await session.scalar(text(f"SELECT count(*) FROM statement_line l WHERE {where}"), params)  # noqa: S608

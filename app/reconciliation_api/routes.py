@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.auth.service import Principal
+from app.http.paging import Page, PageSize, page_window
 from app.http.problems import Problem, bilingual
 from app.payouts.service.errors import PayoutError
 from app.reconciliation_api import flags as flag_service
@@ -109,7 +110,7 @@ async def upload_statement(request: Request[Any, Any, Any], db_session: AsyncSes
 
 
 async def _statement_list(db_session: AsyncSession, bank: str | None, page: int, page_size: int) -> dict[str, Any]:
-    page, page_size = max(page, 1), min(max(page_size, 1), 500)
+    page, page_size = page_window(page, page_size, most=500)
     params = {"bank": bank, "limit": page_size, "offset": (page - 1) * page_size}
     where = "WHERE s.bank_bin = :bank" if bank else ""
     total = await db_session.scalar(text(f"SELECT count(*) FROM bank_statement s {where}"), params)  # noqa: S608
@@ -128,15 +129,15 @@ async def _statement_list(db_session: AsyncSession, bank: str | None, page: int,
 
 
 @get("/api/bank/statements", guards=[requires(Role.bank)], tags=["bank"])
-async def bank_statements(request: Request[Any, Any, Any], db_session: AsyncSession, page: int = 1,
-                          page_size: int = 100) -> dict[str, Any]:
+async def bank_statements(request: Request[Any, Any, Any], db_session: AsyncSession, page: Page = 1,
+                          page_size: PageSize = 100) -> dict[str, Any]:
     """The calling bank's statements, newest first."""
     return await _statement_list(db_session, _principal(request).bank_bin, page, page_size)
 
 
 @get("/api/statements", guards=[requires(*READERS)], tags=["reconciliation"])
-async def all_statements(db_session: AsyncSession, bank: str | None = None, page: int = 1,
-                         page_size: int = 100) -> dict[str, Any]:
+async def all_statements(db_session: AsyncSession, bank: str | None = None, page: Page = 1,
+                         page_size: PageSize = 100) -> dict[str, Any]:
     """Every bank's statements (or one bank's), newest first."""
     return await _statement_list(db_session, bank, page, page_size)
 
@@ -165,7 +166,7 @@ async def statement_detail(request: Request[Any, Any, Any], db_session: AsyncSes
 
 @get("/api/reconciliation/exceptions", guards=[requires(*READERS)], tags=["reconciliation"])
 async def exceptions(db_session: AsyncSession, status: str = "open", bank: str | None = None, order: str = "oldest",
-                     page: int = 1, page_size: int = 100) -> dict[str, Any]:
+                     page: Page = 1, page_size: PageSize = 100) -> dict[str, Any]:
     """Unmatched lines and returns awaiting an officer (``status=open``), or resolved, or all; ``order``
     oldest (booked first, the default) or newest."""
     try:
@@ -190,7 +191,7 @@ async def resolve_exception(request: Request[Any, Any, Any], db_session: AsyncSe
 
 
 @get("/api/reconciliation/flags", guards=[requires(*READERS)], tags=["reconciliation"])
-async def flags(db_session: AsyncSession, status: str = "open", page: int = 1, page_size: int = 100) -> dict[str, Any]:
+async def flags(db_session: AsyncSession, status: str = "open", page: Page = 1, page_size: PageSize = 100) -> dict[str, Any]:
     """Beneficiaries a bank reported deceased (return reason MD07): open (default), resolved or all."""
     try:
         return await flag_service.list_flags(db_session, status=status, page=page, page_size=page_size)

@@ -17,6 +17,7 @@ from app.auth.models import Role
 from app.auth.service import Principal
 from app.database import session_scope
 from app.http.downloads import attachment
+from app.http.paging import Page
 from app.registry import service
 from app.registry.importer import error_copy, import_beneficiaries, record_rejected_import, rejection_problem
 from app.registry.schemas import (
@@ -64,7 +65,7 @@ class BeneficiaryController(Controller):
     @get("/", guards=[requires(*READERS)])
     async def search(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, q: str | None = None,
-        commune: str | None = None, status: str | None = None, page: int = 1,
+        commune: str | None = None, status: str | None = None, page: Page = 1,
         page_size: Annotated[int, Parameter(le=200, ge=1)] = 50,
     ) -> BeneficiaryPage:
         """Search by name (accents optional), citizen ID or phone, within the caller's scope."""

@@ -14,6 +14,7 @@ from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.auth.service import Principal
 from app.http.downloads import attachment
+from app.http.paging import Page, PageSize
 from app.http.problems import Problem, bilingual
 from app.uploads_api.service import KINDS, Upload, find_upload, list_uploads
 
@@ -38,7 +39,7 @@ def visible_to(principal: Principal, upload: Upload) -> bool:
 
 @get("/api/uploads", guards=[requires(*UPLOAD_READERS)], tags=["uploads"])
 async def uploads(request: Request[Any, Any, Any], db_session: AsyncSession, kind: str | None = None,
-                  bank: str | None = None, page: int = 1, page_size: int = 100) -> dict[str, Any]:
+                  bank: str | None = None, page: Page = 1, page_size: PageSize = 100) -> dict[str, Any]:
     """Kept uploads, newest first: bank statement files (``statement``, accepted and rejected), banks'
     withdrawal activity (``withdrawals``) and registry import files (``registry``), each with its ``url``.
     A bank: its own uploads only."""

@@ -15,6 +15,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.http.paging import page_window
 from app.vietnam_time import VIETNAM
 
 KINDS = ("statement", "withdrawals", "registry")
@@ -130,6 +131,7 @@ async def list_uploads(session: AsyncSession, *, kind: str | None = None, bank_b
              "where_i": "WHERE false"} if bank_bin is not None else {"where_u": "", "where_w": "", "where_i": ""}
     query = _UPLOADS.format(content_u="NULL::bytea", content_w="NULL::bytea", content_i="NULL::bytea", **where)
     chosen = "WHERE kind = :kind" if kind is not None else ""
+    page, page_size = page_window(page, page_size)
     params = {"bank": bank_bin, "kind": kind, "limit": page_size, "offset": (page - 1) * page_size}
     total = await session.scalar(text(f"SELECT count(*) FROM ({query}) AS uploads {chosen}"), params)  # noqa: S608
     rows = await session.execute(text(

@@ -10,7 +10,7 @@ from urllib.parse import quote, urlsplit
 
 import structlog
 from litestar import Request, Response
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from app.auth.guards import CsrfRejected
@@ -68,6 +68,9 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     status = exc.status_code
     if status == 401:
         return sign_in_redirect(request)
+    if isinstance(exc, ValidationException):  # a query value of the wrong kind (?min_days=abc): say which
+        return error_page(request, 400, title_key="error.invalid.title", body_key="error.invalid.body",
+                          errors=problems.validation_errors(exc))
     if isinstance(exc, CsrfRejected):
         return error_page(request, 403, title_key="error.csrf.title", body_key="error.csrf.body")
     if status == 403:  # a role guard's refusal, or a Problem saying which scope the page is outside of

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
+from app.http.paging import MAX_PAGE
 from app.http.problems import Problem
 from app.payouts.service.errors import PayoutError
 from app.reconciliation_api import flags as flag_service
@@ -68,9 +69,10 @@ class QueueView:
     @classmethod
     def of(cls, status: str, bank: str, order: str, page: int | str) -> QueueView:
         """A view from query or form values; anything unknown falls back to the default."""
-        number = int(page) if str(page).isdigit() else 1
+        text = str(page)
+        number = int(text) if text.isascii() and text.isdigit() else 1
         return cls(status=status if status in STATUSES else "open", bank=bank.strip()[:6],
-                   order=order if order in ORDERS else "oldest", page=max(1, number))
+                   order=order if order in ORDERS else "oldest", page=min(max(1, number), MAX_PAGE))
 
     @classmethod
     def from_form(cls, form: FormMultiDict) -> QueueView:

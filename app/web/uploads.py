@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import requires
 from app.auth.models import Role
+from app.http.paging import page_window
 from app.uploads_api.service import KINDS, list_uploads
 from app.web.render import page, page_count, pager
 
@@ -32,7 +33,7 @@ class UploadPages(Controller):
                       page_number: int = 1) -> Response[Any]:
         """Every kept upload, newest first, 100 a page, of one kind or all."""
         chosen = kind if kind in KINDS else None
-        page_number = max(page_number, 1)
+        page_number = page_window(page_number, PAGE_SIZE)[0]
         items, total = await list_uploads(db_session, kind=chosen, page=page_number, page_size=PAGE_SIZE)
         pages = page_count(total, PAGE_SIZE)
         return page(request, "uploads/list.html", uploads=items, kind=chosen or "", kinds=KINDS,

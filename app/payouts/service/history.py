@@ -8,6 +8,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.http.paging import page_window
 from app.payouts.schemas import PayoutOutput
 from app.payouts.service.recheck import WITHHELD_PREFIX, withheld_text
 from reconciliation.matching import RETURN_REASON_MESSAGES, return_reason_text
@@ -35,8 +36,7 @@ async def list_payouts(session: AsyncSession, *, run_id: UUID | None = None, ben
                        bank: str | None = None, commune: str | None = None, status: str | None = None,
                        page: int = 1, page_size: int = 100, newest_first: bool = False) -> dict[str, Any]:
     """Payouts as the API lists them, with months and days to withdraw."""
-    page_size = max(1, min(page_size, 1000))
-    page = max(1, page)
+    page, page_size = page_window(page, page_size)
     where = ["true"]
     params: dict[str, Any] = {"limit": page_size, "offset": (page - 1) * page_size}
     if bank == CASH:  # the run's by_bank names the cash channel "cash" (a payout without a bank)

@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.http.paging import page_window
 from app.payouts.service.errors import NotFound
 from app.payouts.service.recheck import WITHHELD_PREFIX, withheld_text
 from app.payouts.service.runs import HOLD_REASONS, format_period, get_run, skip_texts
@@ -86,7 +87,7 @@ async def _rows(session: AsyncSession, run_id: UUID, limit: int, offset: int) ->
 
 async def unpaid_page(session: AsyncSession, run_id: UUID, *, page: int = 1, page_size: int = 100) -> dict[str, Any]:
     """One page of the run's unpaid people, with the whole list's count and amount (from the same query)."""
-    page, page_size = max(1, page), max(1, min(page_size, 1000))
+    page, page_size = page_window(page, page_size)
     rows = await _rows(session, run_id, page_size, (page - 1) * page_size)
     if rows:
         total, total_amount = int(rows[0].total), int(rows[0].total_amount)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.auth.service import Principal
+from app.http.paging import page_window
 from app.http.problems import Problem, bilingual
 from app.registry.identity import (
     Message,
@@ -363,8 +364,7 @@ async def search_beneficiaries(
     if status is not None and status not in STATUSES:
         raise invalid([{"row": None, "column": "status", "message": f"Trạng thái '{status}' không hợp lệ",
                         "message_en": f"Status '{status}' is not one of {', '.join(STATUSES)}"}])
-    page = max(page, 1)
-    page_size = min(max(page_size, 1), MAX_PAGE_SIZE)
+    page, page_size = page_window(page, page_size, most=MAX_PAGE_SIZE)
     query = _listing_query(principal)
     if commune:
         query = query.where(Beneficiary.commune_code == commune.strip())

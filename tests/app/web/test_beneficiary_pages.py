@@ -141,3 +141,16 @@ async def test_person_page_says_why_a_payout_was_withheld_and_that_the_account_i
     # Someone else's page says nothing of it.
     other = html.unescape((await client.get(f"/beneficiaries/{paid[1].beneficiary_id}")).text)
     assert "blocked-account" not in other and "bị chặn" not in other
+
+
+async def test_a_cash_payout_on_its_way_says_it_went_to_the_commune_not_to_a_bank(client, engine):
+    office = await Office(client, engine).setup()
+    faker = BeneficiaryFaker(seed=12)
+    rural = person(faker, commune=CAO_BANG_COMMUNE, bank=None)
+    await office.import_people([rural])
+    await office.run_cycle("2026-03")
+    person_id = await office.beneficiary_id(rural.national_id)
+    page = html.unescape((await client.get(f"/beneficiaries/{person_id}")).text)
+    assert "Đã gửi về xã, chờ giao tiền mặt" in page and "Đã gửi ngân hàng" not in page
+    english = html.unescape((await client.get(f"/beneficiaries/{person_id}?lang=en")).text)
+    assert "Sent to the commune, cash to hand over" in english and "Sent to bank" not in english
