@@ -41,6 +41,16 @@ LABELS: dict[str, Any] = {"status_keys": STATUS_KEYS, "channel_keys": CHANNEL_KE
           "payout_status_keys": PAYOUT_STATUS_KEYS, "event_keys": EVENT_KEYS}
 
 
+def contacts_of(notes: list[Any], withdrawals: list[Any]) -> list[dict[str, Any]]:
+    """Every time commune staff were in touch with the person, newest first: their notes (visits, calls) and
+    the withdrawals they helped with or the cash they handed over (not cancelled) — the follow-up list's
+    "last contact" is the first of these."""
+    contacts = [{"at": n.at, "kind": n.kind, "recorded_by": n.recorded_by, "text": n.text} for n in notes]
+    contacts += [{"at": w.occurred_at, "kind": w.channel, "recorded_by": w.recorded_by, "text": None}
+                 for w in withdrawals if w.source == "commune" and w.cancelled_at is None]
+    return sorted(contacts, key=lambda contact: contact["at"], reverse=True)
+
+
 class BeneficiaryPages(Controller):
     path = "/beneficiaries"
     include_in_schema = False
@@ -74,7 +84,8 @@ class BeneficiaryPages(Controller):
                     reason_messages={p["id"]: return_reason_message(p["return_reason"]) for p in person.payouts},
                     blocks={block.bank_account_id: block for block in blocks},
                     active_blocks=[block for block in blocks if block.active],
-                    notes=notes, withdrawals=withdrawals, withdrawal_channel_keys=WITHDRAWAL_CHANNEL_KEYS,
+                    contacts=contacts_of(notes, withdrawals), withdrawals=withdrawals,
+                    withdrawal_channel_keys=WITHDRAWAL_CHANNEL_KEYS,
                     done_key=DONE_KEYS.get(done or ""), kind_keys=KIND_KEYS,
                     may_record=principal is not None and principal.role in COMMUNE_WRITERS,
                     now_local=(datetime.now(UTC) + VIETNAM).replace(tzinfo=None, second=0, microsecond=0)

@@ -55,12 +55,18 @@ async def test_commune_staff_record_a_visit_and_an_assisted_withdrawal_and_the_d
     # Recorded by mistake: cancelled from the person's page with a reason; the person waits again.
     person = await client.get(person_path.replace("/follow-up/", "/beneficiaries/"))
     assert "Các lần rút tiền" in person.text and "Ghi nhận bởi Phạm Thị Hoa: rút tại quầy" in person.text
+    # The person page's contacts are the follow-up list's: the visit (recorded today), then the assisted
+    # withdrawal (dated 11/03).
+    contacts = re.search(r'id="contacts-heading".*?</ul>', person.text, re.S).group(0)
+    assert re.findall(r"<li>[^<]*? — \s*([^·<]+?)\s*·", contacts) == ["Thăm nhà", "Hỗ trợ rút tiền"]
     cancel_path = re.search(r'action="(/follow-up/[0-9a-f-]{36}/withdrawal/\d+/cancel)"', person.text).group(1)
     cancelled = await client.post(cancel_path, data={"_csrf": csrf_in(person.text), "reason": "Ghi nhầm người"})
     assert cancelled.status_code == 200 and "Đã huỷ giao dịch ghi nhầm" in cancelled.text
     assert "Đã huỷ bởi xa.hoankiem" in cancelled.text and "Ghi nhầm người" in cancelled.text
     assert 'action="' + cancel_path not in cancelled.text  # nothing left to cancel
     assert "3 chưa rút đồng nào" in (await client.get("/dashboard?period=2026-03")).text
+    contacts = re.search(r'id="contacts-heading".*?</ul>', cancelled.text, re.S).group(0)
+    assert re.findall(r"<li>[^<]*? — \s*([^·<]+?)\s*·", contacts) == ["Thăm nhà"]  # a cancelled one is no contact
     # A refused form says what was wrong and leads back to the page it came from.
     page_path = person_path.replace("/follow-up/", "/beneficiaries/")
     future = await client.post(person_path + "/withdrawal", headers={"referer": f"http://testserver.local{page_path}"},
