@@ -67,6 +67,7 @@ class WithdrawalOut(msgspec.Struct):
     channel: str
     source: str  # bank | commune
     bank_bin: str | None
+    bank_name: str | None  # the bank's short name (Vietcombank), for people to read
     bank_reference: str | None
     recorded_by: str
     helper_name: str | None

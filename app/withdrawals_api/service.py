@@ -199,9 +199,11 @@ async def list_withdrawals(session: AsyncSession, beneficiary_id: UUID, principa
 async def _withdrawals(session: AsyncSession, beneficiary_id: UUID,
                        withdrawal_id: int | None = None) -> list[WithdrawalOut]:
     rows = await session.execute(text(
-        """SELECT w.id, w.occurred_at, w.amount, w.channel, w.source, w.bank_bin, w.bank_reference, w.recorded_by,
-                  w.helper_name, w.note, c.cancelled_at, c.cancelled_by, c.reason AS cancel_reason
+        """SELECT w.id, w.occurred_at, w.amount, w.channel, w.source, w.bank_bin, k.short_name AS bank_name,
+                  w.bank_reference, w.recorded_by, w.helper_name, w.note, c.cancelled_at, c.cancelled_by,
+                  c.reason AS cancel_reason
              FROM withdrawal w LEFT JOIN withdrawal_cancellation c ON c.withdrawal_id = w.id
+             LEFT JOIN bank k ON k.bin = w.bank_bin
             WHERE w.beneficiary_id = :b AND (CAST(:id AS bigint) IS NULL OR w.id = :id)
             ORDER BY w.occurred_at DESC, w.id DESC"""), {"b": beneficiary_id, "id": withdrawal_id})
     return [WithdrawalOut(beneficiary_id=beneficiary_id, **row._mapping) for row in rows]

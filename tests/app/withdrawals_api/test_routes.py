@@ -62,6 +62,10 @@ async def test_intake_is_idempotent_and_keeps_unknown_accounts(world, engine):
             {"id": changed["intake_id"]})).one()
     assert tuple(intake) == (3, 1, 1)
     assert await _count(engine, "SELECT sum(amount) FROM withdrawal WHERE bank_reference = 'VCB-1'") == AMOUNT
+    # The person's page names the bank, not its BIN.
+    await world.office.be("lan.officer")
+    page = await world.office.client.get(f"/beneficiaries/{world.ids['A']}")
+    assert "Vietcombank, mã VCB-1" in page.text and "Ngân hàng 970436" not in page.text
 
 
 async def test_csv_and_xlsx_files_with_vietnamese_headers(world, engine):
