@@ -1,9 +1,10 @@
 """Payout runs, payouts, the (enrolment, month) pairs they pay, skipped people and funding.
 
-Schema: migrations 0006, 0015 (cancelled runs) and 0023 (funding of a commune's cash). The database enforces the money rules: one regular run per programme and
-period, maker-checker on approval, each (enrolment, month) and each (person, benefit group, month)
-paid at most once across all runs, a payout's amount equal to the sum of its months, immutable
-money fields.
+Schema: migrations 0006, 0015 (cancelled runs), 0023 (funding of a commune's cash) and 0033 (settled and
+closed runs: ``app.payouts.service.settlement``). The database enforces the money rules: one regular run
+per programme and period, maker-checker on approval, each (enrolment, month) and each (person, benefit
+group, month) paid at most once across all runs, a payout's amount equal to the sum of its months,
+immutable money fields, and a run settled only when none of its payouts is in flight.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class PayoutRun(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(Text)
     cancelled_by: Mapped[str | None] = mapped_column(Text)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_reason: Mapped[str | None] = mapped_column(Text)
