@@ -48,6 +48,7 @@ from app.payouts.service.runs import (
     format_period,
     payable_periods,
 )
+from app.payouts.service.settlement import settle_runs
 from app.reconciliation_api.importer import import_statement_file
 from app.registry.fake import BeneficiaryFaker, import_file_bytes
 from app.registry.importer import import_beneficiaries
@@ -180,6 +181,9 @@ async def _build_demo(engine: AsyncEngine, *, beneficiaries: int, months: int, s
         statements_total += await coming_back
     withdrawals = await _record_withdrawals(engine, activity)
     echo(f"demo: {withdrawals:,} withdrawals from the banks' activity files and commune staff")
+    async with session_scope(engine) as session:  # the runs whose every payout has its outcome
+        settled = await settle_runs(session, None, actor="demo", cause="demo")
+    echo(f"demo: {len(settled)} of {len(runs)} runs settled (every payout credited, returned or handed over)")
     return DemoReport(users=users, bank_key=key, beneficiaries=beneficiaries, runs=runs,
                       statements=statements_total,
                       withdrawals=withdrawals)

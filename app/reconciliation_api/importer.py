@@ -27,6 +27,7 @@ from app.memory import cyclic_gc_paused
 from app.payouts.accounts import bank_disbursement_account, payable_account
 from app.payouts.references import parse_reference
 from app.payouts.service.ledger_steps import payout_transfer_id
+from app.payouts.service.settlement import settle_runs
 from app.payouts.service.usage import tracking_usage
 from ledger.accounts import ensure_accounts
 from ledger.driver import driver_connection
@@ -445,14 +446,15 @@ async def _import_statement(session: AsyncSession, statement: Statement, *, posi
          "gap": msgspec.json.encode(gap).decode() if gap else None, "actor": actor})
     assert statement_row_id is not None
     summary["id"] = str(statement_row_id)
-    await apply_decisions(session, statement_row_id, bank_bin, statement.lines, decisions, by_id)
+    await apply_decisions(session, statement_row_id, bank_bin, statement.lines, decisions, by_id, actor=actor)
     return summary, decisions
 
 
 async def apply_decisions(session: AsyncSession, statement_row_id: UUID, bank_bin: str,
                           lines: tuple[StatementLine, ...], decisions: list[LineDecision],
-                          by_id: dict[UUID, PayoutCandidate]) -> None:
-    """Write the lines with their outcome, post/void/reverse the ledger, update payouts, flag MD07 returns."""
+                          by_id: dict[UUID, PayoutCandidate], *, actor: str) -> None:
+    """Write the lines with their outcome, post/void/reverse the ledger, update payouts, flag MD07 returns,
+    settle the runs left with nothing in flight."""
     driver = await driver_connection(session)
     records = []
     for line, decision in zip(lines, decisions, strict=True):
@@ -469,13 +471,16 @@ async def apply_decisions(session: AsyncSession, statement_row_id: UUID, bank_bi
     log.debug("statement_lines_written", lines=len(records), seconds=round(clock.perf_counter() - mark, 3))
     await apply_payout_effects(session, bank_bin, [
         (line_ids[line.line_no], line, decision) for line, decision in zip(lines, decisions, strict=True)
-        if decision.credits or decision.returns], by_id)
+        if decision.credits or decision.returns], by_id, actor=actor, cause="statement_import")
 
 
 async def apply_payout_effects(session: AsyncSession, bank_bin: str,
                                items: list[tuple[int, StatementLine, LineDecision]],
-                               by_id: dict[UUID, PayoutCandidate]) -> None:
-    """Ledger transfers, payout updates, match rows and flags for lines that credit or return payouts."""
+                               by_id: dict[UUID, PayoutCandidate], *, actor: str, cause: str) -> None:
+    """Ledger transfers, payout updates, match rows and flags for lines that credit or return payouts; then the
+    runs of those payouts that have nothing in flight any more are settled (``settle_runs``, audited as
+    ``actor`` with ``cause``). A payout of a settled or closed run is credited or returned all the same: the
+    bank's money facts are never refused because of a run's status (a late return leaves its run settled)."""
     if not items:
         return
     started = clock.perf_counter()
@@ -590,8 +595,14 @@ async def apply_payout_effects(session: AsyncSession, bank_bin: str,
     if credited or returned:
         await note_changes(session, payout_ids=[payout_id for payout_id, *_ in credited + returned])
         await reallocate_noted(session)
+    payouts_done = clock.perf_counter()
+    # Only the runs these payouts belong to; the ledger's lock (taken above) orders this check after every
+    # earlier change of a payout's outcome.
+    await settle_runs(session, {by_id[payout_id].run_id for payout_id, *_ in credited + returned}, actor=actor,
+                      cause=cause)
     log.debug("statement_effects_applied", transfers=len(ids), ledger_seconds=round(ledger_done - mark, 3),
-              payouts_seconds=round(clock.perf_counter() - ledger_done, 3))
+              payouts_seconds=round(payouts_done - ledger_done, 3),
+              settle_seconds=round(clock.perf_counter() - payouts_done, 3))
 
 
 async def block_accounts(session: AsyncSession, blocks: list[tuple[UUID, str, int, datetime]]) -> None:

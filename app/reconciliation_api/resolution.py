@@ -197,7 +197,7 @@ async def _manual_match(session: AsyncSession, line: Any, *, payout_id: UUID | N
                                 return_reason=(line.return_reason or UNSTATED_RETURN_REASON).upper())
         status = "returned"
     await apply_payout_effects(session, line.bank_bin, [(line.id, _as_statement_line(line), decision)],
-                               {payout.id: payout})
+                               {payout.id: payout}, actor=actor, cause="manual_match")
     await _finish(session, line, status=status, rule="manual_match", resolution="manual_match", note=note,
                   actor=actor, payout_count=1, extra={"payout_id": payout.id, "reference": payout.reference})
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli import CliContext, fail, pass_cli
 from app.http.problems import Problem
+from app.payouts.service.settlement import settle_runs
 from app.registry.models import Bank
 from app.withdrawals_api import service
 from reconciliation.withdrawals import reallocate
@@ -58,8 +59,10 @@ def reallocate_all(cli: CliContext) -> None:
 
     async def work(session: AsyncSession) -> str:
         result = await reallocate(session, None)
+        settled = await settle_runs(session, None, actor="cli", cause="reallocate")
         return (f"people {result.people:,}, allocations {result.allocations:,}, payouts changed "
-                f"{result.payouts_changed:,}, ledger entries {result.ledger_entries:,} in {result.seconds} s")
+                f"{result.payouts_changed:,}, ledger entries {result.ledger_entries:,} in {result.seconds} s; "
+                f"runs settled {len(settled)}")
 
     click.echo(cli.in_session(work))
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.auth.service import Principal
 from app.http.problems import Problem, bilingual
+from app.payouts.service.settlement import settle_runs_of_handovers, settle_runs_with_cash
 from app.registry.scope import commune_in_scope
 from app.withdrawals_api.schemas import (
     AssistedWithdrawalIn,
@@ -75,6 +76,8 @@ async def take_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows: l
     result = await record_bank_withdrawals(
         session, bank_bin=bank_bin, rows=rows, recorded_by=recorded_by, source_name=source_name, file_format=fmt,
         sha256=hashlib.sha256(content).digest() if content is not None else None, content=content)
+    if result.accepted:  # a withdrawal of someone paid in cash too may have used up a cash payout
+        await settle_runs_with_cash(session, actor=recorded_by, cause="bank_withdrawals")
     await record(session, actor=recorded_by, actor_role=role, action="withdrawals.receive",
                  object_type="withdrawal_intake", object_id=result.intake_id,
                  after={"bank_bin": bank_bin, "rows": result.rows, "accepted": result.accepted,
@@ -148,6 +151,8 @@ async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, d
     withdrawal_id = await record_commune_withdrawal(
         session, beneficiary_id=beneficiary_id, occurred_at=occurred_at, amount=amount, channel=channel,
         helper_name=helper, note=note, recorded_by=principal.name)
+    # Cash handed over in full is the cash payout's outcome: its run may have nothing in flight any more.
+    await settle_runs_of_handovers(session, [beneficiary_id], actor=principal.name, cause=f"withdrawal:{channel}")
     await record(session, actor=principal.name, actor_role=principal.role.value, action="withdrawal.assisted",
                  object_type="beneficiary", object_id=beneficiary_id,
                  after={"withdrawal_id": withdrawal_id, "amount": amount, "channel": channel,

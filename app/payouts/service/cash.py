@@ -23,6 +23,7 @@ from app.database import session_scope
 from app.payouts.accounts import commune_cash_account, expense_account, payable_account
 from app.payouts.service.errors import Conflict, NotFound, PayoutError
 from app.payouts.service.ledger_steps import payout_transfer_id
+from app.payouts.service.settlement import settle_runs
 from app.payouts.service.usage import tracking_usage
 from ledger.accounts import ensure_accounts
 from ledger.driver import driver_connection
@@ -177,10 +178,12 @@ async def return_cash(session: AsyncSession, payout: Any, *, reason: str | None,
     months = released.rowcount  # type: ignore[attr-defined]
     # The payout no longer counts as arrived: the person's withdrawals are allocated again without it.
     await reallocate(session, [payout.beneficiary_id])
+    # A returned payout is final: its run may have nothing in flight any more.
+    run_settled = bool(await settle_runs(session, [payout.run_id], actor=actor, cause="cash_return"))
     outcome = {"payout_id": str(payout.id), "run_id": str(payout.run_id), "reference": payout.reference,
                "commune_code": payout.commune_code, "amount": payout.amount, "status": "returned",
                "return_reason": reason, "months_released": months, "settled_pending": settle,
-               "transfer_id": str(transfer_ids[-2])}
+               "transfer_id": str(transfer_ids[-2]), "run_settled": run_settled}
     await record(session, actor=actor, action="payout.cash_return", object_type="payout", object_id=payout.id,
                  before={"status": "sent", "money_at": cash.code},
                  after={**outcome, "money_at": cash.code, "owed_on": payable.code})

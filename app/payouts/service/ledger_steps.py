@@ -35,6 +35,7 @@ from app.payouts.accounts import (
 from app.payouts.service.errors import Conflict
 from app.payouts.service.recheck import changes_since, registry_reading, withhold_changed
 from app.payouts.service.runs import check_approvable, check_sendable, get_run, run_work_lock, set_progress
+from app.payouts.service.settlement import settle_runs
 from app.payouts.service.usage import tracking_usage
 from ledger.accounts import (
     AccountConflict,
@@ -559,4 +560,9 @@ async def send_run(engine: AsyncEngine, run_id: UUID, *, actor: str, chunk_size:
                                         last_error = NULL WHERE id = :run"""),
             {"run": run_id, "sent_at": sent_at})
         await conn.commit()
-    log.info("payout_run_sent", run=str(run_id), payouts=done)
+        log.info("payout_run_sent", run=str(run_id), payouts=done)
+        # A run whose payouts were all withheld, or whose cash was all handed over already (handovers can be
+        # recorded before the send), has nothing in flight: settled at once.
+        async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+            await settle_runs(session, [run_id], actor=actor, cause="send")
+            await session.commit()
