@@ -57,6 +57,7 @@ from app.payouts.service.runs import (
     run_is_busy,
     run_summary,
 )
+from app.payouts.service.settlement import close_run, settle_runs
 from app.registry.scope import commune_in_scope
 from app.reports_api.routes import scope_of
 
@@ -87,6 +88,7 @@ def run_output(run: PayoutRun, summary: Any = None) -> RunOutput:
         progress=Progress(phase=run.phase, done=run.progress_done, total=run.progress_total, rate_per_second=rate),
         count=run.payout_count, total_amount=run.total_amount, last_error=run.last_error,
         cancelled_by=run.cancelled_by, cancelled_at=run.cancelled_at, cancel_reason=run.cancel_reason,
+        settled_at=run.settled_at, closed_at=run.closed_at, closed_by=run.closed_by,
     )
     if summary is not None:
         output.by_bank, output.by_commune = summary.by_bank, summary.by_commune
@@ -94,6 +96,7 @@ def run_output(run: PayoutRun, summary: Any = None) -> RunOutput:
             summary.skipped_count
         output.held, output.held_count = summary.held, summary.held_count
         output.withheld, output.withheld_count = summary.withheld, summary.withheld_count
+        output.open_items = summary.open_items
     return output
 
 
@@ -199,6 +202,14 @@ async def _run_step(request: Request[Any, Any, Any], db_session: AsyncSession, r
     return Response(await _fresh_output(request.app.state.engine, run_id), status_code=code)
 
 
+async def close_settled_run(session: AsyncSession, run_id: UUID, *, actor: str) -> PayoutRun:
+    """Settle the run if nothing of it is in flight (committed whatever comes next), then close it
+    (``close_run``). Shared by the API and the pages."""
+    if await settle_runs(session, [run_id], actor=actor, cause="close"):
+        await session.commit()
+    return await close_run(session, run_id, actor=actor)
+
+
 def _actor(request: Request[Any, Any, Any]) -> str:
     principal = current_principal(request)
     assert principal is not None
@@ -261,6 +272,18 @@ class PayoutRunController(Controller):
         """Cancel a run before approval (reason required): its payouts and paid months are removed so the
         months can be paid by another run; 409 once approved or sent (the money is in the ledger)."""
         return await _run_step(request, db_session, run_id, "cancel", reason=data.reason)
+
+    @post("/{run_id:uuid}/close", guards=[requires(Role.officer)], status_code=200)
+    async def close(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID) -> RunOutput:
+        """Close a settled run once nothing of it is left open for an officer: no payout in flight, no return
+        waiting to be reissued or closed, no unresolved exception line naming one of its payouts, no bank report
+        of a death (MD07) from its returns not checked yet. 409 says what is open, in Vietnamese and English,
+        and lists it (``open_items``). A closed run still takes withdrawals and banks' late credits and returns."""
+        try:
+            return run_output(await close_settled_run(db_session, run_id, actor=_actor(request)),
+                              await run_summary(db_session, run_id))
+        except PayoutError as error:
+            raise problem(error) from None
 
     @post("/{run_id:uuid}/payouts/{payout_id:uuid}/cash-return", guards=[requires(Role.officer)], status_code=200)
     async def cash_return(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID,

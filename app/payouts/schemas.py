@@ -50,6 +50,11 @@ class RunOutput(msgspec.Struct):
     cancelled_by: str | None = None
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
+    # When the last payout of the sent run got its outcome (credited, returned, cash handed over in full or given
+    # back, withheld), and when and by whom an officer closed it.
+    settled_at: datetime | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
     by_bank: list[dict[str, Any]] = msgspec.field(default_factory=list)
     by_commune: list[dict[str, Any]] = msgspec.field(default_factory=list)
     by_status: dict[str, int] = msgspec.field(default_factory=dict)
@@ -64,6 +69,9 @@ class RunOutput(msgspec.Struct):
     # Payouts withheld (cancelled, months released) because the registry changed after compute or approval.
     withheld_count: int = 0
     withheld: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    # Of a settled or closed run (detail only): what keeps it from being closed, or came up after it was —
+    # {bank_in_flight, cash_in_flight, in_flight[], returns[], exceptions[], flags[]}; None for other runs.
+    open_items: dict[str, Any] | None = None
 
 
 class PayoutOutput(msgspec.Struct):

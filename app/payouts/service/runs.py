@@ -1,5 +1,6 @@
 """Payout runs: creation (within the payable periods), lookup, summaries, progress, the per-run work
-lock, the state each step starts from, and cancelling a run before approval."""
+lock, the state each step starts from, and cancelling a run before approval (settling and closing a sent
+run: ``settlement``)."""
 
 from __future__ import annotations
 
@@ -226,6 +227,8 @@ class RunSummary:
     # Payouts withheld at approval or send because of registry changes recorded after compute.
     withheld: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     withheld_count: int = 0
+    # Of a settled or closed run: what is still open for an officer (``settlement.open_items``).
+    open_items: dict[str, Any] | None = None
 
 
 async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
@@ -280,9 +283,14 @@ async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
         from app.payouts.service.recheck import withheld_in_run  # recheck imports this module
 
         withheld, withheld_count = await withheld_in_run(session, run_id)
+    open_items = None
+    if run.status in ("settled", "closed"):
+        from app.payouts.service import settlement  # settlement imports this module
+
+        open_items = (await settlement.open_items(session, run)).as_dict()
     return RunSummary(run=run, by_bank=by_bank, by_commune=by_commune, by_status=by_status, skipped=skipped,
                       held=held, held_count=held_count, skipped_count=skipped_count, withheld=withheld,
-                      withheld_count=withheld_count)
+                      withheld_count=withheld_count, open_items=open_items)
 
 
 def _skip_output(row: Any) -> dict[str, Any]:
