@@ -1,5 +1,6 @@
 """Payout run pages: list and create, compute with a live progress bar, review totals by commune and
-bank, approve (a second user), fund banks, send, download order files, and cancel a run before approval."""
+bank, approve (a second user), fund banks, send, download order files, cancel a run before approval, and
+close a settled run once nothing of it is left open."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.http.problems import Problem
-from app.payouts.routes import READERS, problem, run_output, start_step
+from app.payouts.routes import READERS, close_settled_run, problem, run_output, start_step
 from app.payouts.service.errors import PayoutError
 from app.payouts.service.funding import record_funding
 from app.payouts.service.ledger_steps import Shortfalls, funding_shortfalls
@@ -42,7 +43,7 @@ RUN_STATUS_KEYS = {"draft": "runs.status.draft", "computing": "runs.status.compu
                    "closed": "runs.status.closed", "cancelled": "runs.status.cancelled"}
 RUN_KIND_KEYS = {"regular": "runs.kind.regular", "supplementary": "runs.kind.supplementary"}
 STEP_DONE_KEYS = {"compute": "runs.done.compute", "approve": "runs.done.approve", "send": "runs.done.send",
-                  "cancel": "runs.done.cancel", "funding": "runs.done.funding",
+                  "cancel": "runs.done.cancel", "close": "runs.done.close", "funding": "runs.done.funding",
                   "funding_commune": "runs.done.funding_commune", "started": "runs.done.started",
                   "cancel_started": "runs.done.cancel_started"}
 PREPARERS = (Role.officer, Role.approver)
@@ -88,13 +89,19 @@ async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, r
         "fund": role == Role.officer and bool(all_shortfalls),
         "orders": role in (Role.officer, Role.auditor) and run.status in ("sent", "settled", "closed"),
         "cancel": role == Role.officer and run.status in BEFORE_APPROVAL and not busy,
+        "close": role == Role.officer and run.status == "settled" and not _anything_open(output.open_items),
     }
     done = request.query_params.get("done")
     return page(request, "runs/detail.html", status_code=status_code, run=output, actions=actions,
+                anything_open=_anything_open(output.open_items),
                 shortfalls=shortfalls, commune_shortfalls=commune_shortfalls, banks=banks, busy=busy,
                 error=error or output.last_error,
                 status_keys=RUN_STATUS_KEYS, kind_keys=RUN_KIND_KEYS, done_key=STEP_DONE_KEYS.get(done or ""),
                 today=vietnam_today().isoformat(), may_take_orders=role == Role.officer)
+
+
+def _anything_open(open_items: dict[str, Any] | None) -> bool:
+    return open_items is not None and any(open_items.values())
 
 
 class PayoutRunPages(Controller):
@@ -159,6 +166,19 @@ class PayoutRunPages(Controller):
         """Cancel a run that is not approved yet (with the reason); its months can be paid by another run."""
         form = await request.form()
         return await self._step(request, db_session, run_id, "cancel", reason=form_text(form, "reason"))
+
+    @post("/{run_id:uuid}/close", guards=[requires(Role.officer)])
+    async def close(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID) -> Response[Any]:
+        """Close a settled run with nothing left open; otherwise the page says what is still open."""
+        principal = current_principal(request)
+        assert principal is not None
+        try:
+            await close_settled_run(db_session, run_id, actor=principal.name)
+        except PayoutError as exc:
+            await db_session.rollback()
+            return await _detail_page(request, db_session, run_id, status_code=exc.status,
+                                      error=exc.en if current_lang(request) == "en" else exc.vi)
+        return see_other(f"/payout-runs/{run_id}?done=close")
 
     @post("/{run_id:uuid}/funding", guards=[requires(Role.officer)])
     async def fund(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID) -> Response[Any]:

@@ -217,3 +217,48 @@ async def test_dashboard_opens_on_the_latest_month_with_payouts_sent(client, eng
     # April approved ahead, not sent (no payout credited anywhere either): March still.
     await approved("2026-04")
     assert await chosen() == ["2026-03"]
+
+
+async def test_a_settled_run_is_closed_from_its_page_once_nothing_is_open(client, engine):
+    from reconciliation.writers import write_camt053
+    from tests.app.reconciliation_api.world import as_bank, build_world, debit, returned, statement, upload
+
+    office = await Office(client, engine).setup()
+    _, payouts = await build_world(office, vietcombank=2)
+    run_path = f"/payout-runs/{payouts[0].run_id}"
+    headers = await as_bank(office, VIETCOMBANK)
+    lines = [debit(payouts[0]), debit(payouts[1]), returned(payouts[1], "AC04")]
+    assert (await upload(office, headers, write_camt053(statement(VIETCOMBANK, lines)), "s.xml")).status_code == 201
+
+    # Settled, with a return the officer has not decided on: listed, and no close button.
+    page, _ = await signed_in_page(client, "lan.officer", run_path)
+    assert 'id="run-status">Đã đối soát</span>' in page.text and 'id="run-settled-at"' in page.text
+    assert "Chưa đóng được đợt chi, còn những việc sau:" in page.text
+    assert f"Khoản {payouts[1].reference} bị ngân hàng hoàn trả (AC04): chưa chi lại hoặc đóng" in page.text
+    assert "Đóng đợt chi này" not in page.text
+    refused = await client.post(run_path + "/close", data={"_csrf": csrf_in(page.text)})
+    assert refused.status_code == 409 and "khoản bị hoàn trả chưa chi lại hoặc đóng" in refused.text
+
+    line_id = (await client.get("/api/reconciliation/exceptions")).json()["items"][0]["id"]
+    decided = await client.post(f"/reconciliation/exceptions/{line_id}/resolve", data={
+        "_csrf": csrf_in(refused.text), "action": "close_without_reissue", "note": "Tài khoản đã đóng"})
+    assert decided.status_code == 200, decided.text
+    page = await client.get(run_path)
+    assert "Đóng đợt chi này" in page.text and "Đợt chi {programme}" not in page.text
+    assert "Đóng đợt chi TGXH kỳ 2026-03? Không mở lại được." in page.text
+
+    client.cookies.clear()
+    auditor_page, _ = await signed_in_page(client, "thu.auditor", run_path)
+    assert "Đóng đợt chi này" not in auditor_page.text  # auditors read, officers close
+
+    client.cookies.clear()
+    page, token = await signed_in_page(client, "lan.officer", run_path)
+    closed = await client.post(run_path + "/close", data={"_csrf": token})
+    assert closed.status_code == 200 and "Đã đóng đợt chi." in closed.text
+    assert 'id="run-status">Đã đóng</span>' in closed.text
+    assert re.search(r'id="run-closed">lan\.officer · \d\d/\d\d/\d{4}', closed.text)
+    assert "Đóng đợt chi này" not in closed.text
+    listed = await client.get("/payout-runs")
+    assert '<span class="badge badge-closed">Đã đóng</span>' in listed.text
+    english = await client.get(run_path, params={"lang": "en"})
+    assert 'id="run-status">Closed</span>' in english.text and "Settled at" in english.text
