@@ -21,6 +21,7 @@ from app.payouts.service.errors import PayoutError
 from app.payouts.service.funding import record_funding
 from app.payouts.service.ledger_steps import approve_run, send_run
 from app.payouts.service.runs import create_run, parse_period
+from app.payouts.service.settlement import close_run, settle_runs
 
 
 async def _with_progress(engine: AsyncEngine, run_id: UUID, label: str, work: Awaitable[None]) -> None:
@@ -63,7 +64,7 @@ async def _user_with_role(engine: AsyncEngine, username: str, *roles: str) -> No
 
 @click.group()
 def payouts() -> None:
-    """Payout runs: compute, approve, send; funding."""
+    """Payout runs: compute, approve, send, close; funding."""
 
 
 @payouts.command("run")
@@ -117,6 +118,24 @@ def send_command(cli: CliContext, run_id: UUID, actor: str) -> None:
         await _user_with_role(engine, actor, "officer")
         await _with_progress(engine, run_id, "send", send_run(engine, run_id, actor=actor))
         click.echo(f"run {run_id} sent")
+
+    _run_step(cli, step)
+
+
+@payouts.command("close")
+@click.argument("run_id", type=click.UUID)
+@click.option("--as", "actor", required=True, help="Username of the officer closing the run.")
+@pass_cli
+def close_command(cli: CliContext, run_id: UUID, actor: str) -> None:
+    """Close a settled run once nothing of it is left open (otherwise says what is, and closes nothing)."""
+
+    async def step(engine: AsyncEngine) -> None:
+        await _user_with_role(engine, actor, "officer")
+        async with session_scope(engine) as session:  # a run with nothing in flight is settled whatever comes next
+            await settle_runs(session, [run_id], actor=actor, cause="close")
+        async with session_scope(engine) as session:
+            await close_run(session, run_id, actor=actor)
+        click.echo(f"run {run_id} closed by {actor}")
 
     _run_step(cli, step)
 

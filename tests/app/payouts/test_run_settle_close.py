@@ -4,6 +4,7 @@ bank's late return or a withdrawal still applies to a settled or closed run."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -315,3 +316,32 @@ async def test_late_returns_and_withdrawals_still_apply_to_settled_and_closed_ru
     assert row.status == "credited" and row.withdrawn_at is not None
     assert (await _run(office, run_id))["status"] == "closed"
     await ledger_clean(office)
+
+
+async def test_cli_closes_a_settled_run_or_says_what_is_open(office, engine, database_url):
+    from tests.support.processes import base_env, run_cli
+
+    _, p = await build_world(office, vietcombank=2)
+    run_id = str(p[0].run_id)
+    await _import(office, VIETCOMBANK, [debit(p[0]), returned(p[1], "AC04")], "VCB-1")
+    env = base_env(DATABASE_URL=database_url)
+
+    async def cli(*args: str) -> Any:
+        return await asyncio.to_thread(run_cli, "payouts", "close", *args, env=env)
+
+    approver = await cli(run_id, "--as", "minh.approver")
+    assert approver.returncode == 1 and "minh.approver is not an active officer" in approver.stderr
+    refused = await cli(run_id, "--as", "lan.officer")
+    assert refused.returncode == 1, refused.stdout
+    assert f"1 khoản bị hoàn trả chưa chi lại hoặc đóng: {p[1].reference}" in refused.stderr
+    assert f"1 returned payout(s) neither reissued nor closed: {p[1].reference}" in refused.stderr
+    await office.be("lan.officer")
+    queue = (await office.client.get("/api/reconciliation/exceptions")).json()["items"]
+    resolved = await office.post(f"/api/reconciliation/exceptions/{queue[0]['id']}/resolve",
+                                 json={"action": "close_without_reissue", "reason": "Tài khoản đã đóng"})
+    assert resolved.status_code == 200, resolved.text
+    closed = await cli(run_id, "--as", "lan.officer")
+    assert closed.returncode == 0, closed.stderr
+    assert closed.stdout.strip() == f"run {run_id} closed by lan.officer"
+    run = await _run(office, run_id)
+    assert (run["status"], run["closed_by"]) == ("closed", "lan.officer")
