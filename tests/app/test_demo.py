@@ -31,6 +31,10 @@ async def test_demo_builds_a_living_world_through_the_real_paths_and_only_once(e
                       to_char(sent_at AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM-DD HH24:MI'),
                       created_at <= computed_at AND sent_at < now()
                  FROM payout_run"""))).all()
+        # Settled exactly when nothing is in flight (cash not handed over keeps a run sent).
+        misplaced = await session.scalar(text(
+            """SELECT count(*) FROM payout_run
+                WHERE (status = 'settled') = payout_run_in_flight(id) AND status IN ('sent', 'settled')"""))
         months = (await session.execute(text(
             "SELECT to_char(month, 'YYYY-MM'), count(*) FROM payout_month GROUP BY 1 ORDER BY 1"))).all()
         cash = await session.scalar(text("SELECT count(*) FROM payout WHERE channel = 'cash'"))
@@ -48,10 +52,13 @@ async def test_demo_builds_a_living_world_through_the_real_paths_and_only_once(e
         scopes = dict((await session.execute(text(
             "SELECT username, communes FROM staff_user WHERE role = 'commune_staff'"))).all())
     assert people == 150 and imports == 1
-    assert all(status == "sent" and four_eyes for status, four_eyes in runs)
+    assert all(status in ("sent", "settled") and four_eyes for status, four_eyes in runs)
     assert {tuple(t) for t in timelines} == {
         ("2026-10", "2026-09-20 08:00", "2026-10-03 10:00", "2026-10-08 09:00", True),
         ("2026-11", "2026-10-20 08:00", "2026-11-03 10:00", "2026-11-08 09:00", True)}
+    assert misplaced == 0
+    settled = sum(status == "settled" for status, _ in runs)
+    assert f"demo: {settled} of 6 runs settled (every payout credited, returned or handed over)" in lines
     assert [m for m, _ in months] == ["2026-10", "2026-11"] and months[0][1] == months[1][1] > 100
     assert cash > 0
     assert report_ok

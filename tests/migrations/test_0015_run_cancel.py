@@ -37,6 +37,7 @@ def test_downgrade_drops_cancelled_runs_and_upgrade_clears_errors_of_sent_runs(d
     run_sql(database_url, "UPDATE payout_run SET last_error = 'run is sent; it can no longer be computed'")
 
     upgrade_database(database_url)
-    assert _runs(database_url) == [("2026-02", "sent", None),
+    # The sent run has no payouts, so nothing in flight: 0033 settles it.
+    assert _runs(database_url) == [("2026-02", "settled", None),
                                    ("2026-03", "draft", "run is sent; it can no longer be computed")]
     assert versions(database_url) == list(migration_heads())
