@@ -107,13 +107,14 @@ async def test_cash_payouts_keep_the_run_in_flight_until_handed_over_in_full_or_
     await add_user(engine, "hoa.commune", Role.commune_staff, communes=(HANOI_COMMUNE,))
     now = datetime.now(UTC)
 
-    async def hand_over(who: Any, amount: int) -> None:
+    async def hand_over(who: Any, amount: int) -> int:
         await office.be("hoa.commune")
         beneficiary = await office.beneficiary_id(who.national_id)
         response = await office.post(f"/api/beneficiaries/{beneficiary}/assisted-withdrawals",
                                      json={"occurred_at": now.isoformat(), "amount": amount, "note": "Giao tại nhà"})
         assert response.status_code == 201, response.text
         assert response.json()["channel"] == "cash_handover"
+        return int(response.json()["id"])
 
     await hand_over(partly, 300_000)  # part of it: the commune still holds 350,000
     assert (await _run(office, run_id))["status"] == "sent"
@@ -128,12 +129,38 @@ async def test_cash_payouts_keep_the_run_in_flight_until_handed_over_in_full_or_
     assert given_back.json()["run_settled"] is False  # the last one is still at the commune
     assert (await _run(office, run_id))["status"] == "sent"
 
-    await hand_over(last, TGXH_HANOI)
+    handover = await hand_over(last, TGXH_HANOI)
     settled = await _run(office, run_id)
     assert settled["status"] == "settled" and settled["settled_at"] is not None
+    assert settled["open_items"]["cash_in_flight"] == 0
     (audit,) = await _audit(office, "payout_run.settle")
     assert (audit.actor, audit.after["cause"]) == ("hoa.commune", "withdrawal:cash_handover")
+
+    # The handover was recorded by mistake: cancelled, the cash is at the commune again. The run stays settled,
+    # and that payout keeps it from being closed until the commune hands the cash over (or gives it back).
+    await office.be("hoa.commune")
+    beneficiary = await office.beneficiary_id(last.national_id)
+    cancelled = await office.post(f"/api/beneficiaries/{beneficiary}/assisted-withdrawals/{handover}/cancel",
+                                  json={"reason": "Ghi nhầm người"})
+    assert cancelled.status_code == 200, cancelled.text
+    reopened = await _run(office, run_id)
+    assert reopened["status"] == "settled" and reopened["open_items"]["cash_in_flight"] == 1
+    assert [p["reference"] for p in reopened["open_items"]["in_flight"]] == [
+        (await _references(office, run_id))[last.national_id]]
+    refused = await _close(office, run_id)
+    assert refused.status_code == 409
+    assert "1 khoản tiền mặt xã chưa giao đủ cho người hưởng và chưa trả lại" in refused.json()["detail"]
+    await hand_over(last, TGXH_HANOI)
+    assert (await _close(office, run_id)).status_code == 200
     await ledger_clean(office)
+
+
+async def _references(office: Office, run_id: Any) -> dict[str, str]:
+    async with session_scope(office.engine) as session:
+        rows = await session.execute(text(
+            """SELECT b.national_id, p.reference FROM payout p JOIN beneficiary b ON b.id = p.beneficiary_id
+                WHERE p.run_id = :run"""), {"run": run_id})
+        return {r.national_id: r.reference for r in rows}
 
 
 async def _cash_payouts(office: Office, run_id: Any) -> dict[str, str]:
