@@ -186,7 +186,7 @@ class BankAccountRequestController(Controller):
     @post("/{request_id:int}/reject", guards=[requires(Role.officer)], status_code=200)
     async def reject(self, request: Request[Any, Any, Any], db_session: AsyncSession, request_id: int,
                      data: DecisionIn | None = None) -> BankAccountRequestOut:
-        """Reject a request (the note says why)."""
+        """Reject a request; the note says why (required: 422 without it)."""
         return await service.decide_bank_account_request(db_session, request_id, confirm=False,
                                                          note=data.note if data else "", principal=_principal(request))
 

@@ -18,7 +18,7 @@ from app.registry.models import Bank, BankAccount, BankAccountRequest, Beneficia
 from app.registry.schemas import BankAccountIn, BankAccountOut, BankAccountRequestOut
 from app.registry.scope import commune_scope_condition, masks_identifiers
 from app.registry.service.beneficiaries import bank_account_out, load_beneficiary
-from app.registry.service.common import FieldCollector, actor_of, resolve_bank
+from app.registry.service.common import FieldCollector, actor_of, field_error, invalid, resolve_bank
 from app.registry.validation import parse_account_number, parse_holder_name
 from app.vietnam_time import vietnam_today
 
@@ -169,8 +169,10 @@ async def request_bank_account_change(session: AsyncSession, beneficiary_id: UUI
 
 
 async def list_bank_account_requests(session: AsyncSession, principal: Principal | None,
-                                     status: str | None = "pending") -> list[BankAccountRequestOut]:
-    """Requests in the caller's scope (commune staff: only the ones they can see), oldest first."""
+                                     status: str | None = "pending", *,
+                                     beneficiary_id: UUID | None = None) -> list[BankAccountRequestOut]:
+    """Requests in the caller's scope (commune staff: only the ones they can see), oldest first; one
+    person's only with ``beneficiary_id``."""
     query = (select(BankAccountRequest).join(Beneficiary, Beneficiary.id == BankAccountRequest.beneficiary_id)
              .order_by(BankAccountRequest.requested_at, BankAccountRequest.id))
     condition = commune_scope_condition(principal, Beneficiary.commune_code)
@@ -178,13 +180,15 @@ async def list_bank_account_requests(session: AsyncSession, principal: Principal
         query = query.where(condition)
     if status:
         query = query.where(BankAccountRequest.status == status)
+    if beneficiary_id is not None:
+        query = query.where(BankAccountRequest.beneficiary_id == beneficiary_id)
     requests = (await session.scalars(query)).all()
     return [request_out(r, masked=masks_identifiers(principal)) for r in requests]
 
 
 async def decide_bank_account_request(session: AsyncSession, request_id: int, *, confirm: bool, note: str,
                                       principal: Principal) -> BankAccountRequestOut:
-    """Officer: confirm (the account becomes active) or reject a pending request."""
+    """Officer: confirm (the account becomes active) or reject a pending request (a reason is required)."""
     actor, role = actor_of(principal)
     request = await session.scalar(select(BankAccountRequest).where(BankAccountRequest.id == request_id)
                                    .with_for_update())
@@ -197,6 +201,10 @@ async def decide_bank_account_request(session: AsyncSession, request_id: int, *,
     if request.requested_by == actor:
         raise Problem(409, bilingual("Người gửi yêu cầu không được tự duyệt",
                                      "The person who filed the request cannot decide it"))
+    if not confirm and not note.strip():
+        # Commune staff read the reason on the person's page: what to fix before asking again.
+        raise invalid([field_error("note", Message("Cần ghi lý do từ chối để cán bộ xã biết phải sửa gì",
+                                                   "Give the reason for refusing, so commune staff know what to fix"))])
     account_id = None
     if confirm:
         _refuse_if_deceased(person)

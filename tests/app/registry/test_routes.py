@@ -142,6 +142,27 @@ async def test_commune_staff_request_and_officer_confirms(client, callers):
     assert twice.status_code == 409
 
 
+async def test_refusing_a_request_needs_the_reason_commune_staff_will_read(client, callers):
+    officer = await callers.officer()
+    person = await create_person(client, officer)
+    staff = await callers.as_user("staff_a", Role.commune_staff, communes=(HANOI_A,))
+    filed = await client.post(f"/api/beneficiaries/{person['id']}/bank-accounts", headers=staff,
+                              json={"bank_bin": "970418", "account_number": "12010000123456"})
+    request_id = filed.json()["id"]
+    officer = await callers.officer()
+    for body in ({}, {"note": "   "}):
+        no_reason = await client.post(f"/api/bank-account-requests/{request_id}/reject", json=body, headers=officer)
+        assert no_reason.status_code == 422, no_reason.text
+        assert [e["column"] for e in no_reason.json()["errors"]] == ["note"]
+        assert no_reason.json()["errors"][0]["message"].startswith("Cần ghi lý do từ chối")
+    rejected = await client.post(f"/api/bank-account-requests/{request_id}/reject", json={"note": "Sai chi nhánh"},
+                                 headers=officer)
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    assert rejected.json()["decision_note"] == "Sai chi nhánh"
+    listed = (await client.get("/api/bank-account-requests?status=rejected")).json()
+    assert [(r["id"], r["decision_note"]) for r in listed] == [(request_id, "Sai chi nhánh")]
+
+
 async def test_enrolments_and_ending_them(client, callers):
     officer = await callers.officer()
     person = await create_person(client, officer, commune=CAO_BANG)
