@@ -11,6 +11,8 @@ pays them again, and the ledger is left as the return left it; see ``_close_with
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -268,6 +270,109 @@ async def _bank_was_wrong(session: AsyncSession, payout_id: Any) -> bool:
               AND resolution = 'dismissed'"""), {"payout": payout_id}))
 
 
+# Why a returned payout cannot be paid again to an account: (error class, Vietnamese, English).
+REISSUE_REFUSALS: dict[str, tuple[type[PayoutError], str, str]] = {
+    "no_account": (PayoutError, "Người hưởng chưa có tài khoản ngân hàng đang dùng: hãy đăng ký tài khoản đã sửa",
+                   "the beneficiary has no active bank account: register a corrected account"),
+    "not_theirs": (PayoutError, "Tài khoản ngân hàng không thuộc người hưởng này",
+                   "the bank account does not belong to this beneficiary"),
+    "not_usable": (Conflict, "Tài khoản ngân hàng không còn hiệu lực hoặc sai tên",
+                   "the bank account is no longer active or its name does not match"),
+    "same_account": (Conflict, "Phải chọn tài khoản đã sửa, khác tài khoản bị hoàn trả",
+                     "choose the corrected account, not the one the money came back from"),
+    "blocked": (Conflict, "Ngân hàng đã hoàn trả về tài khoản này với mã {code}: hãy đăng ký tài khoản đã sửa",
+                "the bank returned money from this account with code {code}: register a corrected account"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReissueRefusal:
+    """Why a reissue to an account is refused: a code of ``REISSUE_REFUSALS`` (and the bank's code of a block)."""
+
+    code: str
+    block_reason: str | None = None
+
+    def error(self) -> PayoutError:
+        """The refusal as the API answers it (bilingual)."""
+        error_class, vi, en = REISSUE_REFUSALS[self.code]
+        return error_class(vi.format(code=self.block_reason), en.format(code=self.block_reason))
+
+
+async def reissue_refusal(session: AsyncSession, payout: Any, account: Any) -> ReissueRefusal | None:
+    """Why the returned ``payout`` (its id, beneficiary_id, bank_account_id) cannot be paid again to ``account``
+    (id, beneficiary_id, effective_to, verification_status; None: the person has no active account), or None
+    when it can: the person's own account, active, its holder name matching, not blocked, and not the account
+    the money came back from, unless the bank wrongly reported the holder dead (a dismissed flag)."""
+    if account is None:
+        return ReissueRefusal("no_account")
+    if account.beneficiary_id != payout.beneficiary_id:
+        return ReissueRefusal("not_theirs")
+    if account.effective_to is not None or account.verification_status in ("closed", "name_mismatch"):
+        return ReissueRefusal("not_usable")
+    if account.id == payout.bank_account_id and not await _bank_was_wrong(session, payout.id):
+        return ReissueRefusal("same_account")
+    blocked = await session.scalar(text(
+        "SELECT reason FROM bank_account_block WHERE bank_account_id = :id AND released_at IS NULL"),
+        {"id": account.id})
+    if blocked is not None:
+        return ReissueRefusal("blocked", blocked)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ReissueChoice:
+    """An open returned line as an officer decides it: whose payout came back, the account a reissue would
+    pay (the person's active account), or why no reissue is possible yet."""
+
+    line_id: int
+    payout_reference: str
+    beneficiary_id: UUID
+    beneficiary_status: str
+    account_id: int | None
+    bank_short_name: str | None
+    account_number: str | None
+    refusal: ReissueRefusal | None
+    pending_request_id: int | None  # commune staff asked for a new account; an officer has not decided yet
+
+
+async def reissue_choices(session: AsyncSession, line_ids: list[int]) -> dict[int, ReissueChoice]:
+    """For open returned lines: the person's active account and whether the returned payout may be reissued
+    to it (the rules of ``resolve_line``'s reissue)."""
+    if not line_ids:
+        return {}
+    rows = await session.execute(text(
+        """SELECT m.line_id, p.id, p.reference, p.beneficiary_id, p.bank_account_id, b.status AS beneficiary_status,
+                  a.id AS account_id, a.beneficiary_id AS account_owner, a.effective_to, a.verification_status,
+                  a.account_number, k.short_name,
+                  (SELECT min(r.id) FROM bank_account_request r
+                    WHERE r.beneficiary_id = p.beneficiary_id AND r.status = 'pending') AS pending_request_id
+             FROM statement_match m JOIN payout p ON p.id = m.payout_id
+             JOIN beneficiary b ON b.id = p.beneficiary_id
+             LEFT JOIN bank_account a ON a.beneficiary_id = p.beneficiary_id AND a.effective_to IS NULL
+             LEFT JOIN bank k ON k.bin = a.bank_bin
+            WHERE m.line_id = ANY(:lines) AND m.effect = 'return' AND p.status = 'returned'"""), {"lines": line_ids})
+    choices = {}
+    for row in rows.all():
+        account = None if row.account_id is None else SimpleNamespace(
+            id=row.account_id, beneficiary_id=row.account_owner, effective_to=row.effective_to,
+            verification_status=row.verification_status)
+        choices[row.line_id] = ReissueChoice(
+            line_id=row.line_id, payout_reference=row.reference, beneficiary_id=row.beneficiary_id,
+            beneficiary_status=row.beneficiary_status, account_id=row.account_id, bank_short_name=row.short_name,
+            account_number=row.account_number, refusal=await reissue_refusal(session, row, account),
+            pending_request_id=row.pending_request_id)
+    return choices
+
+
+async def open_returns_of(session: AsyncSession, beneficiary_id: UUID) -> int:
+    """How many of the person's returned payouts wait in the exceptions queue (to reissue or close)."""
+    return int(await session.scalar(text(
+        """SELECT count(*) FROM statement_line l JOIN statement_match m ON m.line_id = l.id AND m.effect = 'return'
+             JOIN payout p ON p.id = m.payout_id
+            WHERE p.beneficiary_id = :person AND l.status = 'returned' AND l.resolved_at IS NULL"""),
+        {"person": beneficiary_id}) or 0)
+
+
 async def _reissue(session: AsyncSession, line: Any, *, bank_account_id: int | None, actor: str,
                    note: str | None) -> None:
     if line.status != "returned":
@@ -279,21 +384,11 @@ async def _reissue(session: AsyncSession, line: Any, *, bank_account_id: int | N
     account = (await session.execute(text(
         "SELECT id, beneficiary_id, effective_to, verification_status FROM bank_account WHERE id = :id"),
         {"id": bank_account_id})).first()
-    if account is None or account.beneficiary_id != payout.beneficiary_id:
-        raise PayoutError("Tài khoản ngân hàng không thuộc người hưởng này",
-                          "the bank account does not belong to this beneficiary")
-    if account.effective_to is not None or account.verification_status in ("closed", "name_mismatch"):
-        raise Conflict("Tài khoản ngân hàng không còn hiệu lực hoặc sai tên",
-                       "the bank account is no longer active or its name does not match")
-    if account.id == payout.bank_account_id and not await _bank_was_wrong(session, payout.id):
-        raise Conflict("Phải chọn tài khoản đã sửa, khác tài khoản bị hoàn trả",
-                       "choose the corrected account, not the one the money came back from")
-    blocked = await session.scalar(text(
-        "SELECT reason FROM bank_account_block WHERE bank_account_id = :id AND released_at IS NULL"),
-        {"id": account.id})
-    if blocked is not None:
-        raise Conflict(f"Ngân hàng đã hoàn trả về tài khoản này với mã {blocked}: hãy đăng ký tài khoản đã sửa",
-                       f"the bank returned money from this account with code {blocked}: register a corrected account")
+    refusal = (ReissueRefusal("not_theirs") if account is None
+               else await reissue_refusal(session, payout, account))
+    if refusal is not None:
+        raise refusal.error()
+    assert account is not None
     released = await session.execute(text(
         """UPDATE payout_month SET released_at = now(), released_by = :actor
             WHERE payout_id = :payout AND released_at IS NULL"""), {"actor": actor, "payout": payout.id})
