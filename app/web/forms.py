@@ -5,10 +5,18 @@ from __future__ import annotations
 import dataclasses
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from litestar.datastructures import FormMultiDict
+
+from app.http.problems import Problem
+from app.web.render import in_language
+
+# A service's refusal shown on a form: 409 (a rule of the data, e.g. the account number is someone else's)
+# and 422 (bad fields). Anything else (403, 404: outside the caller's scope) is an error page.
+FORM_REFUSALS = frozenset({409, 422})
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,21 @@ class FormErrors:
 
     def __bool__(self) -> bool:
         return bool(self.items)
+
+
+def problem_errors(problem: Problem, lang: str, *, fields: Mapping[str, str], form_field: str) -> FormErrors:
+    """A service's refusal as a form's errors, in the page's language: each field's message next to its
+    input (``fields`` maps the API's field names to the form's inputs), other messages, and the reason of a
+    refusal without field errors (a 409), at ``form_field`` (the form itself)."""
+    errors = FormErrors()
+    items = problem.errors or []
+    for item in items:
+        message = str(item.get("message_en") or item.get("message") or "") if lang == "en" \
+            else str(item.get("message") or "")
+        errors.add(fields.get(str(item.get("column")), form_field), "form.problem", message=message)
+    if not items:
+        errors.add(form_field, "form.problem", message=in_language(str(problem.detail), lang))
+    return errors
 
 
 def form_text(form: FormMultiDict, name: str, *, strip: bool = True) -> str:

@@ -168,6 +168,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     # Form bits
     "form.required": {"vi": "bắt buộc", "en": "required"},
     "form.optional": {"vi": "không bắt buộc", "en": "optional"},
+    "form.problem": {"vi": "{message}", "en": "{message}"},
     "nav.beneficiaries": {"vi": "Người hưởng", "en": "Beneficiaries"},
     "nav.beneficiaries.help": {"vi": "Tìm người hưởng, xem tài khoản, chế độ và các lần chi trả", "en": "Find people; see accounts, enrolments and payouts"},
     "nav.payout_runs": {"vi": "Đợt chi trả", "en": "Payout runs"},
