@@ -1,8 +1,15 @@
-"""Beneficiary pages: search (accents optional), a person's detail with payouts timeline, import."""
+"""Beneficiary pages: search (accents optional), a person's detail with payouts timeline and the forms that
+change it (bank account or a commune's request for one, corrections, status events), import.
+
+Every form posts to a page route that calls the same service function as the API; a refusal of the service
+(409, 422) comes back on the form with what was typed and the service's message in the page's language.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,17 +20,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.database import session_scope
+from app.http.problems import Problem
 from app.payouts.service.history import return_reason_message
 from app.reconciliation_api.blocks import open_account_blocks
+from app.reconciliation_api.resolution import open_returns_of
 from app.registry.importer.columns import COLUMNS as IMPORT_COLUMNS
 from app.registry.importer.service import import_beneficiaries, record_rejected_import
+from app.registry.models import Beneficiary
 from app.registry.routes import READERS
+from app.registry.schemas import BankAccountIn, BeneficiaryOut, BeneficiaryPatch, EventIn
+from app.registry.service import accounts as registry_accounts
 from app.registry.service import beneficiaries as registry
-from app.registry.service.accounts import list_bank_accounts
+from app.registry.service.programmes import list_banks
 from app.registry.sheets import rows_xlsx
 from app.reports_api.routes import XLSX
-from app.web.follow_up import DONE_KEYS, KIND_KEYS, VIETNAM, WITHDRAWAL_CHANNEL_KEYS
-from app.web.render import page
+from app.vietnam_time import vietnam_today
+from app.web import follow_up
+from app.web.follow_up import KIND_KEYS, VIETNAM, WITHDRAWAL_CHANNEL_KEYS
+from app.web.forms import FORM_REFUSALS, FormErrors, form_text, problem_errors
+from app.web.render import current_lang, page, see_other
 from app.withdrawals_api.routes import COMMUNE_WRITERS
 from app.withdrawals_api.service import list_follow_up_notes, list_withdrawals
 
@@ -37,8 +52,93 @@ PAYOUT_STATUS_KEYS = {"scheduled": "payout.status.scheduled", "sent": "payout.st
                       "cancelled": "payout.status.cancelled"}
 EVENT_KEYS = {"registered": "person.event.registered", "suspended": "person.event.suspended", "resumed": "person.event.resumed",
               "deceased": "person.event.deceased", "moved": "person.event.moved"}
+REQUEST_STATUS_KEYS = {"pending": "requests.status.pending", "confirmed": "requests.status.confirmed",
+                       "rejected": "requests.status.rejected"}
 LABELS: dict[str, Any] = {"status_keys": STATUS_KEYS, "channel_keys": CHANNEL_KEYS, "sex_keys": SEX_KEYS,
-          "payout_status_keys": PAYOUT_STATUS_KEYS, "event_keys": EVENT_KEYS}
+          "payout_status_keys": PAYOUT_STATUS_KEYS, "event_keys": EVENT_KEYS,
+          "request_status_keys": REQUEST_STATUS_KEYS}
+DONE_KEYS = {**follow_up.DONE_KEYS, "account_registered": "person.done.account_registered",
+             "account_requested": "person.done.account_requested", "edited": "person.done.edited",
+             "unchanged": "person.done.unchanged", "event": "person.done.event",
+             "request_confirmed": "requests.done.confirmed", "request_rejected": "requests.done.rejected"}
+SEARCH_DONE_KEYS = {"moved_away": "people.done.moved_away"}
+# Who registers an account: an officer directly, commune staff by a request an officer confirms.
+ACCOUNT_WRITERS = (Role.officer, Role.commune_staff)
+ACCOUNT_FIELDS = ("bank_bin", "account_number", "holder_name", "account_note")
+EDIT_FIELDS = ("full_name", "national_id", "date_of_birth", "sex", "address", "phone", "channel")
+EVENT_FIELDS = ("event_kind", "effective_on", "to_commune", "event_reason")
+# The events that fit a status (the service refuses the others, 409); none once the person died.
+EVENT_CHOICES = {"active": ("suspended", "moved", "deceased"), "suspended": ("resumed", "moved", "deceased"),
+                 "deceased": ()}
+
+
+@dataclass
+class FormState:
+    """The form of a person's page that was just refused: which one, what was typed, what is wrong, and
+    how the service's field names map to the form's inputs."""
+
+    name: str  # "account", "edit", "event" or "decision-<request id>"
+    values: dict[str, str]
+    fields: dict[str, str] = dataclasses.field(default_factory=dict)
+    errors: FormErrors = dataclasses.field(default_factory=FormErrors)
+    form_field: str = ""  # where messages not about one input go: the form itself
+
+    def __post_init__(self) -> None:
+        self.form_field = self.form_field or f"{self.name}-form"
+
+
+def _edit_values(person: BeneficiaryOut | Beneficiary) -> dict[str, str]:
+    """The correction form's boxes as the person is now."""
+    return {"full_name": person.full_name, "national_id": person.national_id,
+            "date_of_birth": person.date_of_birth.isoformat(), "sex": person.sex, "address": person.address,
+            "phone": person.phone or "", "channel": person.channel}
+
+
+async def person_page(request: Request[Any, Any, Any], session: AsyncSession, beneficiary_id: UUID, *,
+                      status_code: int = 200, form_state: FormState | None = None) -> Response[Any]:
+    """A person's page for the caller (404 outside their scope), with a refused form open when given."""
+    principal = current_principal(request)
+    person = await registry.beneficiary_detail(session, beneficiary_id, principal)
+    accounts = await registry_accounts.list_bank_accounts(session, beneficiary_id, principal)
+    events = await registry.list_events(session, beneficiary_id, principal)
+    requests = await registry_accounts.list_bank_account_requests(session, principal, None,
+                                                                  beneficiary_id=beneficiary_id)
+    notes = await list_follow_up_notes(session, beneficiary_id, principal) if principal else []
+    withdrawals = await list_withdrawals(session, beneficiary_id, principal) if principal else []
+    blocks = await open_account_blocks(session, beneficiary_id)
+    banks = await list_banks(session)
+    role = principal.role if principal is not None else None
+    done = request.query_params.get("done")
+    return page(request, "beneficiaries/detail.html", status_code=status_code, person=person, accounts=accounts,
+                events=events, reason_messages={p["id"]: return_reason_message(p["return_reason"])
+                                                for p in person.payouts},
+                blocks={block.bank_account_id: block for block in blocks},
+                active_blocks=[block for block in blocks if block.active],
+                contacts=contacts_of(notes, withdrawals), withdrawals=withdrawals,
+                withdrawal_channel_keys=WITHDRAWAL_CHANNEL_KEYS, done_key=DONE_KEYS.get(done or ""), kind_keys=KIND_KEYS,
+                may_record=role in COMMUNE_WRITERS,
+                may_register_account=role == Role.officer and person.status != "deceased",
+                may_request_account=role == Role.commune_staff and person.status != "deceased",
+                may_decide=role == Role.officer, may_edit=role == Role.officer,
+                pending_requests=[r for r in requests if r.status == "pending"],
+                decided_requests=[r for r in reversed(requests) if r.status != "pending"],
+                bank_names={bank.bin: bank.short_name for bank in banks}, banks=banks,
+                open_returns=await open_returns_of(session, beneficiary_id) if role == Role.officer else 0,
+                event_choices=EVENT_CHOICES.get(person.status, ()), edit_values=_edit_values(person),
+                form_state=form_state, no_errors=FormErrors(), today=vietnam_today().isoformat(),
+                now_local=(datetime.now(UTC) + VIETNAM).replace(tzinfo=None, second=0, microsecond=0)
+                .isoformat(timespec="minutes"), **LABELS)
+
+
+async def refused(request: Request[Any, Any, Any], session: AsyncSession, beneficiary_id: UUID, problem: Problem,
+                  state: FormState) -> Response[Any]:
+    """The person's page again after the service refused a form (409, 422): nothing of the post is kept, the
+    form shows what was typed and why. Other refusals (403, 404) are error pages."""
+    if problem.status_code not in FORM_REFUSALS:
+        raise problem
+    await session.rollback()
+    state.errors = problem_errors(problem, current_lang(request), fields=state.fields, form_field=state.form_field)
+    return await person_page(request, session, beneficiary_id, status_code=problem.status_code, form_state=state)
 
 
 def contacts_of(notes: list[Any], withdrawals: list[Any]) -> list[dict[str, Any]]:
@@ -66,30 +166,95 @@ class BeneficiaryPages(Controller):
         pages = max(1, -(-found.total // PAGE_SIZE))
         return page(request, "beneficiaries/search.html", found=found, q=q, commune=commune, status=status,
                     pages=pages, statuses=registry.STATUSES,
+                    done_key=SEARCH_DONE_KEYS.get(request.query_params.get("done") or ""),
                     may_import=principal is not None and principal.role == Role.officer, **LABELS)
 
     @get("/{beneficiary_id:uuid}", guards=[requires(*READERS)])
     async def detail(self, request: Request[Any, Any, Any], db_session: AsyncSession,
                      beneficiary_id: UUID) -> Response[Any]:
-        """A person: identity, bank account history, enrolments, status events and payouts timeline."""
+        """A person: identity, bank account history and change requests, enrolments, status events and payouts
+        timeline; the forms the caller's role may use."""
+        return await person_page(request, db_session, beneficiary_id)
+
+    @post("/{beneficiary_id:uuid}/bank-accounts", guards=[requires(*ACCOUNT_WRITERS)])
+    async def add_bank_account(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                               beneficiary_id: UUID) -> Response[Any]:
+        """Officer: the new account becomes the active one (the old one stays as history). Commune staff: a
+        request an officer confirms. As ``POST /api/beneficiaries/{id}/bank-accounts`` does."""
+        form = await request.form()
         principal = current_principal(request)
-        person = await registry.beneficiary_detail(db_session, beneficiary_id, principal)
-        accounts = await list_bank_accounts(db_session, beneficiary_id, principal)
-        events = await registry.list_events(db_session, beneficiary_id, principal)
-        notes = await list_follow_up_notes(db_session, beneficiary_id, principal) if principal else []
-        withdrawals = await list_withdrawals(db_session, beneficiary_id, principal) if principal else []
-        blocks = await open_account_blocks(db_session, beneficiary_id)
-        done = request.query_params.get("done")
-        return page(request, "beneficiaries/detail.html", person=person, accounts=accounts, events=events,
-                    reason_messages={p["id"]: return_reason_message(p["return_reason"]) for p in person.payouts},
-                    blocks={block.bank_account_id: block for block in blocks},
-                    active_blocks=[block for block in blocks if block.active],
-                    contacts=contacts_of(notes, withdrawals), withdrawals=withdrawals,
-                    withdrawal_channel_keys=WITHDRAWAL_CHANNEL_KEYS,
-                    done_key=DONE_KEYS.get(done or ""), kind_keys=KIND_KEYS,
-                    may_record=principal is not None and principal.role in COMMUNE_WRITERS,
-                    now_local=(datetime.now(UTC) + VIETNAM).replace(tzinfo=None, second=0, microsecond=0)
-                    .isoformat(timespec="minutes"), **LABELS)
+        assert principal is not None
+        values = {name: form_text(form, name) for name in ACCOUNT_FIELDS}
+        data = BankAccountIn(bank_bin=values["bank_bin"], account_number=values["account_number"],
+                             holder_name=values["holder_name"] or None, note=values["account_note"])
+        try:
+            if principal.role == Role.commune_staff:
+                await registry_accounts.request_bank_account_change(db_session, beneficiary_id, data, principal)
+            else:
+                await registry_accounts.add_bank_account(db_session, beneficiary_id, data, principal)
+        except Problem as problem:
+            return await refused(request, db_session, beneficiary_id, problem, FormState(
+                "account", values, fields={"bank_bin": "bank_bin", "account_number": "account_number",
+                                           "holder_name": "holder_name", "note": "account_note"}))
+        done = "account_requested" if principal.role == Role.commune_staff else "account_registered"
+        return see_other(f"/beneficiaries/{beneficiary_id}?done={done}#accounts-heading")
+
+    @post("/{beneficiary_id:uuid}/edit", guards=[requires(Role.officer)])
+    async def edit(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                   beneficiary_id: UUID) -> Response[Any]:
+        """Correct name, citizen ID, date of birth, sex, address, phone or channel, as
+        ``PATCH /api/beneficiaries/{id}`` does; only what the officer changed is sent."""
+        form = await request.form()
+        principal = current_principal(request)
+        assert principal is not None
+        values = {name: form_text(form, name) for name in EDIT_FIELDS}
+        state = FormState("edit", values, fields={name: name for name in EDIT_FIELDS})
+        current = _edit_values(await registry.load_beneficiary(db_session, beneficiary_id, principal))
+        changes: dict[str, Any] = {name: values[name] for name in EDIT_FIELDS
+                                   if values[name] != current[name] and name != "date_of_birth"}
+        if values["date_of_birth"] != current["date_of_birth"]:
+            try:
+                changes["date_of_birth"] = date.fromisoformat(values["date_of_birth"])
+            except ValueError:
+                state.errors.add("date_of_birth", "person.edit.date_invalid")
+                return await person_page(request, db_session, beneficiary_id, status_code=422, form_state=state)
+        if "phone" in changes and not changes["phone"]:
+            changes["phone"] = None  # an emptied box removes the number
+        if not changes:
+            return see_other(f"/beneficiaries/{beneficiary_id}?done=unchanged")
+        try:
+            await registry.update_beneficiary(db_session, beneficiary_id, BeneficiaryPatch(**changes), principal)
+        except Problem as problem:
+            return await refused(request, db_session, beneficiary_id, problem, state)
+        return see_other(f"/beneficiaries/{beneficiary_id}?done=edited")
+
+    @post("/{beneficiary_id:uuid}/events", guards=[requires(Role.officer)])
+    async def add_event(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                        beneficiary_id: UUID) -> Response[Any]:
+        """Record a suspension, a resumption, a death (with its date) or a move (with the new commune), as
+        ``POST /api/beneficiaries/{id}/events`` does."""
+        form = await request.form()
+        principal = current_principal(request)
+        assert principal is not None
+        values = {name: form_text(form, name) for name in EVENT_FIELDS}
+        state = FormState("event", values, fields={"kind": "event_kind", "effective_on": "effective_on",
+                                                   "to_commune": "to_commune", "reason": "event_reason"})
+        try:
+            effective_on = date.fromisoformat(values["effective_on"]) if values["effective_on"] else None
+        except ValueError:
+            state.errors.add("effective_on", "person.edit.date_invalid")
+            return await person_page(request, db_session, beneficiary_id, status_code=422, form_state=state)
+        try:
+            await registry.record_event(db_session, beneficiary_id, EventIn(
+                kind=values["event_kind"], effective_on=effective_on, to_commune=values["to_commune"] or None,
+                reason=values["event_reason"]), principal)
+        except Problem as problem:
+            return await refused(request, db_session, beneficiary_id, problem, state)
+        try:
+            await registry.load_beneficiary(db_session, beneficiary_id, principal)
+        except Problem:  # moved to a commune outside the officer's provinces: out of their sight now
+            return see_other("/beneficiaries?done=moved_away")
+        return see_other(f"/beneficiaries/{beneficiary_id}?done=event#events-heading")
 
     @get("/import", guards=[requires(Role.officer)])
     async def import_form(self, request: Request[Any, Any, Any]) -> Response[Any]:

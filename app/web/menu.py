@@ -35,6 +35,7 @@ MENU: list[MenuItem] = [
     MenuItem("/dashboard", "nav.dashboard", _roles(Role.officer, Role.auditor, Role.commune_staff, Role.admin)),
     MenuItem("/follow-up", "nav.follow_up", _roles(Role.commune_staff, Role.officer, Role.auditor)),
     MenuItem("/beneficiaries", "nav.beneficiaries", _roles(Role.officer, Role.commune_staff, Role.auditor)),
+    MenuItem("/bank-account-requests", "nav.account_requests", _roles(Role.officer, Role.commune_staff, Role.auditor)),
     MenuItem("/payout-runs", "nav.payout_runs", _roles(Role.officer, Role.approver, Role.auditor, Role.admin)),
     MenuItem("/statements", "nav.statements", _roles(Role.officer, Role.auditor, Role.admin)),
     MenuItem("/uploads", "nav.uploads", _roles(Role.officer, Role.auditor)),

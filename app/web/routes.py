@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.web.account_requests import AccountRequestPages
 from app.web.admin import AdminPages
 from app.web.beneficiaries import BeneficiaryPages
 from app.web.dashboard import DashboardPage
@@ -18,5 +19,5 @@ from app.web.templating import static_files_router
 from app.web.uploads import UploadPages
 
 WEB_ROUTE_HANDLERS: list[Any] = [static_files_router(), SignInPages, HomePage, AdminPages, BeneficiaryPages,
-                                   PayoutRunPages, StatementPages, ExceptionPages, DashboardPage,
+                                   AccountRequestPages, PayoutRunPages, StatementPages, ExceptionPages, DashboardPage,
                                    FollowUpPages, ReportPages, UploadPages]
