@@ -35,6 +35,7 @@ from app.vietnam_time import vietnam_today
 from app.web.forms import form_text
 from app.web.render import current_lang, in_language, page, page_count, pager, see_other
 from app.web.statements import LABELS, bank_list
+from reconciliation.matching import return_reason_text
 
 PAGE_SIZE = 100
 FLAG_PAGE_SIZE = 100
@@ -95,32 +96,54 @@ def _may_resolve(request: Request[Any, Any, Any]) -> bool:
     return principal is not None and principal.role == Role.officer
 
 
-async def _reissue_accounts(session: AsyncSession, line_ids: list[int]) -> dict[int, list[Any]]:
-    """For a reissue: each returned line's person's active accounts other than the one the money came back from."""
-    accounts: dict[int, list[Any]] = {}
-    if not line_ids:
-        return accounts
-    for row in await session.execute(text(
-            """SELECT m.line_id, a.id, b.short_name, a.account_number
-                 FROM statement_match m JOIN payout p ON p.id = m.payout_id
-                 JOIN bank_account a ON a.beneficiary_id = p.beneficiary_id AND a.effective_to IS NULL
-                  AND a.id <> p.bank_account_id
-                 JOIN bank b ON b.bin = a.bank_bin
-                WHERE m.line_id = ANY(:lines) AND m.effect = 'return'"""), {"lines": line_ids}):
-        accounts.setdefault(row.line_id, []).append(row)
-    return accounts
+# What an officer does when a returned payout cannot be reissued yet, by the reason (resolution.reissue_refusal).
+REISSUE_HELP_KEYS = {"no_account": "exceptions.reissue.no_account", "not_theirs": "exceptions.reissue.no_account",
+                     "not_usable": "exceptions.reissue.not_usable", "same_account": "exceptions.reissue.same_account",
+                     "blocked": "exceptions.reissue.blocked"}
 
 
-def _line_actions(line: dict[str, Any], accounts: dict[int, list[Any]]) -> list[str]:
+def _reissue_help(line: dict[str, Any], choice: resolution.ReissueChoice | None) -> str | None:
+    """Why a returned line offers no reissue, as what to do next (an i18n key); None when it offers one."""
+    if choice is None or choice.refusal is None:
+        return None
+    if choice.beneficiary_status == "deceased":
+        return "exceptions.reissue.deceased"
+    if _return_reason(line) == DECEASED_REASON and not (line["flag"] or {}).get("resolution"):
+        return "exceptions.reissue.check_death"
+    if choice.pending_request_id is not None:
+        return "exceptions.reissue.pending_request"
+    return REISSUE_HELP_KEYS[choice.refusal.code]
+
+
+def _return_reason(line: dict[str, Any]) -> str | None:
+    """The bank's return code of a line (the returned payout's when the line has none)."""
+    return line["return_reason"] or next((p["return_reason"] for p in line["payouts"] if p.get("return_reason")),
+                                         None)
+
+
+def _line_actions(line: dict[str, Any], choices: dict[int, resolution.ReissueChoice]) -> list[str]:
     """The actions that fit a line, the likely one first: for a return, close it when the bank reports the
-    holder deceased, else reissue it (when a corrected account exists)."""
+    holder deceased (unless an officer found the bank wrong), else reissue it (when the person's active account
+    may be paid: a corrected one, or the same one once the report of a death is dismissed)."""
     actions = list(LINE_ACTIONS.get(line["status"], ()))
     if line["status"] == "returned":
-        if not accounts.get(line["id"]):
+        choice = choices.get(line["id"])
+        if choice is None or choice.refusal is not None:
             actions.remove("reissue")
-        elif line["return_reason"] == DECEASED_REASON:
+        elif _return_reason(line) == DECEASED_REASON and (line["flag"] or {}).get("resolution") != "dismissed":
             actions.reverse()
     return actions
+
+
+async def _payout_people(session: AsyncSession, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """Whose payouts the lines are: name and commune by beneficiary id (as text, as the lines give it)."""
+    ids = {str(p["beneficiary_id"]) for line in lines for p in line["payouts"] if p.get("beneficiary_id")}
+    if not ids:
+        return {}
+    rows = await session.execute(text(
+        "SELECT id::text AS id, full_name, commune_code FROM beneficiary WHERE id = ANY(CAST(:ids AS uuid[]))"),
+        {"ids": sorted(ids)})
+    return {row.id: row for row in rows}
 
 
 async def _queue_page(request: Request[Any, Any, Any], session: AsyncSession, view: QueueView, *,
@@ -137,12 +160,18 @@ async def _queue_page(request: Request[Any, Any, Any], session: AsyncSession, vi
     if view.status == "open":
         resolved_flags = (await flag_service.list_flags(session, status="resolved", page_size=1))["total"]
     open_returns = [item["id"] for item in listed["items"] if item["status"] == "returned" and not item["resolved_at"]]
-    accounts = await _reissue_accounts(session, open_returns)
-    actions = {item["id"]: _line_actions(item, accounts) for item in listed["items"] if not item["resolved_at"]}
+    choices = await resolution.reissue_choices(session, open_returns)
+    actions = {item["id"]: _line_actions(item, choices) for item in listed["items"] if not item["resolved_at"]}
+    lang = current_lang(request)
+    reasons = {item["id"]: in_language(return_reason_text(code), lang)
+               for item in listed["items"] if item["status"] == "returned" and (code := _return_reason(item))}
     return page(request, "statements/exceptions.html", status_code=status_code, listed=listed,
                 pager=pager(PATH, view.filters(), page=view.page, pages=pages, total=listed["total"],
                             page_size=PAGE_SIZE),
-                flags=flags, resolved_flags=resolved_flags, reissue_accounts=accounts, line_actions=actions,
+                flags=flags, resolved_flags=resolved_flags, reissue_choices=choices, line_actions=actions,
+                reissue_help={line_id: _reissue_help(item, choices.get(line_id)) for item in listed["items"]
+                              if (line_id := item["id"]) in choices},
+                return_reasons=reasons, people=await _payout_people(session, listed["items"]),
                 view=view, banks=await bank_list(session), may_resolve=_may_resolve(request),
                 done_key=DONE_KEYS.get(request.query_params.get("done") or ""), error=error,
                 today=vietnam_today().isoformat(), action_keys=ACTION_KEYS, resolution_keys=RESOLUTION_KEYS,

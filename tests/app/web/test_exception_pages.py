@@ -1,5 +1,7 @@
 """The exceptions queue page: a pager that reaches every line (filters kept, oldest or newest first),
-closing a return without reissue, and the banks' reports of a death (record it, or dismiss it)."""
+closing a return without reissue, reissuing it once a corrected account is registered (whose payout and the
+bank's reason in words, what to do when no reissue is possible yet), and the banks' reports of a death
+(record it, or dismiss it)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,13 @@ from datetime import date, timedelta
 
 from sqlalchemy import text
 
+from app.auth.models import Role
 from app.database import session_scope
 from reconciliation.writers import write_camt053
 from tests.app.reconciliation_api.world import build_world, debit, other_line, returned, statement
+from tests.support.actors import add_user
 from tests.support.pages import csrf_in, signed_in_page
-from tests.support.world import VIETCOMBANK, Office
+from tests.support.world import HANOI_COMMUNE, VIETCOMBANK, Office
 
 LINES = 130
 _PAGER = re.compile(r'<nav class="pager" aria-label="([^"]*)">(.*?)</nav>', re.S)
@@ -132,7 +136,10 @@ async def test_a_return_is_closed_without_reissue_on_the_page(client, engine):
     # a return offers only what fits a return; with no corrected account yet, closing is the one choice
     options = re.findall(r'<option value="([a-z_]+)">', md07)
     assert options == ["close_without_reissue"] and "Đóng, không chi lại (ghi lý do)" in md07
-    assert "manual_match" not in md07 and "Chưa có tài khoản mới" in md07
+    # the bank reports the holder dead: the page says to check that first (a reissue to the same account
+    # becomes possible only once the report is dismissed)
+    assert "manual_match" not in md07 and "Ngân hàng báo người hưởng đã mất: xác minh trước" in md07
+    assert re.search(r'<a href="#flag-\d+">Xem báo cáo người mất</a>', md07)
     line_id = cards[md07]
     view = {"view_status": "open", "view_bank": "", "view_order": "oldest", "view_page": "1"}
     refused = await client.post(f"/reconciliation/exceptions/{line_id}/resolve",
@@ -185,6 +192,10 @@ async def test_banks_reports_of_a_death_are_recorded_or_dismissed_and_shown_reso
     assert dismissed.status_code == 200 and "Đã bác bỏ báo cáo người mất của ngân hàng." in dismissed.text
     assert "Ngân hàng báo người hưởng đã mất" not in dismissed.text  # nothing open any more
     assert "Xem 2 báo cáo người mất đã xử lý" in dismissed.text
+    # the bank was wrong: the money may go back to the same account, and reissue is now the likely action
+    alive = next(card for card in _cards(dismissed.text).values() if p[1].reference in card)
+    assert re.findall(r'<option value="([a-z_]+)">', alive) == ["reissue", "close_without_reissue"]
+    assert p[1].account_number in alive and "reissue-help" not in alive
 
     resolved = await client.get("/reconciliation/exceptions", params={"status": "resolved"})
     assert resolved.text.count("badge badge-resolved") == 2
@@ -199,3 +210,63 @@ async def test_banks_reports_of_a_death_are_recorded_or_dismissed_and_shown_reso
 async def _people(engine):
     async with session_scope(engine) as session:
         return list(await session.execute(text("SELECT id, status FROM beneficiary")))
+
+
+def _cards(page_html: str) -> dict[str, str]:
+    """The open line cards of the queue by line id (unescaped)."""
+    return {m.group(1): html.unescape(m.group(2)) for m in re.finditer(
+        r'<article class="card exception" aria-labelledby="line-(\d+)">(.*?)</article>', page_html, re.S)}
+
+
+async def test_a_return_says_whose_it_is_and_is_reissued_once_a_corrected_account_is_registered(client, engine):
+    p = await _returns_world(client, engine, reasons=("AC04", "AC01"))
+    async with session_scope(engine) as session:
+        names = dict((await session.execute(text("SELECT id, full_name FROM beneficiary"))).all())
+    page, token = await signed_in_page(client, "lan.officer", "/reconciliation/exceptions")
+    cards = _cards(page.text)
+    (ac04_id, ac04), (ac01_id, ac01) = sorted(cards.items(), key=lambda item: "AC04" not in item[1])
+    # whose payout, with a link to the person's page, and the bank's reason in words
+    assert f'<a href="/beneficiaries/{p[0].beneficiary_id}">{names[p[0].beneficiary_id]}</a>' in ac04
+    assert p[0].reference in ac04 and "AC04: Tài khoản đã đóng" in ac04
+    assert "AC01: Số tài khoản không đúng" in ac01 and names[p[1].beneficiary_id] in ac01
+    # the money came back from the account the person still uses: no reissue, and what to do instead
+    assert re.findall(r'<option value="([a-z_]+)">', ac04) == ["close_without_reissue"]
+    assert "tiền bị trả về từ chính tài khoản đang dùng của người này" in ac04
+    assert f'href="/beneficiaries/{p[0].beneficiary_id}#new-account">Mở trang người hưởng</a>' in ac04
+    english = _cards((await client.get("/reconciliation/exceptions?lang=en")).text)[ac04_id]
+    assert "AC04: account closed" in english and "Register a corrected account on the person's page" in english
+
+    # commune staff ask for a corrected account for the second person: the queue says it waits for an officer
+    await add_user(engine, "xa.hoankiem", Role.commune_staff, communes=(HANOI_COMMUNE,))
+    client.cookies.clear()
+    _, staff_token = await signed_in_page(client, "xa.hoankiem", f"/beneficiaries/{p[1].beneficiary_id}?lang=vi")
+    asked = await client.post(f"/beneficiaries/{p[1].beneficiary_id}/bank-accounts", follow_redirects=False,
+                              data={"_csrf": staff_token, "bank_bin": VIETCOMBANK, "account_number": "9704360000222"})
+    assert asked.status_code == 303, asked.text
+
+    # the officer registers the first person's corrected account from the person's page: reissue is offered
+    client.cookies.clear()
+    person_page, token = await signed_in_page(client, "lan.officer", f"/beneficiaries/{p[0].beneficiary_id}")
+    assert "Có 1 khoản chi bị trả lại của người này đang chờ xử lý" in person_page.text
+    assert '<details id="new-account" open>' in person_page.text  # the account is blocked: the form is open
+    registered = await client.post(f"/beneficiaries/{p[0].beneficiary_id}/bank-accounts", follow_redirects=False,
+                                   data={"_csrf": token, "bank_bin": VIETCOMBANK, "account_number": "9704361234567"})
+    assert registered.status_code == 303, registered.text
+    cards = _cards((await client.get("/reconciliation/exceptions")).text)
+    assert re.findall(r'<option value="([a-z_]+)">', cards[ac04_id]) == ["reissue", "close_without_reissue"]
+    assert "Chi lại vào tài khoản đang dùng" in cards[ac04_id] and "9704361234567" in cards[ac04_id]
+    assert "xã đã đề nghị tài khoản mới cho người này, đang chờ cán bộ duyệt" in cards[ac01_id]
+    assert f'href="/beneficiaries/{p[1].beneficiary_id}#requests-heading"' in cards[ac01_id]
+    account_id = re.search(r'name="bank_account_id" value="(\d+)"', cards[ac04_id]).group(1)
+    view = {"view_status": "open", "view_bank": "", "view_order": "oldest", "view_page": "1"}
+    reissued = await client.post(f"/reconciliation/exceptions/{ac04_id}/resolve", follow_redirects=False,
+                                 data={"_csrf": token, **view, "action": "reissue", "bank_account_id": account_id,
+                                       "note": "xã xác nhận số mới"})
+    assert reissued.status_code == 303 and "done=resolved" in reissued.headers["location"]
+    async with session_scope(engine) as session:
+        reissue = (await session.execute(text(
+            """SELECT r.returned_payout_id, a.account_number FROM payout_reissue r
+                 JOIN bank_account a ON a.id = r.bank_account_id"""))).one()
+    assert tuple(reissue) == (p[0].id, "9704361234567")
+    after = _cards((await client.get("/reconciliation/exceptions")).text)
+    assert set(after) == {ac01_id}
