@@ -12,6 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.sqlalchemy import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 
+from app.audit.routes import ROUTES as AUDIT_ROUTES
 from app.auth.middleware import RequestContextMiddleware
 from app.auth.routes import AdminController, AuthController
 from app.database import make_engine, make_sessionmaker, migration_state
@@ -36,7 +37,7 @@ log = structlog.get_logger()
 # Each domain adds its controllers here.
 ROUTE_HANDLERS: list[Any] = [
     healthz, AuthController, AdminController, LedgerController, *REGISTRY_ROUTES, *payout_routes,
-    *reconciliation_routes, *WITHDRAWAL_ROUTES, *REPORT_ROUTES, *UPLOAD_ROUTES,
+    *reconciliation_routes, *WITHDRAWAL_ROUTES, *REPORT_ROUTES, *UPLOAD_ROUTES, *AUDIT_ROUTES,
     *WEB_ROUTE_HANDLERS,
 ]
 

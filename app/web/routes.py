@@ -6,6 +6,7 @@ from typing import Any
 
 from app.web.account_requests import AccountRequestPages
 from app.web.admin import AdminPages
+from app.web.audit import AuditPages
 from app.web.beneficiaries import BeneficiaryPages
 from app.web.dashboard import DashboardPage
 from app.web.exceptions import ExceptionPages
@@ -20,4 +21,4 @@ from app.web.uploads import UploadPages
 
 WEB_ROUTE_HANDLERS: list[Any] = [static_files_router(), SignInPages, HomePage, AdminPages, BeneficiaryPages,
                                    AccountRequestPages, PayoutRunPages, StatementPages, ExceptionPages, DashboardPage,
-                                   FollowUpPages, ReportPages, UploadPages]
+                                   FollowUpPages, ReportPages, UploadPages, AuditPages]

@@ -64,16 +64,18 @@ def static(context: Mapping[str, Any], relative_path: str) -> str:
     return f"{STATIC_PATH}/{relative_path}?v={_asset_version(relative_path)}"
 
 
-def local_time(value: datetime | str | None, with_time: bool = True) -> str:
-    """Template filter: a timestamp as Vietnamese staff read it (dd/mm/yyyy HH:MM, Vietnam time);
-    ISO 8601 text (an API shape turned into builtins) is read first."""
+def local_time(value: datetime | str | None, with_time: bool = True, seconds: bool = False) -> str:
+    """Template filter: a timestamp as Vietnamese staff read it (dd/mm/yyyy HH:MM, Vietnam time; with
+    ``seconds`` HH:MM:SS); ISO 8601 text (an API shape turned into builtins) is read first."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value.tzinfo is not None:
         value = value.astimezone(VIETNAM_TIME)
-    return value.strftime("%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y")
+    if not with_time:
+        return value.strftime("%d/%m/%Y")
+    return value.strftime("%d/%m/%Y %H:%M:%S" if seconds else "%d/%m/%Y %H:%M")
 
 
 def vnd(value: int | None) -> str:

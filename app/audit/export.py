@@ -1,0 +1,102 @@
+"""The audit log as an Excel sheet: the filtered list, newest first, every text cell neutralised."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.names import action_words, object_type_words
+from app.audit.queries import AuditFilter, count_entries, shows_details, stream_entries
+from app.auth.models import Role
+from app.spreadsheets import (
+    Column,
+    add_autofilter,
+    print_landscape_fit_width,
+    start_table,
+    text_cell,
+    workbook_bytes,
+)
+from app.vietnam_time import VIETNAM
+
+XLSX_LIMIT = 100_000
+MAX_CELL_TEXT = 32_000  # Excel holds at most 32,767 characters in a cell
+HIDDEN_DETAILS = "(ẩn với vai trò quản trị / hidden from administrators)"
+
+COLUMNS = (
+    Column("STT\nNo.", 7),
+    Column("Thời điểm (giờ Việt Nam)\nTime (Vietnam)", 20),
+    Column("Người thực hiện\nActor", 18),
+    Column("Vai trò\nRole", 13),
+    Column("Hành động\nAction", 30),
+    Column("Mã hành động\nAction code", 26),
+    Column("Loại đối tượng\nObject type", 16),
+    Column("Mã đối tượng\nObject id", 38),
+    Column("Trước khi đổi\nBefore", 50),
+    Column("Sau khi đổi\nAfter", 50),
+    Column("Mã yêu cầu\nRequest id", 20),
+)
+
+
+def _dots(number: int) -> str:
+    return f"{number:,}".replace(",", ".")
+
+
+def details_text(value: dict[str, Any] | None) -> str | None:
+    """A before/after document as one line of JSON (keys sorted, Vietnamese kept), cut to fit a cell."""
+    if value is None:
+        return None
+    rendered = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return rendered if len(rendered) <= MAX_CELL_TEXT else rendered[:MAX_CELL_TEXT] + "…"
+
+
+def filter_lines(audit_filter: AuditFilter) -> list[str]:
+    """The filter in words, for the sheet's title."""
+    parts = []
+    for label, value in (("Người thực hiện / actor", audit_filter.actor), ("Hành động / action", audit_filter.action),
+                         ("Loại đối tượng / object type", audit_filter.object_type),
+                         ("Mã đối tượng / object id", audit_filter.object_id)):
+        if value is not None:
+            parts.append(f"{label}: {value}")
+    if audit_filter.since is not None:
+        parts.append(f"Từ / from {audit_filter.since.astimezone(VIETNAM):%d/%m/%Y %H:%M}")
+    if audit_filter.until is not None:
+        parts.append(f"Trước / before {audit_filter.until.astimezone(VIETNAM):%d/%m/%Y %H:%M}")
+    return ["Lọc / filter — " + "; ".join(parts)] if parts else ["Toàn bộ nhật ký / the whole log"]
+
+
+async def audit_xlsx(session: AsyncSession, audit_filter: AuditFilter, *, role: Role, made_by: str,
+                     now: datetime | None = None) -> tuple[bytes, int]:
+    """The filtered entries (the first ``XLSX_LIMIT``, saying so when there are more) as one sheet, and how
+    many rows it holds."""
+    _, more = await count_entries(session, audit_filter, cap=XLSX_LIMIT)
+    made = (now or datetime.now(UTC)).astimezone(VIETNAM)
+    title = ["Nhật ký kiểm toán / Audit log", *filter_lines(audit_filter),
+             f"Lập lúc / made at {made:%d/%m/%Y %H:%M} — {made_by}"]
+    if more:
+        title.append(f"Tệp này chỉ gồm {_dots(XLSX_LIMIT)} dòng mới nhất; hãy thu hẹp bộ lọc để xem phần còn lại / "
+                     f"this file holds the newest {XLSX_LIMIT:,} entries; narrow the filter for the rest")
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Nhật ký - Audit log")
+    header = start_table(sheet, COLUMNS, title_lines=title)
+    written = 0
+    async for entry in stream_entries(session, audit_filter, limit=XLSX_LIMIT):
+        written += 1
+        at = WriteOnlyCell(sheet, value=entry.at.astimezone(VIETNAM).replace(tzinfo=None))
+        at.number_format = "dd/mm/yyyy hh:mm:ss"
+        action_vi, _ = action_words(entry.action)
+        type_vi, _ = object_type_words(entry.object_type)
+        details = shows_details(role, entry.object_type)
+        before = details_text(entry.before) if details else (HIDDEN_DETAILS if entry.before is not None else None)
+        after = details_text(entry.after) if details else (HIDDEN_DETAILS if entry.after is not None else None)
+        sheet.append([written, at, text_cell(sheet, entry.actor), text_cell(sheet, entry.actor_role),
+                      text_cell(sheet, action_vi or entry.action), text_cell(sheet, entry.action),
+                      text_cell(sheet, type_vi or entry.object_type), text_cell(sheet, entry.object_id),
+                      text_cell(sheet, before), text_cell(sheet, after), text_cell(sheet, entry.request_id)])
+    add_autofilter(sheet, len(COLUMNS), header, header + written)
+    print_landscape_fit_width(sheet)
+    return workbook_bytes(workbook), written
