@@ -24,6 +24,7 @@ from app.payouts.routes import route_handlers as payout_routes
 from app.reconciliation_api.routes import route_handlers as reconciliation_routes
 from app.registry.routes import ROUTES as REGISTRY_ROUTES
 from app.reports_api.routes import ROUTES as REPORT_ROUTES
+from app.scheduler.routes import ROUTES as SCHEDULE_ROUTES
 from app.scheduler.service import SchedulerService
 from app.settings import Settings
 from app.uploads_api.routes import ROUTES as UPLOAD_ROUTES
@@ -38,6 +39,7 @@ log = structlog.get_logger()
 ROUTE_HANDLERS: list[Any] = [
     healthz, AuthController, AdminController, LedgerController, *REGISTRY_ROUTES, *payout_routes,
     *reconciliation_routes, *WITHDRAWAL_ROUTES, *REPORT_ROUTES, *UPLOAD_ROUTES, *AUDIT_ROUTES,
+    *SCHEDULE_ROUTES,
     *WEB_ROUTE_HANDLERS,
 ]
 

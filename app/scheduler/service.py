@@ -52,11 +52,52 @@ def job_kind(name: str) -> Callable[[JobHandler], JobHandler]:
     return register
 
 
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _weekday_number(text: str) -> int:
+    if text.isdigit() and 0 <= int(text) <= 7:
+        return int(text)
+    if text.lower()[:3] in _WEEKDAYS and len(text) >= 3:
+        return _WEEKDAYS.index(text.lower()[:3])
+    raise ValueError(f"not a day of the week: {text!r} (0-7 or sun-sat)")
+
+
+def crontab_day_of_week(field: str) -> str:
+    """A crontab day-of-week field (0 or 7 Sunday, 1 Monday … 6 Saturday, or names; lists, ranges, steps) as
+    the day names APScheduler 3 takes: its own numbers start at Monday = 0, so ``from_crontab('0 6 * * 1')``
+    would fire on Tuesdays."""
+    if field in ("*", "?"):
+        return "*"
+    days: set[int] = set()
+    for part in field.split(","):
+        body, slash, step_text = part.partition("/")
+        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else 0
+        if slash and not step:
+            raise ValueError(f"not a step: {part!r}")
+        if body == "*":
+            first, last = 0, 6
+        elif "-" in body:
+            start_text, _, end_text = body.partition("-")
+            first, last = _weekday_number(start_text), _weekday_number(end_text)
+        else:
+            first = last = _weekday_number(body)
+            if slash:
+                last = 6
+        if first > last:
+            raise ValueError(f"range goes backwards: {body!r}")
+        days.update(day % 7 for day in range(first, last + 1, step or 1))
+    return ",".join(_WEEKDAYS[day] for day in sorted(days))
+
+
 def trigger_for(cron: str, timezone: str) -> CronTrigger:
-    """A cron trigger from 5 fields (minute first) or 6 fields (second first)."""
+    """A cron trigger from 5 fields (minute first, days of the week as crontab numbers them) or 6 fields
+    (second first, APScheduler's own fields)."""
     fields = cron.split()
     if len(fields) == 5:
-        return CronTrigger.from_crontab(cron, timezone=timezone)
+        minute, hour, day, month, day_of_week = fields
+        return CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                           day_of_week=crontab_day_of_week(day_of_week), timezone=timezone)
     if len(fields) == 6:
         second, minute, hour, day, month, day_of_week = fields
         return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,

@@ -40,6 +40,7 @@ MENU: list[MenuItem] = [
     MenuItem("/statements", "nav.statements", _roles(Role.officer, Role.auditor, Role.admin)),
     MenuItem("/uploads", "nav.uploads", _roles(Role.officer, Role.auditor)),
     MenuItem("/reports", "nav.reports", _roles(Role.officer, Role.auditor, Role.commune_staff, Role.admin)),
+    MenuItem("/schedules", "nav.schedules", _roles(Role.officer, Role.admin, Role.auditor)),
     MenuItem("/audit", "nav.audit", _roles(Role.auditor, Role.admin)),
     MenuItem("/admin/users", "nav.admin_users", _roles(Role.admin)),
     MenuItem("/admin/api-keys", "nav.admin_api_keys", _roles(Role.admin)),

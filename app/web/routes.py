@@ -14,6 +14,7 @@ from app.web.follow_up import FollowUpPages
 from app.web.home import HomePage
 from app.web.reports import ReportPages
 from app.web.runs import PayoutRunPages
+from app.web.schedules import SchedulePages
 from app.web.sign_in import SignInPages
 from app.web.statements import StatementPages
 from app.web.templating import static_files_router
@@ -21,4 +22,4 @@ from app.web.uploads import UploadPages
 
 WEB_ROUTE_HANDLERS: list[Any] = [static_files_router(), SignInPages, HomePage, AdminPages, BeneficiaryPages,
                                    AccountRequestPages, PayoutRunPages, StatementPages, ExceptionPages, DashboardPage,
-                                   FollowUpPages, ReportPages, UploadPages, AuditPages]
+                                   FollowUpPages, ReportPages, UploadPages, AuditPages, SchedulePages]

@@ -95,7 +95,7 @@ async def test_every_menu_row_has_a_page_with_exactly_those_roles(client):
 
 
 def test_menu_is_filtered_by_role_and_marks_the_current_section():
-    assert [item.path for item in menu_for(Role.admin)] == ["/", "/dashboard", "/payout-runs", "/statements", "/reports", "/audit", "/admin/users", "/admin/api-keys"]
+    assert [item.path for item in menu_for(Role.admin)] == ["/", "/dashboard", "/payout-runs", "/statements", "/reports", "/schedules", "/audit", "/admin/users", "/admin/api-keys"]
     assert [item.path for item in menu_for(Role.commune_staff)] == ["/", "/dashboard", "/follow-up", "/beneficiaries",
                                                                    "/bank-account-requests", "/reports"]
     assert menu_for(Role.bank) == [] and menu_for(None) == []
