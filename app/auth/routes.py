@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import Cookie
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,8 +19,11 @@ from app.auth.schemas import (
     ApiKeyOutput,
     LoginInput,
     LoginOutput,
+    PasswordReset,
+    PasswordResetOutput,
     UserInput,
     UserOutput,
+    UserUpdate,
 )
 from app.database import session_scope
 from app.http.problems import Problem, bilingual
@@ -131,6 +134,28 @@ def _key_output(key: BankApiKey) -> ApiKeyOutput:
                         created_at=key.created_at, revoked_at=key.revoked_at, last_used_at=key.last_used_at)
 
 
+USER_NOT_FOUND = ("Không có người dùng này", "no such user")
+
+
+def _admin(request: Request[Any, Any, Any]) -> service.Principal:
+    principal = current_principal(request)
+    assert principal is not None  # the guard ran
+    return principal
+
+
+async def _set_active(request: Request[Any, Any, Any], session: AsyncSession, user_id: int, *,
+                      active: bool) -> UserOutput:
+    principal = _admin(request)
+    try:
+        user, _ = await service.set_user_active(session, user_id=user_id, active=active, actor=principal.name,
+                                                actor_id=principal.user_id, actor_role=principal.role.value)
+    except service.UserNotFound:
+        raise Problem(404, bilingual(*USER_NOT_FOUND)) from None
+    except service.UserChangeRefused as exc:
+        raise Problem(409, bilingual(exc.vi, exc.en)) from None
+    return _user_output(user)
+
+
 class AdminController(Controller):
     path = "/api/admin"
     tags = ["admin"]
@@ -157,6 +182,70 @@ class AdminController(Controller):
         except (ValueError, service.ScopeError) as exc:
             raise Problem(422, str(exc)) from None
         return _user_output(user)
+
+    @get("/users/{user_id:int}")
+    async def get_user(self, db_session: AsyncSession, user_id: int) -> UserOutput:
+        """One staff user with role, scope and whether they may sign in."""
+        user = await db_session.get(StaffUser, user_id)
+        if user is None:
+            raise Problem(404, bilingual(*USER_NOT_FOUND))
+        return _user_output(user)
+
+    @patch("/users/{user_id:int}")
+    async def update_user(self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: int,
+                          data: UserUpdate) -> UserOutput:
+        """Change a user's role, provinces, communes or name (fields left out keep their value); checked as at
+        creation (commune staff need a commune), audited ``user.update``. An admin cannot change their own role
+        (409)."""
+        principal = _admin(request)
+        user = await db_session.get(StaffUser, user_id)
+        if user is None:
+            raise Problem(404, bilingual(*USER_NOT_FOUND))
+        try:
+            role = Role(data.role if data.role is not None else user.role)
+        except ValueError:
+            raise Problem(422, bilingual(f"Vai trò không hợp lệ: {data.role}", f"unknown role: {data.role}")) from None
+        try:
+            updated, _ = await service.update_user(
+                db_session, user_id=user_id, role=role,
+                provinces=data.provinces if data.provinces is not None else list(user.provinces or []),
+                communes=data.communes if data.communes is not None else list(user.communes or []),
+                full_name=data.full_name, actor=principal.name, actor_id=principal.user_id,
+                actor_role=principal.role.value)
+        except service.UserChangeRefused as exc:
+            raise Problem(409, bilingual(exc.vi, exc.en)) from None
+        except service.ScopeError as exc:
+            raise Problem(422, str(exc)) from None
+        return _user_output(updated)
+
+    @post("/users/{user_id:int}/deactivate", status_code=200)
+    async def deactivate_user(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                              user_id: int) -> UserOutput:
+        """The user can no longer sign in and their open sessions end at once (audited ``user.deactivate``);
+        an admin cannot deactivate themselves (409)."""
+        return await _set_active(request, db_session, user_id, active=False)
+
+    @post("/users/{user_id:int}/reactivate", status_code=200)
+    async def reactivate_user(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                              user_id: int) -> UserOutput:
+        """The user may sign in again (audited ``user.reactivate``); sessions ended before stay ended."""
+        return await _set_active(request, db_session, user_id, active=True)
+
+    @post("/users/{user_id:int}/password", status_code=200)
+    async def reset_password(self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: int,
+                             data: PasswordReset | None = None) -> PasswordResetOutput:
+        """Set the user's password, or without one make a temporary one (returned this once); the user's open
+        sessions end. Audited ``user.password_reset`` (never the password)."""
+        principal = _admin(request)
+        try:
+            user, made, ended = await service.reset_password(
+                db_session, user_id=user_id, password=data.password if data is not None else None,
+                actor=principal.name, actor_role=principal.role.value, keep_session_id=principal.session_id)
+        except service.UserNotFound:
+            raise Problem(404, bilingual(*USER_NOT_FOUND)) from None
+        except service.ScopeError as exc:
+            raise Problem(422, bilingual("Mật khẩu phải có ít nhất 8 ký tự", str(exc))) from None
+        return PasswordResetOutput(username=user.username, password=made, sessions_ended=ended)
 
     @get("/api-keys")
     async def list_api_keys(self, db_session: AsyncSession) -> list[ApiKeyOutput]:

@@ -40,6 +40,27 @@ class UserOutput(msgspec.Struct):
     is_active: bool
 
 
+class UserUpdate(msgspec.Struct):
+    """A change of a user's role, scope or name; a field left out keeps its value."""
+
+    role: str | None = None
+    provinces: list[str] | None = None
+    communes: list[str] | None = None
+    full_name: str | None = None
+
+
+class PasswordReset(msgspec.Struct):
+    """A new password for a user; left out, a temporary one is made and returned once."""
+
+    password: str | None = None
+
+
+class PasswordResetOutput(msgspec.Struct):
+    username: str
+    password: str | None  # the temporary password made, shown this once; None when the admin gave one
+    sessions_ended: int
+
+
 class ApiKeyInput(msgspec.Struct):
     bank_bin: str
     label: str = ""

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -128,6 +129,122 @@ async def create_user(
         after={"username": username, "role": role, "provinces": list(provinces), "communes": list(communes)},
     )
     return user
+
+
+class UserNotFound(LookupError):
+    """No staff user has that id."""
+
+
+class UserChangeRefused(Exception):
+    """A change an admin may not make (to their own account), said in Vietnamese and English."""
+
+    def __init__(self, vi: str, en: str) -> None:
+        super().__init__(f"{vi} / {en}")
+        self.vi, self.en = vi, en
+
+
+# Temporary passwords: no look-alike characters (0/o, 1/l/i), easy to read out over the phone.
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def temporary_password() -> str:
+    """A random password of three groups of four characters (about 59 bits), e.g. ``k7mp-x3qa-r9tz``."""
+    return "-".join("".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(4)) for _ in range(3))
+
+
+async def _locked_user(session: AsyncSession, user_id: int) -> StaffUser:
+    user = await session.scalar(select(StaffUser).where(StaffUser.id == user_id).with_for_update())
+    if user is None:
+        raise UserNotFound(user_id)
+    return user
+
+
+async def end_sessions(session: AsyncSession, user_id: int, *, keep_session_id: int | None = None) -> int:
+    """Revoke a user's open sessions (all but ``keep_session_id``); how many were open."""
+    result = await session.execute(
+        update(StaffSession)
+        .where(StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None),
+               StaffSession.expires_at > func.now(), StaffSession.id != (keep_session_id or 0))
+        .values(revoked_at=func.now())
+        .returning(StaffSession.id))
+    return len(result.all())
+
+
+async def open_sessions(session: AsyncSession, user_id: int) -> int:
+    """How many sessions of a user are open now."""
+    return int(await session.scalar(select(func.count()).select_from(StaffSession).where(
+        StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None),
+        StaffSession.expires_at > func.now())) or 0)
+
+
+async def set_user_active(session: AsyncSession, *, user_id: int, active: bool, actor: str,
+                          actor_id: int | None, actor_role: str | None = None) -> tuple[StaffUser, int]:
+    """Deactivate (sign-in refused, open sessions ended) or reactivate a user, audited ``user.deactivate`` /
+    ``user.reactivate``; nothing is written when the user is already so. An admin cannot deactivate
+    themselves. Returns the user and how many sessions were ended."""
+    if not active and user_id == actor_id:
+        raise UserChangeRefused("Không thể tự khóa tài khoản của chính mình; hãy nhờ một quản trị viên khác",
+                                "an admin cannot deactivate themselves; ask another admin")
+    user = await _locked_user(session, user_id)
+    if user.is_active == active:
+        return user, 0
+    ended = 0 if active else await end_sessions(session, user.id)
+    user.is_active, user.updated_at = active, datetime.now(UTC)
+    await session.flush()
+    await record(session, actor=actor, actor_role=actor_role,
+                 action="user.reactivate" if active else "user.deactivate", object_type="staff_user",
+                 object_id=user.id, before={"username": user.username, "is_active": not active},
+                 after={"username": user.username, "is_active": active, "sessions_ended": ended})
+    return user, ended
+
+
+async def reset_password(session: AsyncSession, *, user_id: int, password: str | None, actor: str,
+                         actor_role: str | None = None, keep_session_id: int | None = None
+                         ) -> tuple[StaffUser, str | None, int]:
+    """Set a user's password (a temporary one is made when ``password`` is None) and end their open sessions
+    (but ``keep_session_id``: an admin resetting their own stays signed in); audited ``user.password_reset``
+    without the password. Returns the user, the made password (None when given) and the sessions ended."""
+    made = temporary_password() if password is None else None
+    new_password = made or password or ""
+    if len(new_password) < 8:
+        raise ScopeError("password must have at least 8 characters")
+    user = await _locked_user(session, user_id)
+    user.password_hash, user.updated_at = hash_password(new_password), datetime.now(UTC)
+    await session.flush()
+    ended = await end_sessions(session, user.id, keep_session_id=keep_session_id)
+    await record(session, actor=actor, actor_role=actor_role, action="user.password_reset",
+                 object_type="staff_user", object_id=user.id,
+                 after={"username": user.username, "generated": made is not None, "sessions_ended": ended})
+    return user, made, ended
+
+
+async def update_user(session: AsyncSession, *, user_id: int, role: Role, provinces: Sequence[str],
+                      communes: Sequence[str], full_name: str | None = None, actor: str,
+                      actor_id: int | None, actor_role: str | None = None) -> tuple[StaffUser, list[str]]:
+    """Change a user's role and scope (and name), checked as at creation; audited ``user.update`` with the
+    fields that changed, before and after. An admin cannot change their own role (so one admin always
+    remains). The user's next request already has the new role and scope (it is read per request).
+    Returns the user and the names of the fields that changed (none: nothing written)."""
+    user = await _locked_user(session, user_id)
+    if user.id == actor_id and role.value != user.role:
+        raise UserChangeRefused("Không thể tự đổi vai trò của chính mình; hãy nhờ một quản trị viên khác",
+                                "an admin cannot change their own role; ask another admin")
+    await _check_scope(session, role, provinces, communes)
+    new_name = user.full_name if full_name is None else full_name
+    current: dict[str, Any] = {"role": user.role, "provinces": list(user.provinces or []),
+                               "communes": list(user.communes or []), "full_name": user.full_name}
+    wanted: dict[str, Any] = {"role": role.value, "provinces": list(provinces), "communes": list(communes),
+                              "full_name": new_name}
+    changed = [key for key in current if current[key] != wanted[key]]
+    if not changed:
+        return user, []
+    user.role, user.provinces, user.communes = role.value, list(provinces), list(communes)
+    user.full_name, user.updated_at = new_name, datetime.now(UTC)
+    await session.flush()
+    await record(session, actor=actor, actor_role=actor_role, action="user.update", object_type="staff_user",
+                 object_id=user.id, before={"username": user.username, **{k: current[k] for k in changed}},
+                 after={"username": user.username, **{k: wanted[k] for k in changed}})
+    return user, changed
 
 
 # One office (a commune's or the department's network) signs in from one address: a few people mistyping

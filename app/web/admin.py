@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 import structlog
 from litestar import Controller, Request, Response, get, post
@@ -60,6 +61,13 @@ async def _validate_user(session: AsyncSession, values: dict[str, Any], password
         errors.add("username", "users.error.username_taken", username=username)
     if len(password) < MIN_PASSWORD:
         errors.add("password", "users.error.password")
+    errors.items.extend((await _validate_scope(session, values)).items)
+    return errors
+
+
+async def _validate_scope(session: AsyncSession, values: dict[str, Any]) -> FormErrors:
+    """The role, provinces and communes of a user form (creating or changing a user)."""
+    errors = FormErrors()
     if values["role"] not in {role.value for role in STAFF_ROLES}:
         errors.add("role", "users.error.role")
     provinces: list[str] = values["provinces"]
@@ -79,6 +87,41 @@ async def _validate_user(session: AsyncSession, values: dict[str, Any], password
     return errors
 
 
+DONE_KEYS = {"updated": "user.done.updated", "deactivated": "user.done.deactivated",
+             "reactivated": "user.done.reactivated", "password_set": "user.done.password_set",
+             "unchanged": "user.done.unchanged"}
+
+
+async def _user_page(request: Request[Any, Any, Any], session: AsyncSession, user_id: int, *,
+                     status_code: int = 200, errors: FormErrors | None = None,
+                     values: dict[str, Any] | None = None, new_password: str | None = None,
+                     sessions_ended: int | None = None) -> Response[Any]:
+    user = await session.get(StaffUser, user_id, populate_existing=True)
+    if user is None:
+        raise Problem(404, bilingual("Không có người dùng này", "no such user"))
+    principal = current_principal(request)
+    done = request.query_params.get("done")
+    ended = request.query_params.get("sessions")
+    all_provinces = (await session.execute(select(Province.code, Province.name).order_by(Province.code))).all()
+    return page(
+        request, "admin/user.html", status_code=status_code,
+        user=user, is_self=principal is not None and principal.user_id == user.id,
+        province_names=await province_names(session, user.provinces or ()),
+        commune_names=await commune_names(session, user.communes or ()),
+        all_provinces=all_provinces, roles=[role.value for role in STAFF_ROLES],
+        open_sessions=await service.open_sessions(session, user.id),
+        done_key=DONE_KEYS.get(done or ""),
+        sessions_ended=sessions_ended if sessions_ended is not None else (
+            int(ended) if ended and ended.isdigit() else 0),
+        new_password=new_password,
+        audit_object_url="/audit?" + urlencode({"object_type": "staff_user", "object_id": str(user.id)}),
+        audit_actor_url="/audit?" + urlencode({"actor": user.username}),
+        errors=errors or FormErrors(),
+        values=values or {"full_name": user.full_name, "role": user.role, "provinces": list(user.provinces or []),
+                          "communes": ", ".join(user.communes or [])},
+    )
+
+
 async def _api_keys_page(request: Request[Any, Any, Any], session: AsyncSession, *, status_code: int = 200,
                          errors: FormErrors | None = None, values: dict[str, str] | None = None,
                          new_key: str | None = None, new_key_bank: str | None = None) -> Response[Any]:
@@ -95,6 +138,23 @@ async def _api_keys_page(request: Request[Any, Any, Any], session: AsyncSession,
         errors=errors or FormErrors(), values=values or {"bank_bin": "", "label": ""},
         new_key=new_key, new_key_bank=new_key_bank,
     )
+
+
+async def _set_active(request: Request[Any, Any, Any], session: AsyncSession, user_id: int, *,
+                      active: bool) -> Response[Any]:
+    principal = current_principal(request)
+    assert principal is not None
+    try:
+        _, ended = await service.set_user_active(session, user_id=user_id, active=active, actor=principal.name,
+                                                 actor_id=principal.user_id, actor_role=principal.role.value)
+    except service.UserNotFound:
+        raise Problem(404, bilingual("Không có người dùng này", "no such user")) from None
+    except service.UserChangeRefused:
+        errors = FormErrors()
+        errors.add("deactivate", "user.error.own_account")
+        return await _user_page(request, session, user_id, status_code=409, errors=errors)
+    done = "reactivated" if active else "deactivated"
+    return see_other(f"/admin/users/{user_id}?done={done}&sessions={ended}")
 
 
 class AdminPages(Controller):
@@ -133,6 +193,74 @@ class AdminPages(Controller):
             return await _users_page(request, db_session, status_code=422, errors=errors, values=values)
         log.info("user_created_from_page", username=values["username"], role=values["role"])
         return see_other(f"/admin/users?created={values['username']}")
+
+    @get("/users/{user_id:int}")
+    async def user(self, request: Request[Any, Any, Any], db_session: AsyncSession, user_id: int) -> Response[Any]:
+        """One user: role, scope and state, with forms to change the role and scope, set a password, and
+        deactivate or reactivate the account."""
+        return await _user_page(request, db_session, user_id)
+
+    @post("/users/{user_id:int}")
+    async def update_user(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                          user_id: int) -> Response[Any]:
+        """Change the user's role, provinces, communes and name; errors come back on the form."""
+        form = await request.form()
+        values: dict[str, Any] = {"full_name": form_text(form, "full_name"), "role": form_text(form, "role"),
+                                  "provinces": form_list(form, "provinces"), "communes": form_text(form, "communes")}
+        errors = await _validate_scope(db_session, values)
+        principal = current_principal(request)
+        assert principal is not None
+        if not errors:
+            try:
+                _, changed = await service.update_user(
+                    db_session, user_id=user_id, role=Role(values["role"]), provinces=values["provinces"],
+                    communes=split_codes(values["communes"]), full_name=values["full_name"],
+                    actor=principal.name, actor_id=principal.user_id, actor_role=principal.role.value)
+            except service.UserNotFound:
+                raise Problem(404, bilingual("Không có người dùng này", "no such user")) from None
+            except service.UserChangeRefused:
+                errors.add("role", "user.error.own_role")
+            except service.ScopeError as exc:
+                errors.add("role", "users.error.service", message=str(exc))
+            else:
+                done = "updated" if changed else "unchanged"
+                return see_other(f"/admin/users/{user_id}?done={done}")
+        return await _user_page(request, db_session, user_id, status_code=422, errors=errors, values=values)
+
+    @post("/users/{user_id:int}/password")
+    async def reset_password(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                             user_id: int) -> Response[Any]:
+        """Set the password the admin typed, or make a temporary one and show it this once; the user's open
+        sessions end."""
+        form = await request.form()
+        password = form_text(form, "password", strip=False)
+        principal = current_principal(request)
+        assert principal is not None
+        if password and len(password) < MIN_PASSWORD:
+            errors = FormErrors()
+            errors.add("password", "users.error.password")
+            return await _user_page(request, db_session, user_id, status_code=422, errors=errors)
+        try:
+            _, made, ended = await service.reset_password(
+                db_session, user_id=user_id, password=password or None, actor=principal.name,
+                actor_role=principal.role.value, keep_session_id=principal.session_id)
+        except service.UserNotFound:
+            raise Problem(404, bilingual("Không có người dùng này", "no such user")) from None
+        if made is not None:  # shown once, on this answer only (never in a URL)
+            return await _user_page(request, db_session, user_id, new_password=made, sessions_ended=ended)
+        return see_other(f"/admin/users/{user_id}?done=password_set&sessions={ended}")
+
+    @post("/users/{user_id:int}/deactivate")
+    async def deactivate_user(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                              user_id: int) -> Response[Any]:
+        """Deactivate: sign-in refused, open sessions ended; never the admin's own account."""
+        return await _set_active(request, db_session, user_id, active=False)
+
+    @post("/users/{user_id:int}/reactivate")
+    async def reactivate_user(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                              user_id: int) -> Response[Any]:
+        """Reactivate: the user may sign in again."""
+        return await _set_active(request, db_session, user_id, active=True)
 
     @get("/communes.json")
     async def commune_lookup(self, db_session: AsyncSession, q: str = "", codes: str = "") -> dict[str, Any]:
