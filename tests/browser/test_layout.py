@@ -54,6 +54,29 @@ def test_signed_in_pages_on_a_phone_with_large_text_do_not_scroll_sideways(brows
     page.context.close()
 
 
+def test_audit_schedules_and_user_pages_on_a_phone_with_large_text_do_not_scroll_sideways(browser, live_server,
+                                                                                           watch):
+    page = _large_text_phone(browser, live_server, watch)
+    sign_in(page, ADMIN)
+    page.goto("/admin/users")
+    page.get_by_role("link", name=COMMUNE_STAFF).click()
+    expect(page.locator("main h1")).to_contain_text(COMMUNE_STAFF)
+    screenshot(page, "phone-large-text-user")
+    assert _horizontal_overflow(page) <= 0, page.url
+    page.goto("/audit")
+    expect(page.locator("main h1")).to_be_visible()
+    details = page.locator("details summary")
+    for index in range(details.count()):  # open every entry's details: long ids and values must wrap
+        details.nth(index).click()
+    screenshot(page, "phone-large-text-audit")
+    assert _horizontal_overflow(page) <= 0, "/audit"
+    page.goto("/schedules")
+    expect(page.locator("main h1")).to_be_visible()
+    screenshot(page, "phone-large-text-schedules")
+    assert _horizontal_overflow(page) <= 0, "/schedules"
+    page.context.close()
+
+
 def _page_weight(browser, live_server, watch, path: str, storage_state: Any) -> tuple[int, int]:
     """Bytes of everything the page loads in a fresh context (empty cache), and its status."""
     page = new_page(browser, live_server, watch, storage_state=storage_state)
