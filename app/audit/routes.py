@@ -72,7 +72,7 @@ async def audit_log(
     ``{items, total, page, page_size, total_capped}``: ``total`` stops at 100,000 (``total_capped`` true),
     and pages reach no further. Auditors see every entry's ``before``/``after``; admins those of users, API
     keys and schedules only (``details_hidden``). ``format=xlsx``: the filtered list as one sheet (the newest
-    100,000), itself audited as ``audit.export``."""
+    50,000), itself audited as ``audit.export``."""
     if format not in ("json", "xlsx"):
         raise Problem(400, bilingual("Định dạng phải là json hoặc xlsx", "format must be json or xlsx"))
     principal = _principal(request)
