@@ -225,3 +225,14 @@ async def test_each_filter_reads_a_page_newest_first_from_an_index_without_sorti
             f"EXPLAIN (FORMAT JSON) SELECT * FROM audit_log {where} ORDER BY at DESC, id DESC LIMIT 50"
         ))).scalar())
     assert f'"Index Name": "{index}"' in plan and '"Sort"' not in plan
+
+
+async def test_an_export_longer_than_its_limit_holds_the_newest_and_says_so(engine, log, monkeypatch):
+    from app.audit import export
+
+    monkeypatch.setattr(export, "XLSX_LIMIT", 2)
+    async with session_scope(engine) as session:
+        content, written = await export.audit_xlsx(session, AuditFilter(), role=Role.auditor, made_by="thu")
+    rows = [list(row) for row in load_workbook(io.BytesIO(content)).active.iter_rows(values_only=True)]
+    assert written == 2 and [row[5] for row in rows[-2:]] == ["thing.frobnicate", "user.create"]
+    assert any(str(row[0]).startswith("Tệp này chỉ gồm 2 dòng mới nhất") for row in rows)
