@@ -49,7 +49,7 @@ async def run(url: str, rows: int) -> None:
     started = time.perf_counter()
     async with session_scope(engine) as session:
         await session.execute(text(_LOAD), {"rows": rows})
-    print(f"  loaded with the four indexes of migration 0036 in {time.perf_counter() - started:.1f} s", flush=True)
+    print(f"  loaded with the four indexes of migration 0034 in {time.perf_counter() - started:.1f} s", flush=True)
     async with engine.connect() as connection:
         await connection.execution_options(isolation_level="AUTOCOMMIT")
         await connection.execute(text("VACUUM ANALYZE audit_log"))

@@ -1,6 +1,6 @@
 """Reading the audit log: filters, a page newest first, a capped count, and a stream for the export.
 
-Every filter is served by an index ending in (at, id) (migration 0036), so a page is an index scan that
+Every filter is served by an index ending in (at, id) (migration 0034), so a page is an index scan that
 stops after the page whatever the log's size. The count stops at ``COUNT_CAP`` (the answer says when it
 did), and pages reach no further than that: a longer list is narrowed by date, actor or action first.
 """

@@ -1,5 +1,5 @@
 """GET /api/audit: auditors read the whole log and admins all of it but people's details; officers, approvers,
-commune staff and banks are refused. Newest first, filtered through the indexes of migration 0036, paged with
+commune staff and banks are refused. Newest first, filtered through the indexes of migration 0034, paged with
 a capped count, and exported as an audited Excel sheet with neutralised cells."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Migration 0036: the audit log's indexes for reading it newest first by actor, action or object; down puts
+"""Migration 0034: the audit log's indexes for reading it newest first by actor, action or object; down puts
 back the single (object_type, object_id) index, up the four again, and the entries stay."""
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ def test_audit_log_indexes_down_and_up(database_url):
                           "VALUES ('lan.officer', 'payout_run.approve', 'payout_run', 'r1')")
     assert _indexes(database_url) == READING_INDEXES
 
-    command.downgrade(_alembic_config(database_url), "0031")
-    assert versions(database_url) == ["0031"]
+    command.downgrade(_alembic_config(database_url), "0033")
+    assert versions(database_url) == ["0033"]
     assert _indexes(database_url) == {"ix_audit_log_object": "(object_type, object_id)"}
 
     upgrade_database(database_url)

@@ -9,15 +9,15 @@ object_id, at, id) in place of the old (object_type, object_id), whose lookups i
 Plain CREATE INDEX: migrations run while ``ansinh serve`` is stopped (it refuses a database that is behind),
 so the write lock while the indexes build blocks nobody.
 
-Revision ID: 0036
-Revises: 0031
+Revision ID: 0034
+Revises: 0033
 Create Date: 2026-12-02
 """
 
 from migrations.helpers import execute_script
 
-revision = "0036"
-down_revision = "0031"
+revision = "0034"
+down_revision = "0033"
 branch_labels = None
 depends_on = None
 
