@@ -484,8 +484,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "runs.reason": {"vi": "Lý do", "en": "Reason"},
     "runs.held": {"vi": "Tạm giữ, chờ cán bộ xử lý ({count} người)",
                   "en": "Held until an officer fixes the cause ({count} people)"},
-    "runs.held_help": {"vi": "Các tháng chưa chi được trả bù ở đợt chi đầu tiên sau khi đã xử lý.",
-                       "en": "The unpaid months are paid as arrears by the first run after the cause is fixed."},
+    "runs.held_help": {"vi": "Các tháng bị tạm giữ mà người hưởng vẫn được hưởng được trả bù một lần, dù đã quá 12 tháng, "
+                             "ở đợt chi đầu tiên sau khi cán bộ xử lý xong (đăng ký tài khoản đã sửa hoặc xác minh "
+                             "người hưởng còn sống).",
+                       "en": "The held months the person is still owed are paid once, even those older than 12 months, "
+                             "by the first run after an officer fixes the cause (registers a corrected account or "
+                             "confirms the person is alive)."},
     "runs.since": {"vi": "Từ khi", "en": "Since"},
     "nav.statements": {"vi": "Sao kê ngân hàng", "en": "Bank statements"},
     "nav.statements.help": {"vi": "Tải sao kê, xem kết quả đối soát từng dòng và xử lý ngoại lệ", "en": "Upload statements, see each line's result and work the exceptions"},
