@@ -1,5 +1,11 @@
 """Compute a payout run: one payout per payable person, every unpaid month up to the period.
 
+Which months: those of the run's window [arrears_from, period] (12 months back: ``runs.ARREARS_MONTHS``)
+that are owed and not paid, and, whatever their age, the months ansinh already found due and left unpaid —
+released for payment again (a return reissued, a payout withheld, a cash return) or held by an earlier run
+until an officer fixed the cause (``older_months_owed``). Every month is paid by the registry's rules for
+that month, and at most once (``payout_month``'s unique indexes).
+
 Set-based: the registry's ``entitlements_for_month`` (rate in force for the province, status in the
 month, highest-amount rule) fills a staging table once per month that still has unpaid entitlements;
 payouts are then written in chunks, each chunk committed with the run's progress. A crash leaves
@@ -29,6 +35,7 @@ from app.audit.service import record
 from app.payouts.models import PayoutRun
 from app.payouts.service.recheck import registry_reading
 from app.payouts.service.runs import (
+    HOLD_REASONS,
     add_months,
     check_computable,
     format_period,
@@ -95,6 +102,66 @@ _STAGE_MONTH = (
            e.base_amount, e.coefficient, e.amount
       FROM entitlements_for_month(CAST(:month AS date), CAST(:programme AS text)) e
      WHERE NOT EXISTS (SELECT 1 FROM payout_month pm
+                        WHERE pm.enrolment_id = e.enrolment_id AND pm.month = CAST(:month AS date)
+                          AND pm.released_at IS NULL OFFSET 0)
+       AND NOT EXISTS (SELECT 1 FROM payout_month pm
+                        WHERE pm.beneficiary_id = e.beneficiary_id AND pm.benefit_group = e.benefit_group
+                          AND pm.month = CAST(:month AS date) AND pm.released_at IS NULL OFFSET 0)
+    """
+)
+
+# Months before the run's window [arrears_from, period] still unpaid for people the system already found
+# them due for, with those people: the arrears window limits back pay for a late enrolment, it does not take
+# away a month that was due and that ansinh left unpaid. Two kinds, each read through a partial index of a
+# few rows (migration 0034), so a run where nothing of the kind happened pays one index probe for them:
+# - released: a payout_month row of the benefit group released for payment again (a bank return reissued,
+#   a payout withheld at approval or send, a commune's cash return);
+# - held: a month of an earlier run's window in which that run held the person (``HOLD_REASONS``: an
+#   account a return blocked, a death a bank reported), i.e. what the run page calls "paid after the fix".
+# A month paid again since (an unreleased row of the person's benefit group, through uq_payout_month_group)
+# is left out. Whether the month is owed at all is the registry's word, when it is staged.
+# The hold reasons as SQL literals: the planner then sees that the query implies ix_payout_run_skip_held's
+# predicate (a bound parameter would hide it).
+_HELD = ", ".join(f"'{reason}'" for reason in HOLD_REASONS)
+_OLDER_MONTHS_OWED = text(
+    f"""
+    WITH candidate AS (
+        SELECT pm.beneficiary_id, pm.month FROM payout_month pm
+         WHERE pm.released_at IS NOT NULL AND pm.benefit_group = :group
+           AND pm.month < CAST(:arrears_from AS date)
+        UNION
+        SELECT s.beneficiary_id, CAST(m AS date)
+          FROM payout_run r
+          JOIN payout_run_skip s ON s.run_id = r.id AND s.reason IN ({_HELD})
+         CROSS JOIN LATERAL generate_series(r.arrears_from,
+                                            least(r.period, CAST(:arrears_from AS date) - interval '1 month'),
+                                            interval '1 month') m
+         WHERE r.programme_code = :programme AND r.status <> 'cancelled'
+           AND r.arrears_from < CAST(:arrears_from AS date)
+    )
+    SELECT c.month, array_agg(c.beneficiary_id ORDER BY c.beneficiary_id) AS people
+      FROM candidate c
+     WHERE NOT EXISTS (SELECT 1 FROM payout_month pm
+                        WHERE pm.beneficiary_id = c.beneficiary_id AND pm.benefit_group = :group
+                          AND pm.month = c.month AND pm.released_at IS NULL OFFSET 0)
+     GROUP BY c.month ORDER BY c.month
+    """  # noqa: S608 (constants)
+)
+
+# Such a month is paid by the registry's rules for that month, as any arrears: the person active in it
+# (nothing after death, during a suspension or after moving away), the enrolment covering it, the rate in
+# force then for the commune's province, the highest amount of the benefit group. The one-argument
+# ``entitlements_for_month`` is an inlinable SQL function (the programme variant is not: its SET options),
+# so the filter on the people reaches the status history through its index instead of computing the
+# month for the whole programme.
+_STAGE_OLDER_MONTH = (
+    """
+    INSERT INTO {entitlement}
+    SELECT e.beneficiary_id, e.enrolment_id, e.benefit_group, e.commune_code, CAST(:month AS date),
+           e.base_amount, e.coefficient, e.amount
+      FROM entitlements_for_month(CAST(:month AS date)) e
+     WHERE e.beneficiary_id = ANY(CAST(:people AS uuid[])) AND e.programme_code = :programme
+       AND NOT EXISTS (SELECT 1 FROM payout_month pm
                         WHERE pm.enrolment_id = e.enrolment_id AND pm.month = CAST(:month AS date)
                           AND pm.released_at IS NULL OFFSET 0)
        AND NOT EXISTS (SELECT 1 FROM payout_month pm
@@ -171,19 +238,33 @@ async def compute_size(session: AsyncSession, run: PayoutRun) -> int:
 
     A regular run pays the programme's people: its enrolments are counted (cheap). A supplementary run
     pays only the months still owed, often to a handful of people: the enrolments with an unpaid month in
-    its window are counted, plus the payouts of its previous result (a recompute removes them first)."""
+    its window are counted, and the people owed a month from before it (``older_months_owed``), plus the
+    payouts of its previous result (a recompute removes them first)."""
     if run.kind == "regular":
         return int(await session.scalar(text("SELECT count(*) FROM enrolment WHERE programme_code = :p"),
                                         {"p": run.programme_code}) or 0)
     unpaid = await session.scalar(_UNPAID_ENROLMENTS, {"programme": run.programme_code,
                                                        "arrears_from": run.arrears_from, "period": run.period})
-    return int(unpaid or 0) + (run.payout_count if run.status == "computed" else 0)
+    older = {person for _, people in await older_months_owed(session, run.programme_code, run.arrears_from)
+             for person in people}
+    return int(unpaid or 0) + len(older) + (run.payout_count if run.status == "computed" else 0)
 
 
 async def _months_to_stage(conn: AsyncConnection, programme: str, arrears_from: date, period: date) -> list[date]:
     rows = await conn.execute(_MONTHS_WITH_UNPAID, {"programme": programme, "arrears_from": arrears_from,
                                                     "period": period, "before": add_months(period, -1)})
     return [r.month for r in rows]
+
+
+async def older_months_owed(conn: AsyncConnection | AsyncSession, programme: str,
+                            arrears_from: date) -> list[tuple[date, list[UUID]]]:
+    """(month, people) of the months before ``arrears_from`` a run of ``programme`` pays regardless of the
+    arrears window: released for payment again, or held by an earlier run, and not paid since."""
+    group = await conn.scalar(text("SELECT benefit_group FROM programme WHERE code = :programme"),
+                              {"programme": programme})
+    rows = await conn.execute(_OLDER_MONTHS_OWED, {"programme": programme, "group": group,
+                                                   "arrears_from": arrears_from})
+    return [(r.month, list(r.people)) for r in rows]
 
 
 async def _start(conn: AsyncConnection, run_id: UUID, actor: str) -> tuple[str, date, date]:
@@ -252,9 +333,13 @@ async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_fr
            )""")))
     started = time.perf_counter()
     months = await _months_to_stage(conn, programme, arrears_from, period)
+    older = await older_months_owed(conn, programme, arrears_from)
     timings = {"months": time.perf_counter() - started}
     for month in months:
         await conn.execute(text(staging.sql(_STAGE_MONTH)), {"month": month, "programme": programme})
+    for month, people in older:
+        await conn.execute(text(staging.sql(_STAGE_OLDER_MONTH)),
+                           {"month": month, "programme": programme, "people": people})
     timings["entitlements"] = time.perf_counter() - started - timings["months"]
     await conn.execute(text(staging.sql("CREATE INDEX ON {entitlement} (beneficiary_id)")))
     await conn.execute(text(staging.sql("ANALYZE {entitlement}")))  # no statistics until analysed
@@ -275,6 +360,7 @@ async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_fr
     await conn.commit()
     timings["plan"] = time.perf_counter() - started - timings["months"] - timings["entitlements"]
     log.info("payout_compute_staged", run=str(run_id), months=[format_period(m) for m in months], payouts=total,
+             older_months={format_period(m): len(people) for m, people in older},
              seconds={k: round(v, 2) for k, v in timings.items()})
     return int(already), int(total)
 
