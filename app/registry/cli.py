@@ -46,6 +46,8 @@ def import_command(cli: CliContext, file: Path, errors_out: Path | None, actor: 
         click.echo(f"imported {file.name}: {outcome.rows} rows, {outcome.created} created, "
                    f"{outcome.updated} updated, {outcome.unchanged} unchanged, "
                    f"{outcome.name_mismatches} holder names flagged")
+        for limit in outcome.back_pay:
+            click.echo(f"{limit['message']} / {limit['message_en']}")
         return
     for error in outcome.errors:
         where = f"row {error['row']}, " if error.get("row") is not None else ""

@@ -21,6 +21,7 @@ from app.http.paging import Page
 from app.registry import service
 from app.registry.importer import error_copy, import_beneficiaries, record_rejected_import, rejection_problem
 from app.registry.schemas import (
+    BackPayLimitOut,
     BankAccountIn,
     BankAccountOut,
     BankAccountRequestOut,
@@ -156,7 +157,8 @@ class BeneficiaryController(Controller):
         assert outcome.upload_id is not None
         return ImportResultOut(upload_id=outcome.upload_id, rows=outcome.rows, created=outcome.created,
                                updated=outcome.updated, unchanged=outcome.unchanged,
-                               name_mismatches=outcome.name_mismatches)
+                               name_mismatches=outcome.name_mismatches,
+                               back_pay=[BackPayLimitOut(**limit) for limit in outcome.back_pay])
 
     @get("/imports/{upload_id:uuid}/errors", guards=[requires(Role.officer)])
     async def import_errors(self, request: Request[Any, Any, Any], db_session: AsyncSession,

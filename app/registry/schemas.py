@@ -178,6 +178,18 @@ class DecisionIn(msgspec.Struct, forbid_unknown_fields=True):
     note: str = ""
 
 
+class BackPayLimitOut(msgspec.Struct):
+    """New enrolments of a programme that start before the month its next run pays back pay from."""
+
+    programme: str
+    enrolments: int
+    earliest_start: str  # YYYY-MM
+    next_period: str  # the programme's next regular run
+    paid_from: str  # the first month that run pays a never-paid month (12 months back at most)
+    message: str
+    message_en: str
+
+
 class ImportResultOut(msgspec.Struct):
     upload_id: UUID
     rows: int
@@ -185,6 +197,7 @@ class ImportResultOut(msgspec.Struct):
     updated: int
     unchanged: int
     name_mismatches: int
+    back_pay: list[BackPayLimitOut] = msgspec.field(default_factory=list)
 
 
 class CategoryOut(msgspec.Struct):

@@ -21,6 +21,7 @@ from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.database import session_scope
 from app.http.problems import Problem
+from app.payouts.service.back_pay import months_not_back_paid
 from app.payouts.service.history import return_reason_message
 from app.reconciliation_api.blocks import open_account_blocks
 from app.reconciliation_api.resolution import open_returns_of
@@ -114,6 +115,7 @@ async def person_page(request: Request[Any, Any, Any], session: AsyncSession, be
                                                 for p in person.payouts},
                 blocks={block.bank_account_id: block for block in blocks},
                 active_blocks=[block for block in blocks if block.active],
+                not_back_paid=await months_not_back_paid(session, beneficiary_id),
                 contacts=contacts_of(notes, withdrawals), withdrawals=withdrawals,
                 withdrawal_channel_keys=WITHDRAWAL_CHANNEL_KEYS, done_key=DONE_KEYS.get(done or ""), kind_keys=KIND_KEYS,
                 may_record=role in COMMUNE_WRITERS,

@@ -265,6 +265,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "people.days": {"vi": "Số ngày đến khi rút", "en": "Days to withdraw"},
     "people.no_payouts": {"vi": "Chưa có lần chi trả nào.", "en": "No payouts yet."},
     "people.enrolments": {"vi": "Chế độ đang hưởng", "en": "Enrolments"},
+    "people.not_back_paid": {"vi": "{programme}: {count} tháng chưa chi từ {first} đến {last} không được trả bù — đợt chi tới "
+                                   "(kỳ {period}) chỉ trả bù từ tháng {paid_from} (tối đa 12 tháng, không trước đợt chi "
+                                   "đầu tiên của chương trình).",
+                             "en": "{programme}: {count} unpaid months from {first} to {last} are not paid as back pay — "
+                                   "the next run ({period}) pays back pay from {paid_from} on (at most 12 months, nothing "
+                                   "before the programme's first run)."},
     "people.programme": {"vi": "Chương trình", "en": "Programme"},
     "people.category": {"vi": "Đối tượng", "en": "Category"},
     "people.coefficient": {"vi": "Hệ số", "en": "Coefficient"},

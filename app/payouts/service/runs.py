@@ -127,11 +127,9 @@ async def create_run(session: AsyncSession, *, programme: str, period: str, acto
         if regular is None:
             raise Conflict("Chưa có đợt chi thường kỳ cho kỳ này", "no regular run for this period yet")
         await check_no_unfinished_run(session, programme, month)
-    go_live = await session.scalar(select(func.min(PayoutRun.period)).where(
-        PayoutRun.programme_code == programme, live))
-    arrears_from = max(add_months(month, -(ARREARS_MONTHS - 1)), go_live or month)
+    arrears_from = await arrears_from_for(session, programme, month)
     run = PayoutRun(programme_code=programme, period=month, kind=kind, status="draft",
-                    arrears_from=min(arrears_from, month), created_by=actor)
+                    arrears_from=arrears_from, created_by=actor)
     session.add(run)
     try:
         async with session.begin_nested():
@@ -143,6 +141,15 @@ async def create_run(session: AsyncSession, *, programme: str, period: str, acto
                  after={"programme": programme, "period": period, "kind": kind,
                         "arrears_from": format_period(run.arrears_from)})
     return run
+
+
+async def arrears_from_for(session: AsyncSession, programme: str, month: date) -> date:
+    """The first month a run of ``programme`` for ``month`` pays a never-paid month from: 12 months back
+    (``ARREARS_MONTHS``), never before the programme's go-live (its first run not cancelled). Months ansinh
+    already found due and left unpaid are paid whatever their age (``compute.older_months_owed``)."""
+    go_live = await session.scalar(select(func.min(PayoutRun.period)).where(
+        PayoutRun.programme_code == programme, PayoutRun.status != "cancelled"))
+    return min(max(add_months(month, -(ARREARS_MONTHS - 1)), go_live or month), month)
 
 
 async def check_no_unfinished_run(session: AsyncSession, programme: str, month: date) -> None:

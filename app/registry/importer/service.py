@@ -53,6 +53,8 @@ class ImportOutcome:
     readable: bool = True  # False when the file itself could not be read (no per-row error copy)
     upload_id: UUID | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    # Programmes whose new enrolments start earlier than their next run pays back pay from (``back_pay``).
+    back_pay: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def applied(self) -> bool:
@@ -220,6 +222,7 @@ class _Plan:
     updated: int = 0
     unchanged: int = 0
     name_mismatches: int = 0
+    new_enrolments: list[tuple[str, date]] = field(default_factory=list)  # (programme, start month) added
 
 
 def _plan(rows: list[ImportRow], existing: dict[str, _Existing],
@@ -292,6 +295,8 @@ def _plan(rows: list[ImportRow], existing: dict[str, _Existing],
         else:
             plan.updated += 1
             plan.updated_ids.append(row.national_id)
+        if enrolment_action == "insert":
+            plan.new_enrolments.append((row.programme_code, row.start_month))
         plan.records.append((
             row.row, beneficiary_id, row.national_id, row.full_name, row.date_of_birth, row.sex, row.commune_code,
             row.address, row.phone, row.channel, row.programme_code, row.category_code, row.coefficient,
@@ -433,6 +438,7 @@ async def import_beneficiaries(session: AsyncSession, *, content: bytes, filenam
     outcome.created, outcome.updated, outcome.unchanged = plan.created, plan.updated, plan.unchanged
     outcome.name_mismatches = plan.name_mismatches
     outcome.upload_id = upload_id
+    outcome.back_pay = await back_pay_limits(session, plan.new_enrolments)
     await _store_upload(session, upload_id=upload_id, content=content, filename=filename, actor=actor,
                         outcome=outcome)
     await record(session, actor=actor, actor_role=role, action="beneficiary.import", object_type="beneficiary_import",
@@ -442,6 +448,38 @@ async def import_beneficiaries(session: AsyncSession, *, content: bytes, filenam
     log.info("beneficiary_import_applied", file=filename, rows=outcome.rows, created=outcome.created,
              updated=outcome.updated, unchanged=outcome.unchanged, seconds=round(outcome.timings["total"], 2))
     return outcome
+
+
+async def back_pay_limits(session: AsyncSession, new_enrolments: list[tuple[str, date]]) -> list[dict[str, Any]]:
+    """Per programme, the enrolments added that start before the month its next run pays back pay from: the
+    months before it are not paid (a late enrolment's back pay reaches 12 months back). Said on the import's
+    answer, so an officer importing a start month of long ago learns it then, not from the run."""
+    from app.payouts.service.back_pay import next_back_pay  # payouts builds on the registry, not the reverse
+    from app.payouts.service.runs import format_period
+
+    by_programme: dict[str, list[date]] = {}
+    for programme, start in new_enrolments:
+        by_programme.setdefault(programme, []).append(start)
+    limits = []
+    for programme, starts in sorted(by_programme.items()):
+        back_pay = await next_back_pay(session, programme)
+        early = [start for start in starts if back_pay is not None and start < back_pay.paid_from]
+        if back_pay is None or not early:
+            continue
+        earliest, paid_from, period = min(early), format_period(back_pay.paid_from), format_period(back_pay.next_period)
+        limits.append({
+            "programme": programme, "enrolments": len(early), "earliest_start": format_period(earliest),
+            "next_period": period, "paid_from": paid_from,
+            "message": f"{len(early)} quyết định hưởng {programme} mới có tháng bắt đầu trước {paid_from} (sớm nhất "
+                       f"{format_period(earliest)}): đợt chi tới (kỳ {period}) chỉ trả bù từ tháng {paid_from}; "
+                       "các tháng trước đó không được chi (ansinh trả bù tối đa 12 tháng và không trước đợt chi "
+                       "đầu tiên của chương trình)",
+            "message_en": f"{len(early)} new {programme} enrolments start before {paid_from} (the earliest "
+                          f"{format_period(earliest)}): the next run ({period}) pays back pay from {paid_from} on; "
+                          "earlier months are not paid (ansinh pays at most 12 months of back pay, and nothing "
+                          "before the programme's first run)",
+        })
+    return limits
 
 
 async def _store_upload(session: AsyncSession, *, upload_id: UUID, content: bytes, filename: str, actor: str,

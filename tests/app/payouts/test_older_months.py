@@ -5,6 +5,7 @@ never dealt with keeps the window (back pay of a late enrolment reaches 12 month
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -13,7 +14,8 @@ from sqlalchemy import text
 
 from app.database import session_scope
 from app.payouts.service.compute import _OLDER_MONTHS_OWED
-from app.registry.fake import BeneficiaryFaker
+from app.payouts.service.runs import add_months, current_month, format_period
+from app.registry.fake import BeneficiaryFaker, import_file_bytes
 from reconciliation.writers import write_camt053
 from tests.app.reconciliation_api.world import (
     SentPayout,
@@ -25,6 +27,7 @@ from tests.app.reconciliation_api.world import (
     upload,
 )
 from tests.support.ledger import totals
+from tests.support.pages import csrf_in
 from tests.support.world import VIETCOMBANK, Office, person
 
 # Go-live is December 2025 (the first run); a run for December 2026 pays arrears from January 2026 only.
@@ -229,18 +232,74 @@ async def test_a_month_released_because_the_person_died_is_not_paid_again(office
     await ledger_clean(office)
 
 
-async def test_a_month_never_paid_keeps_the_window(office):
-    # Someone enrolled in the registry from January 2025, after ansinh went live: the first run to pay them
-    # pays 12 months back (January to December 2026), not 2025 — back pay of a late enrolment is limited.
+async def _not_back_paid(office: Office, beneficiary_id: str) -> list[str]:
+    """The person page's notes on months the next run will not pay."""
+    await office.be("lan.officer")
+    page = await office.client.get(f"/beneficiaries/{beneficiary_id}")
+    assert page.status_code == 200, page.text
+    return [" ".join(note.split()) for note in re.findall(r'data-not-back-paid="\d+">(.*?)</p>', page.text, re.S)]
+
+
+async def test_a_month_never_paid_keeps_the_window_and_the_import_and_person_page_say_so(office):
+    # Someone enrolled in the registry from January 2025, after ansinh went live: the next run pays 12 months
+    # back, not earlier — back pay of a late enrolment is limited, and the import's answer says which months.
     p = await _world(office, 1)
     faker = BeneficiaryFaker(seed=31)
     late = person(faker, start="2025-01")
-    await office.import_people([late])
+    imported = await office.post("/api/beneficiaries/import", files={
+        "file": ("moi.csv", import_file_bytes([late], kind="csv"), "text/csv")})
+    assert imported.status_code == 200, imported.text
+    # The programme's next regular run is the month after December 2025's, and not before the current month.
+    next_period = max(current_month(), date(2026, 1, 1))
+    paid_from = add_months(next_period, -11)
+    (limit,) = imported.json()["back_pay"]
+    assert limit == {
+        "programme": "TGXH", "enrolments": 1, "earliest_start": "2025-01", "next_period": format_period(next_period),
+        "paid_from": format_period(paid_from), "message": limit["message"], "message_en": limit["message_en"]}
+    assert f"đợt chi tới (kỳ {format_period(next_period)}) chỉ trả bù từ tháng {format_period(paid_from)}" in (
+        limit["message"])
+    assert "earlier months are not paid" in limit["message_en"]
+    # The import page says the same.
+    form = await office.client.get("/beneficiaries/import")
+    other = person(faker, start="2025-03")
+    on_page = await office.client.post("/beneficiaries/import", data={"_csrf": csrf_in(form.text)}, files={
+        "file": ("moi-2.csv", import_file_bytes([other], kind="csv"), "text/csv")})
+    assert on_page.status_code == 200, on_page.text
+    (notice,) = re.findall(r'data-back-pay="TGXH">(.*?)</p>', on_page.text, re.S)
+    assert notice.startswith("1 quyết định hưởng TGXH mới có tháng bắt đầu trước") and "(sớm nhất 2025-03)" in notice
     late_id = await office.beneficiary_id(late.national_id)
+    lost = len(range(2025 * 12, paid_from.year * 12 + paid_from.month - 1))
+    assert await _not_back_paid(office, late_id) == [
+        f"TGXH: {lost} tháng chưa chi từ 01/2025 đến {add_months(paid_from, -1):%m/%Y} không được trả bù — đợt chi "
+        f"tới (kỳ {next_period:%m/%Y}) chỉ trả bù từ tháng {paid_from:%m/%Y} (tối đa 12 tháng, không trước đợt chi "
+        "đầu tiên của chương trình)."]
+    # Re-importing the same person adds no enrolment: nothing to say. Nor for a programme without a run yet
+    # (HTXH): the period an officer gives its first run decides where its payments start.
+    again = await office.post("/api/beneficiaries/import", files={
+        "file": ("moi.csv", import_file_bytes([late], kind="csv"), "text/csv")})
+    assert again.status_code == 200 and again.json()["back_pay"] == []
+    pension = person(faker, programme="HTXH", category="HTXH_75", start="2025-07")
+    first = await office.post("/api/beneficiaries/import", files={
+        "file": ("htxh.csv", import_file_bytes([pension], kind="csv"), "text/csv")})
+    assert first.status_code == 200 and first.json()["back_pay"] == [], first.text
+    assert await _not_back_paid(office, await office.beneficiary_id(pension.national_id)) == []
+
     december = await _compute(office, "2026-12")
     paid = await _paid(office, december["id"])
     assert paid[late_id] == dict.fromkeys(MONTHS_2026, 650_000)
     assert paid[str(p[0].beneficiary_id)] == dict.fromkeys(MONTHS_2026, 650_000)
+
+
+async def test_the_person_page_does_not_call_a_released_month_lost(office):
+    # December 2025 was returned and reissued: the next run pays it, so the page does not list it.
+    p = await _world(office, 2)
+    await _bank_returns(office, [p[0]])
+    await _reissue(office, p[0], await _corrected_account(office, p[0], "9704360000321"))
+    for note in await _not_back_paid(office, str(p[0].beneficiary_id)):
+        assert "12/2025" not in note
+    # ... and a paid month is not listed either.
+    for note in await _not_back_paid(office, str(p[1].beneficiary_id)):
+        assert "12/2025" not in note
 
 
 async def test_the_lookup_of_older_months_can_read_both_partial_indexes(session):
