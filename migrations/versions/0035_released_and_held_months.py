@@ -15,15 +15,15 @@ unpaid by the system is paid by the next run whatever its age (``app.payouts.ser
 
 Both indexes only speed up reads; downgrade drops them.
 
-Revision ID: 0034
-Revises: 0031
+Revision ID: 0035
+Revises: 0034
 Create Date: 2026-12-01
 """
 
 from migrations.helpers import execute_script
 
-revision = "0034"
-down_revision = "0031"
+revision = "0035"
+down_revision = "0034"
 branch_labels = None
 depends_on = None
 
