@@ -24,6 +24,7 @@ from app.http.paging import page_window
 from app.payouts.accounts import bank_disbursement_account, expense_account, payable_account
 from app.payouts.service.errors import Conflict, NotFound, PayoutError
 from app.payouts.service.ledger_steps import payout_transfer_id
+from app.reconciliation_api.blocks import NumberBlock, open_block_on_number
 from app.reconciliation_api.importer import (
     PAYOUT_COLUMNS,
     apply_payout_effects,
@@ -224,7 +225,7 @@ async def _returned_payout(session: AsyncSession, line: Any) -> Any:
     """The payout a return line brought back, locked (a reissue and a closure of it wait for each other)."""
     payout = (await session.execute(text(
         """SELECT p.id, p.beneficiary_id, p.amount, p.reference, p.status, p.bank_account_id, p.bank_bin,
-                  p.return_reason, r.programme_code
+                  p.account_number, p.return_reason, p.returned_at, r.programme_code
              FROM statement_match m JOIN payout p ON p.id = m.payout_id JOIN payout_run r ON r.id = p.run_id
             WHERE m.line_id = :line AND m.effect = 'return' FOR UPDATE OF p"""), {"line": line.id})).first()
     if payout is None or payout.status != "returned":
@@ -262,12 +263,18 @@ async def _close_without_reissue(session: AsyncSession, line: Any, *, actor: str
                                       "owed_on": payable_account(payout.beneficiary_id).code})
 
 
-async def _bank_was_wrong(session: AsyncSession, payout_id: Any) -> bool:
-    """The return said the holder died and an officer dismissed that (the person is alive): the account was
-    never the problem, so the money may go to it again."""
+async def _account_cleared(session: AsyncSession, payout: Any) -> bool:
+    """The money may go again to the account number it came back from: the return said the holder died and an
+    officer dismissed that (the person is alive, the account was never the problem), or an officer released
+    the number's block since the return (the bank confirmed the account can receive money again)."""
     return bool(await session.scalar(text(
-        """SELECT 1 FROM beneficiary_flag WHERE payout_id = :payout AND kind = 'deceased_reported_by_bank'
-              AND resolution = 'dismissed'"""), {"payout": payout_id}))
+        """SELECT EXISTS (SELECT 1 FROM beneficiary_flag WHERE payout_id = :payout
+                             AND kind = 'deceased_reported_by_bank' AND resolution = 'dismissed')
+                  OR EXISTS (SELECT 1 FROM bank_account ba JOIN bank_account_block k ON k.bank_account_id = ba.id
+                              WHERE ba.bank_bin = :bin AND ba.account_number = :number
+                                AND k.released_at >= :returned_at)"""),
+        {"payout": payout.id, "bin": payout.bank_bin, "number": payout.account_number,
+         "returned_at": payout.returned_at}))
 
 
 # Why a returned payout cannot be paid again to an account: (error class, Vietnamese, English).
@@ -280,42 +287,52 @@ REISSUE_REFUSALS: dict[str, tuple[type[PayoutError], str, str]] = {
                    "the bank account is no longer active or its name does not match"),
     "same_account": (Conflict, "Phải chọn tài khoản đã sửa, khác tài khoản bị hoàn trả",
                      "choose the corrected account, not the one the money came back from"),
-    "blocked": (Conflict, "Ngân hàng đã hoàn trả về tài khoản này với mã {code}: hãy đăng ký tài khoản đã sửa",
-                "the bank returned money from this account with code {code}: register a corrected account"),
+    "blocked": (Conflict, "Ngân hàng đã từ chối số tài khoản này: hãy đăng ký tài khoản đã sửa",
+                "the bank refused this account number: register a corrected account"),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class ReissueRefusal:
-    """Why a reissue to an account is refused: a code of ``REISSUE_REFUSALS`` (and the bank's code of a block)."""
+    """Why a reissue to an account is refused: a code of ``REISSUE_REFUSALS`` (and the open block of a blocked
+    account number)."""
 
     code: str
-    block_reason: str | None = None
+    block: NumberBlock | None = None
+
+    @property
+    def block_reason(self) -> str | None:
+        """The bank's return code of a blocked number."""
+        return self.block.reason if self.block is not None else None
 
     def error(self) -> PayoutError:
-        """The refusal as the API answers it (bilingual)."""
+        """The refusal as the API answers it (bilingual; a blocked number names the block and how to release it)."""
+        if self.block is not None:
+            vi, en = self.block.messages()
+            return Conflict(vi, en, block=self.block.as_dict())
         error_class, vi, en = REISSUE_REFUSALS[self.code]
-        return error_class(vi.format(code=self.block_reason), en.format(code=self.block_reason))
+        return error_class(vi, en)
 
 
 async def reissue_refusal(session: AsyncSession, payout: Any, account: Any) -> ReissueRefusal | None:
-    """Why the returned ``payout`` (its id, beneficiary_id, bank_account_id) cannot be paid again to ``account``
-    (id, beneficiary_id, effective_to, verification_status; None: the person has no active account), or None
-    when it can: the person's own account, active, its holder name matching, not blocked, and not the account
-    the money came back from, unless the bank wrongly reported the holder dead (a dismissed flag)."""
+    """Why the returned ``payout`` (id, beneficiary_id, bank_bin, account_number, returned_at) cannot be paid
+    again to ``account`` (id, beneficiary_id, effective_to, verification_status, bank_bin, account_number;
+    None: the person has no active account), or None when it can: the person's own account, active, its holder
+    name matching, its number not blocked at the bank (whichever row holds it: a number registered again keeps
+    its block), and not the number the money came back from, unless that number was cleared since
+    (``_account_cleared``: a dismissed report of death, a released block)."""
     if account is None:
         return ReissueRefusal("no_account")
     if account.beneficiary_id != payout.beneficiary_id:
         return ReissueRefusal("not_theirs")
     if account.effective_to is not None or account.verification_status in ("closed", "name_mismatch"):
         return ReissueRefusal("not_usable")
-    if account.id == payout.bank_account_id and not await _bank_was_wrong(session, payout.id):
-        return ReissueRefusal("same_account")
-    blocked = await session.scalar(text(
-        "SELECT reason FROM bank_account_block WHERE bank_account_id = :id AND released_at IS NULL"),
-        {"id": account.id})
+    blocked = await open_block_on_number(session, account.bank_bin, account.account_number)
     if blocked is not None:
         return ReissueRefusal("blocked", blocked)
+    if (account.bank_bin, account.account_number) == (payout.bank_bin, payout.account_number) \
+            and not await _account_cleared(session, payout):
+        return ReissueRefusal("same_account")
     return None
 
 
@@ -341,9 +358,10 @@ async def reissue_choices(session: AsyncSession, line_ids: list[int]) -> dict[in
     if not line_ids:
         return {}
     rows = await session.execute(text(
-        """SELECT m.line_id, p.id, p.reference, p.beneficiary_id, p.bank_account_id, b.status AS beneficiary_status,
+        """SELECT m.line_id, p.id, p.reference, p.beneficiary_id, p.bank_account_id, p.bank_bin,
+                  p.account_number AS returned_number, p.returned_at, b.status AS beneficiary_status,
                   a.id AS account_id, a.beneficiary_id AS account_owner, a.effective_to, a.verification_status,
-                  a.account_number, k.short_name,
+                  a.bank_bin AS account_bin, a.account_number, k.short_name,
                   (SELECT min(r.id) FROM bank_account_request r
                     WHERE r.beneficiary_id = p.beneficiary_id AND r.status = 'pending') AS pending_request_id
              FROM statement_match m JOIN payout p ON p.id = m.payout_id
@@ -355,11 +373,13 @@ async def reissue_choices(session: AsyncSession, line_ids: list[int]) -> dict[in
     for row in rows.all():
         account = None if row.account_id is None else SimpleNamespace(
             id=row.account_id, beneficiary_id=row.account_owner, effective_to=row.effective_to,
-            verification_status=row.verification_status)
+            verification_status=row.verification_status, bank_bin=row.account_bin, account_number=row.account_number)
+        payout = SimpleNamespace(id=row.id, beneficiary_id=row.beneficiary_id, bank_bin=row.bank_bin,
+                                 account_number=row.returned_number, returned_at=row.returned_at)
         choices[row.line_id] = ReissueChoice(
             line_id=row.line_id, payout_reference=row.reference, beneficiary_id=row.beneficiary_id,
             beneficiary_status=row.beneficiary_status, account_id=row.account_id, bank_short_name=row.short_name,
-            account_number=row.account_number, refusal=await reissue_refusal(session, row, account),
+            account_number=row.account_number, refusal=await reissue_refusal(session, payout, account),
             pending_request_id=row.pending_request_id)
     return choices
 
@@ -382,8 +402,8 @@ async def _reissue(session: AsyncSession, line: Any, *, bank_account_id: int | N
                           "bank_account_id (the corrected account) is required")
     payout = await _returned_payout(session, line)
     account = (await session.execute(text(
-        "SELECT id, beneficiary_id, effective_to, verification_status FROM bank_account WHERE id = :id"),
-        {"id": bank_account_id})).first()
+        """SELECT id, beneficiary_id, effective_to, verification_status, bank_bin, account_number
+             FROM bank_account WHERE id = :id"""), {"id": bank_account_id})).first()
     refusal = (ReissueRefusal("not_theirs") if account is None
                else await reissue_refusal(session, payout, account))
     if refusal is not None:

@@ -17,9 +17,11 @@ from app.auth.service import Principal
 from app.http.paging import Page, PageSize, page_window
 from app.http.problems import Problem, bilingual
 from app.payouts.service.errors import PayoutError
+from app.reconciliation_api import blocks as block_service
 from app.reconciliation_api import flags as flag_service
 from app.reconciliation_api import resolution
 from app.reconciliation_api.importer import ImportOutcome, import_statement_file
+from app.registry.service.beneficiaries import load_beneficiary
 
 READERS = (Role.officer, Role.auditor, Role.admin)
 
@@ -212,5 +214,34 @@ async def dismiss_flag(request: Request[Any, Any, Any], db_session: AsyncSession
         raise _problem(error) from None
 
 
+@get("/api/bank-account-blocks", guards=[requires(*READERS)], tags=["reconciliation"])
+async def account_blocks(db_session: AsyncSession, status: str = "open", beneficiary_id: UUID | None = None,
+                         bank: str | None = None, page: int = 1, page_size: int = 100) -> dict[str, Any]:
+    """Account numbers a bank refused (a return saying the account cannot receive money), oldest first: open
+    (default: runs hold their holders and registering the number is refused), released or all."""
+    try:
+        return await block_service.list_blocks(db_session, status=status, beneficiary_id=beneficiary_id, bank=bank,
+                                               page=page, page_size=page_size)
+    except PayoutError as error:
+        raise _problem(error) from None
+
+
+@post("/api/bank-account-blocks/{block_id:int}/release", guards=[requires(Role.officer)], tags=["reconciliation"],
+      status_code=200)
+async def release_account_block(request: Request[Any, Any, Any], db_session: AsyncSession, block_id: int,
+                                data: DismissInput) -> dict[str, Any]:
+    """Release a block once the bank confirms the account can receive money again (reason required, audited):
+    the number may be registered again and the next run pays its holder, with the months held back. A death
+    the bank reported (MD07) is dismissed or recorded in the exceptions queue instead."""
+    principal = _principal(request)
+    try:
+        block = await block_service.get_block(db_session, block_id)
+        await load_beneficiary(db_session, UUID(block["beneficiary_id"]), principal)  # 404 outside their provinces
+        return await block_service.release_block(db_session, block_id, actor=principal.name,
+                                                 actor_role=principal.role.value, reason=data.reason or data.note)
+    except PayoutError as error:
+        raise _problem(error) from None
+
+
 route_handlers = [upload_statement, bank_statements, all_statements, statement_detail, exceptions,
-                  resolve_exception, flags, dismiss_flag]
+                  resolve_exception, flags, dismiss_flag, account_blocks, release_account_block]

@@ -22,8 +22,10 @@ from app.auth.models import Role
 from app.database import session_scope
 from app.http.problems import Problem
 from app.payouts.service.back_pay import months_not_back_paid
+from app.payouts.service.errors import PayoutError
 from app.payouts.service.history import return_reason_message
 from app.reconciliation_api.blocks import open_account_blocks
+from app.reconciliation_api.blocks import release_block as release_account_block
 from app.reconciliation_api.resolution import open_returns_of
 from app.registry.importer.columns import COLUMNS as IMPORT_COLUMNS
 from app.registry.importer.service import import_beneficiaries, record_rejected_import
@@ -61,7 +63,8 @@ LABELS: dict[str, Any] = {"status_keys": STATUS_KEYS, "channel_keys": CHANNEL_KE
 DONE_KEYS = {**follow_up.DONE_KEYS, "account_registered": "person.done.account_registered",
              "account_requested": "person.done.account_requested", "edited": "person.done.edited",
              "unchanged": "person.done.unchanged", "event": "person.done.event",
-             "request_confirmed": "requests.done.confirmed", "request_rejected": "requests.done.rejected"}
+             "request_confirmed": "requests.done.confirmed", "request_rejected": "requests.done.rejected",
+             "block_released": "people.blocked.released"}
 SEARCH_DONE_KEYS = {"moved_away": "people.done.moved_away"}
 # Who registers an account: an officer directly, commune staff by a request an officer confirms.
 ACCOUNT_WRITERS = (Role.officer, Role.commune_staff)
@@ -96,8 +99,10 @@ def _edit_values(person: BeneficiaryOut | Beneficiary) -> dict[str, str]:
 
 
 async def person_page(request: Request[Any, Any, Any], session: AsyncSession, beneficiary_id: UUID, *,
-                      status_code: int = 200, form_state: FormState | None = None) -> Response[Any]:
-    """A person's page for the caller (404 outside their scope), with a refused form open when given."""
+                      status_code: int = 200, form_state: FormState | None = None, error: PayoutError | None = None,
+                      release_reason: str = "") -> Response[Any]:
+    """A person's page for the caller (404 outside their scope), with a refused form open when given (a refused
+    release of a block: ``error`` and the reason typed)."""
     principal = current_principal(request)
     person = await registry.beneficiary_detail(session, beneficiary_id, principal)
     accounts = await registry_accounts.list_bank_accounts(session, beneficiary_id, principal)
@@ -128,6 +133,8 @@ async def person_page(request: Request[Any, Any, Any], session: AsyncSession, be
                 open_returns=await open_returns_of(session, beneficiary_id) if role == Role.officer else 0,
                 event_choices=EVENT_CHOICES.get(person.status, ()), edit_values=_edit_values(person),
                 form_state=form_state, no_errors=FormErrors(), today=vietnam_today().isoformat(),
+                may_release=role == Role.officer, release_reason=release_reason,
+                error=None if error is None else (error.en if current_lang(request) == "en" else error.vi),
                 now_local=(datetime.now(UTC) + VIETNAM).replace(tzinfo=None, second=0, microsecond=0)
                 .isoformat(timespec="minutes"), **LABELS)
 
@@ -257,6 +264,28 @@ class BeneficiaryPages(Controller):
         except Problem:  # moved to a commune outside the officer's provinces: out of their sight now
             return see_other("/beneficiaries?done=moved_away")
         return see_other(f"/beneficiaries/{beneficiary_id}?done=event#events-heading")
+
+    @post("/{beneficiary_id:uuid}/blocks/{block_id:int}/release", guards=[requires(Role.officer)])
+    async def release_block(self, request: Request[Any, Any, Any], db_session: AsyncSession, beneficiary_id: UUID,
+                            block_id: int) -> Response[Any]:
+        """Release the block on one of the person's account numbers: the bank confirmed the account can receive
+        money again (reason required, audited); back to the person's page."""
+        form = await request.form()
+        principal = current_principal(request)
+        assert principal is not None
+        await registry.load_beneficiary(db_session, beneficiary_id, principal)  # 404 outside their provinces
+        if block_id not in {block.id for block in await open_account_blocks(db_session, beneficiary_id)}:
+            error = PayoutError("Tài khoản của người này không có khoá đang mở với mã số đó",
+                                "none of this person's accounts has an open block with that number")
+            return await person_page(request, db_session, beneficiary_id, error=error, status_code=404)
+        try:
+            await release_account_block(db_session, block_id, actor=principal.name, actor_role=principal.role.value,
+                                        reason=form_text(form, "reason"))
+        except PayoutError as error:
+            await db_session.rollback()
+            return await person_page(request, db_session, beneficiary_id, error=error, status_code=error.status,
+                                     release_reason=form_text(form, "reason"))
+        return see_other(f"/beneficiaries/{beneficiary_id}?done=block_released")
 
     @get("/import", guards=[requires(Role.officer)])
     async def import_form(self, request: Request[Any, Any, Any]) -> Response[Any]:

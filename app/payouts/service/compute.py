@@ -45,6 +45,7 @@ from app.payouts.service.runs import (
     set_progress,
     staging_tables,
 )
+from app.reconciliation_api.blocks import BLOCKED_ACCOUNT_ROWS
 
 log = structlog.get_logger()
 
@@ -173,9 +174,12 @@ _STAGE_OLDER_MONTH = (
 # One row per person: total, commune of the latest month, channel and active account, or a skip reason.
 # A person on the bank channel is held (skipped, months left unpaid for a later run's arrears) while a bank
 # reported them deceased and no officer resolved it (an open MD07 flag), or while their active account
-# is blocked by a return saying it cannot receive money (``bank_account_block``). Both are left joins
-# against small sets — the open flags and the open blocks, each at most one row per person or account
-# (partial unique indexes) — hashed once and probed once per person, next to the account join already here.
+# is blocked by a return saying it cannot receive money (``bank_account_block``). A block refuses the account
+# number at its bank, not the row it was recorded on: the same number registered again as a new row (another
+# holder name, another person) is held all the same. Both are left joins against small sets — the open flags
+# (at most one per person, a partial unique index) and the account rows whose number has an open block
+# (``BLOCKED_ACCOUNT_ROWS``: a few index probes per open block) — hashed once and probed once per person, next
+# to the account join already here.
 # The reasons and their messages: ``runs.SKIP_REASON_MESSAGES``.
 _PLAN = (
     """
@@ -205,9 +209,7 @@ _PLAN = (
       LEFT JOIN (SELECT beneficiary_id, raised_at FROM beneficiary_flag
                   WHERE kind = 'deceased_reported_by_bank' AND resolved_at IS NULL) f
         ON f.beneficiary_id = t.beneficiary_id
-      LEFT JOIN (SELECT bank_account_id, reason, returned_at FROM bank_account_block
-                  WHERE released_at IS NULL) k
-        ON k.bank_account_id = a.id
+      LEFT JOIN ({blocked_rows}) k ON k.bank_account_id = a.id
     """
 )
 
@@ -343,7 +345,7 @@ async def _stage(conn: AsyncConnection, run_id: UUID, programme: str, arrears_fr
     timings["entitlements"] = time.perf_counter() - started - timings["months"]
     await conn.execute(text(staging.sql("CREATE INDEX ON {entitlement} (beneficiary_id)")))
     await conn.execute(text(staging.sql("ANALYZE {entitlement}")))  # no statistics until analysed
-    await conn.execute(text(staging.sql(_PLAN)))
+    await conn.execute(text(staging.sql(_PLAN, blocked_rows=BLOCKED_ACCOUNT_ROWS)))
     await conn.execute(text(staging.sql("CREATE INDEX ON {plan} (beneficiary_id)")))
     await conn.execute(text(staging.sql("ANALYZE {plan}")))
     # Who is skipped follows this staging alone (a resumed compute may find a cause fixed meanwhile).

@@ -116,7 +116,9 @@ _CHANGED_PAYOUTS = text(
                                      WHERE g.benefit_group = (SELECT q.benefit_group FROM programme q
                                                                WHERE q.code = :programme))
         UNION
-        SELECT a.beneficiary_id FROM bank_account_block k JOIN bank_account a ON a.id = k.bank_account_id
+        -- a block refuses the number at its bank: everyone with an account row of that number
+        SELECT same.beneficiary_id FROM bank_account_block k JOIN bank_account a ON a.id = k.bank_account_id
+          JOIN bank_account same ON same.bank_bin = a.bank_bin AND same.account_number = a.account_number
          WHERE k.recorded_at > :since AND k.released_at IS NULL
            AND (CAST(:xmin AS bigint) IS NULL OR xid_full(k.xmin) >= :xmin)
         UNION
@@ -210,8 +212,9 @@ async def _check_months(session: AsyncSession,
 
 
 async def payouts_held(session: AsyncSession, payouts: dict[UUID, UUID]) -> dict[UUID, tuple[str, list[date]]]:
-    """payout id -> (hold reason, its unreleased months), of the bank payouts whose account has an open block
-    or whose person an open MD07 flag (both looked up through their open-row unique indexes)."""
+    """payout id -> (hold reason, its unreleased months), of the bank payouts whose account number has an open
+    block (on any account row of that number at that bank: ix_bank_account_number, then each row's open block)
+    or whose person an open MD07 flag (looked up through its open-row unique index)."""
     rows = await session.execute(text(
         """SELECT p.id,
                   CASE WHEN EXISTS (SELECT 1 FROM beneficiary_flag f
@@ -222,8 +225,9 @@ async def payouts_held(session: AsyncSession, payouts: dict[UUID, UUID]) -> dict
                          WHERE pm.payout_id = p.id AND pm.released_at IS NULL ORDER BY pm.month) AS months
              FROM payout p
             WHERE p.id = ANY(:payouts) AND p.channel = 'bank' AND p.status = 'scheduled'
-              AND (EXISTS (SELECT 1 FROM bank_account_block k
-                            WHERE k.bank_account_id = p.bank_account_id AND k.released_at IS NULL)
+              AND (EXISTS (SELECT 1 FROM bank_account a
+                             JOIN bank_account_block k ON k.bank_account_id = a.id AND k.released_at IS NULL
+                            WHERE a.bank_bin = p.bank_bin AND a.account_number = p.account_number)
                    OR EXISTS (SELECT 1 FROM beneficiary_flag f
                                WHERE f.beneficiary_id = p.beneficiary_id AND f.kind = 'deceased_reported_by_bank'
                                  AND f.resolved_at IS NULL))"""), {"payouts": list(payouts)})

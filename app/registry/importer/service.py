@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.auth.service import Principal
 from app.http.problems import Problem, bilingual
+from app.reconciliation_api.blocks import OPEN_NUMBER_BLOCKS
 from app.registry.identity import fold_accents, holder_name_matches, mask_digits
 from app.registry.importer.columns import ERRORS_HEADER
 from app.registry.importer.reader import FileRejected, Table, read_table
@@ -33,7 +34,8 @@ from app.registry.models import Bank, BeneficiaryImport, Commune, Programme, Pro
 from app.registry.scope import commune_in_scope
 from app.registry.service.common import actor_of
 from app.registry.sheets import rows_csv, rows_xlsx
-from app.vietnam_time import vietnam_today
+from app.vietnam_time import VIETNAM, vietnam_today
+from reconciliation.matching import RETURN_REASON_MESSAGES
 
 log = structlog.get_logger()
 
@@ -148,13 +150,22 @@ async def _active_account_holders(pg: Any, rows: list[ImportRow]) -> dict[tuple[
     return {(r[0], r[1]): r[2] for r in records}
 
 
+async def _blocked_numbers(pg: Any) -> dict[tuple[str, str], tuple[str, datetime]]:
+    """(bank, account number) -> (the bank's return code, since when) of every number with an open block: a
+    small set (one per account a bank refused), read once per import."""
+    records = await pg.fetch(f"SELECT bank_bin, account_number, reason, returned_at FROM ({OPEN_NUMBER_BLOCKS}) k")  # noqa: S608
+    return {(r[0], r[1]): (r[2], r[3]) for r in records}
+
+
 def _error(row: int, column: str, vi: str, en: str) -> dict[str, Any]:
     return {"row": row, "column": column, "message": vi, "message_en": en}
 
 
 def _database_errors(table: Table, rows: list[ImportRow], existing: dict[str, _Existing],
-                     holders: dict[tuple[str, str], str], principal: Principal | None) -> list[dict[str, Any]]:
-    """Conflicts with stored data: another person's citizen ID or account, someone outside scope, a deceased."""
+                     holders: dict[tuple[str, str], str], principal: Principal | None,
+                     blocked: dict[tuple[str, str], tuple[str, datetime]]) -> list[dict[str, Any]]:
+    """Conflicts with stored data: another person's citizen ID or account, someone outside scope, a deceased,
+    an account number a bank refused (registering it again would have the next run pay into it)."""
     id_column = table.headers.get("national_id", "Số CCCD")
     account_column = table.headers.get("account_number", "Số tài khoản")
     errors: list[dict[str, Any]] = []
@@ -181,6 +192,21 @@ def _database_errors(table: Table, rows: list[ImportRow], existing: dict[str, _E
             # The account may move to this person when its holder is in the file with another account.
             moving_away = holder in in_file and in_file[holder].account_number is not None and (
                 in_file[holder].bank_bin, in_file[holder].account_number) != (row.bank_bin, row.account_number)
+            block = blocked.get((row.bank_bin, row.account_number))
+            unchanged = known is not None and (known.bank_bin, known.account_number, known.holder_name) == (
+                row.bank_bin, row.account_number, row.holder_name)
+            if block is not None and not unchanged:
+                code, since = block
+                reason_vi, reason_en = RETURN_REASON_MESSAGES.get(code, (code, code))
+                day = since.astimezone(VIETNAM).strftime("%d/%m/%Y")
+                errors.append(_error(
+                    row.row, account_column,
+                    f"Số tài khoản {row.account_number} bị chặn từ {day}: ngân hàng đã trả lại tiền với mã {code} "
+                    f"({reason_vi}). Hãy dùng tài khoản khác, hoặc cán bộ gỡ chặn khi ngân hàng xác nhận tài "
+                    "khoản nhận tiền được trở lại",
+                    f"Account {row.account_number} has been blocked since {day}: the bank returned money with code "
+                    f"{code} ({reason_en}). Use another account, or an officer releases the block once the bank "
+                    "confirms the account can receive money again"))
             if holder is not None and holder != row.national_id and not moving_away:
                 errors.append(_error(row.row, account_column,
                                      f"Số tài khoản {row.account_number} đang là tài khoản của người hưởng khác "
@@ -401,7 +427,8 @@ async def import_beneficiaries(session: AsyncSession, *, content: bytes, filenam
     await pg.execute("SELECT pg_advisory_xact_lock($1)", IMPORT_LOCK_KEY)
     existing = await _load_existing(pg, rows)
     holders = await _active_account_holders(pg, rows)
-    errors += _database_errors(table, rows, existing, holders, principal)
+    blocked = await _blocked_numbers(pg)
+    errors += _database_errors(table, rows, existing, holders, principal, blocked)
     if errors:
         outcome.errors = sorted(errors, key=lambda e: (e["row"] or 0))
         log.info("beneficiary_import_rejected", file=filename, rows=outcome.rows, errors=len(errors))
@@ -419,7 +446,7 @@ async def import_beneficiaries(session: AsyncSession, *, content: bytes, filenam
             existing.update(locked)
             enrolments.update(locked_enrolments)
             errors = _database_errors(table, changing, existing, await _active_account_holders(pg, changing),
-                                      principal)
+                                      principal, blocked)
             if errors:
                 outcome.errors = sorted(errors, key=lambda e: (e["row"] or 0))
                 return outcome

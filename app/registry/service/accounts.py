@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.auth.service import Principal
 from app.http.problems import Problem, bilingual
+from app.reconciliation_api.blocks import open_block_on_number
 from app.registry.identity import Message, holder_name_matches, mask_digits
 from app.registry.models import Bank, BankAccount, BankAccountRequest, Beneficiary
 from app.registry.schemas import BankAccountIn, BankAccountOut, BankAccountRequestOut
@@ -58,11 +59,22 @@ async def _ensure_number_free(session: AsyncSession, account: NewAccount, benefi
                                      "This account is the active account of another beneficiary"))
 
 
+async def refuse_if_blocked(session: AsyncSession, account: NewAccount, principal: Principal | None) -> None:
+    """409 when a bank returned money from this account number saying it cannot receive money and no officer
+    released that block: whatever row or holder name it is registered under, the next run would pay into it."""
+    block = await open_block_on_number(session, account.bank_bin, account.account_number)
+    if block is not None:
+        masked = masks_identifiers(principal)
+        vi, en = block.messages(masked=masked)
+        raise Problem(409, bilingual(vi, en), extra={"block": block.as_dict(masked=masked)})
+
+
 async def replace_bank_account(session: AsyncSession, person: Beneficiary, account: NewAccount,
                                principal: Principal | None, *, today: date | None = None) -> BankAccount:
     """Make ``account`` the person's active account; the previous one is closed today (in Việt Nam; ``today``
-    to give the day) and kept as history."""
+    to give the day) and kept as history. An account number with an open block is refused (409)."""
     actor, role = actor_of(principal)
+    await refuse_if_blocked(session, account, principal)
     await _ensure_number_free(session, account, person.id)
     current = await session.scalar(select(BankAccount).where(
         BankAccount.beneficiary_id == person.id, BankAccount.effective_to.is_(None)).with_for_update())
@@ -154,6 +166,7 @@ async def request_bank_account_change(session: AsyncSession, beneficiary_id: UUI
     if pending is not None:
         raise Problem(409, bilingual(f"Đã có yêu cầu số {pending} đang chờ duyệt cho người này",
                                      f"Request {pending} for this person is already waiting for an officer"))
+    await refuse_if_blocked(session, account, principal)
     await _ensure_number_free(session, account, person.id)
     request = BankAccountRequest(beneficiary_id=person.id, bank_bin=account.bank_bin,
                                  account_number=account.account_number, holder_name=account.holder_name,

@@ -103,7 +103,9 @@ async def test_reissue_pays_the_returned_month_once_to_the_corrected_account(off
     assert line["payouts"][0]["reference"] == p[1].reference
 
     same = await _resolve(office, line["id"], action="reissue", bank_account_id=p[1].bank_account_id)
-    assert same.status_code == 409 and "tài khoản đã sửa" in same.json()["detail"]
+    # The account the bank returned it from is blocked (AC04): refused, naming the block and the way on.
+    assert same.status_code == 409 and "bị chặn từ 12/03/2026" in same.json()["detail"]
+    assert "Hãy dùng một tài khoản khác" in same.json()["detail"] and same.json()["block"]["reason"] == "AC04"
     new_account = await office.post(f"/api/beneficiaries/{p[1].beneficiary_id}/bank-accounts",
                                     json={"bank_bin": VIETCOMBANK, "account_number": "9704361234567"})
     assert new_account.status_code == 201, new_account.text

@@ -119,7 +119,9 @@ async def test_an_officer_dismisses_a_flag_the_bank_raised_in_error_with_a_reaso
     assert again.status_code == 200, again.text
     still_open = await office.post(f"/api/reconciliation/exceptions/{lines[p[1].reference]}/resolve",
                                    json={"action": "reissue", "bank_account_id": p[1].bank_account_id})
-    assert still_open.status_code == 409 and "khác tài khoản bị hoàn trả" in still_open.json()["detail"]
+    # (its account is still blocked by the MD07 return: the refusal says so and points at the queue)
+    assert still_open.status_code == 409 and "mã MD07" in still_open.json()["detail"]
+    assert "hàng đợi ngoại lệ" in still_open.json()["detail"] and still_open.json()["block"]["reason"] == "MD07"
 
 
 async def test_a_death_already_on_record_raises_the_flag_closed(office, engine):

@@ -5,8 +5,10 @@ import io
 import re
 
 import openpyxl
+from sqlalchemy import text
 
 from app.auth.models import Role
+from app.database import session_scope
 from app.registry.fake import BeneficiaryFaker, import_file_bytes
 from app.registry.importer.columns import COLUMNS as IMPORT_COLUMNS
 from app.web.forms import fold
@@ -125,10 +127,13 @@ async def test_person_page_says_why_a_payout_was_withheld_and_that_the_account_i
                      "Lý do ngân hàng trả lại tiền", "AC04: Tài khoản đã đóng / AC04: account closed",
                      "Khoản chi bị trả lại", march.reference]
     assert "Tài khoản ngân hàng đang bị chặn" in notice.group(0)
-    assert "cho đến khi cán bộ đăng ký tài khoản đã sửa" in notice.group(0)
+    assert "cho đến khi cán bộ đăng ký một tài khoản khác, hoặc gỡ chặn khi ngân hàng xác nhận" in notice.group(0)
+    assert "Đăng ký lại chính số tài khoản này sẽ bị từ chối" in notice.group(0)
+    # The officer may release it from here (reason required); the form posts to the block itself.
+    assert re.search(r'action="/beneficiaries/[0-9a-f-]{36}/blocks/\d+/release"', notice.group(0))
     english = html.unescape((await client.get(f"/beneficiaries/{march.beneficiary_id}?lang=en")).text)
     assert "Bank account blocked" in english and "Blocked since" in english
-    assert "until an officer registers a corrected account" in english
+    assert "until an officer registers a different account, or releases the block" in english
 
     # Once a corrected account is registered the person is paid again: no notice, the old account's history
     # still says it was blocked.
@@ -154,3 +159,49 @@ async def test_a_cash_payout_on_its_way_says_it_went_to_the_commune_not_to_a_ban
     assert "Đã gửi về xã, chờ giao tiền mặt" in page and "Đã gửi ngân hàng" not in page
     english = html.unescape((await client.get(f"/beneficiaries/{person_id}?lang=en")).text)
     assert "Sent to the commune, cash to hand over" in english and "Sent to bank" not in english
+
+
+async def test_an_officer_releases_a_block_from_the_persons_page_with_a_reason(client, engine):
+    office = await Office(client, engine).setup()
+    _, paid = await build_world(office, vietcombank=2)
+    closed = paid[0]
+    returns = write_camt053(statement(VIETCOMBANK, [returned(closed, "AC04")]))
+    uploaded = await upload(office, await as_bank(office, VIETCOMBANK), returns, "s.xml")
+    assert uploaded.status_code == 201 and uploaded.json()["returned"] == 1, uploaded.text
+    await add_user(engine, "xa.hoankiem", Role.commune_staff, communes=(HANOI_COMMUNE,))
+    path = f"/beneficiaries/{closed.beneficiary_id}"
+
+    officer_page = await _officer_page(office, path)
+    action = re.search(r'/blocks/(\d+)/release', officer_page.text)
+    assert action is not None
+    release = f"{path}/blocks/{action.group(1)}/release"
+    # Commune staff see the block, but releasing it is an officer's decision.
+    await office.be("xa.hoankiem")
+    staff_page = await client.get(path)
+    assert 'class="blocked-account"' in staff_page.text and "/release" not in staff_page.text
+    denied = await client.post(release, data={"_csrf": csrf_in(staff_page.text), "reason": "ngân hàng xác nhận"})
+    assert denied.status_code == 403
+
+    officer_page = await _officer_page(office, path)
+    token = csrf_in(officer_page.text)
+    # No reason: the page again, saying what is missing, the block still there.
+    missing = await client.post(release, data={"_csrf": token, "reason": " "})
+    assert missing.status_code == 422
+    assert "Cần ghi lý do gỡ chặn" in missing.text and 'class="blocked-account"' in missing.text
+    # A block that is not on this person's accounts.
+    other = await client.post(f"/beneficiaries/{paid[1].beneficiary_id}/blocks/{action.group(1)}/release",
+                              data={"_csrf": token, "reason": "nhầm người"})
+    assert other.status_code == 404 and "không có khoá đang mở" in other.text
+    done = await client.post(release, data={"_csrf": token, "reason": "Vietcombank xác nhận TK đã mở lại"})
+    assert done.status_code == 200 and "Đã gỡ chặn tài khoản" in done.text
+    assert 'class="blocked-account"' not in done.text and "bị chặn từ" not in done.text
+    async with session_scope(engine) as session:
+        note = await session.scalar(text("SELECT release_note FROM bank_account_block"))
+    assert note == "Vietcombank xác nhận TK đã mở lại"
+
+
+async def _officer_page(office: Office, path: str):
+    await office.be("lan.officer")
+    page = await office.client.get(path)
+    assert page.status_code == 200
+    return page
