@@ -105,11 +105,12 @@ _QUERY = """
           JOIN commune cm ON cm.code = b.commune_code
           LEFT JOIN LATERAL (
               SELECT * FROM (
+                  -- the last contact as of the list's time: one dated later (still to come) is not one
                   (SELECT n.at, n.kind, n.recorded_by AS by FROM follow_up_note n
-                    WHERE n.beneficiary_id = b.id ORDER BY n.at DESC LIMIT 1)
+                    WHERE n.beneficiary_id = b.id AND n.at <= :as_of ORDER BY n.at DESC LIMIT 1)
                   UNION ALL
                   (SELECT x.occurred_at, x.channel, x.recorded_by FROM withdrawal x
-                    WHERE x.beneficiary_id = b.id AND x.source = 'commune'
+                    WHERE x.beneficiary_id = b.id AND x.source = 'commune' AND x.occurred_at <= :as_of
                       AND NOT EXISTS (SELECT 1 FROM withdrawal_cancellation c WHERE c.withdrawal_id = x.id)
                     ORDER BY x.occurred_at DESC LIMIT 1)
               ) c ORDER BY c.at DESC LIMIT 1) contact ON true
@@ -132,7 +133,7 @@ async def follow_up_page(session: AsyncSession, *, communes: Sequence[str] | Non
     as_of = as_of or datetime.now(UTC)
     page, page_size = page_window(page, page_size, most=max(page_size, 1))
     params: dict[str, Any] = {"cutoff": as_of - timedelta(days=min_days), "today": (as_of + VIETNAM_OFFSET).date(),
-                              "limit": page_size, "offset": (page - 1) * page_size}
+                              "as_of": as_of, "limit": page_size, "offset": (page - 1) * page_size}
     where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params, commune=commune)
     rows = (await session.execute(text(_QUERY.format(where=where)), params)).all()
     people = [WaitingPerson(

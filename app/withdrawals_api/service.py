@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.auth.service import Principal
 from app.http.problems import Problem, bilingual
+from app.payouts.service.runs import FIRST_PAYABLE_PERIOD
 from app.payouts.service.settlement import settle_runs_of_handovers, settle_runs_with_cash
 from app.registry.scope import commune_in_scope
 from app.withdrawals_api.schemas import (
@@ -41,6 +42,9 @@ from reconciliation.withdrawals import (
 )
 
 NOTE_KINDS = ("visit", "call", "note")
+NOTE_CLOCK_SKEW = timedelta(minutes=5)  # a phone's clock a little ahead is not a visit in the future
+# Nothing to follow up before ansinh paid its first month (``FIRST_PAYABLE_PERIOD``), midnight in Việt Nam.
+EARLIEST_NOTE = datetime.combine(FIRST_PAYABLE_PERIOD, time(0), tzinfo=VIETNAM)
 MAX_AMOUNT = 1_000_000_000  # one withdrawal of a social allowance never comes near a billion đồng
 
 
@@ -117,6 +121,14 @@ async def undrawn_amount(session: AsyncSession, beneficiary_id: UUID) -> int:
     return max(int(value or 0), 0)
 
 
+def _vietnam_time(moment: datetime) -> str:
+    """dd/mm/yyyy HH:MM in Việt Nam; a moment at the edge of the calendar (year 1, 9999) is shown as given."""
+    try:
+        return moment.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M")
+    except OverflowError:
+        return moment.isoformat()
+
+
 async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, data: AssistedWithdrawalIn,
                                   principal: Principal) -> AssistedWithdrawalOut:
     """Record a withdrawal made with staff help, or cash handed over (the cash channel's withdrawal)."""
@@ -165,14 +177,34 @@ async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, d
 
 async def add_follow_up_note(session: AsyncSession, beneficiary_id: UUID, data: FollowUpNoteIn,
                              principal: Principal) -> FollowUpNoteOut:
-    """Record a visit, call or note about a person who has not withdrawn."""
+    """Record a visit, call or note about a person who has not withdrawn, at ``at`` (default now): not later
+    than now (a few minutes of clock skew allowed), not before ansinh's first paid month."""
     await person_in_scope(session, beneficiary_id, principal)
+    now = datetime.now(UTC)
+    at = _aware(data.at) if data.at is not None else now
+    problems = []  # (Vietnamese detail, English detail, field error)
     if data.kind not in NOTE_KINDS:
-        raise Problem(422, bilingual("Loại ghi chú phải là visit (thăm nhà), call (gọi điện) hoặc note",
-                                     "kind must be visit, call or note"),
-                      errors=[{"row": None, "column": "kind", "message": "visit / call / note",
-                               "message_en": "visit / call / note"}])
-    at = _aware(data.at) if data.at is not None else datetime.now(UTC)
+        problems.append(("Loại ghi chú phải là visit (thăm nhà), call (gọi điện) hoặc note",
+                         "kind must be visit, call or note",
+                         {"row": None, "column": "kind", "message": "visit / call / note",
+                          "message_en": "visit / call / note"}))
+    when = _vietnam_time(at)
+    if at > now + NOTE_CLOCK_SKEW:
+        problems.append((f"Thời gian liên hệ ở tương lai: {when} (bây giờ là {_vietnam_time(now)}); hãy ghi lúc "
+                         "đã thăm hoặc gọi",
+                         f"the contact's time is in the future: {when} (it is now {_vietnam_time(now)}); "
+                         "give the time of the visit or call",
+                         {"row": None, "column": "at", "message": "Không được sau thời điểm hiện tại",
+                          "message_en": "cannot be later than now"}))
+    elif at < EARLIEST_NOTE:
+        first = f"{EARLIEST_NOTE:%d/%m/%Y}"
+        problems.append((f"Thời gian liên hệ trước {first}, khi ansinh bắt đầu chi trả: {when}; hãy kiểm tra lại năm",
+                         f"the contact's time is before {first}, when ansinh began paying: {when}; check the year",
+                         {"row": None, "column": "at", "message": f"Không được trước {first}",
+                          "message_en": f"cannot be before {first}"}))
+    if problems:
+        raise Problem(422, bilingual("; ".join(p[0] for p in problems), "; ".join(p[1] for p in problems)),
+                      errors=[p[2] for p in problems])
     row = (await session.execute(text(
         """INSERT INTO follow_up_note (beneficiary_id, kind, at, recorded_by, text)
            VALUES (:b, :kind, :at, :by, :text) RETURNING id, at"""),
