@@ -17,14 +17,16 @@ from app.http.money import Dong
 from app.http.problems import Problem
 from app.payouts.service.orders import HANDED_OVER
 from app.reports_api.routes import FOLLOW_UP_READERS, scope_of
-from app.web.forms import form_text
-from app.web.render import current_lang, page, page_count, pager, see_other
+from app.web.forms import FormErrors, form_text
+from app.web.render import current_lang, in_language, page, page_count, pager, see_other
 from app.withdrawals_api.routes import COMMUNE_WRITERS
 from app.withdrawals_api.schemas import AssistedWithdrawalIn, FollowUpNoteIn, WithdrawalCancelIn
 from app.withdrawals_api.service import (
     add_assisted_withdrawal,
     add_follow_up_note,
     cancel_assisted_withdrawal,
+    person_in_scope,
+    undrawn_amount,
 )
 from reports.follow_up import EXPORT_LIMIT, follow_up_page
 from reports.time_to_withdrawal import scope_condition
@@ -86,6 +88,36 @@ async def _cash_runs(session: AsyncSession, communes: Any, provinces: Any, commu
         params))
 
 
+WITHDRAWAL_FIELDS = ("amount", "occurred_at", "helper_name", "note")
+BACK_FIELDS = ("back", "commune", "min_days", "page_number")
+
+
+def _form_errors(problem: Problem, request: Request[Any, Any, Any]) -> FormErrors:
+    """A refusal's field errors, each next to its input, in the page's language (anything else at the top)."""
+    errors = FormErrors()
+    lang = current_lang(request)
+    for item in problem.errors or []:
+        message = item.get("message_en") if lang == "en" and item.get("message_en") else item.get("message")
+        field_name = item.get("column") if item.get("column") in WITHDRAWAL_FIELDS else "amount"
+        errors.add(str(field_name), "follow.error.message", message=message)
+    return errors
+
+
+async def _withdrawal_form(request: Request[Any, Any, Any], session: AsyncSession, beneficiary_id: UUID, form: Any,
+                           errors: FormErrors, *, detail: str | None = None) -> Response[Any]:
+    """The withdrawal form of one person again (422), with what was typed, the errors and the way back."""
+    principal = current_principal(request)
+    assert principal is not None  # guarded route
+    person = await person_in_scope(session, beneficiary_id, principal)
+    name = await session.scalar(text("SELECT full_name FROM beneficiary WHERE id = :b"), {"b": beneficiary_id})
+    values = {key: form_text(form, key) for key in WITHDRAWAL_FIELDS + BACK_FIELDS}
+    back = (f"/beneficiaries/{beneficiary_id}" if values["back"] == "person"
+            else _back(form, beneficiary_id, "").removesuffix("&done="))
+    return page(request, "follow_up/withdrawal.html", status_code=422, person_id=beneficiary_id, full_name=name,
+                cash=person.channel == "cash", waiting=await undrawn_amount(session, beneficiary_id), values=values,
+                errors=errors, detail=detail, back_url=back)
+
+
 class FollowUpPages(Controller):
     path = "/follow-up"
     include_in_schema = False
@@ -135,21 +167,34 @@ class FollowUpPages(Controller):
     @post("/{beneficiary_id:uuid}/withdrawal", guards=[requires(*COMMUNE_WRITERS)])
     async def withdrawal(self, request: Request[Any, Any, Any], db_session: AsyncSession,
                          beneficiary_id: UUID) -> Response[Any]:
-        """Record a withdrawal made with staff help, or the cash handed over (cash channel)."""
+        """Record a withdrawal made with staff help, or the cash handed over (cash channel). A refusal (bad amount
+        or time, more than is waiting, before the money arrived) shows the form again with what was typed and
+        the reason next to the field, rather than an error page that loses the input."""
         form = await request.form()
         principal = current_principal(request)
         assert principal is not None
+        errors = FormErrors()
         amount_text = form_text(form, "amount").replace(".", "").replace(",", "").replace(" ", "")
         try:
-            occurred = datetime.fromisoformat(form_text(form, "occurred_at")).replace(tzinfo=None) - VIETNAM
             amount = Dong(amount_text)  # a form's text, read as the form's own (not JSON) input
         except ValueError:
-            lang = current_lang(request)
-            raise Problem(422, "Số tiền hoặc thời gian không hợp lệ" if lang == "vi"
-                          else "Invalid amount or time") from None
-        await add_assisted_withdrawal(db_session, beneficiary_id, AssistedWithdrawalIn(
-            occurred_at=occurred.replace(tzinfo=UTC), amount=amount, helper_name=form_text(form, "helper_name") or None,
-            note=form_text(form, "note")), principal)
+            errors.add("amount", "follow.error.amount")
+        try:
+            occurred = datetime.fromisoformat(form_text(form, "occurred_at")).replace(tzinfo=None) - VIETNAM
+        except (ValueError, OverflowError):  # not a time, or one at the edge of the calendar (01/01/0001)
+            errors.add("occurred_at", "follow.error.when")
+        if errors:
+            return await _withdrawal_form(request, db_session, beneficiary_id, form, errors)
+        try:
+            await add_assisted_withdrawal(db_session, beneficiary_id, AssistedWithdrawalIn(
+                occurred_at=occurred.replace(tzinfo=UTC), amount=amount,
+                helper_name=form_text(form, "helper_name") or None, note=form_text(form, "note")), principal)
+        except Problem as problem:
+            if problem.status_code != 422:  # scope (403) and unknown people (404) keep their error pages
+                raise
+            await db_session.rollback()
+            return await _withdrawal_form(request, db_session, beneficiary_id, form, _form_errors(problem, request),
+                                          detail=in_language(str(problem.detail), current_lang(request)))
         return see_other(_back(form, beneficiary_id, "withdrawal"))
 
     @post("/{beneficiary_id:uuid}/withdrawal/{withdrawal_id:int}/cancel", guards=[requires(*COMMUNE_WRITERS)])

@@ -25,6 +25,7 @@ from app.withdrawals_api.schemas import (
     WithdrawalCancelIn,
     WithdrawalOut,
 )
+from app.withdrawals_api.timeline import MoneyEvent, arrival_covering, money_timeline, room_at, undrawn_at
 from reconciliation.withdrawal_files import (
     VIETNAM,
     WithdrawalFileRejected,
@@ -121,6 +122,10 @@ async def undrawn_amount(session: AsyncSession, beneficiary_id: UUID) -> int:
     return max(int(value or 0), 0)
 
 
+def _dong_vi(amount: int) -> str:
+    return f"{amount:,} đ".replace(",", ".")
+
+
 def _vietnam_time(moment: datetime) -> str:
     """dd/mm/yyyy HH:MM in Việt Nam; a moment at the edge of the calendar (year 1, 9999) is shown as given."""
     try:
@@ -129,9 +134,53 @@ def _vietnam_time(moment: datetime) -> str:
         return moment.isoformat()
 
 
+def _first_whole_minute(moment: datetime) -> datetime:
+    """The first whole minute (Việt Nam) at or after ``moment``: the earliest time a form (no seconds) can give."""
+    local = moment.astimezone(VIETNAM)
+    whole = local.replace(second=0, microsecond=0)
+    return whole if whole == local else whole + timedelta(minutes=1)
+
+
+def _before_arrival(events: list[MoneyEvent], moment: datetime, amount: int, room: int) -> Problem:
+    """422 on ``occurred_at``: at that time the money the withdrawal would take had not arrived yet, or was what
+    withdrawals after that time take; names the day and time (Việt Nam) from which it would fit, and how that
+    money arrived."""
+    when = _vietnam_time(moment)
+    there = undrawn_at(events, moment)
+    if room < there:  # the money had arrived, but withdrawals made after that time take it (first in, first out)
+        had_vi = (f"lúc {when} người hưởng có {_dong_vi(there)} đã về mà chưa rút, nhưng các lần rút sau thời điểm "
+                  f"đó lấy {_dong_vi(there - room)} trong số này (tiền về trước được rút trước), chỉ còn "
+                  f"{_dong_vi(room)}")
+        had_en = (f"at {when} {there:,} đồng had arrived and were not withdrawn, but withdrawals made after that "
+                  f"time take {there - room:,} đồng of them (first in, first out), leaving {room:,} đồng")
+    else:
+        had_vi = f"lúc {when} người hưởng chỉ có {_dong_vi(room)} đã về mà chưa rút"
+        had_en = f"at {when} only {room:,} đồng had arrived and were not withdrawn"
+    arrival = arrival_covering(events, moment, amount)
+    if arrival is None:  # the undrawn check before makes this unreachable; said plainly all the same
+        since_vi = since_en = "—"
+        how_vi = how_en = ""
+    else:
+        earliest = _first_whole_minute(arrival.at)
+        since_vi, since_en = f"{earliest:%H:%M} ngày {earliest:%d/%m/%Y}", f"{earliest:%H:%M} on {earliest:%d/%m/%Y}"
+        how_vi, how_en = ((" (ngân hàng báo có vào tài khoản)", " (credited to the account)") if arrival.channel == "bank"
+                          else (" (tiền mặt chuyển về xã)", " (the cash reached the commune)"))
+    return Problem(422, bilingual(
+        f"Thời gian rút không thể trước khi tiền về: {had_vi}; số tiền {_dong_vi(amount)} chỉ có đủ từ "
+        f"{since_vi}{how_vi}. Hãy kiểm tra lại thời gian rút",
+        f"a withdrawal cannot be earlier than the money it takes: {had_en}; {amount:,} đồng were there only from "
+        f"{since_en}{how_en}. Check the time of the withdrawal"),
+        errors=[{"row": None, "column": "occurred_at", "message": f"Sớm nhất là {since_vi}, khi tiền đã về",
+                 "message_en": f"no earlier than {since_en}, when the money had arrived"}],
+        extra={"arrived_on": None if arrival is None else arrival.at.astimezone(VIETNAM).date().isoformat(),
+               "arrived_at": None if arrival is None else arrival.at.isoformat(),
+               "available_at_that_time": room})
+
+
 async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, data: AssistedWithdrawalIn,
                                   principal: Principal) -> AssistedWithdrawalOut:
-    """Record a withdrawal made with staff help, or cash handed over (the cash channel's withdrawal)."""
+    """Record a withdrawal made with staff help, or cash handed over (the cash channel's withdrawal): no more than
+    the person has not withdrawn, and not before that money arrived (``timeline.room_at``)."""
     person = await person_in_scope(session, beneficiary_id, principal)
     amount = int(data.amount)  # a plain int from here on (the ledger takes nothing else)
     channel = data.channel or ("cash_handover" if person.channel == "cash" else "assisted")
@@ -150,7 +199,9 @@ async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, d
         raise Problem(422, bilingual("Dữ liệu chưa hợp lệ", "Invalid input"), errors=errors)
     # One person's records one after the other, so two staff cannot both hand over the same money.
     await session.execute(text("SELECT 1 FROM beneficiary WHERE id = :b FOR UPDATE"), {"b": beneficiary_id})
-    available = await undrawn_amount(session, beneficiary_id)
+    # The person's money over time (two lookups by person); what it leaves is ``undrawn_amount``.
+    events = await money_timeline(session, beneficiary_id)
+    available = max(sum(event.amount for event in events), 0)
     if amount > available:
         raise Problem(422, bilingual(
             f"Số tiền {amount:,} đ lớn hơn số tiền người hưởng còn chưa rút ({available:,} đ)".replace(",", "."),
@@ -158,6 +209,10 @@ async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, d
             errors=[{"row": None, "column": "amount",
                      "message": f"Tối đa {available:,} đ".replace(",", "."),
                      "message_en": f"at most {available:,} đồng"}])
+    # Not before the money it takes arrived (nor pushing a later withdrawal before its money).
+    room = room_at(events, occurred_at)
+    if amount > room:
+        raise _before_arrival(events, occurred_at, amount, room)
     helper = (data.helper_name or principal.full_name or principal.name).strip()[:200]
     note = data.note.strip()[:2000]
     withdrawal_id = await record_commune_withdrawal(

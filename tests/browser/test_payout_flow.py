@@ -70,8 +70,9 @@ def _bank_statement(live_server, folder: Path) -> Path:
         finally:
             await conn.close()
 
-    # Booked after the orders left (now): a bank cannot credit before it received them.
-    booked = datetime.now(ICT)
+    # Booked as the orders left (this minute; a bank cannot credit before it received them), to the minute: the
+    # phone records the withdrawal at the minute it is made, which must not be before the money arrived.
+    booked = datetime.now(ICT).replace(second=0, microsecond=0)
     lines = tuple(StatementLine(
         account=DISBURSEMENT, booking_date=booked.date(), value_date=booked.date(), booked_at=booked,
         amount=-row["amount"], currency="VND", bank_reference=f"FT{index:08d}", end_to_end_ref=row["reference"],

@@ -271,8 +271,8 @@ async def test_cash_the_commune_gives_back_is_returned_and_paid_again_once(offic
     # Refused once any of the cash was handed over (a cash_handover withdrawal recorded by the commune).
     await office.be("lan.officer")
     beneficiary = await office.beneficiary_id(handed.national_id)
-    handover = await office.post(f"/api/beneficiaries/{beneficiary}/assisted-withdrawals",
-                                 json={"occurred_at": "2026-03-10T09:00:00+07:00", "amount": 200_000})
+    handover = await office.post(f"/api/beneficiaries/{beneficiary}/assisted-withdrawals",  # after the cash left
+                                 json={"occurred_at": datetime.now(UTC).isoformat(), "amount": 200_000})
     assert handover.status_code == 201 and handover.json()["channel"] == "cash_handover"
     after_handover = await office.post(url.format(handed_payout["id"]), json={"reason": "không tìm thấy"})
     assert after_handover.status_code == 409 and "already handed over" in after_handover.json()["detail"]

@@ -67,13 +67,17 @@ async def test_commune_staff_record_a_visit_and_an_assisted_withdrawal_and_the_d
     assert "3 chưa rút đồng nào" in (await client.get("/dashboard?period=2026-03")).text
     contacts = re.search(r'id="contacts-heading".*?</ul>', cancelled.text, re.S).group(0)
     assert re.findall(r"<li>[^<]*? — \s*([^·<]+?)\s*·", contacts) == ["Thăm nhà"]  # a cancelled one is no contact
-    # A refused form says what was wrong and leads back to the page it came from.
+    # A refused form comes back with what was typed and the reason next to the field, and leads back to the
+    # page it came from.
     page_path = person_path.replace("/follow-up/", "/beneficiaries/")
     future = await client.post(person_path + "/withdrawal", headers={"referer": f"http://testserver.local{page_path}"},
                                data={"_csrf": csrf_in(cancelled.text), "amount": "1000",
                                      "occurred_at": "2099-01-01T09:00", "back": "person"})
-    assert future.status_code == 422 and "<li>Thời gian ở tương lai</li>" in future.text
-    assert f'href="{page_path}"' in future.text and "Quay lại trang trước để sửa" in future.text
+    assert future.status_code == 422
+    assert re.search(r'<p class="field-error" id="occurred_at-error">\s*Thời gian ở tương lai', future.text)
+    assert 'value="2099-01-01T09:00"' in future.text and 'name="amount" value="1000"' in future.text
+    assert '<input type="hidden" name="back" value="person">' in future.text
+    assert f'href="{page_path}"' in future.text and f'action="{person_path}/withdrawal"' in future.text
 
 
 async def test_a_follow_up_page_shorter_than_the_list_shows_the_whole_lists_totals_and_says_so(client, engine,
@@ -173,3 +177,40 @@ async def test_a_visit_recorded_on_the_persons_page_is_listed_there(client, engi
     client.cookies.clear()
     auditor, _ = await signed_in_page(client, "thu.auditor", person_path)
     assert "Con gái sẽ đưa bà đi rút" in auditor.text and 'action="/follow-up/' not in auditor.text
+
+
+async def test_a_withdrawal_before_the_money_arrived_comes_back_with_the_typed_input_and_the_day(client, engine):
+    await _credited_month(client, engine)  # credited 10/03/2026 09:15 (Việt Nam)
+    listed, _ = await signed_in_page(client, "xa.hoankiem", "/follow-up?min_days=7")
+    person_path = re.search(r'action="(/follow-up/[0-9a-f-]{36})/withdrawal"', listed.text).group(1)
+    typed = {"amount": "650.000", "occurred_at": "2026-03-01T10:00", "helper_name": "Phạm Thị Hoa",
+             "note": "rút tại quầy", "commune": "", "min_days": "7", "page_number": "1"}
+    early = await client.post(person_path + "/withdrawal", data={"_csrf": csrf_in(listed.text), **typed})
+    assert early.status_code == 422
+    text = early.text
+    # Everything typed is still there, with the reason next to the time and the whole story at the top.
+    for name in ("amount", "occurred_at", "helper_name", "note"):
+        assert f'name="{name}" value="{typed[name]}"' in text, name
+    assert '<input type="hidden" name="min_days" value="7">' in text
+    assert re.search(r'<div class="field has-error">\s*<label for="occurred_at">', text)
+    assert re.search(r'id="occurred_at-error">\s*Sớm nhất là 09:15 ngày 10/03/2026, khi tiền đã về', text)
+    assert "lúc 01/03/2026 10:00 người hưởng chỉ có 0 đ đã về mà chưa rút" in text
+    assert "Chưa lưu — hãy sửa rồi lưu lại" in text and 'role="alert"' in text
+    assert 'href="/follow-up?commune=&amp;min_days=7&amp;page_number=1"' in text
+    assert text.count('class="card person"') == 0  # not the list: the one form, short on a phone
+    # In English when the page is.
+    english = await client.post(person_path + "/withdrawal?lang=en", data={"_csrf": csrf_in(text), **typed})
+    assert english.status_code == 422 and "no earlier than 09:15 on 10/03/2026, when the money had arrived" in english.text
+    # A bad amount keeps the time that was typed (back in Vietnamese: the language choice is remembered).
+    bad = await client.post(person_path + "/withdrawal?lang=vi", data={"_csrf": csrf_in(text), **typed, "amount": "sáu trăm"})
+    assert bad.status_code == 422 and "Số tiền phải là số đồng nguyên dương" in bad.text
+    assert 'name="occurred_at" value="2026-03-01T10:00"' in bad.text
+    # A time at the very start of the calendar is no time to record (and no server error).
+    edge = await client.post(person_path + "/withdrawal", data={"_csrf": csrf_in(bad.text), **typed,
+                                                               "occurred_at": "0001-01-01T00:00"})
+    assert edge.status_code == 422 and "Hãy nhập ngày và giờ" in edge.text
+    # Corrected from the same page: saved, back to the list.
+    saved = await client.post(person_path + "/withdrawal",
+                              data={"_csrf": csrf_in(edge.text), **typed, "occurred_at": "2026-03-11T10:00"})
+    assert saved.status_code == 200 and "Đã ghi nhận rút tiền." in saved.text
+    assert saved.text.count('class="card person"') == 2
