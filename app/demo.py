@@ -113,10 +113,10 @@ def _people(count: int, seed: int, start: date) -> list[Any]:
     people = []
     for _ in range(count):
         programme, category, _ = rng.choices(CATEGORY_MIX, weights)[0]
-        person = faker.person(category=(programme, category))
+        person = faker.person(category=(programme, category), start_month=start)
         # Accounts opened over the year before the first paid month (the bank's date, not the import day).
         opened = start - timedelta(days=opening_days.randint(3, 365)) if person.account_number else None
-        people.append(dataclasses.replace(person, start_month=start, account_opened=opened))
+        people.append(dataclasses.replace(person, account_opened=opened))
     return people
 
 

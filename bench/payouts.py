@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import resource
 import time
 import uuid
@@ -49,8 +48,7 @@ async def enrol(engine, count: int, *, banks: tuple[str, ...] = BANKS,  # type: 
     made = 0
     while made < count:
         size = min(IMPORT_CHUNK, count - made)
-        people = [dataclasses.replace(faker.person(), programme="TGXH", category="NCT_80",
-                                      start_month=date(2026, 1, 1)) for _ in range(size)]
+        people = [faker.person(category=("TGXH", "NCT_80"), start_month=date(2026, 1, 1)) for _ in range(size)]
         async with session_scope(engine) as session:
             outcome = await import_beneficiaries(session, content=import_file_bytes(people, kind="csv"),
                                                  filename="bench.csv", principal=officer)

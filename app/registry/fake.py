@@ -28,7 +28,8 @@ GIVEN_NAMES = {"male": ("An", "Bình", "Cường", "Dũng", "Đạt", "Hải", "
 MOBILE_PREFIXES = ("032", "033", "034", "035", "036", "037", "038", "039", "056", "058", "070", "076", "077",
                    "078", "079", "081", "082", "083", "084", "085", "086", "088", "089", "090", "091", "093",
                    "094", "096", "097", "098")
-# Ages (in years on the reference date) that fit each category; others get 18-90.
+# Ages (in years on the first day of the start month) that fit each category (``category_ages``); others
+# get 18-90.
 CATEGORY_AGES = {"NCT_NGHEO_60_80": (60, 79), "NCT_NGHEO_80": (80, 99), "NCT_80": (80, 99), "NCT_CSTT": (60, 95),
                  "NKT_DBN": (16, 59), "NKT_DBN_TE_NCT": (60, 90), "NKT_N": (16, 59), "NKT_N_TE_NCT": (60, 90),
                  "HTXH_75": (75, 99), "HTXH_70_NGHEO": (70, 74), "MVNAH": (90, 104)}
@@ -98,10 +99,11 @@ class BeneficiaryFaker:
         surname = self.rng.choices(self._surnames, self._surname_weights)[0]
         return f"{surname} {self.rng.choice(MIDDLE_NAMES[sex])} {self.rng.choice(GIVEN_NAMES[sex])}"
 
-    def date_of_birth(self, min_age: int, max_age: int) -> date:
-        """A birth date giving an age between min_age and max_age on the reference date."""
-        latest = self.today.replace(year=self.today.year - min_age) - timedelta(days=1)
-        earliest = self.today.replace(year=self.today.year - max_age - 1) + timedelta(days=1)
+    def date_of_birth(self, min_age: int, max_age: int, on: date | None = None) -> date:
+        """A birth date giving an age between min_age and max_age on ``on`` (the reference date by default)."""
+        day = on or self.today
+        latest = day.replace(year=day.year - min_age) - timedelta(days=1)
+        earliest = day.replace(year=day.year - max_age - 1) + timedelta(days=1)
         return earliest + timedelta(days=self.rng.randrange((latest - earliest).days + 1))
 
     def citizen_id(self, date_of_birth: date, sex: str) -> str:
@@ -130,23 +132,25 @@ class BeneficiaryFaker:
                 return bank, number
 
     def person(self, *, commune_code: str | None = None, with_bank: bool | None = None,
-               category: tuple[str, str] | None = None) -> FakePerson:
-        """One beneficiary whose age fits the (programme, category) given, or a randomly chosen one."""
+               category: tuple[str, str] | None = None, start_month: date | None = None) -> FakePerson:
+        """One beneficiary whose age in the start month (given, or drawn from 07/2021-12/2025) fits the
+        (programme, category) given, or a randomly chosen one."""
         programme, category_code = category or self.rng.choice(self.categories)
-        return self._person(programme, category_code, commune_code, with_bank)
+        return self._person(programme, category_code, commune_code, with_bank, start_month)
 
     def _person(self, programme: str, category: str, commune_code: str | None,
-                with_bank: bool | None) -> FakePerson:
+                with_bank: bool | None, start_month: date | None = None) -> FakePerson:
         min_age, max_age = CATEGORY_AGES.get(category, (18, 90))
+        if start_month is None:
+            start_year = self.rng.randint(2021, 2025)
+            start_month = date(start_year, self.rng.randint(7 if start_year == 2021 else 1, 12), 1)
         sex = self.rng.choice(("male", "female"))
         if category == "MVNAH":
             sex = "female"
-        born = self.date_of_birth(min_age, max_age)
+        born = self.date_of_birth(min_age, max_age, on=start_month.replace(day=1))
         full_name = self.full_name(sex)
         has_bank = self.rng.random() < self.bank_share if with_bank is None else with_bank
         bank_bin, number = self.account() if has_bank else (None, None)
-        start_year = self.rng.randint(2021, 2025)
-        start_month = date(start_year, self.rng.randint(7 if start_year == 2021 else 1, 12), 1)
         self._decision += 1
         return FakePerson(
             national_id=self.citizen_id(born, sex), full_name=full_name, date_of_birth=born, sex=sex,

@@ -25,10 +25,10 @@ VIETCOMBANK, BIDV = "970436", "970418"
 def person(faker: BeneficiaryFaker, *, commune: str = HANOI_COMMUNE, programme: str = "TGXH",
            category: str = "NCT_80", start: str = "2026-01", bank: str | None = VIETCOMBANK) -> FakePerson:
     """A made-up beneficiary with the given enrolment and bank (None: cash channel)."""
-    base = faker.person(commune_code=commune, with_bank=bank is not None)
     year, month = start.split("-")
-    changes: dict[str, Any] = {"programme": programme, "category": category,
-                               "start_month": date(int(year), int(month), 1)}
+    base = faker.person(commune_code=commune, with_bank=bank is not None, category=(programme, category),
+                        start_month=date(int(year), int(month), 1))
+    changes: dict[str, Any] = {}
     if bank is not None:
         bank_bin, number = faker.account(bank)
         changes.update(bank_bin=bank_bin, account_number=number)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.auth.service import Principal
+from app.registry.category_ages import category_age_problem
 from app.registry.identity import Message, citizen_id_problems, fold_accents
 from app.registry.importer.columns import COLUMNS
 from app.registry.importer.reader import Table
@@ -144,6 +145,10 @@ class RowChecker:
                     f"Category '{category}' is not a category of programme '{programme}'"))
         coefficient = self._parse(row, cells, "coefficient", parse_coefficient)
         start_month = self._parse(row, cells, "start_month", parse_month)
+        if programme and category and default_coefficient is not None and born is not None and start_month:
+            age_problem = category_age_problem(programme, category, born, start_month)
+            if age_problem is not None:
+                self.error(row, "category", age_problem)
         decision_number = self._parse(row, cells, "decision_number", parse_decision_number)
         decision_date = None
         if not is_blank(self._cell(cells, "decision_date")):

@@ -123,7 +123,8 @@ async def create_beneficiary(session: AsyncSession, data: BeneficiaryIn, princip
     if data.bank_account is not None:
         account = await parse_bank_account_input(session, collector, data.bank_account, full_name or "",
                                                  prefix="bank_account.")
-    enrolments = [await parse_enrolment_input(session, collector, item, prefix=f"enrolments[{index}].")
+    enrolments = [await parse_enrolment_input(session, collector, item, prefix=f"enrolments[{index}].",
+                                              date_of_birth=data.date_of_birth)
                   for index, item in enumerate(data.enrolments)]
     if channel == "bank" and account is None:
         collector.add("channel", Message("Nhận qua ngân hàng cần có tài khoản",

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.auth.service import Principal
 from app.http.problems import Problem, bilingual
+from app.registry.category_ages import category_age_problem
 from app.registry.identity import Message
 from app.registry.models import Beneficiary, Commune, Enrolment
 from app.registry.schemas import EnrolmentEndIn, EnrolmentIn, EnrolmentOut
@@ -39,8 +40,9 @@ class NewEnrolment:
 
 
 async def parse_enrolment_input(session: AsyncSession, collector: FieldCollector, data: EnrolmentIn, *,
-                                prefix: str = "") -> NewEnrolment | None:
-    """Check programme, category, coefficient (default: the category's), months and decision."""
+                                prefix: str = "", date_of_birth: date | None = None) -> NewEnrolment | None:
+    """Check programme, category (and, given the date of birth, the person's age for it in the start month),
+    coefficient (default: the category's), months and decision."""
     programme = collector.parse(f"{prefix}programme", parse_code, data.programme, what_vi="chương trình",
                                 what_en="programme")
     category_code = collector.parse(f"{prefix}category", parse_code, data.category, what_vi="đối tượng",
@@ -53,6 +55,10 @@ async def parse_enrolment_input(session: AsyncSession, collector: FieldCollector
     coefficient = collector.parse(f"{prefix}coefficient", parse_coefficient,
                                   None if data.coefficient is None else str(data.coefficient))
     start = collector.parse(f"{prefix}start_month", parse_month, data.start_month)
+    if category is not None and start is not None and date_of_birth is not None:
+        age_problem = category_age_problem(category.programme_code, category.code, date_of_birth, start)
+        if age_problem is not None:
+            collector.add(f"{prefix}category", age_problem)
     end = collector.parse(f"{prefix}end_month", parse_month, data.end_month) if data.end_month else None
     if start and end and end < start:
         collector.add(f"{prefix}end_month", Message("Tháng kết thúc trước tháng bắt đầu",
@@ -110,7 +116,7 @@ async def add_enrolment(session: AsyncSession, beneficiary_id: UUID, data: Enrol
     """Officer: enrol a person (not a deceased one) in a programme category."""
     person = await load_beneficiary(session, beneficiary_id, principal, lock=True)
     collector = FieldCollector()
-    enrolment = await parse_enrolment_input(session, collector, data)
+    enrolment = await parse_enrolment_input(session, collector, data, date_of_birth=person.date_of_birth)
     collector.raise_if_any()
     assert enrolment is not None
     if person.status == "deceased":

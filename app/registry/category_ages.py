@@ -1,0 +1,62 @@
+"""Ages a category is for: a person enrolled in an age-bound category must have that age in the enrolment's
+start month.
+
+The bands are data (``data/category_ages.csv``): a category with no band has no age condition; a category with
+several bands (a child *or* an elderly person with a disability) accepts any of them. A band is met in a month
+when the person reaches ``from_age`` by the month's last day (an allowance can start in the month of the
+birthday) and is still under ``below_age`` on its first day.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from app.registry.identity import Message
+from app.registry.reference import read_reference_csv
+
+
+@dataclass(frozen=True)
+class AgeBand:
+    """One age range of a category: from ``from_age`` (reached) to under ``below_age`` (None: no limit)."""
+
+    from_age: int
+    below_age: int | None
+    condition_vi: str
+    condition_en: str
+
+
+@lru_cache(maxsize=1)
+def category_age_bands() -> dict[tuple[str, str], tuple[AgeBand, ...]]:
+    """(programme, category) -> its age bands, from the shipped reference data."""
+    bands: dict[tuple[str, str], list[AgeBand]] = {}
+    for row in read_reference_csv("category_ages"):
+        bands.setdefault((row["programme"], row["category"]), []).append(AgeBand(
+            from_age=int(row["from_age"]), below_age=int(row["below_age"]) if row["below_age"] else None,
+            condition_vi=row["condition_vi"], condition_en=row["condition_en"]))
+    return {key: tuple(value) for key, value in bands.items()}
+
+
+def age_on(born: date, day: date) -> int:
+    """Whole years of age on ``day`` (negative before birth)."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def category_age_problem(programme: str, category: str, born: date, start_month: date) -> Message | None:
+    """Why a person born on ``born`` cannot start ``category`` in ``start_month`` because of age, or None."""
+    bands = category_age_bands().get((programme, category))
+    if not bands:
+        return None
+    first = start_month.replace(day=1)
+    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    for band in bands:
+        if age_on(born, last) >= band.from_age and (band.below_age is None or age_on(born, first) < band.below_age):
+            return None
+    age = age_on(born, first)
+    return Message(
+        f"Đối tượng {category} dành cho người {' hoặc '.join(b.condition_vi for b in bands)}; người sinh ngày "
+        f"{born:%d/%m/%Y} được {age} tuổi vào tháng bắt đầu hưởng {first:%m/%Y}",
+        f"Category {category} is for people {' or '.join(b.condition_en for b in bands)}; someone born on "
+        f"{born:%d/%m/%Y} is {age} in the start month {first:%m/%Y}")
