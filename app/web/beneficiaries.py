@@ -15,6 +15,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
@@ -130,6 +131,7 @@ async def person_page(request: Request[Any, Any, Any], session: AsyncSession, be
                 pending_requests=[r for r in requests if r.status == "pending"],
                 decided_requests=[r for r in reversed(requests) if r.status != "pending"],
                 bank_names={bank.bin: bank.short_name for bank in banks}, banks=banks,
+                **await _scheme_names(session, current_lang(request)),
                 open_returns=await open_returns_of(session, beneficiary_id) if role == Role.officer else 0,
                 event_choices=EVENT_CHOICES.get(person.status, ()), edit_values=_edit_values(person),
                 form_state=form_state, no_errors=FormErrors(), today=vietnam_today().isoformat(),
@@ -137,6 +139,17 @@ async def person_page(request: Request[Any, Any, Any], session: AsyncSession, be
                 error=None if error is None else (error.en if current_lang(request) == "en" else error.vi),
                 now_local=(datetime.now(UTC) + VIETNAM).replace(tzinfo=None, second=0, microsecond=0)
                 .isoformat(timespec="minutes"), **LABELS)
+
+
+async def _scheme_names(session: AsyncSession, lang: str) -> dict[str, dict[Any, str]]:
+    """Programme and category names in the page's language (the codes stay beside them): staff read "Người cao
+    tuổi từ 80 tuổi trở lên…", not NCT_80."""
+    column = "name_en" if lang == "en" else "name_vi"
+    programmes = await session.execute(text(f"SELECT code, {column} AS name FROM programme"))  # noqa: S608
+    categories = await session.execute(text(
+        f"SELECT programme_code, code, {column} AS name FROM programme_category"))  # noqa: S608
+    return {"programme_names": {row.code: row.name for row in programmes},
+            "category_names": {(row.programme_code, row.code): row.name for row in categories}}
 
 
 async def refused(request: Request[Any, Any, Any], session: AsyncSession, beneficiary_id: UUID, problem: Problem,

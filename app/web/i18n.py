@@ -273,6 +273,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                                    "before the programme's first run)."},
     "people.programme": {"vi": "Chương trình", "en": "Programme"},
     "people.category": {"vi": "Đối tượng", "en": "Category"},
+    "person.event.by_import": {"vi": "theo tệp danh sách đã nhập", "en": "from an imported list file"},
     "people.coefficient": {"vi": "Hệ số", "en": "Coefficient"},
     "people.period": {"vi": "Thời gian", "en": "Period"},
     "people.monthly": {"vi": "Mức tháng này", "en": "This month"},

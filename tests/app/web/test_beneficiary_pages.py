@@ -42,6 +42,14 @@ async def test_search_without_accents_finds_the_person_and_opens_the_detail(clie
     assert detail.status_code == 200
     assert hanoi.national_id in detail.text and "Lịch sử tài khoản ngân hàng" in detail.text
     assert "Chưa có lần chi trả nào." in detail.text
+    # The enrolment reads in words, its codes beside them; the registration says it came from a list file.
+    text_of = html.unescape(detail.text)
+    assert "Người từ 80 tuổi trở lên không có lương hưu, trợ cấp bảo hiểm xã hội hằng tháng" in text_of
+    assert '<span class="code">NCT_80</span>' in detail.text
+    assert "theo tệp danh sách đã nhập" in text_of and not re.search(r"import [0-9a-f-]{36}", text_of)
+    english = html.unescape((await client.get(link.group(1) + "?lang=en")).text)
+    assert "Elderly 80+ without a pension or monthly social-insurance benefit" in english
+    assert "from an imported list file" in english
 
 
 async def test_commune_staff_see_only_their_commune(client, engine):
