@@ -15,9 +15,12 @@ from typing import Any
 
 import asyncpg
 import pytest
+from argon2 import PasswordHasher
+from argon2.profiles import CHEAPEST
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.auth.service import use_password_hasher
 from app.database import (
     make_engine,
     make_sessionmaker,
@@ -28,6 +31,10 @@ from app.database import (
 from app.settings import Settings
 
 TEMPLATE = "ansinh_template"
+# Passwords are hashed with argon2's cheapest parameters in the tests (app.auth.service.use_password_hasher): at
+# the production cost (64 MiB, three passes) hashing and checking the passwords of the users every test signs in
+# took about half of the suite's time on two cores.
+use_password_hasher(PasswordHasher.from_parameters(CHEAPEST))
 _counter = itertools.count()
 
 

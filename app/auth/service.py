@@ -64,6 +64,15 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def use_password_hasher(hasher: PasswordHasher) -> None:
+    """Hash new passwords (and the unknown-user decoy) with ``hasher``'s cost parameters. A hash keeps the
+    parameters it was made with, so stored passwords still verify; sign-in rehashes them to these. The test
+    suite uses argon2's cheapest parameters: the same code path, without 64 MiB and three passes per sign-in."""
+    global _hasher, _DUMMY_HASH  # noqa: PLW0603 (module-level hasher, set once at start-up)
+    _hasher = hasher
+    _DUMMY_HASH = hasher.hash("not-a-real-password")
+
+
 def _sha256(value: str) -> bytes:
     return hashlib.sha256(value.encode()).digest()
 
