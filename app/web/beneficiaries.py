@@ -30,13 +30,13 @@ from app.reconciliation_api.blocks import release_block as release_account_block
 from app.reconciliation_api.resolution import open_returns_of
 from app.registry.importer.columns import COLUMNS as IMPORT_COLUMNS
 from app.registry.importer.service import import_beneficiaries, record_rejected_import
+from app.registry.importer.template import import_template_xlsx
 from app.registry.models import Beneficiary
 from app.registry.routes import READERS
 from app.registry.schemas import BankAccountIn, BeneficiaryOut, BeneficiaryPatch, EventIn
 from app.registry.service import accounts as registry_accounts
 from app.registry.service import beneficiaries as registry
 from app.registry.service.programmes import list_banks
-from app.registry.sheets import rows_xlsx
 from app.reports_api.routes import XLSX
 from app.vietnam_time import vietnam_today
 from app.web import follow_up
@@ -141,7 +141,7 @@ async def person_page(request: Request[Any, Any, Any], session: AsyncSession, be
                 .isoformat(timespec="minutes"), **LABELS)
 
 
-async def _scheme_names(session: AsyncSession, lang: str) -> dict[str, dict[Any, str]]:
+async def _scheme_names(session: AsyncSession, lang: str) -> dict[str, Any]:
     """Programme and category names in the page's language (the codes stay beside them): staff read "Người cao
     tuổi từ 80 tuổi trở lên…", not NCT_80."""
     column = "name_en" if lang == "en" else "name_vi"
@@ -307,9 +307,14 @@ class BeneficiaryPages(Controller):
                     columns=IMPORT_COLUMNS)
 
     @get("/import/template.xlsx", guards=[requires(Role.officer)])
-    async def import_template(self) -> Response[bytes]:
-        """A blank import file: the header row in Vietnamese (what the import reads first)."""
-        return Response(rows_xlsx([[column.vi for column in IMPORT_COLUMNS]], title="Danh sách"), media_type=XLSX,
+    async def import_template(self, db_session: AsyncSession) -> Response[bytes]:
+        """A blank import file: the list sheet with the header row in Vietnamese (what the import reads), then
+        what to write in each column with an example, the categories (codes, coefficients, ages) and the banks."""
+        categories = (await db_session.execute(text(
+            """SELECT programme_code, code, name_vi, name_en, coefficient FROM programme_category
+                ORDER BY programme_code = 'NCC', programme_code DESC, code"""))).all()
+        banks = (await db_session.execute(text("SELECT bin, short_name, name FROM bank ORDER BY short_name"))).all()
+        return Response(import_template_xlsx(categories, banks), media_type=XLSX,
                         headers={"Content-Disposition": 'attachment; filename="mau-danh-sach-doi-tuong.xlsx"'})
 
     @post("/import", guards=[requires(Role.officer)])

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from app.auth.models import Role
 from app.database import session_scope
-from app.registry.fake import BeneficiaryFaker, import_file_bytes
+from app.registry.fake import IMPORT_HEADERS, BeneficiaryFaker, import_file_bytes
 from app.registry.importer.columns import COLUMNS as IMPORT_COLUMNS
 from app.web.forms import fold
 from reconciliation.writers import write_camt053
@@ -17,6 +17,8 @@ from tests.app.reconciliation_api.world import as_bank, build_world, returned, s
 from tests.support.actors import add_user
 from tests.support.pages import csrf_in, signed_in_page
 from tests.support.world import CAO_BANG_COMMUNE, HANOI_COMMUNE, VIETCOMBANK, Office, person
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def _two_communes(client, engine):
@@ -70,14 +72,26 @@ async def test_import_page_lists_every_bad_row_and_stores_nothing(client, engine
     good = person(faker)
     bad_id = person(faker)
     bad_id = bad_id.__class__(**{**bad_id.__dict__, "national_id": "123"})
+    other = person(faker)
     page, token = await signed_in_page(client, "lan.officer", "/beneficiaries/import")
     assert page.status_code == 200 and 'enctype="multipart/form-data"' in page.text
     assert "Số CCCD / Citizen ID — <strong>bắt buộc</strong>" in page.text
     assert "Ngày mở tài khoản / Account opened</li>" in page.text
     template = await client.get("/beneficiaries/import/template.xlsx")
     assert template.status_code == 200 and template.content[:2] == b"PK"
-    header = next(openpyxl.load_workbook(io.BytesIO(template.content)).active.iter_rows(values_only=True))
+    book = openpyxl.load_workbook(io.BytesIO(template.content))
+    assert book.sheetnames == ["Danh sách", "Hướng dẫn - Guide", "Đối tượng - Categories", "Ngân hàng - Banks"]
+    header = next(book.active.iter_rows(values_only=True))
     assert header[:4] == ("Họ và tên", "Ngày sinh", "Giới tính", "Số CCCD") and len(header) == len(IMPORT_COLUMNS)
+    guide = {row[0]: row for row in book["Hướng dẫn - Guide"].iter_rows(min_row=2, values_only=True)}
+    assert len(guide) == len(IMPORT_COLUMNS) and guide["Số CCCD / Citizen ID"][1] == "Bắt buộc / Required"
+    assert guide["Số CCCD / Citizen ID"][4] == "001140123456"
+    categories = {row[1]: row for row in book["Đối tượng - Categories"].iter_rows(min_row=2, values_only=True)}
+    assert categories["NCT_80"][4] == "1,00" and categories["NCT_80"][5].startswith("từ đủ 80 tuổi")
+    assert categories["NKT_N_TE_NCT"][6] == "under 16 (children) or aged 60 or more (the elderly)"
+    assert categories["MVNAH"][5] is None  # no age condition (an empty cell)
+    banks = [row[:2] for row in book["Ngân hàng - Banks"].iter_rows(min_row=2, values_only=True)]
+    assert ("970436", "Vietcombank") in banks
     rejected = await client.post("/beneficiaries/import", data={"_csrf": token},
                                  files={"file": ("ds.csv", import_file_bytes([good, bad_id], kind="csv"), "text/csv")})
     assert rejected.status_code == 422
@@ -90,6 +104,16 @@ async def test_import_page_lists_every_bad_row_and_stores_nothing(client, engine
     assert accepted.status_code == 200 and "Đã nhập ds.csv" in accepted.text
     assert (await client.get("/beneficiaries")).text.count("/beneficiaries/") >= 1
     assert good.full_name in (await client.get("/beneficiaries")).text
+    # Filled in on its first sheet, the template imports as it is (the other sheets are not lists).
+    filled = openpyxl.load_workbook(io.BytesIO(template.content))
+    values = dict(zip(IMPORT_HEADERS, other.import_row(), strict=True))
+    filled["Danh sách"].append([values.get(column.vi, "") for column in IMPORT_COLUMNS])
+    saved = io.BytesIO()
+    filled.save(saved)
+    from_template = await client.post(
+        "/beneficiaries/import", data={"_csrf": csrf_in(listing.text)},
+        files={"file": ("mau.xlsx", saved.getvalue(), XLSX_TYPE)})
+    assert from_template.status_code == 200 and "Đã nhập mau.xlsx" in from_template.text, from_template.text
 
 
 async def test_import_without_a_file_says_so(client, engine):
