@@ -328,11 +328,11 @@ async def reissue_refusal(session: AsyncSession, payout: Any, account: Any) -> R
     if account.effective_to is not None or account.verification_status in ("closed", "name_mismatch"):
         return ReissueRefusal("not_usable")
     blocked = await open_block_on_number(session, account.bank_bin, account.account_number)
-    if blocked is not None:
-        return ReissueRefusal("blocked", blocked)
     if (account.bank_bin, account.account_number) == (payout.bank_bin, payout.account_number) \
             and not await _account_cleared(session, payout):
-        return ReissueRefusal("same_account")
+        return ReissueRefusal("same_account", blocked)  # the money came back from it (named by its block)
+    if blocked is not None:
+        return ReissueRefusal("blocked", blocked)
     return None
 
 

@@ -124,7 +124,7 @@ async def test_summary_report_equals_the_payouts_through_credit_return_late_acti
             "SELECT beneficiary_id::text, status FROM payout"))).all())
     assert statuses[world.ids["F"]] == "returned" and statuses[world.ids["C"]] == "credited"
     compared = await assert_report_matches_payouts(engine)
-    assert compared >= 40
+    assert compared >= 35  # every grouping in every scope holds groups (NCT_80: everyone in the 80+ age band)
     for communes in (None, [HANOI_COMMUNE], [CUA_NAM_COMMUNE]):
         async with session_scope(engine) as session:
             shares = await share_by_day(session, period=PERIOD, communes=communes)
@@ -135,9 +135,9 @@ async def test_summary_report_equals_the_payouts_through_credit_return_late_acti
     async with session_scope(engine) as session:
         before_bands = await time_to_withdrawal(session, period=PERIOD, group_by="age_band")
         await session.execute(text(  # the citizen ID carries the birth year: corrected with it
-            """UPDATE beneficiary SET date_of_birth = date_of_birth - interval '25 years',
+            """UPDATE beneficiary SET date_of_birth = date_of_birth + interval '25 years',
                       national_id = overlay(national_id PLACING
-                          lpad(((extract(year FROM date_of_birth)::int + 75) % 100)::text, 2, '0') FROM 5 FOR 2)
+                          lpad(((extract(year FROM date_of_birth)::int + 25) % 100)::text, 2, '0') FROM 5 FOR 2)
                 WHERE id = :c"""), {"c": world.ids["C"]})
         bands = await time_to_withdrawal(session, period=PERIOD, group_by="age_band")
     counts = [{row["group"]: row["payouts"] for row in report["items"]} for report in (before_bands, bands)]
