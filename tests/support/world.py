@@ -144,3 +144,9 @@ class Office:
             funded = await self.fund(None, shortfall["shortfall"], f"TM-{run_id[:8]}-{shortfall['commune_code']}",
                                      programme, commune_code=shortfall["commune_code"])
             assert funded.status_code == 201, funded.text
+
+
+async def count_rows(engine: Any, sql: str, **params: Any) -> int:
+    """One number from the test database: ``SELECT count(*) …`` or a sum (0 when NULL)."""
+    async with session_scope(engine) as session:
+        return int(await session.scalar(text(sql), params) or 0)

@@ -6,29 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pytest
 from sqlalchemy import text
 
 from app.database import session_scope
 from tests.support.credit import credit_payouts, payout_of
-from tests.support.withdrawal_world import AMOUNT, T0, build_sent_month, iso
-from tests.support.world import VIETCOMBANK, Office
-
-
-@pytest.fixture
-async def office(client, engine):
-    return await Office(client, engine).setup()
-
-
-@pytest.fixture
-async def world(office):
-    return await build_sent_month(office)
-
-
-async def _withdrawals(engine, beneficiary_id: str) -> int:
-    async with session_scope(engine) as session:
-        return int(await session.scalar(text("SELECT count(*) FROM withdrawal WHERE beneficiary_id = :b"),
-                                        {"b": beneficiary_id}) or 0)
+from tests.support.withdrawal_world import AMOUNT, T0, iso
+from tests.support.world import VIETCOMBANK, count_rows
 
 
 async def test_an_assisted_withdrawal_dated_before_the_credit_is_refused_naming_the_day(world, engine, client):
@@ -53,7 +36,7 @@ async def test_an_assisted_withdrawal_dated_before_the_credit_is_refused_naming_
                            ("0001-01-01T00:00:00+08:00", 1_000)):  # the calendar's first day, east of Việt Nam
         refused = await client.post(url, headers=csrf, json={"occurred_at": moment, "amount": amount})
         assert refused.status_code == 422 and refused.json()["errors"][0]["column"] == "occurred_at", refused.text
-    assert await _withdrawals(engine, world.ids["A"]) == 0
+    assert await count_rows(engine, "SELECT count(*) FROM withdrawal WHERE beneficiary_id = :b", b=world.ids["A"]) == 0
     payout = await payout_of(engine, world.ids["A"], "2026-03")
     assert (payout["first_withdrawal_at"], payout["withdrawn_at"]) == (None, None)
 
@@ -97,7 +80,7 @@ async def test_a_cash_handover_before_the_cash_reached_the_commune_is_refused(wo
     assert early.status_code == 422, early.text
     assert "chỉ có đủ từ 08:00 ngày 10/03/2026 (tiền mặt chuyển về xã)" in early.json()["detail"]
     assert "(the cash reached the commune)" in early.json()["detail"]
-    assert await _withdrawals(engine, world.ids["E"]) == 0
+    assert await count_rows(engine, "SELECT count(*) FROM withdrawal WHERE beneficiary_id = :b", b=world.ids["E"]) == 0
     handed = await client.post(url, headers=csrf, json={"occurred_at": iso(T0 + timedelta(hours=3)), "amount": AMOUNT})
     assert handed.status_code == 201 and handed.json()["channel"] == "cash_handover", handed.text
 

@@ -7,30 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-import pytest
 from sqlalchemy import text
 
 from app.database import session_scope
 from reports.follow_up import follow_up_page
 from tests.support.credit import credit_payouts
-from tests.support.withdrawal_world import T0, build_sent_month, iso
-from tests.support.world import Office
-
-
-@pytest.fixture
-async def office(client, engine):
-    return await Office(client, engine).setup()
-
-
-@pytest.fixture
-async def world(office):
-    return await build_sent_month(office)
-
-
-async def _notes(engine, beneficiary_id: str) -> int:
-    async with session_scope(engine) as session:
-        return int(await session.scalar(text("SELECT count(*) FROM follow_up_note WHERE beneficiary_id = :b"),
-                                        {"b": beneficiary_id}) or 0)
+from tests.support.withdrawal_world import T0, iso
+from tests.support.world import count_rows
 
 
 async def test_a_note_in_the_future_or_before_2025_is_refused(world, engine, client):
@@ -54,7 +37,7 @@ async def test_a_note_in_the_future_or_before_2025_is_refused(world, engine, cli
     assert old.json()["errors"][0]["message"] == "Không được trước 01/01/2025"
     for absurd in ("1900-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:00Z", "0001-01-01T00:00:00+08:00"):
         assert (await client.post(url, headers=csrf, json={"kind": "visit", "at": absurd})).status_code == 422
-    assert await _notes(engine, world.ids["A"]) == 0
+    assert await count_rows(engine, "SELECT count(*) FROM follow_up_note WHERE beneficiary_id = :b", b=world.ids["A"]) == 0
     # A bad kind is still named (and a bad time with it is not stored either).
     both = await client.post(url, headers=csrf, json={"kind": "party", "at": "2030-01-01T00:00:00Z"})
     assert both.status_code == 422 and {e["column"] for e in both.json()["errors"]} == {"kind", "at"}
@@ -66,7 +49,7 @@ async def test_a_note_in_the_future_or_before_2025_is_refused(world, engine, cli
         saved = await client.post(url, headers=csrf, json={"kind": "visit", "at": iso(moment)})
         assert saved.status_code == 201, saved.text
     assert (await client.post(url, headers=csrf, json={"kind": "call", "text": "gọi"})).status_code == 201
-    assert await _notes(engine, world.ids["A"]) == 4
+    assert await count_rows(engine, "SELECT count(*) FROM follow_up_note WHERE beneficiary_id = :b", b=world.ids["A"]) == 4
 
 
 async def test_the_follow_up_lists_last_contact_is_never_still_to_come(world, engine, client):

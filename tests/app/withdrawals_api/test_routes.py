@@ -17,23 +17,8 @@ from app.database import session_scope
 from ledger import verify_ledger
 from tests.support.actors import bank_key
 from tests.support.credit import credit_payouts, payout_of
-from tests.support.withdrawal_world import AMOUNT, T0, build_sent_month, iso
-from tests.support.world import BIDV, Office
-
-
-@pytest.fixture
-async def office(client, engine):
-    return await Office(client, engine).setup()
-
-
-@pytest.fixture
-async def world(office):
-    return await build_sent_month(office)
-
-
-async def _count(engine, sql: str) -> int:
-    async with session_scope(engine) as session:
-        return int(await session.scalar(text(sql)) or 0)
+from tests.support.withdrawal_world import AMOUNT, T0, iso
+from tests.support.world import BIDV, count_rows
 
 
 async def test_intake_is_idempotent_and_keeps_unknown_accounts(world, engine):
@@ -48,8 +33,8 @@ async def test_intake_is_idempotent_and_keeps_unknown_accounts(world, engine):
         (2, "9999000011112222", 200_000)]
     again = await world.bank_post(rows)
     assert (again.json()["accepted"], again.json()["duplicates"], again.json()["unknown_accounts"]) == (0, 2, [])
-    assert await _count(engine, "SELECT count(*) FROM withdrawal") == 2
-    assert await _count(engine, "SELECT count(*) FROM withdrawal WHERE beneficiary_id IS NULL") == 1
+    assert await count_rows(engine, "SELECT count(*) FROM withdrawal") == 2
+    assert await count_rows(engine, "SELECT count(*) FROM withdrawal WHERE beneficiary_id IS NULL") == 1
     # Same reference with another amount (first one kept), a repeat, and a new row: each counted once.
     changed = (await world.bank_post([dict(rows[0], amount=1), rows[1],
                                       world.row("A", "VCB-2", T0 + timedelta(days=2))])).json()
@@ -61,7 +46,7 @@ async def test_intake_is_idempotent_and_keeps_unknown_accounts(world, engine):
             "SELECT rows, accepted, duplicates FROM withdrawal_intake WHERE id = :id"),
             {"id": changed["intake_id"]})).one()
     assert tuple(intake) == (3, 1, 1)
-    assert await _count(engine, "SELECT sum(amount) FROM withdrawal WHERE bank_reference = 'VCB-1'") == AMOUNT
+    assert await count_rows(engine, "SELECT sum(amount) FROM withdrawal WHERE bank_reference = 'VCB-1'") == AMOUNT
     # The person's page names the bank, not its BIN.
     await world.office.be("lan.officer")
     page = await world.office.client.get(f"/beneficiaries/{world.ids['A']}")
@@ -111,7 +96,7 @@ async def test_a_bad_file_is_rejected_whole_with_every_bad_row(world, engine):
     assert all(e["message"] and e["message_en"] for e in errors)
     assert response.json()["detail"].startswith("3 dòng có lỗi; chưa lưu dòng nào")
     assert " / 3 rows have errors; nothing was stored" in response.json()["detail"]
-    assert await _count(engine, "SELECT count(*) FROM withdrawal") == 0
+    assert await count_rows(engine, "SELECT count(*) FROM withdrawal") == 0
 
 
 async def test_one_bad_row_is_named_in_the_singular(world):
@@ -131,7 +116,7 @@ async def test_a_bank_cannot_send_another_banks_rows_nor_use_staff_routes(world,
     row = dict(world.row("A", "X-1", T0), bank_bin="970436")
     denied = await world.office.client.post("/api/bank/withdrawals", json=[row], headers=bidv)
     assert denied.status_code == 403 and "970418" in denied.json()["detail"]
-    assert await _count(engine, "SELECT count(*) FROM withdrawal") == 0
+    assert await count_rows(engine, "SELECT count(*) FROM withdrawal") == 0
     # Under its own BIN the same account is simply unknown to BIDV: stored, reported, never allocated.
     own = await world.office.client.post("/api/bank/withdrawals", json=[world.row("A", "X-1", T0)], headers=bidv)
     assert own.status_code == 200 and len(own.json()["unknown_accounts"]) == 1
@@ -348,8 +333,8 @@ async def test_a_workbook_with_a_far_away_cell_is_refused_quickly(office, engine
                                      ["withdrawals", "import", str(path), "--bank", "970436"])
     assert result.exit_code != 0
     assert "column 16384 (at most 64)" in result.output and "Bảng tính quá lớn" in result.output
-    assert await _count(engine, "SELECT count(*) FROM withdrawal") == 0
-    assert await _count(engine, "SELECT count(*) FROM withdrawal_intake") == 0
+    assert await count_rows(engine, "SELECT count(*) FROM withdrawal") == 0
+    assert await count_rows(engine, "SELECT count(*) FROM withdrawal_intake") == 0
 
 
 async def test_a_reused_account_number_is_the_open_accounts_person_and_a_closed_one_its_last_holder(world, engine):
