@@ -18,8 +18,9 @@ serve: $(STAMP)
 	$(BIN)/ansinh db upgrade
 	$(BIN)/ansinh serve
 
+# Two workers (the machine's two cores), each with its own embedded PostgreSQL; a test file stays on one worker.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check app ledger reconciliation reports migrations tests bench
