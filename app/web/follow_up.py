@@ -92,30 +92,50 @@ WITHDRAWAL_FIELDS = ("amount", "occurred_at", "helper_name", "note")
 BACK_FIELDS = ("back", "commune", "min_days", "page_number")
 
 
-def _form_errors(problem: Problem, request: Request[Any, Any, Any]) -> FormErrors:
-    """A refusal's field errors, each next to its input, in the page's language (anything else at the top)."""
+NOTE_FIELDS = ("kind", "at", "text")
+
+
+def _form_errors(problem: Problem, request: Request[Any, Any, Any], fields: tuple[str, ...] = WITHDRAWAL_FIELDS,
+                 default: str = "amount") -> FormErrors:
+    """A refusal's field errors, each next to its input, in the page's language (anything else at ``default``)."""
     errors = FormErrors()
     lang = current_lang(request)
     for item in problem.errors or []:
         message = item.get("message_en") if lang == "en" and item.get("message_en") else item.get("message")
-        field_name = item.get("column") if item.get("column") in WITHDRAWAL_FIELDS else "amount"
+        field_name = item.get("column") if item.get("column") in fields else default
         errors.add(str(field_name), "follow.error.message", message=message)
     return errors
+
+
+async def _form_again(request: Request[Any, Any, Any], session: AsyncSession, beneficiary_id: UUID, form: Any,
+                      errors: FormErrors, *, template: str, fields: tuple[str, ...], detail: str | None = None,
+                      **context: Any) -> Response[Any]:
+    """One person's refused form again (422), with what was typed, the errors and the way back."""
+    principal = current_principal(request)
+    assert principal is not None  # guarded route
+    person = await person_in_scope(session, beneficiary_id, principal)
+    name = await session.scalar(text("SELECT full_name FROM beneficiary WHERE id = :b"), {"b": beneficiary_id})
+    values = {key: form_text(form, key) for key in fields + BACK_FIELDS}
+    back = (f"/beneficiaries/{beneficiary_id}" if values["back"] == "person"
+            else _back(form, beneficiary_id, "").removesuffix("&done="))
+    return page(request, template, status_code=422, person_id=beneficiary_id, full_name=name,
+                cash=person.channel == "cash", values=values, errors=errors, detail=detail, back_url=back, **context)
 
 
 async def _withdrawal_form(request: Request[Any, Any, Any], session: AsyncSession, beneficiary_id: UUID, form: Any,
                            errors: FormErrors, *, detail: str | None = None) -> Response[Any]:
     """The withdrawal form of one person again (422), with what was typed, the errors and the way back."""
-    principal = current_principal(request)
-    assert principal is not None  # guarded route
-    person = await person_in_scope(session, beneficiary_id, principal)
-    name = await session.scalar(text("SELECT full_name FROM beneficiary WHERE id = :b"), {"b": beneficiary_id})
-    values = {key: form_text(form, key) for key in WITHDRAWAL_FIELDS + BACK_FIELDS}
-    back = (f"/beneficiaries/{beneficiary_id}" if values["back"] == "person"
-            else _back(form, beneficiary_id, "").removesuffix("&done="))
-    return page(request, "follow_up/withdrawal.html", status_code=422, person_id=beneficiary_id, full_name=name,
-                cash=person.channel == "cash", waiting=await undrawn_amount(session, beneficiary_id), values=values,
-                errors=errors, detail=detail, back_url=back)
+    return await _form_again(request, session, beneficiary_id, form, errors, template="follow_up/withdrawal.html",
+                             fields=WITHDRAWAL_FIELDS, detail=detail,
+                             waiting=await undrawn_amount(session, beneficiary_id))
+
+
+def _local_time(value: str) -> datetime:
+    """A form's date and time in Việt Nam (datetime-local) as a UTC time; ValueError when it is none."""
+    try:
+        return (datetime.fromisoformat(value).replace(tzinfo=None) - VIETNAM).replace(tzinfo=UTC)
+    except OverflowError:  # at the edge of the calendar (01/01/0001)
+        raise ValueError(value) from None
 
 
 class FollowUpPages(Controller):
@@ -156,13 +176,36 @@ class FollowUpPages(Controller):
     @post("/{beneficiary_id:uuid}/note", guards=[requires(*COMMUNE_WRITERS)])
     async def note(self, request: Request[Any, Any, Any], db_session: AsyncSession,
                    beneficiary_id: UUID) -> Response[Any]:
-        """Record a home visit, a call or a note about the person."""
+        """Record a home visit, a call or a note about the person, when it happened (blank: now). A refusal (a time
+        in the future or before 2025) shows the form again with what was typed and the reason at the field."""
         form = await request.form()
         principal = current_principal(request)
         assert principal is not None
-        await add_follow_up_note(db_session, beneficiary_id, FollowUpNoteIn(
-            kind=form_text(form, "kind"), text=form_text(form, "text")), principal)
+        at = None
+        if form_text(form, "at"):
+            try:
+                at = _local_time(form_text(form, "at"))
+            except ValueError:
+                errors = FormErrors()
+                errors.add("at", "follow.error.when")
+                return await self._note_form(request, db_session, beneficiary_id, form, errors)
+        try:
+            await add_follow_up_note(db_session, beneficiary_id, FollowUpNoteIn(
+                kind=form_text(form, "kind"), text=form_text(form, "text"), at=at), principal)
+        except Problem as problem:
+            if problem.status_code != 422:  # scope (403) and unknown people (404) keep their error pages
+                raise
+            await db_session.rollback()
+            return await self._note_form(request, db_session, beneficiary_id, form,
+                                         _form_errors(problem, request, NOTE_FIELDS, "text"),
+                                         detail=in_language(str(problem.detail), current_lang(request)))
         return see_other(_back(form, beneficiary_id, "note"))
+
+    @staticmethod
+    async def _note_form(request: Request[Any, Any, Any], session: AsyncSession, beneficiary_id: UUID, form: Any,
+                         errors: FormErrors, *, detail: str | None = None) -> Response[Any]:
+        return await _form_again(request, session, beneficiary_id, form, errors, template="follow_up/note.html",
+                                 fields=NOTE_FIELDS, detail=detail, kind_keys=KIND_KEYS)
 
     @post("/{beneficiary_id:uuid}/withdrawal", guards=[requires(*COMMUNE_WRITERS)])
     async def withdrawal(self, request: Request[Any, Any, Any], db_session: AsyncSession,
@@ -180,14 +223,14 @@ class FollowUpPages(Controller):
         except ValueError:
             errors.add("amount", "follow.error.amount")
         try:
-            occurred = datetime.fromisoformat(form_text(form, "occurred_at")).replace(tzinfo=None) - VIETNAM
-        except (ValueError, OverflowError):  # not a time, or one at the edge of the calendar (01/01/0001)
+            occurred = _local_time(form_text(form, "occurred_at"))
+        except ValueError:
             errors.add("occurred_at", "follow.error.when")
         if errors:
             return await _withdrawal_form(request, db_session, beneficiary_id, form, errors)
         try:
             await add_assisted_withdrawal(db_session, beneficiary_id, AssistedWithdrawalIn(
-                occurred_at=occurred.replace(tzinfo=UTC), amount=amount,
+                occurred_at=occurred, amount=amount,
                 helper_name=form_text(form, "helper_name") or None, note=form_text(form, "note")), principal)
         except Problem as problem:
             if problem.status_code != 422:  # scope (403) and unknown people (404) keep their error pages

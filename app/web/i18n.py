@@ -714,6 +714,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "follow.record_withdrawal": {"vi": "Ghi nhận đã hỗ trợ rút tiền", "en": "Record an assisted withdrawal"},
     "follow.amount": {"vi": "Số tiền (đồng)", "en": "Amount (đồng)"},
     "follow.when": {"vi": "Thời gian", "en": "When"},
+    "follow.note_when": {"vi": "Thời gian liên hệ", "en": "When it happened"},
+    "follow.note_when.help": {"vi": "Để trống nếu là bây giờ", "en": "Leave blank for now"},
     "follow.helper": {"vi": "Người hỗ trợ", "en": "Helped by"},
     "follow.note": {"vi": "Ghi chú", "en": "Note"},
     "follow.save_withdrawal": {"vi": "Lưu", "en": "Save"},

@@ -147,7 +147,7 @@ def test_a_month_from_import_to_assisted_withdrawal(browser, live_server, watch,
     screenshot(phone, "follow-up-phone")
     first = phone.locator(".person").first
     first.get_by_text("Ghi nhận đã hỗ trợ rút tiền").click()
-    first.get_by_label("Thời gian").fill(datetime.now(ICT).strftime("%Y-%m-%dT%H:%M"))
+    first.get_by_label("Thời gian", exact=True).fill(datetime.now(ICT).strftime("%Y-%m-%dT%H:%M"))
     first.get_by_role("button", name="Lưu").click()
     expect(phone.get_by_text("Đã ghi nhận rút tiền.")).to_be_visible()
     expect(phone.locator(".person")).to_have_count(2)

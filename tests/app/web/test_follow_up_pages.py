@@ -1,9 +1,14 @@
 """Follow-up, dashboard and reports pages: commune staff work the list on a phone-sized page, the
 dashboard changes when they record an assisted withdrawal; scope is enforced on every page."""
 
+import html
 import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
 
 from app.auth.models import Role
+from app.database import session_scope
 from app.web import follow_up as follow_up_pages
 from app.web.templating import vnd
 from reconciliation.writers import write_camt053
@@ -214,3 +219,36 @@ async def test_a_withdrawal_before_the_money_arrived_comes_back_with_the_typed_i
                               data={"_csrf": csrf_in(edge.text), **typed, "occurred_at": "2026-03-11T10:00"})
     assert saved.status_code == 200 and "Đã ghi nhận rút tiền." in saved.text
     assert saved.text.count('class="card person"') == 2
+
+
+async def test_a_contact_recorded_afterwards_keeps_its_time_and_a_wrong_time_comes_back_with_the_text(client, engine):
+    await _credited_month(client, engine)
+    listed, token = await signed_in_page(client, "xa.hoankiem", "/follow-up?min_days=7")
+    assert 'name="at"' in listed.text and "Để trống nếu là bây giờ" in listed.text
+    person_path = re.search(r'action="(/follow-up/[0-9a-f-]{36})/note"', listed.text).group(1)
+    person_id = person_path.rsplit("/", 1)[1]
+    yesterday = (datetime.now(UTC) + timedelta(hours=7) - timedelta(days=1)).replace(hour=9, minute=30, second=0,
+                                                                                  microsecond=0)
+    saved = await client.post(person_path + "/note", data={
+        "_csrf": token, "kind": "visit", "text": "Thăm hôm qua", "at": yesterday.strftime("%Y-%m-%dT%H:%M"),
+        "min_days": "7"})
+    assert saved.status_code == 200 and "Đã lưu liên hệ." in saved.text
+    async with session_scope(engine) as session:
+        at = await session.scalar(text("SELECT at FROM follow_up_note WHERE beneficiary_id = :b"), {"b": person_id})
+    assert at == yesterday.replace(tzinfo=UTC) - timedelta(hours=7)  # 09:30 in Việt Nam
+    # A time in the future, before 2025 or not a time: the form again, with the text typed and why, nothing saved.
+    tomorrow = (datetime.now(UTC) + timedelta(hours=7, days=1)).strftime("%Y-%m-%dT%H:%M")
+    for when, reason in ((tomorrow, "Không được sau thời điểm hiện tại"), ("2024-12-31T10:00", "Không được trước 01/01/2025"),
+                         ("ngày mai", "Hãy nhập ngày và giờ")):
+        refused = await client.post(person_path + "/note", data={
+            "_csrf": csrf_in(saved.text), "kind": "call", "text": "Gọi điện cho con gái", "at": when, "min_days": "7"})
+        assert refused.status_code == 422, when
+        page_text = html.unescape(refused.text)
+        assert reason in page_text and "Gọi điện cho con gái</textarea>" in page_text
+        assert '<option value="call" selected>' in refused.text and f'value="{when}"' in page_text
+        assert 'href="/follow-up?' in refused.text  # the way back to the list
+    async with session_scope(engine) as session:
+        assert await session.scalar(text("SELECT count(*) FROM follow_up_note")) == 1
+    english = await client.post(person_path + "/note?lang=en", data={
+        "_csrf": csrf_in(saved.text), "kind": "call", "text": "x", "at": tomorrow, "min_days": "7"})
+    assert english.status_code == 422 and "cannot be later than now" in english.text
