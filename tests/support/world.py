@@ -113,18 +113,36 @@ class Office:
         return await self.post("/api/funding", json={**place, "programme": programme, "amount": amount,
                                                      "reference": reference, "value_date": "2026-03-05"})
 
-    async def approved_run(self, period: str, programme: str = "TGXH") -> str:
-        """Create and compute (officer) and approve (approver) one run; its id, signed in as the officer."""
+    async def compute(self, period: str, run_id: str | None = None, *, kind: str = "regular",
+                      programme: str = "TGXH") -> dict[str, Any]:
+        """Create (unless ``run_id``: compute it again) and compute a run as the officer; the compute's answer."""
         await self.be("lan.officer")
-        created = await self.post("/api/payout-runs", json={"programme": programme, "period": period})
-        assert created.status_code == 201, created.text
-        run_id = str(created.json()["id"])
+        if run_id is None:
+            created = await self.post("/api/payout-runs", json={"programme": programme, "period": period,
+                                                                "kind": kind})
+            assert created.status_code == 201, created.text
+            run_id = str(created.json()["id"])
         computed = await self.post(f"/api/payout-runs/{run_id}/compute")
         assert computed.status_code == 200, computed.text
+        return dict(computed.json())
+
+    async def approve(self, run_id: str) -> None:
+        """Approve a computed run as the approver; signed in as the officer again."""
         await self.be("minh.approver")
         approved = await self.post(f"/api/payout-runs/{run_id}/approve")
         assert approved.status_code == 200, approved.text
         await self.be("lan.officer")
+
+    async def approve_and_send(self, run_id: str) -> None:
+        """Approve (approver) and send (officer) a computed run whose banks are funded."""
+        await self.approve(run_id)
+        sent = await self.post(f"/api/payout-runs/{run_id}/send")
+        assert sent.status_code == 200, sent.text
+
+    async def approved_run(self, period: str, programme: str = "TGXH") -> str:
+        """Create and compute (officer) and approve (approver) one run; its id, signed in as the officer."""
+        run_id = str((await self.compute(period, programme=programme))["id"])
+        await self.approve(run_id)
         return run_id
 
     async def run_cycle(self, period: str, programme: str = "TGXH") -> dict[str, Any]:

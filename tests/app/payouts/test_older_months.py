@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -75,24 +74,6 @@ async def _reissue(office: Office, payout: SentPayout, account_id: int) -> None:
     assert resolved.status_code == 200, resolved.text
 
 
-async def _compute(office: Office, period: str, kind: str = "regular") -> dict[str, Any]:
-    await office.be("lan.officer")
-    created = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": period, "kind": kind})
-    assert created.status_code == 201, created.text
-    computed = await office.post(f"/api/payout-runs/{created.json()['id']}/compute")
-    assert computed.status_code == 200, computed.text
-    return computed.json()
-
-
-async def _approve_and_send(office: Office, run_id: str) -> None:
-    await office.be("minh.approver")
-    approved = await office.post(f"/api/payout-runs/{run_id}/approve")
-    assert approved.status_code == 200, approved.text
-    await office.be("lan.officer")
-    sent = await office.post(f"/api/payout-runs/{run_id}/send")
-    assert sent.status_code == 200, sent.text
-
-
 async def _paid(office: Office, run_id: str) -> dict[str, dict[str, int]]:
     """Each paid person of a run → {month: base amount} of the months their payout pays."""
     async with session_scope(office.engine) as session:
@@ -127,7 +108,7 @@ async def test_a_month_returned_13_months_ago_is_paid_by_the_next_run_after_reis
     account = await _corrected_account(office, p[0], "9704360000123")
     await _reissue(office, p[0], account)
 
-    december = await _compute(office, "2026-12")
+    december = await office.compute("2026-12")
     assert december["arrears_from"] == "2026-01"  # December 2025 is outside the window
     paid = await _paid(office, december["id"])
     # the released month, at the rate in force then (national 500,000), then 2026 at Hà Nội's 650,000
@@ -138,16 +119,16 @@ async def test_a_month_returned_13_months_ago_is_paid_by_the_next_run_after_reis
             "SELECT amount, account_number, reissue_of FROM payout WHERE run_id = :run AND beneficiary_id = :b"),
             {"run": december["id"], "b": p[0].beneficiary_id})).one()
     assert (new.amount, new.account_number, new.reissue_of) == (500_000 + 12 * 650_000, "9704360000123", p[0].id)
-    await _approve_and_send(office, december["id"])
+    await office.approve_and_send(december["id"])
     await _paid_once(office)
     await ledger_clean(office)
 
     # Exactly once: neither the next regular run nor a supplementary run pays December 2025 again.
-    january = await _compute(office, "2027-01")
+    january = await office.compute("2027-01")
     assert {person: list(months) for person, months in (await _paid(office, january["id"])).items()} == {
         str(q.beneficiary_id): ["2027-01"] for q in p}
-    await _approve_and_send(office, january["id"])
-    supplementary = await _compute(office, "2027-01", kind="supplementary")
+    await office.approve_and_send(january["id"])
+    supplementary = await office.compute("2027-01", kind="supplementary")
     assert (supplementary["count"], await _paid(office, supplementary["id"])) == (0, {})
     await _paid_once(office)
     await ledger_clean(office)
@@ -157,27 +138,27 @@ async def test_a_held_persons_months_older_than_the_window_are_paid_after_the_fi
     # December 2025's payout of p0 comes back AC04: the account is blocked, and January 2026 holds p0.
     p = await _world(office, 2)
     await _bank_returns(office, [p[0]])
-    january = await _compute(office, "2026-01")
+    january = await office.compute("2026-01")
     assert [h["beneficiary_id"] for h in january["held"]] == [str(p[0].beneficiary_id)]
     page = await office.client.get(f"/payout-runs/{january['id']}")
     assert page.status_code == 200
     assert "dù đã quá 12 tháng" in page.text and "even those older than 12 months" not in page.text
-    await _approve_and_send(office, january["id"])
+    await office.approve_and_send(january["id"])
 
     # A year later the officer registers the corrected account: the next run (window from February 2026)
     # pays the held January 2026 too. December 2025 stays with its returned payout until the officer
     # reissues it (or closes it): the return is not paid again by itself.
     await _corrected_account(office, p[0], "9704360000456")
-    next_january = await _compute(office, "2027-01")
+    next_january = await office.compute("2027-01")
     assert next_january["arrears_from"] == "2026-02" and next_january["held_count"] == 0
     paid = await _paid(office, next_january["id"])
     later = [f"2026-{m:02d}" for m in range(2, 13)] + ["2027-01"]
     assert list(paid[str(p[0].beneficiary_id)]) == ["2026-01", *later]
     assert list(paid[str(p[1].beneficiary_id)]) == later
-    await _approve_and_send(office, next_january["id"])
+    await office.approve_and_send(next_january["id"])
     await _paid_once(office)
     await ledger_clean(office)
-    supplementary = await _compute(office, "2027-01", kind="supplementary")
+    supplementary = await office.compute("2027-01", kind="supplementary")
     assert supplementary["count"] == 0
 
 
@@ -185,9 +166,9 @@ async def test_a_held_persons_old_months_stay_held_while_the_cause_is_not_fixed(
     # Still blocked a year later: the next run holds p0 for every month owed, the old held one included.
     p = await _world(office, 2)
     await _bank_returns(office, [p[0]])
-    january = await _compute(office, "2026-01")
-    await _approve_and_send(office, january["id"])
-    next_january = await _compute(office, "2027-01")
+    january = await office.compute("2026-01")
+    await office.approve_and_send(january["id"])
+    next_january = await office.compute("2027-01")
     (held,) = next_january["held"]
     assert (held["beneficiary_id"], held["reason"]) == (str(p[0].beneficiary_id), "bank_account_unusable")
     assert held["amount"] == 13 * 650_000  # January 2026 (held a year ago) to January 2027
@@ -204,7 +185,7 @@ async def test_a_month_released_because_the_person_died_is_not_paid_again(office
     await office.register_disbursement(VIETCOMBANK)
     assert (await office.fund(VIETCOMBANK, 500_000_000, "FT-OLDER-2")).status_code == 201
     x, y, z = [await office.beneficiary_id(q.national_id) for q in people]
-    december = await _compute(office, "2025-12")
+    december = await office.compute("2025-12")
     died = await office.post(f"/api/beneficiaries/{x}/events", json={"kind": "deceased", "effective_on": "2025-11-20"})
     assert died.status_code in (200, 201), died.text
     await office.be("minh.approver")
@@ -222,12 +203,12 @@ async def test_a_month_released_because_the_person_died_is_not_paid_again(office
     await _bank_returns(office, [y_payout])
     await _reissue(office, y_payout, await _corrected_account(office, y_payout, "9704360000789"))
 
-    next_december = await _compute(office, "2026-12")
+    next_december = await office.compute("2026-12")
     paid = await _paid(office, next_december["id"])
     assert x not in paid and x not in {s["beneficiary_id"] for s in next_december["skipped"]}
     assert paid[y] == {"2025-12": 500_000, **dict.fromkeys(MONTHS_2026, 650_000)}
     assert paid[z] == dict.fromkeys(MONTHS_2026, 650_000)
-    await _approve_and_send(office, next_december["id"])
+    await office.approve_and_send(next_december["id"])
     await _paid_once(office)
     await ledger_clean(office)
 
@@ -284,7 +265,7 @@ async def test_a_month_never_paid_keeps_the_window_and_the_import_and_person_pag
     assert first.status_code == 200 and first.json()["back_pay"] == [], first.text
     assert await _not_back_paid(office, await office.beneficiary_id(pension.national_id)) == []
 
-    december = await _compute(office, "2026-12")
+    december = await office.compute("2026-12")
     paid = await _paid(office, december["id"])
     assert paid[late_id] == dict.fromkeys(MONTHS_2026, 650_000)
     assert paid[str(p[0].beneficiary_id)] == dict.fromkeys(MONTHS_2026, 650_000)

@@ -46,27 +46,6 @@ async def _blocks(office: Office) -> list:
                  FROM bank_account_block k LEFT JOIN statement_line l ON l.id = k.line_id ORDER BY k.id""")))
 
 
-async def _compute(office: Office, period: str, run_id: str | None = None) -> dict:
-    """Create (unless ``run_id``) and compute a run as the officer; the compute's answer."""
-    await office.be("lan.officer")
-    if run_id is None:
-        created = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": period})
-        assert created.status_code == 201, created.text
-        run_id = created.json()["id"]
-    computed = await office.post(f"/api/payout-runs/{run_id}/compute")
-    assert computed.status_code == 200, computed.text
-    return computed.json()
-
-
-async def _approve_and_send(office: Office, run_id: str) -> None:
-    await office.be("minh.approver")
-    approved = await office.post(f"/api/payout-runs/{run_id}/approve")
-    assert approved.status_code == 200, approved.text
-    await office.be("lan.officer")
-    sent = await office.post(f"/api/payout-runs/{run_id}/send")
-    assert sent.status_code == 200, sent.text
-
-
 async def _paid_months(office: Office, run_id: str) -> dict[str, list[str]]:
     """Each paid person of a run → the months their payout pays."""
     async with session_scope(office.engine) as session:
@@ -101,7 +80,7 @@ async def test_an_ac04_return_blocks_the_account_and_runs_hold_the_person_until_
 
     # April: the person with the closed account is held (not paid, listed with why and since when); the
     # insufficient-funds return (AM04) blocks nothing, so that person is paid.
-    april = await _compute(office, "2026-04")
+    april = await office.compute("2026-04")
     assert april["held_count"] == 1
     (held,) = april["held"]
     assert (held["beneficiary_id"], held["reason"], held["return_reason"]) == (
@@ -118,13 +97,13 @@ async def test_an_ac04_return_blocks_the_account_and_runs_hold_the_person_until_
     page = await office.client.get(f"/payout-runs/{april['id']}")
     assert page.status_code == 200 and "Tạm giữ, chờ cán bộ xử lý (1 người)" in page.text
     assert "AC04: Tài khoản đã đóng" in page.text
-    await _approve_and_send(office, april["id"])
+    await office.approve_and_send(april["id"])
 
     # The officer registers the corrected account: May pays April and May once, and holds no one.
     corrected = await office.post(f"/api/beneficiaries/{p[0].beneficiary_id}/bank-accounts",
                                   json={"bank_bin": VIETCOMBANK, "account_number": "9704000123456"})
     assert corrected.status_code == 201, corrected.text
-    may = await _compute(office, "2026-05")
+    may = await office.compute("2026-05")
     assert (may["held_count"], may["held"]) == (0, [])
     paid = await _paid_months(office, may["id"])
     assert paid[str(p[0].beneficiary_id)] == ["2026-04", "2026-05"]
@@ -134,9 +113,9 @@ async def test_an_ac04_return_blocks_the_account_and_runs_hold_the_person_until_
             "SELECT account_number, bank_account_id FROM payout WHERE run_id = :run AND beneficiary_id = :b"),
             {"run": may["id"], "b": p[0].beneficiary_id})).one()
     assert (payout.account_number, payout.bank_account_id) == ("9704000123456", corrected.json()["id"])
-    await _approve_and_send(office, may["id"])
+    await office.approve_and_send(may["id"])
     # ... exactly once: June pays June only.
-    june = await _compute(office, "2026-06")
+    june = await office.compute("2026-06")
     assert (await _paid_months(office, june["id"]))[str(p[0].beneficiary_id)] == ["2026-06"]
     # The block stays on the old account as history.
     (still,) = await _blocks(office)
@@ -155,7 +134,7 @@ async def test_an_open_md07_flag_holds_the_person_and_dismissing_it_releases_the
     corrected = await office.post(f"/api/beneficiaries/{p[0].beneficiary_id}/bank-accounts",
                                   json={"bank_bin": VIETCOMBANK, "account_number": "9704000765432"})
     assert corrected.status_code == 201, corrected.text
-    april = await _compute(office, "2026-04")
+    april = await office.compute("2026-04")
     (held,) = april["held"]
     assert (april["held_count"], held["beneficiary_id"], held["reason"], held["return_reason"]) == (
         1, str(p[0].beneficiary_id), "deceased_reported", "MD07")
@@ -172,7 +151,7 @@ async def test_an_open_md07_flag_holds_the_person_and_dismissing_it_releases_the
     assert (released.released_by, released.release_note) == ("lan.officer",
                                                              "Cán bộ xã gặp trực tiếp, người hưởng còn sống")
     assert released.released_at is not None
-    again = await _compute(office, "2026-04", april["id"])
+    again = await office.compute("2026-04", april["id"])
     assert (again["held_count"], again["held"], again["skipped"]) == (0, [], [])
     assert await _paid_months(office, april["id"]) == {str(p[0].beneficiary_id): ["2026-04"],
                                                        str(p[1].beneficiary_id): ["2026-04"]}
@@ -188,7 +167,7 @@ async def test_an_open_md07_flag_holds_even_when_the_account_is_not_blocked(offi
         await session.execute(text(
             "INSERT INTO beneficiary_flag (beneficiary_id, kind, payout_id) VALUES (:b, 'deceased_reported_by_bank', :p)"),
             {"b": p[0].beneficiary_id, "p": p[0].id})
-    april = await _compute(office, "2026-04")
+    april = await office.compute("2026-04")
     assert [(h["beneficiary_id"], h["reason"]) for h in april["held"]] == [(str(p[0].beneficiary_id),
                                                                            "deceased_reported")]
 
@@ -197,7 +176,7 @@ async def test_a_return_with_another_code_or_none_blocks_nothing(office):
     _, p = await build_world(office, vietcombank=3)
     await _bank_returns(office, (p[0], "AM04"), (p[1], None), (p[2], "AC04"))
     assert [(b.bank_account_id, b.reason) for b in await _blocks(office)] == [(p[2].bank_account_id, "AC04")]
-    april = await _compute(office, "2026-04")
+    april = await office.compute("2026-04")
     assert [h["beneficiary_id"] for h in april["held"]] == [str(p[2].beneficiary_id)]
     assert set(await _paid_months(office, april["id"])) == {str(p[0].beneficiary_id), str(p[1].beneficiary_id)}
 
@@ -211,7 +190,7 @@ async def test_a_return_imported_after_compute_withholds_the_persons_payout_at_a
     # March was sent; April is computed before the bank returns March's payout of p[0]: approval withholds
     # p[0]'s April payout (months released, held by the next compute) and approves the others.
     _, p = await build_world(office, vietcombank=3)
-    april = await _compute(office, "2026-04")
+    april = await office.compute("2026-04")
     assert april["held_count"] == 0 and april["count"] == 3
     await _bank_returns(office, (p[0], code))
 
@@ -245,6 +224,6 @@ async def test_a_return_imported_after_compute_withholds_the_persons_payout_at_a
     await ledger_clean(office)
 
     # May holds the person while the block (or flag) is open: April stays owed, not paid twice nor lost.
-    may = await _compute(office, "2026-05")
+    may = await office.compute("2026-05")
     assert [(h["beneficiary_id"], h["reason"]) for h in may["held"]] == [(str(p[0].beneficiary_id), reason)]
     assert str(p[0].beneficiary_id) not in await _paid_months(office, may["id"])

@@ -65,17 +65,6 @@ async def _register_again_by_sql(office: Office, payout: SentPayout) -> int:
             {"b": payout.beneficiary_id, "bin": payout.bank_bin, "number": payout.account_number, "holder": AGAIN}))
 
 
-async def _compute(office: Office, period: str, run_id: str | None = None) -> dict:
-    await office.be("lan.officer")
-    if run_id is None:
-        created = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": period})
-        assert created.status_code == 201, created.text
-        run_id = created.json()["id"]
-    computed = await office.post(f"/api/payout-runs/{run_id}/compute")
-    assert computed.status_code == 200, computed.text
-    return computed.json()
-
-
 async def _paid(office: Office, run_id: str) -> dict[str, tuple[str, list[str]]]:
     """Each paid person of a run → (the account number paid into, the months paid)."""
     rows = await _rows(office, """
@@ -194,7 +183,7 @@ async def test_a_number_registered_again_before_the_fix_is_held_by_compute_and_r
     assert queue.status_code == 200 and 'value="reissue"' not in queue.text
 
     # The run holds the person: nothing is paid into the closed account, the month stays owed.
-    april = await _compute(office, "2026-04")
+    april = await office.compute("2026-04")
     assert [(h["beneficiary_id"], h["reason"], h["return_reason"]) for h in april["held"]] == [
         (str(p[0].beneficiary_id), "bank_account_unusable", "AC04")]
     assert datetime.fromisoformat(april["held"][0]["since"]) == RETURN_BOOKED
@@ -207,7 +196,7 @@ async def test_a_number_registered_again_before_the_fix_is_held_by_compute_and_r
 async def test_a_block_recorded_after_compute_withholds_a_payout_to_another_row_of_the_number(office):
     _, p = await build_world(office, vietcombank=2)
     await _register_again_by_sql(office, p[0])  # April goes to the new row, March went to the old one
-    april = await _compute(office, "2026-04")
+    april = await office.compute("2026-04")
     assert april["count"] == 2 and april["held_count"] == 0
     await _bank_returns(office, p[0])  # March's return blocks the old row's number
 
@@ -228,7 +217,7 @@ async def test_only_an_officer_releases_a_block_with_a_reason_and_then_the_numbe
             """INSERT INTO bank_account_block (bank_account_id, reason, returned_at)
                VALUES (:row, 'AC04', :at)"""), {"row": new_row, "at": datetime(2026, 3, 20, 9, 0, tzinfo=ICT)})
     blocks = [r.id for r in await _rows(office, "SELECT id FROM bank_account_block ORDER BY id")]
-    april = await _compute(office, "2026-04")
+    april = await office.compute("2026-04")
     assert april["held_count"] == 1
 
     listed = await office.client.get("/api/bank-account-blocks", params={"beneficiary_id": str(p[0].beneficiary_id)})
@@ -275,7 +264,7 @@ async def test_only_an_officer_releases_a_block_with_a_reason_and_then_the_numbe
     reissued = await office.post(f"/api/reconciliation/exceptions/{line['id']}/resolve",
                                  json={"action": "reissue", "bank_account_id": new_row, "note": "TK mở lại"})
     assert reissued.status_code == 200, reissued.text
-    again = await _compute(office, "2026-04", april["id"])
+    again = await office.compute("2026-04", april["id"])
     assert again["held_count"] == 0
     assert (await _paid(office, april["id"]))[str(p[0].beneficiary_id)] == (p[0].account_number,
                                                                            ["2026-03", "2026-04"])
