@@ -53,9 +53,9 @@ from app.reconciliation_api.importer import import_statement_file
 from app.registry.fake import BeneficiaryFaker, import_file_bytes
 from app.registry.importer import import_beneficiaries
 from app.registry.service import register_disbursement_account
-from app.vietnam_time import vietnam_today
+from app.vietnam_time import VIETNAM, vietnam_today
 from app.withdrawals_api.service import read_withdrawals
-from reconciliation.withdrawal_files import VIETNAM, WithdrawalRow
+from reconciliation.withdrawal_files import WithdrawalRow
 from reconciliation.withdrawals import CommuneWithdrawal, record_bank_withdrawals, record_commune_withdrawals
 
 log = structlog.get_logger()

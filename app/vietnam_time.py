@@ -13,3 +13,23 @@ def vietnam_today(now: datetime | None = None) -> date:
     is still on the previous day until 07:00 in Việt Nam, so ``date.today()`` and ``now(UTC).date()`` are
     not business dates."""
     return (now or datetime.now(UTC)).astimezone(VIETNAM).date()
+
+
+def wall_clock(moment: datetime) -> datetime:
+    """``moment`` (timezone-aware) as Việt Nam wall-clock time without a zone: what an Excel cell or a form's
+    datetime-local box holds."""
+    return moment.astimezone(VIETNAM).replace(tzinfo=None)
+
+
+def form_minute_now(now: datetime | None = None) -> str:
+    """The current minute in Việt Nam as a datetime-local box's value (``YYYY-MM-DDTHH:MM``)."""
+    return wall_clock(now or datetime.now(UTC)).isoformat(timespec="minutes")
+
+
+def from_wall_clock(value: str) -> datetime:
+    """A datetime-local box's value (Việt Nam wall-clock time, no zone) as a timezone-aware time; ValueError
+    when it is not a date and time."""
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=VIETNAM).astimezone(UTC)
+    except OverflowError:  # at the edge of the calendar (01/01/0001)
+        raise ValueError(value) from None

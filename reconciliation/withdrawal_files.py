@@ -12,9 +12,10 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from reconciliation.parsers.model import LOCAL_TIMEZONE
 from reconciliation.workbook_size import (
     EXCEL_MAX_ROWS,
     SheetLimits,
@@ -23,7 +24,6 @@ from reconciliation.workbook_size import (
     check_xlsx_size,
 )
 
-VIETNAM = timezone(timedelta(hours=7))
 BANK_CHANNELS = ("atm", "counter", "transfer", "qr", "pos", "agent")
 COMMUNE_CHANNELS = ("assisted", "cash_handover")
 CHANNELS = BANK_CHANNELS + COMMUNE_CHANNELS
@@ -135,7 +135,7 @@ def parse_moment(value: Any) -> datetime | None:
                 moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=VIETNAM)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=LOCAL_TIMEZONE)
 
 
 def check_rows(raw_rows: Iterable[tuple[int, dict[str, Any]]], *, now: datetime | None = None,

@@ -26,9 +26,9 @@ from app.spreadsheets import (
     text_cell,
     workbook_bytes,
 )
+from app.vietnam_time import vietnam_today, wall_clock
 from reports.time_to_withdrawal import scope_condition
 
-VIETNAM_OFFSET = timedelta(hours=7)
 CONTACT_LABELS = {"visit": "Thăm nhà / visit", "call": "Gọi điện / call", "note": "Ghi chú / note",
                   "assisted": "Hỗ trợ rút / assisted withdrawal", "cash_handover": "Giao tiền mặt / cash handover"}
 
@@ -132,7 +132,7 @@ async def follow_up_page(session: AsyncSession, *, communes: Sequence[str] | Non
     and the amount waiting in the whole list. A page past the end has nobody, and the same totals."""
     as_of = as_of or datetime.now(UTC)
     page, page_size = page_window(page, page_size, most=max(page_size, 1))
-    params: dict[str, Any] = {"cutoff": as_of - timedelta(days=min_days), "today": (as_of + VIETNAM_OFFSET).date(),
+    params: dict[str, Any] = {"cutoff": as_of - timedelta(days=min_days), "today": vietnam_today(as_of),
                               "as_of": as_of, "limit": page_size, "offset": (page - 1) * page_size}
     where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params, commune=commune)
     rows = (await session.execute(text(_QUERY.format(where=where)), params)).all()
@@ -170,7 +170,7 @@ def _date_cell(sheet: Any, moment: datetime | None) -> WriteOnlyCell:
     """The day of ``moment`` in Việt Nam, as a real date cell (dd/mm/yyyy); empty when there is none."""
     if moment is None:
         return WriteOnlyCell(sheet, value=None)
-    cell = WriteOnlyCell(sheet, value=(moment.astimezone(UTC) + VIETNAM_OFFSET).date())
+    cell = WriteOnlyCell(sheet, value=wall_clock(moment).date())
     cell.number_format = DATE_FORMAT
     return cell
 

@@ -8,7 +8,7 @@ alongside, money in whole đồng with the VND number format, every text cell ne
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from openpyxl import Workbook
@@ -28,6 +28,7 @@ from app.spreadsheets import (
     text_cell,
     workbook_bytes,
 )
+from app.vietnam_time import wall_clock
 from reports.time_to_withdrawal import (
     ARRIVED,
     COUNTED_RUN,
@@ -37,7 +38,6 @@ from reports.time_to_withdrawal import (
     time_to_withdrawal,
 )
 
-VIETNAM_OFFSET = timedelta(hours=7)
 SHARE_FORMAT = "0.0%"
 DAYS_FORMAT = "0.00"
 
@@ -74,7 +74,7 @@ def _moment_cell(sheet: Any, moment: datetime | None) -> WriteOnlyCell:
     """A date-time cell in Việt Nam time (Excel has no time zones), empty when there is none."""
     if moment is None:
         return WriteOnlyCell(sheet, value=None)
-    cell = WriteOnlyCell(sheet, value=(moment.astimezone(UTC) + VIETNAM_OFFSET).replace(tzinfo=None))
+    cell = WriteOnlyCell(sheet, value=wall_clock(moment))
     cell.number_format = DATE_TIME_FORMAT
     return cell
 

@@ -12,7 +12,6 @@ from datetime import date, datetime
 from itertools import groupby
 from uuid import UUID
 from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
 
 import structlog
 from openpyxl import Workbook
@@ -32,6 +31,7 @@ from app.spreadsheets import (
     text_cell,
     workbook_bytes,
 )
+from app.vietnam_time import wall_clock
 
 log = structlog.get_logger()
 
@@ -39,13 +39,9 @@ PAIN001_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"
 PURPOSE_SOCIAL_SECURITY_BENEFIT = "SSBE"
 CLEARING_SYSTEM = "NAPAS"  # Vietnam's interbank switch; its member id is the bank's 6-digit BIN
 CURRENCY = "VND"
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 DATE_TIME_FORMAT = "dd/mm/yyyy hh:mm"
 
 
-def vietnam_time(moment: datetime) -> datetime:
-    """``moment`` as Việt Nam wall-clock time without a zone (Excel cells have none)."""
-    return moment.astimezone(VIETNAM).replace(tzinfo=None)
 MAX_REMITTANCE = 140
 MAX_NAME = 140
 MAX_XLSX_ROWS = 1_048_576  # Excel's row limit per sheet
@@ -323,7 +319,7 @@ def _write_batch_sheet(workbook: Workbook, header: PaymentBatchHeader, orders: S
     start_table(sheet, (Column("Mục/Item", 36), Column("Giá trị/Value", 60)))
     execution_date = WriteOnlyCell(sheet, value=header.requested_execution_date)
     execution_date.number_format = "DD/MM/YYYY"
-    created_at = WriteOnlyCell(sheet, value=vietnam_time(header.created_at))
+    created_at = WriteOnlyCell(sheet, value=wall_clock(header.created_at))
     created_at.number_format = DATE_TIME_FORMAT
     identity: list[tuple[str, str | int | WriteOnlyCell]]
     if header.message_id is not None:
@@ -480,7 +476,7 @@ def _write_cash_summary(workbook: Workbook, by_commune: list[tuple[str, list[Cas
     header_row_number = start_table(sheet, SUMMARY_COLUMNS, title_lines=(
         "TỔNG HỢP CHI TRẢ TIỀN MẶT THEO XÃ / CASH HANDOVER SUMMARY BY COMMUNE",
         f"Chương trình, kỳ/Programme, period: {programmes}",
-        f"Đơn vị lập/Issued by: {issuer_name} — Ngày lập/Created on: {vietnam_time(created_at):%d/%m/%Y}",
+        f"Đơn vị lập/Issued by: {issuer_name} — Ngày lập/Created on: {wall_clock(created_at):%d/%m/%Y}",
     ))
     for number, (commune_code, rows) in enumerate(by_commune, start=1):
         sheet.append([number, text_cell(sheet, commune_code), text_cell(sheet, rows[0].commune_name), len(rows),
@@ -503,7 +499,7 @@ def _write_commune_cash_sheet(sheet: WriteOnlyWorksheet, rows: list[CashPayout],
         f"Xã, phường/Commune: {rows[0].commune_name} ({rows[0].commune_code})",
         "Chương trình, kỳ/Programme, period: "
         + _distinct(f"{row.programme_name} ({row.programme_code}), {row.period}" for row in rows),
-        f"Đơn vị lập/Issued by: {issuer_name} — Ngày lập/Created on: {vietnam_time(created_at):%d/%m/%Y}",
+        f"Đơn vị lập/Issued by: {issuer_name} — Ngày lập/Created on: {wall_clock(created_at):%d/%m/%Y}",
     )
     header_row_number = len(title_lines) + 1
     for offset in range(1, len(rows) + 1):  # room to sign; row heights must be known before writing

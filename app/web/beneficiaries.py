@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -38,9 +38,9 @@ from app.registry.service import accounts as registry_accounts
 from app.registry.service import beneficiaries as registry
 from app.registry.service.programmes import list_banks
 from app.reports_api.routes import XLSX
-from app.vietnam_time import vietnam_today
+from app.vietnam_time import form_minute_now, vietnam_today
 from app.web import follow_up
-from app.web.follow_up import KIND_KEYS, VIETNAM, WITHDRAWAL_CHANNEL_KEYS
+from app.web.follow_up import KIND_KEYS, WITHDRAWAL_CHANNEL_KEYS
 from app.web.forms import FORM_REFUSALS, FormErrors, form_text, problem_errors
 from app.web.render import current_lang, page, see_other
 from app.withdrawals_api.routes import COMMUNE_WRITERS
@@ -137,8 +137,7 @@ async def person_page(request: Request[Any, Any, Any], session: AsyncSession, be
                 form_state=form_state, no_errors=FormErrors(), today=vietnam_today().isoformat(),
                 may_release=role == Role.officer, release_reason=release_reason,
                 error=None if error is None else (error.en if current_lang(request) == "en" else error.vi),
-                now_local=(datetime.now(UTC) + VIETNAM).replace(tzinfo=None, second=0, microsecond=0)
-                .isoformat(timespec="minutes"), **LABELS)
+                now_local=form_minute_now(), **LABELS)
 
 
 async def _scheme_names(session: AsyncSession, lang: str) -> dict[str, Any]:

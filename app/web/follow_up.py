@@ -3,7 +3,6 @@ to call, record a visit or call, record an assisted withdrawal or a cash handove
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +16,7 @@ from app.http.money import Dong
 from app.http.problems import Problem
 from app.payouts.service.orders import HANDED_OVER
 from app.reports_api.routes import FOLLOW_UP_READERS, scope_of
+from app.vietnam_time import form_minute_now, from_wall_clock
 from app.web.forms import FormErrors, form_text
 from app.web.render import current_lang, in_language, page, page_count, pager, see_other
 from app.withdrawals_api.routes import COMMUNE_WRITERS
@@ -31,7 +31,6 @@ from app.withdrawals_api.service import (
 from reports.follow_up import EXPORT_LIMIT, follow_up_page
 from reports.time_to_withdrawal import scope_condition
 
-VIETNAM = timedelta(hours=7)
 KIND_KEYS = {"visit": "follow.kind.visit", "call": "follow.kind.call", "note": "follow.kind.note",
              "assisted": "follow.kind.assisted", "cash_handover": "follow.kind.cash_handover"}
 DONE_KEYS = {"note": "follow.done.note", "withdrawal": "follow.done.withdrawal", "cancelled": "follow.done.cancelled"}
@@ -130,14 +129,6 @@ async def _withdrawal_form(request: Request[Any, Any, Any], session: AsyncSessio
                              waiting=await undrawn_amount(session, beneficiary_id))
 
 
-def _local_time(value: str) -> datetime:
-    """A form's date and time in Việt Nam (datetime-local) as a UTC time; ValueError when it is none."""
-    try:
-        return (datetime.fromisoformat(value).replace(tzinfo=None) - VIETNAM).replace(tzinfo=UTC)
-    except OverflowError:  # at the edge of the calendar (01/01/0001)
-        raise ValueError(value) from None
-
-
 class FollowUpPages(Controller):
     path = "/follow-up"
     include_in_schema = False
@@ -162,11 +153,10 @@ class FollowUpPages(Controller):
             listed = await follow_up_page(db_session, communes=communes, provinces=provinces,
                                           commune=commune or None, min_days=min_days, page=shown_page,
                                           page_size=PAGE_SIZE)
-        now_local = (datetime.now(UTC) + VIETNAM).replace(tzinfo=None, second=0, microsecond=0)
         cash_runs = await _cash_runs(db_session, communes, provinces, commune or None)
         return page(request, "follow_up/list.html", people=listed.people, communes=choices, commune=commune,
                     min_days=min_days, day_choices=DAY_CHOICES, kind_keys=KIND_KEYS,
-                    may_record=principal.role in COMMUNE_WRITERS, now_local=now_local.isoformat(timespec="minutes"),
+                    may_record=principal.role in COMMUNE_WRITERS, now_local=form_minute_now(),
                     done_key=DONE_KEYS.get(request.query_params.get("done") or ""),
                     total_people=listed.total, total_waiting=listed.amount_waiting,
                     excel_has_all=listed.total <= EXPORT_LIMIT, cash_runs=cash_runs,
@@ -184,7 +174,7 @@ class FollowUpPages(Controller):
         at = None
         if form_text(form, "at"):
             try:
-                at = _local_time(form_text(form, "at"))
+                at = from_wall_clock(form_text(form, "at"))
             except ValueError:
                 errors = FormErrors()
                 errors.add("at", "follow.error.when")
@@ -223,7 +213,7 @@ class FollowUpPages(Controller):
         except ValueError:
             errors.add("amount", "follow.error.amount")
         try:
-            occurred = _local_time(form_text(form, "occurred_at"))
+            occurred = from_wall_clock(form_text(form, "occurred_at"))
         except ValueError:
             errors.add("occurred_at", "follow.error.when")
         if errors:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from litestar.template.config import TemplateConfig
 from markupsafe import Markup, escape
 
 from app.auth.guards import CSRF_FORM_FIELD, current_principal
+from app.vietnam_time import VIETNAM
 from app.web.i18n import DEFAULT_LANG, translate
 from app.web.render import current_lang
 
@@ -24,8 +25,6 @@ WEB_DIR = Path(__file__).parent
 TEMPLATES_DIR = WEB_DIR / "templates"
 STATIC_DIR = WEB_DIR / "static"
 STATIC_PATH = "/static"
-# Vietnam keeps UTC+7 all year; a fixed offset needs no time-zone database.
-VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 
 
 def _lang(context: Mapping[str, Any]) -> str:
@@ -72,7 +71,7 @@ def local_time(value: datetime | str | None, with_time: bool = True, seconds: bo
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value.tzinfo is not None:
-        value = value.astimezone(VIETNAM_TIME)
+        value = value.astimezone(VIETNAM)
     if not with_time:
         return value.strftime("%d/%m/%Y")
     return value.strftime("%d/%m/%Y %H:%M:%S" if seconds else "%d/%m/%Y %H:%M")

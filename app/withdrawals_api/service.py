@@ -16,6 +16,7 @@ from app.http.problems import Problem, bilingual
 from app.payouts.service.runs import FIRST_PAYABLE_PERIOD
 from app.payouts.service.settlement import settle_runs_of_handovers, settle_runs_with_cash
 from app.registry.scope import commune_in_scope
+from app.vietnam_time import VIETNAM
 from app.withdrawals_api.schemas import (
     AssistedWithdrawalIn,
     AssistedWithdrawalOut,
@@ -27,7 +28,6 @@ from app.withdrawals_api.schemas import (
 )
 from app.withdrawals_api.timeline import MoneyEvent, arrival_covering, money_timeline, room_at, undrawn_at
 from reconciliation.withdrawal_files import (
-    VIETNAM,
     WithdrawalFileRejected,
     WithdrawalRow,
     rows_from_file,

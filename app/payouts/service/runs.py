@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import func, select, text
@@ -22,12 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from app.audit.service import record
 from app.payouts.models import PayoutRun
 from app.payouts.service.errors import Conflict, NotFound, PayoutError, RunStateConflict
+from app.vietnam_time import VIETNAM
 from reconciliation.matching import RETURN_REASON_MESSAGES
 
 log = structlog.get_logger()
 
 ARREARS_MONTHS = 12
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 # The first month ansinh pays: the province's cashless payments start with 2025; earlier months were
 # paid outside the system (and the demo and every test world start later).
 FIRST_PAYABLE_PERIOD = date(2025, 1, 1)

@@ -10,7 +10,8 @@ from sqlalchemy import text
 
 from app.database import session_scope
 from app.payouts.service.errors import PayoutError
-from app.payouts.service.runs import VIETNAM, add_months, create_run, format_period, payable_periods
+from app.payouts.service.runs import add_months, create_run, format_period, payable_periods
+from app.vietnam_time import VIETNAM
 from tests.support.pages import signed_in_page
 from tests.support.processes import base_env, run_cli
 from tests.support.world import Office
