@@ -16,6 +16,7 @@ from app.http.problems import Problem, bilingual
 from app.payouts.service.runs import FIRST_PAYABLE_PERIOD
 from app.payouts.service.settlement import settle_runs_of_handovers, settle_runs_with_cash
 from app.registry.scope import commune_in_scope
+from app.registry.service.common import not_found
 from app.vietnam_time import VIETNAM
 from app.withdrawals_api.schemas import (
     AssistedWithdrawalIn,
@@ -94,15 +95,13 @@ async def take_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows: l
 
 
 async def person_in_scope(session: AsyncSession, beneficiary_id: UUID, principal: Principal) -> Any:
-    """The person's commune and channel; 404 when unknown, 403 outside the caller's communes."""
+    """The person's commune and channel; 404 when unknown or outside the caller's communes (the registry's
+    answer: the same for both, so a person's id says nothing of where they live to staff of another commune)."""
     row = (await session.execute(text(
         """SELECT b.id, b.commune_code, b.channel, c.province_code FROM beneficiary b
              JOIN commune c ON c.code = b.commune_code WHERE b.id = :id"""), {"id": beneficiary_id})).first()
-    if row is None:
-        raise Problem(404, bilingual("Không tìm thấy người hưởng", "Beneficiary not found"))
-    if not commune_in_scope(principal, row.commune_code, row.province_code):
-        raise Problem(403, bilingual("Người hưởng không thuộc xã/phường bạn phụ trách",
-                                     "This beneficiary is outside your communes"))
+    if row is None or not commune_in_scope(principal, row.commune_code, row.province_code):
+        raise not_found()
     return row
 
 

@@ -130,9 +130,10 @@ async def test_assisted_withdrawal_and_notes_are_scoped_to_the_staff_communes(wo
     csrf = await world.as_commune_staff("nam.commune")  # Cửa Nam staff; A lives in Hoàn Kiếm
     denied = await client.post(f"/api/beneficiaries/{world.ids['A']}/assisted-withdrawals", headers=csrf,
                                json={"occurred_at": iso(T0 + timedelta(days=1)), "amount": AMOUNT})
-    assert denied.status_code == 403
+    # The registry's answer for a person outside the caller's communes: not found (as for an unknown id).
+    assert denied.status_code == 404 and "Không tìm thấy người hưởng" in denied.json()["detail"]
     assert (await client.post(f"/api/beneficiaries/{world.ids['A']}/follow-up-notes", headers=csrf,
-                              json={"kind": "visit", "text": "x"})).status_code == 403
+                              json={"kind": "visit", "text": "x"})).status_code == 404
     csrf = await world.as_commune_staff("hoa.commune")
     helped = await client.post(f"/api/beneficiaries/{world.ids['A']}/assisted-withdrawals", headers=csrf,
                                json={"occurred_at": iso(T0 + timedelta(days=1)), "amount": 400_000,
@@ -201,7 +202,7 @@ async def test_a_mistaken_assisted_withdrawal_is_cancelled_by_a_new_row_and_the_
     assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["column"] == "reason"
     csrf_other = await world.as_commune_staff("nam.commune")  # Cửa Nam staff: not A's commune
     assert (await client.post(f"{base}/assisted-withdrawals/{wid}/cancel", headers=csrf_other,
-                              json={"reason": "nhầm người"})).status_code == 403
+                              json={"reason": "nhầm người"})).status_code == 404
     csrf = await world.as_commune_staff("hoa.commune")
     cancelled = await client.post(f"{base}/assisted-withdrawals/{wid}/cancel", headers=csrf,
                                   json={"reason": "Ghi nhầm người, bà chưa ra xã"})
