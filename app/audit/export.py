@@ -15,6 +15,7 @@ from app.audit.models import AuditEntry
 from app.audit.names import action_words, object_type_words
 from app.audit.queries import AuditFilter, count_entries, shows_details, stream_entries
 from app.auth.models import Role
+from app.auth.names import staff_label
 from app.spreadsheets import (
     Column,
     add_autofilter,
@@ -72,15 +73,16 @@ def filter_lines(audit_filter: AuditFilter) -> list[str]:
     return ["Lọc / filter — " + "; ".join(parts)] if parts else ["Toàn bộ nhật ký / the whole log"]
 
 
-def _row(number: int, entry: AuditEntry, role: Role) -> list[Any]:
-    """One entry as the sheet's plain values (text neutralised; the time in Việt Nam, without a zone)."""
+def _row(number: int, entry: AuditEntry, actor_name: str | None, role: Role) -> list[Any]:
+    """One entry as the sheet's plain values (text neutralised; the time in Việt Nam, without a zone); the actor
+    as staff read it (``staff_label``) from their full name ``actor_name``."""
     action_vi, _ = action_words(entry.action)
     type_vi, _ = object_type_words(entry.object_type)
     details = shows_details(role, entry.object_type)
     before = details_text(entry.before) if details else (HIDDEN_DETAILS if entry.before is not None else None)
     after = details_text(entry.after) if details else (HIDDEN_DETAILS if entry.after is not None else None)
     return [number, entry.at.astimezone(VIETNAM).replace(tzinfo=None),
-            *(neutralise(value) for value in (entry.actor, entry.actor_role, action_vi or entry.action, entry.action,
+            *(neutralise(value) for value in (staff_label(entry.actor, actor_name), entry.actor_role, action_vi or entry.action, entry.action,
                                               type_vi or entry.object_type, entry.object_id, before, after,
                                               entry.request_id))]
 
@@ -109,9 +111,9 @@ async def audit_xlsx(session: AsyncSession, audit_filter: AuditFilter, *, role: 
     sheet = workbook.create_sheet("Nhật ký - Audit log")
     header = start_table(sheet, COLUMNS, title_lines=title)
     written, chunk = 0, []
-    async for entry in stream_entries(session, audit_filter, limit=XLSX_LIMIT):
+    async for entry, actor_name in stream_entries(session, audit_filter, limit=XLSX_LIMIT):
         written += 1
-        chunk.append(_row(written, entry, role))
+        chunk.append(_row(written, entry, actor_name, role))
         if len(chunk) == CHUNK_ROWS:
             await asyncio.to_thread(_append_rows, sheet, chunk)
             chunk = []

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEntry
 from app.audit.names import action_words, object_type_words
-from app.auth.models import Role
+from app.auth.models import Role, StaffUser
 from app.vietnam_time import VIETNAM
 
 COUNT_CAP = 100_000
@@ -140,12 +140,14 @@ async def entries_page(session: AsyncSession, audit_filter: AuditFilter, *, page
 
 
 async def stream_entries(session: AsyncSession, audit_filter: AuditFilter, *, limit: int
-                         ) -> AsyncIterator[AuditEntry]:
-    """Matching entries newest first, at most ``limit``, read through a server-side cursor."""
-    result = await session.stream_scalars(
-        _newest_first(audit_filter).limit(limit).execution_options(yield_per=2000))
-    async for entry in result:
-        yield entry
+                         ) -> AsyncIterator[tuple[AuditEntry, str | None]]:
+    """Matching entries newest first, at most ``limit``, read through a server-side cursor; each with its actor's
+    full name when the actor is a staff user (None for a bank, the scheduler, ``system``)."""
+    query = (_newest_first(audit_filter).add_columns(StaffUser.full_name)
+             .outerjoin(StaffUser, StaffUser.username == AuditEntry.actor))
+    result = await session.stream(query.limit(limit).execution_options(yield_per=2000))
+    async for entry, full_name in result:
+        yield entry, full_name
 
 
 def shows_details(role: Role, object_type: str) -> bool:
@@ -153,12 +155,14 @@ def shows_details(role: Role, object_type: str) -> bool:
     return role == Role.auditor or object_type in ADMIN_DETAIL_TYPES
 
 
-def entry_json(entry: AuditEntry, *, details: bool) -> dict[str, Any]:
-    """One entry for the API: codes, their words where named, details unless hidden for the caller."""
+def entry_json(entry: AuditEntry, *, details: bool, actor_name: str | None = None) -> dict[str, Any]:
+    """One entry for the API: codes, their words where named, details unless hidden for the caller; ``actor_name``
+    the actor's full name when the actor is a staff user with one (None otherwise)."""
     action_vi, action_en = action_words(entry.action)
     type_vi, type_en = object_type_words(entry.object_type)
     return {
-        "id": entry.id, "at": entry.at.isoformat(), "actor": entry.actor, "actor_role": entry.actor_role,
+        "id": entry.id, "at": entry.at.isoformat(), "actor": entry.actor, "actor_name": actor_name,
+        "actor_role": entry.actor_role,
         "action": entry.action, "action_vi": action_vi, "action_en": action_en,
         "object_type": entry.object_type, "object_type_vi": type_vi, "object_type_en": type_en,
         "object_id": entry.object_id,

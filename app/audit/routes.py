@@ -24,6 +24,7 @@ from app.audit.queries import (
 )
 from app.audit.service import record
 from app.auth.guards import current_principal, requires
+from app.auth.names import staff_label, staff_names
 from app.auth.service import Principal
 from app.http.downloads import attachment
 from app.http.problems import Problem, bilingual
@@ -79,7 +80,8 @@ async def audit_log(
     audit_filter = filter_from_query(actor=actor, action=action, object_type=object_type, object_id=object_id,
                                      from_=from_, to=to)
     if format == "xlsx":
-        content, rows = await audit_xlsx(db_session, audit_filter, role=principal.role, made_by=principal.name)
+        content, rows = await audit_xlsx(db_session, audit_filter, role=principal.role,
+                                         made_by=staff_label(principal.name, principal.full_name))
         await record(db_session, actor=principal.name, actor_role=principal.role.value, action="audit.export",
                      object_type="audit_log", after={"filter": filter_json(audit_filter), "rows": rows})
         log.info("audit_exported", rows=rows)
@@ -92,7 +94,9 @@ async def audit_log(
     except AuditQueryError as exc:
         raise Problem(400, bilingual(exc.vi, exc.en)) from None
     total, capped = await count_entries(db_session, audit_filter)
-    return Response({"items": [entry_json(entry, details=shows_details(principal.role, entry.object_type))
+    names = await staff_names(db_session, [entry.actor for entry in items])
+    return Response({"items": [entry_json(entry, details=shows_details(principal.role, entry.object_type),
+                                          actor_name=names.full_names.get(entry.actor))
                                for entry in items],
                      "total": total, "page": page, "page_size": page_size, "total_capped": capped})
 

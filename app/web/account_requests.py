@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
+from app.auth.names import staff_names
 from app.http.problems import Problem
 from app.registry.models import BankAccountRequest, Beneficiary, Commune
 from app.registry.routes import READERS
@@ -44,7 +45,9 @@ async def _list_page(request: Request[Any, Any, Any], session: AsyncSession, sta
         select(Beneficiary.id, Beneficiary.full_name, Beneficiary.commune_code, Commune.name.label("commune_name"))
         .join(Commune, Commune.code == Beneficiary.commune_code)
         .where(Beneficiary.id.in_({r.beneficiary_id for r in requests})))}
+    who = await staff_names(session, [name for r in requests for name in (r.requested_by, r.decided_by)])
     return page(request, "beneficiaries/requests.html", status_code=status_code, requests=requests, people=people,
+                who=who,
                 status=status, statuses=STATUSES, request_status_keys=REQUEST_STATUS_KEYS,
                 bank_names={bank.bin: bank.short_name for bank in await list_banks(session)},
                 may_decide=principal is not None and principal.role == Role.officer,

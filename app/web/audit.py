@@ -26,6 +26,7 @@ from app.audit.queries import (
 )
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
+from app.auth.names import staff_names
 from app.payouts.routes import READERS as RUN_READERS
 from app.reconciliation_api.routes import READERS as STATEMENT_READERS
 from app.registry.routes import READERS as PERSON_READERS
@@ -172,6 +173,7 @@ class AuditPages(Controller):
         total, capped = await count_entries(db_session, audit_filter)
         context.update(
             entries=[entry_view(entry, principal.role, lang) for entry in entries], capped=capped,
+            who=await staff_names(db_session, [entry.actor for entry in entries]),
             pager=pager(PATH, filters, page=page_number, pages=page_count(total, PAGE_SIZE), total=total,
                         page_size=PAGE_SIZE))
         return page(request, "audit/list.html", **context)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
+from app.auth.names import staff_names
 from app.database import session_scope
 from app.http.problems import Problem
 from app.payouts.service.back_pay import months_not_back_paid
@@ -116,7 +117,11 @@ async def person_page(request: Request[Any, Any, Any], session: AsyncSession, be
     banks = await list_banks(session)
     role = principal.role if principal is not None else None
     done = request.query_params.get("done")
+    who = await staff_names(session, [*(n.recorded_by for n in notes),
+                                      *(name for w in withdrawals for name in (w.recorded_by, w.cancelled_by)),
+                                      *(name for r in requests for name in (r.requested_by, r.decided_by))])
     return page(request, "beneficiaries/detail.html", status_code=status_code, person=person, accounts=accounts,
+                who=who,
                 events=events, reason_messages={p["id"]: return_reason_message(p["return_reason"])
                                                 for p in person.payouts},
                 blocks={block.bank_account_id: block for block in blocks},

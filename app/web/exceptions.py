@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
+from app.auth.names import staff_names
 from app.http.paging import MAX_PAGE
 from app.http.problems import Problem
 from app.payouts.service.errors import PayoutError
@@ -165,7 +166,8 @@ async def _queue_page(request: Request[Any, Any, Any], session: AsyncSession, vi
     lang = current_lang(request)
     reasons = {item["id"]: in_language(return_reason_text(code), lang)
                for item in listed["items"] if item["status"] == "returned" and (code := _return_reason(item))}
-    return page(request, "statements/exceptions.html", status_code=status_code, listed=listed,
+    who = await staff_names(session, [item["resolved_by"] for item in (*listed["items"], *flags["items"])])
+    return page(request, "statements/exceptions.html", status_code=status_code, listed=listed, who=who,
                 pager=pager(PATH, view.filters(), page=view.page, pages=pages, total=listed["total"],
                             page_size=PAGE_SIZE),
                 flags=flags, resolved_flags=resolved_flags, reissue_choices=choices, line_actions=actions,

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
+from app.auth.names import staff_names
 from app.auth.service import Principal
 from app.http.money import Dong
 from app.http.problems import Problem
@@ -154,7 +155,8 @@ class FollowUpPages(Controller):
                                           commune=commune or None, min_days=min_days, page=shown_page,
                                           page_size=PAGE_SIZE)
         cash_runs = await _cash_runs(db_session, communes, provinces, commune or None)
-        return page(request, "follow_up/list.html", people=listed.people, communes=choices, commune=commune,
+        who = await staff_names(db_session, [person.last_contact_by for person in listed.people])
+        return page(request, "follow_up/list.html", people=listed.people, communes=choices, commune=commune, who=who,
                     min_days=min_days, day_choices=DAY_CHOICES, kind_keys=KIND_KEYS,
                     may_record=principal.role in COMMUNE_WRITERS, now_local=form_minute_now(),
                     done_key=DONE_KEYS.get(request.query_params.get("done") or ""),

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
+from app.auth.names import staff_names
 from app.http.problems import Problem
 from app.payouts.routes import READERS, close_settled_run, problem, run_output, start_step
 from app.payouts.service.errors import PayoutError
@@ -59,7 +60,9 @@ async def _list_page(request: Request[Any, Any, Any], session: AsyncSession, *, 
     runs = [run_output(run) for run in await list_runs(session, limit=200)]
     principal = current_principal(request)
     next_month = add_months(current_month(), 1)
-    return page(request, "runs/list.html", status_code=status_code, runs=runs,
+    who = await staff_names(session, [name for run in runs for name in (run.created_by, run.prepared_by,
+                                                                         run.approved_by)])
+    return page(request, "runs/list.html", status_code=status_code, runs=runs, who=who,
                 programmes=await _programmes(session), status_keys=RUN_STATUS_KEYS, kind_keys=RUN_KIND_KEYS,
                 may_create=principal is not None and principal.role in PREPARERS, errors=errors or FormErrors(),
                 values=values or {"programme": "", "period": format_period(next_month)},
@@ -92,7 +95,11 @@ async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, r
         "close": role == Role.officer and run.status == "settled" and not _anything_open(output.open_items),
     }
     done = request.query_params.get("done")
-    return page(request, "runs/detail.html", status_code=status_code, run=output, actions=actions,
+    who = await staff_names(session, [output.prepared_by, output.approved_by, output.sent_by, output.closed_by,
+                                      output.cancelled_by,
+                                      *(batch["fetched_by"] for bank in output.by_bank
+                                        for batch in bank.get("batches", ()))])
+    return page(request, "runs/detail.html", status_code=status_code, run=output, actions=actions, who=who,
                 anything_open=_anything_open(output.open_items),
                 shortfalls=shortfalls, commune_shortfalls=commune_shortfalls, banks=banks, busy=busy,
                 error=error or output.last_error,

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
+from app.auth.names import staff_names
 from app.http.problems import Problem, bilingual
 from app.reconciliation_api import resolution
 from app.reconciliation_api.importer import import_statement_file
@@ -55,7 +56,9 @@ async def _list_page(request: Request[Any, Any, Any], session: AsyncSession, *, 
     open_count = await session.scalar(text(
         "SELECT count(*) FROM statement_line WHERE resolved_at IS NULL AND status IN ('exception', 'returned')"))
     principal = current_principal(request)
-    return page(request, "statements/list.html", status_code=status_code, statements=list(rows),
+    statements = list(rows)
+    return page(request, "statements/list.html", status_code=status_code, statements=statements,
+                who=await staff_names(session, [row.uploaded_by for row in statements]),
                 banks=await bank_list(session), open_count=int(open_count or 0), outcome=outcome, error=error,
                 filename=filename, may_upload=principal is not None and principal.role == Role.officer,
                 may_download=may_download(request), **LABELS)

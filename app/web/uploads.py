@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import requires
 from app.auth.models import Role
+from app.auth.names import staff_names
 from app.http.paging import page_window
 from app.uploads_api.service import KINDS, list_uploads
 from app.web.render import page, page_count, pager
@@ -37,6 +38,7 @@ class UploadPages(Controller):
         items, total = await list_uploads(db_session, kind=chosen, page=page_number, page_size=PAGE_SIZE)
         pages = page_count(total, PAGE_SIZE)
         return page(request, "uploads/list.html", uploads=items, kind=chosen or "", kinds=KINDS,
+                    who=await staff_names(db_session, [item.uploaded_by for item in items]),
                     kind_keys=KIND_KEYS, status_keys=STATUS_KEYS,
                     pager=pager(PATH, {"kind": chosen or ""}, page=page_number, pages=pages, total=total,
                                 page_size=PAGE_SIZE))

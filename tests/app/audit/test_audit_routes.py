@@ -236,3 +236,27 @@ async def test_an_export_longer_than_its_limit_holds_the_newest_and_says_so(engi
     rows = [list(row) for row in load_workbook(io.BytesIO(content)).active.iter_rows(values_only=True)]
     assert written == 2 and [row[5] for row in rows[-2:]] == ["thing.frobnicate", "user.create"]
     assert any(str(row[0]).startswith("Tệp này chỉ gồm 2 dòng mới nhất") for row in rows)
+
+
+async def test_the_export_and_the_api_name_staff_by_their_full_names(client, engine, log):
+    await add_user(engine, "minh.approver", Role.approver, full_name="Lê Văn Minh")
+    await add_user(engine, "lan.officer", Role.officer)  # no full name: the username alone
+    await add_user(engine, "thu.auditor", Role.auditor, full_name="Phạm Thu")
+    await sign_in(client, "thu.auditor")
+    sheet = load_workbook(io.BytesIO((await client.get(
+        "/api/audit", params={"from": "2026-03-01", "to": "2026-03-02", "format": "xlsx"})).content)).active
+    rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    header_at = next(i for i, row in enumerate(rows) if row[0] == "STT\nNo.")
+    assert rows[header_at][2] == "Người thực hiện\nActor"
+    assert [(row[2], row[5]) for row in rows[header_at + 1:]] == [
+        ("system", "thing.frobnicate"), ("root", "user.create"), ("lan.officer", "beneficiary.update"),
+        ("Lê Văn Minh (minh.approver)", "payout_run.approve")]
+    assert any(str(row[0]).startswith("Lập lúc / made at ") and str(row[0]).endswith("— Phạm Thu (thu.auditor)")
+               for row in rows[:header_at])
+    # The API keeps the username as the actor and gives the full name beside it, none for anyone else.
+    items = (await client.get("/api/audit", params={"page_size": 100})).json()["items"]
+    by_action = {(item["action"], item["actor"]): item["actor_name"] for item in items}
+    assert by_action[("payout_run.approve", "minh.approver")] == "Lê Văn Minh"
+    assert by_action[("beneficiary.update", "lan.officer")] is None
+    assert by_action[("thing.frobnicate", "system")] is None
+    assert by_action[("auth.login", "thu.auditor")] == "Phạm Thu"

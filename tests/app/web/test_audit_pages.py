@@ -121,3 +121,15 @@ async def test_other_roles_get_the_403_page_and_no_menu_link(client, engine):
         assert "/audit" not in [item.path for item in menu_for(role)]
     assert "/audit" in [item.path for item in menu_for(Role.auditor)]
     assert "/audit" in [item.path for item in menu_for(Role.admin)]
+
+
+async def test_the_actor_column_names_staff_users_and_leaves_banks_and_the_system_as_recorded(client, engine):
+    await _log(engine)
+    await add_user(engine, "minh.approver", Role.approver, full_name="Lê Văn Minh")
+    await add_user(engine, "thu.auditor", Role.auditor)
+    await sign_in_on_page(client, "thu.auditor")
+    html = (await client.get("/audit")).text
+    assert '<a href="/audit?actor=minh.approver">Lê Văn Minh (minh.approver)</a>' in html
+    assert '<a href="/audit?actor=lan.officer">lan.officer</a>' in html  # not a user here: as recorded
+    assert '<a href="/audit?actor=bank%3A970436">bank:970436</a>' in html
+    assert '<a href="/audit?actor=system">system</a>' in html

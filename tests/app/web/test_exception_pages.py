@@ -129,6 +129,8 @@ async def _returns_world(client, engine, reasons: tuple[str, str] = ("AC04", "MD
 
 async def test_a_return_is_closed_without_reissue_on_the_page(client, engine):
     p = await _returns_world(client, engine)
+    async with session_scope(engine) as session:
+        await session.execute(text("UPDATE staff_user SET full_name = 'Trần Thị Lan' WHERE username = 'lan.officer'"))
     page, token = await signed_in_page(client, "lan.officer", "/reconciliation/exceptions")
     cards = {m.group(2): m.group(1) for m in re.finditer(
         r'<article class="card exception" aria-labelledby="line-(\d+)">(.*?)</article>', page.text, re.S)}
@@ -152,6 +154,7 @@ async def test_a_return_is_closed_without_reissue_on_the_page(client, engine):
     assert f'id="line-{line_id}"' not in closed.text
     resolved = await client.get("/reconciliation/exceptions", params={"status": "resolved"})
     assert "Đã đóng, không chi lại" in resolved.text and "Người hưởng đã mất, xã xác nhận" in resolved.text
+    assert "Đã đóng, không chi lại · Trần Thị Lan (lan.officer) ·" in resolved.text  # who, by name
     async with session_scope(engine) as session:
         assert await session.scalar(text("SELECT returned_payout_id FROM payout_return_closure")) == p[1].id
 
@@ -201,6 +204,7 @@ async def test_banks_reports_of_a_death_are_recorded_or_dismissed_and_shown_reso
     assert resolved.text.count("badge badge-resolved") == 2
     assert "Đã ghi nhận người hưởng mất" in resolved.text and "mất ngày 08/03/2026" in resolved.text
     assert "Đã bác bỏ: ngân hàng báo nhầm" in resolved.text and "gặp trực tiếp, còn sống" in resolved.text
+    assert resolved.text.count("· lan.officer ·") == 2  # an officer without a full name: the username
     people = {r.id: r.status for r in await _people(engine)}
     assert people[p[0].beneficiary_id] == "deceased" and people[p[1].beneficiary_id] == "active"
     english = await client.get("/reconciliation/exceptions", params={"status": "all", "lang": "en"})

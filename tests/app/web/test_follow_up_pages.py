@@ -252,3 +252,28 @@ async def test_a_contact_recorded_afterwards_keeps_its_time_and_a_wrong_time_com
     english = await client.post(person_path + "/note?lang=en", data={
         "_csrf": csrf_in(saved.text), "kind": "call", "text": "x", "at": tomorrow, "min_days": "7"})
     assert english.status_code == 422 and "cannot be later than now" in english.text
+
+
+async def test_the_last_contact_and_the_persons_contacts_name_who_recorded_them(client, engine):
+    await _credited_month(client, engine)
+    async with session_scope(engine) as session:
+        await session.execute(text("UPDATE staff_user SET full_name = 'Phạm Thị Hoa' WHERE username = 'xa.hoankiem'"))
+    listed, token = await signed_in_page(client, "xa.hoankiem", "/follow-up?min_days=7")
+    person_path = re.search(r'action="(/follow-up/[0-9a-f-]{36})/note"', listed.text).group(1)
+    noted = await client.post(person_path + "/note", data={"_csrf": token, "kind": "call", "text": "Hẹn thứ Hai",
+                                                         "min_days": "7"})
+    assert noted.status_code == 200 and "Đã lưu liên hệ." in noted.text
+    assert re.search(r"Liên hệ gần nhất: Gọi điện · [0-9/: ]+ · Phạm Thị Hoa \(xa\.hoankiem\)", noted.text)
+    withdrawn = await client.post(person_path + "/withdrawal", data={
+        "_csrf": csrf_in(noted.text), "amount": "1000", "occurred_at": "2026-03-11T10:00", "helper_name": "",
+        "back": "person"})
+    assert withdrawn.status_code == 200 and "Đã ghi nhận rút tiền." in withdrawn.text
+    # the person's page: both contacts by the staff member's name (with the username)
+    contacts = re.search(r'id="contacts-heading".*?</ul>', withdrawn.text, re.S).group(0)
+    assert contacts.count("· Phạm Thị Hoa (xa.hoankiem)") == 2 and "· xa.hoankiem" not in contacts
+    cancel_path = re.search(r'action="(/follow-up/[0-9a-f-]{36}/withdrawal/\d+/cancel)"', withdrawn.text).group(1)
+    cancelled = await client.post(cancel_path, data={"_csrf": csrf_in(withdrawn.text), "reason": "Ghi nhầm"})
+    assert "Đã huỷ bởi Phạm Thị Hoa (xa.hoankiem) ngày" in cancelled.text
+    # The API keeps the username.
+    notes = (await client.get(person_path.replace("/follow-up/", "/api/beneficiaries/") + "/follow-up-notes")).json()
+    assert [note["recorded_by"] for note in notes] == ["xa.hoankiem"]

@@ -277,3 +277,28 @@ async def test_roles_and_scope_on_the_person_forms(client, engine):
     await sign_in_on_page(client, "lan.officer")
     assert (await client.post(f"{path}/bank-accounts", data=account)).status_code == 403
     assert csrf_in((await client.get(path)).text)
+
+
+async def test_requests_name_who_asked_and_who_decided(client, engine):
+    _, _, hanoi_id, _ = await _people(client, engine)
+    async with session_scope(engine) as session:
+        await session.execute(text("UPDATE staff_user SET full_name = 'Phạm Thị Hoa' WHERE username = 'xa.hoankiem'"))
+        await session.execute(text("UPDATE staff_user SET full_name = 'Trần Thị Lan' WHERE username = 'lan.officer'"))
+    path = f"/beneficiaries/{hanoi_id}"
+    page, token = await signed_in_page(client, "xa.hoankiem", path)
+    filed = await client.post(f"{path}/bank-accounts", data={"_csrf": token, "bank_bin": BIDV,
+                                                            "account_number": "12010000123456"})
+    assert filed.status_code == 200 and "bởi Phạm Thị Hoa (xa.hoankiem) lúc" in filed.text
+    listed, token = await _switch(client, "lan.officer", "/bank-account-requests")
+    request_id = re.search(r'action="/bank-account-requests/(\d+)/confirm"', listed.text).group(1)
+    assert "bởi Phạm Thị Hoa (xa.hoankiem) lúc" in _request_item(listed.text, request_id)
+    await client.post(f"/bank-account-requests/{request_id}/reject",
+                      data={"_csrf": token, "back": "list", "decision_note": "Sai số tài khoản"})
+    refused = _request_item((await client.get("/bank-account-requests?status=rejected")).text, request_id)
+    assert "Đã từ chối</span> Trần Thị Lan (lan.officer) ·" in refused
+    person_page, _ = await _switch(client, "xa.hoankiem", path)
+    decided = html.unescape(re.search(r"Các đề nghị đã xử lý.*?</details>", person_page.text, re.S).group(0))
+    assert "Trần Thị Lan (lan.officer) ·" in decided and "Phạm Thị Hoa (xa.hoankiem)" in decided
+    # The API keeps the usernames.
+    requests = (await client.get("/api/bank-account-requests?status=rejected")).json()
+    assert [(r["requested_by"], r["decided_by"]) for r in requests] == [("xa.hoankiem", "lan.officer")]

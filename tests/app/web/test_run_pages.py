@@ -7,6 +7,7 @@ from sqlalchemy import text
 from app.database import session_scope
 from app.payouts.service.runs import current_month, format_period
 from app.registry.fake import BeneficiaryFaker
+from tests.support.actors import bank_key
 from tests.support.pages import csrf_in, signed_in_page
 from tests.support.world import CAO_BANG_COMMUNE, VIETCOMBANK, Office, person
 
@@ -262,3 +263,30 @@ async def test_a_settled_run_is_closed_from_its_page_once_nothing_is_open(client
     assert '<span class="badge badge-closed">Đã đóng</span>' in listed.text
     english = await client.get(run_path, params={"lang": "en"})
     assert 'id="run-status">Closed</span>' in english.text and "Settled at" in english.text
+
+
+async def test_the_run_pages_name_staff_by_their_full_names_and_a_bank_by_its_key(client, engine):
+    office = await _world(client, engine)
+    async with session_scope(engine) as session:
+        await session.execute(text("UPDATE staff_user SET full_name = 'Trần Thị Lan' WHERE username = 'lan.officer'"))
+    run_id = await office.approved_run("2026-03")
+    assert (await office.fund(VIETCOMBANK, 1_300_000, "FT2603001")).status_code == 201
+    await office.fund_cash(run_id)
+    assert (await office.post(f"/api/payout-runs/{run_id}/send")).status_code == 200
+    client.cookies.clear()
+    office.current = ""
+    fetched = await client.get("/api/bank/payment-orders?format=json", headers=await bank_key(engine, VIETCOMBANK))
+    assert fetched.status_code == 200 and len(fetched.json()["items"]) == 2
+
+    detail, _ = await signed_in_page(client, "thu.auditor", f"/payout-runs/{run_id}")
+    facts = detail.text[detail.text.index('id="status-heading"'):detail.text.index("</dl>")]
+    # the officer has a full name; the approver none, so their username alone
+    assert re.search(r"Người lập</dt><dd>Trần Thị Lan \(lan\.officer\) ·", facts)
+    assert re.search(r"Người duyệt</dt><dd>minh\.approver ·", facts)
+    assert re.search(r"Người gửi</dt><dd>Trần Thị Lan \(lan\.officer\) ·", facts)
+    assert "bởi bank:970436" in detail.text  # the bank fetched the batch with its key: no person to name
+    listed = await client.get("/payout-runs")
+    assert "Trần Thị Lan (lan.officer) · minh.approver" in listed.text
+    # The API keeps the usernames.
+    run = (await client.get(f"/api/payout-runs/{run_id}")).json()
+    assert run["prepared_by"] == "lan.officer" and run["sent_by"] == "lan.officer"

@@ -2,7 +2,10 @@
 
 import re
 
+from sqlalchemy import text
+
 from app.auth.models import Role
+from app.database import session_scope
 from reconciliation.writers import write_camt053, write_statement_csv
 from tests.app.reconciliation_api.world import (
     build_world,
@@ -12,7 +15,7 @@ from tests.app.reconciliation_api.world import (
     returned,
     statement,
 )
-from tests.support.actors import add_user
+from tests.support.actors import add_user, bank_key
 from tests.support.pages import csrf_in, signed_in_page
 from tests.support.world import VIETCOMBANK, Office
 
@@ -98,3 +101,27 @@ async def test_a_file_with_more_bad_lines_than_the_page_lists_says_how_many_ther
     assert response.status_code == 422 and "Sao kê bị từ chối" in response.text
     assert response.text.count('<tr><th scope="row" data-label=') == 500
     assert "Đang hiện 500 / 503 lỗi đầu." in response.text
+
+
+async def test_the_statements_and_kept_files_name_who_uploaded_them(client, engine):
+    payouts, content = await _statement_file(client, engine)
+    async with session_scope(engine) as session:
+        await session.execute(text("UPDATE staff_user SET full_name = 'Trần Thị Lan' WHERE username = 'lan.officer'"))
+    page, token = await signed_in_page(client, "lan.officer", "/statements")
+    uploaded = await client.post("/statements", data={"_csrf": token, "bank": VIETCOMBANK},
+                                 files={"file": ("sk.xml", content, "application/xml")})
+    assert uploaded.status_code == 200 and "Đã tải và đối soát sao kê" in uploaded.text
+    # the bank's own upload of its next statement: its key, not a person
+    client.cookies.clear()
+    bank_file = write_statement_csv(statement(VIETCOMBANK, [other_line(VIETCOMBANK, 20_000, bank_reference="FT2")],
+                                              statement_id="SK-2"))
+    headers = await bank_key(engine, VIETCOMBANK)
+    bank_upload = await client.post("/api/bank/statements", headers=headers,
+                                    files={"file": ("sk2.csv", bank_file, "text/csv")})
+    assert bank_upload.status_code == 201, bank_upload.text
+    listed = (await signed_in_page(client, "thu.auditor", "/statements"))[0].text
+    assert re.search(r"[0-9/: ]+ · Trần Thị Lan \(lan\.officer\)</td>", listed)
+    assert re.search(r"[0-9/: ]+ · bank:970436</td>", listed)
+    kept = (await client.get("/uploads")).text
+    assert re.search(r"[0-9/: ]+ · Trần Thị Lan \(lan\.officer\)</td>", kept)
+    assert len(payouts) == 3
