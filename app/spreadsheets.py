@@ -145,7 +145,12 @@ def sheet_title(wanted: str, taken: Iterable[str] = ()) -> str:
 
 
 def print_landscape_fit_width(worksheet: WriteOnlyWorksheet, *, gridlines: bool = False) -> None:
-    """Print landscape, all columns on one page width, optionally with the cell grid (forms to sign)."""
+    """Print on A4 landscape, all columns on one page width (as many pages down as needed), optionally with the
+    cell grid (forms to sign); ``start_table`` repeats the header row on each printed page. In write-only mode
+    call this before the first row: the sheet's properties, where "fit to page" is kept, are written with it,
+    and set later the fit is lost without a word (the sheet prints at 100 %, its columns over several pages)."""
+    if getattr(worksheet, "_writer", None) is not None:  # openpyxl starts a sheet's writer at its first row
+        raise ValueError(f"print setup of sheet {worksheet.title!r} must come before its first row")
     worksheet.print_options.gridLines = gridlines
     worksheet.page_setup.orientation = "landscape"
     worksheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4

@@ -109,6 +109,7 @@ async def audit_xlsx(session: AsyncSession, audit_filter: AuditFilter, *, role: 
                      f"this file holds the newest {XLSX_LIMIT:,} entries; narrow the filter for the rest")
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Nhật ký - Audit log")
+    print_landscape_fit_width(sheet)  # page setup goes before the first row in write-only mode
     header = start_table(sheet, COLUMNS, title_lines=title)
     written, chunk = 0, []
     async for entry, actor_name in stream_entries(session, audit_filter, limit=XLSX_LIMIT):
@@ -119,5 +120,4 @@ async def audit_xlsx(session: AsyncSession, audit_filter: AuditFilter, *, role: 
             chunk = []
     await asyncio.to_thread(_append_rows, sheet, chunk)
     add_autofilter(sheet, len(COLUMNS), header, header + written)
-    print_landscape_fit_width(sheet)
     return await asyncio.to_thread(workbook_bytes, workbook), written

@@ -316,6 +316,7 @@ def _totals_row(sheet: WriteOnlyWorksheet, width: int, amount_column: int, *, la
 def _write_batch_sheet(workbook: Workbook, header: PaymentBatchHeader, orders: Sequence[PaymentOrder],
                        total: int, batch_of: Mapping[UUID, str]) -> None:
     sheet = workbook.create_sheet("Thông tin lô - Batch")
+    print_landscape_fit_width(sheet)  # printed with the orders: the same page
     start_table(sheet, (Column("Mục/Item", 36), Column("Giá trị/Value", 60)))
     execution_date = WriteOnlyCell(sheet, value=header.requested_execution_date)
     execution_date.number_format = "DD/MM/YYYY"

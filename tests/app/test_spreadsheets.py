@@ -15,12 +15,14 @@ from app.spreadsheets import (
     csv_bytes,
     money_cell,
     neutralise,
+    print_landscape_fit_width,
     sheet_title,
     start_table,
     sum_cell,
     text_cell,
     workbook_bytes,
 )
+from tests.support.sheets import a4_landscape_fit_width, print_setup
 
 
 @pytest.mark.parametrize(
@@ -75,6 +77,28 @@ def test_write_only_table_helpers_produce_a_readable_sheet():
     assert loaded.column_dimensions["B"].width == 18
     assert loaded.print_title_rows == "$2:$2"
     assert loaded.row_dimensions[2].height == 30  # "Số tiền (đồng)/Amount (VND)" wraps onto two lines
+
+
+def test_a_printed_sheet_fits_a4_landscape_and_repeats_its_header():
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("In")
+    print_landscape_fit_width(sheet, gridlines=True)
+    start_table(sheet, [Column(f"Cột {n}/Column {n}", 20) for n in range(12)], title_lines=("DANH SÁCH",))
+    sheet.append(["x"] * 12)
+    assert print_setup(load_workbook(io.BytesIO(workbook_bytes(workbook)))["In"]) == \
+        a4_landscape_fit_width(2, gridlines=True)
+
+
+def test_print_setup_after_the_first_row_is_refused_rather_than_lost():
+    # In write-only mode the "fit to page" flag goes out with the first row: set later, it would silently not be
+    # in the file, and the sheet would print at 100 % over several pages.
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Muộn")
+    start_table(sheet, [Column("Tên/Name", 30)])
+    sheet.append(["x"])
+    with pytest.raises(ValueError, match="'Muộn' must come before its first row"):
+        print_landscape_fit_width(sheet)
+    assert print_setup(load_workbook(io.BytesIO(workbook_bytes(workbook)))["Muộn"])["fit_to_page"] is False
 
 
 @pytest.mark.parametrize("amount", [1.5, "750000", True])

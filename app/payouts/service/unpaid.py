@@ -132,6 +132,7 @@ async def unpaid_xlsx(session: AsyncSession, run_id: UUID, *, now: datetime | No
     sheet = workbook.create_sheet("Không chi - Not paid")
     made = (now or datetime.now(UTC)).astimezone(VIETNAM)
     title.append(f"Lập lúc / made at {made:%d/%m/%Y %H:%M}")
+    print_landscape_fit_width(sheet)  # page setup goes before the first row in write-only mode
     header = start_table(sheet, _COLUMNS, title_lines=title)
     for number, row in enumerate(rows, start=1):
         item = _item(row)
@@ -146,5 +147,4 @@ async def unpaid_xlsx(session: AsyncSession, run_id: UUID, *, now: datetime | No
     sheet.append([None, None, None, text_cell(sheet, "Tổng cộng / Total", bold=True)]
                  + [None] * (money_column - 5) + [sum_cell(sheet, money_column, first, last)])
     add_autofilter(sheet, len(_COLUMNS), header, last)
-    print_landscape_fit_width(sheet)
     return workbook_bytes(workbook)

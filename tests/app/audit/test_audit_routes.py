@@ -17,6 +17,7 @@ from app.audit.queries import AuditFilter, count_entries, parse_filter
 from app.auth.models import Role
 from app.database import session_scope
 from tests.support.actors import add_user, bank_key, sign_in
+from tests.support.sheets import a4_landscape_fit_width, print_setup
 
 RUN_ID = "6f1c1d2e-0000-4000-8000-000000000001"
 PERSON_ID = "6f1c1d2e-0000-4000-8000-0000000000aa"
@@ -167,6 +168,7 @@ async def test_excel_export_of_the_filtered_list_is_neutralised_and_audited(clie
     rows = [list(row) for row in sheet.iter_rows(values_only=True)]
     header_at = next(i for i, row in enumerate(rows) if row[0] == "STT\nNo.")
     assert rows[header_at][1] == "Thời điểm (giờ Việt Nam)\nTime (Vietnam)"
+    assert print_setup(sheet) == a4_landscape_fit_width(header_at + 1)
     assert rows[header_at][4] == "Hành động\nAction" and rows[header_at][8] == "Trước khi đổi\nBefore"
     assert any("Từ / from 01/03/2026 00:00" in str(row[0]) for row in rows[:header_at])
     data = rows[header_at + 1:]

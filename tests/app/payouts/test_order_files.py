@@ -25,6 +25,7 @@ from app.payouts.order_files import (
 )
 from app.spreadsheets import VND_NUMBER_FORMAT
 from tests.app.payouts.factories import VIETNAM, batch_header, cash_payout, payment_order, sample_orders
+from tests.support.sheets import a4_landscape_fit_width, print_setup
 
 ORDER_HEADERS = [column.header for column in ORDER_COLUMNS]
 LATIN = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-?:().,'+ ")
@@ -67,6 +68,18 @@ def test_orders_xlsx_holds_headers_values_and_formats():
     assert sheet.cell(5, column_of("Các tháng")).value == "2025-10,2026-01"
     assert sheet.freeze_panes == "A2"
     assert sheet.auto_filter.ref == "A1:N5"
+
+
+def test_orders_xlsx_prints_on_a4_landscape_one_page_wide_with_the_header_on_each_page():
+    batch = load_workbook(io.BytesIO(write_orders_xlsx(batch_header(), sample_orders())))
+    assert print_setup(batch["Lệnh chi - Orders"]) == a4_landscape_fit_width(1)
+    assert print_setup(batch["Thông tin lô - Batch"]) == a4_landscape_fit_width(1)
+    # a run's list for staff to check: a title line above the header, and the batch column at the end
+    listed = load_workbook(io.BytesIO(write_orders_xlsx(replace(batch_header(), message_id=None), sample_orders())))
+    orders = listed["Lệnh chi - Orders"]
+    assert orders.cell(2, 1).value == "STT/No." and orders.max_column == len(ORDER_COLUMNS) + 1
+    assert print_setup(orders) == a4_landscape_fit_width(2)
+    assert print_setup(listed["Thông tin lô - Batch"]) == a4_landscape_fit_width(1)
 
 
 def test_orders_xlsx_totals_row_has_sum_formula_and_computed_total():
@@ -308,6 +321,7 @@ def test_cash_handover_has_a_summary_and_a_sheet_per_commune():
     assert summary.cell(8, 4).value == 5
     assert summary.cell(8, 5).value == sum(payout.amount for payout in payouts) == 3_110_000
     assert summary.freeze_panes == "A5"
+    assert print_setup(summary) == a4_landscape_fit_width(4)
 
     hoan_kiem = workbook["00070 Phường Hoàn Kiếm"]
     assert hoan_kiem.cell(1, 1).value == "DANH SÁCH CHI TRẢ TIỀN MẶT / CASH HANDOVER LIST"
@@ -330,7 +344,7 @@ def test_cash_handover_has_a_summary_and_a_sheet_per_commune():
     assert hoan_kiem.cell(10, amount_column).value == 1_360_000
     assert hoan_kiem.freeze_panes == "A6"
     assert hoan_kiem.auto_filter.ref == "A5:I8"
-    assert hoan_kiem.print_options.gridLines and hoan_kiem.page_setup.orientation == "landscape"
+    assert print_setup(hoan_kiem) == a4_landscape_fit_width(5, gridlines=True)  # a form to sign: the grid prints
     signature_labels = [cell.value for cell in hoan_kiem[12] if cell.value]
     assert signature_labels == ["Người lập biểu/Prepared by", "Người chi tiền/Paying officer",
                                 "Chủ tịch UBND xã/Commune chairperson"]

@@ -16,6 +16,7 @@ from app.registry.fake import BeneficiaryFaker
 from ledger import verify_ledger
 from tests.support.actors import add_user, bank_key
 from tests.support.ledger import totals
+from tests.support.sheets import a4_landscape_fit_width, print_setup
 from tests.support.world import BIDV, CAO_BANG_COMMUNE, HANOI_COMMUNE, VIETCOMBANK, Office, person
 
 
@@ -117,6 +118,7 @@ async def test_maker_checker_send_needs_funding_and_orders_reach_only_their_bank
     assert xlsx.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
     assert any(650_000 in row for row in sheet.iter_rows(values_only=True))
+    assert print_setup(sheet) == a4_landscape_fit_width(2)  # under the "not a payment instruction" title
     csv_file = await client.get(f"/api/payout-runs/{run_id}/orders", params={"bank": VIETCOMBANK, "format": "csv"})
     rows = list(csv.reader(io.StringIO(csv_file.content.decode("utf-8-sig"))))
     assert csv_file.headers["content-type"] == "text/csv; charset=utf-8"  # one charset, not two

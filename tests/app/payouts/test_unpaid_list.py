@@ -14,6 +14,7 @@ from app.auth.models import Role
 from app.database import session_scope
 from app.registry.fake import BeneficiaryFaker
 from tests.support.actors import add_user, bank_key
+from tests.support.sheets import a4_landscape_fit_width, print_setup
 from tests.support.world import HANOI_COMMUNE, VIETCOMBANK, Office, person
 
 
@@ -88,7 +89,7 @@ async def test_the_unpaid_sheet_lists_everyone_with_a_total_formula_and_prints_o
     assert total_row[3] == "Tổng cộng / Total"
     assert total_row[9] == f"=SUM(J{header_at + 2}:J{header_at + 4})"
     assert sheet.cell(row=header_at + 2, column=10).number_format == "#,##0"
-    assert int(sheet.page_setup.paperSize) == int(sheet.PAPERSIZE_A4) and sheet.page_setup.orientation == "landscape"
+    assert print_setup(sheet) == a4_landscape_fit_width(header_at + 1)
     assert sheet.freeze_panes == f"A{header_at + 2}"
     total = sum(r[9] for r in data)
     dotted = f"{total:,}".replace(",", ".")

@@ -18,6 +18,7 @@ from app.database import session_scope
 from app.reports_api.routes import XLSX
 from tests.support.actors import add_user
 from tests.support.credit import credit_payouts
+from tests.support.sheets import a4_landscape_fit_width, print_setup
 from tests.support.withdrawal_world import AMOUNT, T0, build_month, build_sent_month, iso
 from tests.support.world import Office
 
@@ -67,8 +68,7 @@ async def test_follow_up_list_oldest_waits_with_last_contact(world, client):
     assert sheet_response.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(sheet_response.content))
     sheet = book.active
-    assert int(sheet.page_setup.paperSize) == 9 and sheet.page_setup.fitToWidth == 1
-    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert print_setup(sheet) == a4_landscape_fit_width(3, gridlines=True)  # outcomes are written by hand
     values = [[c for c in row] for row in sheet.iter_rows(values_only=True)]
     assert "Phường Hoàn Kiếm" in values[0][0]
     header = values[2]
@@ -159,6 +159,7 @@ async def test_monthly_workbook_holds_the_figures_as_numbers_and_formulas(world,
     assert summary["D3"].number_format == "#,##0"
     assert len(summary._charts) == 1
     assert [ws.title for ws in book.worksheets[1:]] == ["00070 Phường Hoàn Kiếm", "00073 Phường Cửa Nam"]
+    assert [print_setup(ws) for ws in book.worksheets] == [a4_landscape_fit_width(2)] * 3
     commune_rows = list(book.worksheets[1].iter_rows(values_only=True))
     assert len(commune_rows) == 2 + 5 + 1 and commune_rows[-1][4] == "=SUM(E3:E7)"
     assert sorted(r[8] for r in commune_rows[2:7] if r[8] is not None) == [0, 1.5, 2, 4]
