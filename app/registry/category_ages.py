@@ -5,17 +5,24 @@ The bands are data (``data/category_ages.csv``): a category with no band has no 
 several bands (a child *or* an elderly person with a disability) accepts any of them. A band is met in a month
 when the person reaches ``from_age`` by the month's last day (an allowance can start in the month of the
 birthday) and is still under ``below_age`` on its first day.
+
+A correction of the date of birth states a fact and is not refused for this: the person's active enrolments whose
+category no longer fits are warned about instead (``enrolment_age_warnings``), until an officer ends them and
+enrols the person in the category that fits, or corrects the date again.
 """
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
 from app.registry.identity import Message
+from app.registry.models import Enrolment
 from app.registry.reference import read_reference_csv
+from app.registry.schemas import EnrolmentWarning
 
 
 @dataclass(frozen=True)
@@ -60,3 +67,30 @@ def category_age_problem(programme: str, category: str, born: date, start_month:
         f"{born:%d/%m/%Y} được {age} tuổi vào tháng bắt đầu hưởng {first:%m/%Y}",
         f"Category {category} is for people {' or '.join(b.condition_en for b in bands)}; someone born on "
         f"{born:%d/%m/%Y} is {age} in the start month {first:%m/%Y}")
+
+
+def enrolment_age_warnings(born: date, enrolments: Iterable[Enrolment], *, this_month: date,
+                           deceased: bool = False) -> list[EnrolmentWarning]:
+    """A warning per active enrolment — not ended before ``this_month``, of a person alive — whose category does
+    not fit someone born on ``born`` in its start month: which one, why and what to do."""
+    if deceased:
+        return []
+    warnings = []
+    for enrolment in enrolments:
+        if enrolment.end_month is not None and enrolment.end_month < this_month:
+            continue
+        problem = category_age_problem(enrolment.programme_code, enrolment.category_code, born,
+                                       enrolment.start_month)
+        if problem is None:
+            continue
+        start = enrolment.start_month
+        warnings.append(EnrolmentWarning(
+            enrolment_id=enrolment.id, programme=enrolment.programme_code, category=enrolment.category_code,
+            start_month=f"{start:%Y-%m}",
+            message=f"Quyết định số {enrolment.decision_number} ({enrolment.programme_code}, hưởng từ tháng "
+                    f"{start:%m/%Y}) không còn hợp với ngày sinh: {problem.vi}. Hãy kết thúc quyết định này và "
+                    f"lập quyết định theo đúng đối tượng, hoặc sửa lại ngày sinh nếu nhập nhầm",
+            message_en=f"Decision {enrolment.decision_number} ({enrolment.programme_code}, from {start:%Y-%m}) no "
+                       f"longer fits the date of birth: {problem.en}. End this enrolment and enrol the person in "
+                       f"the category that fits, or correct the date of birth if it was mistyped"))
+    return warnings

@@ -90,7 +90,9 @@ class BeneficiaryController(Controller):
     @patch("/{beneficiary_id:uuid}", guards=[requires(Role.officer)])
     async def update(self, request: Request[Any, Any, Any], db_session: AsyncSession, beneficiary_id: UUID,
                      data: BeneficiaryPatch) -> BeneficiaryOut:
-        """Correct name, address, phone, channel or identity; status and commune change through events."""
+        """Correct name, address, phone, channel or identity; status and commune change through events. A corrected
+        date of birth is saved even when an enrolment's category no longer fits the age: ``warnings`` lists each
+        active enrolment that does not (Vietnamese and English), for as long as it lasts."""
         principal = _principal(request)
         await service.update_beneficiary(db_session, beneficiary_id, data, principal)
         return await service.beneficiary_detail(db_session, beneficiary_id, principal)

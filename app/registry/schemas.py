@@ -107,6 +107,18 @@ class BeneficiarySummary(msgspec.Struct):
     bank_account: BankAccountOut | None
 
 
+class EnrolmentWarning(msgspec.Struct):
+    """An active enrolment whose category does not fit the person's age in its start month (after a correction of
+    the date of birth): what is wrong and what to do, in Vietnamese (``message``) and English."""
+
+    enrolment_id: int
+    programme: str
+    category: str
+    start_month: str
+    message: str
+    message_en: str
+
+
 class BeneficiaryOut(msgspec.Struct):
     id: UUID
     national_id: str
@@ -127,6 +139,8 @@ class BeneficiaryOut(msgspec.Struct):
     pending_bank_account_request: int | None
     created_at: datetime
     updated_at: datetime
+    # Active enrolments whose category does not fit the person's age in their start month, as long as it lasts.
+    warnings: list[EnrolmentWarning] = msgspec.field(default_factory=list)
 
 
 class BeneficiaryPage(msgspec.Struct):

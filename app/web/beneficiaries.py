@@ -64,6 +64,7 @@ LABELS: dict[str, Any] = {"status_keys": STATUS_KEYS, "channel_keys": CHANNEL_KE
           "request_status_keys": REQUEST_STATUS_KEYS}
 DONE_KEYS = {**follow_up.DONE_KEYS, "account_registered": "person.done.account_registered",
              "account_requested": "person.done.account_requested", "edited": "person.done.edited",
+             "edited_age_warning": "person.done.edited_age_warning",
              "unchanged": "person.done.unchanged", "event": "person.done.event",
              "request_confirmed": "requests.done.confirmed", "request_rejected": "requests.done.rejected",
              "block_released": "people.blocked.released"}
@@ -139,6 +140,7 @@ async def person_page(request: Request[Any, Any, Any], session: AsyncSession, be
                 **await _scheme_names(session, current_lang(request)),
                 open_returns=await open_returns_of(session, beneficiary_id) if role == Role.officer else 0,
                 event_choices=EVENT_CHOICES.get(person.status, ()), edit_values=_edit_values(person),
+                age_warned={warning.enrolment_id for warning in person.warnings},
                 form_state=form_state, no_errors=FormErrors(), today=vietnam_today().isoformat(),
                 may_release=role == Role.officer, release_reason=release_reason,
                 error=None if error is None else (error.en if current_lang(request) == "en" else error.vi),
@@ -249,9 +251,12 @@ class BeneficiaryPages(Controller):
         if not changes:
             return see_other(f"/beneficiaries/{beneficiary_id}?done=unchanged")
         try:
-            await registry.update_beneficiary(db_session, beneficiary_id, BeneficiaryPatch(**changes), principal)
+            warnings = await registry.update_beneficiary(db_session, beneficiary_id, BeneficiaryPatch(**changes),
+                                                         principal)
         except Problem as problem:
             return await refused(request, db_session, beneficiary_id, problem, state)
+        if warnings:  # saved; the page's notice says which enrolments no longer fit the corrected age
+            return see_other(f"/beneficiaries/{beneficiary_id}?done=edited_age_warning#age-warnings")
         return see_other(f"/beneficiaries/{beneficiary_id}?done=edited")
 
     @post("/{beneficiary_id:uuid}/events", guards=[requires(Role.officer)])

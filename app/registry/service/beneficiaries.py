@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import structlog
 from msgspec import UNSET
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, select, text
@@ -17,6 +18,7 @@ from app.audit.service import record
 from app.auth.service import Principal
 from app.http.paging import page_window
 from app.http.problems import Problem, bilingual
+from app.registry.category_ages import enrolment_age_warnings
 from app.registry.identity import (
     Message,
     citizen_id_problems,
@@ -41,6 +43,7 @@ from app.registry.schemas import (
     BeneficiaryPatch,
     BeneficiarySummary,
     EnrolmentOut,
+    EnrolmentWarning,
     EventIn,
     EventOut,
 )
@@ -163,8 +166,10 @@ def _audit_fields(person: Beneficiary) -> dict[str, Any]:
 
 
 async def update_beneficiary(session: AsyncSession, beneficiary_id: UUID, patch: BeneficiaryPatch,
-                             principal: Principal | None) -> None:
-    """Correct a person's details; status and commune are refused here (they change through events)."""
+                             principal: Principal | None) -> list[EnrolmentWarning]:
+    """Correct a person's details; status and commune are refused here (they change through events). A corrected
+    date of birth is saved even when an active enrolment's category no longer fits the age in its start month:
+    the correction states a fact. Each such enrolment is returned as a warning, and kept in the audit entry."""
     actor, role = actor_of(principal)
     person = await load_beneficiary(session, beneficiary_id, principal, lock=True)
     collector = FieldCollector()
@@ -202,7 +207,7 @@ async def update_beneficiary(session: AsyncSession, beneficiary_id: UUID, patch:
     collector.raise_if_any()
     changed = {k: v for k, v in changes.items() if getattr(person, k) != v}
     if not changed:
-        return
+        return []
     if "national_id" in changed and await session.scalar(
             select(Beneficiary.id).where(Beneficiary.national_id == changed["national_id"])):
         raise Problem(409, bilingual("Số CCCD này đã có trong danh sách người hưởng",
@@ -214,8 +219,19 @@ async def update_beneficiary(session: AsyncSession, beneficiary_id: UUID, patch:
     await session.flush()
     if "full_name" in changed:
         await reflag_holder_names(session, [person.id])
+    warnings: list[EnrolmentWarning] = []
+    if "date_of_birth" in changed:
+        enrolments = (await session.scalars(select(Enrolment).where(Enrolment.beneficiary_id == person.id)
+                                            .order_by(Enrolment.start_month, Enrolment.id))).all()
+        warnings = enrolment_age_warnings(person.date_of_birth, enrolments, this_month=vietnam_today().replace(day=1),
+                                          deceased=person.status == "deceased")
+        if warnings:
+            log.info("birth_date_corrected_with_age_warnings", beneficiary_id=str(person.id),
+                     enrolments=[warning.enrolment_id for warning in warnings])
+    after = {**changed, "warnings": [msgspec.to_builtins(warning) for warning in warnings]} if warnings else changed
     await record(session, actor=actor, actor_role=role, action="beneficiary.update", object_type="beneficiary",
-                 object_id=person.id, before=before, after=changed)
+                 object_id=person.id, before=before, after=after)
+    return warnings
 
 
 async def reflag_holder_names(session: AsyncSession, beneficiary_ids: list[UUID]) -> None:
@@ -427,6 +443,7 @@ async def beneficiary_detail(session: AsyncSession, beneficiary_id: UUID, princi
     )).all()
     pending = await session.scalar(select(BankAccountRequest.id).where(
         BankAccountRequest.beneficiary_id == person.id, BankAccountRequest.status == "pending"))
+    enrolments = [enrolment for enrolment, _ in enrolment_rows]
     return BeneficiaryOut(
         id=person.id, national_id=(mask_digits(person.national_id) if masked else person.national_id) or "",
         full_name=person.full_name, date_of_birth=person.date_of_birth, sex=person.sex,
@@ -439,6 +456,8 @@ async def beneficiary_detail(session: AsyncSession, beneficiary_id: UUID, princi
         payouts=await _payout_history(session, beneficiary_id),
         pending_bank_account_request=pending,
         created_at=person.created_at, updated_at=person.updated_at,
+        warnings=enrolment_age_warnings(person.date_of_birth, enrolments, this_month=month,
+                                        deceased=person.status == "deceased"),
     )
 
 
@@ -456,8 +475,6 @@ def enrolment_out(enrolment: Enrolment, monthly_amount: int | None) -> Enrolment
 
 async def _payout_history(session: AsyncSession, beneficiary_id: UUID) -> list[dict[str, Any]]:
     """The person's payouts, newest first, with credited and withdrawn times and days to withdraw."""
-    import msgspec
-
     from app.payouts.service.history import list_payouts  # payouts builds on the registry, not the reverse
 
     listed = await list_payouts(session, beneficiary_id=beneficiary_id, page_size=120, newest_first=True)

@@ -1,13 +1,20 @@
 """A category bound to an age (the elderly 80+, the social pension at 75, a child or elderly person with a
 disability) refuses a person who does not have that age in the enrolment's start month: in an import (the
-whole file, every bad row listed), on registration and on a new enrolment."""
+whole file, every bad row listed), on registration and on a new enrolment. A corrected date of birth is not
+refused: it is saved, with a warning for each active enrolment it no longer fits."""
 
 from datetime import date
 
 from sqlalchemy import text
 
-from app.registry.category_ages import age_on, category_age_bands, category_age_problem
+from app.registry.category_ages import (
+    age_on,
+    category_age_bands,
+    category_age_problem,
+    enrolment_age_warnings,
+)
 from app.registry.fake import CATEGORY_AGES, IMPORT_HEADERS, BeneficiaryFaker, import_file_bytes
+from app.registry.models import Enrolment
 from app.registry.reference import read_reference_csv
 from app.registry.sheets import rows_xlsx
 from tests.app.registry.conftest import HANOI_A, create_person, person_json
@@ -97,3 +104,75 @@ async def test_registration_and_a_new_enrolment_check_the_age(client, callers):
     disability = await client.post(url, json={"programme": "TGXH", "category": "NKT_DBN", "start_month": "2026-01",
                                               "decision_number": "5/QĐ-UBND"}, headers=officer)
     assert disability.status_code == 201, disability.text
+
+
+async def test_a_corrected_birth_date_is_saved_and_warns_of_each_enrolment_it_no_longer_fits(client, callers,
+                                                                                             session):
+    officer = await callers.officer()
+    # 80 on 15/01/2026: the 80+ category fits from January 2026; the disability category has no age condition.
+    person = await create_person(client, officer, born=date(1946, 1, 15), serial=246810, enrolments=[
+        {"programme": "TGXH", "category": "NCT_NGHEO_80", "start_month": "2026-01", "decision_number": "7/QĐ-UBND"}])
+    url = f"/api/beneficiaries/{person['id']}"
+    enrolment_id = person["enrolments"][0]["id"]
+    assert person["warnings"] == []
+
+    # Still 80 in January: nothing to warn of, and nothing in the audit entry but the correction.
+    fits = await client.patch(url, json={"date_of_birth": "1946-01-02"}, headers=officer)
+    assert fits.status_code == 200, fits.text
+    assert fits.json()["date_of_birth"] == "1946-01-02" and fits.json()["warnings"] == []
+    audited = (await session.execute(text(
+        "SELECT before, after FROM audit_log WHERE action = 'beneficiary.update' ORDER BY id"))).all()
+    assert [tuple(row) for row in audited] == [({"date_of_birth": "1946-01-15"}, {"date_of_birth": "1946-01-02"})]
+
+    # Born in February: 79 all of January. The correction is a fact: saved, with a warning, not refused.
+    breaks = await client.patch(url, json={"date_of_birth": "1946-02-20"}, headers=officer)
+    assert breaks.status_code == 200, breaks.text
+    body = breaks.json()
+    assert body["date_of_birth"] == "1946-02-20"
+    assert [(w["enrolment_id"], w["programme"], w["category"], w["start_month"]) for w in body["warnings"]] == [
+        (enrolment_id, "TGXH", "NCT_NGHEO_80", "2026-01")]
+    warning = body["warnings"][0]
+    assert warning["message"].startswith("Quyết định số 7/QĐ-UBND (TGXH, hưởng từ tháng 01/2026) không còn hợp với "
+                                         "ngày sinh: Đối tượng NCT_NGHEO_80 dành cho người từ đủ 80 tuổi")
+    assert "người sinh ngày 20/02/1946 được 79 tuổi vào tháng bắt đầu hưởng 01/2026" in warning["message"]
+    assert "Hãy kết thúc quyết định này và lập quyết định theo đúng đối tượng" in warning["message"]
+    assert "someone born on 20/02/1946 is 79 in the start month 01/2026" in warning["message_en"]
+    assert warning["message_en"].endswith("or correct the date of birth if it was mistyped")
+    stored = await session.scalar(text("SELECT date_of_birth FROM beneficiary WHERE id = :id"), {"id": person["id"]})
+    assert stored == date(1946, 2, 20)
+    before, after = (await session.execute(text(
+        "SELECT before, after FROM audit_log WHERE action = 'beneficiary.update' ORDER BY id DESC LIMIT 1"))).one()
+    assert before == {"date_of_birth": "1946-01-02"}
+    assert after == {"date_of_birth": "1946-02-20", "warnings": [warning]}
+
+    # The warning lasts as long as the mismatch: on reading the person, and on another correction.
+    assert (await client.get(url)).json()["warnings"] == [warning]
+    phone = await client.patch(url, json={"phone": "0987654321"}, headers=officer)
+    assert phone.status_code == 200 and phone.json()["warnings"] == [warning]
+    # Corrected again to a date that fits: the warning is gone.
+    back = await client.patch(url, json={"date_of_birth": "1946-01-15"}, headers=officer)
+    assert back.status_code == 200 and back.json()["warnings"] == []
+    # A correction that is no date stays refused, and changes nothing.
+    future = await client.patch(url, json={"date_of_birth": "2099-01-01"}, headers=officer)
+    assert future.status_code == 422 and future.json()["errors"][0]["column"] == "date_of_birth"
+    assert (await client.get(url)).json()["date_of_birth"] == "1946-01-15"
+
+
+def test_only_active_enrolments_of_a_living_person_are_warned_of():
+    born = date(1950, 6, 1)  # 75 in 2026: too young for 80+
+    enrolments = [
+        Enrolment(id=1, programme_code="TGXH", category_code="NCT_NGHEO_80", start_month=date(2026, 1, 1),
+                  end_month=date(2026, 2, 1), decision_number="1/QĐ"),  # ended before this month
+        Enrolment(id=2, programme_code="TGXH", category_code="NCT_NGHEO_80", start_month=date(2026, 1, 1),
+                  end_month=date(2026, 3, 1), decision_number="2/QĐ"),  # ends this month
+        Enrolment(id=3, programme_code="TGXH", category_code="NCT_NGHEO_80", start_month=date(2026, 6, 1),
+                  end_month=None, decision_number="3/QĐ"),  # starts later
+        Enrolment(id=4, programme_code="TGXH", category_code="NKT_DBN", start_month=date(2026, 1, 1),
+                  end_month=None, decision_number="4/QĐ"),  # no age condition
+        Enrolment(id=5, programme_code="TGXH", category_code="NCT_NGHEO_60_80", start_month=date(2026, 1, 1),
+                  end_month=None, decision_number="5/QĐ"),  # fits
+    ]
+    warned = enrolment_age_warnings(born, enrolments, this_month=date(2026, 3, 1))
+    assert [w.enrolment_id for w in warned] == [2, 3]
+    assert warned[1].start_month == "2026-06" and "(TGXH, hưởng từ tháng 06/2026)" in warned[1].message
+    assert enrolment_age_warnings(born, enrolments, this_month=date(2026, 3, 1), deceased=True) == []

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import date
 
 from sqlalchemy import text
 
 from app.auth.models import Role
 from app.database import session_scope
 from app.registry.fake import BeneficiaryFaker
+from tests.app.registry.conftest import person_json
 from tests.support.actors import add_user
 from tests.support.pages import csrf_in, sign_in_on_page, signed_in_page
 from tests.support.world import BIDV, CAO_BANG_COMMUNE, HANOI_COMMUNE, VIETCOMBANK, Office, person
@@ -302,3 +304,62 @@ async def test_requests_name_who_asked_and_who_decided(client, engine):
     # The API keeps the usernames.
     requests = (await client.get("/api/bank-account-requests?status=rejected")).json()
     assert [(r["requested_by"], r["decided_by"]) for r in requests] == [("xa.hoankiem", "lan.officer")]
+
+
+async def test_a_corrected_birth_date_that_no_longer_fits_the_category_is_saved_and_noticed(client, engine):
+    office, _, _, _ = await _people(client, engine)
+    office.current = ""  # _people signed the shared client out
+    await office.be("lan.officer")
+    # 80 on 15/01/2026, enrolled as 80+ from January 2026
+    created = await office.post("/api/beneficiaries", json=person_json(
+        "Đỗ Thị Tám", born=date(1946, 1, 15), serial=135790, enrolments=[
+            {"programme": "TGXH", "category": "NCT_NGHEO_80", "start_month": "2026-01",
+             "decision_number": "9/QĐ-UBND"}]))
+    assert created.status_code == 201, created.text
+    person_id = created.json()["id"]
+    path = f"/beneficiaries/{person_id}"
+    client.cookies.clear()
+    office.current = ""
+    page, token = await signed_in_page(client, "lan.officer", path)
+    assert 'id="age-warnings"' not in page.text
+    form = _form(page.text, "edit-form")
+    fields = {**{name: _value(form, name) or "" for name in ("full_name", "national_id", "address", "phone")},
+              "sex": "female", "channel": created.json()["channel"], "_csrf": token}
+
+    fits = await client.post(f"{path}/edit", data={**fields, "date_of_birth": "1946-01-02"}, follow_redirects=False)
+    assert fits.headers["location"] == f"{path}?done=edited"
+    assert 'id="age-warnings"' not in (await client.get(fits.headers["location"])).text
+
+    # Born in February after all: 79 in January. Saved, and the page says what no longer fits and what to do.
+    breaks = await client.post(f"{path}/edit", data={**fields, "date_of_birth": "1946-02-20"},
+                               follow_redirects=False)
+    assert breaks.status_code == 303
+    assert breaks.headers["location"] == f"{path}?done=edited_age_warning#age-warnings"
+    answer = await client.get(breaks.headers["location"])
+    assert "Đã lưu thông tin đã sửa. Lưu ý: với ngày sinh mới" in answer.text
+    notice = html.unescape(re.search(r'<section class="age-warnings".*?</section>', answer.text, re.S).group(0))
+    assert "Đối tượng hưởng không hợp với tuổi" in notice
+    assert "Quyết định số 9/QĐ-UBND (TGXH, hưởng từ tháng 01/2026) không còn hợp với ngày sinh" in notice
+    assert "người sinh ngày 20/02/1946 được 79 tuổi vào tháng bắt đầu hưởng 01/2026" in notice
+    assert '<a class="warn" href="#age-warnings">không hợp tuổi</a>' in answer.text  # on the enrolment's row
+    assert "20/02/1946" in re.search(r'id="identity-heading".*?</dl>', answer.text, re.S).group(0)
+    async with session_scope(engine) as session:
+        after = await session.scalar(text(
+            """SELECT after FROM audit_log WHERE action = 'beneficiary.update' AND object_id = :id
+                ORDER BY id DESC LIMIT 1"""), {"id": person_id})
+    assert after["date_of_birth"] == "1946-02-20" and after["warnings"][0]["category"] == "NCT_NGHEO_80"
+
+    # A lasting notice: on any later visit, in either language, and for commune staff reading the person too.
+    later = await client.get(path)
+    assert 'id="age-warnings"' in later.text and "Lưu ý: với ngày sinh mới" not in later.text
+    english = await client.get(path + "?lang=en")
+    assert "Category does not fit the age" in english.text
+    assert "someone born on 20/02/1946 is 79 in the start month 01/2026" in html.unescape(english.text)
+    page, _ = await _switch(client, "xa.hoankiem", path + "?lang=vi")
+    assert 'id="age-warnings"' in page.text and 'id="edit-form"' not in page.text
+
+    # Corrected to a date that fits again: the notice is gone.
+    page, token = await _switch(client, "lan.officer", path)
+    fixed = await client.post(f"{path}/edit", data={**fields, "_csrf": token, "date_of_birth": "1946-01-15"})
+    assert fixed.status_code == 200 and "Đã lưu thông tin đã sửa." in fixed.text
+    assert 'id="age-warnings"' not in fixed.text and "không hợp tuổi" not in fixed.text
