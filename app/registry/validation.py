@@ -128,15 +128,26 @@ def parse_sex(value: Any) -> str:
 
 
 def parse_citizen_id(value: Any) -> str:
-    """Twelve digits as text; a number cell that lost its leading zero (11 digits) gets it back."""
+    """Twelve digits as text. A number cell lost the ID's leading zeros: the province code (its first three
+    digits) runs from 001 to 096, so one zero (provinces 010-096, 11 digits left) or two (001-009, Hà Nội
+    among them: 10 digits left) come back. The ID's structure is checked afterwards against the date of
+    birth and sex (``identity.citizen_id_problems``). A text cell is taken as typed: 10 or 11 digits there
+    get a hint to format the column as text."""
     text = _digits(value)
     if not text:
         raise FieldError("Thiếu số CCCD", "The citizen ID is missing")
-    if isinstance(value, int | float) and not isinstance(value, bool) and len(text) == 11:
-        text = "0" + text
+    number_cell = isinstance(value, int | float) and not isinstance(value, bool)
+    if number_cell and text.isdigit() and len(text) in (10, 11):
+        text = text.zfill(12)
     if not text.isdigit() or len(text) != 12:
-        raise FieldError(f"Số CCCD '{cell_text(value)}' phải gồm đúng 12 chữ số",
-                         f"The citizen ID '{cell_text(value)}' must have exactly 12 digits")
+        hint_vi = hint_en = ""
+        if text.isdigit() and len(text) in (10, 11):
+            hint_vi = ("; có thể Excel đã bỏ số 0 ở đầu: hãy định dạng cột CCCD là Văn bản (Text) và gõ lại đủ "
+                       "12 chữ số")
+            hint_en = ("; Excel may have dropped its leading zeros: format the citizen ID column as Text and type "
+                       "all 12 digits")
+        raise FieldError(f"Số CCCD '{cell_text(value)}' phải gồm đúng 12 chữ số{hint_vi}",
+                         f"The citizen ID '{cell_text(value)}' must have exactly 12 digits{hint_en}")
     return text
 
 

@@ -44,7 +44,7 @@ from reconciliation.withdrawals import (
 )
 
 NOTE_KINDS = ("visit", "call", "note")
-NOTE_CLOCK_SKEW = timedelta(minutes=5)  # a phone's clock a little ahead is not a visit in the future
+CLOCK_SKEW = timedelta(minutes=5)  # a phone's clock a little ahead is not a visit or withdrawal in the future
 # Nothing to follow up before ansinh paid its first month (``FIRST_PAYABLE_PERIOD``), midnight in Việt Nam.
 EARLIEST_NOTE = datetime.combine(FIRST_PAYABLE_PERIOD, time(0), tzinfo=VIETNAM)
 MAX_AMOUNT = 1_000_000_000  # one withdrawal of a social allowance never comes near a billion đồng
@@ -191,11 +191,19 @@ async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, d
         errors.append({"row": None, "column": "amount", "message": "Số tiền phải là số đồng nguyên dương",
                        "message_en": "amount must be a positive whole number of đồng"})
     occurred_at = _aware(data.occurred_at)
-    if occurred_at > datetime.now(UTC):
-        errors.append({"row": None, "column": "occurred_at", "message": "Thời gian ở tương lai",
-                       "message_en": "time is in the future"})
+    now = datetime.now(UTC)
+    detail = None
+    if occurred_at > now + CLOCK_SKEW:  # the current minute typed on a phone whose clock runs a little ahead is now
+        when, current = _vietnam_time(occurred_at), _vietnam_time(now)
+        errors.append({"row": None, "column": "occurred_at",
+                       "message": f"Thời gian ở tương lai: {when} (bây giờ là {current})",
+                       "message_en": f"time is in the future: {when} (it is now {current})"})
+        detail = bilingual(f"Thời gian rút tiền ở tương lai: {when} (bây giờ là {current}); hãy ghi lúc đã rút hoặc "
+                           "giao tiền",
+                           f"the withdrawal's time is in the future: {when} (it is now {current}); give the time the "
+                           "money was withdrawn or handed over")
     if errors:
-        raise Problem(422, bilingual("Dữ liệu chưa hợp lệ", "Invalid input"), errors=errors)
+        raise Problem(422, detail or bilingual("Dữ liệu chưa hợp lệ", "Invalid input"), errors=errors)
     # One person's records one after the other, so two staff cannot both hand over the same money.
     await session.execute(text("SELECT 1 FROM beneficiary WHERE id = :b FOR UPDATE"), {"b": beneficiary_id})
     # The person's money over time (two lookups by person); what it leaves is ``undrawn_amount``.
@@ -243,7 +251,7 @@ async def add_follow_up_note(session: AsyncSession, beneficiary_id: UUID, data: 
                          {"row": None, "column": "kind", "message": "visit / call / note",
                           "message_en": "visit / call / note"}))
     when = _vietnam_time(at)
-    if at > now + NOTE_CLOCK_SKEW:
+    if at > now + CLOCK_SKEW:
         problems.append((f"Thời gian liên hệ ở tương lai: {when} (bây giờ là {_vietnam_time(now)}); hãy ghi lúc "
                          "đã thăm hoặc gọi",
                          f"the contact's time is in the future: {when} (it is now {_vietnam_time(now)}); "

@@ -132,6 +132,20 @@ async def test_excel_date_cells_and_number_cells(client, callers, session):
     assert tuple(stored) == (person.national_id, person.date_of_birth, date(2024, 7, 1), "cash")
 
 
+async def test_citizen_ids_born_in_ha_noi_survive_number_cells(client, callers, session):
+    """Excel drops both leading zeros of a Hà Nội-born person's ID (001...) typed into a number cell; the import
+    gives them back (one zero for provinces 010-096, as before)."""
+    officer = await callers.officer()
+    ha_noi, other = people(2, seed=7, bank_share=0.0)
+    ha_noi_id = "001" + ha_noi.national_id[3:]
+    rows = [row_of(ha_noi, **{"Số CCCD": int(ha_noi_id)}), row_of(other, **{"Số CCCD": float(other.national_id)})]
+    assert str(int(ha_noi_id)) == ha_noi_id[2:]  # what the cell holds: ten digits
+    response = await upload(client, officer, rows_xlsx([list(IMPORT_HEADERS), *rows]))
+    assert response.status_code == 200, response.text
+    stored = set((await session.scalars(text("SELECT national_id FROM beneficiary"))).all())
+    assert stored == {ha_noi_id, other.national_id}
+
+
 async def test_every_bad_row_is_listed_and_nothing_is_stored(client, callers, session):
     officer = await callers.officer()
     group = people(9, bank_share=1.0)

@@ -53,11 +53,20 @@ def test_months_as_mm_yyyy_or_yyyy_mm():
             parse_month(bad)
 
 
-def test_citizen_id_from_number_cells_gets_its_leading_zero_back():
-    assert parse_citizen_id(11185012345.0) == "011185012345"
+def test_citizen_id_from_number_cells_gets_its_leading_zeros_back():
+    assert parse_citizen_id(11185012345.0) == "011185012345"  # provinces 010-096: one zero lost
+    assert parse_citizen_id(1185012345) == "001185012345"  # Hà Nội (001) and 002-009: two zeros lost
+    assert parse_citizen_id(1185012345.0) == "001185012345"
     assert parse_citizen_id("001 185 012 345") == "001185012345"
-    with pytest.raises(FieldError):
-        parse_citizen_id("11185012345")  # text keeps what was typed: 11 digits is wrong
+    for short_text in ("11185012345", "1185012345"):  # text keeps what was typed, with a hint for Excel's zeros
+        with pytest.raises(FieldError) as refused:
+            parse_citizen_id(short_text)
+        assert "định dạng cột CCCD là Văn bản (Text)" in refused.value.message.vi
+        assert "format the citizen ID column as Text" in refused.value.message.en
+    for too_short in (185012345, "185012345"):  # three zeros would be province 000: no such province
+        with pytest.raises(FieldError) as refused:
+            parse_citizen_id(too_short)
+        assert "Văn bản" not in refused.value.message.vi
 
 
 def test_sex_in_vietnamese_or_english():

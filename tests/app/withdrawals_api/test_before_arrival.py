@@ -4,7 +4,7 @@ payout's times stay as they were."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
@@ -124,3 +124,23 @@ async def test_a_banks_activity_before_the_credit_is_still_taken(world, engine):
     await credit_payouts(engine, [world.payouts["A"]], T0)
     payout = await payout_of(engine, world.ids["A"], "2026-03")
     assert (payout["first_withdrawal_at"], payout["withdrawn_at"]) == (T0, T0)
+
+
+async def test_the_current_minute_on_a_phone_a_little_ahead_is_not_the_future(world, engine, client):
+    """A phone's clock a few minutes ahead gives the current minute as a time just after now: taken as given (the
+    same allowance as a contact's time); beyond five minutes it is the future, refused naming the time it is."""
+    await credit_payouts(engine, [world.payouts["A"]], T0)
+    csrf = await world.as_commune_staff("hoa.commune")
+    url = f"/api/beneficiaries/{world.ids['A']}/assisted-withdrawals"
+    now = datetime.now(UTC).replace(microsecond=0)
+    ahead = await client.post(url, headers=csrf, json={"occurred_at": iso(now + timedelta(minutes=4)), "amount": 1_000})
+    assert ahead.status_code == 201, ahead.text
+    assert datetime.fromisoformat(ahead.json()["occurred_at"]) == now + timedelta(minutes=4)
+    future = await client.post(url, headers=csrf, json={"occurred_at": iso(now + timedelta(hours=2)), "amount": 1_000})
+    assert future.status_code == 422, future.text
+    body = future.json()
+    assert body["detail"].startswith("Thời gian rút tiền ở tương lai: ")
+    assert "(bây giờ là " in body["detail"] and "the withdrawal's time is in the future" in body["detail"]
+    assert body["errors"][0]["column"] == "occurred_at"
+    assert body["errors"][0]["message"].startswith("Thời gian ở tương lai: ")
+    assert await count_rows(engine, "SELECT count(*) FROM withdrawal WHERE beneficiary_id = :b", b=world.ids["A"]) == 1
