@@ -4,6 +4,7 @@ to call, record a visit or call, record an assisted withdrawal or a cash handove
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
@@ -14,8 +15,10 @@ from app.auth.guards import current_principal, requires
 from app.auth.names import staff_names
 from app.auth.service import Principal
 from app.http.money import Dong
-from app.http.problems import Problem
-from app.payouts.service.orders import HANDED_OVER
+from app.http.problems import Problem, bilingual
+from app.payouts.service.orders import HANDED_OVER, SENT_STATUSES
+from app.registry.identity import mask_digits
+from app.registry.scope import masks_identifiers
 from app.reports_api.routes import FOLLOW_UP_READERS, scope_of
 from app.vietnam_time import form_minute_now, from_wall_clock
 from app.web.forms import FormErrors, form_text
@@ -29,12 +32,14 @@ from app.withdrawals_api.service import (
     person_in_scope,
     undrawn_amount,
 )
+from reports.cash_handover import cash_handover_page
 from reports.follow_up import EXPORT_LIMIT, follow_up_page
 from reports.time_to_withdrawal import scope_condition
 
 KIND_KEYS = {"visit": "follow.kind.visit", "call": "follow.kind.call", "note": "follow.kind.note",
              "assisted": "follow.kind.assisted", "cash_handover": "follow.kind.cash_handover"}
-DONE_KEYS = {"note": "follow.done.note", "withdrawal": "follow.done.withdrawal", "cancelled": "follow.done.cancelled"}
+DONE_KEYS = {"note": "follow.done.note", "withdrawal": "follow.done.withdrawal", "cancelled": "follow.done.cancelled",
+             "handover": "follow.done.handover"}
 WITHDRAWAL_CHANNEL_KEYS = {"atm": "withdrawal.channel.atm", "counter": "withdrawal.channel.counter",
                            "transfer": "withdrawal.channel.transfer", "qr": "withdrawal.channel.qr",
                            "pos": "withdrawal.channel.pos", "agent": "withdrawal.channel.agent",
@@ -42,6 +47,7 @@ WITHDRAWAL_CHANNEL_KEYS = {"atm": "withdrawal.channel.atm", "counter": "withdraw
 DAY_CHOICES = (3, 7, 14, 30)
 PAGE_SIZE = 100  # people on one page of the list: each card carries its two forms (~2.6 KB), so a page stays
 # near 260 KB for a phone on a rural network (500 a page weighed 1.3 MB)
+CASH_RUN_CHOICES = 12  # the latest runs with cash a cash handover list offers (a year of one programme)
 MAX_PAGE_NUMBER = 100_000  # any page past the end shows the last one
 
 
@@ -67,16 +73,39 @@ def checked_commune(choices: list[Any], commune: str) -> str:
     return commune
 
 
-def _back(form: Any, beneficiary_id: UUID, done: str) -> str:
-    """Back to the person's page when the form was there, else to the list it came from."""
-    if form_text(form, "back") == "person":
-        return f"/beneficiaries/{beneficiary_id}?done={done}"
+def _page_number(form: Any) -> str:
     page_number = form_text(form, "page_number")
+    return page_number if page_number.isascii() and page_number.isdigit() else "1"
+
+
+def _cash_list_path(form: Any) -> str:
+    """The cash handover list a form came from: its run, commune, search and page."""
+    try:
+        run = str(UUID(form_text(form, "run")))
+    except ValueError:
+        run = ""  # the page then shows the latest run
+    query = [(key, value) for key, value in (("run", run), ("commune", form_text(form, "commune")),
+                                             ("q", form_text(form, "q"))) if value]
+    return f"/follow-up/cash?{urlencode([*query, ('page_number', _page_number(form))])}"
+
+
+def _back(form: Any, beneficiary_id: UUID, done: str | None) -> str:
+    """Back to the person's page when the form was there, to the cash handover list at the card's place (the
+    person now there: the next one when this one was handed over in full), else to the list it came from."""
+    suffix = f"&done={done}" if done else ""
+    back = form_text(form, "back")
+    if back == "person":
+        return f"/beneficiaries/{beneficiary_id}" + (f"?done={done}" if done else "")
+    if back == "cash":
+        position = form_text(form, "position")
+        anchor = f"#p-{position}" if position.isascii() and position.isdigit() else ""
+        return _cash_list_path(form) + suffix + anchor
     return (f"/follow-up?commune={form_text(form, 'commune')}&min_days={form_text(form, 'min_days') or '7'}"
-            f"&page_number={page_number if page_number.isascii() and page_number.isdigit() else '1'}&done={done}")
+            f"&page_number={_page_number(form)}{suffix}")
 
 
-async def _cash_runs(session: AsyncSession, communes: Any, provinces: Any, commune: str | None) -> list[Any]:
+async def _cash_runs(session: AsyncSession, communes: Any, provinces: Any, commune: str | None,
+                     limit: int = 6) -> list[Any]:
     """The latest sent runs with cash for the caller's communes: the lists the cash is handed over from."""
     params: dict[str, Any] = {}
     where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params, commune=commune)
@@ -84,12 +113,12 @@ async def _cash_runs(session: AsyncSession, communes: Any, provinces: Any, commu
         f"""SELECT r.id, r.programme_code, r.period, count(*) AS cash_payouts
               FROM payout_run r JOIN payout p ON p.run_id = r.id JOIN commune cm ON cm.code = p.commune_code
              WHERE r.status IN {HANDED_OVER} AND p.channel = 'cash' AND {where}
-             GROUP BY r.id, r.programme_code, r.period ORDER BY r.period DESC, r.programme_code LIMIT 6"""),  # noqa: S608
-        params))
+             GROUP BY r.id, r.programme_code, r.period ORDER BY r.period DESC, r.programme_code LIMIT :limit"""),  # noqa: S608
+        {**params, "limit": limit}))
 
 
 WITHDRAWAL_FIELDS = ("amount", "occurred_at", "helper_name", "note")
-BACK_FIELDS = ("back", "commune", "min_days", "page_number")
+BACK_FIELDS = ("back", "commune", "min_days", "page_number", "run", "q", "position")
 
 
 NOTE_FIELDS = ("kind", "at", "text")
@@ -116,8 +145,7 @@ async def _form_again(request: Request[Any, Any, Any], session: AsyncSession, be
     person = await person_in_scope(session, beneficiary_id, principal)
     name = await session.scalar(text("SELECT full_name FROM beneficiary WHERE id = :b"), {"b": beneficiary_id})
     values = {key: form_text(form, key) for key in fields + BACK_FIELDS}
-    back = (f"/beneficiaries/{beneficiary_id}" if values["back"] == "person"
-            else _back(form, beneficiary_id, "").removesuffix("&done="))
+    back = _back(form, beneficiary_id, None)
     return page(request, template, status_code=422, person_id=beneficiary_id, full_name=name,
                 cash=person.channel == "cash", values=values, errors=errors, detail=detail, back_url=back, **context)
 
@@ -164,6 +192,53 @@ class FollowUpPages(Controller):
                     excel_has_all=listed.total <= EXPORT_LIMIT, cash_runs=cash_runs,
                     pager=pager("/follow-up", {"commune": commune, "min_days": min_days}, page=shown_page,
                                 pages=pages, total=listed.total, page_size=PAGE_SIZE))
+
+    @get("/cash", guards=[requires(*FOLLOW_UP_READERS)])
+    async def cash_handover(self, request: Request[Any, Any, Any], db_session: AsyncSession, run: UUID | None = None,
+                            commune: str = "", q: str = "", page_number: str = "1") -> Response[Any]:
+        """The cash of a run (the latest sent run with cash by default) still to hand over in the chosen commune
+        (all of the caller's by default): who, how much, for which months, the oldest first, a page at a time,
+        each with the handover form; found by name, citizen ID or phone."""
+        principal = current_principal(request)
+        assert principal is not None
+        choices = await communes_in_scope(db_session, principal)
+        commune = checked_commune(choices, commune)
+        communes, provinces = scope_of(principal)
+        runs = await _cash_runs(db_session, communes, provinces, commune or None, limit=CASH_RUN_CHOICES)
+        if run is None and runs:
+            run = runs[0].id
+        chosen = None
+        if run is not None:
+            chosen = (await db_session.execute(text(
+                "SELECT id, programme_code, period, status FROM payout_run WHERE id = :id"), {"id": run})).first()
+            if chosen is None:
+                raise Problem(404, bilingual("Không có đợt chi này", "no such payout run"))
+            if chosen.status not in SENT_STATUSES:
+                raise Problem(409, bilingual("Đợt chi chưa được duyệt và gửi đi: chưa có tiền mặt để giao",
+                                             "the run is not approved and sent yet: there is no cash to hand over"))
+            if chosen.id not in {r.id for r in runs}:  # an older run asked for by its link: still one to pick
+                runs = [*runs, chosen]
+        q = q.strip()[:100]
+        shown_page = min(max(1, int(page_number)), MAX_PAGE_NUMBER) if page_number.isascii() and page_number.isdigit() else 1
+        listed = None
+        if chosen is not None:
+            listed = await cash_handover_page(db_session, chosen.id, communes=communes, provinces=provinces,
+                                              commune=commune or None, q=q, page=shown_page, page_size=PAGE_SIZE)
+            if shown_page > page_count(listed.matched, PAGE_SIZE):  # handed over since the link was made: the last page
+                shown_page = page_count(listed.matched, PAGE_SIZE)
+                listed = await cash_handover_page(db_session, chosen.id, communes=communes, provinces=provinces,
+                                                  commune=commune or None, q=q, page=shown_page, page_size=PAGE_SIZE)
+        matched = listed.matched if listed is not None else 0
+        masked = masks_identifiers(principal)
+        return page(request, "follow_up/cash.html", run=chosen, runs=runs, communes=choices, commune=commune, q=q,
+                    listed=listed, people=listed.people if listed is not None else [],
+                    national_id=(lambda value: mask_digits(value) if masked else value),
+                    may_record=principal.role in COMMUNE_WRITERS, now_local=form_minute_now(),
+                    done_key=DONE_KEYS.get(request.query_params.get("done") or ""),
+                    pager=pager("/follow-up/cash", {"run": str(chosen.id) if chosen else "", "commune": commune,
+                                                    "q": q},
+                                page=shown_page, pages=page_count(matched, PAGE_SIZE), total=matched,
+                                page_size=PAGE_SIZE))
 
     @post("/{beneficiary_id:uuid}/note", guards=[requires(*COMMUNE_WRITERS)])
     async def note(self, request: Request[Any, Any, Any], db_session: AsyncSession,
@@ -230,7 +305,7 @@ class FollowUpPages(Controller):
             await db_session.rollback()
             return await _withdrawal_form(request, db_session, beneficiary_id, form, _form_errors(problem, request),
                                           detail=in_language(str(problem.detail), current_lang(request)))
-        return see_other(_back(form, beneficiary_id, "withdrawal"))
+        return see_other(_back(form, beneficiary_id, "handover" if form_text(form, "back") == "cash" else "withdrawal"))
 
     @post("/{beneficiary_id:uuid}/withdrawal/{withdrawal_id:int}/cancel", guards=[requires(*COMMUNE_WRITERS)])
     async def cancel_withdrawal(self, request: Request[Any, Any, Any], db_session: AsyncSession,
