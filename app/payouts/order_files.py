@@ -272,15 +272,16 @@ def _distinct(values: Iterable[str]) -> str:
 
 
 def write_orders_xlsx(header: PaymentBatchHeader, orders: Sequence[PaymentOrder],
-                      batch_of: Mapping[UUID, str] | None = None) -> bytes:
+                      batch_of: Mapping[UUID, str] | None = None, scope: str | None = None) -> bytes:
     """The bank's order file as an Excel workbook: an orders sheet with totals and a batch sheet. A header
     without MsgId makes a list for checking: titled so, with each order's batch (``batch_of``: payout id →
-    MsgId) in a last column."""
+    MsgId) in a last column; ``scope`` (a list of a province-limited caller's orders) says whose orders it holds,
+    under the title and on the batch sheet."""
     total = _check_batch(orders)
     is_list = header.message_id is None
     batches = batch_of or {}
     columns = (*ORDER_COLUMNS, BATCH_COLUMN) if is_list else ORDER_COLUMNS
-    title_lines = (LIST_TITLE,) if is_list else ()
+    title_lines = ((LIST_TITLE, scope) if scope else (LIST_TITLE,)) if is_list else ()
     if len(orders) + 3 + len(title_lines) > MAX_XLSX_ROWS:
         raise ValueError(f"{len(orders)} orders do not fit in one Excel sheet; send CSV or pain.001 instead")
     workbook = Workbook(write_only=True)
@@ -298,7 +299,7 @@ def write_orders_xlsx(header: PaymentBatchHeader, orders: Sequence[PaymentOrder]
     sheet.append(_totals_row(sheet, len(columns), ORDER_AMOUNT_COLUMN,
                              label="Tổng kiểm tra/Control total", count_text=None,
                              amount=money_cell(sheet, total, bold=True)))
-    _write_batch_sheet(workbook, header, orders, total, batches)
+    _write_batch_sheet(workbook, header, orders, total, batches, scope if is_list else None)
     log.info("order_file_written", format="xlsx", message_id=header.message_id, orders=len(orders), total=total)
     return workbook_bytes(workbook)
 
@@ -314,7 +315,7 @@ def _totals_row(sheet: WriteOnlyWorksheet, width: int, amount_column: int, *, la
 
 
 def _write_batch_sheet(workbook: Workbook, header: PaymentBatchHeader, orders: Sequence[PaymentOrder],
-                       total: int, batch_of: Mapping[UUID, str]) -> None:
+                       total: int, batch_of: Mapping[UUID, str], scope: str | None) -> None:
     sheet = workbook.create_sheet("Thông tin lô - Batch")
     print_landscape_fit_width(sheet)  # printed with the orders: the same page
     start_table(sheet, (Column("Mục/Item", 36), Column("Giá trị/Value", 60)))
@@ -329,6 +330,8 @@ def _write_batch_sheet(workbook: Workbook, header: PaymentBatchHeader, orders: S
     else:  # a list asks nothing of the bank: no MsgId of its own, no execution date
         identity = [("Loại tệp/Kind", LIST_KIND), ("Lô lệnh/Batches (MsgId)", batches_summary(orders, batch_of)),
                     ("Thời điểm lập/Created at", created_at)]
+        if scope:
+            identity.append(("Phạm vi/Scope", scope))
     rows: list[tuple[str, str | int | WriteOnlyCell]] = [
         *identity,
         ("Đơn vị chi trả/Debtor", header.debtor_name),

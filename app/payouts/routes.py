@@ -35,7 +35,7 @@ from app.payouts.schemas import (
 )
 from app.payouts.service import orders as order_service
 from app.payouts.service import unpaid as unpaid_service
-from app.payouts.service.cash import cash_payout, return_cash
+from app.payouts.service.cash import NO_SUCH_PAYOUT, cash_payout, return_cash
 from app.payouts.service.compute import compute_run, compute_size
 from app.payouts.service.errors import PayoutError, RunStateConflict
 from app.payouts.service.funding import record_funding, reverse_funding
@@ -56,6 +56,7 @@ from app.payouts.service.runs import (
     list_runs,
     run_is_busy,
     run_summary,
+    scope_line,
 )
 from app.payouts.service.settlement import close_run, settle_runs
 from app.registry.scope import commune_in_scope
@@ -67,6 +68,33 @@ log = structlog.get_logger()
 # are processed within the request (200); bigger ones answer 202 and report progress on
 # GET /api/payout-runs/{id}.
 READERS = (Role.officer, Role.approver, Role.auditor, Role.admin)
+
+
+def province_limit(request: Request[Any, Any, Any]) -> tuple[str, ...] | None:
+    """The provinces whose people a province-limited caller sees of a run; None: the whole run."""
+    principal = current_principal(request)
+    return tuple(principal.provinces) if principal is not None and principal.is_province_scoped else None
+
+
+def refuse_province_limited(request: Request[Any, Any, Any]) -> None:
+    """403 for a province-limited caller: a run pays its programme's people in every province, so preparing,
+    computing, approving, sending, cancelling or closing it is for staff without a province limit."""
+    provinces = province_limit(request)
+    if provinces is not None:
+        codes = ", ".join(provinces)
+        raise Problem(403, bilingual(
+            f"Đợt chi trả cho người hưởng của mọi tỉnh: chỉ cán bộ không giới hạn tỉnh mới lập, tính, duyệt, gửi, "
+            f"hủy hoặc đóng đợt chi (tài khoản của bạn giới hạn ở tỉnh {codes})",
+            f"a run pays the programme's people in every province: only staff without a province limit can "
+            f"prepare, compute, approve, send, cancel or close it (your account is limited to province(s) {codes})"))
+
+
+# A pain.001 of a run is a bank's batch: every province's orders at the bank, handed out once (README).
+BATCH_NOT_IN_SCOPE = (
+    "Tệp pain.001 là lô lệnh chi để ngân hàng thực hiện, gồm lệnh của mọi tỉnh: chỉ cán bộ không giới hạn tỉnh mới "
+    "lấy được lô của ngân hàng. Bảng kê Excel/CSV các lệnh trong phạm vi của bạn vẫn tải được",
+    "a pain.001 is the bank's payment order batch, with every province's orders: only an officer without a "
+    "province limit can take the bank's batch. The Excel/CSV lists of the orders within your scope are still there")
 
 
 def problem(error: PayoutError) -> Problem:
@@ -91,6 +119,7 @@ def run_output(run: PayoutRun, summary: Any = None) -> RunOutput:
         settled_at=run.settled_at, closed_at=run.closed_at, closed_by=run.closed_by,
     )
     if summary is not None:
+        output.scope = summary.scope
         output.by_bank, output.by_commune = summary.by_bank, summary.by_commune
         output.by_status, output.skipped, output.skipped_count = summary.by_status, summary.skipped, \
             summary.skipped_count
@@ -180,7 +209,9 @@ async def start_step(request: Request[Any, Any, Any], db_session: AsyncSession, 
                      **options: Any) -> int:
     """Check a step synchronously (a run at work, or in the wrong state, is a 409 Problem whatever its
     size), then run it in the request (200) or after it (202, progress on the run). ``options`` go to
-    the check and the step (cancel: ``reason``). Shared by the API and the pages."""
+    the check and the step (cancel: ``reason``). Shared by the API and the pages. 403 for a province-limited
+    caller: the run is everyone's."""
+    refuse_province_limited(request)
     actor = _actor(request)
     check, step = STEPS[name]
     try:
@@ -222,7 +253,8 @@ class PayoutRunController(Controller):
 
     @post("/", guards=[requires(Role.officer, Role.approver)])
     async def create(self, request: Request[Any, Any, Any], db_session: AsyncSession, data: RunInput) -> RunOutput:
-        """Create a draft run for a programme and period (one regular run each)."""
+        """Create a draft run for a programme and period (one regular run each); 403 for province-limited staff."""
+        refuse_province_limited(request)
         try:
             run = await create_run(db_session, programme=data.programme, period=data.period, kind=data.kind,
                                    actor=_actor(request))
@@ -240,10 +272,12 @@ class PayoutRunController(Controller):
         return {"items": items, "total": len(items), "page": 1, "page_size": len(items)}
 
     @get("/{run_id:uuid}", guards=[requires(*READERS)])
-    async def detail(self, db_session: AsyncSession, run_id: UUID) -> RunOutput:
-        """Status, progress, counts and totals by bank and commune, and the people skipped."""
+    async def detail(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID) -> RunOutput:
+        """Status, progress, counts and totals by bank and commune, and the people skipped; of a province-limited
+        caller, the lists and counts within their provinces (``scope``: which, and the run's payouts there)."""
         try:
-            return run_output(await get_run(db_session, run_id), await run_summary(db_session, run_id))
+            return run_output(await get_run(db_session, run_id),
+                              await run_summary(db_session, run_id, provinces=province_limit(request)))
         except PayoutError as error:
             raise problem(error) from None
 
@@ -278,7 +312,9 @@ class PayoutRunController(Controller):
         """Close a settled run once nothing of it is left open for an officer: no payout in flight, no return
         waiting to be reissued or closed, no unresolved exception line naming one of its payouts, no bank report
         of a death (MD07) from its returns not checked yet. 409 says what is open, in Vietnamese and English,
-        and lists it (``open_items``). A closed run still takes withdrawals and banks' late credits and returns."""
+        and lists it (``open_items``). A closed run still takes withdrawals and banks' late credits and returns.
+        403 for province-limited staff."""
+        refuse_province_limited(request)
         try:
             return run_output(await close_settled_run(db_session, run_id, actor=_actor(request)),
                               await run_summary(db_session, run_id))
@@ -290,35 +326,44 @@ class PayoutRunController(Controller):
                           payout_id: UUID, data: CashReturnInput) -> dict[str, Any]:
         """The commune gave back the cash of a payout it could not hand over (reason required): the payout is
         returned, the transfer to the commune reversed and its months released for the next run; 409 if it is
-        not a sent cash payout or any of it was handed over, 403 outside the officer's provinces."""
+        not a sent cash payout or any of it was handed over; 404, as an unknown payout, outside the officer's
+        provinces."""
         try:
             payout = await cash_payout(db_session, run_id, payout_id)
             if not commune_in_scope(current_principal(request), payout.commune_code, payout.province_code):
-                raise Problem(403, bilingual("Xã/phường này không thuộc phạm vi của bạn",
-                                             "This commune is outside your scope"))
+                raise Problem(404, bilingual(*NO_SUCH_PAYOUT))
             return await return_cash(db_session, payout, reason=data.reason, actor=_actor(request))
         except PayoutError as error:
             raise problem(error) from None
 
     @get("/{run_id:uuid}/payouts", guards=[requires(*READERS)])
-    async def payouts(self, db_session: AsyncSession, run_id: UUID, bank: str | None = None,
-                      commune: str | None = None, status: str | None = None, page: Page = 1,
-                      page_size: PageSize = 100) -> dict[str, Any]:
-        """The run's payouts, filtered by bank, commune and status."""
-        return await list_payouts(db_session, run_id=run_id, bank=bank, commune=commune, status=status,
-                                  page=page, page_size=page_size)
+    async def payouts(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID,
+                      bank: str | None = None, commune: str | None = None, status: str | None = None,
+                      page: Page = 1, page_size: PageSize = 100) -> dict[str, Any]:
+        """The run's payouts, filtered by bank, commune and status; of a province-limited caller, those of their
+        provinces only (``total`` counts those; a commune elsewhere is 403)."""
+        if commune is not None:
+            await check_commune_scope(request, db_session, commune)
+        provinces = province_limit(request)
+        listed = await list_payouts(db_session, run_id=run_id, bank=bank, commune=commune, status=status,
+                                    page=page, page_size=page_size, provinces=provinces)
+        return {**listed, "scope": None if provinces is None else {"provinces": list(provinces)}}
 
     @get("/{run_id:uuid}/unpaid", guards=[requires(*READERS)])
-    async def unpaid(self, db_session: AsyncSession, run_id: UUID, format: str = "json",  # noqa: A002 - API name
+    async def unpaid(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID,
+                     format: str = "json",  # noqa: A002 - the API's parameter name
                      page: Page = 1, page_size: PageSize = 100) -> Any:
         """Everyone the run did not pay (skipped, held, withheld), with the reason in both languages: a page of
-        the list with the whole list's count and amount (json), or the whole list as one sheet (xlsx)."""
+        the list with the whole list's count and amount (json), or the whole list as one sheet (xlsx); of a
+        province-limited caller, their provinces' people only, counted and summed over them."""
         if format not in ("json", "xlsx"):
             raise Problem(400, bilingual("Định dạng phải là json hoặc xlsx", "format must be json or xlsx"))
+        provinces = province_limit(request)
         try:
             if format == "json":
-                return await unpaid_service.unpaid_page(db_session, run_id, page=page, page_size=page_size)
-            content = await unpaid_service.unpaid_xlsx(db_session, run_id)
+                return await unpaid_service.unpaid_page(db_session, run_id, page=page, page_size=page_size,
+                                                        provinces=provinces)
+            content = await unpaid_service.unpaid_xlsx(db_session, run_id, provinces=provinces)
         except PayoutError as error:
             raise problem(error) from None
         return Response(content, media_type=order_service.ORDER_FORMATS["xlsx"][0], headers={
@@ -331,16 +376,21 @@ class PayoutRunController(Controller):
         """The run's orders at one bank. xlsx, csv: a list for checking, naming each order's batch (MsgId).
         pain001: a payment message, always one batch's — the run's orders no batch took yet, taken into a new
         batch as the bank's fetch would (officers), or the one batch holding the run's orders, or the batch
-        ``batch`` (its MsgId); 409 listing the batches when there are several."""
+        ``batch`` (its MsgId); 409 listing the batches when there are several. A province-limited caller gets the
+        lists of their provinces' orders and no pain.001 (403: a batch holds every province's orders)."""
         if format not in order_service.ORDER_FORMATS:
             raise Problem(400, bilingual("Định dạng phải là xlsx, csv hoặc pain001", "format must be xlsx, csv or pain001"))
         media_type, extension = order_service.ORDER_FORMATS[format]
+        provinces = province_limit(request)
         try:
             if format == "pain001":
+                if provinces is not None:
+                    raise Problem(403, bilingual(*BATCH_NOT_IN_SCOPE))
                 return await _run_batch_file(request, db_session, run_id, bank, batch)
-            header, orders = await order_service.run_orders(db_session, run_id, bank)
+            header, orders = await order_service.run_orders(db_session, run_id, bank, provinces=provinces)
             batch_of = await order_service.run_order_batches(db_session, run_id, bank)
-            content = order_service.render_orders(header, orders, format, batch_of)
+            scope = None if provinces is None else await scope_line(db_session, provinces)
+            content = order_service.render_orders(header, orders, format, batch_of, scope)
         except PayoutError as error:
             raise problem(error) from None
         return Response(content, media_type=media_type, headers={

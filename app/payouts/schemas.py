@@ -55,6 +55,9 @@ class RunOutput(msgspec.Struct):
     settled_at: datetime | None = None
     closed_at: datetime | None = None
     closed_by: str | None = None
+    # Of a province-limited caller: {provinces, count, total_amount} of the run's payouts there; every list below
+    # then holds those provinces' people only (count and total_amount above stay the whole run's).
+    scope: dict[str, Any] | None = None
     by_bank: list[dict[str, Any]] = msgspec.field(default_factory=list)
     by_commune: list[dict[str, Any]] = msgspec.field(default_factory=list)
     by_status: dict[str, int] = msgspec.field(default_factory=dict)

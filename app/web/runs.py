@@ -16,7 +16,15 @@ from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.auth.names import staff_names
 from app.http.problems import Problem
-from app.payouts.routes import READERS, close_settled_run, problem, run_output, start_step
+from app.payouts.routes import (
+    READERS,
+    close_settled_run,
+    problem,
+    province_limit,
+    refuse_province_limited,
+    run_output,
+    start_step,
+)
 from app.payouts.service.errors import PayoutError
 from app.payouts.service.funding import record_funding
 from app.payouts.service.ledger_steps import Shortfalls, funding_shortfalls
@@ -35,6 +43,7 @@ from app.registry.models import Bank, Commune, Programme
 from app.registry.scope import commune_in_scope
 from app.vietnam_time import vietnam_today
 from app.web.forms import FormErrors, form_text
+from app.web.home import province_names
 from app.web.i18n import translate
 from app.web.render import current_lang, in_language, page, see_other
 
@@ -64,16 +73,18 @@ async def _list_page(request: Request[Any, Any, Any], session: AsyncSession, *, 
                                                                          run.approved_by)])
     return page(request, "runs/list.html", status_code=status_code, runs=runs, who=who,
                 programmes=await _programmes(session), status_keys=RUN_STATUS_KEYS, kind_keys=RUN_KIND_KEYS,
-                may_create=principal is not None and principal.role in PREPARERS, errors=errors or FormErrors(),
+                may_create=principal is not None and principal.role in PREPARERS and province_limit(request) is None,
+                errors=errors or FormErrors(),
                 values=values or {"programme": "", "period": format_period(next_month)},
                 first_period=format_period(FIRST_PAYABLE_PERIOD), last_period=format_period(next_month))
 
 
 async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, run_id: UUID, *,
                        status_code: int = 200, error: str | None = None) -> Response[Any]:
+    provinces = province_limit(request)
     try:
         run = await get_run(session, run_id)
-        output = run_output(run, await run_summary(session, run_id))
+        output = run_output(run, await run_summary(session, run_id, provinces=provinces))
     except PayoutError as exc:
         raise problem(exc) from None
     principal = current_principal(request)
@@ -82,18 +93,31 @@ async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, r
     all_shortfalls = await funding_shortfalls(session, run_id) if run.status in ("approved", "sending") \
         else Shortfalls(banks=[], communes=[])
     shortfalls, commune_shortfalls = all_shortfalls.banks, all_shortfalls.communes
+    if provinces is not None:  # the communes they may fund, and see
+        in_scope = set((await session.scalars(select(Commune.code).where(
+            Commune.code.in_([s["commune_code"] for s in commune_shortfalls]),
+            Commune.province_code.in_(provinces)))).all())
+        commune_shortfalls = [s for s in commune_shortfalls if s["commune_code"] in in_scope]
     banks = (await session.execute(select(Bank.bin, Bank.short_name).order_by(Bank.short_name))).all()
     busy = run.phase is not None and run.status in ("computing", "approved", "sending")
+    # A run pays every province: its steps are for staff without a province limit (``refuse_province_limited``).
+    national = provinces is None
     actions = {
-        "compute": role in PREPARERS and run.status in ("draft", "computing", "computed") and not busy,
-        "approve": role == Role.approver and run.status == "computed" and run.prepared_by != name,
-        "self_approval": role == Role.approver and run.status == "computed" and run.prepared_by == name,
-        "send": role == Role.officer and run.status in ("approved", "sending") and not busy and not all_shortfalls,
-        "fund": role == Role.officer and bool(all_shortfalls),
+        "compute": national and role in PREPARERS and run.status in ("draft", "computing", "computed") and not busy,
+        "approve": national and role == Role.approver and run.status == "computed" and run.prepared_by != name,
+        "self_approval": national and role == Role.approver and run.status == "computed" and run.prepared_by == name,
+        "send": national and role == Role.officer and run.status in ("approved", "sending") and not busy
+        and not all_shortfalls,
+        "fund": role == Role.officer and bool(shortfalls or commune_shortfalls),
         "orders": role in (Role.officer, Role.auditor) and run.status in ("sent", "settled", "closed"),
-        "cancel": role == Role.officer and run.status in BEFORE_APPROVAL and not busy,
-        "close": role == Role.officer and run.status == "settled" and not _anything_open(output.open_items),
+        "cancel": national and role == Role.officer and run.status in BEFORE_APPROVAL and not busy,
+        "close": national and role == Role.officer and run.status == "settled"
+        and not _anything_open(output.open_items),
     }
+    scope_places = None
+    if provinces is not None:
+        names = await province_names(session, provinces)
+        scope_places = ", ".join(f"{names.get(code, code)} ({code})" for code in provinces)
     done = request.query_params.get("done")
     who = await staff_names(session, [output.prepared_by, output.approved_by, output.sent_by, output.closed_by,
                                       output.cancelled_by,
@@ -104,7 +128,9 @@ async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, r
                 shortfalls=shortfalls, commune_shortfalls=commune_shortfalls, banks=banks, busy=busy,
                 error=error or output.last_error,
                 status_keys=RUN_STATUS_KEYS, kind_keys=RUN_KIND_KEYS, done_key=STEP_DONE_KEYS.get(done or ""),
-                today=vietnam_today().isoformat(), may_take_orders=role == Role.officer)
+                today=vietnam_today().isoformat(), may_take_orders=national and role == Role.officer,
+                may_read_batches=national, national_only=not national and role in PREPARERS,
+                scope_places=scope_places)
 
 
 def _anything_open(open_items: dict[str, Any] | None) -> bool:
@@ -122,7 +148,8 @@ class PayoutRunPages(Controller):
 
     @post("/", guards=[requires(*PREPARERS)])
     async def create(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> Response[Any]:
-        """Create a draft run for a programme and period."""
+        """Create a draft run for a programme and period (403 for province-limited staff)."""
+        refuse_province_limited(request)
         form = await request.form()
         values = {"programme": form_text(form, "programme"), "period": form_text(form, "period")}
         principal = current_principal(request)
@@ -179,6 +206,11 @@ class PayoutRunPages(Controller):
         """Close a settled run with nothing left open; otherwise the page says what is still open."""
         principal = current_principal(request)
         assert principal is not None
+        try:
+            refuse_province_limited(request)
+        except Problem as error:
+            return await _detail_page(request, db_session, run_id, status_code=error.status_code,
+                                      error=in_language(str(error.detail), current_lang(request)))
         try:
             await close_settled_run(db_session, run_id, actor=principal.name)
         except PayoutError as exc:

@@ -106,6 +106,10 @@ def _reason(reason: str | None) -> str:
     return reason
 
 
+# The answer for a payout the run does not have, and for one of a person outside the caller's scope alike.
+NO_SUCH_PAYOUT = ("Không có khoản chi này trong đợt chi", "no such payout in this run")
+
+
 async def cash_payout(session: AsyncSession, run_id: UUID, payout_id: UUID) -> Any:
     """The payout of this run, locked, with its programme and commune's province; 404 if there is none.
 
@@ -119,7 +123,7 @@ async def cash_payout(session: AsyncSession, run_id: UUID, payout_id: UUID) -> A
             WHERE p.id = :payout AND p.run_id = :run FOR UPDATE OF p"""),
         {"payout": payout_id, "run": run_id})).first()
     if payout is None:
-        raise NotFound("Không có khoản chi này trong đợt chi", "no such payout in this run")
+        raise NotFound(*NO_SUCH_PAYOUT)
     return payout
 
 

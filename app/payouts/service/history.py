@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.http.paging import page_window
 from app.payouts.schemas import PayoutOutput
 from app.payouts.service.recheck import WITHHELD_PREFIX, withheld_text
+from app.payouts.service.runs import in_provinces
 from reconciliation.matching import RETURN_REASON_MESSAGES, return_reason_text
 
 # What run summaries (``by_bank``) and the ``bank`` filter call the payouts paid in cash at the commune.
@@ -34,11 +36,16 @@ def return_reason_message(reason: str | None) -> str | None:
 
 async def list_payouts(session: AsyncSession, *, run_id: UUID | None = None, beneficiary_id: UUID | None = None,
                        bank: str | None = None, commune: str | None = None, status: str | None = None,
-                       page: int = 1, page_size: int = 100, newest_first: bool = False) -> dict[str, Any]:
-    """Payouts as the API lists them, with months and days to withdraw."""
+                       page: int = 1, page_size: int = 100, newest_first: bool = False,
+                       provinces: Sequence[str] | None = None) -> dict[str, Any]:
+    """Payouts as the API lists them, with months and days to withdraw; ``provinces``: a province-limited
+    caller's, the payouts of those provinces' communes only (``total`` counts those)."""
     page, page_size = page_window(page, page_size)
     where = ["true"]
     params: dict[str, Any] = {"limit": page_size, "offset": (page - 1) * page_size}
+    if provinces is not None:
+        where.append(in_provinces("p.commune_code", provinces).removeprefix(" AND "))
+        params["provinces"] = list(provinces)
     if bank == CASH:  # the run's by_bank names the cash channel "cash" (a payout without a bank)
         where.append("p.bank_bin IS NULL")
         bank = None

@@ -28,7 +28,7 @@ from app.payouts.order_files import (
     write_pain001,
 )
 from app.payouts.service.errors import NotFound, PayoutError
-from app.payouts.service.runs import format_period
+from app.payouts.service.runs import format_period, in_provinces
 from app.vietnam_time import vietnam_today
 
 ORDER_FORMATS = {
@@ -93,10 +93,11 @@ async def _header(session: AsyncSession, bank_bin: str, message_id: str | None,
 
 
 def render_orders(header: PaymentBatchHeader, orders: Sequence[PaymentOrder], file_format: str,
-                  batch_of: Mapping[UUID, str] | None = None) -> bytes:
-    """The order file in one of ``ORDER_FORMATS``; ``batch_of`` (payout id → MsgId): the batches a list names."""
+                  batch_of: Mapping[UUID, str] | None = None, scope: str | None = None) -> bytes:
+    """The order file in one of ``ORDER_FORMATS``; ``batch_of`` (payout id → MsgId): the batches a list names;
+    ``scope``: whose orders a list holds (a province-limited caller's), said in the Excel workbook."""
     if file_format == "xlsx":
-        return write_orders_xlsx(header, orders, batch_of)
+        return write_orders_xlsx(header, orders, batch_of, scope)
     if file_format == "csv":
         return write_orders_csv(header, orders, batch_of)
     if file_format == "pain001":
@@ -104,15 +105,18 @@ def render_orders(header: PaymentBatchHeader, orders: Sequence[PaymentOrder], fi
     raise PayoutError(f"Định dạng không hỗ trợ: {file_format}", f"unsupported format: {file_format}")
 
 
-async def run_orders(session: AsyncSession, run_id: UUID, bank_bin: str,
-                     now: datetime | None = None) -> tuple[PaymentBatchHeader, list[PaymentOrder]]:
+async def run_orders(session: AsyncSession, run_id: UUID, bank_bin: str, now: datetime | None = None, *,
+                     provinces: Sequence[str] | None = None) -> tuple[PaymentBatchHeader, list[PaymentOrder]]:
     """The sent (or later) bank payouts of one run at one bank, as a list for checking: under a header made at
     ``now`` (default: the current moment) without a MsgId of its own (``run_order_batches`` names each
-    order's batch)."""
+    order's batch). ``provinces``: a province-limited caller's, the orders of those provinces only."""
     rows = list(await session.execute(text(
-        _ORDER_ROWS + """ WHERE p.run_id = :run AND p.bank_bin = :bin AND p.status NOT IN ('scheduled', 'cancelled')
-                        ORDER BY p.serial"""),
-        {"run": run_id, "bin": bank_bin}))
+        _ORDER_ROWS + f""" WHERE p.run_id = :run AND p.bank_bin = :bin AND p.status NOT IN ('scheduled', 'cancelled')
+                         {in_provinces("p.commune_code", provinces)} ORDER BY p.serial"""),  # noqa: S608 - constant
+        {"run": run_id, "bin": bank_bin, "provinces": list(provinces or ())}))
+    if not rows and provinces is not None:
+        raise NotFound("Không có lệnh chi nào cho ngân hàng này trong đợt chi thuộc phạm vi của bạn",
+                       "no payment orders for this bank in this run within your scope")
     if not rows:
         raise NotFound("Không có lệnh chi nào cho ngân hàng này trong đợt chi (đợt chi đã gửi chưa?)",
                        "no payment orders for this bank in this run (has the run been sent?)")
@@ -130,17 +134,21 @@ async def run_order_batches(session: AsyncSession, run_id: UUID, bank_bin: str) 
     return {row.payout_id: row.message_id for row in rows}
 
 
-async def run_batches(session: AsyncSession, run_id: UUID, bank_bin: str | None = None) -> list[dict[str, Any]]:
+async def run_batches(session: AsyncSession, run_id: UUID, bank_bin: str | None = None, *,
+                      provinces: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The batches holding the run's orders (at one bank, or at each), oldest first: MsgId, bank, when, who
-    took it (a bank's key ``bank:<BIN>`` or an officer), its orders in all and the run's among them."""
+    took it (a bank's key ``bank:<BIN>`` or an officer), its orders in all and the run's among them;
+    ``provinces``: the batches holding orders of those provinces, ``run_orders`` counting those only."""
     rows = await session.execute(text(
-        """SELECT b.bank_bin, b.message_id, b.created_at, b.fetched_by, b.order_count, b.total_amount,
-                  count(*) AS run_orders, sum(p.amount)::bigint AS run_amount
-             FROM payout p
-             JOIN payment_order_batch_item i ON i.payout_id = p.id
-             JOIN payment_order_batch b ON b.id = i.batch_id
-            WHERE p.run_id = :run AND (CAST(:bin AS text) IS NULL OR p.bank_bin = :bin)
-            GROUP BY b.id ORDER BY b.created_at, b.id"""), {"run": run_id, "bin": bank_bin})
+        f"""SELECT b.bank_bin, b.message_id, b.created_at, b.fetched_by, b.order_count, b.total_amount,
+                   count(*) AS run_orders, sum(p.amount)::bigint AS run_amount
+              FROM payout p
+              JOIN payment_order_batch_item i ON i.payout_id = p.id
+              JOIN payment_order_batch b ON b.id = i.batch_id
+             WHERE p.run_id = :run AND (CAST(:bin AS text) IS NULL OR p.bank_bin = :bin)
+                   {in_provinces("p.commune_code", provinces)}
+             GROUP BY b.id ORDER BY b.created_at, b.id"""),  # noqa: S608 - a constant condition
+        {"run": run_id, "bin": bank_bin, "provinces": list(provinces or ())})
     return [{"bank_bin": r.bank_bin, "message_id": r.message_id, "created_at": r.created_at,
              "fetched_by": r.fetched_by, "orders": int(r.order_count), "total_amount": int(r.total_amount),
              "run_orders": int(r.run_orders), "run_amount": int(r.run_amount)} for r in rows]

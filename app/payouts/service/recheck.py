@@ -26,6 +26,7 @@ among the changed ones, and ``payouts_held`` withholds their bank payouts while 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -38,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app.audit.service import record
 from app.payouts.accounts import expense_account, payable_account
 from app.payouts.service.errors import Conflict
-from app.payouts.service.runs import HOLD_REASONS, format_period
+from app.payouts.service.runs import HOLD_REASONS, format_period, in_provinces
 from ledger.accounts import ensure_accounts
 from ledger.schemas import APPLIED_RESULTS, TransferKind
 from ledger.service import create_transfer_arrays
@@ -323,14 +324,17 @@ def withheld_text(reason_code: str | None) -> tuple[str, str] | None:
     return WITHHOLD_REASONS.get(reason_code.removeprefix(WITHHELD_PREFIX))
 
 
-async def withheld_in_run(session: AsyncSession, run_id: UUID, limit: int = 1000) -> tuple[list[dict[str, Any]], int]:
+async def withheld_in_run(session: AsyncSession, run_id: UUID, limit: int = 1000, *,
+                          provinces: Sequence[str] | None = None) -> tuple[list[dict[str, Any]], int]:
     """The run's first ``limit`` payouts withheld by the re-check, by reference, and how many there are in all
-    (read only when the run has cancelled ones)."""
+    (read only when the run has cancelled ones); ``provinces``: of those provinces only."""
     rows = list(await session.execute(text(
-        """SELECT p.id, p.reference, p.beneficiary_id, b.full_name, p.amount, p.return_reason, count(*) OVER () AS n
-             FROM payout p JOIN beneficiary b ON b.id = p.beneficiary_id
-            WHERE p.run_id = :run AND p.status = 'cancelled' AND p.return_reason LIKE :prefix
-            ORDER BY p.reference LIMIT :limit"""), {"run": run_id, "prefix": WITHHELD_PREFIX + "%", "limit": limit}))
+        f"""SELECT p.id, p.reference, p.beneficiary_id, b.full_name, p.amount, p.return_reason, count(*) OVER () AS n
+              FROM payout p JOIN beneficiary b ON b.id = p.beneficiary_id
+             WHERE p.run_id = :run AND p.status = 'cancelled' AND p.return_reason LIKE :prefix
+                   {in_provinces("p.commune_code", provinces)}
+             ORDER BY p.reference LIMIT :limit"""),  # noqa: S608 - a constant condition
+        {"run": run_id, "prefix": WITHHELD_PREFIX + "%", "limit": limit, "provinces": list(provinces or ())}))
     items = []
     for r in rows:
         vi, en = withheld_text(r.return_reason) or ("", "")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -40,6 +40,24 @@ KIND_WORDS = {"regular": ("thường kỳ", "regular"), "supplementary": ("bổ 
 STATUS_VI = {"draft": "còn là nháp", "computing": "đang tính", "computed": "đã tính, chưa duyệt",
              "approved": "đã được duyệt", "sending": "đang gửi ngân hàng", "sent": "đã gửi ngân hàng",
              "settled": "đã đối soát", "closed": "đã đóng", "cancelled": "đã bị hủy"}
+
+
+def in_provinces(commune_column: str, provinces: Sequence[str] | None) -> str:
+    """An SQL condition, " AND …" bound to ``:provinces``, keeping the rows whose commune (``commune_column``) is
+    in ``provinces``: a province-limited caller's share of a run. Empty without a limit (None)."""
+    if provinces is None:
+        return ""
+    return f" AND {commune_column} IN (SELECT code FROM commune WHERE province_code = ANY(:provinces))"  # noqa: S608 - a column name of ours
+
+
+async def scope_line(session: AsyncSession, provinces: Sequence[str]) -> str:
+    """How a list of a run says it holds a province-limited caller's share only, Vietnamese / English:
+    "Trong phạm vi của bạn: Điện Biên (11) / Within your scope: Điện Biên (11)"."""
+    rows = await session.execute(text("SELECT code, name FROM province WHERE code = ANY(:codes)"),
+                                 {"codes": list(provinces)})
+    names: dict[str, str] = {row.code: row.name for row in rows}
+    places = ", ".join(f"{names.get(code, code)} ({code})" for code in provinces)
+    return f"Trong phạm vi của bạn: {places} / Within your scope: {places}"
 
 
 def parse_period(period: str) -> date:
@@ -235,12 +253,18 @@ class RunSummary:
     withheld_count: int = 0
     # Of a settled or closed run: what is still open for an officer (``settlement.open_items``).
     open_items: dict[str, Any] | None = None
+    # Of a province-limited caller: their provinces and the run's payouts there (count, total); the lists above
+    # hold only those provinces' people. None: the whole run.
+    scope: dict[str, Any] | None = None
 
 
-async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
+async def run_summary(session: AsyncSession, run_id: UUID, *, provinces: Sequence[str] | None = None) -> RunSummary:
     """Counts and totals of a run by bank, by commune and by status, and who was skipped. By bank and by
-    commune count what is to be paid: cancelled (withheld) payouts are left out; by status keeps them."""
+    commune count what is to be paid: cancelled (withheld) payouts are left out; by status keeps them.
+    ``provinces``: a province-limited caller's, every list and count over those provinces' people only."""
     run = await get_run(session, run_id)
+    params: dict[str, Any] = {"run": run_id, "provinces": list(provinces or ())}
+    of_payout, of_person = in_provinces("p.commune_code", provinces), in_provinces("b.commune_code", provinces)
     # Once sent: how many of the bank's orders a payment order batch took (the bank's fetch or an officer's
     # pain.001 download), how many sent ones none took yet, and the batches (MsgIds) that hold them.
     sent = run.status in ("sending", "sent", "settled", "closed")
@@ -251,52 +275,60 @@ async def run_summary(session: AsyncSession, run_id: UUID) -> RunSummary:
                    count(*) AS count, sum(p.amount)::bigint AS amount, {fetched[0]} AS fetched,
                    {fetched[1]} AS not_in_a_batch
               FROM payout p LEFT JOIN bank b ON b.bin = p.bank_bin {fetched[2]}
-             WHERE p.run_id = :run AND p.status <> 'cancelled' GROUP BY 1, 2 ORDER BY 1"""),  # noqa: S608
-        {"run": run_id})]
+             WHERE p.run_id = :run AND p.status <> 'cancelled'{of_payout} GROUP BY 1, 2 ORDER BY 1"""),  # noqa: S608
+        params)]
     if run.status in ("sent", "settled", "closed"):  # not while sending: its progress is polled every second
         from app.payouts.service.orders import run_batches  # orders imports this module
 
-        batches = await run_batches(session, run_id)
+        batches = await run_batches(session, run_id, provinces=provinces)
         for row in by_bank:
             row["batches"] = [batch for batch in batches if batch["bank_bin"] == row["bank_bin"]]
     by_commune = [dict(r._mapping) for r in await session.execute(text(
-        """SELECT p.commune_code, c.name AS commune_name, count(*) AS count, sum(p.amount)::bigint AS amount
-             FROM payout p JOIN commune c ON c.code = p.commune_code
-            WHERE p.run_id = :run AND p.status <> 'cancelled' GROUP BY 1, 2 ORDER BY 1"""), {"run": run_id})]
+        f"""SELECT p.commune_code, c.name AS commune_name, count(*) AS count, sum(p.amount)::bigint AS amount
+              FROM payout p JOIN commune c ON c.code = p.commune_code
+             WHERE p.run_id = :run AND p.status <> 'cancelled'{of_payout} GROUP BY 1, 2 ORDER BY 1"""),  # noqa: S608
+        params)]
     by_status = {r.status: int(r.n) for r in await session.execute(text(
-        "SELECT status, count(*) AS n FROM payout WHERE run_id = :run GROUP BY status"), {"run": run_id})}
+        f"SELECT status, count(*) AS n FROM payout p WHERE run_id = :run{of_payout} GROUP BY status"),  # noqa: S608
+        params)}
     skipped = [_skip_output(r) for r in await session.execute(text(
-        """SELECT s.beneficiary_id, b.full_name, b.commune_code, c.name AS commune_name, s.reason, s.detail,
-                  s.since, s.amount
-             FROM payout_run_skip s JOIN beneficiary b ON b.id = s.beneficiary_id
-             JOIN commune c ON c.code = b.commune_code
-            WHERE s.run_id = :run ORDER BY b.commune_code, b.full_name LIMIT :limit"""),
-        {"run": run_id, "limit": LISTED_SKIPS})]
+        f"""SELECT s.beneficiary_id, b.full_name, b.commune_code, c.name AS commune_name, s.reason, s.detail,
+                   s.since, s.amount
+              FROM payout_run_skip s JOIN beneficiary b ON b.id = s.beneficiary_id
+              JOIN commune c ON c.code = b.commune_code
+             WHERE s.run_id = :run{of_person} ORDER BY b.commune_code, b.full_name LIMIT :limit"""),  # noqa: S608
+        {**params, "limit": LISTED_SKIPS})]
     skipped_count, held_count = (int(n) for n in (await session.execute(text(
-        """SELECT count(*), count(*) FILTER (WHERE reason = ANY(:holds)) FROM payout_run_skip WHERE run_id = :run"""),
-        {"run": run_id, "holds": list(HOLD_REASONS)})).one())
+        f"""SELECT count(*), count(*) FILTER (WHERE reason = ANY(:holds))
+              FROM payout_run_skip s{' JOIN beneficiary b ON b.id = s.beneficiary_id' if provinces is not None else ''}
+             WHERE s.run_id = :run{of_person}"""),  # noqa: S608
+        {**params, "holds": list(HOLD_REASONS)})).one())
     held = [_skip_output(r) for r in await session.execute(text(
-        """SELECT s.beneficiary_id, b.full_name, b.commune_code, c.name AS commune_name, s.reason, s.detail,
-                  s.since, s.amount
-             FROM payout_run_skip s JOIN beneficiary b ON b.id = s.beneficiary_id
-             JOIN commune c ON c.code = b.commune_code
-            WHERE s.run_id = :run AND s.reason = ANY(:holds)
-            ORDER BY s.since NULLS LAST, b.commune_code, b.full_name LIMIT :limit"""),
-        {"run": run_id, "holds": list(HOLD_REASONS), "limit": LISTED_SKIPS})] if held_count else []
+        f"""SELECT s.beneficiary_id, b.full_name, b.commune_code, c.name AS commune_name, s.reason, s.detail,
+                   s.since, s.amount
+              FROM payout_run_skip s JOIN beneficiary b ON b.id = s.beneficiary_id
+              JOIN commune c ON c.code = b.commune_code
+             WHERE s.run_id = :run AND s.reason = ANY(:holds){of_person}
+             ORDER BY s.since NULLS LAST, b.commune_code, b.full_name LIMIT :limit"""),  # noqa: S608
+        {**params, "holds": list(HOLD_REASONS), "limit": LISTED_SKIPS})] if held_count else []
     withheld: list[dict[str, Any]] = []
     withheld_count = 0
     if by_status.get("cancelled"):
         from app.payouts.service.recheck import withheld_in_run  # recheck imports this module
 
-        withheld, withheld_count = await withheld_in_run(session, run_id)
+        withheld, withheld_count = await withheld_in_run(session, run_id, provinces=provinces)
     open_items = None
     if run.status in ("settled", "closed"):
         from app.payouts.service import settlement  # settlement imports this module
 
-        open_items = (await settlement.open_items(session, run)).as_dict()
+        open_items = (await settlement.open_items(session, run, provinces=provinces)).as_dict()
+    scope = None
+    if provinces is not None:
+        scope = {"provinces": list(provinces), "count": sum(int(row["count"]) for row in by_bank),
+                 "total_amount": sum(int(row["amount"]) for row in by_bank)}
     return RunSummary(run=run, by_bank=by_bank, by_commune=by_commune, by_status=by_status, skipped=skipped,
                       held=held, held_count=held_count, skipped_count=skipped_count, withheld=withheld,
-                      withheld_count=withheld_count, open_items=open_items)
+                      withheld_count=withheld_count, open_items=open_items, scope=scope)
 
 
 def _skip_output(row: Any) -> dict[str, Any]:

@@ -32,7 +32,7 @@ measured after payment), and banks' late credits and returns still apply; they s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -45,7 +45,7 @@ from app.audit.service import record
 from app.payouts.models import PayoutRun
 from app.payouts.references import parse_reference
 from app.payouts.service.errors import Conflict, NotFound, RunStateConflict
-from app.payouts.service.runs import STATUS_VI, format_period
+from app.payouts.service.runs import STATUS_VI, format_period, in_provinces
 
 log = structlog.get_logger()
 
@@ -161,40 +161,44 @@ def _named(names: list[str], total: int) -> str:
     return shown + (f", … (+{total - LISTED})" if total > LISTED else "")
 
 
-async def open_items(session: AsyncSession, run: PayoutRun) -> OpenItems:
+async def open_items(session: AsyncSession, run: PayoutRun, *, provinces: Sequence[str] | None = None) -> OpenItems:
     """What keeps ``run`` from being closed: payouts in flight (of a settled or closed run only cash can be:
     a bank payout never goes back in flight, so only its cash is read), returns not reissued nor closed,
-    unresolved exception lines naming its payouts, and open MD07 flags its returns raised."""
+    unresolved exception lines naming its payouts, and open MD07 flags its returns raised. ``provinces``: what
+    of it a province-limited caller sees (their provinces' payouts only)."""
     items = OpenItems()
     only_cash = " AND p.bank_bin IS NULL" if run.status in ("settled", "closed") else ""
+    of_scope = in_provinces("p.commune_code", provinces)
+    params: dict[str, Any] = {"run": run.id, "provinces": list(provinces or ())}
     counts = (await session.execute(text(
         f"""SELECT count(*) FILTER (WHERE p.bank_bin IS NOT NULL) AS bank, count(*) FILTER (WHERE p.bank_bin IS NULL) AS cash
-              FROM payout p WHERE p.run_id = :run AND {IN_FLIGHT}{only_cash}"""),  # noqa: S608 - constants
-        {"run": run.id})).one()
+              FROM payout p WHERE p.run_id = :run AND {IN_FLIGHT}{only_cash}{of_scope}"""),  # noqa: S608 - constants
+        params)).one()
     items.bank_in_flight, items.cash_in_flight = int(counts.bank), int(counts.cash)
     if counts.bank or counts.cash:
         items.in_flight = [dict(r._mapping) for r in await session.execute(text(
             f"""SELECT p.id AS payout_id, p.reference, p.channel, p.bank_bin, p.commune_code, p.amount
-                  FROM payout p WHERE p.run_id = :run AND {IN_FLIGHT}{only_cash}
-                 ORDER BY p.serial LIMIT :limit"""), {"run": run.id, "limit": LISTED})]  # noqa: S608
+                  FROM payout p WHERE p.run_id = :run AND {IN_FLIGHT}{only_cash}{of_scope}
+                 ORDER BY p.serial LIMIT :limit"""), {**params, "limit": LISTED})]  # noqa: S608
     items.returns = [dict(r._mapping) for r in await session.execute(text(
-        """SELECT l.id AS line_id, p.id AS payout_id, p.reference, l.bank_bin, p.return_reason, p.amount
-             FROM statement_line l JOIN statement_match m ON m.line_id = l.id AND m.effect = 'return'
-             JOIN payout p ON p.id = m.payout_id
-            WHERE l.resolved_at IS NULL AND l.status = 'returned' AND p.run_id = :run
-            ORDER BY l.id"""), {"run": run.id})]
-    items.exceptions = await _open_exceptions(session, run.id)
+        f"""SELECT l.id AS line_id, p.id AS payout_id, p.reference, l.bank_bin, p.return_reason, p.amount
+              FROM statement_line l JOIN statement_match m ON m.line_id = l.id AND m.effect = 'return'
+              JOIN payout p ON p.id = m.payout_id
+             WHERE l.resolved_at IS NULL AND l.status = 'returned' AND p.run_id = :run{of_scope}
+             ORDER BY l.id"""), params)]  # noqa: S608 - a constant condition
+    items.exceptions = await _open_exceptions(session, run.id, provinces)
     items.flags = [dict(r._mapping) for r in await session.execute(text(
-        """SELECT f.id AS flag_id, f.beneficiary_id, b.full_name, p.reference, f.raised_at
-             FROM beneficiary_flag f JOIN payout p ON p.id = f.payout_id JOIN beneficiary b ON b.id = f.beneficiary_id
-            WHERE f.resolved_at IS NULL AND p.run_id = :run
-            ORDER BY f.id"""), {"run": run.id})]
+        f"""SELECT f.id AS flag_id, f.beneficiary_id, b.full_name, p.reference, f.raised_at
+              FROM beneficiary_flag f JOIN payout p ON p.id = f.payout_id JOIN beneficiary b ON b.id = f.beneficiary_id
+             WHERE f.resolved_at IS NULL AND p.run_id = :run{of_scope}
+             ORDER BY f.id"""), params)]  # noqa: S608 - a constant condition
     return items
 
 
-async def _open_exceptions(session: AsyncSession, run_id: UUID) -> list[dict[str, Any]]:
+async def _open_exceptions(session: AsyncSession, run_id: UUID,
+                           provinces: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Unresolved exception lines (a duplicate, an amount that differs, ...) whose payout reference — found as
-    the matcher finds it: the end-to-end id, else the text — names a payout of the run."""
+    the matcher finds it: the end-to-end id, else the text — names a payout of the run (in ``provinces``)."""
     lines = (await session.execute(text(
         """SELECT id, bank_bin, amount, exception_reason, end_to_end_ref, description, bank_reference
              FROM statement_line WHERE resolved_at IS NULL AND status = 'exception' ORDER BY id"""))).all()
@@ -209,8 +213,9 @@ async def _open_exceptions(session: AsyncSession, run_id: UUID) -> list[dict[str
     if not referenced:
         return []
     of_run = set((await session.scalars(text(
-        "SELECT reference FROM payout WHERE reference = ANY(:refs) AND run_id = :run"),
-        {"refs": sorted(set(referenced.values())), "run": run_id})).all())
+        f"""SELECT p.reference FROM payout p WHERE p.reference = ANY(:refs) AND p.run_id = :run
+                   {in_provinces("p.commune_code", provinces)}"""),  # noqa: S608 - a constant condition
+        {"refs": sorted(set(referenced.values())), "run": run_id, "provinces": list(provinces or ())})).all())
     return [{"line_id": line.id, "reference": referenced[line.id], "bank_bin": line.bank_bin, "amount": line.amount,
              "exception_reason": line.exception_reason}
             for line in lines if referenced.get(line.id) in of_run]

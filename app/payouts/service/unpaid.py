@@ -8,6 +8,7 @@ paged JSON list (API.md's list convention) or one Excel sheet to print.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.http.paging import page_window
 from app.payouts.service.errors import NotFound
 from app.payouts.service.recheck import WITHHELD_PREFIX, withheld_text
-from app.payouts.service.runs import HOLD_REASONS, format_period, get_run, skip_texts
+from app.payouts.service.runs import HOLD_REASONS, format_period, get_run, scope_line, skip_texts
 from app.spreadsheets import (
     Column,
     add_autofilter,
@@ -79,24 +80,36 @@ def _item(row: Any) -> dict[str, Any]:
             "amount": int(row.amount), "payout_reference": row.reference}
 
 
-async def _rows(session: AsyncSession, run_id: UUID, limit: int, offset: int) -> list[Any]:
+def _unpaid(provinces: Sequence[str] | None) -> str:
+    """The list's query, of a province-limited caller's provinces only (None: everyone)."""
+    return _UNPAID + (" WHERE c.province_code = ANY(:provinces)" if provinces is not None else "")
+
+
+def _params(run_id: UUID, provinces: Sequence[str] | None) -> dict[str, Any]:
+    return {"run": run_id, "holds": list(HOLD_REASONS), "prefix": WITHHELD_PREFIX, "provinces": list(provinces or ())}
+
+
+async def _rows(session: AsyncSession, run_id: UUID, limit: int, offset: int,
+                provinces: Sequence[str] | None) -> list[Any]:
     await get_run(session, run_id)  # 404 for an unknown run
-    return list(await session.execute(text(_UNPAID + _ORDER + " LIMIT :limit OFFSET :offset"), {
-        "run": run_id, "holds": list(HOLD_REASONS), "prefix": WITHHELD_PREFIX, "limit": limit, "offset": offset}))
+    return list(await session.execute(text(_unpaid(provinces) + _ORDER + " LIMIT :limit OFFSET :offset"),
+                                      {**_params(run_id, provinces), "limit": limit, "offset": offset}))
 
 
-async def unpaid_page(session: AsyncSession, run_id: UUID, *, page: int = 1, page_size: int = 100) -> dict[str, Any]:
-    """One page of the run's unpaid people, with the whole list's count and amount (from the same query)."""
+async def unpaid_page(session: AsyncSession, run_id: UUID, *, page: int = 1, page_size: int = 100,
+                      provinces: Sequence[str] | None = None) -> dict[str, Any]:
+    """One page of the run's unpaid people, with the whole list's count and amount (from the same query);
+    ``provinces``: a province-limited caller's, the list (and its count and amount) of those provinces only."""
     page, page_size = page_window(page, page_size)
-    rows = await _rows(session, run_id, page_size, (page - 1) * page_size)
+    rows = await _rows(session, run_id, page_size, (page - 1) * page_size, provinces)
     if rows:
         total, total_amount = int(rows[0].total), int(rows[0].total_amount)
     else:  # a page past the end still says how long the list is
-        counted = await session.execute(text(f"SELECT count(*) AS n, coalesce(sum(u.amount), 0)::bigint AS amount FROM ({_UNPAID}) u"),  # noqa: S608
-                                        {"run": run_id, "holds": list(HOLD_REASONS), "prefix": WITHHELD_PREFIX})
+        counted = await session.execute(text(f"SELECT count(*) AS n, coalesce(sum(u.amount), 0)::bigint AS amount FROM ({_unpaid(provinces)}) u"),  # noqa: S608
+                                        _params(run_id, provinces))
         total, total_amount = (int(v) for v in counted.one())
     return {"items": [_item(r) for r in rows], "total": total, "total_amount": total_amount, "page": page,
-            "page_size": page_size}
+            "page_size": page_size, "scope": None if provinces is None else {"provinces": list(provinces)}}
 
 
 _COLUMNS = (
@@ -114,17 +127,23 @@ _COLUMNS = (
 )
 
 
-async def unpaid_xlsx(session: AsyncSession, run_id: UUID, *, now: datetime | None = None) -> bytes:
+async def unpaid_xlsx(session: AsyncSession, run_id: UUID, *, now: datetime | None = None,
+                      provinces: Sequence[str] | None = None) -> bytes:
     """The whole list as one printable sheet (A4 landscape) with a total row; a list longer than
-    ``XLSX_LIMIT`` people holds its first ones and says so (the JSON list pages through any length)."""
+    ``XLSX_LIMIT`` people holds its first ones and says so (the JSON list pages through any length).
+    ``provinces``: a province-limited caller's, the list of those provinces only, saying so."""
     run = await get_run(session, run_id)
-    rows = await _rows(session, run_id, XLSX_LIMIT, 0)
+    rows = await _rows(session, run_id, XLSX_LIMIT, 0, provinces)
+    if not rows and provinces is not None:
+        raise NotFound("Trong phạm vi của bạn, đợt chi không bỏ sót ai", "the run left no one out within your scope")
     if not rows:
         raise NotFound("Đợt chi không bỏ sót ai: không có người nào không được chi",
                        "the run left no one out: there is nobody it did not pay")
     total, total_amount = int(rows[0].total), int(rows[0].total_amount)
     title = [f"Danh sách không chi / Not paid — {run.programme_code} {format_period(run.period)}",
              f"{_dots(total)} người, {_dots(total_amount)} đ / {total:,} people, {total_amount:,} VND"]
+    if provinces is not None:
+        title.append(await scope_line(session, provinces))
     if total > len(rows):
         title.append(f"Tệp này chỉ gồm {_dots(len(rows))} người đầu; danh sách JSON có đủ / "
                      f"this file holds the first {len(rows):,}; the JSON list has them all")

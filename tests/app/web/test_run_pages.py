@@ -4,10 +4,11 @@ import re
 
 from sqlalchemy import text
 
+from app.auth.models import Role
 from app.database import session_scope
 from app.payouts.service.runs import current_month, format_period
 from app.registry.fake import BeneficiaryFaker
-from tests.support.actors import bank_key
+from tests.support.actors import add_user, bank_key
 from tests.support.pages import csrf_in, signed_in_page
 from tests.support.world import CAO_BANG_COMMUNE, VIETCOMBANK, Office, person
 
@@ -290,3 +291,43 @@ async def test_the_run_pages_name_staff_by_their_full_names_and_a_bank_by_its_ke
     # The API keeps the usernames.
     run = (await client.get(f"/api/payout-runs/{run_id}")).json()
     assert run["prepared_by"] == "lan.officer" and run["sent_by"] == "lan.officer"
+
+
+async def test_a_province_limited_officer_sees_their_provinces_of_a_run_and_none_of_its_steps(client, engine):
+    office = await _world(client, engine)
+    await add_user(engine, "tuan.caobang", Role.officer, provinces=("04",))
+    run_id = str((await office.compute("2026-03"))["id"])
+    client.cookies.clear()
+    office.current = ""
+
+    listing, token = await signed_in_page(client, "tuan.caobang", "/payout-runs")
+    assert listing.status_code == 200 and "Lập đợt chi mới" not in listing.text
+    created = await client.post("/payout-runs", data={"_csrf": token, "programme": "TGXH", "period": "2026-04"},
+                                follow_redirects=False)
+    assert created.status_code == 403
+    run_path = f"/payout-runs/{run_id}"
+    page = await client.get(run_path)
+    assert page.status_code == 200
+    assert ("Trong phạm vi của bạn (Cao Bằng (04)): 1 khoản chi, 500.000 đ. Các bảng và danh sách dưới đây chỉ gồm "
+            "người hưởng thuộc phạm vi này") in page.text
+    assert "trong phạm vi của bạn" in page.text.split('id="commune-heading"')[1].split("</h2>")[0]
+    assert CAO_BANG_COMMUNE in page.text and "Phường Hoàn Kiếm" not in page.text and "1.300.000 đ" not in page.text
+    assert "chỉ cán bộ không giới hạn tỉnh mới lập, tính, duyệt, gửi, hủy hoặc đóng đợt chi" in page.text
+    assert "Tính lại" not in page.text and "Hủy đợt chi này" not in page.text
+    refused = await client.post(run_path + "/compute", data={"_csrf": csrf_in(page.text)})
+    assert refused.status_code == 403 and "chỉ cán bộ không giới hạn tỉnh" in refused.text
+    cancel = await client.post(run_path + "/cancel", data={"_csrf": csrf_in(page.text), "reason": "nhầm"})
+    assert cancel.status_code == 403
+    async with session_scope(engine) as session:
+        assert await session.scalar(text("SELECT status FROM payout_run WHERE id = :id"), {"id": run_id}) == "computed"
+
+    # Sent by staff without a limit: the order lists are offered within the scope, the bank's batch is not.
+    await office.approve(run_id)
+    await office.fund(VIETCOMBANK, 1_300_000, "FT2603001")
+    await office.fund_cash(run_id)
+    assert (await office.post(f"/api/payout-runs/{run_id}/send")).status_code == 200
+    client.cookies.clear()
+    office.current = ""
+    page, _ = await signed_in_page(client, "tuan.caobang", run_path)
+    assert "Phường Hoàn Kiếm" not in page.text and "Vietcombank" not in page.text  # no Cao Bằng bank payout
+    assert 'cash-handover"' in page.text and "format=pain001" not in page.text
