@@ -11,7 +11,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import false, func, select, update
+from sqlalchemy import false, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
@@ -370,6 +370,46 @@ async def create_api_key(session: AsyncSession, *, bank_bin: str, label: str = "
     await record(session, actor=actor, action="apikey.create", object_type="bank_api_key",
                  object_id=api_key.id, after={"bank_bin": bank_bin, "prefix": prefix, "label": label})
     return key
+
+
+# How long a new key waits, sealed, for the page the admin is sent to after issuing it.
+REVEAL_MINUTES = 10
+
+
+def _reveal_pad(token: str, length: int) -> bytes:
+    """The stream a key is sealed with: SHAKE-256 of the one-time token (random, 256 bits, used once)."""
+    return hashlib.shake_256(b"ansinh-api-key-reveal\0" + token.encode()).digest(length)
+
+
+async def seal_api_key_reveal(session: AsyncSession, *, key: str, session_id: int) -> str:
+    """Keep a key just issued for one showing to the admin's session, sealed under a new one-time token that
+    only the redirect carries; returns the token. The database holds neither the key nor the token (only
+    its hash); expired reveals are dropped on the way."""
+    await session.execute(text("DELETE FROM api_key_reveal WHERE expires_at < now()"))
+    api_key_id = await session.scalar(select(BankApiKey.id).where(BankApiKey.key_hash == _sha256(key)))
+    token = secrets.token_urlsafe(32)
+    raw = key.encode()
+    sealed = bytes(a ^ b for a, b in zip(raw, _reveal_pad(token, len(raw)), strict=True))
+    await session.execute(text(
+        """INSERT INTO api_key_reveal (token_hash, api_key_id, session_id, sealed_key, expires_at)
+           VALUES (:token_hash, :api_key_id, :session_id, :sealed, now() + make_interval(mins => :minutes))"""),
+        {"token_hash": _sha256(token), "api_key_id": api_key_id, "session_id": session_id, "sealed": sealed,
+         "minutes": REVEAL_MINUTES})
+    return token
+
+
+async def open_api_key_reveal(session: AsyncSession, *, token: str, session_id: int) -> tuple[str, str] | None:
+    """The key sealed under ``token`` for this session and its bank BIN, once: the reveal is deleted as it is
+    read. None when it was read before, has expired, belongs to another session, or its key was revoked."""
+    row = (await session.execute(text(
+        """DELETE FROM api_key_reveal r USING bank_api_key k
+            WHERE r.token_hash = :token_hash AND r.session_id = :session_id AND k.id = r.api_key_id
+              AND r.expires_at >= now() AND k.revoked_at IS NULL
+        RETURNING r.sealed_key, k.bank_bin"""), {"token_hash": _sha256(token), "session_id": session_id})).first()
+    if row is None:
+        return None
+    sealed = bytes(row.sealed_key)
+    return bytes(a ^ b for a, b in zip(sealed, _reveal_pad(token, len(sealed)), strict=True)).decode(), row.bank_bin
 
 
 async def revoke_api_key(session: AsyncSession, *, prefix: str, actor: str = "system") -> bool:

@@ -123,8 +123,7 @@ async def _user_page(request: Request[Any, Any, Any], session: AsyncSession, use
 
 
 async def _api_keys_page(request: Request[Any, Any, Any], session: AsyncSession, *, status_code: int = 200,
-                         errors: FormErrors | None = None, values: dict[str, str] | None = None,
-                         new_key: str | None = None, new_key_bank: str | None = None) -> Response[Any]:
+                         errors: FormErrors | None = None, values: dict[str, str] | None = None) -> Response[Any]:
     keys = (await session.execute(
         select(BankApiKey, Bank.short_name).join(Bank, Bank.bin == BankApiKey.bank_bin)
         .order_by(BankApiKey.created_at.desc(), BankApiKey.id.desc())
@@ -132,11 +131,22 @@ async def _api_keys_page(request: Request[Any, Any, Any], session: AsyncSession,
     banks = (await session.execute(select(Bank.bin, Bank.short_name, Bank.name).order_by(Bank.short_name))).all()
     revoked = request.query_params.get("revoked")
     revoked_ok = revoked if revoked and any(k.prefix == revoked and k.revoked_at for k, _ in keys) else None
+    # A key just issued: shown on this one answer (the redirect after the form), then gone for good.
+    issued = request.query_params.get("issued")
+    new_key = new_key_bank = None
+    if issued:
+        principal = current_principal(request)
+        assert principal is not None and principal.session_id is not None  # admin pages: a staff session
+        revealed = await service.open_api_key_reveal(session, token=issued, session_id=principal.session_id)
+        if revealed is not None:
+            new_key, bin_ = revealed
+            new_key_bank = next((short_name for bank_bin, short_name, _ in banks if bank_bin == bin_), bin_)
     return page(
         request, "admin/api_keys.html", status_code=status_code,
         keys=keys, banks=banks, revoked=revoked_ok,
         errors=errors or FormErrors(), values=values or {"bank_bin": "", "label": ""},
-        new_key=new_key, new_key_bank=new_key_bank,
+        new_key=new_key, new_key_bank=new_key_bank, key_shown_before=bool(issued) and new_key is None,
+        headers={"Cache-Control": "no-store"} if issued else None,
     )
 
 
@@ -294,7 +304,8 @@ class AdminPages(Controller):
 
     @post("/api-keys")
     async def create_api_key(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> Response[Any]:
-        """Issue a key for one bank and show it once."""
+        """Issue a key for one bank, then send the admin to the keys page, which shows it once (POST, redirect,
+        GET: reloading that page issues nothing and no longer shows the key)."""
         form = await request.form()
         values = {"bank_bin": form_text(form, "bank_bin"), "label": form_text(form, "label")}
         errors = FormErrors()
@@ -304,7 +315,10 @@ class AdminPages(Controller):
             return await _api_keys_page(request, db_session, status_code=422, errors=errors, values=values)
         key = await service.create_api_key(db_session, bank_bin=bank.bin, label=values["label"],
                                            actor=_actor(request))
-        return await _api_keys_page(request, db_session, new_key=key, new_key_bank=bank.short_name)
+        principal = current_principal(request)
+        assert principal is not None and principal.session_id is not None  # admin pages: a staff session
+        token = await service.seal_api_key_reveal(db_session, key=key, session_id=principal.session_id)
+        return see_other(f"/admin/api-keys?{urlencode({'issued': token})}")
 
     @post("/api-keys/{prefix:str}/revoke")
     async def revoke_api_key(self, request: Request[Any, Any, Any], db_session: AsyncSession,

@@ -186,6 +186,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "keys.new_key": {"vi": "Khóa mới cho {bank}", "en": "New key for {bank}"},
     "keys.new_key.warning": {"vi": "Khóa chỉ hiển thị một lần này. Hãy sao chép và gửi cho ngân hàng qua kênh an toàn.",
                              "en": "The key is shown only this once. Copy it and send it to the bank over a safe channel."},
+    "keys.shown_before": {"vi": "Khóa mới đã được hiển thị một lần và không hiển thị lại. Nếu chưa lưu được khóa, hãy thu hồi khóa đó và cấp khóa khác.",
+                          "en": "The new key was shown once and is not shown again. If it was not saved, revoke that key and issue another."},
     "keys.copy": {"vi": "Sao chép khóa", "en": "Copy key"},
     "keys.copied": {"vi": "Đã sao chép", "en": "Copied"},
     "keys.error.bank": {"vi": "Hãy chọn một ngân hàng.", "en": "Choose a bank."},

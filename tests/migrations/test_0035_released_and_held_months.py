@@ -8,7 +8,7 @@ from importlib import import_module
 
 from alembic import command
 
-from app.database import _alembic_config, upgrade_database
+from app.database import _alembic_config, migration_heads, upgrade_database
 from app.payouts.service.runs import HOLD_REASONS
 from tests.support.migrations import run_sql, versions
 
@@ -30,6 +30,6 @@ def test_released_and_held_month_indexes_down_and_up(database_url):
     assert versions(database_url) == ["0034"]
     assert _indexes(database_url) == set()
     upgrade_database(database_url)
-    assert versions(database_url) == ["0035"]
+    assert versions(database_url) == list(migration_heads())
     assert _indexes(database_url) == {"ix_payout_month_released", "ix_payout_run_skip_held"}
 

@@ -2,7 +2,7 @@
 
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.audit.models import AuditEntry
 from app.auth.models import BankApiKey, Role, StaffUser
@@ -116,9 +116,10 @@ async def test_api_key_is_shown_once_works_and_can_be_revoked(client, engine):
     page, token = await signed_in_page(client, "root", "/admin/api-keys")
     assert "Chưa cấp khóa nào." in page.text and "Vietcombank" in page.text
     created = await client.post("/admin/api-keys", data={"_csrf": token, "bank_bin": "970436", "label": "máy chủ"})
-    assert created.status_code == 200
+    assert created.status_code == 200 and created.url.path == "/admin/api-keys"  # after the redirect
     key = re.search(r'<code class="secret" id="new-key">([^<]+)</code>', created.text).group(1)
-    assert "Khóa chỉ hiển thị một lần này." in created.text
+    assert "Khóa chỉ hiển thị một lần này." in created.text and "Khóa mới cho Vietcombank" in created.text
+    assert created.headers["cache-control"] == "no-store"
     assert (await client.get("/api/auth/me", headers={"Authorization": f"Bearer {key}"})).json()["bank_bin"] == "970436"
     listed = await client.get("/admin/api-keys")
     assert key not in listed.text and "máy chủ" in listed.text and "Đang hiệu lực" in listed.text
@@ -134,6 +135,43 @@ async def test_api_key_is_shown_once_works_and_can_be_revoked(client, engine):
     async with session_scope(engine) as session:
         revoked = await session.scalar(select(func.count()).where(BankApiKey.revoked_at.is_not(None)))
     assert revoked == 1
+
+
+async def test_issuing_a_key_redirects_and_a_reload_neither_issues_another_nor_shows_it_again(client, engine):
+    await add_user(engine, "root", Role.admin)
+    await add_user(engine, "root2", Role.admin)
+    _, token = await signed_in_page(client, "root", "/admin/api-keys")
+    issued = await client.post("/admin/api-keys", data={"_csrf": token, "bank_bin": "970418", "label": "BIDV"},
+                               follow_redirects=False)
+    assert issued.status_code == 303 and "new-key" not in issued.text
+    location = issued.headers["location"]
+    assert location.startswith("/admin/api-keys?issued=")
+    async with session_scope(engine) as session:
+        stored = (await session.execute(text("SELECT sealed_key, token_hash FROM api_key_reveal"))).one()
+    shown = await client.get(location)
+    key = re.search(r'<code class="secret" id="new-key">([^<]+)</code>', shown.text).group(1)
+    assert key.startswith("ansinh_") and "Khóa mới cho BIDV" in shown.text
+    # Neither the key nor the token that unseals it was in the database; the reveal is gone once read.
+    assert key.encode() not in bytes(stored.sealed_key) and location.split("=", 1)[1].encode() not in stored.token_hash
+    async with session_scope(engine) as session:
+        assert await session.scalar(text("SELECT count(*) FROM api_key_reveal")) == 0
+
+    reloaded = await client.get(location)
+    assert reloaded.status_code == 200 and key not in reloaded.text and 'id="new-key"' not in reloaded.text
+    assert "Khóa mới đã được hiển thị một lần và không hiển thị lại" in reloaded.text
+    async with session_scope(engine) as session:
+        assert await session.scalar(select(func.count()).select_from(BankApiKey)) == 1
+    assert (await client.get("/api/auth/me", headers={"Authorization": f"Bearer {key}"})).json()["bank_bin"] == "970418"
+
+    # Another admin's session cannot read a reveal of this one's: it stays for its own session, until it expires.
+    second = await client.post("/admin/api-keys", data={"_csrf": csrf_in(reloaded.text), "bank_bin": "970436"},
+                               follow_redirects=False)
+    client.cookies.clear()
+    other, _ = await signed_in_page(client, "root2", second.headers["location"])
+    assert 'id="new-key"' not in other.text and "không hiển thị lại" in other.text
+    async with session_scope(engine) as session:
+        assert await session.scalar(text("SELECT count(*) FROM api_key_reveal")) == 1
+        assert await session.scalar(select(func.count()).select_from(BankApiKey)) == 2
 
 
 async def test_api_key_form_without_a_bank_is_refused(client, engine):
