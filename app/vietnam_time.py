@@ -33,3 +33,14 @@ def from_wall_clock(value: str) -> datetime:
         return datetime.fromisoformat(value).replace(tzinfo=VIETNAM).astimezone(UTC)
     except OverflowError:  # at the edge of the calendar (01/01/0001)
         raise ValueError(value) from None
+
+
+def month_text(month: date | str) -> str:
+    """A month as staff read it, ``MM/YYYY`` ("12/2026"), from a date or the API's ``YYYY-MM`` text (which
+    API fields, URL parameters and payment messages keep)."""
+    if isinstance(month, str):
+        year, _, number = month.partition("-")
+        if not (len(year) == 4 and year.isdigit() and number[:2].isdigit() and len(number) >= 2):
+            raise ValueError(f"not a YYYY-MM month: {month!r}")
+        return f"{number[:2]}/{year}"
+    return f"{month.month:02d}/{month.year:04d}"

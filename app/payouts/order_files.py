@@ -31,7 +31,7 @@ from app.spreadsheets import (
     text_cell,
     workbook_bytes,
 )
-from app.vietnam_time import wall_clock
+from app.vietnam_time import month_text, wall_clock
 
 log = structlog.get_logger()
 
@@ -185,6 +185,13 @@ def months_label(months: Sequence[str]) -> str:
     if indexes[-1] - indexes[0] == len(indexes) - 1:
         return f"{ordered[0]}..{ordered[-1]}"
     return ",".join(ordered)
+
+
+def staff_months_label(months: Sequence[str]) -> str:
+    """The months of a payout as staff read them on a sheet they sign: '01/2026' for one month,
+    '11/2025 – 01/2026' for consecutive months, else a comma list (payment messages keep ``months_label``)."""
+    label = months_label(months)
+    return " – ".join(", ".join(month_text(month) for month in part.split(",")) for part in label.split(".."))
 
 
 def remittance_text(order: PaymentOrder | CashPayout) -> str:
@@ -475,7 +482,7 @@ def _write_cash_summary(workbook: Workbook, by_commune: list[tuple[str, list[Cas
                         issuer_name: str, created_at: datetime, total: int) -> None:
     sheet = workbook.create_sheet("Tổng hợp - Summary")
     print_landscape_fit_width(sheet)
-    programmes = _distinct(f"{p.programme_name} ({p.programme_code}), {p.period}"
+    programmes = _distinct(f"{p.programme_name} ({p.programme_code}), {month_text(p.period)}"
                            for _, rows in by_commune for p in rows)
     header_row_number = start_table(sheet, SUMMARY_COLUMNS, title_lines=(
         "TỔNG HỢP CHI TRẢ TIỀN MẶT THEO XÃ / CASH HANDOVER SUMMARY BY COMMUNE",
@@ -502,7 +509,7 @@ def _write_commune_cash_sheet(sheet: WriteOnlyWorksheet, rows: list[CashPayout],
         "DANH SÁCH CHI TRẢ TIỀN MẶT / CASH HANDOVER LIST",
         f"Xã, phường/Commune: {rows[0].commune_name} ({rows[0].commune_code})",
         "Chương trình, kỳ/Programme, period: "
-        + _distinct(f"{row.programme_name} ({row.programme_code}), {row.period}" for row in rows),
+        + _distinct(f"{row.programme_name} ({row.programme_code}), {month_text(row.period)}" for row in rows),
         f"Đơn vị lập/Issued by: {issuer_name} — Ngày lập/Created on: {wall_clock(created_at):%d/%m/%Y}",
     )
     header_row_number = len(title_lines) + 1
@@ -513,7 +520,7 @@ def _write_commune_cash_sheet(sheet: WriteOnlyWorksheet, rows: list[CashPayout],
         sheet.append([
             number, text_cell(sheet, row.reference), text_cell(sheet, row.beneficiary_name),
             text_cell(sheet, row.national_id), text_cell(sheet, row.address),
-            text_cell(sheet, months_label(row.months)), money_cell(sheet, row.amount), None, None,
+            text_cell(sheet, staff_months_label(row.months)), money_cell(sheet, row.amount), None, None,
         ])
     last_row_number = header_row_number + len(rows)
     add_autofilter(sheet, len(CASH_COLUMNS), header_row_number, last_row_number)

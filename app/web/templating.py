@@ -17,7 +17,7 @@ from litestar.template.config import TemplateConfig
 from markupsafe import Markup, escape
 
 from app.auth.guards import CSRF_FORM_FIELD, current_principal
-from app.vietnam_time import VIETNAM
+from app.vietnam_time import VIETNAM, month_text
 from app.web.i18n import DEFAULT_LANG, translate
 from app.web.render import current_lang
 
@@ -109,6 +109,7 @@ def configure_engine(engine: JinjaTemplateEngine) -> None:
     environment.filters["vnd"] = vnd
     environment.filters["number"] = number
     environment.filters["percent"] = percent
+    environment.filters["month"] = month_text
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:

@@ -34,7 +34,7 @@ from app.registry.models import Bank, BeneficiaryImport, Commune, Programme, Pro
 from app.registry.scope import commune_in_scope
 from app.registry.service.common import actor_of
 from app.registry.sheets import rows_csv, rows_xlsx
-from app.vietnam_time import VIETNAM, vietnam_today
+from app.vietnam_time import VIETNAM, month_text, vietnam_today
 from reconciliation.matching import RETURN_REASON_MESSAGES
 
 log = structlog.get_logger()
@@ -493,18 +493,21 @@ async def back_pay_limits(session: AsyncSession, new_enrolments: list[tuple[str,
         early = [start for start in starts if back_pay is not None and start < back_pay.paid_from]
         if back_pay is None or not early:
             continue
-        earliest, paid_from, period = min(early), format_period(back_pay.paid_from), format_period(back_pay.next_period)
+        earliest = min(early)
+        # The API's fields keep YYYY-MM; the messages staff read say months as they write them (12/2026).
+        paid_from, period = month_text(back_pay.paid_from), month_text(back_pay.next_period)
+        enrolments_en = (f"1 new {programme} enrolment starts" if len(early) == 1
+                         else f"{len(early)} new {programme} enrolments start")
         limits.append({
             "programme": programme, "enrolments": len(early), "earliest_start": format_period(earliest),
-            "next_period": period, "paid_from": paid_from,
+            "next_period": format_period(back_pay.next_period), "paid_from": format_period(back_pay.paid_from),
             "message": f"{len(early)} quyết định hưởng {programme} mới có tháng bắt đầu trước {paid_from} (sớm nhất "
-                       f"{format_period(earliest)}): đợt chi tới (kỳ {period}) chỉ trả bù từ tháng {paid_from}; "
+                       f"{month_text(earliest)}): đợt chi tới (kỳ {period}) chỉ trả bù từ tháng {paid_from}; "
                        "các tháng trước đó không được chi (ansinh trả bù tối đa 12 tháng và không trước đợt chi "
                        "đầu tiên của chương trình)",
-            "message_en": f"{len(early)} new {programme} enrolments start before {paid_from} (the earliest "
-                          f"{format_period(earliest)}): the next run ({period}) pays back pay from {paid_from} on; "
-                          "earlier months are not paid (ansinh pays at most 12 months of back pay, and nothing "
-                          "before the programme's first run)",
+            "message_en": f"{enrolments_en} before {paid_from} (the earliest {month_text(earliest)}): the next run "
+                          f"({period}) pays back pay from {paid_from} on; earlier months are not paid (ansinh pays "
+                          "at most 12 months of back pay, and nothing before the programme's first run)",
         })
     return limits
 

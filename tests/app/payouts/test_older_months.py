@@ -237,17 +237,25 @@ async def test_a_month_never_paid_keeps_the_window_and_the_import_and_person_pag
     assert limit == {
         "programme": "TGXH", "enrolments": 1, "earliest_start": "2025-01", "next_period": format_period(next_period),
         "paid_from": format_period(paid_from), "message": limit["message"], "message_en": limit["message_en"]}
-    assert f"đợt chi tới (kỳ {format_period(next_period)}) chỉ trả bù từ tháng {format_period(paid_from)}" in (
-        limit["message"])
+    # The API's fields stay YYYY-MM; its messages, which staff read, say months as staff write them.
+    assert f"trước {paid_from:%m/%Y} (sớm nhất 01/2025): đợt chi tới (kỳ {next_period:%m/%Y}) chỉ trả bù từ tháng " \
+        f"{paid_from:%m/%Y}" in limit["message"]
+    assert limit["message_en"].startswith(f"1 new TGXH enrolment starts before {paid_from:%m/%Y} (the earliest "
+                                          f"01/2025): the next run ({next_period:%m/%Y})")
     assert "earlier months are not paid" in limit["message_en"]
     # The import page says the same.
     form = await office.client.get("/beneficiaries/import")
-    other = person(faker, start="2025-03")
+    others = [person(faker, start="2025-03"), person(faker, start="2025-05")]
     on_page = await office.client.post("/beneficiaries/import", data={"_csrf": csrf_in(form.text)}, files={
-        "file": ("moi-2.csv", import_file_bytes([other], kind="csv"), "text/csv")})
+        "file": ("moi-2.csv", import_file_bytes(others, kind="csv"), "text/csv")})
     assert on_page.status_code == 200, on_page.text
     (notice,) = re.findall(r'data-back-pay="TGXH">(.*?)</p>', on_page.text, re.S)
-    assert notice.startswith("1 quyết định hưởng TGXH mới có tháng bắt đầu trước") and "(sớm nhất 2025-03)" in notice
+    assert notice.startswith("2 quyết định hưởng TGXH mới có tháng bắt đầu trước") and "(sớm nhất 03/2025)" in notice
+    in_english = await office.post("/api/beneficiaries/import", files={
+        "file": ("moi-3.csv", import_file_bytes([person(faker, start="2025-02"), person(faker, start="2025-04")],
+                                                kind="csv"), "text/csv")})
+    assert in_english.json()["back_pay"][0]["message_en"].startswith(
+        f"2 new TGXH enrolments start before {paid_from:%m/%Y} (the earliest 02/2025)")
     late_id = await office.beneficiary_id(late.national_id)
     lost = len(range(2025 * 12, paid_from.year * 12 + paid_from.month - 1))
     assert await _not_back_paid(office, late_id) == [

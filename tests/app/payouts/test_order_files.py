@@ -18,6 +18,7 @@ from app.payouts.order_files import (
     ORDER_COLUMNS,
     months_label,
     remittance_text,
+    staff_months_label,
     to_iso20022_latin,
     write_cash_handover_xlsx,
     write_orders_csv,
@@ -280,6 +281,19 @@ def test_months_label(months, label):
     assert months_label(months) == label
 
 
+@pytest.mark.parametrize(
+    ("months", "label"),
+    [
+        (["2026-01"], "01/2026"),
+        (["2026-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "2026-07", "2026-08",
+          "2026-09", "2026-10", "2026-11"], "01/2026 – 12/2026"),
+        (["2025-09", "2026-01"], "09/2025, 01/2026"),
+    ],
+)
+def test_staff_months_label_writes_months_as_staff_do(months, label):
+    assert staff_months_label(months) == label
+
+
 def test_remittance_puts_the_reference_first_and_stays_within_140():
     order = payment_order(7)
     assert remittance_text(order) == f"{order.reference} TGXH 2026-01"
@@ -349,9 +363,13 @@ def test_cash_handover_has_a_summary_and_a_sheet_per_commune():
     assert signature_labels == ["Người lập biểu/Prepared by", "Người chi tiền/Paying officer",
                                 "Chủ tịch UBND xã/Commune chairperson"]
 
+    # Months as staff write them on the list they sign (the API and payment messages keep YYYY-MM).
+    assert hoan_kiem.cell(3, 1).value == "Chương trình, kỳ/Programme, period: Trợ cấp xã hội hằng tháng (TGXH), 01/2026"
+    assert summary.cell(2, 1).value == "Chương trình, kỳ/Programme, period: Trợ cấp xã hội hằng tháng (TGXH), 01/2026"
+    assert [row[5] for row in data] == ["01/2026"] * 3
     cua_nam = workbook["00073 Phường Cửa Nam"]
     assert cua_nam.cell(7, 3).value == "'=1+1"
-    assert cua_nam.cell(7, 6).value == "2025-12..2026-01"
+    assert cua_nam.cell(7, 6).value == "12/2025 – 01/2026"
     assert cua_nam.cell(9, amount_column).value == 1_750_000
 
 

@@ -100,7 +100,7 @@ async def test_the_pages_say_which_runs_are_supplementary(office):
     supplementary = (await _create(office, SUPPLEMENTARY)).json()["id"]
     listed = await office.client.get("/payout-runs")
     assert listed.status_code == 200
-    kinds = re.findall(r'<a href="/payout-runs/([0-9a-f-]+)">2026-03</a></th>\s*<td[^>]*>TGXH</td>\s*'
+    kinds = re.findall(r'<a href="/payout-runs/([0-9a-f-]+)">03/2026</a></th>\s*<td[^>]*>TGXH</td>\s*'
                        r'<td data-label="Loại đợt chi" class="run-kind">([^<]+)</td>', listed.text)
     assert sorted(kinds) == sorted([(regular, "Thường kỳ"), (supplementary, "Bổ sung")])
     for run_id, vi, en in ((regular, "Thường kỳ", "Regular"), (supplementary, "Bổ sung", "Supplementary")):

@@ -183,10 +183,11 @@ async def test_month_pickers_offer_approved_runs_only(client, engine):
     client.cookies.clear()
     office.current = ""
     dashboard, _ = await signed_in_page(client, "lan.officer", "/dashboard")
-    assert '<option value="2026-03" selected>' in dashboard.text
+    assert '<option value="2026-03" selected>03/2026</option>' in dashboard.text  # the URL's YYYY-MM, read MM/YYYY
     assert 'value="2026-04"' not in dashboard.text and 'value="2026-05"' not in dashboard.text
+    assert re.search(r'data-label="Tháng">03/2026</th>', dashboard.text)  # the 12-month trend's table
     reports = await client.get("/reports")
-    assert '<option value="2026-03" selected>' in reports.text
+    assert '<option value="2026-03" selected>03/2026</option>' in reports.text
     assert 'value="2026-04"' not in reports.text and 'value="2026-05"' not in reports.text
 
 
