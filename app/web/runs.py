@@ -103,7 +103,10 @@ async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, r
     # A run pays every province: its steps are for staff without a province limit (``refuse_province_limited``).
     national = provinces is None
     actions = {
-        "compute": national and role in PREPARERS and run.status in ("draft", "computing", "computed") and not busy,
+        # An approver who recomputes a computed run becomes its preparer and may no longer approve it: the page
+        # leaves recomputing to officers (the API still lets an approver compute, as the README says).
+        "compute": national and role in PREPARERS and run.status in ("draft", "computing", "computed") and not busy
+        and not (role == Role.approver and run.status == "computed"),
         "approve": national and role == Role.approver and run.status == "computed" and run.prepared_by != name,
         "self_approval": national and role == Role.approver and run.status == "computed" and run.prepared_by == name,
         "send": national and role == Role.officer and run.status in ("approved", "sending") and not busy

@@ -182,6 +182,44 @@
     });
   }
 
+  /* Funding forms: the amount follows the chosen bank or commune (each option carries its shortfall), written
+     with its thousands ("1.813.350.000", which the server reads), and an echo beside it says the amount typed
+     ("= 1.813.350.000 đ"). Without JavaScript the box starts blank unless there is one place to choose. */
+  var vietnameseNumber = new Intl.NumberFormat("vi-VN", { maximumFractionDigits: 0 });
+
+  function setUpShortfallChoice(select) {
+    var amount = document.getElementById(select.getAttribute("data-shortfall-for"));
+    if (!amount) { return; }
+    function follow() {
+      var option = select.options[select.selectedIndex];
+      var shortfall = option && option.getAttribute("data-shortfall");
+      amount.value = shortfall ? vietnameseNumber.format(Number(shortfall)) : "";
+      amount.dispatchEvent(new Event("input"));
+    }
+    select.addEventListener("change", follow);
+    follow();
+  }
+
+  function setUpAmountEcho(echo) {
+    var amount = document.getElementById(echo.getAttribute("data-amount-echo"));
+    if (!amount) { return; }
+    function show() {
+      var digits = amount.value.replace(/[.,\s]/g, "");
+      echo.textContent = /^[0-9]+$/.test(digits) ? "= " + vietnameseNumber.format(Number(digits)) + " đ" : "";
+    }
+    amount.addEventListener("input", show);
+    show();
+  }
+
+  /* The menu is one row that scrolls sideways on a phone: bring the current page's link into view. */
+  function showCurrentMenuItem() {
+    var current = document.querySelector(".main-nav a[aria-current=page]");
+    var list = current && current.closest("ul");
+    if (list && list.scrollWidth > list.clientWidth) {
+      list.scrollLeft = current.offsetLeft - (list.clientWidth - current.offsetWidth) / 2;
+    }
+  }
+
   /* Print buttons (hidden without JavaScript; the browser's own print works anyway). */
   function setUpPrintButtons() {
     Array.prototype.forEach.call(document.querySelectorAll("[data-print]"), function (button) {
@@ -196,6 +234,9 @@
     Array.prototype.forEach.call(document.querySelectorAll("[data-commune-picker]"), setUpCommunePicker);
     Array.prototype.forEach.call(document.querySelectorAll("[data-run-progress]"), setUpRunProgress);
     Array.prototype.forEach.call(document.querySelectorAll("[data-upload-progress]"), setUpUploadProgress);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-amount-echo]"), setUpAmountEcho);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-shortfall-for]"), setUpShortfallChoice);
+    showCurrentMenuItem();
     var summary = document.getElementById("error-summary");
     if (summary) { summary.focus(); }
   }

@@ -10,7 +10,7 @@ from app.payouts.service.runs import current_month, format_period
 from app.registry.fake import BeneficiaryFaker
 from tests.support.actors import add_user, bank_key
 from tests.support.pages import csrf_in, signed_in_page
-from tests.support.world import CAO_BANG_COMMUNE, VIETCOMBANK, Office, person
+from tests.support.world import BIDV, CAO_BANG_COMMUNE, VIETCOMBANK, Office, person
 
 
 async def _world(client, engine):
@@ -136,7 +136,7 @@ async def test_an_officer_cancels_a_run_before_approval_from_its_page(client, en
     client.cookies.clear()
     page, token = await signed_in_page(client, "lan.officer", f"/payout-runs/{run_id}")
     assert f'action="/payout-runs/{run_id}/cancel"' in page.text
-    assert 'data-confirm="Hủy đợt chi TGXH kỳ 2026-03? Không hoàn tác được."' in page.text
+    assert 'data-confirm="Hủy đợt chi TGXH kỳ 03/2026? Không hoàn tác được."' in page.text
     assert '<textarea id="reason" name="reason" rows="2" maxlength="500" required' in page.text
 
     blank = await client.post(f"/payout-runs/{run_id}/cancel", data={"_csrf": token, "reason": " "})
@@ -248,7 +248,7 @@ async def test_a_settled_run_is_closed_from_its_page_once_nothing_is_open(client
     assert decided.status_code == 200, decided.text
     page = await client.get(run_path)
     assert "Đóng đợt chi này" in page.text and "Đợt chi {programme}" not in page.text
-    assert "Đóng đợt chi TGXH kỳ 2026-03? Không mở lại được." in page.text
+    assert "Đóng đợt chi TGXH kỳ 03/2026? Không mở lại được." in page.text
 
     client.cookies.clear()
     auditor_page, _ = await signed_in_page(client, "thu.auditor", run_path)
@@ -332,3 +332,106 @@ async def test_a_province_limited_officer_sees_their_provinces_of_a_run_and_none
     page, _ = await signed_in_page(client, "tuan.caobang", run_path)
     assert "Phường Hoàn Kiếm" not in page.text and "Vietcombank" not in page.text  # no Cao Bằng bank payout
     assert 'cash-handover"' in page.text and "format=pain001" not in page.text
+
+
+async def _two_banks_and_two_communes(client, engine) -> tuple[Office, str]:
+    """An approved March run short of money at two banks (Vietcombank 1.300.000, BIDV 1.950.000) and at two
+    communes' cash (Cao Bằng 500.000, Hoàn Kiếm 650.000); the officer signed in on the page."""
+    office = await Office(client, engine).setup()
+    faker = BeneficiaryFaker(seed=7)
+    await office.import_people([*(person(faker) for _ in range(2)), *(person(faker, bank=BIDV) for _ in range(3)),
+                                person(faker, commune=CAO_BANG_COMMUNE, bank=None), person(faker, bank=None)])
+    await office.register_disbursement(VIETCOMBANK)
+    await office.register_disbursement(BIDV, "0022004455668")
+    run_id = await office.approved_run("2026-03")
+    client.cookies.clear()
+    office.current = ""
+    return office, run_id
+
+
+def _options(html: str, select_id: str) -> dict[str, str]:
+    select = re.search(rf'<select id="{select_id}".*?</select>', html, re.S)
+    assert select is not None, select_id
+    return dict(re.findall(r'<option value="(\w+)" data-shortfall="(\d+)">', select.group(0)))
+
+
+async def test_each_bank_and_commune_of_the_funding_forms_carries_its_own_shortfall(client, engine):
+    _, run_id = await _two_banks_and_two_communes(client, engine)
+    page, token = await signed_in_page(client, "lan.officer", f"/payout-runs/{run_id}")
+    assert page.status_code == 200
+    assert _options(page.text, "bank_bin") == {VIETCOMBANK: "1300000", BIDV: "1950000"}
+    assert _options(page.text, "commune_code") == {CAO_BANG_COMMUNE: "500000", "00070": "650000"}
+    assert 'data-shortfall-for="amount"' in page.text and 'data-shortfall-for="commune_amount"' in page.text
+    # No figure of one bank or commune waits in the box while another is chosen: blank until one is picked
+    # (ansinh.js fills in the chosen one's), and each option says its shortfall for a browser without scripts.
+    assert '<input type="text" id="amount" name="amount" inputmode="numeric" value="" required' in page.text
+    assert '<input type="text" id="commune_amount" name="amount" inputmode="numeric" value="" required' in page.text
+    assert "1300000" not in page.text.replace('data-shortfall="1300000"', "")
+    assert ">BIDV — còn thiếu 1.950.000 đ</option>" in page.text
+    # The server reads the amount written with its thousands.
+    funded = await client.post(f"/payout-runs/{run_id}/funding", data={
+        "_csrf": token, "bank_bin": BIDV, "amount": "1.950.000", "reference": "FT-BIDV-03", "value_date": "2026-03-05"})
+    assert funded.status_code == 200 and "Đã ghi nhận tiền cấp cho ngân hàng." in funded.text
+    assert _options(funded.text, "bank_bin") == {VIETCOMBANK: "1300000"}
+    # One bank left: its shortfall is the only one there can be, so it is written in, with its thousands.
+    assert '<input type="text" id="amount" name="amount" inputmode="numeric" value="1.300.000" required' in funded.text
+
+
+async def test_an_approver_does_not_recompute_a_run_and_a_preparer_is_told_the_way_out(client, engine):
+    office = await _world(client, engine)
+    run_id = str((await office.compute("2026-03"))["id"])  # the officer prepared it
+    client.cookies.clear()
+    page, _ = await signed_in_page(client, "minh.approver", f"/payout-runs/{run_id}")
+    assert "Duyệt đợt chi</button>" in page.text
+    assert "Tính lại</button>" not in page.text and f'action="/payout-runs/{run_id}/compute"' not in page.text
+    # A draft run an approver prepares: computing it makes them its preparer, and the page asks first.
+    created = await client.post("/payout-runs", data={"_csrf": csrf_in(page.text), "programme": "TGXH",
+                                                      "period": "2026-04"},
+                                follow_redirects=False)
+    draft = await client.get(created.headers["location"])
+    assert re.search(r'action="/payout-runs/[^"]+/compute" class="inline" data-confirm="Bạn sẽ trở thành người lập '
+                     r'đợt chi và không thể tự duyệt\. Tiếp tục\?"', draft.text)
+    computed = await client.post(created.headers["location"] + "/compute", data={"_csrf": csrf_in(draft.text)})
+    assert computed.status_code == 200 and "Duyệt đợt chi</button>" not in computed.text
+    way_out = re.search(r'<p class="hint" id="self-approval">(.*?)</p>', computed.text, re.S)
+    assert way_out is not None
+    assert way_out.group(1).startswith("Bạn đã lập đợt chi này; cần một người khác duyệt. Cách tiếp tục: một người "
+                                       "phê duyệt khác duyệt đợt chi; hoặc một cán bộ nghiệp vụ bấm")
+    assert "Tính lại</button>" not in computed.text  # no second click that changes nothing but the time
+    in_english = await client.get(created.headers["location"] + "?lang=en")
+    assert "or an officer recomputes it (becoming its preparer) and then you approve it." in in_english.text
+    # The officer's recompute is the way out: no question for them, and then the approver approves.
+    client.cookies.clear()
+    officer_page, token = await signed_in_page(client, "lan.officer", created.headers["location"])
+    assert re.search(r'action="/payout-runs/[^"]+/compute" class="inline"><input', officer_page.text)
+    recomputed = await client.post(created.headers["location"] + "/compute", data={"_csrf": token})
+    assert recomputed.status_code == 200
+    client.cookies.clear()
+    back, token = await signed_in_page(client, "minh.approver", created.headers["location"])
+    assert "Duyệt đợt chi</button>" in back.text and 'id="self-approval"' not in back.text
+    approved = await client.post(created.headers["location"] + "/approve", data={"_csrf": token})
+    assert approved.status_code == 200 and "Đã duyệt đợt chi và ghi sổ." in approved.text
+
+
+async def test_the_run_and_person_pages_say_months_as_staff_write_them(client, engine):
+    office = await _world(client, engine)
+    await office.fund(VIETCOMBANK, 5_000_000, "NS-2026-03")
+    await office.run_cycle("2026-03")
+    client.cookies.clear()
+    office.current = ""
+    runs, _ = await signed_in_page(client, "lan.officer", "/payout-runs")
+    run_path = re.search(r'<a href="(/payout-runs/[0-9a-f-]+)">03/2026</a>', runs.text)
+    assert run_path is not None
+    page = await client.get(run_path.group(1))
+    assert "<h1>Đợt chi TGXH kỳ 03/2026</h1>" in page.text and "<title>Đợt chi TGXH kỳ 03/2026 —" in page.text
+    assert re.search(r"<dt>Truy lĩnh từ</dt><dd>\d{2}/\d{4}</dd>", page.text)
+    assert not re.search(r">[^<]*\b2026-\d{2}\b[^<]*<", page.text)  # no YYYY-MM a person reads
+    english = await client.get(run_path.group(1) + "?lang=en")
+    assert "<h1>Run TGXH for 03/2026</h1>" in english.text
+    async with session_scope(engine) as session:
+        person_id = await session.scalar(text("SELECT beneficiary_id FROM payout LIMIT 1"))
+    person_page = await client.get(f"/beneficiaries/{person_id}?lang=vi")
+    assert person_page.status_code == 200
+    assert re.search(r'data-label="Tháng">03/2026 <span class="code">', person_page.text), \
+        re.findall(r'data-label="Tháng">[^<]*', person_page.text)
+    assert "01/2026 → …" in person_page.text
