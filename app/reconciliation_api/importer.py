@@ -3,8 +3,9 @@
 Everything of one file happens in the caller's transaction: the upload row, the statements, their
 lines, the ledger posts/voids/reversals, the payout status changes and the audit entry commit or roll
 back together, so a crash half-way leaves nothing and a rerun applies the file exactly once. The
-database refuses a second acceptance of the same file (SHA-256) or bank statement id, and a second
-credit or return of a payout (``statement_match`` primary key). A rejected file is kept (status
+database refuses a second acceptance of the same file (SHA-256), bank statement id or statement content
+(``reconciliation.fingerprint``: the same statement in another format, a CSV saved again as xlsx), and a
+second credit or return of a payout (``statement_match`` primary key). A rejected file is kept (status
 ``rejected``) with its reasons, and nothing of it is applied.
 """
 
@@ -34,6 +35,7 @@ from ledger.driver import driver_connection
 from ledger.schemas import APPLIED_RESULTS, TransferKind
 from ledger.service import create_transfer_arrays
 from reconciliation.checks import PreviousStatement, statement_errors, statement_gap
+from reconciliation.fingerprint import statement_fingerprint
 from reconciliation.matching import (
     ACCOUNT_UNUSABLE_REASONS,
     DECEASED_REASON,
@@ -62,6 +64,12 @@ LINE_COPY_COLUMNS = ("statement_id", "line_no", "bank_bin", "booking_date", "val
 
 
 ALREADY_IMPORTED = "Tệp này đã được nhập trước đó; không ghi nhận gì thêm / this file was already imported; nothing new was applied"
+SAME_CONTENT_VI = ("Sao kê này đã được nhập trước đó ({statements}): cùng tài khoản, kỳ, số dư và các dòng, dù "
+                   "tệp khác định dạng; không ghi nhận gì thêm")
+SAME_CONTENT_EN = ("this statement was already imported ({statements}): the same account, period, balances and lines, "
+                   "in a file of another format; nothing new was applied")
+REPEATED_IN_FILE_VI = "Tệp có cùng một sao kê {count} lần (sao kê thứ {positions}); không có dòng nào được ghi nhận"
+REPEATED_IN_FILE_EN = "the file holds the same statement {count} times (statements {positions}); nothing was applied"
 REUSED_ID_VI = ("Mã sao kê {ids} đã được nhập trước đó với nội dung khác; các dòng của sao kê đó trong tệp này không "
                 "được ghi nhận. Nếu đây là sao kê điều chỉnh, ngân hàng cần gửi với mã sao kê mới; tệp đã được lưu lại")
 REUSED_ID_EN = ("statement id {ids} was imported before with other content; that statement's lines in this file "
@@ -82,6 +90,8 @@ class ImportOutcome:
     lines: list[dict[str, Any]] = field(default_factory=list)  # dry run: what each line would do
     dry_run: bool = False  # asked for a dry run (an already imported file is "existing" either way)
     content_differs: bool = False  # existing: the statement ids were imported before, from another file
+    # existing: how the earlier import was recognised — "file" (SHA-256), "statement_id" or "content" (fingerprint)
+    already_imported_by: str | None = None
 
     @property
     def statement_id(self) -> str | None:
@@ -98,7 +108,10 @@ class ImportOutcome:
                                 "already_imported": self.kind == "existing",
                                 **self.totals(), "statements": self.statements}
         if self.kind == "existing":
+            body["already_imported_by"] = self.already_imported_by
             body["message"] = ALREADY_IMPORTED
+            if self.already_imported_by == "content":
+                body["message"] = f"{self.message_vi} / {self.message_en}"
         if self.kind in ("existing", "created", "dry_run"):
             body["content_differs"] = self.content_differs
         if self.content_differs:
@@ -156,15 +169,18 @@ async def _same_statement(session: AsyncSession, bank_bin: str, key: str, statem
 
 async def _existing(session: AsyncSession, where: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     rows = await session.execute(text(
-        f"""SELECT s.id, s.statement_id, s.account, s.format, s.line_count, s.bank_bin, s.gap,
+        f"""SELECT s.id, s.statement_id, s.account, s.format, s.line_count, s.bank_bin, s.gap, s.opening_date,
+                   s.closing_date, u.filename,
                    count(*) FILTER (WHERE l.status = 'matched') AS matched,
                    count(*) FILTER (WHERE l.status = 'returned') AS returned,
                    count(*) FILTER (WHERE l.status = 'exception') AS exceptions
-              FROM bank_statement s LEFT JOIN statement_line l ON l.statement_id = s.id
-             WHERE {where} GROUP BY s.id ORDER BY s.position"""), params)  # noqa: S608 - fixed fragments
+              FROM bank_statement s JOIN statement_upload u ON u.id = s.upload_id
+                   LEFT JOIN statement_line l ON l.statement_id = s.id
+             WHERE {where} GROUP BY s.id, u.filename ORDER BY s.position"""), params)  # noqa: S608 - fixed fragments
     return [{"id": str(r.id), "bank_statement_id": r.statement_id, "account": r.account, "format": r.format,
              "bank_bin": r.bank_bin, "lines": r.line_count, "matched": r.matched, "returned": r.returned,
-             "exceptions": r.exceptions, "gap": r.gap, "existing": True} for r in rows]
+             "exceptions": r.exceptions, "gap": r.gap, "filename": r.filename, "opening_date": r.opening_date,
+             "closing_date": r.closing_date, "existing": True} for r in rows]
 
 
 async def _account_owners(session: AsyncSession, accounts: set[str]) -> dict[str, str]:
@@ -197,7 +213,7 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
         if any(s["bank_bin"] != bank_bin for s in same_file):
             return ImportOutcome("forbidden", message_vi="Sao kê này thuộc ngân hàng khác",
                                  message_en="this statement belongs to another bank")
-        return ImportOutcome("existing", statements=same_file)
+        return ImportOutcome("existing", statements=same_file, already_imported_by="file")
 
     async def reject(kind: str, vi: str, en: str, errors: list[RowError], total: int | None = None,
                      file_format: str | None = None) -> ImportOutcome:
@@ -238,17 +254,34 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
         return await reject("rejected", "Sao kê không hợp lệ, không có dòng nào được ghi nhận",
                             "the statement is invalid; nothing was applied", errors, file_format=file_format)
 
-    fresh: list[tuple[int, Statement]] = []
+    fingerprints = [statement_fingerprint(bank_bin, statement) for statement in parsed]
+    repeated = [position for position, fingerprint in enumerate(fingerprints, start=1)
+                if fingerprints.count(fingerprint) > 1]
+    if repeated:
+        positions = ", ".join(map(str, repeated))
+        return await reject("rejected", REPEATED_IN_FILE_VI.format(count=len(repeated), positions=positions),
+                            REPEATED_IN_FILE_EN.format(count=len(repeated), positions=positions), [],
+                            file_format=file_format)
+
+    fresh: list[tuple[int, Statement, bytes]] = []
     already: list[dict[str, Any]] = []
+    same_content: list[dict[str, Any]] = []
     differs = False
-    for position, statement in enumerate(parsed, start=1):
+    for position, (statement, fingerprint) in enumerate(zip(parsed, fingerprints, strict=True), start=1):
+        # The same statement in any format (a CSV saved again as xlsx has no statement id to tell it by).
+        found = await _existing(session, "s.bank_bin = :bank AND s.fingerprint = :fingerprint AND s.duplicate_of IS NULL",
+                                {"bank": bank_bin, "fingerprint": fingerprint})
+        if found:
+            already.extend(found)
+            same_content.extend(found)
+            continue
         key = _statement_key(statement, sha256, position)
         found = await _existing(session, "s.bank_bin = :bank AND s.statement_id = :sid", {"bank": bank_bin, "sid": key})
         if found:
             already.extend(found)
             differs = differs or not await _same_statement(session, bank_bin, key, statement)
         else:
-            fresh.append((position, statement))
+            fresh.append((position, statement, fingerprint))
     if not fresh and differs:
         # Another statement (not the same one in another format: its balances, lines or totals differ) under
         # statement ids already imported: nothing of it is applied, as for the same file again, but it is kept
@@ -268,7 +301,14 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
         return ImportOutcome("existing", upload_id=upload_id, statements=already, message_vi=vi, message_en=en,
                              content_differs=True)
     if not fresh:
-        return ImportOutcome("existing", statements=already)
+        if not same_content:
+            return ImportOutcome("existing", statements=already, already_imported_by="statement_id")
+        names = ", ".join(f"{s['bank_statement_id']} · {s['filename'] or '—'}" for s in same_content)
+        log.info("statement_already_imported", bank=bank_bin, filename=filename, by="content",
+                 statements=[s["id"] for s in same_content], dry_run=dry_run)
+        return ImportOutcome("existing", statements=already, already_imported_by="content",
+                             message_vi=SAME_CONTENT_VI.format(statements=names),
+                             message_en=SAME_CONTENT_EN.format(statements=names))
 
     upload_id = None
     if not dry_run:
@@ -279,11 +319,11 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
         ids = ", ".join(sorted({str(s["bank_statement_id"]) for s in already}))
         outcome.content_differs = True
         outcome.message_vi, outcome.message_en = REUSED_ID_VI.format(ids=ids), REUSED_ID_EN.format(ids=ids)
-    for position, statement in fresh:
+    for position, statement, fingerprint in fresh:
         summary, decisions = await _import_statement(session, statement, position=position, bank_bin=bank_bin,
-                                                     sha256=sha256, upload_id=upload_id, actor=actor,
-                                                     dry_run=dry_run)
-        outcome.statements.append(summary)
+                                                     sha256=sha256, fingerprint=fingerprint, upload_id=upload_id,
+                                                     actor=actor, dry_run=dry_run)
+        outcome.statements.append({**summary, "filename": filename})
         if dry_run:
             outcome.lines.extend(_dry_run_lines(statement, decisions, len(outcome.lines)))
     outcome.statements.extend(already)
@@ -410,7 +450,7 @@ async def _previous_statement(session: AsyncSession, bank_bin: str, account: str
 
 # --- one statement ------------------------------------------------------------------------------------
 async def _import_statement(session: AsyncSession, statement: Statement, *, position: int, bank_bin: str,
-                            sha256: bytes, upload_id: UUID | None, actor: str,
+                            sha256: bytes, fingerprint: bytes, upload_id: UUID | None, actor: str,
                             dry_run: bool) -> tuple[dict[str, Any], list[LineDecision]]:
     account = normalise_account(statement.account)
     statement_key = _statement_key(statement, sha256, position)
@@ -427,23 +467,25 @@ async def _import_statement(session: AsyncSession, statement: Statement, *, posi
               match_seconds=round(clock.perf_counter() - loaded, 3))
     summary: dict[str, Any] = {"id": None, "bank_statement_id": statement_key, "account": account,
                                "format": statement.source_format, "bank_bin": bank_bin, **summarise(decisions),
-                               "gap": gap, "existing": False}
+                               "gap": gap, "opening_date": statement.opening_date,
+                               "closing_date": statement.closing_date, "existing": False}
     if dry_run:
         return summary, decisions
     credits = sum(line.amount for line in statement.lines if line.amount > 0)
     statement_row_id = await session.scalar(text(
         """INSERT INTO bank_statement (upload_id, position, bank_bin, account, statement_id, sha256, format, currency,
                                        opening_balance, closing_balance, opening_date, closing_date, line_count,
-                                       credit_total, debit_total, previous_statement, gap, uploaded_by)
+                                       credit_total, debit_total, previous_statement, gap, uploaded_by, fingerprint)
            VALUES (:upload, :position, :bank, :account, :sid, :sha, :format, 'VND', :opening, :closing,
-                   :opening_date, :closing_date, :count, :credits, :debits, :previous, CAST(:gap AS jsonb), :actor)
+                   :opening_date, :closing_date, :count, :credits, :debits, :previous, CAST(:gap AS jsonb), :actor,
+                   :fingerprint)
            RETURNING id"""),
         {"upload": upload_id, "position": position, "bank": bank_bin, "account": account, "sid": statement_key,
          "sha": sha256, "format": statement.source_format, "opening": statement.opening_balance,
          "closing": statement.closing_balance, "opening_date": statement.opening_date,
          "closing_date": statement.closing_date, "count": len(statement.lines), "credits": credits,
          "debits": credits - statement.line_total, "previous": previous.id if previous else None,
-         "gap": msgspec.json.encode(gap).decode() if gap else None, "actor": actor})
+         "gap": msgspec.json.encode(gap).decode() if gap else None, "actor": actor, "fingerprint": fingerprint})
     assert statement_row_id is not None
     summary["id"] = str(statement_row_id)
     await apply_decisions(session, statement_row_id, bank_bin, statement.lines, decisions, by_id, actor=actor)

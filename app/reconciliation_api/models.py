@@ -1,7 +1,8 @@
 """Statement uploads, bank statements, their lines, what each line matched, flags, reissues and closures.
 
-Schema: migrations 0007 (the database enforces "nothing applied twice"; see its docstring) and 0014
-(returned payouts closed without reissue; flags closed by a recorded death or dismissed). The import
+Schema: migrations 0007 (the database enforces "nothing applied twice"; see its docstring), 0014
+(returned payouts closed without reissue; flags closed by a recorded death or dismissed) and 0037 (a
+statement accepted once by its content, whatever the file format). The import
 and the resolutions write these tables set-based through SQL; the classes describe them for reads.
 """
 
@@ -74,6 +75,10 @@ class BankStatement(Base):
     gap: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     uploaded_by: Mapped[str] = mapped_column(Text)
     uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # What it says, whatever the file's format (reconciliation.fingerprint): one statement per bank and
+    # fingerprint; ``duplicate_of`` names the first of a statement imported twice before migration 0037.
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary)
+    duplicate_of: Mapped[UUID | None] = mapped_column(ForeignKey("bank_statement.id"))
 
 
 class StatementLineRow(Base):

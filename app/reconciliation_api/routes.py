@@ -97,8 +97,9 @@ def _outcome_response(outcome: ImportOutcome) -> Response[Any]:
 async def upload_statement(request: Request[Any, Any, Any], db_session: AsyncSession, bank: str | None = None,
                            dry_run: bool = False) -> Response[Any]:
     """Upload a statement of the bank's disbursement account (multipart ``file`` or the raw body):
-    xlsx, csv, MT940 or camt.053. 201 with match counts; the same file or statement again: 200 with
-    the existing ``statement_id``; invalid: 422, nothing applied (the upload is kept)."""
+    xlsx, csv, MT940 or camt.053. 201 with match counts; the same file, statement id or statement content
+    (in any format) again: 200 with the existing ``statement_id`` and ``already_imported``; invalid: 422,
+    nothing applied (the upload is kept)."""
     principal = _principal(request)
     bank_bin = await _bank_of(db_session, principal, bank)
     data, filename = await _upload_content(request)
@@ -162,6 +163,7 @@ async def statement_detail(request: Request[Any, Any, Any], db_session: AsyncSes
             "format": row.format, "currency": row.currency, "opening_balance": row.opening_balance,
             "closing_balance": row.closing_balance, "opening_date": row.opening_date,
             "closing_date": row.closing_date, "gap": row.gap, "filename": row.filename,
+            "duplicate_of": str(row.duplicate_of) if row.duplicate_of else None,
             "uploaded_by": row.uploaded_by, "uploaded_at": row.uploaded_at, "upload_id": str(row.upload_id),
             "upload_url": f"/api/uploads/{row.upload_id}", "counts": counts, "lines": lines}
 
