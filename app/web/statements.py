@@ -3,6 +3,7 @@ queue is ``app.web.exceptions``)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -22,6 +23,7 @@ from app.registry.models import Bank
 from app.web.forms import form_text
 from app.web.i18n import translate
 from app.web.render import current_lang, page, see_other
+from app.web.templating import vnd
 from app.web.uploads import UPLOAD_PAGE_READERS
 
 LINE_STATUS_KEYS = {"matched": "statements.line.matched", "returned": "statements.line.returned",
@@ -44,14 +46,35 @@ async def bank_list(session: AsyncSession) -> list[Any]:
     return list((await session.execute(select(Bank.bin, Bank.short_name).order_by(Bank.short_name))).all())
 
 
+def _day(value: str) -> str:
+    return date.fromisoformat(value).strftime("%d/%m/%Y")
+
+
+def gap_notes(gap: dict[str, Any] | None) -> list[tuple[str, dict[str, str]]]:
+    """What a statement's break against the account's previous one says, as page text keys with their values:
+    the balance it opens with against the one the previous closed with, and the days no statement covers."""
+    if not gap:
+        return []
+    notes: list[tuple[str, dict[str, str]]] = []
+    if gap.get("expected_opening_balance") is not None:
+        notes.append(("statements.gap.balance", {
+            "opening": vnd(gap.get("opening_balance")), "expected": vnd(gap["expected_opening_balance"]),
+            "difference": vnd(abs(int(gap.get("difference") or 0)))}))
+    if gap.get("missing_from") and gap.get("missing_to"):
+        notes.append(("statements.gap.days", {"start": _day(gap["missing_from"]), "end": _day(gap["missing_to"])}))
+    return notes
+
+
 async def _list_page(request: Request[Any, Any, Any], session: AsyncSession, *, status_code: int = 200,
                      outcome: Any = None, error: str | None = None, filename: str | None = None) -> Response[Any]:
     rows = await session.execute(text(
-        """SELECT s.id, s.bank_bin, b.short_name, s.statement_id, s.format, s.closing_date, s.line_count, s.gap,
-                  s.uploaded_by, s.uploaded_at, s.upload_id,
+        """SELECT s.id, s.bank_bin, b.short_name, s.statement_id, s.account, s.format, s.opening_date,
+                  s.closing_date, s.line_count, s.gap, s.duplicate_of, s.uploaded_by, s.uploaded_at, s.upload_id,
+                  u.filename,
                   (SELECT count(*) FROM statement_line l WHERE l.statement_id = s.id
                       AND l.status = 'exception' AND l.resolved_at IS NULL) AS open_exceptions
              FROM bank_statement s JOIN bank b ON b.bin = s.bank_bin
+                  JOIN statement_upload u ON u.id = s.upload_id
             ORDER BY s.uploaded_at DESC, s.position LIMIT 100"""))
     open_count = await session.scalar(text(
         "SELECT count(*) FROM statement_line WHERE resolved_at IS NULL AND status IN ('exception', 'returned')"))
@@ -114,10 +137,21 @@ class StatementPages(Controller):
                  JOIN statement_upload u ON u.id = s.upload_id WHERE s.id = :id"""), {"id": statement_id})).first()
         if row is None:
             raise Problem(404, bilingual("Không tìm thấy sao kê", "statement not found"))
+        # The statements this one points at: the previous one of the account (its gap) and, for a statement
+        # imported twice before migration 0037, the first copy.
+        linked = {r.id: r for r in await db_session.execute(text(
+            """SELECT s.id, s.statement_id, s.opening_date, s.closing_date, u.filename
+                 FROM bank_statement s JOIN statement_upload u ON u.id = s.upload_id
+                WHERE s.id = ANY(:ids)"""),
+            {"ids": [i for i in (row.previous_statement, row.duplicate_of) if i is not None]})}
         lines = await resolution.statement_lines(db_session, statement_id)
         counts: dict[str, int] = {}
         for line in lines:
             counts[line["status"]] = counts.get(line["status"], 0) + 1
+        previous_id = (row.gap or {}).get("previous_statement") or row.previous_statement
+        previous = linked.get(UUID(str(previous_id))) if previous_id else None
         return page(request, "statements/detail.html", statement=row, lines=lines[:5000], total_lines=len(lines),
                     counts=counts, uploaded=request.query_params.get("uploaded") == "1",
+                    gap_notes=gap_notes(row.gap), previous=previous, previous_id=previous_id,
+                    first_copy=linked.get(row.duplicate_of) if row.duplicate_of else None,
                     may_download=may_download(request), **LABELS)

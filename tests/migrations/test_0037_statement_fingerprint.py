@@ -106,6 +106,13 @@ async def test_the_sql_fingerprint_is_the_imports_then_copies_from_before_are_ma
     with pytest.raises(NotNullViolationError, match='column "fingerprint"'):  # as the old import wrote it
         await asyncio.to_thread(run_sql, url, _COPY.replace("luu-lai", "lan-ba").replace("\\x01", "\\x02"), imported)
 
+    # The statement pages name the copy and its original.
+    await office.be("lan.officer")
+    page = await office.client.get(f"/statements/{copy}")
+    assert page.status_code == 200 and "Sao kê này trùng nội dung" in page.text
+    assert f'href="/statements/{imported}">sao-ke-03.csv (09/03/2026 – 12/03/2026)</a>' in page.text
+    assert "Bản nhập lặp" in (await office.client.get("/statements")).text
+
     await asyncio.to_thread(downgrade_database, url, "0036")
     columns = await asyncio.to_thread(run_sql, url, """SELECT column_name FROM information_schema.columns
         WHERE table_name = 'bank_statement' AND column_name IN ('fingerprint', 'duplicate_of')""")

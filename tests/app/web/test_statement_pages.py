@@ -1,12 +1,13 @@
 """Statement pages: an officer uploads a bank's camt.053, sees each line's result, resolves exceptions."""
 
 import re
+from datetime import date
 
 from sqlalchemy import text
 
 from app.auth.models import Role
 from app.database import session_scope
-from reconciliation.writers import write_camt053, write_statement_csv
+from reconciliation.writers import write_camt053, write_statement_csv, write_statement_xlsx
 from tests.app.reconciliation_api.world import (
     build_world,
     debit,
@@ -125,3 +126,72 @@ async def test_the_statements_and_kept_files_name_who_uploaded_them(client, engi
     kept = (await client.get("/uploads")).text
     assert re.search(r"[0-9/: ]+ · Trần Thị Lan \(lan\.officer\)</td>", kept)
     assert len(payouts) == 3
+
+
+async def test_a_gap_is_a_sentence_with_money_in_dong_and_the_list_names_files_and_periods(client, engine):
+    await _statement_file(client, engine)
+    headers = await bank_key(engine, VIETCOMBANK)
+    one = statement(VIETCOMBANK, [], opening=11_695_000, opening_date=date(2026, 3, 9), closing_date=date(2026, 3, 10))
+    two = statement(VIETCOMBANK, [], opening=20_292_000, opening_date=date(2026, 3, 15),
+                    closing_date=date(2026, 3, 15))
+    first = await client.post("/api/bank/statements", headers=headers,
+                              files={"file": ("sao-ke-0903.csv", write_statement_csv(one), "text/csv")})
+    second = await client.post("/api/bank/statements", headers=headers,
+                               files={"file": ("sao-ke-1503.xlsx", write_statement_xlsx(two), "application/octet-stream")})
+    assert (first.status_code, second.status_code) == (201, 201), second.text
+    first_id, second_id = first.json()["statement_id"], second.json()["statement_id"]
+    internal = second.json()["statements"][0]["bank_statement_id"]
+    assert internal.startswith("sha256:")
+
+    detail, _ = await signed_in_page(client, "lan.officer", f"/statements/{second_id}")
+    assert detail.status_code == 200
+    assert ("Số dư đầu kỳ 20.292.000 đ khác số dư cuối kỳ của sao kê trước (11.695.000 đ), lệch 8.597.000 đ"
+            in detail.text)
+    assert "Chưa có sao kê nào cho các ngày từ 11/03/2026 đến 14/03/2026" in detail.text
+    assert f'<a href="/statements/{first_id}">Xem sao kê trước: sao-ke-0903.csv (09/03/2026 – 10/03/2026)</a>' in detail.text
+    assert "expected_opening_balance" not in detail.text and "{" not in detail.text.split("<main")[1].split("</main>")[0]
+    assert "<h1>Sao kê sao-ke-1503.xlsx</h1>" in detail.text and internal in detail.text
+    english = await client.get(f"/statements/{second_id}", params={"lang": "en"})
+    assert ("The opening balance 20.292.000 đ differs from the previous statement&#39;s closing balance (11.695.000 đ) "
+            "by 8.597.000 đ") in english.text
+    assert "No statement covers the days from 11/03/2026 to 14/03/2026" in english.text
+    assert f'<a href="/statements/{first_id}">Open the previous statement: sao-ke-0903.csv' in english.text
+
+    listed = (await client.get("/statements", params={"lang": "vi"})).text
+    row = next(r for r in listed.split("<tr>") if f'href="/statements/{second_id}"' in r)
+    assert f'<a href="/statements/{second_id}">sao-ke-1503.xlsx</a>' in row
+    assert '<span class="badge badge-gap">⚠ Không liền mạch</span>' in row
+    assert f'<span class="code">{internal} · 0011004455667</span>' in row  # the internal id: secondary text
+    assert "<td data-label=\"Kỳ sao kê\">15/03/2026 – 15/03/2026</td>" in row
+    earlier = next(r for r in listed.split("<tr>") if f'href="/statements/{first_id}"' in r)
+    assert "09/03/2026 – 10/03/2026" in earlier and "badge-gap" not in earlier
+
+
+async def test_the_same_rows_saved_as_xlsx_are_the_statement_already_imported_on_the_upload_page(client, engine):
+    payouts, _ = await _statement_file(client, engine)
+    fee = other_line(VIETCOMBANK, -15_000, description="Phi dich vu", counterparty_account=None)
+    same = statement(VIETCOMBANK, [debit(payouts[0]), debit(payouts[1]), fee])
+    headers = await bank_key(engine, VIETCOMBANK)
+    first = await client.post("/api/bank/statements", headers=headers,
+                              files={"file": ("sao-ke-vcb.csv", write_statement_csv(same), "text/csv")})
+    assert first.status_code == 201, first.text
+    statement_id = first.json()["statement_id"]
+    page, token = await signed_in_page(client, "lan.officer", "/statements")
+    queue_before = (await client.get("/reconciliation/exceptions")).text.count("15.000 đ")
+    for dry_run in ({"dry_run": "1"}, {}):
+        again = await client.post("/statements", data={"_csrf": token, "bank": VIETCOMBANK, **dry_run},
+                                  files={"file": ("sao-ke-vcb.xlsx", write_statement_xlsx(same),
+                                                  "application/octet-stream")})
+        assert again.status_code == 200
+        assert "Sao kê này đã được tải trước đó; không thay đổi gì: sao-ke-vcb.xlsx" in again.text
+        assert "Cùng tài khoản, kỳ, số dư và các dòng với sao kê đã nhập" in again.text
+        assert (f'<a href="/statements/{statement_id}">Xem sao kê sao-ke-vcb.csv (09/03/2026 – 12/03/2026)</a>'
+                in again.text)
+        assert "Chạy thử (chưa ghi nhận)" not in again.text
+    english = await client.post("/statements", params={"lang": "en"},
+                                data={"_csrf": token, "bank": VIETCOMBANK},
+                                files={"file": ("sao-ke-vcb.xlsx", write_statement_xlsx(same), "application/octet-stream")})
+    assert "The same account, period, balances and lines as a statement already imported" in english.text
+    async with session_scope(engine) as session:
+        assert await session.scalar(text("SELECT count(*) FROM bank_statement")) == 1
+    assert (await client.get("/reconciliation/exceptions", params={"lang": "vi"})).text.count("15.000 đ") == queue_before
