@@ -400,7 +400,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "runs.error.create": {"vi": "{message}", "en": "{message}"},
     "runs.error.funding_input": {"vi": "Số tiền hoặc ngày không hợp lệ", "en": "Invalid amount or date"},
     "runs.programme": {"vi": "Chương trình", "en": "Programme"},
-    "runs.period": {"vi": "Kỳ chi (năm-tháng)", "en": "Period (year-month)"},
+    "runs.period": {"vi": "Kỳ chi (tháng/năm)", "en": "Period (month/year)"},
     "runs.period.help": {"vi": "Ví dụ {last}. Lập được từ kỳ {first} đến kỳ {last} (tháng sau của tháng hiện tại)",
                          "en": "For example {last}. Periods from {first} to {last} (the month after the current one)"},
     "runs.create_submit": {"vi": "Lập đợt chi", "en": "Create run"},

@@ -34,14 +34,13 @@ from app.payouts.service.runs import (
     add_months,
     create_run,
     current_month,
-    format_period,
     get_run,
     list_runs,
     run_summary,
 )
 from app.registry.models import Bank, Commune, Programme
 from app.registry.scope import commune_in_scope
-from app.vietnam_time import vietnam_today
+from app.vietnam_time import month_text, vietnam_today
 from app.web.forms import FormErrors, form_text
 from app.web.home import province_names
 from app.web.i18n import translate
@@ -75,8 +74,8 @@ async def _list_page(request: Request[Any, Any, Any], session: AsyncSession, *, 
                 programmes=await _programmes(session), status_keys=RUN_STATUS_KEYS, kind_keys=RUN_KIND_KEYS,
                 may_create=principal is not None and principal.role in PREPARERS and province_limit(request) is None,
                 errors=errors or FormErrors(),
-                values=values or {"programme": "", "period": format_period(next_month)},
-                first_period=format_period(FIRST_PAYABLE_PERIOD), last_period=format_period(next_month))
+                values=values or {"programme": "", "period": month_text(next_month)},
+                first_period=month_text(FIRST_PAYABLE_PERIOD), last_period=month_text(next_month))
 
 
 async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, run_id: UUID, *,

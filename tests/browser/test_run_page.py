@@ -74,7 +74,7 @@ def run_url(browser, live_server, tmp_path_factory) -> str:
     run_async(mismatch())
     officer.goto("/payout-runs")
     officer.get_by_label("Chương trình").select_option("TGXH")
-    officer.get_by_label("Kỳ chi (năm-tháng)").fill("2026-03")
+    officer.get_by_label("Kỳ chi (tháng/năm)").fill("03/2026")
     officer.get_by_role("button", name="Lập đợt chi").click()
     officer.get_by_role("button", name="Tính đợt chi").click()
     expect(officer.get_by_text("Đã tính xong đợt chi.")).to_be_visible()

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from app.audit.service import record
 from app.payouts.models import PayoutRun
 from app.payouts.service.errors import Conflict, NotFound, PayoutError, RunStateConflict
-from app.vietnam_time import VIETNAM
+from app.vietnam_time import VIETNAM, month_text
 from reconciliation.matching import RETURN_REASON_MESSAGES
 
 log = structlog.get_logger()
@@ -61,15 +61,18 @@ async def scope_line(session: AsyncSession, provinces: Sequence[str]) -> str:
 
 
 def parse_period(period: str) -> date:
-    """'YYYY-MM' → the first day of that month."""
+    """'YYYY-MM' (the API's form), or 'MM/YYYY' as staff write a month on the pages → the first day of that month."""
     try:
-        year, month = period.split("-")
-        if len(year) != 4 or len(month) != 2:
+        if "/" in period:
+            month, year = period.strip().split("/")
+        else:
+            year, month = period.strip().split("-")
+        if len(year) != 4 or len(month) != 2 or not (year.isdigit() and month.isdigit()):
             raise ValueError
         return date(int(year), int(month), 1)
     except ValueError:
-        raise PayoutError(f"Kỳ chi trả phải có dạng YYYY-MM, nhận được {period!r}",
-                          f"period must be YYYY-MM, got {period!r}") from None
+        raise PayoutError(f"Kỳ chi trả phải có dạng MM/YYYY (ví dụ 03/2026) hoặc YYYY-MM, nhận được {period!r}",
+                          f"period must be MM/YYYY (for example 03/2026) or YYYY-MM, got {period!r}") from None
 
 
 def format_period(month: date) -> str:
@@ -103,20 +106,20 @@ async def check_payable_period(session: AsyncSession, programme: str, month: dat
                                today: date | None = None) -> None:
     """Refuse (422) a period outside ``payable_periods``, saying which periods are allowed."""
     first, last = await payable_periods(session, programme, today=today)
-    period = format_period(month)
+    period = month_text(month)
     if first is None:
         raise PayoutError(f"Chương trình {programme} chưa có mức chuẩn nào nên chưa chi trả được",
                           f"programme {programme} has no base amount yet, so nothing can be paid")
     if month < first:
         raise PayoutError(
-            f"Kỳ {period} quá sớm: {programme} chỉ chi trả được từ kỳ {format_period(first)} "
-            f"(ansinh chi trả từ kỳ {format_period(FIRST_PAYABLE_PERIOD)} và từ khi chương trình có mức chuẩn)",
-            f"period {period} is too early: {programme} can be paid from {format_period(first)} on "
-            f"(ansinh pays from {format_period(FIRST_PAYABLE_PERIOD)}, and from the programme's first base amount)")
+            f"Kỳ {period} quá sớm: {programme} chỉ chi trả được từ kỳ {month_text(first)} "
+            f"(ansinh chi trả từ kỳ {month_text(FIRST_PAYABLE_PERIOD)} và từ khi chương trình có mức chuẩn)",
+            f"period {period} is too early: {programme} can be paid from {month_text(first)} on "
+            f"(ansinh pays from {month_text(FIRST_PAYABLE_PERIOD)}, and from the programme's first base amount)")
     if month > last:
         raise PayoutError(
-            f"Kỳ {period} quá xa: chỉ lập được đợt chi đến kỳ {format_period(last)} (tháng sau của tháng hiện tại)",
-            f"period {period} is too far ahead: runs can be prepared up to {format_period(last)} "
+            f"Kỳ {period} quá xa: chỉ lập được đợt chi đến kỳ {month_text(last)} (tháng sau của tháng hiện tại)",
+            f"period {period} is too far ahead: runs can be prepared up to {month_text(last)} "
             "(the month after the current one)")
 
 
