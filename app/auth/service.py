@@ -144,6 +144,15 @@ class UserNotFound(LookupError):
     """No staff user has that id."""
 
 
+class UserChangedSince(Exception):
+    """The account changed after the form was opened (a password reset resubmitted by a reload, another admin's
+    change): nothing is done; ``at`` is when it changed."""
+
+    def __init__(self, at: datetime) -> None:
+        super().__init__(f"the account changed at {at.isoformat()}")
+        self.at = at
+
+
 class UserChangeRefused(Exception):
     """A change an admin may not make (to their own account), said in Vietnamese and English."""
 
@@ -208,16 +217,20 @@ async def set_user_active(session: AsyncSession, *, user_id: int, active: bool, 
 
 
 async def reset_password(session: AsyncSession, *, user_id: int, password: str | None, actor: str,
-                         actor_role: str | None = None, keep_session_id: int | None = None
-                         ) -> tuple[StaffUser, str | None, int]:
+                         actor_role: str | None = None, keep_session_id: int | None = None,
+                         unchanged_since: datetime | None = None) -> tuple[StaffUser, str | None, int]:
     """Set a user's password (a temporary one is made when ``password`` is None) and end their open sessions
     (but ``keep_session_id``: an admin resetting their own stays signed in); audited ``user.password_reset``
-    without the password. Returns the user, the made password (None when given) and the sessions ended."""
+    without the password. Returns the user, the made password (None when given) and the sessions ended.
+    ``unchanged_since``: the account's ``updated_at`` when the form was opened; a later change (the same reset
+    sent again by a reload) raises ``UserChangedSince`` and nothing is reset."""
     made = temporary_password() if password is None else None
     new_password = made or password or ""
     if len(new_password) < 8:
         raise ScopeError("password must have at least 8 characters")
     user = await _locked_user(session, user_id)
+    if unchanged_since is not None and user.updated_at != unchanged_since:
+        raise UserChangedSince(user.updated_at)
     user.password_hash, user.updated_at = hash_password(new_password), datetime.now(UTC)
     await session.flush()
     ended = await end_sessions(session, user.id, keep_session_id=keep_session_id)

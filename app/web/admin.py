@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,6 +20,7 @@ from app.registry.models import Bank, Commune, Province
 from app.web.forms import FormErrors, fold, form_list, form_text, split_codes
 from app.web.home import commune_names, province_names
 from app.web.render import page, see_other
+from app.web.templating import local_time
 
 log = structlog.get_logger()
 
@@ -251,13 +253,25 @@ class AdminPages(Controller):
             errors.add("password", "users.error.password")
             return await _user_page(request, db_session, user_id, status_code=422, errors=errors)
         try:
+            unchanged_since = datetime.fromisoformat(form_text(form, "version")) if form_text(form, "version") \
+                else None
+        except ValueError:
+            unchanged_since = None
+        try:
             _, made, ended = await service.reset_password(
                 db_session, user_id=user_id, password=password or None, actor=principal.name,
-                actor_role=principal.role.value, keep_session_id=principal.session_id)
+                actor_role=principal.role.value, keep_session_id=principal.session_id,
+                unchanged_since=unchanged_since)
         except service.UserNotFound:
             raise Problem(404, bilingual("Không có người dùng này", "no such user")) from None
-        if made is not None:  # shown once, on this answer only (never in a URL)
-            return await _user_page(request, db_session, user_id, new_password=made, sessions_ended=ended)
+        except service.UserChangedSince as changed:  # the reset sent again (a reload): not a second password
+            errors = FormErrors()
+            errors.add("password", "user.error.changed_since", at=local_time(changed.at))
+            return await _user_page(request, db_session, user_id, status_code=409, errors=errors)
+        if made is not None:  # shown once, on this answer only (never in a URL), and never kept by the browser
+            response = await _user_page(request, db_session, user_id, new_password=made, sessions_ended=ended)
+            response.headers["Cache-Control"] = "no-store"
+            return response
         return see_other(f"/admin/users/{user_id}?done=password_set&sessions={ended}")
 
     @post("/users/{user_id:int}/deactivate")

@@ -11,6 +11,7 @@ from app.auth.models import Role, StaffUser
 from app.database import session_scope
 from tests.support.actors import add_user
 from tests.support.pages import csrf_in, sign_in_on_page, signed_in_page
+from tests.support.world import count_rows
 
 
 async def _user(engine, username: str) -> StaffUser:
@@ -58,12 +59,20 @@ async def test_temporary_password_is_shown_once_and_works(client, engine):
     await add_user(engine, "root", Role.admin)
     await add_user(engine, "lan.officer", Role.officer)
     lan = await _user(engine, "lan.officer")
-    _, token = await signed_in_page(client, "root", f"/admin/users/{lan.id}")
-    made = await client.post(f"/admin/users/{lan.id}/password", data={"_csrf": token, "password": ""})
-    assert made.status_code == 200
+    opened, token = await signed_in_page(client, "root", f"/admin/users/{lan.id}")
+    version = re.search(r'<input type="hidden" name="version" value="([^"]+)">', opened.text).group(1)
+    form = {"_csrf": token, "password": "", "version": version}
+    made = await client.post(f"/admin/users/{lan.id}/password", data=form)
+    assert made.status_code == 200 and made.headers["cache-control"] == "no-store"
     password = re.search(r'<code class="secret" id="new-password">([^<]+)</code>', made.text).group(1)
     assert "Mật khẩu chỉ hiển thị một lần này" in made.text
     assert password not in (await client.get(f"/admin/users/{lan.id}")).text
+    # Reloading the answer sends the same form again: the account changed since that page was opened, so no
+    # second password is made (the one shown stays the one that works).
+    again = await client.post(f"/admin/users/{lan.id}/password", data=form)
+    assert again.status_code == 409 and 'id="new-password"' not in again.text
+    assert "Tài khoản đã thay đổi lúc" in again.text and "không đặt lại lần nữa" in again.text
+    assert await count_rows(engine, "SELECT count(*) FROM audit_log WHERE action = 'user.password_reset'") == 1
     short = await client.post(f"/admin/users/{lan.id}/password", data={"_csrf": token, "password": "short"})
     assert short.status_code == 422 and "Mật khẩu phải có ít nhất 8 ký tự." in short.text
     client.cookies.clear()
