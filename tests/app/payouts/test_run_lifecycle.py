@@ -215,8 +215,8 @@ async def test_database_refuses_changing_a_payout_amount_and_approval_by_prepare
 async def test_unknown_programme_and_bad_period_are_clear_errors(office):
     unknown = await office.post("/api/payout-runs", json={"programme": "XYZ", "period": "2026-03"})
     assert unknown.status_code == 404
-    bad = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "03/2026"})
-    assert bad.status_code == 422 and "YYYY-MM" in bad.json()["detail"]
+    bad = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026/03"})
+    assert bad.status_code == 422 and "MM/YYYY (ví dụ 03/2026) hoặc YYYY-MM" in bad.json()["detail"]
     await office.register_disbursement(VIETCOMBANK)
     malformed = await office.post("/api/funding", json={"bank_bin": VIETCOMBANK, "programme": "TGXH",
                                                         "amount": 5, "reference": "FT1", "value_date": "05/03/2026"})
