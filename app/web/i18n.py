@@ -732,6 +732,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "people.withdrawal_source": {"vi": "Nguồn", "en": "Reported by"},
     "people.withdrawal_bank": {"vi": "Ngân hàng {bank}, mã {ref}", "en": "Bank {bank}, ref. {ref}"},
     "people.withdrawal_staff": {"vi": "Ghi nhận bởi {who}", "en": "Recorded by {who}"},
+    "people.withdrawal_helper": {"vi": "người hỗ trợ: {helper}", "en": "helped by {helper}"},
     "people.withdrawal_cancelled": {"vi": "Đã huỷ bởi {who} ngày {when}: {reason}", "en": "Cancelled by {who} on {when}: {reason}"},
     "people.withdrawal_cancel": {"vi": "Huỷ giao dịch ghi nhầm", "en": "Cancel a mistaken record"},
     "people.withdrawal_cancel_reason": {"vi": "Lý do huỷ (bắt buộc)", "en": "Reason (required)"},
