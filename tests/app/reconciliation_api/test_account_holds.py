@@ -26,10 +26,6 @@ from tests.support.world import VIETCOMBANK, Office
 RETURN_BOOKED = datetime(2026, 3, 12, 14, 0, tzinfo=ICT)  # ``returned`` lines' booking time
 
 
-@pytest.fixture
-async def office(client, engine):
-    return await Office(client, engine).setup()
-
 
 async def _bank_returns(office: Office, *returns: tuple[SentPayout, str | None]) -> None:
     headers = await as_bank(office, VIETCOMBANK)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, datetime
 
-import pytest
 from sqlalchemy import text
 
 from app.auth.models import Role
@@ -29,10 +28,6 @@ from tests.support.world import HANOI_COMMUNE, VIETCOMBANK, Office, person
 RETURN_BOOKED = datetime(2026, 3, 12, 14, 0, tzinfo=ICT)  # ``returned`` lines' booking time
 AGAIN = "TRAN VAN THANG X"  # another holder name: a new account row of the same number
 
-
-@pytest.fixture
-async def office(client, engine):
-    return await Office(client, engine).setup()
 
 
 async def _bank_returns(office: Office, payout: SentPayout, reason: str = "AC04") -> None:

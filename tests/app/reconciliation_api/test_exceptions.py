@@ -25,11 +25,6 @@ from tests.support.ledger import totals
 from tests.support.world import VIETCOMBANK, Office
 
 
-@pytest.fixture
-async def office(client, engine):
-    return await Office(client, engine).setup()
-
-
 async def _queue(office: Office, status: str = "open") -> list[dict]:
     await office.be("lan.officer")
     response = await office.client.get("/api/reconciliation/exceptions", params={"status": status})

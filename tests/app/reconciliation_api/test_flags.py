@@ -16,11 +16,6 @@ from tests.app.reconciliation_api.world import as_bank, build_world, debit, retu
 from tests.support.world import VIETCOMBANK, Office
 
 
-@pytest.fixture
-async def office(client, engine):
-    return await Office(client, engine).setup()
-
-
 async def _bank_reports_deaths(office: Office, *payouts, statement_id: str = "SK202603/1") -> None:
     headers = await as_bank(office, VIETCOMBANK)
     lines = [returned(payout, "MD07") for payout in payouts]

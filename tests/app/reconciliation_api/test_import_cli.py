@@ -7,18 +7,12 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from app.cli import main
 from reconciliation.writers import write_mt940
 from tests.app.reconciliation_api.world import build_world, debit, payout_states, statement, table_counts
-from tests.support.world import VIETCOMBANK, Office
-
-
-@pytest.fixture
-async def office(client, engine):
-    return await Office(client, engine).setup()
+from tests.support.world import VIETCOMBANK
 
 
 async def test_import_dry_run_then_real_then_again_and_a_rejected_file(office, database_url, tmp_path: Path,

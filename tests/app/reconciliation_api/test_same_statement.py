@@ -35,11 +35,6 @@ from tests.support.ledger import totals
 from tests.support.world import VIETCOMBANK, Office
 
 
-@pytest.fixture
-async def office(client, engine):
-    return await Office(client, engine).setup()
-
-
 async def _ledger_rows(office: Office) -> list[tuple[str, str | None, int | None]]:
     async with session_scope(office.engine) as session:
         rows = await session.execute(text("SELECT code, reference, amount FROM ledger_transfer ORDER BY id"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime
 
-import pytest
 from sqlalchemy import text
 
 from app.database import session_scope
@@ -26,12 +25,7 @@ from tests.app.reconciliation_api.world import (
     upload,
 )
 from tests.support.ledger import totals
-from tests.support.world import VIETCOMBANK, Office
-
-
-@pytest.fixture
-async def office(client, engine):
-    return await Office(client, engine).setup()
+from tests.support.world import VIETCOMBANK
 
 
 async def test_full_cycle_camt_mt940_xlsx_gives_exact_statuses_and_a_clean_ledger(office, engine):

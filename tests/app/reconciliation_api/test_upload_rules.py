@@ -35,10 +35,6 @@ ENTITY_BOMB = b"""<?xml version="1.0"?>
 <Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt>&lol3;</BkToCstmrStmt></Document>"""
 
 
-@pytest.fixture
-async def office(client, engine):
-    return await Office(client, engine).setup()
-
 
 async def _uploads(office: Office) -> list[tuple[str, int]]:
     async with session_scope(office.engine) as session:
