@@ -5,7 +5,7 @@ export has no statement id (the import made one from the file's bytes), so the s
 another format was imported again: every line a duplicate or unmatched in the exceptions queue, and a bank
 fee line could be resolved as a fee twice. Now each statement has a fingerprint, the SHA-256 of a canonical
 text of what it says (``reconciliation.fingerprint``: bank, account, period, balances, each line's booking
-date and signed amount, sorted), and the database accepts one statement per bank and
+date, signed amount and bank reference, sorted), and the database accepts one statement per bank and
 fingerprint (``uq_bank_statement_fingerprint``).
 
 The statements imported before get theirs computed here in SQL from their stored rows (``FINGERPRINT_SQL``,
@@ -43,8 +43,9 @@ FINGERPRINT_SQL = f"""sha256(convert_to(concat_ws(E'\\n',
     coalesce(to_char(s.opening_date, 'YYYY-MM-DD'), ''), coalesce(to_char(s.closing_date, 'YYYY-MM-DD'), ''),
     s.opening_balance::text, s.closing_balance::text,
     (SELECT count(*) FROM statement_line c WHERE c.statement_id = s.id)::text,
-    (SELECT string_agg(to_char(l.booking_date, 'YYYY-MM-DD') || '|' || l.amount::text, E'\\n'
-                       ORDER BY l.booking_date, l.amount)
+    (SELECT string_agg(to_char(l.booking_date, 'YYYY-MM-DD') || '|' || l.amount::text
+                       || '|' || {_counted("l.bank_reference")}, E'\\n'
+                       ORDER BY l.booking_date, l.amount, coalesce(l.bank_reference, '') COLLATE "C")
        FROM statement_line l WHERE l.statement_id = s.id)), 'UTF8'))"""
 
 

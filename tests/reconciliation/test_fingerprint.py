@@ -43,16 +43,18 @@ def test_the_order_of_the_lines_does_not_count_but_every_fact_does():
     others = {statement_fingerprint(VIETCOMBANK, s) for s in changed}
     assert len(others) == len(changed) and fingerprint not in others
     assert statement_fingerprint(BIDV, base) != fingerprint
-    # References depend on the format (a bank's CSV often has no end-to-end column, the reference sits in the
-    # description): the same statement with or without them is the same statement.
-    bare = statement(VIETCOMBANK, [replace(line, bank_reference=None, end_to_end_ref=None) for line in LINES])
+    # The end-to-end reference depends on the format (a bank's CSV often has no end-to-end column, it sits in
+    # the description): the same statement with or without it is the same statement. The bank's reference counts.
+    assert statement_fingerprint(VIETCOMBANK, statement(VIETCOMBANK, [*LINES[:2], replace(LINES[2], bank_reference="FEE")])) \
+        != fingerprint
+    bare = statement(VIETCOMBANK, [replace(line, end_to_end_ref=None) for line in LINES])
     assert statement_fingerprint(VIETCOMBANK, bare) == fingerprint
 
 
 def test_the_canonical_text_counts_its_account_and_sorts_its_lines():
     facts = {"bank_bin": VIETCOMBANK, "opening_date": None, "closing_date": None,
              "opening_balance": 0, "closing_balance": 0}
-    one = fingerprint_text(**facts, account="1|2", lines=[(date(2026, 3, 2), -5), (date(2026, 3, 1), 5)])
+    one = fingerprint_text(**facts, account="1|2", lines=[(date(2026, 3, 2), -5, "B|1"), (date(2026, 3, 1), 5, None)])
     assert one.splitlines() == ["ansinh-statement-v2", VIETCOMBANK, "3:1|2", "", "", "0", "0", "2",
-                                "2026-03-01|5", "2026-03-02|-5"]
+                                "2026-03-01|5|0:", "2026-03-02|-5|3:B|1"]
     assert fingerprint_text(**facts, account="1", lines=[]) != fingerprint_text(**facts, account="1|", lines=[])
