@@ -155,3 +155,17 @@ def sign_in(page: Any, username: str, password: str = PASSWORD) -> None:
     page.get_by_label("Tên đăng nhập").fill(username)
     page.get_by_label("Mật khẩu").fill(password)
     page.get_by_role("button", name="Đăng nhập").click()
+
+
+def prepare_and_compute_run(page: Any, programme: str, period: str) -> str:
+    """As an officer on the runs page: prepare the run of ``period`` (MM/YYYY, as staff type it) and compute it;
+    the run page's address."""
+    from playwright.sync_api import expect
+
+    page.goto("/payout-runs")
+    page.get_by_label("Chương trình").select_option(programme)
+    page.get_by_label("Kỳ chi (tháng/năm)").fill(period)
+    page.get_by_role("button", name="Lập đợt chi").click()
+    page.get_by_role("button", name="Tính đợt chi").click()
+    expect(page.get_by_text("Đã tính xong đợt chi.")).to_be_visible()
+    return page.url.split("?")[0]

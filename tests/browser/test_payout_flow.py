@@ -21,7 +21,7 @@ from app.registry.fake import BeneficiaryFaker, import_file_bytes
 from app.registry.service import register_disbursement_account
 from reconciliation.parsers import Statement, StatementLine
 from reconciliation.writers import write_camt053
-from tests.browser.conftest import COMMUNE_STAFF, new_page, screenshot, sign_in
+from tests.browser.conftest import COMMUNE_STAFF, new_page, prepare_and_compute_run, screenshot, sign_in
 from tests.support.actors import add_user
 from tests.support.world import VIETCOMBANK, person
 
@@ -96,14 +96,8 @@ def test_a_month_from_import_to_assisted_withdrawal(browser, live_server, watch,
     officer.get_by_role("button", name="Nhập").click()
     expect(officer.get_by_role("heading", name="Đã nhập danh-sach-hoan-kiem.csv")).to_be_visible()
 
-    officer.goto("/payout-runs")
-    officer.get_by_label("Chương trình").select_option("TGXH")
-    officer.get_by_label("Kỳ chi (tháng/năm)").fill("03/2026")
-    officer.get_by_role("button", name="Lập đợt chi").click()
-    officer.get_by_role("button", name="Tính đợt chi").click()
-    expect(officer.get_by_text("Đã tính xong đợt chi.")).to_be_visible()
+    run_url = prepare_and_compute_run(officer, "TGXH", "03/2026")
     expect(officer.locator("#run-status")).to_have_text("Đã tính, chờ duyệt")
-    run_url = officer.url.split("?")[0]
     screenshot(officer, "run-computed")
 
     approver = new_page(browser, live_server, watch, viewport={"width": 1280, "height": 900})

@@ -17,7 +17,7 @@ from app.database import make_engine, session_scope, to_libpq_url
 from app.registry.fake import BeneficiaryFaker, import_file_bytes
 from app.registry.service import register_disbursement_account
 from app.web.menu import menu_for
-from tests.browser.conftest import new_page, screenshot, sign_in
+from tests.browser.conftest import new_page, prepare_and_compute_run, screenshot, sign_in
 from tests.support.actors import add_user
 from tests.support.world import BIDV, VIETCOMBANK, person
 
@@ -72,13 +72,7 @@ def run_url(browser, live_server, tmp_path_factory) -> str:
     officer.get_by_role("button", name="Nhập").click()
     expect(officer.get_by_role("heading", name="Đã nhập danh-sach.csv")).to_be_visible()
     run_async(mismatch())
-    officer.goto("/payout-runs")
-    officer.get_by_label("Chương trình").select_option("TGXH")
-    officer.get_by_label("Kỳ chi (tháng/năm)").fill("03/2026")
-    officer.get_by_role("button", name="Lập đợt chi").click()
-    officer.get_by_role("button", name="Tính đợt chi").click()
-    expect(officer.get_by_text("Đã tính xong đợt chi.")).to_be_visible()
-    url = officer.url.split("?")[0]
+    url = prepare_and_compute_run(officer, "TGXH", "03/2026")
     officer.context.close()
     approver = browser.new_page(base_url=live_server.base_url)
     sign_in(approver, APPROVER)
