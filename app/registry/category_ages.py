@@ -23,6 +23,7 @@ from app.registry.identity import Message
 from app.registry.models import Enrolment
 from app.registry.reference import read_reference_csv
 from app.registry.schemas import EnrolmentWarning
+from app.vietnam_time import month_text
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,9 @@ def category_age_problem(programme: str, category: str, born: date, start_month:
     age = age_on(born, first)
     return Message(
         f"Đối tượng {category} dành cho người {' hoặc '.join(b.condition_vi for b in bands)}; người sinh ngày "
-        f"{born:%d/%m/%Y} được {age} tuổi vào tháng bắt đầu hưởng {first:%m/%Y}",
+        f"{born:%d/%m/%Y} được {age} tuổi vào tháng bắt đầu hưởng {month_text(first)}",
         f"Category {category} is for people {' or '.join(b.condition_en for b in bands)}; someone born on "
-        f"{born:%d/%m/%Y} is {age} in the start month {first:%m/%Y}")
+        f"{born:%d/%m/%Y} is {age} in the start month {month_text(first)}")
 
 
 def enrolment_age_warnings(born: date, enrolments: Iterable[Enrolment], *, this_month: date,
@@ -83,14 +84,14 @@ def enrolment_age_warnings(born: date, enrolments: Iterable[Enrolment], *, this_
                                        enrolment.start_month)
         if problem is None:
             continue
-        start = enrolment.start_month
+        start = month_text(enrolment.start_month)  # the API's start_month stays YYYY-MM; staff read MM/YYYY
         warnings.append(EnrolmentWarning(
             enrolment_id=enrolment.id, programme=enrolment.programme_code, category=enrolment.category_code,
-            start_month=f"{start:%Y-%m}",
+            start_month=f"{enrolment.start_month:%Y-%m}",
             message=f"Quyết định số {enrolment.decision_number} ({enrolment.programme_code}, hưởng từ tháng "
-                    f"{start:%m/%Y}) không còn hợp với ngày sinh: {problem.vi}. Hãy kết thúc quyết định này và "
+                    f"{start}) không còn hợp với ngày sinh: {problem.vi}. Hãy kết thúc quyết định này và "
                     f"lập quyết định theo đúng đối tượng, hoặc sửa lại ngày sinh nếu nhập nhầm",
-            message_en=f"Decision {enrolment.decision_number} ({enrolment.programme_code}, from {start:%Y-%m}) no "
+            message_en=f"Decision {enrolment.decision_number} ({enrolment.programme_code}, from {start}) no "
                        f"longer fits the date of birth: {problem.en}. End this enrolment and enrol the person in "
                        f"the category that fits, or correct the date of birth if it was mistyped"))
     return warnings

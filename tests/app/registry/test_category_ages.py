@@ -137,6 +137,9 @@ async def test_a_corrected_birth_date_is_saved_and_warns_of_each_enrolment_it_no
     assert "người sinh ngày 20/02/1946 được 79 tuổi vào tháng bắt đầu hưởng 01/2026" in warning["message"]
     assert "Hãy kết thúc quyết định này và lập quyết định theo đúng đối tượng" in warning["message"]
     assert "someone born on 20/02/1946 is 79 in the start month 01/2026" in warning["message_en"]
+    # Staff read months as MM/YYYY in both languages; the API's start_month field stays YYYY-MM.
+    assert warning["message_en"].startswith("Decision 7/QĐ-UBND (TGXH, from 01/2026) no longer fits")
+    assert "2026-01" not in warning["message"] and "2026-01" not in warning["message_en"]
     assert warning["message_en"].endswith("or correct the date of birth if it was mistyped")
     stored = await session.scalar(text("SELECT date_of_birth FROM beneficiary WHERE id = :id"), {"id": person["id"]})
     assert stored == date(1946, 2, 20)
@@ -175,4 +178,5 @@ def test_only_active_enrolments_of_a_living_person_are_warned_of():
     warned = enrolment_age_warnings(born, enrolments, this_month=date(2026, 3, 1))
     assert [w.enrolment_id for w in warned] == [2, 3]
     assert warned[1].start_month == "2026-06" and "(TGXH, hưởng từ tháng 06/2026)" in warned[1].message
+    assert "(TGXH, from 06/2026)" in warned[1].message_en and "2026-06" not in warned[1].message_en
     assert enrolment_age_warnings(born, enrolments, this_month=date(2026, 3, 1), deceased=True) == []

@@ -355,6 +355,7 @@ async def test_a_corrected_birth_date_that_no_longer_fits_the_category_is_saved_
     english = await client.get(path + "?lang=en")
     assert "Category does not fit the age" in english.text
     assert "someone born on 20/02/1946 is 79 in the start month 01/2026" in html.unescape(english.text)
+    assert "Decision 9/QĐ-UBND (TGXH, from 01/2026) no longer fits" in html.unescape(english.text)
     page, _ = await _switch(client, "xa.hoankiem", path + "?lang=vi")
     assert 'id="age-warnings"' in page.text and 'id="edit-form"' not in page.text
 
