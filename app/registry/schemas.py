@@ -47,9 +47,11 @@ class EnrolmentIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class EnrolmentEndIn(msgspec.Struct, forbid_unknown_fields=True):
-    """The last month paid (YYYY-MM); null reopens the enrolment."""
+    """The last month paid (YYYY-MM or MM/YYYY) and why it ends (required to end one, kept in the audit entry);
+    null reopens the enrolment."""
 
     end_month: str | None
+    reason: str | None = None
 
 
 class EnrolmentOut(msgspec.Struct):

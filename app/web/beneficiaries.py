@@ -1,5 +1,5 @@
 """Beneficiary pages: search (accents optional), a person's detail with payouts timeline and the forms that
-change it (bank account or a commune's request for one, corrections, status events), import.
+change it (bank account or a commune's request for one, corrections, status events, enrolments), import.
 
 Every form posts to a page route that calls the same service function as the API; a refusal of the service
 (409, 422) comes back on the form with what was typed and the service's message in the page's language.
@@ -34,10 +34,19 @@ from app.registry.importer.service import import_beneficiaries, record_rejected_
 from app.registry.importer.template import import_template_xlsx
 from app.registry.models import Beneficiary
 from app.registry.routes import READERS
-from app.registry.schemas import BankAccountIn, BeneficiaryOut, BeneficiaryPatch, EventIn
+from app.registry.schemas import (
+    BankAccountIn,
+    BeneficiaryOut,
+    BeneficiaryPatch,
+    EnrolmentEndIn,
+    EnrolmentIn,
+    EventIn,
+)
 from app.registry.service import accounts as registry_accounts
 from app.registry.service import beneficiaries as registry
-from app.registry.service.programmes import list_banks
+from app.registry.service import enrolments as registry_enrolments
+from app.registry.service.programmes import list_banks, list_programmes
+from app.registry.validation import FieldError, parse_coefficient
 from app.reports_api.routes import XLSX
 from app.vietnam_time import form_minute_now, vietnam_today
 from app.web import follow_up
@@ -66,6 +75,7 @@ DONE_KEYS = {**follow_up.DONE_KEYS, "account_registered": "person.done.account_r
              "account_requested": "person.done.account_requested", "edited": "person.done.edited",
              "edited_age_warning": "person.done.edited_age_warning",
              "unchanged": "person.done.unchanged", "event": "person.done.event",
+             "enrolment_ended": "person.done.enrolment_ended", "enrolled": "person.done.enrolled",
              "request_confirmed": "requests.done.confirmed", "request_rejected": "requests.done.rejected",
              "block_released": "people.blocked.released"}
 SEARCH_DONE_KEYS = {"moved_away": "people.done.moved_away"}
@@ -74,6 +84,12 @@ ACCOUNT_WRITERS = (Role.officer, Role.commune_staff)
 ACCOUNT_FIELDS = ("bank_bin", "account_number", "holder_name", "account_note")
 EDIT_FIELDS = ("full_name", "national_id", "date_of_birth", "sex", "address", "phone", "channel")
 EVENT_FIELDS = ("event_kind", "effective_on", "to_commune", "event_reason")
+ENROL_FIELDS = ("enrol_category", "enrol_coefficient", "enrol_start_month", "enrol_decision_number",
+                "enrol_decision_date")
+# The enrolment form's inputs for the service's field names (programme and category are one choice on the form).
+ENROL_INPUTS = {"programme": "enrol_category", "category": "enrol_category", "coefficient": "enrol_coefficient",
+                "start_month": "enrol_start_month", "decision_number": "enrol_decision_number",
+                "decision_date": "enrol_decision_date"}
 # The events that fit a status (the service refuses the others, 409); none once the person died.
 EVENT_CHOICES = {"active": ("suspended", "moved", "deceased"), "suspended": ("resumed", "moved", "deceased"),
                  "deceased": ()}
@@ -84,7 +100,7 @@ class FormState:
     """The form of a person's page that was just refused: which one, what was typed, what is wrong, and
     how the service's field names map to the form's inputs."""
 
-    name: str  # "account", "edit", "event" or "decision-<request id>"
+    name: str  # "account", "edit", "event", "enrol", "end-<enrolment id>" or "decision-<request id>"
     values: dict[str, str]
     fields: dict[str, str] = dataclasses.field(default_factory=dict)
     errors: FormErrors = dataclasses.field(default_factory=FormErrors)
@@ -118,6 +134,7 @@ async def person_page(request: Request[Any, Any, Any], session: AsyncSession, be
     banks = await list_banks(session)
     role = principal.role if principal is not None else None
     done = request.query_params.get("done")
+    may_enrol = role == Role.officer
     who = await staff_names(session, [*(n.recorded_by for n in notes),
                                       *(name for w in withdrawals for name in (w.recorded_by, w.cancelled_by)),
                                       *(name for r in requests for name in (r.requested_by, r.decided_by))])
@@ -141,10 +158,21 @@ async def person_page(request: Request[Any, Any, Any], session: AsyncSession, be
                 open_returns=await open_returns_of(session, beneficiary_id) if role == Role.officer else 0,
                 event_choices=EVENT_CHOICES.get(person.status, ()), edit_values=_edit_values(person),
                 age_warned={warning.enrolment_id for warning in person.warnings},
+                may_enrol=may_enrol, programmes=await list_programmes(session) if may_enrol else [],
+                this_month=f"{vietnam_today():%Y-%m}", open_end=_open_end(request, form_state),
                 form_state=form_state, no_errors=FormErrors(), today=vietnam_today().isoformat(),
                 may_release=role == Role.officer, release_reason=release_reason,
                 error=None if error is None else (error.en if current_lang(request) == "en" else error.vi),
                 now_local=form_minute_now(), **LABELS)
+
+
+def _open_end(request: Request[Any, Any, Any], form_state: FormState | None) -> int | None:
+    """The enrolment whose end form starts open: the one just refused, or the one the age notice's link names
+    (``?end=<enrolment id>``, so it opens without scripts)."""
+    if form_state is not None and form_state.name.startswith("end-"):
+        return int(form_state.name.removeprefix("end-"))
+    asked = request.query_params.get("end") or ""
+    return int(asked) if asked.isdigit() else None
 
 
 async def _scheme_names(session: AsyncSession, lang: str) -> dict[str, Any]:
@@ -286,6 +314,62 @@ class BeneficiaryPages(Controller):
         except Problem:  # moved to a commune outside the officer's provinces: out of their sight now
             return see_other("/beneficiaries?done=moved_away")
         return see_other(f"/beneficiaries/{beneficiary_id}?done=event#events-heading")
+
+    @post("/{beneficiary_id:uuid}/enrolments", guards=[requires(Role.officer)])
+    async def add_enrolment(self, request: Request[Any, Any, Any], db_session: AsyncSession,
+                            beneficiary_id: UUID) -> Response[Any]:
+        """Enrol the person in a programme category from a start month (MM/YYYY), by decision, as
+        ``POST /api/beneficiaries/{id}/enrolments`` does (the same checks, the age in the start month among them)."""
+        form = await request.form()
+        principal = current_principal(request)
+        assert principal is not None
+        values = {name: form_text(form, name) for name in ENROL_FIELDS}
+        state = FormState("enrol", values, fields=ENROL_INPUTS)
+        programme, _, category = values["enrol_category"].partition("/")
+        lang = current_lang(request)
+        coefficient = None
+        try:  # the API takes a number; the form's text is read as the import reads it ("1,5" or "1.5")
+            coefficient = parse_coefficient(values["enrol_coefficient"])
+        except FieldError as bad:
+            state.errors.add("enrol_coefficient", "form.problem",
+                             message=bad.message.en if lang == "en" else bad.message.vi)
+        decision_date = None
+        try:
+            decision_date = (date.fromisoformat(values["enrol_decision_date"]) if values["enrol_decision_date"]
+                             else None)
+        except ValueError:
+            state.errors.add("enrol_decision_date", "person.edit.date_invalid")
+        if state.errors:
+            return await person_page(request, db_session, beneficiary_id, status_code=422, form_state=state)
+        try:
+            await registry_enrolments.add_enrolment(db_session, beneficiary_id, EnrolmentIn(
+                programme=programme, category=category, start_month=values["enrol_start_month"],
+                decision_number=values["enrol_decision_number"], coefficient=coefficient,
+                decision_date=decision_date), principal)
+        except Problem as problem:
+            return await refused(request, db_session, beneficiary_id, problem, state)
+        return see_other(f"/beneficiaries/{beneficiary_id}?done=enrolled#enrolments-heading")
+
+    @post("/{beneficiary_id:uuid}/enrolments/{enrolment_id:int}/end", guards=[requires(Role.officer)])
+    async def end_enrolment(self, request: Request[Any, Any, Any], db_session: AsyncSession, beneficiary_id: UUID,
+                            enrolment_id: int) -> Response[Any]:
+        """End an enrolment: the last month paid (MM/YYYY) and why, as the API's
+        ``PATCH /api/beneficiaries/{id}/enrolments/{enrolment_id}`` does (audited ``enrolment.end``)."""
+        form = await request.form()
+        principal = current_principal(request)
+        assert principal is not None
+        values = {"end_month": form_text(form, "end_month"), "end_reason": form_text(form, "end_reason")}
+        state = FormState(f"end-{enrolment_id}", values, fields={"end_month": f"end_month-{enrolment_id}",
+                                                                  "reason": f"end_reason-{enrolment_id}"})
+        if not values["end_month"]:  # a blank month would reopen the enrolment in the API, not end it
+            state.errors.add(f"end_month-{enrolment_id}", "person.enrolment.end_month_missing")
+            return await person_page(request, db_session, beneficiary_id, status_code=422, form_state=state)
+        try:
+            await registry_enrolments.set_enrolment_end(db_session, beneficiary_id, enrolment_id, EnrolmentEndIn(
+                end_month=values["end_month"], reason=values["end_reason"]), principal)
+        except Problem as problem:
+            return await refused(request, db_session, beneficiary_id, problem, state)
+        return see_other(f"/beneficiaries/{beneficiary_id}?done=enrolment_ended#enrolments-heading")
 
     @post("/{beneficiary_id:uuid}/blocks/{block_id:int}/release", guards=[requires(Role.officer)])
     async def release_block(self, request: Request[Any, Any, Any], db_session: AsyncSession, beneficiary_id: UUID,

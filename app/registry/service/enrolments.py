@@ -15,15 +15,19 @@ from app.audit.service import record
 from app.auth.service import Principal
 from app.http.problems import Problem, bilingual
 from app.registry.category_ages import category_age_problem
-from app.registry.identity import Message
+from app.registry.identity import Message, normalise_spaces
 from app.registry.models import Beneficiary, Commune, Enrolment
 from app.registry.schemas import EnrolmentEndIn, EnrolmentIn, EnrolmentOut
 from app.registry.service.beneficiaries import enrolment_out, load_beneficiary
 from app.registry.service.common import FieldCollector, actor_of, find_category
 from app.registry.validation import parse_code, parse_coefficient, parse_decision_number, parse_month
-from app.vietnam_time import vietnam_today
+from app.vietnam_time import month_text, vietnam_today
 
 log = structlog.get_logger()
+
+# Why an enrolment ends is kept in its audit entry: a few words at least (as for releasing a block), not an essay.
+MIN_END_REASON = 3
+MAX_END_REASON = 500
 
 
 @dataclass(frozen=True)
@@ -81,9 +85,9 @@ async def insert_enrolment(session: AsyncSession, person: Beneficiary, enrolment
         Enrolment.category_code == enrolment.category_code, Enrolment.start_month == enrolment.start_month))
     if exists is not None:
         raise Problem(409, bilingual(
-            f"Người này đã được hưởng {enrolment.category_code} từ tháng {enrolment.start_month:%m/%Y} "
+            f"Người này đã được hưởng {enrolment.category_code} từ tháng {month_text(enrolment.start_month)} "
             f"(quyết định số {exists})",
-            f"This person is already enrolled in {enrolment.category_code} from {enrolment.start_month:%Y-%m} "
+            f"This person is already enrolled in {enrolment.category_code} from {month_text(enrolment.start_month)} "
             f"(enrolment {exists})"))
     row = Enrolment(beneficiary_id=person.id, programme_code=enrolment.programme_code,
                     category_code=enrolment.category_code, coefficient=enrolment.coefficient,
@@ -137,8 +141,17 @@ async def set_enrolment_end(session: AsyncSession, beneficiary_id: UUID, enrolme
     collector = FieldCollector()
     end = collector.parse("end_month", parse_month, data.end_month) if data.end_month else None
     if end is not None and end < enrolment.start_month:
-        collector.add("end_month", Message("Tháng kết thúc trước tháng bắt đầu",
-                                           "The end month is before the start month"))
+        collector.add("end_month", Message(
+            f"Tháng kết thúc {month_text(end)} trước tháng bắt đầu hưởng {month_text(enrolment.start_month)}",
+            f"The end month {month_text(end)} is before the start month {month_text(enrolment.start_month)}"))
+    reason = normalise_spaces(data.reason or "")
+    if data.end_month and len(reason) < MIN_END_REASON:
+        collector.add("reason", Message(
+            "Cần ghi lý do kết thúc hưởng (ví dụ: không còn hợp tuổi theo ngày sinh đã sửa)",
+            "Give the reason for ending the enrolment (e.g. the category no longer fits the corrected age)"))
+    elif len(reason) > MAX_END_REASON:
+        collector.add("reason", Message(f"Lý do dài quá {MAX_END_REASON} ký tự",
+                                        f"The reason is longer than {MAX_END_REASON} characters"))
     collector.raise_if_any()
     before = enrolment.end_month
     enrolment.end_month = end
@@ -147,5 +160,5 @@ async def set_enrolment_end(session: AsyncSession, beneficiary_id: UUID, enrolme
     await session.refresh(enrolment)
     await record(session, actor=actor, actor_role=role, action="enrolment.end", object_type="beneficiary",
                  object_id=person.id, before={"enrolment_id": enrolment.id, "end_month": before},
-                 after={"enrolment_id": enrolment.id, "end_month": end})
+                 after={"enrolment_id": enrolment.id, "end_month": end, "reason": reason or None})
     return await _with_amount(session, person, enrolment)

@@ -179,9 +179,20 @@ async def test_enrolments_and_ending_them(client, callers):
                                          "decision_number": ""}, headers=officer)
     assert wrong.status_code == 422
     assert sorted(e["column"] for e in wrong.json()["errors"]) == ["category", "decision_number", "start_month"]
-    ended = await client.patch(f"{url}/{added.json()['id']}", json={"end_month": "2025-06"}, headers=officer)
+    # Ending one says why (kept in the audit entry): without a reason, 422 and nothing changes.
+    unexplained = await client.patch(f"{url}/{added.json()['id']}", json={"end_month": "2025-06"}, headers=officer)
+    assert unexplained.status_code == 422 and [e["column"] for e in unexplained.json()["errors"]] == ["reason"]
+    assert "Cần ghi lý do kết thúc hưởng" in unexplained.json()["errors"][0]["message"]
+    ended = await client.patch(f"{url}/{added.json()['id']}", json={"end_month": "06/2025",
+                                                                   "reason": "hết thời hạn hưởng"}, headers=officer)
     assert ended.status_code == 200 and ended.json()["end_month"] == "2025-06"
     assert ended.json()["monthly_amount"] is None
+    early = await client.patch(f"{url}/{added.json()['id']}", json={"end_month": "2024-12", "reason": "nhầm"},
+                               headers=officer)
+    assert early.status_code == 422
+    assert early.json()["errors"][0]["message_en"] == "The end month 12/2024 is before the start month 01/2025"
+    reopened = await client.patch(f"{url}/{added.json()['id']}", json={"end_month": None}, headers=officer)
+    assert reopened.status_code == 200 and reopened.json()["end_month"] is None
 
 
 async def test_search_by_name_without_accents_id_and_phone(client, callers):

@@ -364,3 +364,175 @@ async def test_a_corrected_birth_date_that_no_longer_fits_the_category_is_saved_
     fixed = await client.post(f"{path}/edit", data={**fields, "_csrf": token, "date_of_birth": "1946-01-15"})
     assert fixed.status_code == 200 and "Đã lưu thông tin đã sửa." in fixed.text
     assert 'id="age-warnings"' not in fixed.text and "không hợp tuổi" not in fixed.text
+
+
+async def _enrolments(engine, beneficiary_id: str) -> list[tuple[str, date, date | None, str]]:
+    async with session_scope(engine) as session:
+        rows = await session.execute(text(
+            """SELECT category_code, start_month, end_month, decision_number FROM enrolment
+                WHERE beneficiary_id = :id ORDER BY id"""), {"id": beneficiary_id})
+        return [tuple(row) for row in rows]
+
+
+async def _audited(engine, beneficiary_id: str, action: str) -> list[tuple[str, dict, dict]]:
+    async with session_scope(engine) as session:
+        rows = await session.execute(text(
+            "SELECT actor, before, after FROM audit_log WHERE action = :action AND object_id = :id ORDER BY id"),
+            {"action": action, "id": beneficiary_id})
+        return [tuple(row) for row in rows]
+
+
+async def _person_warned_of_age(client, engine):
+    """A person enrolled as 80+ from 01/2026 whose date of birth an officer corrected to one that makes her 79
+    then: the page warns of the enrolment. The officer is signed in; answers (path, person id, enrolment id,
+    csrf token)."""
+    office, _, _, _ = await _people(client, engine)
+    office.current = ""
+    await office.be("lan.officer")
+    created = await office.post("/api/beneficiaries", json=person_json(
+        "Đỗ Thị Tám", born=date(1946, 1, 15), serial=135791, enrolments=[
+            {"programme": "TGXH", "category": "NCT_NGHEO_80", "start_month": "2026-01",
+             "decision_number": "9/QĐ-UBND"}]))
+    assert created.status_code == 201, created.text
+    person_id, enrolment_id = created.json()["id"], created.json()["enrolments"][0]["id"]
+    patched = await client.patch(f"/api/beneficiaries/{person_id}", json={"date_of_birth": "1946-02-20"},
+                                 headers=office.csrf)
+    assert patched.status_code == 200 and patched.json()["warnings"][0]["enrolment_id"] == enrolment_id
+    client.cookies.clear()
+    office.current = ""
+    path = f"/beneficiaries/{person_id}"
+    page, token = await signed_in_page(client, "lan.officer", path)
+    assert 'id="age-warnings"' in page.text
+    return path, person_id, enrolment_id, token
+
+
+async def test_an_officer_ends_the_enrolment_the_age_notice_names_from_the_page(client, engine):
+    path, person_id, enrolment_id, token = await _person_warned_of_age(client, engine)
+    page = await client.get(path)
+    notice = re.search(r'<section class="age-warnings".*?</section>', page.text, re.S).group(0)
+    link = f"{path}?end={enrolment_id}#end-box-{enrolment_id}"
+    assert f'<a href="{link}">Kết thúc quyết định này</a>' in notice
+    assert f'<details id="end-box-{enrolment_id}">' in page.text  # closed until asked for
+    opened = await client.get(link.partition("#")[0])
+    assert f'<details id="end-box-{enrolment_id}" open>' in opened.text
+    form = _form(opened.text, f"end-{enrolment_id}-form")
+    assert f'action="{path}/enrolments/{enrolment_id}/end"' in form
+    assert 'data-confirm="Kết thúc quyết định số 9/QĐ-UBND? Các tháng sau tháng kết thúc sẽ không được chi trả."' \
+        in form
+    assert "Kết thúc quyết định số 9/QĐ-UBND</button>" in form
+    end_url = f"{path}/enrolments/{enrolment_id}/end"
+    reason = "Không còn hợp tuổi theo ngày sinh đã sửa"
+
+    # Refusals: the form comes back open with what was typed and why, in the page's language; nothing changes.
+    before_start = await client.post(end_url, data={"_csrf": token, "end_month": "12/2025", "end_reason": reason})
+    assert before_start.status_code == 422
+    form = _form(before_start.text, f"end-{enrolment_id}-form")
+    assert "Tháng kết thúc 12/2025 trước tháng bắt đầu hưởng 01/2026" in form
+    assert f'id="end_month-{enrolment_id}-error"' in form
+    assert _value(form, "end_month") == "12/2025" and _value(form, "end_reason") == reason
+    assert f'<details id="end-box-{enrolment_id}" open>' in before_start.text
+    no_reason = await client.post(end_url, data={"_csrf": token, "end_month": "01/2026", "end_reason": " "})
+    assert no_reason.status_code == 422
+    assert "Cần ghi lý do kết thúc hưởng" in _form(no_reason.text, f"end-{enrolment_id}-form")
+    english = await client.post(end_url + "?lang=en", data={"_csrf": token, "end_month": "01/2026"})
+    assert english.status_code == 422
+    assert "Give the reason for ending the enrolment" in _form(english.text, f"end-{enrolment_id}-form")
+    bad_month = await client.post(end_url + "?lang=vi", data={"_csrf": token, "end_month": "13/2026",
+                                                              "end_reason": reason})
+    assert bad_month.status_code == 422
+    assert "Tháng '13/2026' không đúng dạng MM/YYYY hoặc YYYY-MM" in _form(bad_month.text, f"end-{enrolment_id}-form")
+    blank = await client.post(end_url, data={"_csrf": token, "end_month": "", "end_reason": reason})
+    assert blank.status_code == 422  # not a reopening: a blank month on the end form is refused
+    assert "Cần tháng kết thúc (MM/YYYY, ví dụ 11/2026)." in _form(blank.text, f"end-{enrolment_id}-form")
+    assert await _enrolments(engine, person_id) == [("NCT_NGHEO_80", date(2026, 1, 1), None, "9/QĐ-UBND")]
+    assert await _audited(engine, person_id, "enrolment.end") == []
+    elsewhere = await client.post(f"{path}/enrolments/999999/end", data={"_csrf": token, "end_month": "01/2026",
+                                                                       "end_reason": reason})
+    assert elsewhere.status_code == 404
+
+    ended = await client.post(end_url, data={"_csrf": token, "end_month": "01/2026", "end_reason": reason},
+                              follow_redirects=False)
+    assert ended.status_code == 303
+    assert ended.headers["location"] == f"{path}?done=enrolment_ended#enrolments-heading"
+    assert await _enrolments(engine, person_id) == [("NCT_NGHEO_80", date(2026, 1, 1), date(2026, 1, 1),
+                                                     "9/QĐ-UBND")]
+    assert await _audited(engine, person_id, "enrolment.end") == [
+        ("lan.officer", {"enrolment_id": enrolment_id, "end_month": None},
+         {"enrolment_id": enrolment_id, "end_month": "2026-01-01", "reason": reason})]
+    after = await client.get(ended.headers["location"])
+    assert "Đã kết thúc quyết định hưởng; tháng kết thúc là tháng cuối cùng được chi trả." in after.text
+    assert 'id="age-warnings"' not in after.text and "không hợp tuổi" not in after.text  # the warning is gone
+    assert "01/2026 → 01/2026" in after.text
+    assert f'id="end-{enrolment_id}-form"' not in after.text  # ended before this month: nothing more to end
+    assert (await client.get(f"/api/beneficiaries/{person_id}")).json()["warnings"] == []
+
+
+async def test_an_officer_adds_an_enrolment_from_the_page(client, engine):
+    path, person_id, enrolment_id, token = await _person_warned_of_age(client, engine)
+    page = await client.get(path)
+    form = _form(page.text, "enrol-form")
+    assert f'action="{path}/enrolments"' in form
+    assert '<option value="TGXH/NCT_NGHEO_80">' in form and '<option value="NCC/MVNAH">' in form
+    assert "Tháng bắt đầu hưởng" in form and 'placeholder="MM/YYYY"' in form
+    fields = {"_csrf": token, "enrol_category": "TGXH/NCT_NGHEO_80", "enrol_start_month": "02/2026",
+              "enrol_coefficient": "", "enrol_decision_number": "15/QĐ-UBND", "enrol_decision_date": "2026-02-10"}
+
+    # Refusals: every field's message at its input, what was typed kept, nothing stored.
+    bad = await client.post(f"{path}/enrolments", data={**fields, "enrol_start_month": "2026/02",
+                                                        "enrol_decision_number": ""})
+    assert bad.status_code == 422
+    form = _form(bad.text, "enrol-form")
+    assert "Tháng '2026/02' không đúng dạng MM/YYYY hoặc YYYY-MM" in form and "Thiếu số quyết định" in form
+    assert _value(form, "enrol_start_month") == "2026/02"
+    assert '<option value="TGXH/NCT_NGHEO_80" selected>' in form
+    assert '<details id="enrol-box" open>' in bad.text
+    too_young = await client.post(f"{path}/enrolments", data={**fields, "enrol_start_month": "01/2026"})
+    assert too_young.status_code == 422
+    assert "người sinh ngày 20/02/1946 được 79 tuổi vào tháng bắt đầu hưởng 01/2026" in html.unescape(
+        _form(too_young.text, "enrol-form"))
+    coefficient = await client.post(f"{path}/enrolments?lang=en", data={**fields, "enrol_coefficient": "abc"})
+    assert coefficient.status_code == 422
+    assert "The coefficient 'abc' is not a number" in _form(coefficient.text, "enrol-form")
+    assert await _enrolments(engine, person_id) == [("NCT_NGHEO_80", date(2026, 1, 1), None, "9/QĐ-UBND")]
+    registered = await _audited(engine, person_id, "enrolment.create")  # the registration's enrolment
+    assert [after["decision_number"] for _, _, after in registered] == ["9/QĐ-UBND"]
+
+    # 80 from February: enrolled in the category that fits from 02/2026, the category's coefficient.
+    added = await client.post(f"{path}/enrolments?lang=vi", data=fields, follow_redirects=False)
+    assert added.status_code == 303 and added.headers["location"] == f"{path}?done=enrolled#enrolments-heading"
+    assert await _enrolments(engine, person_id) == [("NCT_NGHEO_80", date(2026, 1, 1), None, "9/QĐ-UBND"),
+                                                    ("NCT_NGHEO_80", date(2026, 2, 1), None, "15/QĐ-UBND")]
+    [(actor, _, after)] = (await _audited(engine, person_id, "enrolment.create"))[len(registered):]
+    assert actor == "lan.officer"
+    assert (after["category"], after["start_month"], after["decision_number"], after["decision_date"]) == (
+        "NCT_NGHEO_80", "2026-02-01", "15/QĐ-UBND", "2026-02-10")
+    page = await client.get(added.headers["location"].replace("?", "?lang=vi&"))
+    assert "Đã lưu quyết định hưởng mới." in page.text and "02/2026 → …" in page.text
+    # The same decision again: the service's 409 at the top of the form.
+    again = await client.post(f"{path}/enrolments", data=fields)
+    assert again.status_code == 409
+    assert "Người này đã được hưởng NCT_NGHEO_80 từ tháng 02/2026" in _form(again.text, "enrol-form")
+    # The old enrolment still does not fit until it is ended: the notice stays, its link to the end form too.
+    assert f"?end={enrolment_id}#end-box-{enrolment_id}" in page.text
+
+
+async def test_commune_staff_and_auditors_neither_see_nor_post_the_enrolment_forms(client, engine):
+    path, person_id, enrolment_id, _ = await _person_warned_of_age(client, engine)
+    end = {"end_month": "01/2026", "end_reason": "không còn hợp tuổi"}
+    enrol = {"enrol_category": "TGXH/NCT_NGHEO_80", "enrol_start_month": "02/2026",
+             "enrol_decision_number": "15/QĐ-UBND"}
+    async with session_scope(engine) as session:
+        commune = await session.scalar(text("SELECT commune_code FROM beneficiary WHERE id = :id"), {"id": person_id})
+    await add_user(engine, "xa.tam", Role.commune_staff, communes=(commune,))
+    for username in ("xa.tam", "thu.auditor"):
+        page, token = await _switch(client, username, path)
+        assert page.status_code == 200 and 'id="age-warnings"' in page.text  # they read the notice
+        assert 'id="enrol-form"' not in page.text and f'id="end-{enrolment_id}-form"' not in page.text
+        assert "?end=" not in page.text
+        denied = await client.post(f"{path}/enrolments/{enrolment_id}/end", data={"_csrf": token, **end})
+        assert denied.status_code == 403, username
+        denied = await client.post(f"{path}/enrolments", data={"_csrf": token, **enrol})
+        assert denied.status_code == 403, username
+    assert await _enrolments(engine, person_id) == [("NCT_NGHEO_80", date(2026, 1, 1), None, "9/QĐ-UBND")]
+    assert await _audited(engine, person_id, "enrolment.end") == []
+    assert len(await _audited(engine, person_id, "enrolment.create")) == 1  # the registration's only
