@@ -137,7 +137,8 @@ class BeneficiaryController(Controller):
     @patch("/{beneficiary_id:uuid}/enrolments/{enrolment_id:int}", guards=[requires(Role.officer)])
     async def end_enrolment(self, request: Request[Any, Any, Any], db_session: AsyncSession, beneficiary_id: UUID,
                             enrolment_id: int, data: EnrolmentEndIn) -> EnrolmentOut:
-        """Set or clear the last paid month of an enrolment."""
+        """Set the last paid month of an enrolment (MM/YYYY or YYYY-MM) with the reason it ends (required: 422 on
+        ``reason`` without one; kept in the audit entry), or clear it (null) to reopen the enrolment."""
         return await service.set_enrolment_end(db_session, beneficiary_id, enrolment_id, data, _principal(request))
 
     @post("/import", guards=[requires(Role.officer)], status_code=200)
