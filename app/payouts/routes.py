@@ -89,6 +89,25 @@ def refuse_province_limited(request: Request[Any, Any, Any]) -> None:
             f"prepare, compute, approve, send, cancel or close it (your account is limited to province(s) {codes})"))
 
 
+def bank_funding_refusal(provinces: Sequence[str]) -> tuple[str, str]:
+    """Why a province-limited officer does not record (or reverse) a bank's funding, Vietnamese and English."""
+    codes = ", ".join(provinces)
+    return (f"Tiền cấp vào tài khoản chi của ngân hàng dùng để chi cho người hưởng của mọi tỉnh trong đợt chi: chỉ cán "
+            f"bộ không giới hạn tỉnh mới ghi nhận hoặc hủy khoản cấp này (tài khoản của bạn giới hạn ở tỉnh {codes}). "
+            f"Tiền mặt cấp cho xã/phường thuộc tỉnh của bạn thì bạn vẫn ghi nhận được",
+            f"funding at a bank's disbursement account pays the whole run, every province's people: only an officer "
+            f"without a province limit can record or reverse it (your account is limited to province(s) {codes}). "
+            f"Cash given to a commune in your provinces you can still record")
+
+
+def refuse_bank_funding_province_limited(request: Request[Any, Any, Any]) -> None:
+    """403 for a province-limited caller recording or reversing a bank's funding: the money at a bank pays
+    every province's payouts there (a commune's cash stays theirs, within their provinces)."""
+    provinces = province_limit(request)
+    if provinces is not None:
+        raise Problem(403, bilingual(*bank_funding_refusal(provinces)))
+
+
 # A pain.001 of a run is a bank's batch: every province's orders at the bank, handed out once (README).
 BATCH_NOT_IN_SCOPE = (
     "Tệp pain.001 là lô lệnh chi để ngân hàng thực hiện, gồm lệnh của mọi tỉnh: chỉ cán bộ không giới hạn tỉnh mới "
@@ -497,8 +516,11 @@ async def check_commune_scope(request: Request[Any, Any, Any], db_session: Async
 @post("/api/funding", guards=[requires(Role.officer)], tags=["payouts"])
 async def record_funding_route(request: Request[Any, Any, Any], db_session: AsyncSession,
                                data: FundingInput) -> Response[FundingOutput]:
-    """Record budget that reached a bank's disbursement account (``bank_bin``) or a commune's cash for its
-    cash payouts (``commune_code``, in the officer's scope): exactly one; idempotent by reference."""
+    """Record budget that reached a bank's disbursement account (``bank_bin``; 403 for a province-limited officer:
+    it pays every province) or a commune's cash for its cash payouts (``commune_code``, in the officer's scope):
+    exactly one; idempotent by reference."""
+    if data.bank_bin and data.bank_bin.strip():
+        refuse_bank_funding_province_limited(request)
     if data.commune_code and not data.bank_bin:
         await check_commune_scope(request, db_session, data.commune_code.strip())
     try:
@@ -553,11 +575,15 @@ async def list_funding(request: Request[Any, Any, Any], db_session: AsyncSession
 @post("/api/funding/{funding_id:uuid}/reverse", guards=[requires(Role.officer)], tags=["payouts"], status_code=200)
 async def reverse_funding_route(request: Request[Any, Any, Any], db_session: AsyncSession, funding_id: UUID,
                                 data: FundingReversalInput) -> FundingOutput:
-    """Take back a funding entry recorded by mistake (a reversing ledger transfer; the entry stays, marked).
-    409 when already reversed, confirmed by a bank statement, or already used by the programme's payouts."""
-    commune = await db_session.scalar(text("SELECT commune_code FROM funding WHERE id = :id"), {"id": funding_id})
-    if commune is not None:
-        await check_commune_scope(request, db_session, commune)
+    """Take back a funding entry recorded by mistake (a reversing ledger transfer; the entry stays, marked); a
+    bank's only by an officer without a province limit, a commune's within the officer's provinces. 409 when
+    already reversed, confirmed by a bank statement, or already used by the programme's payouts."""
+    place = (await db_session.execute(text("SELECT bank_bin, commune_code FROM funding WHERE id = :id"),
+                                      {"id": funding_id})).first()
+    if place is not None and place.bank_bin is not None:
+        refuse_bank_funding_province_limited(request)
+    if place is not None and place.commune_code is not None:
+        await check_commune_scope(request, db_session, place.commune_code)
     try:
         await reverse_funding(db_session, funding_id, reason=data.reason, actor=_actor(request))
     except PayoutError as error:

@@ -21,6 +21,7 @@ from app.payouts.routes import (
     close_settled_run,
     problem,
     province_limit,
+    refuse_bank_funding_province_limited,
     refuse_province_limited,
     run_output,
     start_step,
@@ -73,6 +74,7 @@ async def _list_page(request: Request[Any, Any, Any], session: AsyncSession, *, 
     return page(request, "runs/list.html", status_code=status_code, runs=runs, who=who,
                 programmes=await _programmes(session), status_keys=RUN_STATUS_KEYS, kind_keys=RUN_KIND_KEYS,
                 may_create=principal is not None and principal.role in PREPARERS and province_limit(request) is None,
+                province_limited=province_limit(request) is not None,
                 errors=errors or FormErrors(),
                 values=values or {"programme": "", "period": month_text(next_month)},
                 first_period=month_text(FIRST_PAYABLE_PERIOD), last_period=month_text(next_month))
@@ -110,7 +112,10 @@ async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, r
         "self_approval": national and role == Role.approver and run.status == "computed" and run.prepared_by == name,
         "send": national and role == Role.officer and run.status in ("approved", "sending") and not busy
         and not all_shortfalls,
-        "fund": role == Role.officer and bool(shortfalls or commune_shortfalls),
+        # A bank's disbursement account pays every province's payouts there: funding it is for officers without a
+        # province limit (``refuse_bank_funding_province_limited``); a commune's cash within their provinces is theirs.
+        "fund_bank": national and role == Role.officer and bool(shortfalls),
+        "fund_commune": role == Role.officer and bool(commune_shortfalls),
         "orders": role in (Role.officer, Role.auditor) and run.status in ("sent", "settled", "closed"),
         "cancel": national and role == Role.officer and run.status in BEFORE_APPROVAL and not busy,
         "close": national and role == Role.officer and run.status == "settled"
@@ -132,6 +137,7 @@ async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, r
                 status_keys=RUN_STATUS_KEYS, kind_keys=RUN_KIND_KEYS, done_key=STEP_DONE_KEYS.get(done or ""),
                 today=vietnam_today().isoformat(), may_take_orders=national and role == Role.officer,
                 may_read_batches=national, national_only=not national and role in PREPARERS,
+                bank_funding_national=not national and role == Role.officer and bool(shortfalls),
                 scope_places=scope_places)
 
 
@@ -223,19 +229,26 @@ class PayoutRunPages(Controller):
 
     @post("/{run_id:uuid}/funding", guards=[requires(Role.officer)])
     async def fund(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID) -> Response[Any]:
-        """Record budget that reached a bank's disbursement account, or cash given to a commune in the
-        officer's provinces (``commune_code``), for this run's programme."""
+        """Record budget that reached a bank's disbursement account (officers without a province limit: it pays
+        every province), or cash given to a commune in the officer's provinces (``commune_code``), for this run's
+        programme."""
         form = await request.form()
         principal = current_principal(request)
         assert principal is not None
         run = await get_run(db_session, run_id)
+        commune_code = form_text(form, "commune_code") or None
+        if commune_code is None:  # a bank's funding, refused before anything else is read
+            try:
+                refuse_bank_funding_province_limited(request)
+            except Problem as error:
+                return await _detail_page(request, db_session, run_id, status_code=error.status_code,
+                                          error=in_language(str(error.detail), current_lang(request)))
         try:
             amount = int(form_text(form, "amount").replace(".", "").replace(",", "").replace(" ", ""))
             value_date = date.fromisoformat(form_text(form, "value_date"))
         except ValueError:
             return await _detail_page(request, db_session, run_id, status_code=422,
                                       error=translate("runs.error.funding_input", current_lang(request)))
-        commune_code = form_text(form, "commune_code") or None
         if commune_code is not None:
             province = await db_session.scalar(select(Commune.province_code).where(Commune.code == commune_code))
             if not commune_in_scope(principal, commune_code, province):

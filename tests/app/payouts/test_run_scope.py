@@ -207,3 +207,63 @@ async def test_the_steps_of_a_run_are_refused_to_province_limited_staff(office):
     funded = await office.post("/api/funding", json={"commune_code": CAO_BANG_COMMUNE, "programme": "TGXH",
                                                      "amount": 1, "reference": "TM-CB-1", "value_date": "2026-03-05"})
     assert funded.status_code == 201, funded.text
+
+
+async def _money_written(office: Office) -> tuple[int, ...]:
+    """What recording funding writes: funding rows, their reversals, ledger transfers and their sum, the bank's
+    disbursement account's credits and debits, and the audit entries."""
+    async with session_scope(office.engine) as session:
+        row = (await session.execute(text(
+            """SELECT (SELECT count(*) FROM funding), (SELECT count(*) FROM funding_reversal),
+                      (SELECT count(*) FROM ledger_transfer), (SELECT coalesce(sum(amount), 0) FROM ledger_transfer),
+                      (SELECT coalesce(sum(debits_posted + credits_posted), 0) FROM ledger_account
+                        WHERE code LIKE :accounts),
+                      (SELECT count(*) FROM audit_log WHERE action LIKE 'funding.%')"""),
+            {"accounts": "bank:%:disbursement"})).one()
+    return tuple(int(n) for n in row)
+
+
+async def test_a_banks_funding_is_refused_to_province_limited_officers_and_their_communes_cash_is_not(office):
+    await _people(office)
+    run_id = await office.approved_run("2026-03")
+    before = await _money_written(office)
+    funding = {"bank_bin": VIETCOMBANK, "programme": "TGXH", "amount": 2 * TGXH_CAO_BANG, "reference": "FT-CB-1",
+               "value_date": "2026-03-05"}
+
+    # The bank's disbursement account pays every province's payouts there: not theirs to fund.
+    await office.be("tuan.caobang")
+    refused = await office.post("/api/funding", json=funding)
+    assert refused.status_code == 403, refused.text
+    detail = refused.json()["detail"]
+    assert "chỉ cán bộ không giới hạn tỉnh mới ghi nhận hoặc hủy khoản cấp này" in detail
+    assert "only an officer without a province limit can record or reverse it" in detail
+    assert "province(s) 04" in detail and "Cash given to a commune in your provinces you can still record" in detail
+    assert await _money_written(office) == before  # nothing recorded, the ledger as it was
+    # Also when the entry is wrong otherwise (both places, no amount): the limit answers first.
+    both = await office.post("/api/funding", json={**funding, "commune_code": CAO_BANG_COMMUNE, "amount": 0})
+    assert both.status_code == 403 and await _money_written(office) == before
+
+    # An officer without a province limit records it, and then it is not theirs to reverse either.
+    await office.be("lan.officer")
+    funded = await office.post("/api/funding", json=funding)
+    assert funded.status_code == 201, funded.text
+    after_bank = await _money_written(office)
+    assert after_bank[0] == before[0] + 1 and after_bank[3] == before[3] + 2 * TGXH_CAO_BANG
+    await office.be("tuan.caobang")
+    reversal = await office.post(f"/api/funding/{funded.json()['id']}/reverse", json={"reason": "nhầm ngân hàng"})
+    assert reversal.status_code == 403 and "ghi nhận hoặc hủy khoản cấp này" in reversal.json()["detail"]
+    assert await _money_written(office) == after_bank
+
+    # A commune's cash in their own province stays theirs (the cash handed over there is their communes' work);
+    # another province's commune is not.
+    cash = await office.post("/api/funding", json={"commune_code": CAO_BANG_COMMUNE, "programme": "TGXH",
+                                                   "amount": TGXH_CAO_BANG, "reference": "TM-CB-1",
+                                                   "value_date": "2026-03-05"})
+    assert cash.status_code == 201, cash.text
+    hanoi = await office.post("/api/funding", json={"commune_code": HANOI_COMMUNE, "programme": "TGXH",
+                                                    "amount": TGXH_HANOI, "reference": "TM-HN-1",
+                                                    "value_date": "2026-03-05"})
+    assert hanoi.status_code == 403
+    assert (await _money_written(office))[0] == after_bank[0] + 1
+    async with session_scope(office.engine) as session:
+        assert await session.scalar(text("SELECT status FROM payout_run WHERE id = :id"), {"id": run_id}) == "approved"

@@ -377,6 +377,71 @@ async def test_each_bank_and_commune_of_the_funding_forms_carries_its_own_shortf
     assert '<input type="text" id="amount" name="amount" inputmode="numeric" value="1.300.000" required' in funded.text
 
 
+async def _funding_written(engine) -> tuple[int, int, int]:
+    """Funding rows, ledger transfers and what the banks' disbursement accounts took."""
+    async with session_scope(engine) as session:
+        row = (await session.execute(text(
+            """SELECT (SELECT count(*) FROM funding), (SELECT count(*) FROM ledger_transfer),
+                      (SELECT coalesce(sum(debits_posted), 0) FROM ledger_account WHERE code LIKE :accounts)"""),
+            {"accounts": "bank:%:disbursement"})).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+async def test_a_province_limited_officer_funds_their_communes_cash_but_not_a_bank(client, engine):
+    _, run_id = await _two_banks_and_two_communes(client, engine)
+    await add_user(engine, "tuan.caobang", Role.officer, provinces=("04",))
+    run_path = f"/payout-runs/{run_id}"
+    page, token = await signed_in_page(client, "tuan.caobang", run_path)
+    assert page.status_code == 200
+    # The banks' shortfalls are the whole run's, and say so; no form to fund a bank, and why, instead.
+    heading = page.text.split('id="funding-heading"')[1].split("</h2>")[0]
+    assert "(toàn đợt)" in heading
+    assert "Vietcombank: còn thiếu 1.300.000 đ" in page.text and "BIDV: còn thiếu 1.950.000 đ" in page.text
+    assert 'id="bank_bin"' not in page.text and "Ghi nhận tiền cấp</button>" not in page.text
+    assert ("Tiền cấp vào tài khoản chi của ngân hàng dùng để chi cho người hưởng của mọi tỉnh trong đợt chi: chỉ "
+            "cán bộ không giới hạn tỉnh mới ghi nhận khoản cấp này.") in page.text
+    # The run's own count and total are labelled the whole run's, beside their scope's.
+    assert re.search(r'<dt>Số người <span class="hint whole-run">\(toàn đợt\)</span></dt><dd id="run-count">7</dd>',
+                     page.text)
+    assert re.search(r'<dt>Tổng tiền <span class="hint whole-run">\(toàn đợt\)</span></dt>'
+                     r'<dd id="run-total">4.400.000 đ</dd>', page.text)
+    # Their communes' cash: the form, with Cao Bằng only (Hoàn Kiếm is another province's).
+    assert _options(page.text, "commune_code") == {CAO_BANG_COMMUNE: "500000"}
+    assert "trong phạm vi của bạn" in page.text.split('id="commune-funding-heading"')[1].split("</h2>")[0]
+    in_english = await client.get(run_path + "?lang=en")
+    assert "Banks short of funds <span class=\"hint whole-run\">(whole run)</span>" in in_english.text
+    assert "only an officer without a province limit can record it" in in_english.text
+    assert (await client.get(run_path + "?lang=vi")).status_code == 200  # back to Vietnamese
+
+    # A bank's funding posted anyway: 403 with the reason on the page, nothing recorded.
+    before = await _funding_written(engine)
+    refused = await client.post(run_path + "/funding", data={
+        "_csrf": token, "bank_bin": BIDV, "amount": "1.950.000", "reference": "FT-BIDV-03", "value_date": "2026-03-05"})
+    assert refused.status_code == 403
+    assert "chỉ cán bộ không giới hạn tỉnh mới ghi nhận hoặc hủy khoản cấp này" in refused.text
+    assert "only an officer" not in refused.text  # the page's language only
+    assert await _funding_written(engine) == before
+    # Their commune's cash is recorded.
+    cash = await client.post(run_path + "/funding", data={
+        "_csrf": token, "commune_code": CAO_BANG_COMMUNE, "amount": "500.000", "reference": "TM-CB-03",
+        "value_date": "2026-03-05"})
+    assert cash.status_code == 200 and "Đã ghi nhận tiền mặt cấp cho xã." in cash.text
+    assert (await _funding_written(engine))[0] == before[0] + 1
+
+    # The runs list labels its counts and totals the whole run's for them, and not for an officer without a limit.
+    listing = await client.get("/payout-runs")
+    assert listing.text.count('<span class="hint whole-run">(toàn đợt)</span>') == 2
+    client.cookies.clear()
+    officer, token = await signed_in_page(client, "lan.officer", run_path)
+    assert "toàn đợt" not in officer.text and 'id="bank-funding-national"' not in officer.text
+    assert "toàn đợt" not in (await client.get("/payout-runs")).text
+    funded = await client.post(run_path + "/funding", data={
+        "_csrf": token, "bank_bin": BIDV, "amount": "1.950.000", "reference": "FT-BIDV-03", "value_date": "2026-03-05"})
+    assert funded.status_code == 200 and "Đã ghi nhận tiền cấp cho ngân hàng." in funded.text
+    after = await _funding_written(engine)
+    assert after[0] == before[0] + 2 and after[2] == before[2] + 1_950_000
+
+
 async def test_an_approver_does_not_recompute_a_run_and_a_preparer_is_told_the_way_out(client, engine):
     office = await _world(client, engine)
     run_id = str((await office.compute("2026-03"))["id"])  # the officer prepared it
