@@ -61,8 +61,8 @@ class RunOutput(msgspec.Struct):
     by_bank: list[dict[str, Any]] = msgspec.field(default_factory=list)
     by_commune: list[dict[str, Any]] = msgspec.field(default_factory=list)
     by_status: dict[str, int] = msgspec.field(default_factory=dict)
-    # Everyone compute did not pay (holds included): the whole count, and the first LISTED_SKIPS of them;
-    # GET /api/payout-runs/{id}/unpaid lists them all.
+    # Everyone compute did not pay for good (no usable account, a name mismatch …), the held below left out: the
+    # whole count, and the first LISTED_SKIPS of them; GET /api/payout-runs/{id}/unpaid lists them all.
     skipped_count: int = 0
     skipped: list[dict[str, Any]] = msgspec.field(default_factory=list)
     # People on the bank channel the run did not pay because of a cause an officer must fix (an open MD07

@@ -247,6 +247,7 @@ class RunSummary:
     by_bank: list[dict[str, Any]]
     by_commune: list[dict[str, Any]]
     by_status: dict[str, int]
+    # Skipped for good (no usable account, a name mismatch …); the held are a list of their own, never in both.
     skipped: list[dict[str, Any]]
     held: list[dict[str, Any]]
     held_count: int
@@ -299,10 +300,11 @@ async def run_summary(session: AsyncSession, run_id: UUID, *, provinces: Sequenc
                    s.since, s.amount
               FROM payout_run_skip s JOIN beneficiary b ON b.id = s.beneficiary_id
               JOIN commune c ON c.code = b.commune_code
-             WHERE s.run_id = :run{of_person} ORDER BY b.commune_code, b.full_name LIMIT :limit"""),  # noqa: S608
-        {**params, "limit": LISTED_SKIPS})]
+             WHERE s.run_id = :run AND s.reason <> ALL(:holds){of_person}
+             ORDER BY b.commune_code, b.full_name LIMIT :limit"""),  # noqa: S608
+        {**params, "holds": list(HOLD_REASONS), "limit": LISTED_SKIPS})]
     skipped_count, held_count = (int(n) for n in (await session.execute(text(
-        f"""SELECT count(*), count(*) FILTER (WHERE reason = ANY(:holds))
+        f"""SELECT count(*) FILTER (WHERE reason <> ALL(:holds)), count(*) FILTER (WHERE reason = ANY(:holds))
               FROM payout_run_skip s{' JOIN beneficiary b ON b.id = s.beneficiary_id' if provinces is not None else ''}
              WHERE s.run_id = :run{of_person}"""),  # noqa: S608
         {**params, "holds": list(HOLD_REASONS)})).one())

@@ -52,6 +52,40 @@ async def _paid_months(office: Office, run_id: str) -> dict[str, list[str]]:
         return {r[0]: list(r[1]) for r in rows}
 
 
+def _section(html: str, heading_id: str) -> str:
+    """A section of the run page, from its heading to the end of the section."""
+    return html.split(f'id="{heading_id}"')[1].split("</section>")[0]
+
+
+async def test_a_held_person_is_listed_once_among_the_held_and_not_among_the_people_not_paid(office):
+    _, p = await build_world(office, vietcombank=3)
+    await _bank_returns(office, (p[0], "AC04"))
+    async with session_scope(office.engine) as session:  # p[2]'s account is found under another holder name
+        await session.execute(text("UPDATE bank_account SET verification_status = 'name_mismatch' WHERE id = :id"),
+                              {"id": p[2].bank_account_id})
+        names = dict((str(r[0]), r[1]) for r in await session.execute(text(
+            "SELECT id, full_name FROM beneficiary WHERE id = ANY(:ids)"),
+            {"ids": [p[0].beneficiary_id, p[2].beneficiary_id]}))
+    held_name, skipped_name = names[str(p[0].beneficiary_id)], names[str(p[2].beneficiary_id)]
+
+    april = await office.compute("2026-04")
+    # The run: the held person among the held, the name mismatch among the skipped; neither in both.
+    assert [h["beneficiary_id"] for h in april["held"]] == [str(p[0].beneficiary_id)] and april["held_count"] == 1
+    assert [s["beneficiary_id"] for s in april["skipped"]] == [str(p[2].beneficiary_id)]
+    assert april["skipped_count"] == 1
+    unpaid = (await office.client.get(f"/api/payout-runs/{april['id']}/unpaid")).json()
+    assert sorted((i["kind"], i["beneficiary_id"]) for i in unpaid["items"]) == sorted(
+        [("held", str(p[0].beneficiary_id)), ("skipped", str(p[2].beneficiary_id))])
+    # The page: each once, in its own list, with its own count.
+    page = await office.client.get(f"/payout-runs/{april['id']}")
+    assert page.status_code == 200
+    assert page.text.count(held_name) == 1 and page.text.count(skipped_name) == 1
+    held, skipped = _section(page.text, "held-heading"), _section(page.text, "skipped-heading")
+    assert "Tạm giữ, chờ cán bộ xử lý (1 người)" in held and held_name in held and skipped_name not in held
+    assert "Không chi (1 người)" in skipped and skipped_name in skipped and held_name not in skipped
+    assert "Tên chủ tài khoản không khớp" in skipped and "AC04" not in skipped
+
+
 async def test_an_ac04_return_blocks_the_account_and_runs_hold_the_person_until_a_corrected_account(office):
     _, p = await build_world(office, vietcombank=3)
     await _bank_returns(office, (p[0], "AC04"), (p[1], "AM04"))
