@@ -432,8 +432,7 @@ class PayoutRunController(Controller):
         if principal.role == Role.commune_staff:
             status = await db_session.scalar(text("SELECT status FROM payout_run WHERE id = :id"), {"id": run_id})
             if status is not None and status not in order_service.SENT_STATUSES:
-                raise Problem(409, bilingual("Đợt chi chưa được duyệt và gửi đi: chưa có tiền mặt để giao",
-                                             "the run is not approved and sent yet: there is no cash to hand over"))
+                raise Problem(409, bilingual(*order_service.no_cash_yet(status)))
         try:
             content = await order_service.cash_handover(db_session, run_id, commune, communes, provinces)
         except PayoutError as error:

@@ -16,7 +16,7 @@ from app.auth.names import staff_names
 from app.auth.service import Principal
 from app.http.money import Dong
 from app.http.problems import Problem, bilingual
-from app.payouts.service.orders import HANDED_OVER, SENT_STATUSES
+from app.payouts.service.orders import HANDED_OVER, SENT_STATUSES, no_cash_yet
 from app.registry.identity import mask_digits
 from app.registry.scope import masks_identifiers
 from app.reports_api.routes import FOLLOW_UP_READERS, scope_of
@@ -214,8 +214,7 @@ class FollowUpPages(Controller):
             if chosen is None:
                 raise Problem(404, bilingual("Không có đợt chi này", "no such payout run"))
             if chosen.status not in SENT_STATUSES:
-                raise Problem(409, bilingual("Đợt chi chưa được duyệt và gửi đi: chưa có tiền mặt để giao",
-                                             "the run is not approved and sent yet: there is no cash to hand over"))
+                raise Problem(409, bilingual(*no_cash_yet(chosen.status)))
             if chosen.id not in {r.id for r in runs}:  # an older run asked for by its link: still one to pick
                 runs = [*runs, chosen]
         q = q.strip()[:100]

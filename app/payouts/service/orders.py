@@ -292,6 +292,28 @@ async def batch_again(session: AsyncSession, bank_bin: str, message_id: str) -> 
 # A run's cash has left for the communes once it is sent: only then do commune staff get the list.
 SENT_STATUSES = ("sent", "settled", "closed")
 HANDED_OVER = "(" + ", ".join(f"'{status}'" for status in SENT_STATUSES) + ")"  # the same, for SQL
+# Why a run not sent has no cash at the communes yet, in the words of its state (Vietnamese, English).
+NO_CASH_YET = {
+    "draft": ("Đợt chi còn là nháp, chưa được tính và duyệt: chưa có tiền mặt để giao",
+              "the run is a draft, not computed nor approved yet: there is no cash to hand over"),
+    "computing": ("Đợt chi đang được tính, chưa được duyệt: chưa có tiền mặt để giao",
+                  "the run is being computed and is not approved yet: there is no cash to hand over"),
+    "computed": ("Đợt chi đã tính, đang chờ duyệt: chưa có tiền mặt để giao",
+                 "the run is computed and waiting for approval: there is no cash to hand over"),
+    "approved": ("Đợt chi đã được duyệt, đang chờ gửi đi: tiền mặt chưa về xã/phường để giao",
+                 "the run is approved and waiting to be sent: its cash has not reached the communes to hand over"),
+    "sending": ("Đợt chi đã được duyệt và đang được gửi đi: tiền mặt chưa về xã/phường, hãy tải lại sau ít phút",
+                "the run is approved and being sent: its cash has not reached the communes yet; reload in a few "
+                "minutes"),
+    "cancelled": ("Đợt chi đã bị hủy: không có tiền mặt để giao",
+                  "the run was cancelled: there is no cash to hand over"),
+}
+
+
+def no_cash_yet(status: str) -> tuple[str, str]:
+    """Why the cash of a run in ``status`` (not sent) cannot be handed over yet, Vietnamese and English."""
+    return NO_CASH_YET.get(status, (f"Đợt chi chưa được gửi đi ({status}): chưa có tiền mặt để giao",
+                                    f"the run is not sent ({status}): there is no cash to hand over"))
 
 
 async def cash_handover(session: AsyncSession, run_id: UUID, commune: str | None = None,

@@ -141,7 +141,15 @@ async def test_maker_checker_send_needs_funding_and_orders_reach_only_their_bank
     assert (await office.post(f"/api/payout-runs/{april}/compute")).status_code == 200
     await office.be("xa.caobang")
     not_yet = await client.get(f"/api/payout-runs/{april}/cash-handover")
-    assert not_yet.status_code == 409 and "chưa được duyệt" in not_yet.json()["detail"]
+    assert not_yet.status_code == 409
+    assert not_yet.json()["detail"] == ("Đợt chi đã tính, đang chờ duyệt: chưa có tiền mặt để giao / the run is "
+                                        "computed and waiting for approval: there is no cash to hand over")
+    await office.approve(april)
+    await office.be("xa.caobang")
+    approved = await client.get(f"/api/payout-runs/{april}/cash-handover")
+    assert approved.status_code == 409 and "chưa được duyệt" not in approved.json()["detail"]
+    assert approved.json()["detail"].startswith("Đợt chi đã được duyệt, đang chờ gửi đi: tiền mặt chưa về xã/phường")
+    assert "the run is approved and waiting to be sent" in approved.json()["detail"]
     assert f"/api/payout-runs/{april}/cash-handover" not in (await client.get("/follow-up")).text
     await office.be("xa.hanoi")
     assert (await client.get(f"/api/payout-runs/{run_id}/cash-handover")).status_code == 404  # none of theirs

@@ -263,8 +263,26 @@ async def test_scope_and_roles(client, engine):
     office.current = ""
     april = (await office.compute("2026-04"))["id"]
     await office.be("xa.hoankiem")
+    # Not sent yet: the refusal says the run's own state, not "not approved and sent" of an approved run.
     not_sent = await client.get(f"/follow-up/cash?run={april}")
-    assert not_sent.status_code == 409 and "chưa được duyệt và gửi đi" in not_sent.text
+    assert not_sent.status_code == 409
+    assert "Đợt chi đã tính, đang chờ duyệt: chưa có tiền mặt để giao" in not_sent.text
+    await office.approve(april)
+    await office.be("xa.hoankiem")
+    approved = await client.get(f"/follow-up/cash?run={april}")
+    assert approved.status_code == 409
+    assert "Đợt chi đã được duyệt, đang chờ gửi đi: tiền mặt chưa về xã/phường để giao" in approved.text
+    assert "chưa được duyệt" not in approved.text
+    in_english = await client.get(f"/follow-up/cash?run={april}&lang=en")
+    assert "the run is approved and waiting to be sent: its cash has not reached the communes" in in_english.text
+    await client.get("/follow-up?lang=vi")
+    await office.be("lan.officer")
+    may = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-05"})
+    assert may.status_code == 201, may.text
+    await office.be("xa.hoankiem")
+    draft = await client.get(f"/follow-up/cash?run={may.json()['id']}")
+    assert draft.status_code == 409
+    assert "Đợt chi còn là nháp, chưa được tính và duyệt: chưa có tiền mặt để giao" in draft.text
 
 
 async def test_cash_of_an_earlier_run_is_handed_over_first(client, engine):
