@@ -1,5 +1,6 @@
-"""The run page in a real browser: the funding form's amount follows the bank chosen, a long list of people
-not paid stays closed on a phone, the menu is one short row on a phone, and money figures never break."""
+"""The run page in a real browser: the funding form's amount follows the bank chosen (never over a figure typed), a
+long list of people not paid stays closed on a phone, the menu is one short row on a phone, and money figures never
+break."""
 
 from __future__ import annotations
 
@@ -97,7 +98,18 @@ def test_the_funding_amount_follows_the_bank_chosen(browser, live_server, watch,
     expect(amount).to_have_value("1.300.000")
     amount.fill("2500000")  # typed without its thousands: the echo says what it is
     expect(echo).to_have_text("= 2.500.000 đ")
-    bank.select_option(BIDV)  # another bank: its own shortfall again, not the figure typed for the first
+    bank.select_option(BIDV)  # another bank: what the officer typed is theirs, left as it is
+    expect(amount).to_have_value("2500000")
+    expect(echo).to_have_text("= 2.500.000 đ")
+    bank.select_option(VIETCOMBANK)
+    expect(amount).to_have_value("2500000")
+    amount.fill("")  # a blank box takes the chosen bank's shortfall again
+    bank.select_option(BIDV)
+    expect(amount).to_have_value("1.950.000")
+    expect(echo).to_have_text("= 1.950.000 đ")
+    bank.select_option(VIETCOMBANK)  # the figure written for the bank before follows the bank chosen
+    expect(amount).to_have_value("1.300.000")
+    bank.select_option(BIDV)
     expect(amount).to_have_value("1.950.000")
     page.get_by_label("Số tham chiếu của ngân hàng").fill("KB-2026-03-BIDV")
     screenshot(page, "run-funding-second-bank")

@@ -184,16 +184,26 @@
 
   /* Funding forms: the amount follows the chosen bank or commune (each option carries its shortfall), written
      with its thousands ("1.813.350.000", which the server reads), and an echo beside it says the amount typed
-     ("= 1.813.350.000 đ"). Without JavaScript the box starts blank unless there is one place to choose. */
+     ("= 1.813.350.000 đ"). An amount the officer typed is theirs: a change of bank or commune writes its
+     shortfall only into a blank box or over the figure written for the one chosen before. Without JavaScript
+     the box starts blank unless there is one place to choose. */
   var vietnameseNumber = new Intl.NumberFormat("vi-VN", { maximumFractionDigits: 0 });
+
+  function digitsOf(text) {
+    return text.replace(/[.,\s]/g, "");
+  }
 
   function setUpShortfallChoice(select) {
     var amount = document.getElementById(select.getAttribute("data-shortfall-for"));
     if (!amount) { return; }
+    var written = digitsOf(amount.defaultValue);  /* the server's figure (one place to choose) counts as written */
     function follow() {
+      var current = digitsOf(amount.value);
+      if (current !== "" && current !== written) { return; }  /* typed by the officer: left as it is */
       var option = select.options[select.selectedIndex];
       var shortfall = option && option.getAttribute("data-shortfall");
       amount.value = shortfall ? vietnameseNumber.format(Number(shortfall)) : "";
+      written = digitsOf(amount.value);
       amount.dispatchEvent(new Event("input"));
     }
     select.addEventListener("change", follow);
@@ -204,7 +214,7 @@
     var amount = document.getElementById(echo.getAttribute("data-amount-echo"));
     if (!amount) { return; }
     function show() {
-      var digits = amount.value.replace(/[.,\s]/g, "");
+      var digits = digitsOf(amount.value);
       echo.textContent = /^[0-9]+$/.test(digits) ? "= " + vietnameseNumber.format(Number(digits)) + " đ" : "";
     }
     amount.addEventListener("input", show);
