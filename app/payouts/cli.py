@@ -17,7 +17,7 @@ from app.database import session_scope
 from app.payouts.models import PayoutRun
 from app.payouts.service.cash import settle_cash_pendings
 from app.payouts.service.compute import compute_run
-from app.payouts.service.errors import PayoutError
+from app.payouts.service.errors import PayoutError, bank_funding_refusal, whole_run_refusal
 from app.payouts.service.funding import record_funding
 from app.payouts.service.ledger_steps import approve_run, send_run
 from app.payouts.service.runs import create_run, parse_period
@@ -49,17 +49,41 @@ def _run_step(cli: CliContext, step: Callable[[AsyncEngine], Awaitable[None]]) -
         fail(f"{error.vi} / {error.en}")
 
 
-async def _user_with_role(engine: AsyncEngine, username: str, *roles: str) -> None:
-    """Refuse an ``--as`` that is not an active user with one of ``roles`` before anything is written."""
+async def _user_with_role(engine: AsyncEngine, username: str, *roles: str, whole_run: bool = True) -> tuple[str, ...]:
+    """Refuse an ``--as`` that is not an active user with one of ``roles`` before anything is written, and (for
+    a step of a whole run, which pays every province) one limited to provinces, as the API does; the user's
+    province limit (empty: none)."""
     async with session_scope(engine) as session:
-        found = await session.scalar(text(
-            "SELECT role FROM staff_user WHERE lower(username) = lower(:u) AND is_active"), {"u": username})
+        found = (await session.execute(text(
+            "SELECT role, provinces FROM staff_user WHERE lower(username) = lower(:u) AND is_active"),
+            {"u": username})).one_or_none()
     if found is None:
         raise PayoutError(f"Không có người dùng đang hoạt động tên '{username}' (--as)",
                           f"there is no active user named '{username}' (--as)")
-    if found not in roles:
+    if found.role not in roles:
         raise PayoutError(f"{username} không phải người dùng có vai trò {' hoặc '.join(roles)}",
                           f"{username} is not an active {' or '.join(roles)}")
+    provinces = tuple(found.provinces or ())
+    if whole_run and provinces:
+        raise PayoutError(*whole_run_refusal(provinces))
+    return provinces
+
+
+async def _check_funding_scope(engine: AsyncEngine, provinces: tuple[str, ...], bank_bin: str | None,
+                               commune_code: str | None) -> None:
+    """A province-limited officer records a commune's cash in their provinces only, never a bank's funding."""
+    if not provinces:
+        return
+    if bank_bin and bank_bin.strip():
+        raise PayoutError(*bank_funding_refusal(provinces))
+    if commune_code:
+        async with session_scope(engine) as session:
+            province = await session.scalar(text("SELECT province_code FROM commune WHERE code = :c"),
+                                            {"c": commune_code.strip()})
+        if province is not None and province not in provinces:
+            codes = ", ".join(provinces)
+            raise PayoutError(f"Xã/phường {commune_code} không thuộc tỉnh của bạn ({codes})",
+                              f"commune {commune_code} is not in your province(s) {codes}")
 
 
 @click.group()
@@ -155,7 +179,8 @@ def fund_command(cli: CliContext, bank_bin: str | None, commune_code: str | None
     day: date = value_date.date()  # type: ignore[attr-defined]
 
     async def step(engine: AsyncEngine) -> None:
-        await _user_with_role(engine, actor, "officer")
+        provinces = await _user_with_role(engine, actor, "officer", whole_run=False)
+        await _check_funding_scope(engine, provinces, bank_bin, commune_code)
         async with session_scope(engine) as session:
             _, created = await record_funding(session, bank_bin=bank_bin, commune_code=commune_code,
                                               programme=programme, amount=amount, reference=reference,

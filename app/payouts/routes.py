@@ -37,7 +37,7 @@ from app.payouts.service import orders as order_service
 from app.payouts.service import unpaid as unpaid_service
 from app.payouts.service.cash import NO_SUCH_PAYOUT, cash_payout, return_cash
 from app.payouts.service.compute import compute_run, compute_size
-from app.payouts.service.errors import PayoutError, RunStateConflict
+from app.payouts.service.errors import PayoutError, RunStateConflict, bank_funding_refusal, whole_run_refusal
 from app.payouts.service.funding import record_funding, reverse_funding
 from app.payouts.service.history import list_payouts
 from app.payouts.service.ledger_steps import approve_run, funding_shortfalls, send_run, shortfall_conflict
@@ -81,23 +81,7 @@ def refuse_province_limited(request: Request[Any, Any, Any]) -> None:
     computing, approving, sending, cancelling or closing it is for staff without a province limit."""
     provinces = province_limit(request)
     if provinces is not None:
-        codes = ", ".join(provinces)
-        raise Problem(403, bilingual(
-            f"Đợt chi trả cho người hưởng của mọi tỉnh: chỉ cán bộ không giới hạn tỉnh mới lập, tính, duyệt, gửi, "
-            f"hủy hoặc đóng đợt chi (tài khoản của bạn giới hạn ở tỉnh {codes})",
-            f"a run pays the programme's people in every province: only staff without a province limit can "
-            f"prepare, compute, approve, send, cancel or close it (your account is limited to province(s) {codes})"))
-
-
-def bank_funding_refusal(provinces: Sequence[str]) -> tuple[str, str]:
-    """Why a province-limited officer does not record (or reverse) a bank's funding, Vietnamese and English."""
-    codes = ", ".join(provinces)
-    return (f"Tiền cấp vào tài khoản chi của ngân hàng dùng để chi cho người hưởng của mọi tỉnh trong đợt chi: chỉ cán "
-            f"bộ không giới hạn tỉnh mới ghi nhận hoặc hủy khoản cấp này (tài khoản của bạn giới hạn ở tỉnh {codes}). "
-            f"Tiền mặt cấp cho xã/phường thuộc tỉnh của bạn thì bạn vẫn ghi nhận được",
-            f"funding at a bank's disbursement account pays the whole run, every province's people: only an officer "
-            f"without a province limit can record or reverse it (your account is limited to province(s) {codes}). "
-            f"Cash given to a commune in your provinces you can still record")
+        raise Problem(403, bilingual(*whole_run_refusal(provinces)))
 
 
 def refuse_bank_funding_province_limited(request: Request[Any, Any, Any]) -> None:

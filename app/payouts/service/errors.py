@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -30,3 +31,23 @@ class RunStateConflict(Conflict):
 
     Raised before anything changes. A background step refused this way lost a race with another request
     whose outcome is the run's state now, so it is logged and not stored as the run's error."""
+
+
+def whole_run_refusal(provinces: Sequence[str]) -> tuple[str, str]:
+    """Why a province-limited officer does not prepare, compute, approve, send, cancel or close a run."""
+    codes = ", ".join(provinces)
+    return (f"Đợt chi trả cho người hưởng của mọi tỉnh: chỉ cán bộ không giới hạn tỉnh mới lập, tính, duyệt, gửi, "
+            f"hủy hoặc đóng đợt chi (tài khoản của bạn giới hạn ở tỉnh {codes})",
+            f"a run pays the programme's people in every province: only staff without a province limit can "
+            f"prepare, compute, approve, send, cancel or close it (your account is limited to province(s) {codes})")
+
+
+def bank_funding_refusal(provinces: Sequence[str]) -> tuple[str, str]:
+    """Why a province-limited officer does not record (or reverse) a bank's funding, Vietnamese and English."""
+    codes = ", ".join(provinces)
+    return (f"Tiền cấp vào tài khoản chi của ngân hàng dùng để chi cho người hưởng của mọi tỉnh trong đợt chi: chỉ cán "
+            f"bộ không giới hạn tỉnh mới ghi nhận hoặc hủy khoản cấp này (tài khoản của bạn giới hạn ở tỉnh {codes}). "
+            f"Tiền mặt cấp cho xã/phường thuộc tỉnh của bạn thì bạn vẫn ghi nhận được",
+            f"funding at a bank's disbursement account pays the whole run, every province's people: only an officer "
+            f"without a province limit can record or reverse it (your account is limited to province(s) {codes}). "
+            f"Cash given to a commune in your provinces you can still record")

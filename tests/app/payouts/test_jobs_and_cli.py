@@ -112,3 +112,41 @@ async def test_cli_refuses_an_unknown_or_wrong_user_and_creates_nothing(engine, 
             "SELECT (SELECT count(*) FROM payout_run), (SELECT count(*) FROM funding),"
             " (SELECT count(*) FROM audit_log WHERE actor IN ('nobody', 'thu.auditor'))"))).one()
     assert tuple(counts) == (0, 0, 0)
+
+
+async def test_cli_refuses_a_province_limited_officer_the_whole_runs_steps_and_a_banks_funding(engine, database_url):
+    """As the API: a run and a bank's funding pay every province, so the command line refuses them to an officer
+    limited to provinces (nothing written); the cash of a commune in their province they still record."""
+    from app.auth.models import Role
+    from tests.support.actors import add_user
+
+    await add_user(engine, "tuan.caobang", Role.officer, provinces=("04",))
+    async with session_scope(engine) as session:
+        own, other = (await session.execute(text(
+            "SELECT (SELECT min(code) FROM commune WHERE province_code = '04'),"
+            " (SELECT min(code) FROM commune WHERE province_code = '01')"))).one()
+    env = base_env(DATABASE_URL=database_url)
+
+    async def cli(*args: str):
+        return await asyncio.to_thread(run_cli, *args, env=env)
+
+    def fund(*place: str, reference: str) -> tuple[str, ...]:
+        return ("payouts", "fund", *place, "--programme", "NCC", "--amount", "1000000", "--reference", reference,
+                "--value-date", "2025-06-05", "--as", "tuan.caobang")
+
+    run = await cli("payouts", "run", "--programme", "NCC", "--period", "2025-06", "--as", "tuan.caobang")
+    assert run.returncode == 1 and "Đợt chi trả cho người hưởng của mọi tỉnh" in run.stderr
+    assert "your account is limited to province(s) 04" in run.stderr and "Traceback" not in run.stderr
+    bank = await cli(*fund("--bank", "970436", reference="FUND-BANK"))
+    assert bank.returncode == 1 and "only an officer without a province limit can record or reverse it" in bank.stderr
+    elsewhere = await cli(*fund("--commune", other, reference="FUND-HN"))
+    assert elsewhere.returncode == 1 and f"commune {other} is not in your province(s) 04" in elsewhere.stderr
+    async with session_scope(engine) as session:
+        counts = (await session.execute(text(
+            "SELECT (SELECT count(*) FROM payout_run), (SELECT count(*) FROM funding)"))).one()
+    assert tuple(counts) == (0, 0)
+    mine = await cli(*fund("--commune", own, reference="FUND-CB"))
+    assert mine.returncode == 0, mine.stderr
+    async with session_scope(engine) as session:
+        recorded = (await session.execute(text("SELECT commune_code, amount, recorded_by FROM funding"))).all()
+    assert [tuple(row) for row in recorded] == [(own, 1_000_000, "tuan.caobang")]
