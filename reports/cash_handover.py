@@ -122,15 +122,21 @@ _QUERY = """
 """
 
 _DIGITS = re.compile(r"\+?[0-9]+")
+_MASKED_ENDING = re.compile(r"\**[0-9]{4}")  # the last 4 digits of a citizen ID, masked or not
 
 
 def _search_condition(q: str, params: dict[str, Any]) -> str:
-    """SQL matching ``q`` on the listed people: a citizen ID or phone exactly (no prefix: staff shown masked
-    IDs must not probe them), else every word a prefix of a word of the name, accents optional."""
+    """SQL matching ``q`` on the listed people: a citizen ID or phone exactly, or the last 4 digits of a citizen
+    ID (what staff ask for, and all a masked ID shows: "********7890" may be typed as it is), else every word a
+    prefix of a word of the name, accents optional. No other part of an ID matches: staff shown masked IDs must
+    not probe the hidden digits."""
     q = q.strip()
     if not q:
         return "true"
     digits = re.sub(r"[\s.\-()]", "", q)
+    if _MASKED_ENDING.fullmatch(digits):
+        params["search_id_end"] = digits.lstrip("*")
+        return "right(b.national_id, 4) = :search_id_end"
     if _DIGITS.fullmatch(digits):
         params["search_id"] = digits
         try:
@@ -150,7 +156,7 @@ async def cash_handover_page(session: AsyncSession, run_id: UUID, *, communes: S
                              as_of: datetime | None = None, page: int = 1, page_size: int = 100) -> CashHandoverPage:
     """Page ``page`` (from 1) of the people whose cash of run ``run_id`` reached their commune (within the
     caller's ``communes`` / ``provinces``, None: no limit; ``commune``: one of them) and is not handed over in
-    full, matching ``q`` (name, citizen ID or phone; blank: everyone), in the follow-up list's order; with the
+    full, matching ``q`` (name, citizen ID or its last 4 digits, or phone; blank: everyone), in the follow-up list's order; with the
     whole list's counts. A page past the end has nobody, and the same counts."""
     as_of = as_of or datetime.now(UTC)
     page, page_size = page_window(page, page_size, most=max(page_size, 1))

@@ -198,7 +198,7 @@ class FollowUpPages(Controller):
                             commune: str = "", q: str = "", page_number: str = "1") -> Response[Any]:
         """The cash of a run (the latest sent run with cash by default) still to hand over in the chosen commune
         (all of the caller's by default): who, how much, for which months, the oldest first, a page at a time,
-        each with the handover form; found by name, citizen ID or phone."""
+        each with the handover form; found by name, citizen ID (or its last 4 digits) or phone."""
         principal = current_principal(request)
         assert principal is not None
         choices = await communes_in_scope(db_session, principal)

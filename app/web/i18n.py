@@ -775,7 +775,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cash.to_follow_up": {"vi": "Người chưa rút tiền", "en": "People who have not withdrawn"},
     "cash.run": {"vi": "Đợt chi", "en": "Payout run"},
     "cash.run_option": {"vi": "{programme} tháng {period}", "en": "{programme} {period}"},
-    "cash.search": {"vi": "Tìm theo tên, CCCD hoặc số điện thoại", "en": "Find by name, citizen ID or phone"},
+    "cash.search": {"vi": "Tìm theo tên, CCCD (hoặc 4 số cuối) hoặc số điện thoại", "en": "Find by name, citizen ID (or its last 4 digits) or phone"},
     "cash.no_runs": {"vi": "Chưa có đợt chi nào gửi tiền mặt về xã/phường của bạn.", "en": "No run has sent cash to your communes yet."},
     "cash.summary": {"vi": "{programme} tháng {period}: {count} người còn chờ nhận tiền mặt, tổng {amount}", "en": "{programme} {period}: {count} people still waiting for their cash, {amount} in all"},
     "cash.handed_over": {"vi": "Đã giao đủ: {count} người (không hiện trong danh sách)", "en": "Handed over in full: {count} people (not listed)"},

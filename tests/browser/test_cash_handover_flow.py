@@ -79,7 +79,7 @@ def test_commune_staff_record_a_cash_handover_on_a_phone(browser, live_server, w
 
     # Found by name typed without accents.
     second = cash_people[1]
-    phone.get_by_label("Tìm theo tên, CCCD hoặc số điện thoại").fill(fold(second.full_name))
+    phone.get_by_label("Tìm theo tên, CCCD (hoặc 4 số cuối) hoặc số điện thoại").fill(fold(second.full_name))
     phone.get_by_role("button", name="Xem").click()
     expect(phone.locator(".person h2 a")).to_have_text([second.full_name])
     phone.get_by_role("link", name="Xem cả danh sách").click()

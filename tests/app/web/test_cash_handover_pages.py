@@ -210,6 +210,17 @@ async def test_search_by_name_or_citizen_id_and_paging(client, engine, monkeypat
     assert [_name(card) for _, card in _cards(by_id.text)] == [wanted.full_name]
     prefix = await client.get("/follow-up/cash", params={"run": world.run_id, "q": wanted.national_id[:8]})
     assert _cards(prefix.text) == [] and "Không có ai chờ nhận tiền khớp với tìm kiếm." in prefix.text
+    # The last 4 digits, as staff ask for them (or as the masked ID reads), find whoever's ID ends with them.
+    ending = wanted.national_id[-4:]
+    same_ending = {p.full_name for p in world.hanoi_cash if p.national_id.endswith(ending)}
+    for typed in (ending, f"********{ending}", f" {ending[:2]} {ending[2:]} "):
+        by_ending = await client.get("/follow-up/cash", params={"run": world.run_id, "q": typed})
+        assert {_name(card) for _, card in _cards(by_ending.text)} == same_ending, typed
+        assert wanted.national_id not in by_ending.text  # still masked
+    # Any other part of the ID finds nobody: the hidden digits cannot be probed.
+    for typed in (wanted.national_id[-5:], wanted.national_id[-6:], ending[1:]):
+        assert _cards((await client.get("/follow-up/cash", params={"run": world.run_id, "q": typed})).text) == []
+    assert "Tìm theo tên, CCCD (hoặc 4 số cuối) hoặc số điện thoại" in page.text
     # Cao Bằng's person is not found from Hoàn Kiếm.
     cao_bang = next(nid for nid in world.ids if nid not in {p.national_id for p in world.hanoi_cash}
                     and nid != wanted.national_id)
