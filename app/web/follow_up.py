@@ -96,10 +96,11 @@ def _back(form: Any, beneficiary_id: UUID, done: str | None) -> str:
     back = form_text(form, "back")
     if back == "person":
         return f"/beneficiaries/{beneficiary_id}" + (f"?done={done}" if done else "")
-    if back == "cash":
+    if back == "cash":  # the page shows the saved notice in the card now at the position, in view
         position = form_text(form, "position")
-        anchor = f"#p-{position}" if position.isascii() and position.isdigit() else ""
-        return _cash_list_path(form) + suffix + anchor
+        if not (position.isascii() and position.isdigit()):
+            return _cash_list_path(form) + suffix
+        return f"{_cash_list_path(form)}{suffix}{f'&position={position}' if done else ''}#p-{position}"
     return (f"/follow-up?commune={form_text(form, 'commune')}&min_days={form_text(form, 'min_days') or '7'}"
             f"&page_number={_page_number(form)}{suffix}")
 
@@ -195,10 +196,12 @@ class FollowUpPages(Controller):
 
     @get("/cash", guards=[requires(*FOLLOW_UP_READERS)])
     async def cash_handover(self, request: Request[Any, Any, Any], db_session: AsyncSession, run: UUID | None = None,
-                            commune: str = "", q: str = "", page_number: str = "1") -> Response[Any]:
+                            commune: str = "", q: str = "", page_number: str = "1",
+                            position: str = "") -> Response[Any]:
         """The cash of a run (the latest sent run with cash by default) still to hand over in the chosen commune
         (all of the caller's by default): who, how much, for which months, the oldest first, a page at a time,
-        each with the handover form; found by name, citizen ID (or its last 4 digits) or phone."""
+        each with the handover form; found by name, citizen ID (or its last 4 digits) or phone. After a save
+        (``done``) its notice is in the card at ``position``, where the page opens, rather than out of view."""
         principal = current_principal(request)
         assert principal is not None
         choices = await communes_in_scope(db_session, principal)
@@ -234,6 +237,7 @@ class FollowUpPages(Controller):
                     national_id=(lambda value: mask_digits(value) if masked else value),
                     may_record=principal.role in COMMUNE_WRITERS, now_local=form_minute_now(),
                     done_key=DONE_KEYS.get(request.query_params.get("done") or ""),
+                    done_position=int(position) if position.isascii() and position.isdigit() else None,
                     pager=pager("/follow-up/cash", {"run": str(chosen.id) if chosen else "", "commune": commune,
                                                     "q": q},
                                 page=shown_page, pages=page_count(matched, PAGE_SIZE), total=matched,

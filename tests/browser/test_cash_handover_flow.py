@@ -92,7 +92,10 @@ def test_commune_staff_record_a_cash_handover_on_a_phone(browser, live_server, w
     screenshot(phone, "cash-handover-phone")
     first.get_by_role("button", name="Lưu").click()
     expect(phone.get_by_text("Đã ghi nhận giao tiền mặt.")).to_be_visible()
-    assert phone.url.endswith("&done=handover#p-1")  # back at the card's place: the next person is there now
+    # Back at the card's place (the next person is there now), the saved notice in that card, in view.
+    assert phone.url.endswith("&done=handover&position=1#p-1")
+    expect(phone.locator("#p-1 .notice")).to_have_text("Đã ghi nhận giao tiền mặt.")
+    expect(phone.locator("#p-1 .notice")).to_be_in_viewport()
     expect(phone.locator(".person h2 a")).to_have_text([second.full_name])
     expect(phone.locator("#cash-done")).to_have_text("Đã giao đủ: 1 người (không hiện trong danh sách)")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 375

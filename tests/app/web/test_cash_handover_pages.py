@@ -119,10 +119,14 @@ async def test_a_handover_recorded_on_the_page_is_the_same_as_one_recorded_elsew
                                                "occurred_at": "2026-03-11T10:00", "note": "Giao tại nhà"},
                                  follow_redirects=False)
     assert recorded.status_code == 303
-    assert recorded.headers["location"] == (f"/follow-up/cash?run={world.run_id}&page_number=1&done=handover#p-1")
+    assert recorded.headers["location"] == (
+        f"/follow-up/cash?run={world.run_id}&page_number=1&done=handover&position=1#p-1")
     after = await client.get(recorded.headers["location"].split("#")[0])
-    assert "Đã ghi nhận giao tiền mặt." in after.text and "Đã giao đủ: 1 người" in after.text
+    assert "Đã giao đủ: 1 người" in after.text
     left = _cards(after.text)
+    # The saved notice is in the card the page opens at (the next person's, now p-1), not out of view at the top.
+    assert after.text.count("Đã ghi nhận giao tiền mặt.") == 1
+    assert '<p class="notice" role="status" id="cash-saved">Đã ghi nhận giao tiền mặt.</p>' in left[0][1]
     assert [_name(card) for _, card in left] == [_name(card) for _, card in cards[1:]]  # the next one is now p-1
     assert [position for position, _ in left] == [1, 2]
     assert "2 người còn chờ nhận tiền mặt, tổng 1.300.000 đ" in after.text
@@ -190,8 +194,31 @@ async def test_the_pages_handover_keeps_the_rules_and_a_refusal_leads_back_to_th
     again = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', early.text))
     saved = await client.post(action, data={**again, "_csrf": csrf_in(early.text), "amount": "650000",
                                             "occurred_at": "2026-03-11T10:00"}, follow_redirects=False)
-    assert saved.status_code == 303 and saved.headers["location"].endswith(f"&done=handover#p-{position}")
+    assert saved.status_code == 303
+    assert saved.headers["location"].endswith(f"&done=handover&position={position}#p-{position}")
     assert await count_rows(engine, "SELECT count(*) FROM withdrawal WHERE channel = 'cash_handover'") == 1
+
+
+async def test_the_saved_notice_is_where_the_page_opens(client, engine):
+    world = await _cash_month(client, engine)
+    page, _ = await signed_in_page(client, "xa.hoankiem", f"/follow-up/cash?run={world.run_id}")
+    (position, card), = [(position, card) for position, card in _cards(page.text) if position == 3]
+    action, fields = _handover_form(card)
+    saved = await client.post(action, data={**fields, "_csrf": csrf_in(page.text), "occurred_at": "2026-03-11T10:00"},
+                              follow_redirects=False)
+    location = saved.headers["location"]
+    assert location.endswith("&done=handover&position=3#p-3")
+    # The last person handed over in full: the list is one shorter, and the notice takes their place (#p-3).
+    after = await client.get(location.split("#")[0])
+    assert [p for p, _ in _cards(after.text)] == [1, 2] and after.text.count("Đã ghi nhận giao tiền mặt.") == 1
+    assert re.search(r'</ol>\s*<p class="notice" role="status" id="p-3">Đã ghi nhận giao tiền mặt.</p>', after.text)
+    # A link without the place, or one past it (the list changed since), shows the notice at the top.
+    for query in ("&done=handover", "&done=handover&position=9", "&done=handover&position=x"):
+        top = await client.get(f"/follow-up/cash?run={world.run_id}{query}")
+        assert top.status_code == 200 and top.text.count("Đã ghi nhận giao tiền mặt.") == 1
+        assert re.search(r'</h1>\s*<p class="notice" role="status">Đã ghi nhận giao tiền mặt.</p>', top.text)
+    english = await client.get(location.split("#")[0] + "&lang=en")
+    assert '<p class="notice" role="status" id="p-3">The cash handover is recorded.</p>' in english.text
 
 
 async def test_search_by_name_or_citizen_id_and_paging(client, engine, monkeypatch):
