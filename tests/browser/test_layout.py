@@ -1,10 +1,22 @@
 """Phones with large text, page weight, nothing loaded from outside."""
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
 
+from app.auth.models import Role
+from app.auth.service import Principal
+from app.database import make_engine, session_scope
+from app.registry.service import register_disbursement_account
+from reconciliation.parsers import Statement, StatementLine
+from reconciliation.writers import write_statement_csv
 from tests.browser.conftest import ADMIN, COMMUNE_STAFF, new_page, screenshot, sign_in
+from tests.support.actors import add_user
+from tests.support.world import VIETCOMBANK
 
 PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True,
          "has_touch": True}
@@ -12,6 +24,13 @@ PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "i
 # everything grows with it. (bypass_csp lets the test add this one style; the pages allow none.)
 LARGE_TEXT = "html { font-size: 150% !important; }"
 PAGE_BUDGET = 200 * 1024
+ICT = timezone(timedelta(hours=7))
+
+
+def run_async(coroutine):  # type: ignore[no-untyped-def]
+    """Run a coroutine to the end from a test whose thread already runs Playwright's event loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _horizontal_overflow(page: Any) -> int:
@@ -107,3 +126,72 @@ def test_each_page_with_its_css_and_js_weighs_under_200_kb(browser, live_server,
         weight, status = _page_weight(browser, live_server, watch, path, state)
         assert status == expected_status, path
         assert 1000 < weight < PAGE_BUDGET, (path, weight)
+
+
+OFFICER = "lan.canbo"
+DISBURSEMENT = "0011009999999"
+# The right edge of every element past the viewport, widest first: what makes a page scroll sideways.
+_OVERFLOWING = """() => [...document.querySelectorAll('main *')]
+    .map(e => [e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '')
+               + (e.htmlFor ? '[for=' + e.htmlFor + ']' : '') + ' x=' + Math.round(e.getBoundingClientRect().left)
+               + ' w=' + Math.round(e.getBoundingClientRect().width),
+               Math.round(e.getBoundingClientRect().right)])
+    .filter(([, right]) => right > document.documentElement.clientWidth).sort((a, b) => b[1] - a[1]).slice(0, 20)"""
+
+
+def _statement_file(folder: Path) -> Path:
+    """A bank's CSV statement of one day: a funding credit and a fee."""
+    booked = datetime(2026, 3, 10, 9, 0, tzinfo=ICT)
+    lines = tuple(StatementLine(
+        account=DISBURSEMENT, booking_date=booked.date(), value_date=booked.date(), booked_at=booked, amount=amount,
+        currency="VND", bank_reference=f"FT2603100000{index}", end_to_end_ref=None, counterparty_account=None,
+        counterparty_name=None, description=description, return_reason=None, is_reversal=False, line_no=index)
+        for index, (amount, description) in enumerate(((5_000_000, "KBNN cap kinh phi TGXH thang 03/2026"),
+                                                       (-11_000, "Phi dich vu")), 1))
+    statement = Statement(statement_id="VCB-20260310", account=DISBURSEMENT, currency="VND", opening_balance=0,
+                          closing_balance=4_989_000, opening_date=booked.date(), closing_date=booked.date(),
+                          lines=lines, source_format="csv")
+    path = folder / "sao-ke-tai-khoan-chi-tra-vietcombank-thang-03-2026.csv"
+    path.write_bytes(write_statement_csv(statement))
+    return path
+
+
+def test_statement_upload_page_on_a_375px_phone_does_not_scroll_sideways(browser, live_server, watch, tmp_path):
+    """The upload form, the statement's page it leads to, the list and the 'already imported' answer."""
+    async def seed() -> None:
+        engine = make_engine(live_server.database_url, pool_size=1)
+        try:
+            await add_user(engine, OFFICER, Role.officer, full_name="Nguyễn Thị Lan")
+            async with session_scope(engine) as session:
+                await register_disbursement_account(session, VIETCOMBANK, DISBURSEMENT,
+                                                    Principal(kind="staff", name=OFFICER, role=Role.officer))
+        finally:
+            await engine.dispose()
+
+    run_async(seed())
+    phone = new_page(browser, live_server, watch, viewport={"width": 375, "height": 740}, device_scale_factor=2,
+                     is_mobile=True, has_touch=True)
+    sign_in(phone, OFFICER)
+    statement = _statement_file(tmp_path)
+
+    def upload() -> None:
+        phone.goto("/statements")
+        expect(phone.get_by_role("heading", level=1)).to_be_visible()
+        assert _horizontal_overflow(phone) <= 0, str(phone.evaluate(_OVERFLOWING))
+        file_input = phone.get_by_label("Tệp sao kê").bounding_box()  # it made the page 431 px wide
+        assert file_input is not None and file_input["x"] + file_input["width"] <= 375
+        phone.get_by_label("Ngân hàng", exact=True).select_option(VIETCOMBANK)
+        phone.get_by_label("Tệp sao kê").set_input_files(str(statement))
+        phone.get_by_role("button", name="Tải lên và đối soát").click()
+
+    upload()
+    expect(phone.get_by_text("Đã tải và đối soát sao kê")).to_be_visible()  # the statement's page: its sha256 id
+    assert _horizontal_overflow(phone) <= 0, str(phone.evaluate(_OVERFLOWING))
+    upload()  # the same file again: already imported, and the list holds the statement
+    expect(phone.locator("#outcome-heading")).to_be_visible()
+    screenshot(phone, "statements-phone")
+    assert _horizontal_overflow(phone) <= 0, str(phone.evaluate(_OVERFLOWING))
+    phone.goto("/uploads?kind=statement")  # the files as sent, linked from the statements page
+    expect(phone.get_by_role("heading", level=1)).to_be_visible()
+    assert _horizontal_overflow(phone) <= 0, str(phone.evaluate(_OVERFLOWING))
+    phone.context.close()
