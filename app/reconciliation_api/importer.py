@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import time as clock
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 from uuid import UUID
 
@@ -63,7 +63,8 @@ LINE_COPY_COLUMNS = ("statement_id", "line_no", "bank_bin", "booking_date", "val
                      "funding_id")
 
 
-ALREADY_IMPORTED = "Tệp này đã được nhập trước đó; không ghi nhận gì thêm / this file was already imported; nothing new was applied"
+ALREADY_IMPORTED_VI = "Tệp này đã được nhập trước đó ({statements}); không ghi nhận gì thêm"
+ALREADY_IMPORTED_EN = "this file was already imported ({statements}); nothing new was applied"
 SAME_CONTENT_VI = ("Sao kê này đã được nhập trước đó ({statements}): cùng tài khoản, kỳ, số dư và các dòng, dù "
                    "tệp khác định dạng; không ghi nhận gì thêm")
 SAME_CONTENT_EN = ("this statement was already imported ({statements}): the same account, period, balances and lines, "
@@ -74,6 +75,21 @@ REUSED_ID_VI = ("Mã sao kê {ids} đã được nhập trước đó với nộ
                 "được ghi nhận. Nếu đây là sao kê điều chỉnh, ngân hàng cần gửi với mã sao kê mới; tệp đã được lưu lại")
 REUSED_ID_EN = ("statement id {ids} was imported before with other content; that statement's lines in this file "
                 "were not applied. A corrected statement needs a new statement id; the file was kept")
+
+
+def statements_named(statements: list[dict[str, Any]]) -> str:
+    """Statements as staff know them, by file and period ("sao-ke-03.csv, 09/03/2026 – 09/03/2026"), never by
+    the internal id (sha256:…:1 for a CSV); the API's answer keeps the ids in their own fields."""
+
+    def day(value: date | None) -> str:
+        return f"{value:%d/%m/%Y}" if value else "—"
+
+    def name(statement: dict[str, Any]) -> str:
+        bank_id = str(statement.get("bank_statement_id") or "")
+        return statement.get("filename") or (bank_id if bank_id and not bank_id.startswith("sha256:") else "—")
+
+    return "; ".join(f"{name(s)}, {day(s.get('opening_date'))} – {day(s.get('closing_date'))}"
+                     for s in statements)
 
 
 @dataclass
@@ -109,7 +125,9 @@ class ImportOutcome:
                                 **self.totals(), "statements": self.statements}
         if self.kind == "existing":
             body["already_imported_by"] = self.already_imported_by
-            body["message"] = ALREADY_IMPORTED
+            named = statements_named([s for s in self.statements if s.get("existing")])
+            body["message"] = (f"{ALREADY_IMPORTED_VI.format(statements=named)} / "
+                               f"{ALREADY_IMPORTED_EN.format(statements=named)}")
             if self.already_imported_by == "content":
                 body["message"] = f"{self.message_vi} / {self.message_en}"
         if self.kind in ("existing", "created", "dry_run"):
@@ -303,7 +321,7 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
     if not fresh:
         if not same_content:
             return ImportOutcome("existing", statements=already, already_imported_by="statement_id")
-        names = ", ".join(f"{s['bank_statement_id']} · {s['filename'] or '—'}" for s in same_content)
+        names = statements_named(same_content)
         log.info("statement_already_imported", bank=bank_bin, filename=filename, by="content",
                  statements=[s["id"] for s in same_content], dry_run=dry_run)
         return ImportOutcome("existing", statements=already, already_imported_by="content",

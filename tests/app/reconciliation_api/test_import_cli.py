@@ -43,8 +43,9 @@ async def test_import_dry_run_then_real_then_again_and_a_rejected_file(office, d
     assert dry_again.exit_code == 0, dry_again.stderr
     dry_body = json.loads(dry_again.stdout)
     assert (dry_body["status"], dry_body["dry_run"], dry_body["already_imported"]) == ("existing", True, True)
-    assert dry_body["message"] == ("Tệp này đã được nhập trước đó; không ghi nhận gì thêm / "
-                                   "this file was already imported; nothing new was applied")
+    assert dry_body["message"] == (  # the statement by its file and period, as staff know it
+        "Tệp này đã được nhập trước đó (sao-ke.sta, 09/03/2026 – 12/03/2026); không ghi nhận gì thêm / "
+        "this file was already imported (sao-ke.sta, 09/03/2026 – 12/03/2026); nothing new was applied")
     assert dry_body["statement_id"] == json.loads(real.stdout)["statement_id"]
     assert await table_counts(office) == after
     bad = tmp_path / "lech.sta"

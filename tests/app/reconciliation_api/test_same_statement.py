@@ -83,8 +83,10 @@ async def test_a_banks_csv_saved_as_xlsx_is_the_statement_already_imported_and_i
     assert (body["already_imported"], body["created"], body["content_differs"], body["already_imported_by"]) == (
         True, False, False, "content")
     assert body["statement_id"] == first.json()["statement_id"] and body["upload_id"] is None
-    assert "Sao kê này đã được nhập trước đó" in body["message"] and "sao-ke-03.csv" in body["message"]
-    assert "this statement was already imported" in body["message"]
+    # Named by its file and period as staff know it; the internal id (sha256:…:1 for a CSV) in its own field.
+    assert body["message"].startswith("Sao kê này đã được nhập trước đó (sao-ke-03.csv, 09/03/2026 – 12/03/2026): ")
+    assert "this statement was already imported (sao-ke-03.csv, 09/03/2026 – 12/03/2026): " in body["message"]
+    assert "sha256:" not in body["message"] and body["statements"][0]["bank_statement_id"].startswith("sha256:")
     assert body["statements"][0]["filename"] == "sao-ke-03.csv"
     assert body["statements"][0]["opening_date"] == "2026-03-09"
     # Nothing of it was applied: the queue, the fee, the ledger and the payouts are as they were.

@@ -188,6 +188,8 @@ async def test_the_same_rows_saved_as_xlsx_are_the_statement_already_imported_on
         assert (f'<a href="/statements/{statement_id}">Xem sao kê sao-ke-vcb.csv (09/03/2026 – 12/03/2026)</a>'
                 in again.text)
         assert "Chạy thử (chưa ghi nhận)" not in again.text
+        answer = again.text.split('id="outcome-heading"')[1].split("</section>")[0]
+        assert "sha256:" not in answer  # the statement by its file and period, not its internal id
     english = await client.post("/statements", params={"lang": "en"},
                                 data={"_csrf": token, "bank": VIETCOMBANK},
                                 files={"file": ("sao-ke-vcb.xlsx", write_statement_xlsx(same), "application/octet-stream")})
