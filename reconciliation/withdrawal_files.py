@@ -198,7 +198,7 @@ def check_rows(raw_rows: Iterable[tuple[int, dict[str, Any]]], *, now: datetime 
             raise WithdrawalFileRejected(f"Tệp có quá {MAX_ROWS:,} dòng", f"more than {MAX_ROWS:,} rows")
     if errors:
         bad = len({e["row"] for e in errors})
-        rows_have = "1 row has" if bad == 1 else f"{bad} rows have"
+        rows_have = "1 row has" if bad == 1 else f"{bad:,} rows have"
         raise WithdrawalFileRejected(f"{bad} dòng có lỗi; chưa lưu dòng nào. Sửa và gửi lại cả tệp",
                                      f"{rows_have} errors; nothing was stored. Fix them and send the whole file "
                                      "again", errors)

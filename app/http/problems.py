@@ -41,6 +41,11 @@ _TITLES = {
 }
 
 
+def counted(count: int, one: str, many: str) -> str:
+    """A count in English, the noun agreeing with it: "1 row", "3 rows" (Vietnamese nouns do not change)."""
+    return f"{count:,} {one if count == 1 else many}"
+
+
 def bilingual(vi: str, en: str) -> str:
     """Staff-facing text: Vietnamese first, English after."""
     return f"{vi} / {en}"

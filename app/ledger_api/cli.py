@@ -7,6 +7,7 @@ import sys
 import click
 
 from app.cli import CliContext, pass_cli
+from app.http.problems import counted
 from app.payouts.service.usage import verify_ledger_and_usage
 
 
@@ -27,7 +28,7 @@ def verify(cli: CliContext) -> None:
     if report.ok:
         click.echo("ok: sổ cái khớp / the ledger is consistent")
         return
-    click.echo(f"{len(report.problems)} problem(s) / {len(report.problems)} lỗi", err=True)
+    click.echo(f"{counted(len(report.problems), 'problem', 'problems')} / {len(report.problems)} lỗi", err=True)
     sys.exit(1)
 
 

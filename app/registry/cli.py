@@ -9,6 +9,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli import CliContext, fail, pass_cli
+from app.http.problems import counted
 
 
 @click.group("beneficiaries")
@@ -57,7 +58,8 @@ def import_command(cli: CliContext, file: Path, errors_out: Path | None, actor: 
         errors_out.write_bytes(copy)
         click.echo(f"file with an error column written to {errors_out}", err=True)
     bad_rows = len({e["row"] for e in outcome.errors if e.get("row") is not None})
-    fail(f"nothing imported: {bad_rows or len(outcome.errors)} problem(s) (upload {outcome.upload_id})")
+    fail(f"nothing imported: {counted(bad_rows or len(outcome.errors), 'problem', 'problems')} "
+         f"(upload {outcome.upload_id})")
 
 
 @beneficiaries.command("generate")

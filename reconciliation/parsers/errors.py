@@ -87,5 +87,5 @@ class RowErrors:
             self.errors.sort(key=lambda error: error["row"] or 0)
             raise StatementParseError(
                 f"{what_vi}: {self.count} dòng lỗi, tệp bị từ chối toàn bộ",
-                f"{what_en}: {self.count} bad row(s), the whole file is rejected",
+                f"{what_en}: {self.count} bad {'row' if self.count == 1 else 'rows'}, the whole file is rejected",
                 self.errors, total_errors=self.count)

@@ -42,6 +42,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
+from app.http.problems import counted
 from app.payouts.models import PayoutRun
 from app.payouts.references import parse_reference
 from app.payouts.service.errors import Conflict, NotFound, RunStateConflict
@@ -131,10 +132,12 @@ class OpenItems:
         en: list[str] = []
         if self.bank_in_flight:
             vi.append(f"{self.bank_in_flight} khoản chi qua ngân hàng chưa có kết quả (chưa báo có, chưa hoàn trả)")
-            en.append(f"{self.bank_in_flight} bank payout(s) with no outcome yet (neither credited nor returned)")
+            en.append(f"{counted(self.bank_in_flight, 'bank payout', 'bank payouts')} with no outcome yet "
+                      "(neither credited nor returned)")
         if self.cash_in_flight:
             vi.append(f"{self.cash_in_flight} khoản tiền mặt xã chưa giao đủ cho người hưởng và chưa trả lại")
-            en.append(f"{self.cash_in_flight} cash payout(s) the commune has neither handed over in full "
+            en.append(f"{counted(self.cash_in_flight, 'cash payout', 'cash payouts')} the commune has neither "
+                      "handed over in full "
                       "nor given back")
         if self.bank_in_flight or self.cash_in_flight:
             named = _named([item["reference"] for item in self.in_flight], self.bank_in_flight + self.cash_in_flight)
@@ -143,16 +146,19 @@ class OpenItems:
         if self.returns:
             named = _named([item["reference"] for item in self.returns], len(self.returns))
             vi.append(f"{len(self.returns)} khoản bị hoàn trả chưa chi lại hoặc đóng: {named}")
-            en.append(f"{len(self.returns)} returned payout(s) neither reissued nor closed: {named}")
+            en.append(f"{counted(len(self.returns), 'returned payout', 'returned payouts')} neither reissued nor "
+                      f"closed: {named}")
         if self.exceptions:
             named = _named([f"{item['line_id']} ({item['reference']})" for item in self.exceptions],
                            len(self.exceptions))
             vi.append(f"{len(self.exceptions)} dòng sao kê ngoại lệ chưa xử lý, mã dòng {named}")
-            en.append(f"{len(self.exceptions)} open reconciliation exception(s), line {named}")
+            en.append(f"{counted(len(self.exceptions), 'open reconciliation exception', 'open reconciliation exceptions')}"
+                      f", {'line' if len(self.exceptions) == 1 else 'lines'} {named}")
         if self.flags:
             named = _named([f"{item['full_name']} ({item['reference']})" for item in self.flags], len(self.flags))
             vi.append(f"{len(self.flags)} người được ngân hàng báo đã mất chưa được xác minh: {named}")
-            en.append(f"{len(self.flags)} person(s) reported deceased by the bank, not checked yet: {named}")
+            en.append(f"{counted(len(self.flags), 'person', 'people')} reported deceased by the bank, not checked "
+                      f"yet: {named}")
         return "; ".join(vi), "; ".join(en)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.http.paging import page_window
+from app.http.problems import counted
 from app.payouts.service.errors import NotFound
 from app.payouts.service.recheck import WITHHELD_PREFIX, withheld_text
 from app.payouts.service.runs import HOLD_REASONS, format_period, get_run, scope_line, skip_texts
@@ -141,7 +142,7 @@ async def unpaid_xlsx(session: AsyncSession, run_id: UUID, *, now: datetime | No
                        "the run left no one out: there is nobody it did not pay")
     total, total_amount = int(rows[0].total), int(rows[0].total_amount)
     title = [f"Danh sách không chi / Not paid — {run.programme_code} {format_period(run.period)}",
-             f"{_dots(total)} người, {_dots(total_amount)} đ / {total:,} people, {total_amount:,} VND"]
+             f"{_dots(total)} người, {_dots(total_amount)} đ / {counted(total, 'person', 'people')}, {total_amount:,} VND"]
     if provinces is not None:
         title.append(await scope_line(session, provinces))
     if total > len(rows):

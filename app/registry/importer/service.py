@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.auth.service import Principal
-from app.http.problems import Problem, bilingual
+from app.http.problems import Problem, bilingual, counted
 from app.reconciliation_api.blocks import OPEN_NUMBER_BLOCKS
 from app.registry.identity import fold_accents, holder_name_matches, mask_digits
 from app.registry.importer.columns import ERRORS_HEADER
@@ -542,7 +542,8 @@ def rejection_problem(outcome: ImportOutcome) -> Problem:
     bad_rows = len({e["row"] for e in outcome.errors if e.get("row") is not None})
     if outcome.readable and bad_rows:
         detail = bilingual(f"Có {bad_rows} dòng lỗi; chưa lưu dòng nào. Tải bản có cột lỗi, sửa và gửi lại",
-                           f"{bad_rows} rows have errors; nothing was stored. Download the copy with an error "
+                           f"{counted(bad_rows, 'row has', 'rows have')} errors; nothing was stored. Download the "
+                           "copy with an error "
                            "column, fix and upload again")
     else:
         first = outcome.errors[0] if outcome.errors else {"message": "", "message_en": ""}

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from app.auth.models import Role
 from app.registry.fake import IMPORT_HEADERS, BeneficiaryFaker, import_file_bytes, import_rows
+from app.registry.importer import ImportOutcome, rejection_problem
 from app.registry.sheets import rows_csv, rows_xlsx
 from tests.app.registry.conftest import CAO_BANG, HANOI_A, HANOI_B
 
@@ -183,7 +184,7 @@ async def test_every_bad_row_is_listed_and_nothing_is_stored(client, callers, se
     assert by_row[8][0][0] == "Ngân hàng"
     assert by_row[9][0][0] == "Ngày sinh" and "does not exist" in by_row[9][0][1]
     assert {c for c, _ in by_row[10]} == {"Tháng bắt đầu", "Số CCCD"}
-    assert body["bad_rows"] == 8 and "8" in body["detail"]
+    assert body["bad_rows"] == 8 and "Có 8 dòng lỗi" in body["detail"] and " / 8 rows have errors" in body["detail"]
     assert await counts(session) == (0, 0, 0, 0)
     stored = (await session.execute(text("SELECT id, outcome, jsonb_array_length(errors) FROM beneficiary_import"))
               ).one()
@@ -368,3 +369,13 @@ async def test_an_import_dates_its_events_on_the_vietnam_day_whatever_the_server
     assert outcome.created == 3
     dates = set((await session.scalars(text("SELECT effective_on FROM beneficiary_event"))).all())
     assert dates == {vietnam_today()}
+
+
+def test_one_bad_row_is_said_in_the_singular():
+    def detail(rows: list[int]) -> str:
+        errors = [{"row": row, "column": "Số CCCD", "message": "sai", "message_en": "wrong"} for row in rows]
+        return str(rejection_problem(ImportOutcome(errors=errors)).detail)
+
+    assert detail([3, 3]) == ("Có 1 dòng lỗi; chưa lưu dòng nào. Tải bản có cột lỗi, sửa và gửi lại / 1 row has "
+                              "errors; nothing was stored. Download the copy with an error column, fix and upload again")
+    assert " / 2 rows have errors;" in detail([3, 4]) and " / 1,234 rows have errors;" in detail(list(range(1234)))

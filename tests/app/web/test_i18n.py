@@ -42,6 +42,24 @@ def test_every_message_has_vietnamese_and_english_with_the_same_placeholders():
         assert set(placeholder.findall(entry["vi"])) == set(placeholder.findall(entry["en"])), key
 
 
+def test_english_says_one_in_the_singular():
+    placeholder = re.compile(r"\{(\w+)\}")
+    singular = {key: entry for key, entry in MESSAGES.items() if "en_one" in entry}
+    assert {"people.found", "import.rejected", "audit.count", "uploads.count", "exceptions.count", "cash.summary",
+            "follow.summary", "statements.open_exceptions"} <= set(singular)
+    for key, entry in singular.items():  # the same text but for the count, which it says
+        assert set(placeholder.findall(entry["en_one"])) == set(placeholder.findall(entry["en"])) - {"count"}, key
+        assert "1 " in entry["en_one"], key
+    assert translate("people.found", "en", count="1") == "1 person found"
+    assert translate("people.found", "en", count=1) == "1 person found"
+    assert translate("people.found", "en", count="1.234") == "1.234 people found"
+    assert translate("people.found", "en", count="0") == "0 people found"
+    assert translate("people.found", "vi", count="1") == "Tìm thấy 1 người"
+    assert translate("import.rejected", "en", count=1) == "File rejected: 1 error"
+    assert translate("audit.count", "en", count="1") == "1 entry"
+    assert translate("cash.found", "en", count="1", q="7890") == "1 person waiting for cash found for “7890”."
+
+
 def test_unused_keys_are_not_left_behind():
     used = _used_keys() | {item.label_key for item in MENU} | {item.help_key for item in MENU}
     used |= {f"role.{role.value}" for role in Role}

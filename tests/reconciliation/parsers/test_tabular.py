@@ -168,7 +168,7 @@ def test_every_bad_row_is_listed_with_row_and_column() -> None:
     assert "32/01/2024" in error.errors[0]["message"] and "dd/mm/yyyy" in error.errors[0]["message_en"]
     assert "both a debit and a credit" in error.errors[2]["message_en"]
     assert error.message.startswith("Sao kê có dòng không hợp lệ: 3 dòng lỗi")
-    assert "/ The statement has invalid rows: 3 bad row(s)" in error.message
+    assert "/ The statement has invalid rows: 3 bad rows" in error.message
 
 
 def test_single_signed_amount_column_and_debit_credit_indicator() -> None:
