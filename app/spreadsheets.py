@@ -28,6 +28,7 @@ HEADER_FILL = PatternFill(fill_type="solid", start_color="FFDDEBF7", end_color="
 HEADER_ALIGNMENT = Alignment(wrap_text=True, vertical="center", horizontal="center")
 THIN_BORDER = Border(*(Side(style="thin", color="FF808080"),) * 4)
 TOTAL_FONT = Font(bold=True)
+WRAPPED = Alignment(wrap_text=True, vertical="top")  # a long text in a narrow column, on as many lines as it needs
 
 _SHEET_TITLE_FORBIDDEN = str.maketrans({character: " " for character in "[]:*?/\\"})
 MAX_SHEET_TITLE = 31
@@ -101,11 +102,14 @@ def add_autofilter(worksheet: WriteOnlyWorksheet, column_count: int, header_row_
     worksheet.auto_filter.ref = f"A{header_row_number}:{last_column}{max(last_row_number, header_row_number)}"
 
 
-def text_cell(worksheet: WriteOnlyWorksheet, value: str | None, *, bold: bool = False) -> WriteOnlyCell:
-    """A text cell, neutralised so that it can never become a formula."""
+def text_cell(worksheet: WriteOnlyWorksheet, value: str | None, *, bold: bool = False,
+              wrap: bool = False) -> WriteOnlyCell:
+    """A text cell, neutralised so that it can never become a formula; ``wrap``: on several lines in its width."""
     cell = WriteOnlyCell(worksheet, value=neutralise(value) if value is not None else None)
     if bold:
         cell.font = TOTAL_FONT
+    if wrap:
+        cell.alignment = WRAPPED
     return cell
 
 

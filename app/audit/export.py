@@ -15,13 +15,14 @@ from app.audit.models import AuditEntry
 from app.audit.names import action_words, object_type_words
 from app.audit.queries import AuditFilter, count_entries, shows_details, stream_entries
 from app.auth.models import Role
-from app.auth.names import staff_label
+from app.auth.names import role_label, staff_label
 from app.spreadsheets import (
     Column,
     add_autofilter,
     neutralise,
     print_landscape_fit_width,
     start_table,
+    text_cell,
     workbook_bytes,
 )
 from app.vietnam_time import VIETNAM
@@ -35,7 +36,7 @@ COLUMNS = (
     Column("STT\nNo.", 7),
     Column("Thời điểm (giờ Việt Nam)\nTime (Vietnam)", 20),
     Column("Người thực hiện\nActor", 18),
-    Column("Vai trò\nRole", 13),
+    Column("Vai trò\nRole", 20),  # "Cán bộ cấp tỉnh / Province officer", wrapped
     Column("Hành động\nAction", 30),
     Column("Mã hành động\nAction code", 26),
     Column("Loại đối tượng\nObject type", 16),
@@ -82,7 +83,7 @@ def _row(number: int, entry: AuditEntry, actor_name: str | None, role: Role) -> 
     before = details_text(entry.before) if details else (HIDDEN_DETAILS if entry.before is not None else None)
     after = details_text(entry.after) if details else (HIDDEN_DETAILS if entry.after is not None else None)
     return [number, entry.at.astimezone(VIETNAM).replace(tzinfo=None),
-            *(neutralise(value) for value in (staff_label(entry.actor, actor_name), entry.actor_role, action_vi or entry.action, entry.action,
+            *(neutralise(value) for value in (staff_label(entry.actor, actor_name), role_label(entry.actor_role), action_vi or entry.action, entry.action,
                                               type_vi or entry.object_type, entry.object_id, before, after,
                                               entry.request_id))]
 
@@ -92,6 +93,7 @@ def _append_rows(sheet: Any, rows: list[list[Any]]) -> None:
         at = WriteOnlyCell(sheet, value=values[1])
         at.number_format = "dd/mm/yyyy hh:mm:ss"
         values[1] = at
+        values[3] = text_cell(sheet, values[3], wrap=True)  # the role in both languages, on two lines
         sheet.append(values)
 
 

@@ -10,6 +10,30 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.models import Role
+
+# What each role is called, Vietnamese and English: the pages (``role.<code>`` in app.web.i18n) and the audit
+# log's Excel read this one mapping.
+ROLE_NAMES: dict[Role, tuple[str, str]] = {
+    Role.admin: ("Quản trị hệ thống", "Administrator"),
+    Role.officer: ("Cán bộ cấp tỉnh", "Province officer"),
+    Role.approver: ("Người phê duyệt", "Approver"),
+    Role.commune_staff: ("Cán bộ xã", "Commune staff"),
+    Role.auditor: ("Kiểm toán viên", "Auditor"),
+    Role.bank: ("Ngân hàng", "Bank"),
+}
+
+
+def role_label(role: str | None) -> str:
+    """A role as staff read it in a file, "Cán bộ xã / Commune staff"; a code no role has, as recorded."""
+    if not role:
+        return ""
+    try:
+        vi, en = ROLE_NAMES[Role(role)]
+    except (ValueError, KeyError):
+        return role
+    return f"{vi} / {en}"
+
 
 def staff_label(actor: str | None, full_name: str | None) -> str:
     """"Full Name (username)", or the actor alone when there is no full name (not a staff user, or none given)."""

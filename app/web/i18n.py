@@ -10,6 +10,8 @@ from typing import Any
 
 import structlog
 
+from app.auth.names import ROLE_NAMES
+
 log = structlog.get_logger()
 
 LANGS = ("vi", "en")
@@ -30,12 +32,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "layout.footer": {"vi": "An Sinh — hệ thống chi trả trợ cấp qua tài khoản ngân hàng",
                       "en": "An Sinh — allowances paid into bank accounts"},
     # Roles
-    "role.admin": {"vi": "Quản trị hệ thống", "en": "Administrator"},
-    "role.officer": {"vi": "Cán bộ cấp tỉnh", "en": "Province officer"},
-    "role.approver": {"vi": "Người phê duyệt", "en": "Approver"},
-    "role.commune_staff": {"vi": "Cán bộ xã", "en": "Commune staff"},
-    "role.auditor": {"vi": "Kiểm toán viên", "en": "Auditor"},
-    "role.bank": {"vi": "Ngân hàng", "en": "Bank"},
+    **{f"role.{role.value}": {"vi": vi, "en": en} for role, (vi, en) in ROLE_NAMES.items()},
     # Menu
     "nav.home": {"vi": "Trang chủ", "en": "Home"},
     "nav.admin_users": {"vi": "Người dùng", "en": "Users"},

@@ -15,7 +15,9 @@ from sqlalchemy import insert, select, text
 from app.audit.models import AuditEntry
 from app.audit.queries import AuditFilter, count_entries, parse_filter
 from app.auth.models import Role
+from app.auth.names import role_label
 from app.database import session_scope
+from app.web.i18n import translate
 from tests.support.actors import add_user, bank_key, sign_in
 from tests.support.sheets import a4_landscape_fit_width, print_setup
 
@@ -253,6 +255,11 @@ async def test_the_export_and_the_api_name_staff_by_their_full_names(client, eng
     assert [(row[2], row[5]) for row in rows[header_at + 1:]] == [
         ("system", "thing.frobnicate"), ("root", "user.create"), ("lan.officer", "beneficiary.update"),
         ("Lê Văn Minh (minh.approver)", "payout_run.approve")]
+    # Roles by their names in both languages, as the pages call them, not their codes; none, none.
+    assert rows[header_at][3] == "Vai trò\nRole"
+    assert [row[3] for row in rows[header_at + 1:]] == [
+        None, None, "Cán bộ cấp tỉnh / Province officer", "Người phê duyệt / Approver"]
+    assert sheet.cell(header_at + 3, 4).alignment.wrap_text  # on two lines in its column
     assert any(str(row[0]).startswith("Lập lúc / made at ") and str(row[0]).endswith("— Phạm Thu (thu.auditor)")
                for row in rows[:header_at])
     # The API keeps the username as the actor and gives the full name beside it, none for anyone else.
@@ -262,3 +269,10 @@ async def test_the_export_and_the_api_name_staff_by_their_full_names(client, eng
     assert by_action[("beneficiary.update", "lan.officer")] is None
     assert by_action[("thing.frobnicate", "system")] is None
     assert by_action[("auth.login", "thu.auditor")] == "Phạm Thu"
+
+
+def test_a_role_reads_as_the_pages_name_it():
+    for role in Role:  # one mapping: the pages' names are the file's
+        assert role_label(role.value) == f"{translate(f'role.{role.value}', 'vi')} / {translate(f'role.{role.value}', 'en')}"
+    assert role_label("commune_staff") == "Cán bộ xã / Commune staff"
+    assert role_label("scheduler") == "scheduler" and role_label(None) == ""  # a code no role has: as recorded
