@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+from openpyxl.utils import get_column_letter
+
+A4_LANDSCAPE_INCHES = 297 / 25.4
 
 
 def print_setup(sheet: Any) -> dict[str, Any]:
@@ -20,3 +25,13 @@ def a4_landscape_fit_width(header_row: int, *, gridlines: bool = False) -> dict[
     it takes, its header row on each page."""
     return {"paper": 9, "orientation": "landscape", "fit_to_page": True, "fit_to_width": 1, "fit_to_height": 0,
             "title_rows": f"${header_row}:${header_row}", "gridlines": gridlines}
+
+
+def printed_scale(sheet: Any, columns: int) -> float:
+    """About the zoom Excel prints a sheet fitted to one A4 landscape page width at: the page between its left
+    and right margins over the width of the first ``columns`` columns (a width of w characters of the default
+    font is w × 7 + 5 pixels, 96 to the inch); 1.0 when they fit at full size."""
+    printable = (A4_LANDSCAPE_INCHES - sheet.page_margins.left - sheet.page_margins.right) * 96
+    wide = sum(math.floor((sheet.column_dimensions[get_column_letter(index)].width or 8.43) * 7 + 5)
+               for index in range(1, columns + 1))
+    return min(1.0, printable / wide)

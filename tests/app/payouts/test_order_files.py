@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 from python_calamine import CalamineWorkbook
 
 from app.payouts import order_files
@@ -26,7 +27,7 @@ from app.payouts.order_files import (
 )
 from app.spreadsheets import VND_NUMBER_FORMAT
 from tests.app.payouts.factories import VIETNAM, batch_header, cash_payout, payment_order, sample_orders
-from tests.support.sheets import a4_landscape_fit_width, print_setup
+from tests.support.sheets import a4_landscape_fit_width, print_setup, printed_scale
 
 ORDER_HEADERS = [column.header for column in ORDER_COLUMNS]
 LATIN = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-?:().,'+ ")
@@ -81,6 +82,35 @@ def test_orders_xlsx_prints_on_a4_landscape_one_page_wide_with_the_header_on_eac
     assert orders.cell(2, 1).value == "STT/No." and orders.max_column == len(ORDER_COLUMNS) + 1
     assert print_setup(orders) == a4_landscape_fit_width(2)
     assert print_setup(listed["Thông tin lô - Batch"]) == a4_landscape_fit_width(1)
+
+
+def test_orders_sheet_is_readable_on_a4_landscape():
+    """The sheet once printed at about 45 % (its columns summed to 264 characters): the codes keep their full
+    width, names and words wrap, narrow margins; every column the bank reads is still there, in its order."""
+    assert [column.header for column in ORDER_COLUMNS] == [
+        "STT/No.", "Mã tham chiếu/Reference", "Họ và tên/Full name", "Số CCCD/National ID", "Mã xã/Commune code",
+        "Xã, phường/Commune", "Mã ngân hàng (BIN)/Bank BIN", "Ngân hàng/Bank", "Số tài khoản/Account number",
+        "Chủ tài khoản/Account holder", "Số tiền (đồng)/Amount (VND)", "Các tháng/Months", "Chương trình/Programme",
+        "Nội dung/Remittance"]
+    assert sum(column.width for column in ORDER_COLUMNS) <= 180
+    batch = load_workbook(io.BytesIO(write_orders_xlsx(batch_header(), sample_orders())))["Lệnh chi - Orders"]
+    assert (batch.page_margins.left, batch.page_margins.right) == (0.25, 0.25)
+    assert printed_scale(batch, len(ORDER_COLUMNS)) >= 0.8
+    listed = load_workbook(io.BytesIO(write_orders_xlsx(replace(batch_header(), message_id=None),
+                                                        sample_orders())))["Lệnh chi - Orders"]
+    assert printed_scale(listed, len(ORDER_COLUMNS) + 1) >= 0.72  # with the batch (MsgId) column
+    # A code is read in one piece: its column holds it whole; a name, an account number, the months and the
+    # remittance wrap in theirs rather than being cut at the next column.
+    orders = sample_orders()
+    for column_start, longest in (("Mã tham chiếu", max(len(order.reference) for order in orders)),
+                                  ("Số CCCD", 12), ("Mã ngân hàng", 6), ("Mã xã", 5)):
+        assert batch.column_dimensions[get_column_letter(column_of(column_start))].width >= longest + 1
+        assert not batch.cell(2, column_of(column_start)).alignment.wrap_text
+    for column_start in ("Họ và tên", "Xã, phường", "Ngân hàng/", "Số tài khoản", "Chủ tài khoản", "Các tháng",
+                         "Nội dung"):
+        assert batch.cell(2, column_of(column_start)).alignment.wrap_text, column_start
+    assert batch.cell(2, column_of("Số tài khoản")).value == orders[0].account_number  # text, zeros kept
+    assert listed.cell(3, len(ORDER_COLUMNS) + 1).alignment.wrap_text
 
 
 def test_orders_xlsx_totals_row_has_sum_formula_and_computed_total():
