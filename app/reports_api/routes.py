@@ -18,12 +18,15 @@ from app.auth.service import Principal
 from app.http.problems import Problem, bilingual
 from app.vietnam_time import vietnam_today
 from reports.follow_up import EXPORT_LIMIT, follow_up_page, follow_up_workbook
+from reports.overpaid import NOTICE_EN, NOTICE_VI, overpaid_list, overpaid_workbook
 from reports.time_to_withdrawal import GROUP_BY, month_start, time_to_withdrawal
 from reports.workbooks import monthly_workbook
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 REPORT_READERS = (Role.officer, Role.auditor, Role.commune_staff, Role.admin)
 FOLLOW_UP_READERS = (Role.commune_staff, Role.officer, Role.auditor)
+OVERPAID_READERS = (Role.officer, Role.auditor, Role.commune_staff)
+OVERPAID_PAGE_SIZE = 100  # people per page of the JSON overpaid list
 MAX_NAMED_COMMUNES = 5  # a file name lists at most this many commune codes
 FOLLOW_UP_PAGE_SIZE = 100  # people per page of the JSON follow-up list, by default
 FOLLOW_UP_MAX_PAGE_SIZE = 1000
@@ -159,6 +162,38 @@ class ReportController(Controller):
                                          provinces=provinces)
         return Response(content, media_type=XLSX,
                         headers=_attachment(f"bao-cao-{month:%Y-%m}-{province or 'all'}.xlsx"))
+
+    @get("/overpaid", guards=[requires(*OVERPAID_READERS)])
+    async def overpaid(self, request: Request[Any, Any, Any], db_session: AsyncSession, province: str | None = None,
+                       commune: str | None = None, format: str = "json",  # noqa: A002 - the API's parameter name
+                       page: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 1) -> Response[Any]:
+        """Money paid for months the registry now says were not (wholly) due, per person, with the reasons and the
+        payout references: JSON a page of people at a time with the whole list's totals, or the list as xlsx.
+        A list only: nothing is posted or changed."""
+        principal = _principal(request)
+        if format not in ("json", "xlsx"):
+            raise Problem(400, bilingual("Định dạng phải là json hoặc xlsx", "format must be json or xlsx"))
+        if commune is not None:
+            await _check_commune(db_session, principal, commune)
+        communes, provinces = scope_of(principal)
+        if province is not None:
+            await _check_province(db_session, provinces, province)
+        listed = await overpaid_list(db_session, communes=communes, provinces=provinces, commune=commune,
+                                     province=province)
+        if format == "xlsx":
+            place = commune or province or _follow_up_name(None, communes)
+            title = "Chi sai, cần thu hồi / Overpaid, to recover"
+            if commune is not None or province is not None:
+                name = await db_session.scalar(text(
+                    "SELECT name FROM commune WHERE code = :c" if commune is not None
+                    else "SELECT name FROM province WHERE code = :c"), {"c": commune or province})
+                title = f"Chi sai, cần thu hồi — {name} / Overpaid, to recover — {name}"
+            return Response(overpaid_workbook(listed, title=title), media_type=XLSX,
+                            headers=_attachment(f"chi-sai-thu-hoi-{place}.xlsx"))
+        start = (page - 1) * OVERPAID_PAGE_SIZE
+        return Response({"items": [person.as_dict() for person in listed.people[start:start + OVERPAID_PAGE_SIZE]],
+                         "total": len(listed.people), "totals": listed.totals(), "page": page,
+                         "page_size": OVERPAID_PAGE_SIZE, "notice": bilingual(NOTICE_VI, NOTICE_EN)})
 
 
 ROUTES = [ReportController]

@@ -1,0 +1,275 @@
+"""Overpaid, to recover ("Chi sai, cần thu hồi"): money already paid for months the registry, as it stands now,
+says were not due — a death recorded with a date months back, an enrolment ended retroactively, a suspension
+recorded late, a move to another province recorded late (the new province pays from then), a coefficient or
+category corrected downwards.
+
+Set-based: the months paid (``payout_month`` rows not released, of payouts that went out: ``sent`` or
+``credited``; a returned or cancelled payout paid nothing) are compared with the registry's own rules for that
+month, ``entitlements_for_month(month)`` (one row per person and benefit group: the amount due and the commune
+that owes it). Nothing here re-states an eligibility rule. Only people whose registry rows were written after
+their payout's run was computed are looked at (an event, or an enrolment created or changed): a month paid by
+the registry as it stood then and unchanged since is due by the same rules, and a list of a million payouts costs
+one index probe each.
+
+A list and a notice only: no ledger entry is posted and no payout changed (recovery is another procedure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.spreadsheets import (
+    Column,
+    add_autofilter,
+    money_cell,
+    print_landscape_fit_width,
+    start_table,
+    sum_cell,
+    text_cell,
+    workbook_bytes,
+)
+from app.vietnam_time import month_text
+from reports.time_to_withdrawal import scope_condition
+
+# Why a paid month is not (or not wholly) due now, in the order the query decides it.
+REASONS: dict[str, tuple[str, str]] = {
+    "deceased": ("Người hưởng đã qua đời trước tháng này", "the beneficiary died before this month"),
+    "suspended": ("Trợ cấp bị tạm dừng trong tháng này", "the allowance was suspended for this month"),
+    "enrolment_ended": ("Quyết định hưởng đã kết thúc trước tháng này", "the enrolment ended before this month"),
+    "moved": ("Đã chuyển đến tỉnh/thành phố khác, nơi mới chi trả tháng này",
+              "moved to another province, which pays this month"),
+    "reduced": ("Mức hưởng được điều chỉnh giảm (hệ số, đối tượng)",
+                "the entitlement was lowered (coefficient, category)"),
+    "other": ("Không còn được hưởng theo hồ sơ hiện tại", "no longer due by the registry as it stands"),
+}
+NOTICE_VI = "Danh sách để đối chiếu và thu hồi; hệ thống chưa ghi nhận khoản thu hồi"
+NOTICE_EN = "A list to check and recover; the system has not recorded any recovery"
+EXPORT_LIMIT = 5000  # the most people a workbook lists
+
+# ``paid``: the months that went out, of people whose registry changed after their run was computed (each
+# payout_month row read through its payout; the two EXISTS are index probes by person). ``checked``: each month
+# against the registry's rules for it — entitlements_for_month is an inlinable SQL function, so the filter on the
+# person and benefit group reaches the status history through its index. A month is owed to the paying province
+# only while the person lived in it: a month the registry now puts in another province is that province's to pay.
+_QUERY = """
+    WITH paid AS MATERIALIZED (
+        SELECT pm.beneficiary_id, pm.benefit_group, pm.month, pm.enrolment_id, pm.amount, p.reference,
+               p.commune_code, cm.province_code
+          FROM payout_month pm
+          JOIN payout p ON p.id = pm.payout_id
+          JOIN payout_run r ON r.id = p.run_id
+          JOIN commune cm ON cm.code = p.commune_code
+         WHERE pm.released_at IS NULL AND p.status IN ('sent', 'credited') AND {where}
+           AND (EXISTS (SELECT 1 FROM beneficiary_event e
+                         WHERE e.beneficiary_id = pm.beneficiary_id
+                           AND e.recorded_at > coalesce(r.computed_at, '-infinity'))
+                OR EXISTS (SELECT 1 FROM enrolment n
+                            WHERE n.beneficiary_id = pm.beneficiary_id
+                              AND greatest(n.created_at, n.updated_at) > coalesce(r.computed_at, '-infinity')))
+    ),
+    checked AS (
+        SELECT d.*, owed.amount AS entitled, owed.province_code AS owed_province,
+               CASE WHEN owed.amount IS NULL OR owed.province_code <> d.province_code THEN 0
+                    ELSE owed.amount END AS due_now
+          FROM paid d
+          LEFT JOIN LATERAL (SELECT x.amount, x.province_code FROM entitlements_for_month(d.month) x
+                              WHERE x.beneficiary_id = d.beneficiary_id AND x.benefit_group = d.benefit_group
+                              OFFSET 0) owed ON true
+    )
+    SELECT c.beneficiary_id, b.full_name, b.date_of_birth, c.commune_code, cm.name AS commune_name,
+           c.province_code, c.month, c.amount AS paid, c.due_now, c.amount - c.due_now AS overpaid, c.reference,
+           CASE WHEN c.entitled IS NULL THEN
+                     CASE WHEN b.deceased_on IS NOT NULL AND b.deceased_on < c.month THEN 'deceased'
+                          WHEN EXISTS (SELECT 1 FROM beneficiary_status_period s
+                                        WHERE s.beneficiary_id = c.beneficiary_id AND s.status = 'suspended'
+                                          AND s.valid_from < (c.month + interval '1 month')::date
+                                          AND (s.valid_to IS NULL OR s.valid_to > c.month)) THEN 'suspended'
+                          WHEN n.end_month < c.month OR n.start_month > c.month THEN 'enrolment_ended'
+                          ELSE 'other' END
+                WHEN c.owed_province <> c.province_code THEN 'moved'
+                ELSE 'reduced' END AS reason
+      FROM checked c
+      JOIN beneficiary b ON b.id = c.beneficiary_id
+      JOIN commune cm ON cm.code = c.commune_code
+      JOIN enrolment n ON n.id = c.enrolment_id
+     WHERE c.amount > c.due_now
+     ORDER BY cm.name, c.commune_code, b.full_name, c.beneficiary_id, c.month
+"""
+
+
+@dataclass(frozen=True)
+class OverpaidMonth:
+    """One month paid and not (wholly) due now."""
+
+    month: date
+    paid: int
+    due_now: int
+    overpaid: int
+    reason: str
+    reference: str
+
+    def as_dict(self) -> dict[str, Any]:
+        vi, en = REASONS[self.reason]
+        return {"month": f"{self.month:%Y-%m}", "month_text": month_text(self.month), "paid": self.paid,
+                "due_now": self.due_now, "overpaid": self.overpaid, "reason": self.reason, "reason_vi": vi,
+                "reason_en": en, "reference": self.reference}
+
+
+@dataclass
+class OverpaidPerson:
+    """A person paid for months not (wholly) due now, with those months."""
+
+    beneficiary_id: UUID
+    full_name: str
+    date_of_birth: date
+    commune_code: str
+    commune_name: str
+    province_code: str
+    months: list[OverpaidMonth] = field(default_factory=list)
+
+    @property
+    def paid(self) -> int:
+        return sum(m.paid for m in self.months)
+
+    @property
+    def due_now(self) -> int:
+        return sum(m.due_now for m in self.months)
+
+    @property
+    def overpaid(self) -> int:
+        return sum(m.overpaid for m in self.months)
+
+    @property
+    def references(self) -> list[str]:
+        return sorted({m.reference for m in self.months})
+
+    @property
+    def reasons(self) -> list[str]:
+        """The reason codes of the months, each once, in the order of the months."""
+        return list(dict.fromkeys(m.reason for m in self.months))
+
+    @property
+    def months_text(self) -> str:
+        """The months as staff read them: "03/2026, 04/2026"."""
+        return ", ".join(month_text(m.month) for m in self.months)
+
+    @property
+    def reason_vi(self) -> str:
+        return "; ".join(REASONS[r][0] for r in self.reasons)
+
+    @property
+    def reason_en(self) -> str:
+        return "; ".join(REASONS[r][1] for r in self.reasons)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"beneficiary_id": str(self.beneficiary_id), "full_name": self.full_name,
+                "date_of_birth": self.date_of_birth.isoformat(), "commune_code": self.commune_code,
+                "commune_name": self.commune_name, "province_code": self.province_code,
+                "months": [f"{m.month:%Y-%m}" for m in self.months], "months_text": self.months_text,
+                "paid": self.paid, "due_now": self.due_now, "overpaid": self.overpaid, "reasons": self.reasons,
+                "reason_vi": self.reason_vi, "reason_en": self.reason_en, "references": self.references,
+                "details": [m.as_dict() for m in self.months]}
+
+
+@dataclass(frozen=True)
+class OverpaidList:
+    """Everyone overpaid in the scope, with the totals of the whole list."""
+
+    people: list[OverpaidPerson]
+
+    @property
+    def months(self) -> int:
+        return sum(len(p.months) for p in self.people)
+
+    @property
+    def paid(self) -> int:
+        return sum(p.paid for p in self.people)
+
+    @property
+    def due_now(self) -> int:
+        return sum(p.due_now for p in self.people)
+
+    @property
+    def overpaid(self) -> int:
+        return sum(p.overpaid for p in self.people)
+
+    def totals(self) -> dict[str, int]:
+        return {"people": len(self.people), "months": self.months, "paid": self.paid, "due_now": self.due_now,
+                "overpaid": self.overpaid}
+
+
+async def overpaid_list(session: AsyncSession, *, communes: Sequence[str] | None = None,
+                        provinces: Sequence[str] | None = None, commune: str | None = None,
+                        province: str | None = None, beneficiary_id: UUID | None = None) -> OverpaidList:
+    """The people paid for months not (wholly) due by the registry now, by commune (of the payout) and name;
+    ``communes`` / ``provinces``: the caller's scope (None: no limit); ``beneficiary_id``: one person only."""
+    params: dict[str, Any] = {}
+    where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params, commune=commune,
+                            province=province)
+    if beneficiary_id is not None:
+        params["person"] = beneficiary_id
+        where += " AND pm.beneficiary_id = :person"
+    rows = await session.execute(text(_QUERY.format(where=where)), params)
+    people: dict[UUID, OverpaidPerson] = {}
+    for row in rows:
+        person = people.get(row.beneficiary_id)
+        if person is None:
+            person = people[row.beneficiary_id] = OverpaidPerson(
+                beneficiary_id=row.beneficiary_id, full_name=row.full_name, date_of_birth=row.date_of_birth,
+                commune_code=row.commune_code, commune_name=row.commune_name, province_code=row.province_code)
+        person.months.append(OverpaidMonth(month=row.month, paid=int(row.paid), due_now=int(row.due_now),
+                                           overpaid=int(row.overpaid), reason=row.reason,
+                                           reference=row.reference))
+    return OverpaidList(people=list(people.values()))
+
+
+OVERPAID_COLUMNS = (
+    Column("STT / No.", 6), Column("Họ và tên / Full name", 26), Column("Ngày sinh / Date of birth", 12),
+    Column("Xã, phường / Commune", 22), Column("Tháng đã chi / Months paid", 18),
+    Column("Mã chi trả / Payout references", 22),
+    Column("Đã chi (đ) / Paid (VND)", 15, money=True),
+    Column("Được hưởng theo hồ sơ hiện nay (đ) / Due now (VND)", 17, money=True),
+    Column("Chi sai cần thu hồi (đ) / Overpaid (VND)", 17, money=True),
+    Column("Lý do / Reason", 40),
+)
+DATE_FORMAT = "dd/mm/yyyy"
+
+
+def overpaid_workbook(listed: OverpaidList, *, title: str) -> bytes:
+    """The list as a printable A4 landscape workbook, one row per person, with a totals row of formulas."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Chi sai - Overpaid")
+    print_landscape_fit_width(sheet, gridlines=True)  # page setup goes before the first row in write-only mode
+    people = listed.people[:EXPORT_LIMIT]
+    title_lines = [title, f"{NOTICE_VI} / {NOTICE_EN}"]
+    if len(listed.people) > len(people):
+        title_lines.append(f"Danh sách có {len(listed.people):,} người; tệp này chỉ liệt kê {len(people):,} người "
+                           f"đầu tiên — lọc theo xã/phường để có đủ / The list has {len(listed.people):,} people; "
+                           f"this file lists the first {len(people):,} only — filter by commune for all")
+    header_row = start_table(sheet, OVERPAID_COLUMNS, title_lines=tuple(title_lines))
+    for number, person in enumerate(people, start=1):
+        born = WriteOnlyCell(sheet, value=person.date_of_birth)
+        born.number_format = DATE_FORMAT
+        sheet.append([
+            WriteOnlyCell(sheet, value=number), text_cell(sheet, person.full_name), born,
+            text_cell(sheet, f"{person.commune_name} ({person.commune_code})"), text_cell(sheet, person.months_text),
+            text_cell(sheet, ", ".join(person.references)), money_cell(sheet, person.paid),
+            money_cell(sheet, person.due_now), money_cell(sheet, person.overpaid),
+            text_cell(sheet, f"{person.reason_vi} / {person.reason_en}"),
+        ])
+    first, last = header_row + 1, header_row + len(people)
+    if people:
+        sheet.append([None, text_cell(sheet, "Tổng cộng / Total", bold=True), None, None, None, None,
+                      sum_cell(sheet, 7, first, last), sum_cell(sheet, 8, first, last),
+                      sum_cell(sheet, 9, first, last)])
+    add_autofilter(sheet, len(OVERPAID_COLUMNS), header_row, max(last, header_row))
+    return workbook_bytes(workbook)

@@ -1,0 +1,192 @@
+"""Overpaid, to recover: money already paid for months the registry, as it stands now, says were not due.
+
+Seven people in Hà Nội (TGXH NCT_80, coefficient 1.0, 650,000 a month) enrolled from March 2026 are paid for March
+and April by two runs sent to the bank; a May run is computed and approved, not sent. Then the registry learns, late:
+a death on 15 March, an enrolment ended with March, a suspension from 1 April, the coefficient lowered to 0.8 from
+April, a move to Cao Bằng (another province, which pays from April); one person's April payout came back from the
+bank (AC04) and then their death on 15 March was recorded; one person changes nothing."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import text
+
+from app.auth.models import Role
+from app.database import session_scope
+from app.registry.fake import BeneficiaryFaker
+from reconciliation.writers import write_camt053
+from tests.app.reconciliation_api.world import SentPayout, as_bank, returned, statement, upload
+from tests.support.actors import add_user
+from tests.support.world import CAO_BANG_COMMUNE, VIETCOMBANK, Office, person
+
+NAMES = ("dead", "ended", "suspended", "lowered", "moved", "returned", "fine")
+
+
+@pytest.fixture
+async def office(client, engine):
+    return await Office(client, engine).setup()
+
+
+async def _payout(office: Office, beneficiary_id: str, period: str) -> SentPayout:
+    async with session_scope(office.engine) as session:
+        row = (await session.execute(text(
+            """SELECT p.id, p.reference, p.amount, p.bank_bin, p.account_number, p.beneficiary_id, p.bank_account_id,
+                      p.run_id
+                 FROM payout p JOIN payout_run r ON r.id = p.run_id
+                WHERE p.beneficiary_id = :b AND to_char(r.period, 'YYYY-MM') = :period AND p.status <> 'cancelled'"""),
+            {"b": beneficiary_id, "period": period})).one()
+    return SentPayout(*row)
+
+
+async def _event(office: Office, beneficiary_id: str, **body: Any) -> None:
+    await office.be("lan.officer")
+    response = await office.post(f"/api/beneficiaries/{beneficiary_id}/events", json=body)
+    assert response.status_code in (200, 201), response.text
+
+
+async def _enrolment_id(office: Office, beneficiary_id: str) -> int:
+    async with session_scope(office.engine) as session:
+        return int(await session.scalar(text("SELECT id FROM enrolment WHERE beneficiary_id = :b"),
+                                        {"b": beneficiary_id}))
+
+
+async def _world(office: Office) -> dict[str, str]:
+    """Name → beneficiary id, after the late news has been recorded."""
+    faker = BeneficiaryFaker(seed=41)
+    people = {name: person(faker, start="2026-03") for name in NAMES}
+    await office.import_people(list(people.values()))
+    ids = {name: await office.beneficiary_id(p.national_id) for name, p in people.items()}
+    await office.register_disbursement(VIETCOMBANK)
+    assert (await office.fund(VIETCOMBANK, 100_000_000, "FT-OVERPAID-1")).status_code == 201
+    march, april = await office.run_cycle("2026-03"), await office.run_cycle("2026-04")
+    assert march["by_status"] == {"sent": 7} and april["by_status"] == {"sent": 7}
+    await office.approved_run("2026-05")  # computed and approved: May is not paid yet
+    # The bank sends the returned person's April payout back (account closed).
+    headers = await as_bank(office, VIETCOMBANK)
+    back = await _payout(office, ids["returned"], "2026-04")
+    response = await upload(office, headers, write_camt053(statement(VIETCOMBANK, [returned(back, "AC04")],
+                                                                     statement_id="SK-OVERPAID/1")), "s.xml")
+    assert response.status_code == 201 and response.json()["returned"] == 1, response.text
+    # The late news.
+    await _event(office, ids["dead"], kind="deceased", effective_on="2026-03-15")
+    await _event(office, ids["returned"], kind="deceased", effective_on="2026-03-15")
+    await _event(office, ids["suspended"], kind="suspended", effective_on="2026-04-01", reason="Kiểm tra lại hồ sơ")
+    await _event(office, ids["moved"], kind="moved", effective_on="2026-04-01", to_commune=CAO_BANG_COMMUNE)
+    ended = await office.client.patch(
+        f"/api/beneficiaries/{ids['ended']}/enrolments/{await _enrolment_id(office, ids['ended'])}",
+        headers=office.csrf, json={"end_month": "03/2026", "reason": "Không còn đủ điều kiện từ tháng 4"})
+    assert ended.status_code == 200, ended.text
+    lowered = ids["lowered"]
+    closed = await office.client.patch(
+        f"/api/beneficiaries/{lowered}/enrolments/{await _enrolment_id(office, lowered)}",
+        headers=office.csrf, json={"end_month": "03/2026", "reason": "Điều chỉnh hệ số"})
+    assert closed.status_code == 200, closed.text
+    added = await office.post(f"/api/beneficiaries/{lowered}/enrolments",
+                              json={"programme": "TGXH", "category": "NCT_80", "start_month": "04/2026",
+                                    "coefficient": "0.8", "decision_number": "QĐ-GIAM-7"})
+    assert added.status_code == 201, added.text
+    return ids
+
+
+async def test_each_late_change_lists_the_months_paid_and_not_due_with_amounts_and_reasons(office, engine):
+    ids = await _world(office)
+    listed = (await office.client.get("/api/reports/overpaid")).json()
+    by_id = {item["beneficiary_id"]: item for item in listed["items"]}
+    assert set(by_id) == {ids[name] for name in ("dead", "ended", "suspended", "lowered", "moved")}
+    expected = {"dead": (650_000, 0, "deceased", "qua đời"), "ended": (650_000, 0, "enrolment_ended", "kết thúc"),
+                "suspended": (650_000, 0, "suspended", "tạm dừng"), "lowered": (650_000, 520_000, "reduced", "giảm"),
+                "moved": (650_000, 0, "moved", "tỉnh/thành phố khác")}
+    for name, (paid, due, reason, words) in expected.items():
+        item = by_id[ids[name]]
+        april = await _payout(office, ids[name], "2026-04")
+        # March was due (the death on 15 March, the end with March); April is not; May is not paid yet.
+        assert item["months"] == ["2026-04"] and item["months_text"] == "04/2026", name
+        assert (item["paid"], item["due_now"], item["overpaid"]) == (paid, due, paid - due), name
+        assert item["reasons"] == [reason] and words in item["reason_vi"], name
+        assert item["references"] == [april.reference], name
+        (detail,) = item["details"]
+        assert (detail["month"], detail["reason"], detail["reference"]) == ("2026-04", reason, april.reference)
+    assert by_id[ids["dead"]]["reason_en"] == "the beneficiary died before this month"
+    assert listed["totals"] == {"people": 5, "months": 5, "paid": 3_250_000, "due_now": 520_000,
+                                "overpaid": 2_730_000}
+    assert listed["total"] == 5 and listed["page"] == 1
+    assert "chưa ghi nhận khoản thu hồi" in listed["notice"]
+    # A list only: the payouts and the ledger are as they were.
+    async with session_scope(engine) as session:
+        states = dict((await session.execute(text(
+            """SELECT p.status, count(*) FROM payout p JOIN payout_run r ON r.id = p.run_id
+                WHERE r.period = DATE '2026-04-01' GROUP BY 1"""))).all())
+    assert states == {"sent": 6, "returned": 1}
+
+
+async def test_scope_commune_staff_and_province_limited_officers(office, engine):
+    await _world(office)
+    await add_user(engine, "hoa.commune", Role.commune_staff, communes=("00070",))
+    await add_user(engine, "nam.other", Role.commune_staff, communes=("00073",))
+    await add_user(engine, "tuan.hanoi", Role.officer, provinces=("01",))
+    await add_user(engine, "kim.caobang", Role.officer, provinces=("04",))
+    client = office.client
+
+    await office.be("hoa.commune")
+    assert (await client.get("/api/reports/overpaid")).json()["totals"]["overpaid"] == 2_730_000
+    assert (await client.get("/api/reports/overpaid", params={"commune": "00070"})).json()["total"] == 5
+    await office.be("nam.other")
+    other = (await client.get("/api/reports/overpaid")).json()
+    assert other["items"] == [] and other["totals"]["overpaid"] == 0
+    assert (await client.get("/api/reports/overpaid", params={"commune": "00070"})).status_code == 403
+    assert (await client.get("/api/reports/overpaid", params={"commune": "99999"})).status_code == 404
+
+    await office.be("tuan.hanoi")
+    assert (await client.get("/api/reports/overpaid", params={"province": "01"})).json()["total"] == 5
+    await office.be("kim.caobang")
+    # The moved person lives in Cao Bằng now, but Hà Nội paid April: it is Hà Nội's to recover.
+    assert (await client.get("/api/reports/overpaid")).json()["total"] == 0
+    assert (await client.get("/api/reports/overpaid", params={"province": "01"})).status_code == 403
+
+
+async def test_the_workbook_opens_and_holds_the_numbers_and_totals(office):
+    await _world(office)
+    response = await office.client.get("/api/reports/overpaid", params={"format": "xlsx", "commune": "00070"})
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == 'attachment; filename="chi-sai-thu-hoi-00070.xlsx"'
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    header = next(index for index, row in enumerate(rows, start=1) if row[0] == "STT / No.")
+    assert rows[header - 1][8] == "Chi sai cần thu hồi (đ) / Overpaid (VND)"
+    assert "hệ thống chưa ghi nhận khoản thu hồi" in rows[1][0]
+    data = rows[header:header + 5]
+    assert sorted(row[8] for row in data) == [130_000, 650_000, 650_000, 650_000, 650_000]
+    assert sum(row[6] for row in data) == 3_250_000 and sum(row[7] for row in data) == 520_000
+    assert all(row[4] == "04/2026" for row in data)
+    assert rows[header + 5][1] == "Tổng cộng / Total"
+    assert rows[header + 5][8] == f"=SUM(I{header + 1}:I{header + 5})"
+    assert sheet.freeze_panes == f"A{header + 1}" and sheet.auto_filter.ref == f"A{header}:J{header + 5}"
+    assert sheet.page_setup.orientation == "landscape" and sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert sheet.cell(header + 1, 7).number_format == "#,##0"
+
+
+async def test_a_name_a_spreadsheet_would_run_is_written_as_text(office, engine):
+    await _world(office)
+    async with session_scope(engine) as session:
+        await session.execute(text("UPDATE beneficiary SET full_name = '=HYPERLINK(\"x\")' WHERE full_name <> ''"
+                                   " AND id IN (SELECT beneficiary_id FROM enrolment WHERE end_month IS NOT NULL"
+                                   " AND coefficient = 1.0)"))
+    response = await office.client.get("/api/reports/overpaid", params={"format": "xlsx"})
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    names = [row[1].value for row in sheet.iter_rows() if isinstance(row[1].value, str)]
+    assert "'=HYPERLINK(\"x\")" in names and '=HYPERLINK("x")' not in names
+
+
+async def test_before_any_late_news_nothing_is_listed(office):
+    faker = BeneficiaryFaker(seed=43)
+    await office.import_people([person(faker, start="2026-03")])
+    await office.register_disbursement(VIETCOMBANK)
+    assert (await office.fund(VIETCOMBANK, 10_000_000, "FT-OVERPAID-2")).status_code == 201
+    await office.run_cycle("2026-03")
+    listed = (await office.client.get("/api/reports/overpaid")).json()
+    assert listed["items"] == [] and listed["totals"]["overpaid"] == 0
+    assert (await office.client.get("/api/reports/overpaid", params={"format": "csv"})).status_code == 400
