@@ -47,7 +47,7 @@ from app.registry.service import beneficiaries as registry
 from app.registry.service import enrolments as registry_enrolments
 from app.registry.service.programmes import list_banks, list_programmes
 from app.registry.validation import FieldError, parse_coefficient
-from app.reports_api.routes import XLSX
+from app.reports_api.routes import OVERPAID_READERS, XLSX
 from app.vietnam_time import form_minute_now, vietnam_today
 from app.web import follow_up
 from app.web.follow_up import KIND_KEYS, WITHDRAWAL_CHANNEL_KEYS
@@ -55,6 +55,7 @@ from app.web.forms import FORM_REFUSALS, FormErrors, form_text, problem_errors
 from app.web.render import current_lang, page, see_other
 from app.withdrawals_api.routes import COMMUNE_WRITERS
 from app.withdrawals_api.service import list_follow_up_notes, list_withdrawals
+from reports.overpaid import REASONS, overpaid_list
 
 PAGE_SIZE = 25
 STATUS_KEYS = {"active": "person.status.active", "suspended": "person.status.suspended",
@@ -158,6 +159,8 @@ async def person_page(request: Request[Any, Any, Any], session: AsyncSession, be
                 open_returns=await open_returns_of(session, beneficiary_id) if role == Role.officer else 0,
                 event_choices=EVENT_CHOICES.get(person.status, ()), edit_values=_edit_values(person),
                 age_warned={warning.enrolment_id for warning in person.warnings},
+                overpaid=(await overpaid_list(session, beneficiary_id=beneficiary_id)).people,
+                overpaid_reasons=REASONS, may_see_overpaid_list=role in OVERPAID_READERS,
                 may_enrol=may_enrol, programmes=await list_programmes(session) if may_enrol else [],
                 this_month=f"{vietnam_today():%Y-%m}", open_end=_open_end(request, form_state),
                 form_state=form_state, no_errors=FormErrors(), today=vietnam_today().isoformat(),

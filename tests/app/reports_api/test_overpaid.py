@@ -138,6 +138,7 @@ async def test_scope_commune_staff_and_province_limited_officers(office, engine)
     other = (await client.get("/api/reports/overpaid")).json()
     assert other["items"] == [] and other["totals"]["overpaid"] == 0
     assert (await client.get("/api/reports/overpaid", params={"commune": "00070"})).status_code == 403
+    assert (await client.get("/reports/overpaid", params={"commune": "00070"})).status_code == 403
     assert (await client.get("/api/reports/overpaid", params={"commune": "99999"})).status_code == 404
 
     await office.be("tuan.hanoi")
@@ -179,6 +180,29 @@ async def test_a_name_a_spreadsheet_would_run_is_written_as_text(office, engine)
     sheet = load_workbook(io.BytesIO(response.content)).active
     names = [row[1].value for row in sheet.iter_rows() if isinstance(row[1].value, str)]
     assert "'=HYPERLINK(\"x\")" in names and '=HYPERLINK("x")' not in names
+
+
+async def test_the_page_lists_the_totals_and_the_person_page_says_what_to_recover(office):
+    ids = await _world(office)
+    listing = await office.client.get("/reports/overpaid")
+    assert listing.status_code == 200
+    body = listing.text
+    assert "Chi sai, cần thu hồi" in body
+    assert "Danh sách để đối chiếu và thu hồi; hệ thống chưa ghi nhận khoản thu hồi" in body
+    assert "2.730.000" in body and "3.250.000" in body and "520.000" in body
+    assert "/api/reports/overpaid?format=xlsx" in body
+    assert (await office.client.get("/reports")).text.count('href="/reports/overpaid"') == 1
+    english = await office.client.get("/reports/overpaid", params={"lang": "en"})
+    assert "Overpaid, to recover" in english.text and "the beneficiary died before this month" in english.text
+
+    dead = await office.client.get(f"/beneficiaries/{ids['dead']}", params={"lang": "vi"})
+    assert 'id="overpaid-notice"' in dead.text
+    assert "Chi sai, cần thu hồi 650.000" in dead.text and "Người hưởng đã qua đời trước tháng này" in dead.text
+    assert "04/2026" in dead.text
+    fine = await office.client.get(f"/beneficiaries/{ids['fine']}")
+    assert 'id="overpaid-notice"' not in fine.text
+    returned_person = await office.client.get(f"/beneficiaries/{ids['returned']}")
+    assert 'id="overpaid-notice"' not in returned_person.text
 
 
 async def test_before_any_late_news_nothing_is_listed(office):
