@@ -6,9 +6,10 @@ category corrected downwards.
 Set-based: the months paid (``payout_month`` rows not released, of payouts that went out: ``sent`` or
 ``credited``; a returned or cancelled payout paid nothing) are compared with the registry's own rules for that
 month, ``entitlements_for_month(month)`` (one row per person and benefit group: the amount due and the commune
-that owes it). Nothing here re-states an eligibility rule. Only people whose registry rows were written after
-their payout's run was computed are looked at (an event, or an enrolment created or changed): a month paid by
-the registry as it stood then and unchanged since is due by the same rules, and a list of a million payouts costs
+that owes it). Nothing here re-states an eligibility rule. Only months whose registry rows were written after
+their payout's run was computed are looked at (the person's event, an enrolment of theirs created or changed, or
+a rate for that month or before added later, e.g. a base amount lowered with a past effective date): a month
+paid by the registry as it stood then and unchanged since is due by the same rules, and a list of a million payouts costs
 one index probe each.
 
 A list and a notice only: no ledger entry is posted and no payout changed (recovery is another procedure).
@@ -74,7 +75,10 @@ _QUERY = """
                            AND e.recorded_at > coalesce(r.computed_at, '-infinity'))
                 OR EXISTS (SELECT 1 FROM enrolment n
                             WHERE n.beneficiary_id = pm.beneficiary_id
-                              AND greatest(n.created_at, n.updated_at) > coalesce(r.computed_at, '-infinity')))
+                              AND greatest(n.created_at, n.updated_at) > coalesce(r.computed_at, '-infinity'))
+                OR EXISTS (SELECT 1 FROM programme_rate pr
+                            WHERE pr.created_at > coalesce(r.computed_at, '-infinity')
+                              AND pr.effective_from <= pm.month))
     ),
     checked AS (
         SELECT d.*, owed.amount AS entitled, owed.province_code AS owed_province,

@@ -214,3 +214,28 @@ async def test_before_any_late_news_nothing_is_listed(office):
     listed = (await office.client.get("/api/reports/overpaid")).json()
     assert listed["items"] == [] and listed["totals"]["overpaid"] == 0
     assert (await office.client.get("/api/reports/overpaid", params={"format": "csv"})).status_code == 400
+
+
+async def test_a_lower_rate_added_later_for_months_paid_lists_the_difference(office):
+    """A base amount lowered afterwards with an effective date in the past (Hà Nội from April) makes April paid
+    at the old rate overpaid by the difference, for a person whose own records did not change."""
+    faker = BeneficiaryFaker(seed=43)
+    fine = person(faker, start="2026-03")
+    await office.import_people([fine])
+    beneficiary_id = await office.beneficiary_id(fine.national_id)
+    await office.register_disbursement(VIETCOMBANK)
+    assert (await office.fund(VIETCOMBANK, 10_000_000, "FT-OVERPAID-RATE")).status_code == 201
+    await office.run_cycle("2026-03")
+    await office.run_cycle("2026-04")
+    assert (await office.client.get("/api/reports/overpaid")).json()["total"] == 0
+    await office.be("lan.officer")
+    rate = await office.post("/api/programmes/TGXH/rates", json={
+        "effective_from": "2026-04-01", "base_amount": 400_000, "province_code": "01",
+        "legal_basis": "Điều chỉnh mức chuẩn trợ giúp xã hội của thành phố"})
+    assert rate.status_code == 201, rate.text
+    listed = (await office.client.get("/api/reports/overpaid")).json()
+    (item,) = listed["items"]
+    april = await _payout(office, beneficiary_id, "2026-04")
+    assert item["beneficiary_id"] == beneficiary_id and item["months"] == ["2026-04"]
+    assert item["reasons"] == ["reduced"] and item["references"] == [april.reference]
+    assert item["paid"] == april.amount and item["overpaid"] == item["paid"] - item["due_now"] > 0
