@@ -91,6 +91,7 @@ _QUERY = """
     )
     SELECT c.beneficiary_id, b.full_name, b.date_of_birth, c.commune_code, cm.name AS commune_name,
            c.province_code, c.month, c.amount AS paid, c.due_now, c.amount - c.due_now AS overpaid, c.reference,
+           coalesce(u.credited - u.drawn, 0) AS undrawn,
            CASE WHEN c.entitled IS NULL THEN
                      CASE WHEN b.deceased_on IS NOT NULL AND b.deceased_on < c.month THEN 'deceased'
                           WHEN EXISTS (SELECT 1 FROM beneficiary_status_period s
@@ -105,6 +106,7 @@ _QUERY = """
       JOIN beneficiary b ON b.id = c.beneficiary_id
       JOIN commune cm ON cm.code = c.commune_code
       JOIN enrolment n ON n.id = c.enrolment_id
+      LEFT JOIN undrawn_position u ON u.beneficiary_id = c.beneficiary_id
      WHERE c.amount > c.due_now
      ORDER BY cm.name, c.commune_code, b.full_name, c.beneficiary_id, c.month
 """
@@ -138,6 +140,7 @@ class OverpaidPerson:
     commune_code: str
     commune_name: str
     province_code: str
+    undrawn: int = 0  # what reached the person and is not withdrawn (or, for cash, not handed over) yet
     months: list[OverpaidMonth] = field(default_factory=list)
 
     @property
@@ -151,6 +154,12 @@ class OverpaidPerson:
     @property
     def overpaid(self) -> int:
         return sum(m.overpaid for m in self.months)
+
+    @property
+    def recallable(self) -> int:
+        """The part of the overpaid amount still in the person's account (or, for cash, still at the commune):
+        the bank can be asked to recall it; the rest was withdrawn and is asked back from the person or family."""
+        return min(self.overpaid, self.undrawn)
 
     @property
     def references(self) -> list[str]:
@@ -179,7 +188,8 @@ class OverpaidPerson:
                 "date_of_birth": self.date_of_birth.isoformat(), "commune_code": self.commune_code,
                 "commune_name": self.commune_name, "province_code": self.province_code,
                 "months": [f"{m.month:%Y-%m}" for m in self.months], "months_text": self.months_text,
-                "paid": self.paid, "due_now": self.due_now, "overpaid": self.overpaid, "reasons": self.reasons,
+                "paid": self.paid, "due_now": self.due_now, "overpaid": self.overpaid,
+                "undrawn": self.undrawn, "recallable": self.recallable, "reasons": self.reasons,
                 "reason_vi": self.reason_vi, "reason_en": self.reason_en, "references": self.references,
                 "details": [m.as_dict() for m in self.months]}
 
@@ -206,9 +216,13 @@ class OverpaidList:
     def overpaid(self) -> int:
         return sum(p.overpaid for p in self.people)
 
+    @property
+    def recallable(self) -> int:
+        return sum(p.recallable for p in self.people)
+
     def totals(self) -> dict[str, int]:
         return {"people": len(self.people), "months": self.months, "paid": self.paid, "due_now": self.due_now,
-                "overpaid": self.overpaid}
+                "overpaid": self.overpaid, "recallable": self.recallable}
 
 
 async def overpaid_list(session: AsyncSession, *, communes: Sequence[str] | None = None,
@@ -229,7 +243,8 @@ async def overpaid_list(session: AsyncSession, *, communes: Sequence[str] | None
         if person is None:
             person = people[row.beneficiary_id] = OverpaidPerson(
                 beneficiary_id=row.beneficiary_id, full_name=row.full_name, date_of_birth=row.date_of_birth,
-                commune_code=row.commune_code, commune_name=row.commune_name, province_code=row.province_code)
+                commune_code=row.commune_code, commune_name=row.commune_name, province_code=row.province_code,
+                undrawn=int(row.undrawn))
         person.months.append(OverpaidMonth(month=row.month, paid=int(row.paid), due_now=int(row.due_now),
                                            overpaid=int(row.overpaid), reason=row.reason,
                                            reference=row.reference))
@@ -243,6 +258,7 @@ OVERPAID_COLUMNS = (
     Column("Đã chi (đ) / Paid (VND)", 15, money=True),
     Column("Được hưởng theo hồ sơ hiện nay (đ) / Due now (VND)", 17, money=True),
     Column("Chi sai cần thu hồi (đ) / Overpaid (VND)", 17, money=True),
+    Column("Trong đó còn chưa rút (đ) / Of which not withdrawn (VND)", 17, money=True),
     Column("Lý do / Reason", 40),
 )
 DATE_FORMAT = "dd/mm/yyyy"
@@ -267,13 +283,13 @@ def overpaid_workbook(listed: OverpaidList, *, title: str) -> bytes:
             WriteOnlyCell(sheet, value=number), text_cell(sheet, person.full_name), born,
             text_cell(sheet, f"{person.commune_name} ({person.commune_code})"), text_cell(sheet, person.months_text),
             text_cell(sheet, ", ".join(person.references)), money_cell(sheet, person.paid),
-            money_cell(sheet, person.due_now), money_cell(sheet, person.overpaid),
+            money_cell(sheet, person.due_now), money_cell(sheet, person.overpaid), money_cell(sheet, person.recallable),
             text_cell(sheet, f"{person.reason_vi} / {person.reason_en}"),
         ])
     first, last = header_row + 1, header_row + len(people)
     if people:
         sheet.append([None, text_cell(sheet, "Tổng cộng / Total", bold=True), None, None, None, None,
                       sum_cell(sheet, 7, first, last), sum_cell(sheet, 8, first, last),
-                      sum_cell(sheet, 9, first, last)])
+                      sum_cell(sheet, 9, first, last), sum_cell(sheet, 10, first, last)])
     add_autofilter(sheet, len(OVERPAID_COLUMNS), header_row, max(last, header_row))
     return workbook_bytes(workbook)

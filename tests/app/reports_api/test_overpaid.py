@@ -111,8 +111,9 @@ async def test_each_late_change_lists_the_months_paid_and_not_due_with_amounts_a
         (detail,) = item["details"]
         assert (detail["month"], detail["reason"], detail["reference"]) == ("2026-04", reason, april.reference)
     assert by_id[ids["dead"]]["reason_en"] == "the beneficiary died before this month"
+    # Sent, never reported credited: nothing is known to be in an account to recall.
     assert listed["totals"] == {"people": 5, "months": 5, "paid": 3_250_000, "due_now": 520_000,
-                                "overpaid": 2_730_000}
+                                "overpaid": 2_730_000, "recallable": 0}
     assert listed["total"] == 5 and listed["page"] == 1
     assert "chưa ghi nhận khoản thu hồi" in listed["notice"]
     # A list only: the payouts and the ledger are as they were.
@@ -165,7 +166,8 @@ async def test_the_workbook_opens_and_holds_the_numbers_and_totals(office):
     assert all(row[4] == "04/2026" for row in data)
     assert rows[header + 5][1] == "Tổng cộng / Total"
     assert rows[header + 5][8] == f"=SUM(I{header + 1}:I{header + 5})"
-    assert sheet.freeze_panes == f"A{header + 1}" and sheet.auto_filter.ref == f"A{header}:J{header + 5}"
+    assert rows[header + 5][9] == f"=SUM(J{header + 1}:J{header + 5})"
+    assert sheet.freeze_panes == f"A{header + 1}" and sheet.auto_filter.ref == f"A{header}:K{header + 5}"
     assert sheet.page_setup.orientation == "landscape" and sheet.sheet_properties.pageSetUpPr.fitToPage
     assert sheet.cell(header + 1, 7).number_format == "#,##0"
 
@@ -239,3 +241,60 @@ async def test_a_lower_rate_added_later_for_months_paid_lists_the_difference(off
     assert item["beneficiary_id"] == beneficiary_id and item["months"] == ["2026-04"]
     assert item["reasons"] == ["reduced"] and item["references"] == [april.reference]
     assert item["paid"] == april.amount and item["overpaid"] == item["paid"] - item["due_now"] > 0
+
+
+async def test_what_is_not_withdrawn_yet_is_the_part_a_bank_can_recall(office):
+    """Two people paid for March and April (both credited), then their death on 15 March is recorded: April is
+    overpaid for both. One withdrew March only, so April is still in the account (the bank can recall it); the
+    other withdrew both months, so all of April is asked back from the family."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.app.reconciliation_api.world import debit
+
+    ict = ZoneInfo("Asia/Ho_Chi_Minh")
+    faker = BeneficiaryFaker(seed=47)
+    people = {name: person(faker, start="2026-03") for name in ("kept", "drawn")}
+    await office.import_people(list(people.values()))
+    ids = {name: await office.beneficiary_id(p.national_id) for name, p in people.items()}
+    await office.register_disbursement(VIETCOMBANK)
+    assert (await office.fund(VIETCOMBANK, 10_000_000, "FT-OVERPAID-RECALL")).status_code == 201
+    await office.run_cycle("2026-03")
+    await office.run_cycle("2026-04")
+    lines = []
+    for name in ids:
+        for period, day in (("2026-03", 10), ("2026-04", 10)):
+            paid = await _payout(office, ids[name], period)
+            booked = date(int(period[:4]), int(period[5:]), day)
+            lines.append(debit(paid, booking_date=booked, value_date=booked,
+                               booked_at=datetime(booked.year, booked.month, day, 9, 0, tzinfo=ict)))
+    headers = await as_bank(office, VIETCOMBANK)
+    response = await upload(office, headers, write_camt053(statement(
+        VIETCOMBANK, lines, statement_id="SK-RECALL/1", closing_date=date(2026, 4, 12))), "recall.xml")
+    assert response.status_code == 201, response.text
+    march = {name: await _payout(office, ids[name], "2026-03") for name in ids}
+    withdrawals = [
+        {"account_number": march["kept"].account_number, "occurred_at": "2026-03-11T09:00:00+07:00",
+         "amount": march["kept"].amount, "channel": "atm", "bank_ref": "RECALL-1"},
+        {"account_number": march["drawn"].account_number, "occurred_at": "2026-04-11T09:00:00+07:00",
+         "amount": 2 * march["drawn"].amount, "channel": "counter", "bank_ref": "RECALL-2"},
+    ]
+    sent = await office.client.post("/api/bank/withdrawals", headers=headers, json=withdrawals)
+    assert sent.status_code == 200 and sent.json()["accepted"] == 2, sent.text
+    for name in ids:
+        await _event(office, ids[name], kind="deceased", effective_on="2026-03-15")
+    listed = (await office.client.get("/api/reports/overpaid")).json()
+    by_id = {item["beneficiary_id"]: item for item in listed["items"]}
+    kept, drawn = by_id[ids["kept"]], by_id[ids["drawn"]]
+    assert (kept["overpaid"], kept["undrawn"], kept["recallable"]) == (650_000, 650_000, 650_000)
+    assert (drawn["overpaid"], drawn["undrawn"], drawn["recallable"]) == (650_000, 0, 0)
+    assert listed["totals"]["recallable"] == 650_000 and listed["totals"]["overpaid"] == 1_300_000
+    workbook = load_workbook(io.BytesIO((await office.client.get("/api/reports/overpaid?format=xlsx")).content))
+    sheet = workbook.active
+    header = next(row for row in sheet.iter_rows(values_only=True) if row and row[0] == "STT / No.")
+    column = header.index("Trong đó còn chưa rút (đ) / Of which not withdrawn (VND)")
+    recallable = [row[column] for row in sheet.iter_rows(values_only=True)
+                  if row and isinstance(row[0], int)]
+    assert sorted(recallable) == [0, 650_000]
+    page = await office.client.get(f"/beneficiaries/{ids['kept']}")
+    assert "Trong đó 650.000 đ còn chưa rút" in page.text, page.text[:2000]
