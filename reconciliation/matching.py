@@ -57,6 +57,8 @@ EXCEPTION_REASONS = {
     "unknown_credit": ("Khoản ghi có không rõ nguồn", "a credit of unknown origin"),
     "unmatched": ("Không khớp được với lệnh chi nào", "matches no payout"),
     "ambiguous": ("Nhiều lệnh chi cùng khớp, cần chọn tay", "several payouts fit; choose by hand"),
+    "booked_too_early": ("Ngày ghi sổ trước khi lệnh chi có thể được gửi (trước tháng liền trước kỳ chi trả)",
+                         "booked before the payout could have been sent (before the month before its run's period)"),
 }
 
 
@@ -75,6 +77,9 @@ class PayoutCandidate:
     beneficiary_id: UUID
     sent_at: datetime | None = None
     credited_at: datetime | None = None
+    # The first day the bank could have executed it: a run of period P is prepared from month P-1 at the
+    # earliest (runs go up to the month after the current one), so nothing of it is booked before P-1's first day.
+    earliest_on: date | None = None
 
 
 @dataclass(slots=True)
@@ -162,6 +167,8 @@ class Matcher:
     def _credit_by_reference(self, line: StatementLine, payout: PayoutCandidate) -> LineDecision:
         if payout.bank_bin != self.candidates.bank_bin:
             return self._exception(line, "other_bank")
+        if _booked_too_early(line, payout):
+            return self._exception(line, "booked_too_early")
         if payout.state in ("credited",):
             return self._exception(line, "duplicate")
         if payout.state == "returned":
@@ -181,6 +188,8 @@ class Matcher:
             payout = fits[0]
         if payout.bank_bin != self.candidates.bank_bin:
             return self._exception(line, "other_bank")
+        if _booked_too_early(line, payout):
+            return self._exception(line, "booked_too_early")
         if payout.state == "returned":
             return self._exception(line, "duplicate")
         if payout.state not in ("sent", "credited"):
@@ -195,7 +204,7 @@ class Matcher:
 
     def _bulk(self, line: StatementLine) -> LineDecision | None:
         batches = [batch for batch in self.candidates.batches.get(-line.amount, ())
-                   if all(p.state == "sent" for p in batch)]
+                   if all(p.state == "sent" and not _booked_too_early(line, p) for p in batch)]
         if len(batches) != 1:
             return None
         for payout in batches[0]:
@@ -231,6 +240,12 @@ class Matcher:
     @staticmethod
     def _exception(line: StatementLine, reason: str) -> LineDecision:
         return LineDecision(line.line_no, "exception", None, exception_reason=reason)
+
+
+def _booked_too_early(line: StatementLine, payout: PayoutCandidate) -> bool:
+    """A line booked before its payout could have been sent (a back-dated or mistyped booking date): applied, it
+    would give the payout an arrival years before its month and shift the person's withdrawals onto it."""
+    return payout.earliest_on is not None and line.booking_date < payout.earliest_on
 
 
 def normalise_account(account: str) -> str:

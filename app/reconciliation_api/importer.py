@@ -449,6 +449,12 @@ async def load_candidates(session: AsyncSession, bank_bin: str, lines: tuple[Sta
             {"bank": bank_bin, "amounts": sorted({line.amount for line in unreferenced_credits})})
         candidates.fundings = [FundingCandidate(id=r.id, amount=r.amount, reference=r.reference,
                                                 value_date=r.value_date) for r in rows]
+    if by_id:  # each payout's earliest booking day, from its run's period (a few runs: one small query)
+        earliest: dict[UUID, date] = dict((await session.execute(text(
+            "SELECT id, (period - interval '1 month')::date FROM payout_run WHERE id = ANY(:runs)"),
+            {"runs": list({candidate.run_id for candidate in by_id.values()})})).all())
+        for candidate in by_id.values():
+            candidate.earliest_on = earliest.get(candidate.run_id)
     return candidates, by_id
 
 

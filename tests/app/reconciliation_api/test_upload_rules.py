@@ -87,6 +87,35 @@ async def test_a_statement_booking_money_tomorrow_is_refused_whole(office):
     assert accepted.status_code == 201, accepted.text
 
 
+async def test_a_line_booked_before_its_payout_could_be_sent_goes_to_the_queue_not_applied(office):
+    """A run of 03/2026 is prepared from 02/2026 at the earliest: a debit, a return or a bank's batch debit of its
+    payouts booked in 1999 (a mistyped or back-dated booking) is an exception for an officer, not a credit that
+    would give the payout an arrival 27 years before its month and move the person's withdrawals onto it."""
+    from datetime import date
+
+    _, p = await build_world(office, vietcombank=3)
+    headers = await as_bank(office, VIETCOMBANK)
+    long_ago = date(1999, 1, 1)
+    lines = [debit(p[0], booking_date=long_ago, value_date=long_ago, booked_at=None),
+             replace(returned(p[1]), booking_date=long_ago, value_date=long_ago, booked_at=None),
+             debit(p[2])]
+    response = await upload(office, headers, write_camt053(statement(
+        VIETCOMBANK, lines, statement_id="SK-1999/1", opening_date=long_ago)), "1999.xml")
+    assert response.status_code == 201, response.text
+    assert (response.json()["matched"], response.json()["exceptions"]) == (1, 2)
+    states = await payout_states(office)
+    assert states[p[0].reference] == ("sent", None) and states[p[1].reference] == ("sent", None)
+    assert states[p[2].reference] == ("credited", None)
+    async with session_scope(office.engine) as session:
+        reasons = (await session.scalars(text(
+            "SELECT exception_reason FROM statement_line WHERE status = 'exception' ORDER BY line_no"))).all()
+    assert reasons == ["booked_too_early", "booked_too_early"]
+    await ledger_clean(office)
+    await office.be("lan.officer")
+    queue = await office.client.get("/reconciliation/exceptions")
+    assert "Ngày ghi sổ trước khi lệnh chi có thể được gửi" in queue.text
+
+
 async def test_a_bank_key_acts_only_for_its_own_bank_and_accounts(office, engine):
     _, p = await build_world(office, vietcombank=1, bidv=1)
     vcb = next(x for x in p if x.bank_bin == VIETCOMBANK)
