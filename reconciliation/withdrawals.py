@@ -86,8 +86,12 @@ class IntakeResult:
     rows: int
     accepted: int
     duplicates: int
+    # The first ``LISTED_ROWS`` rows (by row number) of each list; the totals count them all.
     unknown_accounts: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
+    unknown_accounts_total: int = 0  # rows accepted whose account ansinh does not know
+    unknown_account_numbers: int = 0  # distinct account numbers among them
+    conflicts_total: int = 0
 
 
 _SCOPE_TABLE = """
@@ -587,6 +591,13 @@ async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | st
     return result
 
 
+# How many rows of the unknown accounts and of the conflicts an intake's answer lists (the first, by row
+# number); the totals count every row, and every row is stored (an unknown account's
+# withdrawal without a person, with its intake) as is the file itself (``withdrawal_intake.content``).
+LISTED_ROWS = 1000
+# A feed row whose reference was received before with other fields (i: the row, w: the stored withdrawal).
+_DIFFERS = ("((w.account_number, w.occurred_at, w.amount, w.channel)"
+            " IS DISTINCT FROM (i.account_number, i.occurred_at, i.amount, i.channel))")
 # A feed of at least this many rows gets statistics for its staging table, for the planner's joins.
 _ANALYZE_INPUT = 5000
 _INPUT_TABLE = """
@@ -627,34 +638,44 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
                     ORDER BY b.account_number, (b.effective_to IS NULL) DESC, b.effective_from DESC, b.id DESC
                   ) found
             WHERE found.account_number = i.account_number""", bank_bin)
-    existing = await driver.fetch(
-        """SELECT i.row_number, i.bank_reference,
-                  (w.account_number, w.occurred_at, w.amount, w.channel)
-                  IS DISTINCT FROM (i.account_number, i.occurred_at, i.amount, i.channel) AS differs
-             FROM withdrawal_input i JOIN withdrawal w ON w.bank_bin = $1 AND w.bank_reference = i.bank_reference
-            ORDER BY i.row_number""", bank_bin)
     # A reference already received is a duplicate when the row repeats it, a conflict when it differs:
-    # each row is counted once, so rows = accepted + duplicates + conflicts.
-    duplicate_rows = {r["row_number"] for r in existing if not r["differs"]}
-    conflict_rows = {r["row_number"] for r in existing if r["differs"]}
-    accepted = len(rows) - len(duplicate_rows) - len(conflict_rows)
+    # each row is counted once, so rows = accepted + duplicates + conflicts. An unknown account is counted
+    # among the accepted rows only (a repeated row was reported with the intake that brought it). Counted
+    # in one pass of SQL; only the first rows of each list are read into Python, so a retry of a large file
+    # costs what its first upload did and the answer stays small.
+    counts = await driver.fetchrow(
+        f"""SELECT count(*) FILTER (WHERE w.id IS NOT NULL AND NOT {_DIFFERS}) AS duplicates,
+                   count(*) FILTER (WHERE w.id IS NOT NULL AND {_DIFFERS}) AS conflicts,
+                   count(*) FILTER (WHERE w.id IS NULL AND i.beneficiary_id IS NULL) AS unknown,
+                   count(DISTINCT i.account_number) FILTER (WHERE w.id IS NULL AND i.beneficiary_id IS NULL)
+                       AS unknown_numbers
+              FROM withdrawal_input i
+              LEFT JOIN withdrawal w ON w.bank_bin = $1 AND w.bank_reference = i.bank_reference""",  # noqa: S608
+        bank_bin)
+    duplicates, conflicts_total = int(counts["duplicates"]), int(counts["conflicts"])
+    accepted = len(rows) - duplicates - conflicts_total
     unknown = await driver.fetch(
-        """SELECT row_number, account_number, bank_reference, amount, occurred_at FROM withdrawal_input
-            WHERE beneficiary_id IS NULL ORDER BY row_number""")
+        """SELECT i.row_number, i.account_number, i.bank_reference, i.amount, i.occurred_at FROM withdrawal_input i
+            WHERE i.beneficiary_id IS NULL
+              AND NOT EXISTS (SELECT 1 FROM withdrawal w WHERE w.bank_bin = $1 AND w.bank_reference = i.bank_reference)
+            ORDER BY i.row_number LIMIT $2""", bank_bin, LISTED_ROWS)
     unknown_accounts = [{"row": r["row_number"], "account_number": r["account_number"],
                          "bank_ref": r["bank_reference"], "amount": r["amount"],
-                         "occurred_at": r["occurred_at"].isoformat()}
-                        for r in unknown if r["row_number"] not in duplicate_rows | conflict_rows]
+                         "occurred_at": r["occurred_at"].isoformat()} for r in unknown]
+    differing = await driver.fetch(
+        f"""SELECT i.row_number, i.bank_reference FROM withdrawal_input i
+              JOIN withdrawal w ON w.bank_bin = $1 AND w.bank_reference = i.bank_reference
+             WHERE {_DIFFERS} ORDER BY i.row_number LIMIT $2""", bank_bin, LISTED_ROWS)  # noqa: S608
     conflicts = [{"row": r["row_number"], "bank_ref": r["bank_reference"],
                   "message": "Mã giao dịch đã có với nội dung khác; giữ bản đã nhận",
                   "message_en": "reference already received with other fields; the first one is kept"}
-                 for r in existing if r["differs"]]
+                 for r in differing]
     intake_id = await driver.fetchval(
         """INSERT INTO withdrawal_intake (bank_bin, source_name, format, sha256, rows, accepted, duplicates,
                                           unknown_accounts, uploaded_by, content)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id""",
         bank_bin, source_name[:200], file_format, sha256, len(rows), accepted,
-        len(duplicate_rows), len(unknown_accounts), recorded_by, content)
+        duplicates, int(counts["unknown"]), recorded_by, content)
     await prepare_changes(session)
     inserted = await driver.fetchval(
         f"""WITH added AS (
@@ -673,10 +694,12 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
     await driver.execute("TRUNCATE withdrawal_input")
     if inserted:
         await reallocate_noted(session)
-    log.info("withdrawals_received", bank=bank_bin, rows=len(rows), accepted=accepted,
-             duplicates=len(duplicate_rows), unknown_accounts=len(unknown_accounts), conflicts=len(conflicts))
-    return IntakeResult(intake_id=intake_id, rows=len(rows), accepted=accepted,
-                        duplicates=len(duplicate_rows), unknown_accounts=unknown_accounts, conflicts=conflicts)
+    log.info("withdrawals_received", bank=bank_bin, rows=len(rows), accepted=accepted, duplicates=duplicates,
+             unknown_accounts=int(counts["unknown"]), conflicts=conflicts_total)
+    return IntakeResult(intake_id=intake_id, rows=len(rows), accepted=accepted, duplicates=duplicates,
+                        unknown_accounts=unknown_accounts, conflicts=conflicts,
+                        unknown_accounts_total=int(counts["unknown"]),
+                        unknown_account_numbers=int(counts["unknown_numbers"]), conflicts_total=conflicts_total)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,11 @@ def import_file(cli: CliContext, file: Path, bank_bin: str) -> None:
                                                   recorded_by="cli", role=None, source_name=file.name,
                                                   content=content)
         return {"rows": out.rows, "accepted": out.accepted, "duplicates": out.duplicates,
-                "unknown_accounts": out.unknown_accounts, "conflicts": out.conflicts}
+                "unknown_accounts": out.unknown_accounts, "unknown_accounts_total": out.unknown_accounts_total,
+                "unknown_account_numbers": out.unknown_account_numbers,
+                "unknown_accounts_truncated": out.unknown_accounts_truncated, "conflicts": out.conflicts,
+                "conflicts_total": out.conflicts_total, "conflicts_truncated": out.conflicts_truncated,
+                "intake_id": out.intake_id, "upload_url": out.upload_url}
 
     try:
         result = cli.in_session(work)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from uuid import UUID
@@ -48,8 +49,8 @@ async def _body(request: Request[Any, Any, Any]) -> tuple[bytes | None, Any | No
         return content, None, upload.filename or "upload", content
     body = await request.body()
     if content_type.startswith("application/json") or body.lstrip()[:1] in (b"[", b"{"):
-        try:
-            return None, json.loads(body), "json", body
+        try:  # a large list takes a while to decode: off the event loop, other requests go on meanwhile
+            return None, await asyncio.to_thread(json.loads, body), "json", body
         except ValueError:
             raise Problem(400, bilingual("JSON không hợp lệ", "invalid JSON")) from None
     return body, None, "upload", body
@@ -63,7 +64,9 @@ async def bank_withdrawals(request: Request[Any, Any, Any], db_session: AsyncSes
     principal = _principal(request)
     assert principal.bank_bin is not None
     content, items, name, received = await _body(request)
-    rows, fmt = service.read_withdrawals(content, items)
+    # Checking every row of a large file is pure Python (a second or more for 100,000 rows): in a worker
+    # thread, so /healthz and every other user are answered meanwhile.
+    rows, fmt = await asyncio.to_thread(service.read_withdrawals, content, items)
     return await service.take_bank_withdrawals(db_session, bank_bin=principal.bank_bin, rows=rows, fmt=fmt,
                                                recorded_by=principal.name, role=principal.role.value,
                                                source_name=name, content=received)

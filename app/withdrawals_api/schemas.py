@@ -12,12 +12,22 @@ from app.http.money import Dong
 
 
 class IntakeOut(msgspec.Struct):
+    """A bank's intake: rows = accepted + duplicates + conflicts_total. ``unknown_accounts`` and ``conflicts``
+    list the first 1,000 rows each (by row number; ``*_truncated`` when there are more), the totals count
+    them all; the file as received is at ``upload_url``."""
+
     intake_id: UUID
     rows: int
     accepted: int
     duplicates: int
     unknown_accounts: list[dict[str, Any]]
     conflicts: list[dict[str, Any]]
+    unknown_accounts_total: int = 0
+    unknown_account_numbers: int = 0
+    unknown_accounts_truncated: bool = False
+    conflicts_total: int = 0
+    conflicts_truncated: bool = False
+    upload_url: str | None = None
 
 
 class AssistedWithdrawalIn(msgspec.Struct):

@@ -72,7 +72,8 @@ async def take_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows: l
                                 recorded_by: str, role: str | None, source_name: str = "",
                                 content: bytes | None = None) -> IntakeOut:
     """Store a bank's rows (all of its own BIN) and answer with accepted, duplicates, conflicts (each row
-    counted once: rows = accepted + duplicates + conflicts) and unknown accounts (some of the accepted).
+    counted once: rows = accepted + duplicates + conflicts) and unknown accounts (some of the accepted); the
+    lists name their first rows only, with the totals (``IntakeOut``).
     ``content``: the upload as received (a file, or a JSON body), kept with the intake for audit."""
     foreign = sorted({r.bank_bin for r in rows if r.bank_bin is not None and r.bank_bin != bank_bin})
     if foreign:
@@ -87,11 +88,16 @@ async def take_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows: l
     await record(session, actor=recorded_by, actor_role=role, action="withdrawals.receive",
                  object_type="withdrawal_intake", object_id=result.intake_id,
                  after={"bank_bin": bank_bin, "rows": result.rows, "accepted": result.accepted,
-                        "duplicates": result.duplicates, "conflicts": len(result.conflicts),
-                        "unknown_accounts": len(result.unknown_accounts)})
+                        "duplicates": result.duplicates, "conflicts": result.conflicts_total,
+                        "unknown_accounts": result.unknown_accounts_total})
     return IntakeOut(intake_id=result.intake_id, rows=result.rows, accepted=result.accepted,
                      duplicates=result.duplicates, unknown_accounts=result.unknown_accounts,
-                     conflicts=result.conflicts)
+                     conflicts=result.conflicts, unknown_accounts_total=result.unknown_accounts_total,
+                     unknown_account_numbers=result.unknown_account_numbers,
+                     unknown_accounts_truncated=result.unknown_accounts_total > len(result.unknown_accounts),
+                     conflicts_total=result.conflicts_total,
+                     conflicts_truncated=result.conflicts_total > len(result.conflicts),
+                     upload_url=f"/api/uploads/{result.intake_id}" if content is not None else None)
 
 
 async def person_in_scope(session: AsyncSession, beneficiary_id: UUID, principal: Principal) -> Any:
