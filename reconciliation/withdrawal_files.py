@@ -28,6 +28,9 @@ BANK_CHANNELS = ("atm", "counter", "transfer", "qr", "pos", "agent")
 COMMUNE_CHANNELS = ("assisted", "cash_handover")
 CHANNELS = BANK_CHANNELS + COMMUNE_CHANNELS
 MAX_ROWS = 2_000_000
+# One withdrawal of a social allowance never comes near a billion đồng: the bound of a bank's row and of a
+# withdrawal commune staff record (``app.withdrawals_api``), well inside the ledger's bigint.
+MAX_AMOUNT = 1_000_000_000
 # A withdrawal sheet has six columns; 64 leaves room for a bank's own extra columns, and its grid
 # (rows × columns calamine allocates) stays within 32 columns' worth of a full Excel sheet.
 XLSX_LIMITS = SheetLimits(max_columns=64, max_rows=EXCEL_MAX_ROWS, max_area=32 * EXCEL_MAX_ROWS,
@@ -138,13 +141,16 @@ def parse_moment(value: Any) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=LOCAL_TIMEZONE)
 
 
-def check_rows(raw_rows: Iterable[tuple[int, dict[str, Any]]], *, now: datetime | None = None,
+def check_rows(raw_rows: Iterable[tuple[int, dict[str, Any]]], *, earliest: datetime, now: datetime | None = None,
                json_amounts: bool = False) -> list[WithdrawalRow]:
     """Check every raw row (field -> cell); all good: the rows, else WithdrawalFileRejected with every error.
+    ``earliest``: no withdrawal of ansinh's money before it (the caller's rule: when ansinh began paying).
     ``json_amounts``: the rows are a JSON list, whose amounts must be JSON integers (a file's text cells are
     parsed, "650.000" included; JSON has a type for a number, and a string or a float there is a client's
     bug, not a format to guess)."""
     now = now or datetime.now(UTC)
+    first_day = f"{earliest.astimezone(LOCAL_TIMEZONE):%d/%m/%Y}"
+    most = f"{MAX_AMOUNT:,}"
     rows: list[WithdrawalRow] = []
     errors: list[dict[str, Any]] = []
     seen: dict[tuple[str | None, str], int] = {}
@@ -161,6 +167,10 @@ def check_rows(raw_rows: Iterable[tuple[int, dict[str, Any]]], *, now: datetime 
                                    "12/03/2026 09:30)"))
         elif occurred > now + timedelta(hours=1):
             problems.append(_error(number, "occurred_at", "Thời gian ở tương lai", "time is in the future"))
+        elif occurred < earliest:
+            problems.append(_error(number, "occurred_at", f"Thời gian trước {first_day}, khi ansinh bắt đầu chi trả; "
+                                   "hãy kiểm tra lại năm", f"time is before {first_day}, when ansinh began paying; "
+                                   "check the year"))
         amount = parse_amount(raw.get("amount"))
         if json_amounts and type(raw.get("amount")) is not int:  # not str, float, bool (an int subclass), null
             amount = None
@@ -171,6 +181,9 @@ def check_rows(raw_rows: Iterable[tuple[int, dict[str, Any]]], *, now: datetime 
         elif amount is None or amount <= 0:
             problems.append(_error(number, "amount", "Số tiền phải là số đồng nguyên dương",
                                    "amount must be a positive whole number of đồng"))
+        elif amount > MAX_AMOUNT:
+            problems.append(_error(number, "amount", f"Số tiền quá lớn: tối đa {most.replace(',', '.')} đ một giao "
+                                   "dịch", f"amount too large: at most {most} đồng a withdrawal"))
         channel = _CHANNEL_ALIASES.get(fold(_text(raw.get("channel"))))
         if channel is None:
             problems.append(_error(number, "channel", f"Kênh phải là một trong: {', '.join(BANK_CHANNELS)}",
@@ -207,8 +220,8 @@ def check_rows(raw_rows: Iterable[tuple[int, dict[str, Any]]], *, now: datetime 
     return rows
 
 
-def rows_from_json(items: Any) -> list[WithdrawalRow]:
-    """A JSON list of {account_number, occurred_at, amount, channel, bank_ref[, bank_bin]}."""
+def rows_from_json(items: Any, *, earliest: datetime) -> list[WithdrawalRow]:
+    """A JSON list of {account_number, occurred_at, amount, channel, bank_ref[, bank_bin]} (``check_rows``)."""
     if isinstance(items, dict) and isinstance(items.get("items"), list):
         items = items["items"]
     if not isinstance(items, list):
@@ -217,7 +230,7 @@ def rows_from_json(items: Any) -> list[WithdrawalRow]:
     raw: list[tuple[int, dict[str, Any]]] = []
     for position, item in enumerate(items, start=1):
         raw.append((position, item if isinstance(item, dict) else {}))
-    return check_rows(raw, json_amounts=True)
+    return check_rows(raw, earliest=earliest, json_amounts=True)
 
 
 def _header_fields(cells: Sequence[Any]) -> dict[str, int]:
@@ -231,7 +244,7 @@ def _header_fields(cells: Sequence[Any]) -> dict[str, int]:
     return found
 
 
-def _table_rows(cells: list[list[Any]]) -> list[WithdrawalRow]:
+def _table_rows(cells: list[list[Any]], earliest: datetime) -> list[WithdrawalRow]:
     header_index, columns = next(((index, found) for index, found in
                                   ((index, _header_fields(row)) for index, row in enumerate(cells[:20]))
                                   if len(found) >= 3), (-1, {}))
@@ -250,7 +263,7 @@ def _table_rows(cells: list[list[Any]]) -> list[WithdrawalRow]:
         if all(_text(value) == "" for value in row):
             continue
         raw.append((index + 1, {field: row[col] if col < len(row) else None for field, col in columns.items()}))
-    return check_rows(raw)
+    return check_rows(raw, earliest=earliest)
 
 
 def _csv_cells(content: bytes) -> list[list[Any]]:
@@ -292,9 +305,10 @@ def file_format(content: bytes) -> str:
     return "xlsx" if content.startswith(ZIP_MAGIC) else "csv"
 
 
-def rows_from_file(content: bytes) -> list[WithdrawalRow]:
-    """Rows of a CSV (UTF-8, comma/semicolon/tab) or xlsx file (first sheet), header found in the first 20 rows."""
+def rows_from_file(content: bytes, *, earliest: datetime) -> list[WithdrawalRow]:
+    """Rows of a CSV (UTF-8, comma/semicolon/tab) or xlsx file (first sheet), header found in the first 20 rows
+    (``check_rows``)."""
     if not content.strip():
         raise WithdrawalFileRejected("Tệp rỗng", "the file is empty")
     cells = _xlsx_cells(content) if file_format(content) == "xlsx" else _csv_cells(content)
-    return _table_rows(cells)
+    return _table_rows(cells, earliest)

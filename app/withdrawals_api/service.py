@@ -29,6 +29,7 @@ from app.withdrawals_api.schemas import (
 )
 from app.withdrawals_api.timeline import MoneyEvent, arrival_covering, money_timeline, room_at, undrawn_at
 from reconciliation.withdrawal_files import (
+    MAX_AMOUNT,
     WithdrawalFileRejected,
     WithdrawalRow,
     rows_from_file,
@@ -45,9 +46,10 @@ from reconciliation.withdrawals import (
 
 NOTE_KINDS = ("visit", "call", "note")
 CLOCK_SKEW = timedelta(minutes=5)  # a phone's clock a little ahead is not a visit or withdrawal in the future
-# Nothing to follow up before ansinh paid its first month (``FIRST_PAYABLE_PERIOD``), midnight in Việt Nam.
+# Nothing to follow up, and no money of ansinh withdrawn, before ansinh paid its first month
+# (``FIRST_PAYABLE_PERIOD``), midnight in Việt Nam: the floor of a follow-up note and of a bank's withdrawal.
 EARLIEST_NOTE = datetime.combine(FIRST_PAYABLE_PERIOD, time(0), tzinfo=VIETNAM)
-MAX_AMOUNT = 1_000_000_000  # one withdrawal of a social allowance never comes near a billion đồng
+EARLIEST_WITHDRAWAL = EARLIEST_NOTE
 
 
 def rejected(error: WithdrawalFileRejected) -> Problem:
@@ -59,11 +61,11 @@ def read_withdrawals(content: bytes | None, json_items: Any | None) -> tuple[lis
     """Checked rows and the format ('json', 'csv', 'xlsx') of a JSON list or a file; 422 when bad."""
     try:
         if json_items is not None:
-            return rows_from_json(json_items), "json"
+            return rows_from_json(json_items, earliest=EARLIEST_WITHDRAWAL), "json"
         assert content is not None
         from reconciliation.withdrawal_files import file_format
 
-        return rows_from_file(content), file_format(content)
+        return rows_from_file(content, earliest=EARLIEST_WITHDRAWAL), file_format(content)
     except WithdrawalFileRejected as error:
         raise rejected(error) from None
 

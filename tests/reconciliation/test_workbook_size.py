@@ -8,6 +8,7 @@ import time
 import openpyxl
 import pytest
 
+from app.withdrawals_api.service import EARLIEST_WITHDRAWAL
 from reconciliation.parsers import StatementParseError, parse_statement_file
 from reconciliation.withdrawal_files import WithdrawalFileRejected, rows_from_file
 from reconciliation.workbook_size import SheetLimits, WorkbookRefused, check_xlsx_size
@@ -17,7 +18,7 @@ from tests.support.hostile_xlsx import far_cell_xlsx
 def _withdrawal_refusal(content: bytes) -> WithdrawalFileRejected:
     started = time.perf_counter()
     with pytest.raises(WithdrawalFileRejected) as caught:
-        rows_from_file(content)
+        rows_from_file(content, earliest=EARLIEST_WITHDRAWAL)
     assert time.perf_counter() - started < 2  # refused from the zip, no grid built
     assert caught.value.vi.startswith("Bảng tính quá lớn") and caught.value.en.startswith("The sheet is too large")
     assert caught.value.errors[0]["message"] == caught.value.vi
@@ -64,7 +65,7 @@ def test_statement_parser_uses_the_same_check() -> None:
 def test_damaged_zip_is_a_plain_cannot_read() -> None:
     content = far_cell_xlsx(far="E2")
     with pytest.raises(WithdrawalFileRejected) as caught:
-        rows_from_file(content[: len(content) // 2])
+        rows_from_file(content[: len(content) // 2], earliest=EARLIEST_WITHDRAWAL)
     assert caught.value.en == "the Excel file cannot be read"
 
 
@@ -76,6 +77,6 @@ def test_an_ordinary_withdrawal_workbook_still_reads() -> None:
     sheet.append(["0011001234567", "2026-03-12T10:00:00+07:00", 350_000, "ATM", "X-1", "note"])
     buffer = io.BytesIO()
     book.save(buffer)
-    rows = rows_from_file(buffer.getvalue())
+    rows = rows_from_file(buffer.getvalue(), earliest=EARLIEST_WITHDRAWAL)
     assert [(r.account_number, r.amount, r.channel, r.bank_ref) for r in rows] == [
         ("0011001234567", 350_000, "atm", "X-1")]

@@ -421,3 +421,57 @@ async def test_a_retry_of_a_large_feed_is_idempotent_with_a_bounded_answer(world
         == (0, 0, 13, True)
     assert [c["row"] for c in changed["conflicts"]] == [1, 2, 3, 4, 5]
     assert changed["rows"] == changed["accepted"] + changed["duplicates"] + changed["conflicts_total"]
+
+
+async def test_impossible_times_and_amounts_are_refused_whole_json(world, engine):
+    rows = [world.row("A", "OK-1", T0 + timedelta(days=1)),
+            dict(world.row("A", "OLD-1", T0), occurred_at="1900-01-01T00:00:00+07:00"),
+            dict(world.row("A", "OLD-2", T0), occurred_at="0001-01-01T00:00:00"),
+            dict(world.row("A", "OLD-3", T0), occurred_at="2024-12-31T16:59:00Z"),  # 23:59 in Việt Nam
+            world.row("A", "BIG-1", T0, amount=10**15),
+            world.row("A", "BIG-2", T0, amount=99999999999999999999),  # beyond bigint: was a 500 in the COPY
+            world.row("A", "EDGE-1", T0, amount=1_000_000_000)]
+    rows.append(dict(world.row("B", "EDGE-2", T0), occurred_at="2024-12-31T17:00:00Z"))  # 01/01/2025 00:00
+    response = await world.bank_post(rows)
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [(e["row"], e["column"].split(" / ")[1]) for e in errors] == [
+        (2, "occurred_at"), (3, "occurred_at"), (4, "occurred_at"), (5, "amount"), (6, "amount")]
+    when = next(e for e in errors if e["row"] == 2)
+    assert when["message"] == "Thời gian trước 01/01/2025, khi ansinh bắt đầu chi trả; hãy kiểm tra lại năm"
+    assert when["message_en"] == "time is before 01/01/2025, when ansinh began paying; check the year"
+    much = next(e for e in errors if e["row"] == 6)
+    assert much["message"] == "Số tiền quá lớn: tối đa 1.000.000.000 đ một giao dịch"
+    assert much["message_en"] == "amount too large: at most 1,000,000,000 đồng a withdrawal"
+    assert response.json()["detail"].startswith("5 dòng có lỗi; chưa lưu dòng nào")
+    assert await count_rows(engine, "SELECT count(*) FROM withdrawal") == 0
+    assert await count_rows(engine, "SELECT count(*) FROM withdrawal_intake") == 0
+    # The rows at the limits are taken.
+    edge = await world.bank_post([rows[6], rows[7]])
+    assert edge.status_code == 200 and edge.json()["accepted"] == 2
+
+
+async def test_impossible_times_and_amounts_are_refused_whole_csv_and_cli(world, engine, database_url, tmp_path,
+                                                                         monkeypatch):
+    from app.cli import main
+
+    account = world.people["A"].account_number
+    csv_body = ("Số tài khoản;Thời gian;Số tiền;Kênh;Mã giao dịch\n"
+                f"{account};11/03/2026 09:30;300.000;ATM;CSV-OK\n"
+                f"{account};01/01/1900 09:30;300.000;ATM;CSV-OLD\n"
+                f"{account};11/03/2026 09:30;1.000.000.000.000.000;ATM;CSV-BIG\n"
+                f"{account};11/03/2026 09:30;99999999999999999999;ATM;CSV-HUGE\n").encode()
+    response = await world.office.client.post("/api/bank/withdrawals", headers=world.bank_headers,
+                                              files={"file": ("rut.csv", csv_body, "text/csv")})
+    assert response.status_code == 422, response.text
+    assert [(e["row"], e["column"].split(" / ")[1]) for e in response.json()["errors"]] == [
+        (3, "occurred_at"), (4, "amount"), (5, "amount")]
+    path = tmp_path / "rut.csv"
+    path.write_bytes(csv_body)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    result = await asyncio.to_thread(CliRunner().invoke, main,
+                                     ["withdrawals", "import", str(path), "--bank", "970436"])
+    assert result.exit_code != 0
+    assert "row 5, Số tiền / amount: Số tiền quá lớn: tối đa 1.000.000.000 đ một giao dịch" in result.output
+    assert "row 3, Thời gian / occurred_at: Thời gian trước 01/01/2025" in result.output
+    assert await count_rows(engine, "SELECT count(*) FROM withdrawal") == 0
