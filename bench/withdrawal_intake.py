@@ -4,8 +4,9 @@ Starts its own embedded PostgreSQL (or a fresh database on DATABASE_URL's server
 each size, sends a JSON list of N withdrawals of accounts ansinh does not know (the worst case: every row is
 an unknown account) through the same service functions the API calls (``read_withdrawals``, then
 ``take_bank_withdrawals``, one transaction), then sends the same list again (a retry: every row a duplicate).
-Prints the seconds of each, and the size of the answer as JSON. A retry must cost about what the first
-upload does, not grow with the square of the rows.
+Prints the seconds and rows/s of each, and the size of the answer as JSON. A retry must cost about what the
+first upload does, not grow with the square of the rows. In the same run it COPYs the same rows into a bare
+unlogged table and prints the ratio of that raw COPY time to the first upload's.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import text
 from app.database import make_engine, session_scope, upgrade_database
 from app.withdrawals_api.service import read_withdrawals, take_bank_withdrawals
 from bench.registry_import import database
+from ledger.driver import driver_connection
 
 BANK = "970436"
 
@@ -49,12 +51,32 @@ async def _bench(url: str, sizes: list[int]) -> None:
         await session.execute(text("INSERT INTO bank (bin, short_name, name) VALUES (:b, 'VCB', 'Vietcombank') "
                                    "ON CONFLICT DO NOTHING"), {"b": BANK})
     for size in sizes:
-        body = json.dumps(_items(size, f"B{size}")).encode()
+        items = _items(size, f"B{size}")
+        body = json.dumps(items).encode()
+        seconds = {}
         for attempt in ("first upload", "retry"):
             checked, total, answer = await _send(engine, body)
-            print(f"{size:>8,} rows  {attempt:<12}  {total:7.2f} s  (read and check {checked:5.2f} s)  "
-                  f"answer {answer / 1024:,.0f} KiB", flush=True)
+            seconds[attempt] = total
+            print(f"{size:>8,} rows  {attempt:<12}  {total:7.2f} s  {size / total:9,.0f} rows/s  "
+                  f"(read and check {checked:5.2f} s)  answer {answer / 1024:,.0f} KiB", flush=True)
+        copy_seconds = await _raw_copy(engine, items)
+        print(f"{size:>8,} rows  raw COPY      {copy_seconds:7.2f} s  {size / copy_seconds:9,.0f} rows/s  "
+              f"ratio COPY time / first upload: {copy_seconds / seconds['first upload']:.2f}", flush=True)
     await engine.dispose()
+
+
+async def _raw_copy(engine, items: list[dict[str, object]]) -> float:  # type: ignore[no-untyped-def]
+    """Seconds to COPY the same rows into a bare unlogged table (no index, no check, no answer)."""
+    records = [(i["account_number"], datetime.fromisoformat(str(i["occurred_at"])), i["amount"], i["channel"],
+                i["bank_ref"]) for i in items]
+    async with session_scope(engine) as session:
+        driver = await driver_connection(session)
+        await driver.execute("DROP TABLE IF EXISTS bare_withdrawal; CREATE UNLOGGED TABLE bare_withdrawal "
+                             "(account_number text, occurred_at timestamptz, amount bigint, channel text, "
+                             "bank_ref text)")
+        started = time.perf_counter()
+        await driver.copy_records_to_table("bare_withdrawal", records=records)
+        return time.perf_counter() - started
 
 
 def main() -> None:
