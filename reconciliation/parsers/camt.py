@@ -159,6 +159,7 @@ class _CamtReader:
         self.message_created: datetime | None = None
         self.current: _StatementBuilder | None = None
         self.skipped_not_booked = 0
+        self.entries = 0  # Ntry elements seen: an entry's row in errors is its number in the file
 
     def handle(self, element: Any) -> None:
         if self.tags is None:
@@ -168,6 +169,7 @@ class _CamtReader:
             parent = element.getparent()
             if self.current is None or self.current.element is not parent:
                 self.current = _StatementBuilder(parent, self)
+            self.entries += 1
             self.current.add_entry(element)
             element.clear(keep_tail=False)
             parent.remove(element)
@@ -247,6 +249,7 @@ class _StatementBuilder:
         self.balances: dict[str, tuple[int, str, date | None]] = {}
         self.account_reported = False
         self.dates: dict[str, date] = {}
+        self.entry_line: int | None = None  # the XML line of the entry being read
         self._read_header()
 
     def _read_header(self) -> None:
@@ -283,11 +286,11 @@ class _StatementBuilder:
                 value = decimal_text_to_minor(text_of(amount_element) or "", currency or "")
                 balance_date = _parse_date(when_text)
             except (AmountError, ValueError) as exc:
-                self._error(balance.sourceline, "Bal", exc)
+                self._error(None, "Bal", exc, balance.sourceline)
                 continue
             if sign_text not in ("CRDT", "DBIT"):
-                self._fail(balance.sourceline, "Bal/CdtDbtInd", "thiếu hoặc sai CdtDbtInd (CRDT/DBIT)",
-                           "missing or invalid CdtDbtInd (CRDT/DBIT)")
+                self._fail(None, "Bal/CdtDbtInd", "thiếu hoặc sai CdtDbtInd (CRDT/DBIT)",
+                           "missing or invalid CdtDbtInd (CRDT/DBIT)", balance.sourceline)
                 continue
             self.balances.setdefault(code, (-value if sign_text == "DBIT" else value, currency or "", balance_date))
         if self.currency is None:
@@ -312,18 +315,21 @@ class _StatementBuilder:
                 return found[0], found[2]
         return None, None
 
-    def _fail(self, row: int | None, column: str, message: str, message_en: str) -> None:
-        self.reader.errors.add(row, column, message, message_en)
+    def _fail(self, row: int | None, column: str, message: str, message_en: str, line: int | None = None) -> None:
+        """One bad part: ``row`` the entry's number in the file (None outside entries), ``line`` where it is."""
+        self.reader.errors.add(row, column, message, message_en,
+                               line if line is not None else self.entry_line if row is not None else None)
 
-    def _error(self, row: int | None, column: str, exc: Exception) -> None:
+    def _error(self, row: int | None, column: str, exc: Exception, line: int | None = None) -> None:
         if isinstance(exc, AmountError):
-            self._fail(row, column, exc.message_vi, exc.message_en)
+            self._fail(row, column, exc.message_vi, exc.message_en, line)
         else:
-            self._fail(row, column, f"giá trị không hợp lệ: {exc}", f"invalid value: {exc}")
+            self._fail(row, column, f"giá trị không hợp lệ: {exc}", f"invalid value: {exc}", line)
 
     def add_entry(self, entry: Any) -> None:
         """Turn one ``Ntry`` into one line, or one line per ``TxDtls`` of a batch."""
-        row = entry.sourceline
+        row = self.reader.entries
+        self.entry_line = entry.sourceline
         (amount_text, currency, indicator, status, booking, booking_time, value_date, account_servicer_ref,
          entry_ref, additional, reversal, details) = read_entry(entry, self.t.lookup)
         if status is not None and status != "BOOK":
@@ -383,14 +389,14 @@ class _StatementBuilder:
         for index, detail in enumerate(details, start=1):
             detail_currency = detail.currency or currency
             if detail.amount_text is None:
-                self._fail(detail.source_line or row, "TxDtls/Amt",
+                self._fail(row, "TxDtls/Amt",
                            f"giao dịch thứ {index} của bút toán gộp không có số tiền",
-                           f"transaction {index} of the batch entry has no amount")
+                           f"transaction {index} of the batch entry has no amount", detail.source_line)
                 return
             try:
                 amounts.append((decimal_text_to_minor(detail.amount_text, detail_currency), detail_currency))
             except AmountError as exc:
-                self._error(detail.source_line or row, "TxDtls/Amt", exc)
+                self._error(row, "TxDtls/Amt", exc, detail.source_line)
                 return
         if all(c == currency for _, c in amounts) and sum(a for a, _ in amounts) != entry_amount:
             self._fail(row, "NtryDtls", "tổng các giao dịch chi tiết (TxDtls) khác số tiền bút toán",
@@ -417,8 +423,8 @@ class _StatementBuilder:
     def _missing_account(self) -> None:
         if not self.account_reported:
             self.account_reported = True
-            self._fail(self.element.sourceline, "Acct", "sao kê thiếu số tài khoản (Acct/Id)",
-                       "the statement has no account number (Acct/Id)")
+            self._fail(None, "Acct", "sao kê thiếu số tài khoản (Acct/Id)",
+                       "the statement has no account number (Acct/Id)", self.element.sourceline)
 
     def finish(self) -> Statement | None:
         """The statement once its container has ended (``None`` if it had errors)."""

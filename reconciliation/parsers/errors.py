@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 # A file with a million bad rows must not turn into a million-entry error list.
 MAX_LISTED_ROW_ERRORS = 1000
@@ -11,20 +11,26 @@ MAX_LISTED_ROW_ERRORS = 1000
 class RowError(TypedDict):
     """One bad row: where it is and what is wrong, in Vietnamese and English.
 
-    ``row`` is the line of the file for MT940 and camt (the ``:61:`` line, the ``Ntry`` start) and
-    the sheet row for CSV and xlsx (1 = first row); ``column`` names the tag (``:61:``,
-    ``Ntry/Amt``) or the column header as written in the file (``Số tiền ghi nợ/Debit``).
+    ``row`` is the line of the file for MT940 (the ``:61:`` line), the entry for camt (the n-th ``Ntry``
+    of the file, 1 = first; a camt file may be written on one line) and the sheet row for CSV and xlsx
+    (1 = first row); ``column`` names the tag (``:61:``, ``Ntry/Amt``) or the column header as written in
+    the file (``Số tiền ghi nợ/Debit``); ``line``, for XML, the line of the file where the element starts.
     """
 
     row: int | None
     column: str | None
     message: str
     message_en: str
+    line: NotRequired[int | None]
 
 
-def row_error(row: int | None, column: str | None, message: str, message_en: str) -> RowError:
+def row_error(row: int | None, column: str | None, message: str, message_en: str,
+              line: int | None = None) -> RowError:
     """Build a row error dict in the shape the API returns for rejected files."""
-    return {"row": row, "column": column, "message": message, "message_en": message_en}
+    error: RowError = {"row": row, "column": column, "message": message, "message_en": message_en}
+    if line is not None:
+        error["line"] = line
+    return error
 
 
 class StatementParseError(ValueError):
@@ -72,11 +78,12 @@ class RowErrors:
         self.errors: list[RowError] = []
         self.count = 0
 
-    def add(self, row: int | None, column: str | None, message: str, message_en: str) -> None:
+    def add(self, row: int | None, column: str | None, message: str, message_en: str,
+            line: int | None = None) -> None:
         """Record one bad row (the first MAX_LISTED_ROW_ERRORS are kept, all are counted)."""
         self.count += 1
         if len(self.errors) < MAX_LISTED_ROW_ERRORS:
-            self.errors.append(row_error(row, column, message, message_en))
+            self.errors.append(row_error(row, column, message, message_en, line))
 
     def __bool__(self) -> bool:
         return self.count > 0

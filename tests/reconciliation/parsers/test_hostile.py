@@ -75,6 +75,29 @@ def test_camt_entry_errors_are_all_listed() -> None:
     assert "more than 0 decimals for VND" in error.errors[1]["message_en"]
 
 
+def test_camt_entry_errors_name_the_entry_not_the_line() -> None:
+    # A one-line file: every entry starts on line 1, so the row is the entry's number, the line extra.
+    good = ('<Ntry><Amt Ccy="VND">10</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+            "<BookgDt><Dt>2024-01-01</Dt></BookgDt></Ntry>")
+    bad_amount = ('<Ntry><Amt Ccy="VND">1,5</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+                  "<BookgDt><Dt>2024-01-01</Dt></BookgDt></Ntry>")
+    bad_sign = '<Ntry><Amt Ccy="VND">10</Amt><CdtDbtInd>XX</CdtDbtInd><BookgDt><Dt>2024-01-03</Dt></BookgDt></Ntry>'
+    error = rejected(camt(good + bad_amount + good + bad_sign))
+    assert [(e["row"], e["column"], e.get("line")) for e in error.errors] == [
+        (2, "Ntry/Amt", 1), (4, "Ntry/CdtDbtInd", 1)]
+    # Entries of a second statement go on counting: the row names one entry of the file.
+    two = camt(good).replace(b"</Stmt>", b"</Stmt><Stmt><Id>S2</Id><Acct><Id><Othr><Id>0011001234567</Id></Othr>"
+                             b"</Id></Acct>" + (good + bad_sign).encode() + b"</Stmt>")
+    assert [(e["row"], e["column"]) for e in rejected(two).errors] == [(3, "Ntry/CdtDbtInd")]
+
+
+def test_camt_balance_errors_have_no_entry_row_but_their_line() -> None:
+    data = camt("").replace(b"<Acct>", b'<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="VND">1,5</Amt>'
+                                       b"<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2024-01-01</Dt></Dt></Bal><Acct>", 1)
+    errors = rejected(data).errors
+    assert errors and errors[0]["row"] is None and errors[0]["column"] == "Bal" and errors[0]["line"] == 1
+
+
 def test_camt_without_account_is_refused() -> None:
     error = rejected(camt('<Ntry><Amt Ccy="VND">1</Amt><CdtDbtInd>CRDT</CdtDbtInd></Ntry>', account=""))
     assert "no account number" in error.errors[0]["message_en"]
