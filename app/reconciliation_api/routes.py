@@ -85,9 +85,8 @@ def _outcome_response(outcome: ImportOutcome) -> Response[Any]:
         raise Problem(403, bilingual(outcome.message_vi, outcome.message_en),
                       extra={"upload_id": str(outcome.upload_id) if outcome.upload_id else None})
     if outcome.kind == "rejected":
-        errors = [{"row": e["row"], "column": e["column"], "message": bilingual(e["message"], e["message_en"])}
-                  for e in outcome.errors]
-        raise Problem(422, bilingual(outcome.message_vi, outcome.message_en), errors=errors,
+        # {row, column, message (Vietnamese), message_en} as every other rejected file and body
+        raise Problem(422, bilingual(outcome.message_vi, outcome.message_en), errors=[dict(e) for e in outcome.errors],
                       extra={"upload_id": str(outcome.upload_id) if outcome.upload_id else None,
                              "total_errors": outcome.total_errors})
     return Response(outcome.as_dict(), status_code=201 if outcome.kind == "created" else 200)
@@ -102,9 +101,7 @@ async def upload_statement(request: Request[Any, Any, Any], db_session: AsyncSes
     nothing applied (the upload is kept)."""
     principal = _principal(request)
     bank_bin = await _bank_of(db_session, principal, bank)
-    data, filename = await _upload_content(request)
-    if not data:
-        raise Problem(400, bilingual("Tệp rỗng", "the file is empty"))
+    data, filename = await _upload_content(request)  # an empty file is refused (422) as any unreadable one
     outcome = await import_statement_file(db_session, data=data, filename=filename, bank_bin=bank_bin,
                                           actor=principal.name, dry_run=dry_run)
     if outcome.kind in ("rejected", "forbidden") and not dry_run:

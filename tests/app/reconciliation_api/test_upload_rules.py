@@ -74,7 +74,7 @@ async def test_a_statement_booking_money_tomorrow_is_refused_whole(office):
     assert response.status_code == 422, response.text
     assert [(e["row"], e["column"]) for e in response.json()["errors"]] == [(2, "booking_date")]
     assert f"ngày ghi sổ {tomorrow:%d/%m/%Y} ở tương lai" in response.json()["errors"][0]["message"]
-    assert f"booking date {tomorrow.isoformat()} is in the future" in response.json()["errors"][0]["message"]
+    assert f"booking date {tomorrow.isoformat()} is in the future" in response.json()["errors"][0]["message_en"]
     after = await table_counts(office)
     assert after["statement_line"] == before["statement_line"] and after["ledger_transfer"] == before["ledger_transfer"]
     assert set((await payout_states(office)).values()) == {("sent", None)}
@@ -163,6 +163,44 @@ async def test_hostile_or_garbage_uploads_are_4xx_never_500(office, data):
     response = await upload(office, headers, data, "hostile.xml")
     assert 400 <= response.status_code < 500, response.text
     assert response.json()["detail"]
+
+
+async def test_row_errors_are_vietnamese_in_message_and_english_in_message_en(office):
+    """The shape of every rejected file and body: {row, column, message (Vietnamese), message_en}."""
+    _, p = await build_world(office, vietcombank=2)
+    headers = await as_bank(office, VIETCOMBANK)
+    tomorrow = datetime.now(LOCAL_TIMEZONE).date() + timedelta(days=1)
+    good = statement(VIETCOMBANK, [debit(p[0]), debit(p[1])])
+    ahead = replace(good, lines=(good.lines[0], replace(good.lines[1], booking_date=tomorrow, booked_at=None)))
+    response = await upload(office, headers, write_statement_csv(ahead), "ngay-mai.csv")
+    assert response.status_code == 422, response.text
+    error = response.json()["errors"][0]
+    assert "ở tương lai" in error["message"] and " / " not in error["message"], error
+    assert "is in the future" in error["message_en"] and "tương lai" not in error["message_en"]
+    assert {"row", "column", "message", "message_en"} <= error.keys()
+
+
+@pytest.mark.parametrize("send", ["multipart", "raw"])
+async def test_an_empty_statement_file_is_422_with_the_reason(office, send):
+    await office.register_disbursement(VIETCOMBANK, "0011004455667")
+    headers = await as_bank(office, VIETCOMBANK)
+    if send == "multipart":
+        response = await upload(office, headers, b"", "sao-ke.csv")
+    else:
+        response = await office.client.post("/api/bank/statements", headers={**headers, "x-filename": "sao-ke.csv"},
+                                            content=b"")
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert "Tệp rỗng" in problem["detail"] and "The file is empty" in problem["detail"], problem
+
+
+async def test_an_unreadable_statement_file_is_422_with_the_reason(office):
+    await office.register_disbursement(VIETCOMBANK, "0011004455667")
+    headers = await as_bank(office, VIETCOMBANK)
+    response = await upload(office, headers, os.urandom(2048) + b"\0", "sao-ke.bin")
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] and " / " in response.json()["detail"]
 
 
 async def test_a_too_large_sheet_is_refused_with_one_bilingual_message(office):
