@@ -179,8 +179,10 @@ class AdminController(Controller):
                 provinces=data.provinces, communes=data.communes, full_name=data.full_name,
                 actor=principal.name if principal else "system",
             )
-        except (ValueError, service.ScopeError) as exc:
-            raise Problem(422, str(exc)) from None
+        except service.ScopeError as exc:
+            raise Problem(422, bilingual(exc.vi, exc.en)) from None
+        except ValueError as exc:  # not a role
+            raise Problem(422, bilingual(f"Vai trò không hợp lệ: {data.role}", str(exc))) from None
         return _user_output(user)
 
     @get("/users/{user_id:int}")
@@ -215,7 +217,7 @@ class AdminController(Controller):
         except service.UserChangeRefused as exc:
             raise Problem(409, bilingual(exc.vi, exc.en)) from None
         except service.ScopeError as exc:
-            raise Problem(422, str(exc)) from None
+            raise Problem(422, bilingual(exc.vi, exc.en)) from None
         return _user_output(updated)
 
     @post("/users/{user_id:int}/deactivate", status_code=200)
@@ -244,7 +246,7 @@ class AdminController(Controller):
         except service.UserNotFound:
             raise Problem(404, bilingual(*USER_NOT_FOUND)) from None
         except service.ScopeError as exc:
-            raise Problem(422, bilingual("Mật khẩu phải có ít nhất 8 ký tự", str(exc))) from None
+            raise Problem(422, bilingual(exc.vi, exc.en)) from None
         return PasswordResetOutput(username=user.username, password=made, sessions_ended=ended)
 
     @get("/api-keys")
@@ -262,7 +264,7 @@ class AdminController(Controller):
             key = await service.create_api_key(db_session, bank_bin=data.bank_bin, label=data.label,
                                                actor=principal.name if principal else "system")
         except service.ScopeError as exc:
-            raise Problem(422, str(exc)) from None
+            raise Problem(422, bilingual(exc.vi, exc.en)) from None
         return ApiKeyCreated(key=key, prefix=key.split("_")[1], bank_bin=data.bank_bin)
 
     @post("/api-keys/{prefix:str}/revoke", status_code=200)

@@ -78,26 +78,35 @@ def _sha256(value: str) -> bytes:
 
 
 class ScopeError(ValueError):
-    """A user's role and scope do not fit together."""
+    """A user's role and scope do not fit together (or a key's bank is unknown): English as the message, for the
+    command line; ``vi`` the same in Vietnamese, which the API puts first."""
+
+    def __init__(self, en: str, vi: str) -> None:
+        super().__init__(en)
+        self.en = en
+        self.vi = vi
 
 
 async def _check_scope(
     session: AsyncSession, role: Role, provinces: Sequence[str], communes: Sequence[str]
 ) -> None:
     if role not in STAFF_ROLES:
-        raise ScopeError(f"role {role} is not a staff role (banks use API keys: `ansinh apikey create`)")
+        raise ScopeError(f"role {role} is not a staff role (banks use API keys: `ansinh apikey create`)",
+                         f"Vai trò {role} không phải vai trò của cán bộ (ngân hàng dùng khoá API)")
     if role == Role.commune_staff and not communes:
-        raise ScopeError("commune_staff needs at least one --commune")
+        raise ScopeError("commune_staff needs at least one --commune", "Cán bộ xã cần ít nhất một xã/phường")
     if provinces:
         found = set((await session.scalars(select(Province.code).where(Province.code.in_(provinces)))).all())
         missing = sorted(set(provinces) - found)
         if missing:
-            raise ScopeError(f"unknown province code(s): {', '.join(missing)}")
+            raise ScopeError(f"unknown province code(s): {', '.join(missing)}",
+                             f"Không có mã tỉnh/thành phố: {', '.join(missing)}")
     if communes:
         found = set((await session.scalars(select(Commune.code).where(Commune.code.in_(communes)))).all())
         missing = sorted(set(communes) - found)
         if missing:
-            raise ScopeError(f"unknown commune code(s): {', '.join(missing)}")
+            raise ScopeError(f"unknown commune code(s): {', '.join(missing)}",
+                             f"Không có mã xã/phường: {', '.join(missing)}")
 
 
 async def create_user(
@@ -113,11 +122,11 @@ async def create_user(
 ) -> StaffUser:
     """Create a staff user with an argon2 password hash; scope codes are checked against reference data."""
     if len(password) < 8:
-        raise ScopeError("password must have at least 8 characters")
+        raise ScopeError("password must have at least 8 characters", "Mật khẩu phải có ít nhất 8 ký tự")
     await _check_scope(session, role, provinces, communes)
     exists = await session.scalar(select(StaffUser.id).where(func.lower(StaffUser.username) == username.lower()))
     if exists:
-        raise ScopeError(f"user {username!r} already exists")
+        raise ScopeError(f"user {username!r} already exists", f"Tên đăng nhập '{username}' đã có")
     user = StaffUser(
         username=username,
         password_hash=hash_password(password),
@@ -227,7 +236,7 @@ async def reset_password(session: AsyncSession, *, user_id: int, password: str |
     made = temporary_password() if password is None else None
     new_password = made or password or ""
     if len(new_password) < 8:
-        raise ScopeError("password must have at least 8 characters")
+        raise ScopeError("password must have at least 8 characters", "Mật khẩu phải có ít nhất 8 ký tự")
     user = await _locked_user(session, user_id)
     if unchanged_since is not None and user.updated_at != unchanged_since:
         raise UserChangedSince(user.updated_at)
@@ -374,7 +383,7 @@ async def create_api_key(session: AsyncSession, *, bank_bin: str, label: str = "
     """Create a key bound to one bank BIN; the raw key is returned once and only its hash is stored."""
     bank = await session.get(Bank, bank_bin)
     if bank is None:
-        raise ScopeError(f"unknown bank BIN {bank_bin!r}")
+        raise ScopeError(f"unknown bank BIN {bank_bin!r}", f"Không có ngân hàng mã BIN '{bank_bin}'")
     prefix = secrets.token_hex(4)
     key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     api_key = BankApiKey(bank_bin=bank_bin, prefix=prefix, key_hash=_sha256(key), label=label, created_by=actor)

@@ -37,6 +37,8 @@ async def test_key_for_unknown_bank_is_refused(client, engine):
     csrf = await sign_in(client, "root")
     response = await client.post("/api/admin/api-keys", json={"bank_bin": "123456"}, headers=csrf)
     assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["detail"] == "Không có ngân hàng mã BIN '123456' / unknown bank BIN '123456'"
 
 
 async def test_bank_key_cannot_reach_staff_administration(client, engine):

@@ -155,6 +155,8 @@ async def test_role_and_scope_change_applies_at_the_next_request_and_is_checked(
         refused = await client.patch(f"/api/admin/users/{mai}", headers=csrf, json=change)
         assert refused.status_code == 422, change
         assert message in refused.json()["detail"], refused.json()
+        assert " / " in refused.json()["detail"] and refused.json()["detail"].index(" / ") < refused.json()[
+            "detail"].index(message), refused.json()  # Vietnamese first
     promoted = await client.patch(f"/api/admin/users/{mai}", headers=csrf,
                                   json={"role": "officer", "provinces": ["01"], "communes": []})
     assert promoted.status_code == 200
