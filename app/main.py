@@ -8,8 +8,6 @@ import structlog
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.sqlalchemy import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 
 from app.audit.routes import ROUTES as AUDIT_ROUTES
@@ -18,6 +16,7 @@ from app.auth.routes import AdminController, AuthController
 from app.database import make_engine, make_sessionmaker, migration_state
 from app.health import healthz
 from app.http.money import TYPE_DECODERS, DongSchemaPlugin
+from app.http.openapi import describe_api_routes, openapi_config
 from app.ledger_api.routes import LedgerController
 from app.logging import configure_logging
 from app.payouts.routes import route_handlers as payout_routes
@@ -80,7 +79,7 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         await scheduler.stop()
         await engine.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=ROUTE_HANDLERS,
         plugins=[SQLAlchemyPlugin(config=alchemy), DongSchemaPlugin()],
         type_decoders=TYPE_DECODERS,  # money in JSON bodies: JSON integers only (app.http.money)
@@ -88,15 +87,12 @@ def create_app(settings: Settings, database_url: str) -> Litestar:
         # problem+json under /api, friendly pages (and sign-in redirects) elsewhere.
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         template_config=template_config(),
-        openapi_config=OpenAPIConfig(
-            title="ansinh",
-            version="0.1.0",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
-        ),
+        openapi_config=openapi_config(),
         on_startup=[check_schema, start_scheduler],
         on_shutdown=[dispose],
         state=State({"settings": settings, "engine": engine, "sessionmaker": sessionmaker, "scheduler": scheduler}),
         request_max_body_size=200 * 1024 * 1024,
         debug=False,
     )
+    describe_api_routes(app)  # who may call each operation and its problem+json errors, in the OpenAPI document
+    return app

@@ -56,7 +56,7 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
 
-    @post("/login", opt={"public": True}, status_code=200)
+    @post("/login", opt={"public": True, "problems": (401, 429)}, status_code=200)
     async def login(self, request: Request[Any, Any, Any], data: LoginInput) -> Response[LoginOutput]:
         """Sign in with username and password; sets the session cookie."""
         settings: Settings = request.app.state.settings

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 import structlog
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
+from litestar.params import Parameter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -18,9 +19,10 @@ from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.background import spawn
 from app.database import session_scope
+from app.http.openapi import XLSX, documented, one_of
 from app.http.paging import Page, PageSize
 from app.http.problems import Problem, bilingual
-from app.payouts.models import PayoutRun
+from app.payouts.models import PAYOUT_STATUSES, RUN_STATUSES, PayoutRun
 from app.payouts.order_files import PaymentOrder
 from app.payouts.schemas import (
     CancelInput,
@@ -268,7 +270,7 @@ class PayoutRunController(Controller):
 
     @get("/", guards=[requires(*READERS)])
     async def list_runs(self, db_session: AsyncSession, programme: str | None = None, period: str | None = None,
-                        status: str | None = None) -> dict[str, Any]:
+                        status: Annotated[str | None, one_of(*RUN_STATUSES)] = None) -> dict[str, Any]:
         """Runs, newest period first."""
         items = [run_output(run) for run in await list_runs(db_session, programme=programme, period=period,
                                                              status=status)]
@@ -341,7 +343,8 @@ class PayoutRunController(Controller):
 
     @get("/{run_id:uuid}/payouts", guards=[requires(*READERS)])
     async def payouts(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID,
-                      bank: str | None = None, commune: str | None = None, status: str | None = None,
+                      bank: str | None = None, commune: str | None = None,
+                      status: Annotated[str | None, one_of(*PAYOUT_STATUSES)] = None,
                       page: Page = 1, page_size: PageSize = 100) -> dict[str, Any]:
         """The run's payouts, filtered by bank, commune and status; of a province-limited caller, those of their
         provinces only (``total`` counts those; a commune elsewhere is 403)."""
@@ -352,9 +355,10 @@ class PayoutRunController(Controller):
                                     page=page, page_size=page_size, provinces=provinces)
         return {**listed, "scope": None if provinces is None else {"provinces": list(provinces)}}
 
-    @get("/{run_id:uuid}/unpaid", guards=[requires(*READERS)])
+    @get("/{run_id:uuid}/unpaid", guards=[requires(*READERS)],
+         operation_class=documented(files={XLSX: "format=xlsx: the whole list as one sheet"}))
     async def unpaid(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID,
-                     format: str = "json",  # noqa: A002 - the API's parameter name
+                     format: Annotated[str, one_of("json", "xlsx")] = "json",  # noqa: A002 - the API's parameter name
                      page: Page = 1, page_size: PageSize = 100) -> Any:
         """Everyone the run did not pay (skipped, held, withheld), with the reason in both languages: a page of
         the list with the whole list's count and amount (json), or the whole list as one sheet (xlsx); of a
@@ -372,9 +376,17 @@ class PayoutRunController(Controller):
         return Response(content, media_type=order_service.ORDER_FORMATS["xlsx"][0], headers={
             "Content-Disposition": f'attachment; filename="khong-chi-{run_id.hex[:8]}.xlsx"'})
 
-    @get("/{run_id:uuid}/orders", guards=[requires(Role.officer, Role.auditor)])
+    @get("/{run_id:uuid}/orders", guards=[requires(Role.officer, Role.auditor)], opt={"problems": (404, 409, 422)},
+         operation_class=documented(json=False, files={
+             XLSX: "format=xlsx: the orders as a sheet for checking", "text/csv": "format=csv: the same as CSV",
+             "application/xml": "format=pain001: one batch's ISO 20022 pain.001 payment message"}),
+         response_headers=[ResponseHeader(name="X-Message-Id", documentation_only=True, value="MsgId",
+                                          description="pain001: the batch's MsgId"),
+                           ResponseHeader(name="X-More-Orders", documentation_only=True, value="false",
+                                          description="pain001: true when orders of the run are left for another "
+                                                      "batch")])
     async def orders(self, request: Request[Any, Any, Any], db_session: AsyncSession, run_id: UUID, bank: str,
-                     format: str = "xlsx",  # noqa: A002 - the API's parameter name
+                     format: Annotated[str, one_of(*order_service.ORDER_FORMATS)] = "xlsx",  # noqa: A002 - the API's parameter name
                      batch: str | None = None) -> Response[bytes]:
         """The run's orders at one bank. xlsx, csv: a list for checking, naming each order's batch (MsgId).
         pain001: a payment message, always one batch's — the run's orders no batch took yet, taken into a new
@@ -611,11 +623,28 @@ NOTHING_NEW = ("Không có lệnh chi mới. Lô đã nhận trước đây tả
                "no new payment orders; batches fetched before are at /api/bank/payment-orders/batches")
 
 
-@get("/api/bank/payment-orders", guards=[requires(Role.bank)], tags=["bank"])
-async def bank_payment_orders(request: Request[Any, Any, Any], db_session: AsyncSession, status: str = "sent",
-                              format: str = "json",  # noqa: A002 - the API's parameter name
-                              request_id: str | None = None,
-                              limit: int = order_service.BATCH_ORDERS) -> Response[Any]:
+ORDER_FILES = {"text/csv": "format=csv: the batch's orders as CSV (UTF-8)",
+               "application/xml": "format=pain001: the batch as an ISO 20022 pain.001.001.09 payment message"}
+MORE_ORDERS = ResponseHeader(name="X-More-Orders", documentation_only=True, value="false",
+                             description="true when more orders wait: fetch again for the next batch")
+
+
+@get("/api/bank/payment-orders", guards=[requires(Role.bank)], tags=["bank"], opt={"problems": (404, 422)},
+     operation_class=documented(files=ORDER_FILES), response_headers=[MORE_ORDERS],
+     response_description="status=sent: a new batch of the orders to execute (JSON with `more`, or the file); "
+                          "credited / returned: the latest orders as JSON")
+async def bank_payment_orders(
+    request: Request[Any, Any, Any], db_session: AsyncSession,
+    status: Annotated[str, one_of("sent", "credited", "returned", description=(
+        "sent: orders to execute, taken into a new batch; credited / returned: the latest ones, as JSON"))] = "sent",
+    format: Annotated[str, one_of("json", "csv", "pain001")] = "json",  # noqa: A002 - the API's parameter name
+    request_id: Annotated[str | None, Parameter(description=(
+        "the bank's own id of this fetch (1 to 100 characters): repeating it answers the same batch again (a "
+        "lost file)"))] = None,
+    limit: Annotated[int, Parameter(description=(
+        f"at most this many orders in the batch (1 to {order_service.MAX_BATCH_ORDERS}); `more` / X-More-Orders "
+        "say whether to fetch again"))] = order_service.BATCH_ORDERS,
+) -> Response[Any]:
     """The calling bank's payment orders (its own BIN only): json, csv or pain001.
 
     ``status=sent`` (orders to execute): the orders no earlier fetch took, in a new batch whose MsgId the file
@@ -651,7 +680,7 @@ async def bank_payment_orders(request: Request[Any, Any, Any], db_session: Async
     return _order_file(batch, bank_bin, format)
 
 
-@get("/api/bank/payment-orders/batches", guards=[requires(Role.bank)], tags=["bank"])
+@get("/api/bank/payment-orders/batches", guards=[requires(Role.bank)], tags=["bank"], opt={"problems": ()})
 async def bank_order_batches(request: Request[Any, Any, Any], db_session: AsyncSession,
                              limit: int = 100) -> dict[str, Any]:
     """The calling bank's latest order batches, newest first (MsgId, when, orders, total, how many still open);
@@ -663,9 +692,11 @@ async def bank_order_batches(request: Request[Any, Any, Any], db_session: AsyncS
     return {"items": items, "total": total}
 
 
-@get("/api/bank/payment-orders/batches/{message_id:str}", guards=[requires(Role.bank)], tags=["bank"])
+@get("/api/bank/payment-orders/batches/{message_id:str}", guards=[requires(Role.bank)], tags=["bank"],
+     opt={"problems": (404,)}, operation_class=documented(files=ORDER_FILES), response_headers=[MORE_ORDERS])
 async def bank_order_batch(request: Request[Any, Any, Any], db_session: AsyncSession, message_id: str,
-                           format: str = "pain001") -> Response[Any]:  # noqa: A002 - the API's parameter name
+                           format: Annotated[str, one_of("json", "csv", "pain001")] = "pain001",  # noqa: A002
+                           ) -> Response[Any]:
     """One of the calling bank's batches again: the same orders, the same MsgId (json, csv or pain001)."""
     bank_bin, _ = _bank_of(request)
     try:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
+from litestar.openapi import ResponseSpec
+from litestar.params import Parameter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.auth.service import Principal
+from app.http.openapi import documented, one_of, upload_body
 from app.http.paging import Page, PageSize, page_window
 from app.http.problems import Problem, bilingual
 from app.payouts.service.errors import PayoutError
@@ -92,13 +95,34 @@ def _outcome_response(outcome: ImportOutcome) -> Response[Any]:
     return Response(outcome.as_dict(), status_code=201 if outcome.kind == "created" else 200)
 
 
-@post("/api/bank/statements", guards=[requires(Role.bank, Role.officer)], tags=["bank"], status_code=201)
-async def upload_statement(request: Request[Any, Any, Any], db_session: AsyncSession, bank: str | None = None,
-                           dry_run: bool = False) -> Response[Any]:
+STATEMENT_BODY = upload_body(
+    "The statement: multipart/form-data with the field `file`, or the file itself as the body (its name in the "
+    "X-Filename header or ?filename=).",
+    file="a statement of the disbursement account: xlsx, csv, MT940 (.sta, .txt, .940) or camt.053/.054 (.xml)")
+
+
+@post("/api/bank/statements", guards=[requires(Role.bank, Role.officer)], tags=["bank"], status_code=201,
+      operation_class=documented(request_body=STATEMENT_BODY), opt={"problems": (404, 413, 422)},
+      responses={200: ResponseSpec(data_container=dict[str, Any], generate_examples=False, description=(
+          "Already imported (the same file, statement id or content): the existing `statement_id` with "
+          "`already_imported: true`, `already_imported_by` and a `message`, nothing applied; or a dry run's "
+          "answer (`dry_run: true`, `results`)"))},
+      response_description="Imported: the match counts (200 with `already_imported: true` when the file, "
+                           "statement id or content was imported before; `dry_run`: what would happen)")
+async def upload_statement(
+    request: Request[Any, Any, Any], db_session: AsyncSession,
+    bank: Annotated[str | None, Parameter(description="officers only: the bank's BIN (a bank key acts for its "
+                                                      "own BIN)")] = None,
+    dry_run: Annotated[bool, Parameter(description="check and match without storing or applying anything; the "
+                                                   "answer lists what each line would do (`results`)")] = False,
+) -> Response[Any]:
     """Upload a statement of the bank's disbursement account (multipart ``file`` or the raw body):
-    xlsx, csv, MT940 or camt.053. 201 with match counts; the same file, statement id or statement content
-    (in any format) again: 200 with the existing ``statement_id`` and ``already_imported``; invalid: 422,
-    nothing applied (the upload is kept)."""
+    xlsx, csv, MT940 or camt.053. 201 with match counts ``{statement_id, lines, matched, returned, exceptions}``;
+    the same file, statement id or statement content (in any format) again: 200 with the existing
+    ``statement_id``, ``already_imported: true``, ``already_imported_by`` (file, statement_id or content) and a
+    ``message``, nothing applied; ``dry_run=true``: 200 with what each line would do, nothing stored; invalid
+    (including an empty or unreadable file): 422 with every bad row in ``errors`` (``{row, column, message,
+    message_en}``), nothing applied (the upload is kept). A bank key acts for its own accounts only (403)."""
     principal = _principal(request)
     bank_bin = await _bank_of(db_session, principal, bank)
     data, filename = await _upload_content(request)  # an empty file is refused (422) as any unreadable one
@@ -128,7 +152,7 @@ async def _statement_list(db_session: AsyncSession, bank: str | None, page: int,
     return {"items": items, "total": int(total or 0), "page": page, "page_size": page_size}
 
 
-@get("/api/bank/statements", guards=[requires(Role.bank)], tags=["bank"])
+@get("/api/bank/statements", guards=[requires(Role.bank)], tags=["bank"], opt={"problems": ()})
 async def bank_statements(request: Request[Any, Any, Any], db_session: AsyncSession, page: Page = 1,
                           page_size: PageSize = 100) -> dict[str, Any]:
     """The calling bank's statements, newest first."""
@@ -166,7 +190,8 @@ async def statement_detail(request: Request[Any, Any, Any], db_session: AsyncSes
 
 
 @get("/api/reconciliation/exceptions", guards=[requires(*READERS)], tags=["reconciliation"])
-async def exceptions(db_session: AsyncSession, status: str = "open", bank: str | None = None, order: str = "oldest",
+async def exceptions(db_session: AsyncSession,
+                     status: Annotated[str, one_of("open", "resolved", "all")] = "open", bank: str | None = None, order: str = "oldest",
                      page: Page = 1, page_size: PageSize = 100) -> dict[str, Any]:
     """Unmatched lines and returns awaiting an officer (``status=open``), or resolved, or all; ``order``
     oldest (booked first, the default) or newest."""

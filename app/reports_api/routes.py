@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.auth.service import Principal
+from app.http.openapi import documented, one_of
 from app.http.problems import Problem, bilingual
 from app.vietnam_time import vietnam_today
 from reports.follow_up import EXPORT_LIMIT, follow_up_page, follow_up_workbook
@@ -23,6 +24,7 @@ from reports.time_to_withdrawal import GROUP_BY, month_start, time_to_withdrawal
 from reports.workbooks import monthly_workbook
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_LIST = documented(files={XLSX: "format=xlsx: the whole list as a workbook"})
 REPORT_READERS = (Role.officer, Role.auditor, Role.commune_staff, Role.admin)
 FOLLOW_UP_READERS = (Role.commune_staff, Role.officer, Role.auditor)
 OVERPAID_READERS = (Role.officer, Role.auditor, Role.commune_staff)
@@ -94,7 +96,8 @@ class ReportController(Controller):
 
     @get("/time-to-withdrawal", guards=[requires(*REPORT_READERS)])
     async def time_to_withdrawal(self, request: Request[Any, Any, Any], db_session: AsyncSession,
-                                 period: str | None = None, group_by: str = "commune",
+                                 period: str | None = None,
+                                 group_by: Annotated[str, one_of(*GROUP_BY)] = "commune",
                                  commune: str | None = None, province: str | None = None) -> dict[str, Any]:
         """Per group: payouts, credited, withdrawn, median and p90 days, share within 1/3/7/30 days, never
         withdrawn, undrawn amount, accounts opened; totals and a 12-month trend."""
@@ -110,9 +113,10 @@ class ReportController(Controller):
         return await time_to_withdrawal(db_session, period=_period(period), group_by=group_by, communes=communes,
                                         provinces=provinces, commune=commune, province=province)
 
-    @get("/follow-up", guards=[requires(*FOLLOW_UP_READERS)])
+    @get("/follow-up", guards=[requires(*FOLLOW_UP_READERS)], operation_class=XLSX_LIST)
     async def follow_up(self, request: Request[Any, Any, Any], db_session: AsyncSession, commune: str | None = None,
-                        min_days: int = 7, format: str = "json",  # noqa: A002 - the API's parameter name
+                        min_days: int = 7,
+                        format: Annotated[str, one_of("json", "xlsx")] = "json",  # noqa: A002 - the API's parameter name
                         as_of: datetime | None = None, page: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 1,
                         page_size: Annotated[int, Parameter(ge=1, le=FOLLOW_UP_MAX_PAGE_SIZE)] = FOLLOW_UP_PAGE_SIZE,
                         ) -> Response[Any]:
@@ -146,9 +150,11 @@ class ReportController(Controller):
                          "total_amount": listed.amount_waiting, "page": listed.page, "page_size": listed.page_size,
                          "min_days": min_days})
 
-    @get("/monthly", guards=[requires(Role.officer, Role.auditor, Role.admin)])
+    @get("/monthly", guards=[requires(Role.officer, Role.auditor, Role.admin)],
+         operation_class=documented(json=False, files={XLSX: "the workbook"}))
     async def monthly(self, request: Request[Any, Any, Any], db_session: AsyncSession, period: str | None = None,
-                      province: str | None = None, format: str = "xlsx",  # noqa: A002 - the API's parameter name
+                      province: str | None = None,
+                      format: Annotated[str, one_of("xlsx")] = "xlsx",  # noqa: A002 - the API's parameter name
                       ) -> Response[bytes]:
         """The monthly disbursement and time-to-withdrawal workbook (xlsx)."""
         principal = _principal(request)
@@ -163,9 +169,10 @@ class ReportController(Controller):
         return Response(content, media_type=XLSX,
                         headers=_attachment(f"bao-cao-{month:%Y-%m}-{province or 'all'}.xlsx"))
 
-    @get("/overpaid", guards=[requires(*OVERPAID_READERS)])
+    @get("/overpaid", guards=[requires(*OVERPAID_READERS)], operation_class=XLSX_LIST)
     async def overpaid(self, request: Request[Any, Any, Any], db_session: AsyncSession, province: str | None = None,
-                       commune: str | None = None, format: str = "json",  # noqa: A002 - the API's parameter name
+                       commune: str | None = None,
+                       format: Annotated[str, one_of("json", "xlsx")] = "json",  # noqa: A002 - the API's parameter name
                        page: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 1) -> Response[Any]:
         """Money paid for months the registry now says were not (wholly) due, per person, with the reasons and the
         payout references: JSON a page of people at a time with the whole list's totals, or the list as xlsx.

@@ -9,11 +9,13 @@ from uuid import UUID
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
 from app.auth.models import Role
 from app.auth.service import Principal
+from app.http.openapi import XLSX, documented, upload_body
 from app.http.problems import Problem, bilingual
 from app.withdrawals_api import service
 from app.withdrawals_api.schemas import (
@@ -25,6 +27,7 @@ from app.withdrawals_api.schemas import (
     WithdrawalCancelIn,
     WithdrawalOut,
 )
+from reconciliation.withdrawal_files import BANK_CHANNELS
 
 COMMUNE_WRITERS = (Role.commune_staff, Role.officer)
 NOTE_READERS = (Role.commune_staff, Role.officer, Role.auditor)
@@ -56,7 +59,31 @@ async def _body(request: Request[Any, Any, Any]) -> tuple[bytes | None, Any | No
     return body, None, "upload", body
 
 
-@post("/api/bank/withdrawals", guards=[requires(Role.bank)], tags=["bank"], status_code=200)
+WITHDRAWAL_ITEM = Schema(
+    type=OpenAPIType.OBJECT, required=["account_number", "occurred_at", "amount", "channel", "bank_ref"],
+    properties={
+        "account_number": Schema(type=OpenAPIType.STRING, description="the beneficiary's account at the bank"),
+        "occurred_at": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME,
+                              description="when the money was taken (ISO 8601; Vietnam time without an offset)"),
+        "amount": Schema(type=OpenAPIType.INTEGER, minimum=1, description="đồng, a JSON integer"),
+        "channel": Schema(type=OpenAPIType.STRING, enum=list(BANK_CHANNELS)),
+        "bank_ref": Schema(type=OpenAPIType.STRING, description="the bank's reference: a repeat is a duplicate"),
+        "bank_bin": Schema(type=OpenAPIType.STRING, pattern=r"^\d{6}$",
+                           description="optional; if given, the calling bank's own BIN"),
+    })
+WITHDRAWALS_BODY = upload_body(
+    "The withdrawals: a JSON list of {account_number, occurred_at, amount, channel, bank_ref} (or {items: [...]}), "
+    "or a CSV/xlsx file with those columns, as multipart/form-data field `file` or as the body.",
+    file="a CSV (UTF-8) or xlsx file of withdrawals", raw=("text/csv", XLSX),
+    json_schema=Schema(one_of=[
+        Schema(type=OpenAPIType.ARRAY, items=WITHDRAWAL_ITEM),
+        Schema(type=OpenAPIType.OBJECT, required=["items"],
+               properties={"items": Schema(type=OpenAPIType.ARRAY, items=WITHDRAWAL_ITEM)}),
+    ]))
+
+
+@post("/api/bank/withdrawals", guards=[requires(Role.bank)], tags=["bank"], status_code=200,
+      operation_class=documented(request_body=WITHDRAWALS_BODY), opt={"problems": (413, 422)})
 async def bank_withdrawals(request: Request[Any, Any, Any], db_session: AsyncSession) -> IntakeOut:
     """Withdrawal activity of the calling bank's beneficiary accounts: a JSON list of {account_number,
     occurred_at, amount, channel, bank_ref}, or a CSV/xlsx file (body or multipart ``file``).
