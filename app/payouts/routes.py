@@ -461,7 +461,7 @@ async def _run_batch_file(request: Request[Any, Any, Any], db_session: AsyncSess
         if message_id not in {b["message_id"] for b in batches}:  # not echoed: it may be anything a client sent
             raise Problem(404, bilingual("Không có lô lệnh chi với mã này chứa lệnh của đợt chi tại ngân hàng này",
                                          "no payment order batch with this id holds this run's orders at this bank"))
-        return _batch_response(await order_service.batch_again(db_session, bank_bin, message_id), bank_bin)
+        return _batch_response(await order_service.batch_again(db_session, bank_bin, message_id, run_id), bank_bin)
     waiting = await order_service.run_orders_not_batched(db_session, run_id, bank_bin)
     listed = [{**b, "created_at": b["created_at"].isoformat(), "url": _batch_link(run_id, bank_bin, b["message_id"])}
               for b in batches]
@@ -487,7 +487,8 @@ async def _run_batch_file(request: Request[Any, Any, Any], db_session: AsyncSess
             "(MsgId) riêng: tải từng lô theo đường dẫn trong batches",
             f"this run's orders at this bank are in {len(batches)} batches; each batch is one pain.001 under its "
             "own MsgId: download each batch from its url in batches"), extra={"batches": listed})
-    return _batch_response(await order_service.batch_again(db_session, bank_bin, batches[0]["message_id"]), bank_bin)
+    return _batch_response(await order_service.batch_again(db_session, bank_bin, batches[0]["message_id"], run_id),
+                           bank_bin)
 
 
 def _batch_response(batch: order_service.OrderBatch, bank_bin: str) -> Response[bytes]:

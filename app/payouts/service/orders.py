@@ -189,13 +189,22 @@ async def bank_orders(session: AsyncSession, bank_bin: str, status: str, limit: 
     return [_order(r) for r in rows]
 
 
+async def orders_not_batched(session: AsyncSession, bank_bin: str, run_id: UUID | None = None) -> bool:
+    """Whether the bank has sent orders (of ``run_id`` only, if given) that no batch has taken yet."""
+    return bool(await session.scalar(text(
+        """SELECT EXISTS (SELECT 1 FROM payout p WHERE p.bank_bin = :bin AND p.status = 'sent'
+                             AND (CAST(:run AS uuid) IS NULL OR p.run_id = :run)
+                             AND NOT EXISTS (SELECT 1 FROM payment_order_batch_item i WHERE i.payout_id = p.id))"""),
+        {"bin": bank_bin, "run": run_id}))
+
+
 @dataclass(frozen=True, slots=True)
 class OrderBatch:
     """Orders handed to a bank in one file (``payment_order_batch``), and the file's header."""
 
     header: PaymentBatchHeader
     orders: list[PaymentOrder]
-    more: bool = False  # (a new batch) the bank has sent orders no batch has taken yet: fetch again
+    more: bool = False  # the bank has sent orders no batch has taken yet (as the batch is handed): fetch again
 
 
 # Orders in one batch, by default and at most: a file a bank's system takes in one go, built in memory here.
@@ -268,9 +277,12 @@ async def bank_batches(session: AsyncSession, bank_bin: str, limit: int = 100) -
     return items, int(total or 0)
 
 
-async def batch_again(session: AsyncSession, bank_bin: str, message_id: str) -> OrderBatch:
+async def batch_again(session: AsyncSession, bank_bin: str, message_id: str,
+                      run_id: UUID | None = None) -> OrderBatch:
     """A batch fetched before, again: the same orders under the same header (MsgId, creation time, debtor
-    account, execution date) as handed out; only the bank's own (another bank's is not found)."""
+    account, execution date) as handed out; only the bank's own (another bank's is not found). ``more``
+    says whether the bank (``run_id``: the run at the bank) has orders no batch has taken yet, now: a bank
+    repeating a lost fetch goes on fetching the rest."""
     batch = None
     if MESSAGE_ID.fullmatch(message_id):
         batch = (await session.execute(text(
@@ -286,7 +298,8 @@ async def batch_again(session: AsyncSession, bank_bin: str, message_id: str) -> 
                                 requested_execution_date=batch.requested_execution_date, debtor_name=DEBTOR_NAME,
                                 debtor_account_number=batch.debtor_account_number, debtor_bank_bin=bank_bin,
                                 debtor_bank_name=batch.debtor_bank_name)
-    return OrderBatch(header=header, orders=[_order(r) for r in rows])
+    return OrderBatch(header=header, orders=[_order(r) for r in rows],
+                      more=await orders_not_batched(session, bank_bin, run_id))
 
 
 # A run's cash has left for the communes once it is sent: only then do commune staff get the list.

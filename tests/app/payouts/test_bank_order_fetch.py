@@ -155,6 +155,31 @@ async def test_a_batch_holds_at_most_limit_orders_and_says_when_there_are_more(o
         assert refused.status_code == 400 and "limit" in refused.json()["detail"]
 
 
+async def test_a_fetch_repeated_with_its_request_id_still_says_there_are_more_orders(office, engine):
+    """A bank repeating a lost fetch (the same request_id) gets the same batch and is still told to fetch the
+    rest, in every format; once the rest is taken the same batch again says there is nothing more."""
+    await _two_people_paid_in_march(office)
+    headers = await bank_key(engine, VIETCOMBANK)
+    first = await _get(office, "/api/bank/payment-orders", headers, request_id="VTB-A", limit="1")
+    assert first.status_code == 200 and first.json()["more"] is True and first.headers["X-More-Orders"] == "true"
+    message_id = first.json()["message_id"]
+    again = await _get(office, "/api/bank/payment-orders", headers, request_id="VTB-A", limit="1")
+    assert again.json()["message_id"] == message_id and again.json()["items"] == first.json()["items"]
+    assert again.json()["more"] is True and again.headers["X-More-Orders"] == "true"
+    for file_format in ("csv", "pain001"):
+        as_file = await _get(office, "/api/bank/payment-orders", headers, request_id="VTB-A", limit="1",
+                             format=file_format)
+        assert as_file.status_code == 200 and message_id in as_file.headers["Content-Disposition"]
+        assert as_file.headers["X-More-Orders"] == "true"
+    by_id = await _get(office, f"/api/bank/payment-orders/batches/{message_id}", headers)
+    assert by_id.headers["X-More-Orders"] == "true"
+    rest = await _get(office, "/api/bank/payment-orders", headers, request_id="VTB-B", limit="1")
+    assert len(rest.json()["items"]) == 1 and rest.json()["more"] is False
+    done = await _get(office, "/api/bank/payment-orders", headers, request_id="VTB-A", limit="1")
+    assert done.json()["message_id"] == message_id
+    assert done.json()["more"] is False and done.headers["X-More-Orders"] == "false"
+
+
 async def test_a_bank_sees_only_its_own_batches_and_staff_cannot_fetch_orders(office, engine):
     await _two_people_paid_in_march(office)
     vietcombank, bidv = await bank_key(engine, VIETCOMBANK), await bank_key(engine, BIDV)
