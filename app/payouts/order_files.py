@@ -116,6 +116,7 @@ class PaymentOrder:
     programme_code: str
     programme_name: str
     period: str  # 'YYYY-MM' of the payout run
+    return_reason: str | None = None  # a returned payout's ISO 20022 reason code (AC04…), as the bank gave it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "months", tuple(self.months))

@@ -597,12 +597,16 @@ def _bank_of(request: Request[Any, Any, Any]) -> tuple[str, str]:
     return principal.bank_bin, principal.name
 
 
-def _orders_json(orders: Sequence[PaymentOrder], message_id: str | None) -> dict[str, Any]:
+def _orders_json(orders: Sequence[PaymentOrder], message_id: str | None, total: int | None = None,
+                 page_size: int | None = None) -> dict[str, Any]:
+    """Orders as the API lists them; ``total`` (default: these orders) all there are, of which these are the
+    first ``page_size``."""
     return {"message_id": message_id, "items": [
         {"reference": o.reference, "payout_id": str(o.payout_id), "account_number": o.account_number,
          "holder_name": o.holder_name, "amount": o.amount, "months": list(o.months),
-         "programme": o.programme_code, "period": o.period} for o in orders],
-        "total": len(orders), "page": 1, "page_size": len(orders)}
+         "programme": o.programme_code, "period": o.period, "return_reason": o.return_reason} for o in orders],
+        "total": len(orders) if total is None else total, "page": 1,
+        "page_size": len(orders) if page_size is None else page_size}
 
 
 def _order_file(batch: order_service.OrderBatch, bank_bin: str, file_format: str) -> Response[Any]:
@@ -653,7 +657,8 @@ async def bank_payment_orders(
     (``/api/bank/payment-orders/batches/{message_id}``), or by repeating the fetch with the same
     ``request_id`` (the bank's own id of the fetch). A batch holds at most ``limit`` orders (50,000 by
     default, 100,000 at most); ``more`` says whether to fetch again. ``credited`` / ``returned``: the latest
-    ``limit``, as JSON."""
+    ``limit``, as JSON, ``total`` counting all the bank's orders in that status, a returned order with its
+    ``return_reason``."""
     bank_bin, actor = _bank_of(request)
     if status not in ("sent", "credited", "returned"):
         raise Problem(400, bilingual("Trạng thái phải là sent, credited hoặc returned",
@@ -667,7 +672,8 @@ async def bank_payment_orders(
         if format != "json":
             raise Problem(400, bilingual("Chỉ lệnh chờ thực hiện (status=sent) có tệp lệnh chi",
                                          "only orders to execute (status=sent) come as an order file"))
-        return Response(_orders_json(await order_service.bank_orders(db_session, bank_bin, status, limit), None))
+        orders, total = await order_service.bank_orders(db_session, bank_bin, status, limit)
+        return Response(_orders_json(orders, None, total=total, page_size=limit))
     if request_id is not None and not 0 < len(request_id) <= 100:
         raise Problem(400, bilingual("request_id dài từ 1 đến 100 ký tự", "request_id must be 1 to 100 characters"))
     try:

@@ -43,7 +43,7 @@ DEBTOR_NAME = "Sở Lao động - Thương binh và Xã hội / Labour departmen
 
 _ORDER_ROWS = """
     SELECT p.id, p.reference, p.amount, p.bank_bin, p.account_number, p.holder_name, p.commune_code, p.status,
-           p.channel, c.name AS commune_name, b.full_name, b.national_id, b.address, bk.short_name AS bank_short_name,
+           p.channel, p.return_reason, c.name AS commune_name, b.full_name, b.national_id, b.address, bk.short_name AS bank_short_name,
            r.programme_code, pr.name_vi AS programme_name, r.period,
            (SELECT array_agg(to_char(pm.month, 'YYYY-MM') ORDER BY pm.month)
               FROM payout_month pm WHERE pm.payout_id = p.id) AS months
@@ -62,7 +62,7 @@ def _order(row: Any) -> PaymentOrder:
         commune_code=row.commune_code, commune_name=row.commune_name, bank_bin=row.bank_bin,
         bank_short_name=row.bank_short_name, account_number=row.account_number, holder_name=row.holder_name or "",
         amount=int(row.amount), months=tuple(row.months or ()), programme_code=row.programme_code,
-        programme_name=row.programme_name, period=format_period(row.period))
+        programme_name=row.programme_name, period=format_period(row.period), return_reason=row.return_reason)
 
 
 def _cash(row: Any) -> CashPayout:
@@ -180,13 +180,16 @@ def bank_message_id(bank_bin: str, orders: Sequence[PaymentOrder]) -> str:
     return f"ANSINH-{bank_bin}-{digest[:20].upper()}"
 
 
-async def bank_orders(session: AsyncSession, bank_bin: str, status: str, limit: int) -> list[PaymentOrder]:
+async def bank_orders(session: AsyncSession, bank_bin: str, status: str,
+                      limit: int) -> tuple[list[PaymentOrder], int]:
     """A bank's latest ``limit`` payouts in one status (credited, returned; sent: see ``take_new_orders``),
-    across runs, newest first."""
+    across runs, newest first; and how many the bank has in that status in all."""
     rows = await session.execute(text(
         _ORDER_ROWS + " WHERE p.bank_bin = :bin AND p.status = :status ORDER BY p.serial DESC LIMIT :limit"),
         {"bin": bank_bin, "status": status, "limit": limit})
-    return [_order(r) for r in rows]
+    total = await session.scalar(text("SELECT count(*) FROM payout WHERE bank_bin = :bin AND status = :status"),
+                                 {"bin": bank_bin, "status": status})
+    return [_order(r) for r in rows], int(total or 0)
 
 
 async def orders_not_batched(session: AsyncSession, bank_bin: str, run_id: UUID | None = None) -> bool:

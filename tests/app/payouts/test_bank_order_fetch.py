@@ -22,7 +22,9 @@ from app.database import make_sessionmaker, session_scope
 from app.payouts.order_files import PAIN001_NAMESPACE, write_orders_xlsx, write_pain001
 from app.payouts.service.orders import bank_message_id, batch_again, run_orders, take_new_orders
 from app.registry.fake import BeneficiaryFaker
+from reconciliation.writers import write_camt053
 from tests.app.payouts.factories import payment_order
+from tests.app.reconciliation_api.world import as_bank, build_world, debit, returned, statement, upload
 from tests.support.actors import bank_key
 from tests.support.world import BIDV, VIETCOMBANK, Office, person
 
@@ -178,6 +180,20 @@ async def test_a_fetch_repeated_with_its_request_id_still_says_there_are_more_or
     done = await _get(office, "/api/bank/payment-orders", headers, request_id="VTB-A", limit="1")
     assert done.json()["message_id"] == message_id
     assert done.json()["more"] is False and done.headers["X-More-Orders"] == "false"
+
+
+async def test_credited_and_returned_orders_say_how_many_there_are_and_why_one_came_back(office, engine):
+    _, payouts = await build_world(office, vietcombank=4)
+    statement_file = write_camt053(statement(VIETCOMBANK, [debit(payouts[0]), debit(payouts[1]), debit(payouts[2]),
+                                                           returned(payouts[3], "AC04")]))
+    headers = await as_bank(office, VIETCOMBANK)
+    assert (await upload(office, headers, statement_file, "SK-1.xml")).status_code == 201
+    credited = (await _get(office, "/api/bank/payment-orders", headers, status="credited", limit="2")).json()
+    assert (len(credited["items"]), credited["total"], credited["page"], credited["page_size"]) == (2, 3, 1, 2)
+    assert {item["return_reason"] for item in credited["items"]} == {None}
+    back = (await _get(office, "/api/bank/payment-orders", headers, status="returned")).json()
+    assert back["total"] == 1 and [(i["reference"], i["return_reason"]) for i in back["items"]] == [
+        (payouts[3].reference, "AC04")]
 
 
 async def test_a_bank_sees_only_its_own_batches_and_staff_cannot_fetch_orders(office, engine):
