@@ -9,12 +9,23 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEntry
 
 SYSTEM_ACTOR = "system"
+BANK_ACTOR_PREFIX = "bank:"  # a bank's key acts as ``bank:<BIN>``
+
+
+async def actor_role_of(session: AsyncSession, actor: str) -> str | None:
+    """The role ``actor`` acts in: ``bank`` for a bank's key (``bank:<BIN>``), a staff user's role as the
+    staff table has it now (the moment of the entry); None for an actor that is no one's account (the
+    scheduler, ``system``, the command line's ``cli``)."""
+    if actor.startswith(BANK_ACTOR_PREFIX):
+        return "bank"
+    role = await session.scalar(text("SELECT role FROM staff_user WHERE lower(username) = lower(:actor)"), {"actor": actor})
+    return str(role) if role is not None else None
 
 
 def _jsonable(value: Any) -> Any:
@@ -44,7 +55,13 @@ async def record(
     after: dict[str, Any] | None = None,
     actor_role: str | None = None,
 ) -> None:
-    """Append one audit row in the caller's transaction (so it commits or rolls back with the change)."""
+    """Append one audit row in the caller's transaction (so it commits or rolls back with the change).
+
+    ``actor_role`` defaults to the actor's own (``actor_role_of``): every entry names the role it was done
+    in, whichever of the many callers wrote it (a request, a job, the command line's ``--as``), without each
+    having to pass it."""
+    if actor_role is None:
+        actor_role = await actor_role_of(session, actor)
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     await session.execute(
         insert(AuditEntry).values(

@@ -6,7 +6,10 @@ from app.audit.models import AuditEntry
 from app.audit.service import record
 from app.auth.models import Role
 from app.database import session_scope
+from reconciliation.writers import write_camt053
+from tests.app.reconciliation_api.world import as_bank, build_world, debit, statement, upload
 from tests.support.actors import add_user, sign_in
+from tests.support.world import VIETCOMBANK, Office
 
 
 async def test_changes_through_the_api_are_audited_with_actor_and_after(client, engine):
@@ -39,3 +42,41 @@ async def test_database_refuses_to_change_audit_history(engine, statement):
     async with session_scope(engine) as session:
         rows = (await session.scalars(select(AuditEntry))).all()
     assert [(r.actor, r.after) for r in rows] == [("tester", {"amount": 750000})]
+
+
+async def test_every_entry_names_the_role_it_was_done_in(client, engine):
+    """Officers', approvers', admins' and banks' entries carry their role (a bank as ``bank``, its BIN in the
+    actor), whichever module wrote them."""
+    office = await Office(client, engine).setup()
+    await add_user(engine, "root", Role.admin)
+    _, payouts = await build_world(office, vietcombank=2)
+    await office.be("root")
+    assert (await office.post("/api/admin/api-keys", json={"bank_bin": VIETCOMBANK, "label": "VCB"})).status_code == 201
+    headers = await as_bank(office, VIETCOMBANK)
+    imported = await upload(office, headers, write_camt053(statement(VIETCOMBANK, [debit(payouts[0])])), "SK-1.xml")
+    assert imported.status_code == 201, imported.text
+    assert (await upload(office, headers, b"not a statement", "rac.csv")).status_code == 422
+    async with session_scope(engine) as session:
+        entries = list(await session.execute(text(
+            "SELECT action, actor, actor_role, object_id, after FROM audit_log ORDER BY id")))
+    roles = {(e.action, e.actor, e.actor_role) for e in entries}
+    assert {("payout_run.create", "lan.officer", "officer"), ("payout_run.compute", "lan.officer", "officer"),
+            ("payout_run.approve", "minh.approver", "approver"), ("payout_run.send", "lan.officer", "officer"),
+            ("funding.record", "lan.officer", "officer"), ("apikey.create", "root", "admin"),
+            ("statement.import", f"bank:{VIETCOMBANK}", "bank"), ("statement.reject", f"bank:{VIETCOMBANK}", "bank")
+            } <= roles
+    # Only the test's own set-up (add_user, bank_key: as the system) has no role: no one's account did it.
+    assert {(e.action, e.actor) for e in entries if e.actor_role is None} == {
+        ("user.create", "system"), ("apikey.create", "system")}
+
+
+async def test_an_entry_of_someone_without_an_account_has_no_role(engine):
+    await add_user(engine, "Hoa.Officer", Role.officer)
+    async with session_scope(engine) as session:
+        for actor in ("scheduler", "hoa.officer", "bank:970436"):
+            await record(session, actor=actor, action="thing.touch", object_type="thing")
+        await record(session, actor="hoa.officer", actor_role="auditor", action="thing.read", object_type="thing")
+        rows = list(await session.execute(text(
+            "SELECT actor, actor_role FROM audit_log WHERE object_type = 'thing' ORDER BY id")))
+    assert [(r.actor, r.actor_role) for r in rows] == [
+        ("scheduler", None), ("hoa.officer", "officer"), ("bank:970436", "bank"), ("hoa.officer", "auditor")]
