@@ -680,6 +680,11 @@ async def bank_payment_orders(
         batch = await order_service.take_new_orders(db_session, bank_bin, actor, request_id, limit)
     except PayoutError as error:
         raise problem(error) from None
+    if batch is not None and batch.taken:  # a change of state, as the officer's download; a retry changes nothing
+        await record(db_session, actor=actor, actor_role=Role.bank.value, action="payment_orders.batch_taken",
+                     object_type="payment_order_batch", object_id=batch.header.message_id,
+                     after={"bank_bin": bank_bin, "request_id": request_id, "orders": len(batch.orders),
+                            "total_amount": sum(order.amount for order in batch.orders), "more": batch.more})
     if batch is None:
         if format == "json":  # an empty list, saying where the batches fetched before are
             return Response({**_orders_json([], None), "detail": bilingual(*NOTHING_NEW)})

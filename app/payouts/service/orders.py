@@ -208,6 +208,7 @@ class OrderBatch:
     header: PaymentBatchHeader
     orders: list[PaymentOrder]
     more: bool = False  # the bank has sent orders no batch has taken yet (as the batch is handed): fetch again
+    taken: bool = False  # a new batch, taken by this fetch (not one fetched before and handed again)
 
 
 # Orders in one batch, by default and at most: a file a bank's system takes in one go, built in memory here.
@@ -260,7 +261,7 @@ async def take_new_orders(session: AsyncSession, bank_bin: str, actor: str, requ
         {"batch": batch_id, "ids": [o.payout_id for o in orders]})
     log.info("payment_order_batch_taken", bank=bank_bin, message_id=header.message_id, orders=len(orders),
              actor=actor, more=more, run=str(run_id) if run_id else None)
-    return OrderBatch(header=header, orders=orders, more=more)
+    return OrderBatch(header=header, orders=orders, more=more, taken=True)
 
 
 async def bank_batches(session: AsyncSession, bank_bin: str, limit: int = 100) -> tuple[list[dict[str, Any]], int]:

@@ -44,15 +44,20 @@ async def test_database_refuses_to_change_audit_history(engine, statement):
     assert [(r.actor, r.after) for r in rows] == [("tester", {"amount": 750000})]
 
 
-async def test_every_entry_names_the_role_it_was_done_in(client, engine):
+async def test_every_entry_names_the_role_it_was_done_in_and_a_banks_batch_is_audited_once(client, engine):
     """Officers', approvers', admins' and banks' entries carry their role (a bank as ``bank``, its BIN in the
-    actor), whichever module wrote them."""
+    actor), whichever module wrote them; a bank's fetch that takes orders into a batch is audited, its retry
+    with the same request_id (nothing taken) is not."""
     office = await Office(client, engine).setup()
     await add_user(engine, "root", Role.admin)
     _, payouts = await build_world(office, vietcombank=2)
     await office.be("root")
     assert (await office.post("/api/admin/api-keys", json={"bank_bin": VIETCOMBANK, "label": "VCB"})).status_code == 201
     headers = await as_bank(office, VIETCOMBANK)
+    for _ in range(2):  # a lost response, fetched again
+        fetched = await client.get("/api/bank/payment-orders", headers=headers, params={"request_id": "VCB-1"})
+        assert fetched.status_code == 200 and len(fetched.json()["items"]) == 2
+    message_id = fetched.json()["message_id"]
     imported = await upload(office, headers, write_camt053(statement(VIETCOMBANK, [debit(payouts[0])])), "SK-1.xml")
     assert imported.status_code == 201, imported.text
     assert (await upload(office, headers, b"not a statement", "rac.csv")).status_code == 422
@@ -63,11 +68,15 @@ async def test_every_entry_names_the_role_it_was_done_in(client, engine):
     assert {("payout_run.create", "lan.officer", "officer"), ("payout_run.compute", "lan.officer", "officer"),
             ("payout_run.approve", "minh.approver", "approver"), ("payout_run.send", "lan.officer", "officer"),
             ("funding.record", "lan.officer", "officer"), ("apikey.create", "root", "admin"),
-            ("statement.import", f"bank:{VIETCOMBANK}", "bank"), ("statement.reject", f"bank:{VIETCOMBANK}", "bank")
-            } <= roles
+            ("statement.import", f"bank:{VIETCOMBANK}", "bank"), ("statement.reject", f"bank:{VIETCOMBANK}", "bank"),
+            ("payment_orders.batch_taken", f"bank:{VIETCOMBANK}", "bank")} <= roles
     # Only the test's own set-up (add_user, bank_key: as the system) has no role: no one's account did it.
     assert {(e.action, e.actor) for e in entries if e.actor_role is None} == {
         ("user.create", "system"), ("apikey.create", "system")}
+    (taken,) = [e for e in entries if e.action == "payment_orders.batch_taken"]
+    assert taken.object_id == message_id
+    assert taken.after == {"bank_bin": VIETCOMBANK, "request_id": "VCB-1", "orders": 2,
+                           "total_amount": payouts[0].amount + payouts[1].amount, "more": False}
 
 
 async def test_an_entry_of_someone_without_an_account_has_no_role(engine):
