@@ -226,11 +226,11 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
         # One import per bank at a time: duplicate checks and matching see every earlier import.
         await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
                               {"key": f"statement_import:{bank_bin}"})
-    same_file = await _existing(session, "s.sha256 = :sha", {"sha": sha256})
+    # This bank's imports only: another bank's file goes through the account check below and is refused as
+    # any statement of an account not the bank's is, whether or not its bank has imported it (saying "another
+    # bank has it" would tell the caller the file is in the system).
+    same_file = await _existing(session, "s.sha256 = :sha AND s.bank_bin = :bank", {"sha": sha256, "bank": bank_bin})
     if same_file:
-        if any(s["bank_bin"] != bank_bin for s in same_file):
-            return ImportOutcome("forbidden", message_vi="Sao kê này thuộc ngân hàng khác",
-                                 message_en="this statement belongs to another bank")
         return ImportOutcome("existing", statements=same_file, already_imported_by="file")
 
     async def reject(kind: str, vi: str, en: str, errors: list[RowError], total: int | None = None,

@@ -116,6 +116,25 @@ async def test_a_line_booked_before_its_payout_could_be_sent_goes_to_the_queue_n
     assert "Ngày ghi sổ trước khi lệnh chi có thể được gửi" in queue.text
 
 
+async def test_another_banks_statement_is_refused_alike_whether_or_not_that_bank_imported_it(office, engine):
+    """BIDV uploading Vietcombank's statement learns nothing of Vietcombank's imports: the file Vietcombank
+    imported and one it never sent are refused with the same status and words."""
+    _, payouts = await build_world(office, vietcombank=2, bidv=1)
+    vcb = [p for p in payouts if p.bank_bin == VIETCOMBANK]
+    imported = write_camt053(statement(VIETCOMBANK, [debit(vcb[0])], statement_id="VCB-1"))
+    never = write_camt053(statement(VIETCOMBANK, [debit(vcb[1])], statement_id="VCB-2"))
+    assert (await upload(office, await as_bank(office, VIETCOMBANK), imported, "sk.xml")).status_code == 201
+    bidv_headers = await as_bank(office, BIDV)
+    answers = [await upload(office, bidv_headers, data, "sk.xml") for data in (imported, never)]
+    assert [a.status_code for a in answers] == [403, 403]
+    bodies = [a.json() for a in answers]
+    assert all(body.pop("upload_id") for body in bodies)  # each refused upload is kept, under its own id
+    assert bodies[0] == bodies[1]
+    assert "không phải tài khoản chi của ngân hàng này" in bodies[0]["detail"]
+    assert "ngân hàng khác" not in answers[0].text and "another bank" not in answers[0].text
+    assert (await payout_states(office))[vcb[1].reference] == ("sent", None)
+
+
 async def test_a_bank_key_acts_only_for_its_own_bank_and_accounts(office, engine):
     _, p = await build_world(office, vietcombank=1, bidv=1)
     vcb = next(x for x in p if x.bank_bin == VIETCOMBANK)
