@@ -69,6 +69,14 @@ SAME_CONTENT_VI = ("Sao kê này đã được nhập trước đó ({statements
                    "tệp khác định dạng; không ghi nhận gì thêm")
 SAME_CONTENT_EN = ("this statement was already imported ({statements}): the same account, period, balances and lines, "
                    "in a file of another format; nothing new was applied")
+# The same statement content in a file of the same format that is not byte for byte the same file (a
+# description or another field the fingerprint leaves out differs).
+SAME_CONTENT_SAME_FORMAT_VI = ("Nội dung sao kê này đã được nhập trước đó ({statements}): cùng tài khoản, kỳ, số dư "
+                               "và các giao dịch (ngày, số tiền, mã giao dịch của ngân hàng), tệp chỉ khác ở phần "
+                               "khác như nội dung diễn giải; không ghi nhận gì thêm")
+SAME_CONTENT_SAME_FORMAT_EN = ("this statement's content was already imported ({statements}): the same account, "
+                               "period, balances and transactions (dates, amounts, bank references); the file differs "
+                               "only elsewhere, a description for instance; nothing new was applied")
 REPEATED_IN_FILE_VI = "Tệp có cùng một sao kê {count} lần (sao kê thứ {positions}); không có dòng nào được ghi nhận"
 REPEATED_IN_FILE_EN = "the file holds the same statement {count} times (statements {positions}); nothing was applied"
 REUSED_ID_VI = ("Mã sao kê {ids} đã được nhập trước đó với nội dung khác; các dòng của sao kê đó trong tệp này không "
@@ -186,19 +194,28 @@ async def _same_statement(session: AsyncSession, bank_bin: str, key: str, statem
 
 
 async def _existing(session: AsyncSession, where: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Statements imported before, with the counts their import answered (``summarise``), read from the stored
+    lines: a line the import left as an exception keeps its ``exception_reason`` when an officer resolves it
+    (its status and rule change), a matched or returned line keeps its status, so a repeated upload's answer
+    says what the first one said whatever was resolved since."""
     rows = await session.execute(text(
         f"""SELECT s.id, s.statement_id, s.account, s.format, s.line_count, s.bank_bin, s.gap, s.opening_date,
                    s.closing_date, u.filename,
-                   count(*) FILTER (WHERE l.status = 'matched') AS matched,
-                   count(*) FILTER (WHERE l.status = 'returned') AS returned,
-                   count(*) FILTER (WHERE l.status = 'exception') AS exceptions
+                   count(l.id) FILTER (WHERE l.exception_reason IS NULL AND l.status = 'matched') AS matched,
+                   count(l.id) FILTER (WHERE l.exception_reason IS NULL AND l.status = 'returned') AS returned,
+                   count(l.id) FILTER (WHERE l.exception_reason IS NOT NULL) AS exceptions,
+                   count(l.id) FILTER (WHERE l.exception_reason = 'duplicate') AS duplicates,
+                   count(l.id) FILTER (WHERE l.exception_reason IS NULL AND l.rule = 'funding') AS funding,
+                   coalesce(sum(l.payout_count) FILTER (WHERE l.exception_reason IS NULL AND l.status = 'matched'),
+                            0) AS payouts_credited
               FROM bank_statement s JOIN statement_upload u ON u.id = s.upload_id
                    LEFT JOIN statement_line l ON l.statement_id = s.id
              WHERE {where} GROUP BY s.id, u.filename ORDER BY s.position"""), params)  # noqa: S608 - fixed fragments
     return [{"id": str(r.id), "bank_statement_id": r.statement_id, "account": r.account, "format": r.format,
              "bank_bin": r.bank_bin, "lines": r.line_count, "matched": r.matched, "returned": r.returned,
-             "exceptions": r.exceptions, "gap": r.gap, "filename": r.filename, "opening_date": r.opening_date,
-             "closing_date": r.closing_date, "existing": True} for r in rows]
+             "exceptions": r.exceptions, "duplicates": r.duplicates, "funding": r.funding,
+             "payouts_credited": int(r.payouts_credited), "gap": r.gap, "filename": r.filename,
+             "opening_date": r.opening_date, "closing_date": r.closing_date, "existing": True} for r in rows]
 
 
 async def _account_owners(session: AsyncSession, accounts: set[str]) -> dict[str, str]:
@@ -284,7 +301,7 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
     fresh: list[tuple[int, Statement, bytes]] = []
     already: list[dict[str, Any]] = []
     same_content: list[dict[str, Any]] = []
-    differs = False
+    differs = other_format = False
     for position, (statement, fingerprint) in enumerate(zip(parsed, fingerprints, strict=True), start=1):
         # The same statement in any format (a CSV saved again as xlsx has no statement id to tell it by).
         found = await _existing(session, "s.bank_bin = :bank AND s.fingerprint = :fingerprint AND s.duplicate_of IS NULL",
@@ -292,6 +309,7 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
         if found:
             already.extend(found)
             same_content.extend(found)
+            other_format = other_format or any(s["format"] != statement.source_format for s in found)
             continue
         key = _statement_key(statement, sha256, position)
         found = await _existing(session, "s.bank_bin = :bank AND s.statement_id = :sid", {"bank": bank_bin, "sid": key})
@@ -317,16 +335,17 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
                                                      "statements": [s["id"] for s in already]})
         log.warning("statement_id_reused", bank=bank_bin, filename=filename, statements=ids, dry_run=dry_run)
         return ImportOutcome("existing", upload_id=upload_id, statements=already, message_vi=vi, message_en=en,
-                             content_differs=True)
+                             content_differs=True, already_imported_by="statement_id")
     if not fresh:
         if not same_content:
             return ImportOutcome("existing", statements=already, already_imported_by="statement_id")
         names = statements_named(same_content)
         log.info("statement_already_imported", bank=bank_bin, filename=filename, by="content",
                  statements=[s["id"] for s in same_content], dry_run=dry_run)
+        vi, en = ((SAME_CONTENT_VI, SAME_CONTENT_EN) if other_format
+                  else (SAME_CONTENT_SAME_FORMAT_VI, SAME_CONTENT_SAME_FORMAT_EN))
         return ImportOutcome("existing", statements=already, already_imported_by="content",
-                             message_vi=SAME_CONTENT_VI.format(statements=names),
-                             message_en=SAME_CONTENT_EN.format(statements=names))
+                             message_vi=vi.format(statements=names), message_en=en.format(statements=names))
 
     upload_id = None
     if not dry_run:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -197,3 +198,55 @@ async def test_the_cli_says_a_statement_in_another_format_was_already_imported(o
         assert body["statement_id"] == json.loads(real.stdout)["statement_id"]
         assert "sao-ke.csv" in body["message"] and body["exceptions"] == 0
     assert await table_counts(office) == before
+
+
+COUNTS = ("lines", "matched", "returned", "exceptions", "duplicates", "funding", "payouts_credited")
+
+
+async def test_a_camt053_sent_again_with_a_description_changed_is_named_as_the_same_content_with_its_counts(office):
+    """Only a remittance text changed, the same format: the answer says the statement's content was imported
+    (not 'in a file of another format'), from which file, by which rule, with the first import's counts —
+    also after an officer resolved its exceptions."""
+    _, p = await build_world(office, vietcombank=3)
+    lines = [debit(p[0]), debit(p[1]), returned(p[1], "AC04"), debit(p[0]),
+             other_line(VIETCOMBANK, -123_456),
+             other_line(VIETCOMBANK, 100_000_000, bank_reference="FT-BUDGET-970436", description="Cap kinh phi")]
+    first_statement = statement(VIETCOMBANK, lines, statement_id="SK202603/7", opening=0)
+    headers = await as_bank(office, VIETCOMBANK)
+    first_file = write_camt053(first_statement)
+    first = await upload(office, headers, first_file, "sao-ke-07.xml")
+    assert first.status_code == 201, first.text
+    counts = {key: first.json()[key] for key in COUNTS}
+    assert counts == {"lines": 6, "matched": 3, "returned": 1, "exceptions": 2, "duplicates": 1, "funding": 1,
+                      "payouts_credited": 2}
+    await office.be("lan.officer")  # the unknown debit resolved as a bank fee since
+    queue = (await office.client.get("/api/reconciliation/exceptions")).json()
+    fee = next(item for item in queue["items"] if item["amount"] == -123_456)
+    assert (await office.post(f"/api/reconciliation/exceptions/{fee['id']}/resolve",
+                              json={"action": "bank_fee", "note": "phí"})).status_code == 200
+
+    changed = replace(first_statement, lines=tuple(
+        replace(line, description="Chi tro cap thang 3 (sua)") if line.line_no == 1 else line
+        for line in first_statement.lines))
+    headers = await as_bank(office, VIETCOMBANK)
+    again = await upload(office, headers, write_camt053(changed), "sao-ke-07-sua.xml")
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert (body["already_imported"], body["already_imported_by"], body["statement_id"]) == (
+        True, "content", first.json()["statement_id"])
+    assert {key: body[key] for key in COUNTS} == counts
+    assert body["message"].startswith("Nội dung sao kê này đã được nhập trước đó (sao-ke-07.xml, 09/03/2026 – "
+                                      "12/03/2026): ")
+    assert "this statement's content was already imported (sao-ke-07.xml, 09/03/2026 – 12/03/2026)" in body["message"]
+    assert "khác định dạng" not in body["message"] and "another format" not in body["message"]
+    # The same rows as an MT940: that one is another format, and says so.
+    mt940 = (await upload(office, headers, write_mt940(changed), "sao-ke-07.sta")).json()
+    assert "khác định dạng" in mt940["message"] and "in a file of another format" in mt940["message"]
+    assert {key: mt940[key] for key in COUNTS} == counts
+    # The same file again, and the same statement id with other lines: each says by which rule.
+    same_file = (await upload(office, headers, first_file, "sao-ke-07.xml")).json()
+    assert (same_file["already_imported_by"], {key: same_file[key] for key in COUNTS}) == ("file", counts)
+    other_lines = replace(first_statement, lines=first_statement.lines[:5],
+                          closing_balance=first_statement.closing_balance - 100_000_000)
+    reused = (await upload(office, headers, write_camt053(other_lines), "sao-ke-07-khac.xml")).json()
+    assert (reused["content_differs"], reused["already_imported_by"]) == (True, "statement_id")
