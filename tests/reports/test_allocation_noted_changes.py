@@ -16,6 +16,7 @@ from app.database import session_scope
 from app.payouts.service.ledger_steps import payout_transfer_id, send_run
 from app.registry.fake import BeneficiaryFaker
 from ledger import TransferKind, TransferResult, create_transfer_arrays, verify_ledger
+from reconciliation import withdrawals
 from reconciliation.withdrawal_files import WithdrawalRow
 from reconciliation.withdrawals import (
     CommuneWithdrawal,
@@ -44,13 +45,20 @@ async def office(client, engine):
 
 
 async def _assert_from_scratch(session, label: str) -> None:
-    """The allocation as it stands equals a recompute of everyone from zero (which is then undone)."""
+    """The allocation as it stands equals a recompute of everyone from zero (which is then undone), read
+    both ways: joined with the whole payout and withdrawal tables (a large scope) and person by person."""
     incremental = (await session.execute(text(SNAPSHOT))).one()
-    scratch = await session.begin_nested()
-    await session.execute(text("DELETE FROM allocation_frontier"))
-    await reallocate(session, None)
-    assert (await session.execute(text(SNAPSHOT))).one() == incremental, label
-    await scratch.rollback()
+    default = withdrawals.BY_PERSON_BELOW
+    try:
+        for threshold in (0, 10**9):
+            withdrawals.BY_PERSON_BELOW = threshold
+            scratch = await session.begin_nested()
+            await session.execute(text("DELETE FROM allocation_frontier"))
+            await reallocate(session, None)
+            assert (await session.execute(text(SNAPSHOT))).one() == incremental, (label, threshold)
+            await scratch.rollback()
+    finally:
+        withdrawals.BY_PERSON_BELOW = default
 
 
 async def _handover(engine, who: UUID, at, amount: int = 650_000) -> None:
@@ -122,7 +130,11 @@ async def test_money_withdrawn_before_it_arrived_waits_behind_a_frontier_and_cou
         assert (frontier.allocated, frontier.withdrawn) == (950_000, 950_000)
 
 
-async def test_noted_changes_continue_to_the_from_scratch_allocation(office, engine):
+@pytest.mark.parametrize("by_person", [True, False], ids=["by_person", "joined"])
+async def test_noted_changes_continue_to_the_from_scratch_allocation(office, engine, monkeypatch, by_person):
+    # Each step reallocates a few people: by person, as it would; or joined with the whole tables, as a scope of
+    # BY_PERSON_BELOW people or more is.
+    monkeypatch.setattr(withdrawals, "BY_PERSON_BELOW", 10**9 if by_person else 0)
     accounts, sent = await _people_with_payouts(office, engine, 3, ("2026-03", "2026-04", "2026-05", "2026-06",
                                                                     "2026-07"))
     rng = random.Random(20261130)
