@@ -1,7 +1,7 @@
 """The monthly disbursement and time-to-withdrawal workbook of a province (or everything in scope).
 
 Sheet one summarises each commune (formulas for the totals) with a bar chart of how soon the money
-was withdrawn; then one sheet per commune lists its payouts. Headers are Vietnamese with English
+was withdrawn (the shares within N days over the payouts whose N days are over, as in the report); then one sheet per commune lists its payouts. Headers are Vietnamese with English
 alongside, money in whole đồng with the VND number format, every text cell neutralised.
 """
 
@@ -34,6 +34,7 @@ from reports.time_to_withdrawal import (
     COUNTED_RUN,
     DAYS,
     UNDRAWN,
+    WITHIN_DAYS,
     scope_condition,
     time_to_withdrawal,
 )
@@ -97,6 +98,19 @@ def _days_cell(sheet: Any, item: dict[str, Any], name: str) -> WriteOnlyCell:
     return _number(sheet, item[name], DAYS_FORMAT)
 
 
+# A share within N days while every payout that arrived is still inside its N days (none can be counted yet).
+WINDOW_NOT_OVER = "chưa đủ {days} ngày / window not over yet"
+
+
+def _share_cell(sheet: Any, item: dict[str, Any], days: int) -> WriteOnlyCell:
+    """The share withdrawn within ``days`` days; "window not over yet" when money arrived but none of it
+    ``days`` days ago or more."""
+    share = item[f"within_{days}d"]
+    if share is None and item["credited"]:
+        return text_cell(sheet, WINDOW_NOT_OVER.format(days=days))
+    return _number(sheet, share, SHARE_FORMAT)
+
+
 async def _payouts_by_commune(session: AsyncSession, period: date, province: str | None,
                               communes: Sequence[str] | None,
                               provinces: Sequence[str] | None) -> dict[str, list[Any]]:
@@ -136,7 +150,7 @@ async def monthly_workbook(session: AsyncSession, *, period: date, province: str
             _number(summary, item["payouts"]), money_cell(summary, item["amount"]),
             _number(summary, item["credited"]), _number(summary, item["withdrawn"]),
             _days_cell(summary, item, "median_days"), _days_cell(summary, item, "p90_days"),
-            *(_number(summary, item[f"within_{n}d"], SHARE_FORMAT) for n in (1, 3, 7, 30)),
+            *(_share_cell(summary, item, n) for n in WITHIN_DAYS),
             _number(summary, item["never_withdrawn"]), money_cell(summary, item["undrawn_amount"]),
             _number(summary, item.get("accounts_opened", 0)),
         ])
@@ -154,7 +168,7 @@ async def monthly_workbook(session: AsyncSession, *, period: date, province: str
             elif index in (7, 8):
                 totals.append(_days_cell(summary, whole, "median_days" if index == 7 else "p90_days"))
             else:
-                totals.append(_number(summary, whole[f"within_{(1, 3, 7, 30)[index - 9]}d"], SHARE_FORMAT))
+                totals.append(_share_cell(summary, whole, WITHIN_DAYS[index - 9]))
         summary.append(totals)
     add_autofilter(summary, len(SUMMARY_COLUMNS), header_row, max(last, header_row))
     # How soon the province's money was withdrawn, for the chart (counts of credited payouts).
