@@ -124,7 +124,7 @@ async def _payouts_by_commune(session: AsyncSession, period: date, province: str
               FROM payout p JOIN payout_run r ON r.id = p.run_id JOIN commune cm ON cm.code = p.commune_code
               JOIN beneficiary b ON b.id = p.beneficiary_id
              WHERE r.period = :period AND p.status <> 'cancelled' AND {COUNTED_RUN} AND {where}
-             ORDER BY p.commune_code, b.full_name, p.serial"""), params)  # noqa: S608
+             ORDER BY p.commune_code, b.name_sort_key, p.serial"""), params)  # noqa: S608
     grouped: dict[str, list[Any]] = {}
     for row in rows:
         grouped.setdefault(row.commune_code, []).append(row)
