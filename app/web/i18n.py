@@ -821,7 +821,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "dash.waiting": {"vi": "đang chờ rút hôm nay (mọi tháng), của {people} người", "en": "waiting to be withdrawn today (all months), by {people} people"},
     "dash.not_reached": {"vi": "chưa đạt", "en": "not reached"},
     "dash.not_reached_help": {"vi": "Chưa đến một nửa (với cột 90%: chín phần mười) số người đã nhận tiền rút hết tiền; người chưa rút được tính là chậm nhất", "en": "Fewer than half (for the 90% column: nine in ten) of the people who received the money have withdrawn it; people who have not are counted as the slowest"},
-    "dash.window_open": {"vi": "chưa đủ {days} ngày", "en": "window not over yet"},
+    "dash.window_open": {"vi": "chưa đủ {days} ngày", "en": "{days} days not over yet"},
     "dash.window_open_help": {"vi": "Tiền mới về chưa đủ {days} ngày: chỉ tính những khoản đã về từ {days} ngày trước trở lên", "en": "The money arrived less than {days} days ago: only payouts that arrived at least {days} days ago are counted"},
     "dash.accounts_opened": {"vi": "Tài khoản mở mới trong tháng", "en": "Accounts opened this month"},
     "dash.counts": {"vi": "{payouts} khoản chi · {credited} đã vào tài khoản · {withdrawn} đã rút hết · {never} chưa rút đồng nào", "en": "{payouts} payouts · {credited} credited · {withdrawn} fully withdrawn · {never} not touched"},
