@@ -60,6 +60,8 @@ AGE_BAND = """CASE WHEN date_part('year', age(CAST(:period AS date), b.date_of_b
                    WHEN date_part('year', age(CAST(:period AS date), b.date_of_birth)) >= 70 THEN '70-79'
                    WHEN date_part('year', age(CAST(:period AS date), b.date_of_birth)) >= 60 THEN '60-69'
                    ELSE 'under_60' END"""
+# The age bands, youngest first: the order their rows are listed in (not alphabetical, not by count).
+AGE_BANDS = ("under_60", "60-69", "70-79", "80+")
 AGE_BAND_LABELS = {"80+": "Từ 80 tuổi / 80+", "70-79": "70–79 tuổi / 70-79", "60-69": "60–69 tuổi / 60-69",
                    "under_60": "Dưới 60 tuổi / under 60"}
 SEX_LABELS = {"female": "Nữ / female", "male": "Nam / male"}
@@ -75,6 +77,8 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
     "sex": ("s.sex", "s.sex", ""),
     "channel": ("s.channel", "s.channel", ""),
 }
+# How a grouping's rows are ordered when not by their key (s.age_band: youngest first).
+_ROW_ORDER = {"age_band": "array_position(ARRAY" + repr(list(AGE_BANDS)) + "::text[], s.age_band)"}
 # Accounts opened in the month, grouped like the payouts where the grouping applies to a person's account.
 _ACCOUNT_GROUPS = {
     "commune": "b.commune_code", "province": "cm.province_code", "bank": "ba.bank_bin",
@@ -357,7 +361,7 @@ async def time_to_withdrawal(session: AsyncSession, *, period: date, group_by: s
              WHERE {where}
              GROUP BY GROUPING SETS (({key}), ())
             HAVING GROUPING({key}) = 1 OR sum(s.payouts) <> 0
-             ORDER BY is_total, key"""), params))  # noqa: S608
+             ORDER BY is_total, {_ROW_ORDER.get(group_by, key)}, key"""), params))  # noqa: S608
     totals = grouped.pop()
     if group_by in ("commune", "province"):
         percentiles = await _percentiles(session, key, where, "commune", params)

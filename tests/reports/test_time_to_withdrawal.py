@@ -201,3 +201,19 @@ async def test_too_many_recent_arrivals_leave_the_open_shares_empty_instead_of_c
         exact = await time_to_withdrawal(session, period=date(2026, 3, 1), group_by="commune", now=now,
                                          exact_window_limit=2)
     assert _shares(exact["totals"]) == {1: (0.1667, 0), 3: (0.6, 1), 7: (0.6, 1), 30: (1.0, 2)}
+
+
+async def test_age_bands_are_listed_youngest_first_not_alphabetically(office, engine):
+    world = await build_month(office)
+    born = {"A": date(1990, 1, 1), "B": date(1960, 1, 1), "D": date(1950, 1, 1)}  # under 60, 60–69, 70–79 in 2026
+    async with session_scope(engine) as session:
+        for name, birth in born.items():  # the citizen ID carries the birth year: corrected with it
+            await session.execute(text(
+                """UPDATE beneficiary SET date_of_birth = :born,
+                          national_id = overlay(national_id PLACING lpad((:year % 100)::text, 2, '0') FROM 5 FOR 2)
+                    WHERE id = :id"""), {"born": birth, "year": birth.year, "id": world.ids[name]})
+        report = await time_to_withdrawal(session, period=date(2026, 3, 1), group_by="age_band")
+    assert [(row["group"], row["label"], row["payouts"]) for row in report["items"]] == [
+        ("under_60", "Dưới 60 tuổi / under 60", 1), ("60-69", "60–69 tuổi / 60-69", 1),
+        ("70-79", "70–79 tuổi / 70-79", 1), ("80+", "Từ 80 tuổi / 80+", 3)]
+    assert report["totals"]["payouts"] == 6
