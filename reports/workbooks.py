@@ -131,6 +131,22 @@ async def _payouts_by_commune(session: AsyncSession, period: date, province: str
     return grouped
 
 
+async def _default_title(session: AsyncSession, period: date, province: str | None,
+                         provinces: Sequence[str] | None) -> str:
+    """The summary's title: the month and where, by the names of the province table (the names the reports
+    pages show): the province asked for, else the caller's provinces, else all provinces."""
+    codes = [province] if province is not None else list(provinces) if provinces is not None else None
+    if codes is None:
+        place = "Tất cả các tỉnh / All provinces"
+    else:
+        names = await session.scalars(text(
+            'SELECT name FROM province WHERE code = ANY(:codes) ORDER BY vietnamese_sort_key(name) COLLATE "C"'),
+            {"codes": codes})
+        place = ", ".join(names) or ", ".join(codes)
+    return (f"Chi trả và thời gian rút tiền tháng {period:%m/%Y} / Disbursement and time to withdrawal "
+            f"{period:%Y-%m} — {place}")
+
+
 async def monthly_workbook(session: AsyncSession, *, period: date, province: str | None = None,
                            communes: Sequence[str] | None = None, provinces: Sequence[str] | None = None,
                            title: str = "") -> bytes:
@@ -142,8 +158,7 @@ async def monthly_workbook(session: AsyncSession, *, period: date, province: str
     summary = workbook.create_sheet("Tổng hợp - Summary")
     print_landscape_fit_width(summary)  # page setup goes before the first row in write-only mode
     header_row = start_table(summary, SUMMARY_COLUMNS, title_lines=(
-        title or f"Chi trả và thời gian rút tiền tháng {period:%m/%Y} / Disbursement and time to withdrawal "
-                 f"{period:%Y-%m}",))
+        title or await _default_title(session, period, province, provinces),))
     for item in report["items"]:
         summary.append([
             text_cell(summary, item["group"]), text_cell(summary, item["label"]),

@@ -838,6 +838,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reports.monthly.help": {"vi": "Tổng hợp theo xã/phường có biểu đồ, mỗi xã một trang", "en": "Summary per commune with a chart, one sheet per commune"},
     "reports.period": {"vi": "Kỳ chi", "en": "Month"},
     "reports.province": {"vi": "Tỉnh/thành phố", "en": "Province"},
+    "reports.all_provinces": {"vi": "Tất cả các tỉnh", "en": "All provinces"},
     "reports.download": {"vi": "Tải về", "en": "Download"},
     "reports.follow_up": {"vi": "Danh sách cần hỗ trợ (Excel)", "en": "Follow-up list (Excel)"},
     "reports.follow_up.help": {"vi": "Người chưa rút tiền, người cao tuổi trước, in khổ A4", "en": "People who have not withdrawn, elderly first, prints on A4"},
