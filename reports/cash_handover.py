@@ -77,7 +77,7 @@ _QUERY = """
           FROM run_cash c WHERE c.withdrawn_at IS NULL
     ),
     matched AS MATERIALIZED (
-        SELECT w.*, b.full_name, b.national_id, b.date_of_birth, b.commune_code, b.phone, b.address
+        SELECT w.*, b.full_name, b.name_sort_key, b.national_id, b.date_of_birth, b.commune_code, b.phone, b.address
           FROM waiting w
          CROSS JOIN LATERAL (SELECT * FROM beneficiary x WHERE x.id = w.beneficiary_id OFFSET 0) b
          WHERE {search}
@@ -111,14 +111,14 @@ _QUERY = """
                  AND o.status = 'sent' AND o.withdrawn_at IS NULL AND o.sent_at <= m.sent_at) earlier
          -- the follow-up list's order: 80+ first, then 70–79, 60–69 and younger, within a band the longest
          -- wait first; the id last, so pages neither repeat nor skip anyone
-         ORDER BY age_band, since, m.date_of_birth, m.full_name, m.beneficiary_id
+         ORDER BY age_band, since, m.date_of_birth, m.name_sort_key, m.beneficiary_id
          LIMIT :limit OFFSET :offset
     )
     SELECT t.*, l.id AS payout_id, l.beneficiary_id, l.full_name, l.national_id, l.date_of_birth, l.age,
            l.commune_code, l.commune_name, l.phone, l.address, l.amount, l.amount_waiting, l.months,
            l.earlier_waiting, l.sent_at
       FROM totals t LEFT JOIN listed l ON true
-     ORDER BY l.age_band, l.since, l.date_of_birth, l.full_name, l.beneficiary_id
+     ORDER BY l.age_band, l.since, l.date_of_birth, l.name_sort_key, l.beneficiary_id
 """
 
 _DIGITS = re.compile(r"\+?[0-9]+")

@@ -115,12 +115,12 @@ _QUERY = """
                     ORDER BY x.occurred_at DESC LIMIT 1)
               ) c ORDER BY c.at DESC LIMIT 1) contact ON true
          -- b.id last: a total order, so pages neither repeat nor skip anyone
-         ORDER BY age_band, w.since, b.date_of_birth, b.full_name, b.id
+         ORDER BY age_band, w.since, b.date_of_birth, b.name_sort_key, b.id
          LIMIT :limit OFFSET :offset
     )
     SELECT t.people AS total_people, t.amount AS total_amount, l.*
       FROM totals t LEFT JOIN listed l ON true
-     ORDER BY l.age_band, l.since, l.date_of_birth, l.full_name, l.id
+     ORDER BY l.age_band, l.since, l.date_of_birth, vietnamese_sort_key(l.full_name) COLLATE "C", l.id
 """
 
 

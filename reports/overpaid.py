@@ -108,7 +108,7 @@ _QUERY = """
       JOIN enrolment n ON n.id = c.enrolment_id
       LEFT JOIN undrawn_position u ON u.beneficiary_id = c.beneficiary_id
      WHERE c.amount > c.due_now
-     ORDER BY cm.name, c.commune_code, b.full_name, c.beneficiary_id, c.month
+     ORDER BY vietnamese_sort_key(cm.name) COLLATE "C", c.commune_code, b.name_sort_key, c.beneficiary_id, c.month
 """
 
 

@@ -3,8 +3,15 @@
 For each payout that reached the person (credited to the account, or cash sent to the commune):
 days to withdraw = ``withdrawn_at`` − arrival (``credited_at``; for cash, the handover to the commune).
 Per group: payouts, credited, withdrawn, median and p90 days, the share withdrawn within 1, 3, 7 and
-30 days (of the credited), never withdrawn, partly withdrawn, the undrawn amount; a month-by-month
-trend; and the bank accounts opened in the month next to the share withdrawn within 3 days.
+30 days, never withdrawn, partly withdrawn, the undrawn amount; a month-by-month trend; and the bank
+accounts opened in the month next to the share withdrawn within 3 days.
+
+The share withdrawn within N days counts only the payouts whose N days are over: those that arrived at
+least N days before now, and of them the ones withdrawn within N days. A payout credited 2 days ago is
+in neither side of the 3-, 7- or 30-day shares (it would otherwise count as "not within 30 days" for
+28 more days and make a recent month look slow); ``within_Nd_pending`` says how many were left out.
+When every arrived payout of a group is that recent, the share is None: "chưa đủ N ngày / window not
+over yet" on the pages and in the workbook.
 
 The median and p90 are over every payout that arrived, the ones not withdrawn yet counting as later
 than any withdrawn one: a median of 2.8 days means half the people had their money within 2.8 days.
@@ -19,6 +26,14 @@ the hours to withdraw per commune and per period, and the payouts withdrawn in p
 make a few thousand summary rows and a few hundred histogram rows per commune. Only the medians and
 p90s by programme, bank, age band, sex or channel read the period's arrived payouts.
 
+The summary has no arrival times, so the shares are corrected by reading the payouts that arrived in the
+last 30 days, only those, through their index on (run, arrival) (migration 0038): once a month is over
+they are few (reissues, late cash). A month paid in the last 30 days can have a million of them; above
+``EXACT_WINDOW_LIMIT`` the report does not read them all but takes, per month, the latest arrival of
+its payouts (one index probe per run, whatever the scope): where that is less than N days ago the
+share within N days is None for every group of the month, with ``within_Nd_pending`` None (payouts
+still inside their window, not counted one by one); the other shares are exact as they stand.
+
 Resolution: the histograms count whole hours, rounded up (a payout withdrawn 25 h 10 min after it
 arrived counts as 26 h). Everything but the median and p90 is exact: "within N days" is "within 24 N
 hours", the same test on hours rounded up, and so are the whole days of ``share_by_day``. The median and
@@ -31,7 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -45,6 +60,8 @@ AGE_BAND = """CASE WHEN date_part('year', age(CAST(:period AS date), b.date_of_b
                    WHEN date_part('year', age(CAST(:period AS date), b.date_of_birth)) >= 70 THEN '70-79'
                    WHEN date_part('year', age(CAST(:period AS date), b.date_of_birth)) >= 60 THEN '60-69'
                    ELSE 'under_60' END"""
+# The age bands, youngest first: the order their rows are listed in (not alphabetical, not by count).
+AGE_BANDS = ("under_60", "60-69", "70-79", "80+")
 AGE_BAND_LABELS = {"80+": "Từ 80 tuổi / 80+", "70-79": "70–79 tuổi / 70-79", "60-69": "60–69 tuổi / 60-69",
                    "under_60": "Dưới 60 tuổi / under 60"}
 SEX_LABELS = {"female": "Nữ / female", "male": "Nam / male"}
@@ -60,6 +77,8 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
     "sex": ("s.sex", "s.sex", ""),
     "channel": ("s.channel", "s.channel", ""),
 }
+# How a grouping's rows are ordered when not by their key (s.age_band: youngest first).
+_ROW_ORDER = {"age_band": "array_position(ARRAY" + repr(list(AGE_BANDS)) + "::text[], s.age_band)"}
 # Accounts opened in the month, grouped like the payouts where the grouping applies to a person's account.
 _ACCOUNT_GROUPS = {
     "commune": "b.commune_code", "province": "cm.province_code", "bank": "ba.bank_bin",
@@ -70,6 +89,8 @@ _ACCOUNT_GROUPS = {
 COUNTED_RUN = "r.status NOT IN ('draft', 'computing', 'computed', 'cancelled')"
 # Per payout, for the workbooks' payout sheets and ``people_waiting`` (the report reads the summary).
 ARRIVED = "(p.status = 'credited' OR (p.channel = 'cash' AND p.status = 'sent'))"
+# When the money reached the person: credited, or (cash) sent to the commune; migration 0038 indexes it per run.
+ARRIVED_AT = "coalesce(p.credited_at, p.sent_at)"
 DAYS = "extract(epoch FROM p.withdrawn_at - coalesce(p.credited_at, p.sent_at)) / 86400.0"
 UNDRAWN = """CASE WHEN p.withdrawn_at IS NOT NULL THEN 0 WHEN p.first_withdrawal_at IS NULL THEN p.amount
                   ELSE p.amount - (SELECT coalesce(sum(a.amount), 0) FROM withdrawal_allocation a
@@ -136,7 +157,15 @@ def _days(value: float | None) -> float | None:
     return None if value is None else round(float(value), 2)
 
 
-def _metrics(row: Any, percentiles: tuple[float | None, float | None] | None) -> dict[str, Any]:
+# Per N: (arrived payouts whose N days are not over, of them withdrawn within N days); None: some are, not
+# counted one by one (more than EXACT_WINDOW_LIMIT arrivals in the last 30 days).
+OpenWindows = dict[int, tuple[int, int] | None]
+# The most payouts arrived within the last 30 days read one by one for exact shares: about a tenth of a second.
+EXACT_WINDOW_LIMIT = 100_000
+
+
+def _metrics(row: Any, percentiles: tuple[float | None, float | None] | None,
+             windows: OpenWindows | None = None) -> dict[str, Any]:
     credited = int(row.credited or 0)
     median, p90 = percentiles or (None, None)
     out: dict[str, Any] = {
@@ -144,7 +173,13 @@ def _metrics(row: Any, percentiles: tuple[float | None, float | None] | None) ->
         "withdrawn": int(row.withdrawn or 0), "median_days": _days(median), "p90_days": _days(p90),
     }
     for n in WITHIN_DAYS:
-        out[f"within_{n}d"] = _share(int(getattr(row, f"within_{n}d") or 0), credited)
+        not_over = (windows or {}).get(n, (0, 0))
+        if not_over is None:
+            out[f"within_{n}d"], out[f"within_{n}d_pending"] = None, None
+            continue
+        pending, pending_within = not_over
+        out[f"within_{n}d"] = _share(int(getattr(row, f"within_{n}d") or 0) - pending_within, credited - pending)
+        out[f"within_{n}d_pending"] = pending
     out.update(never_withdrawn=int(row.never_withdrawn or 0), partly_withdrawn=int(row.partly_withdrawn or 0),
                undrawn_amount=int(row.undrawn_amount or 0))
     return out
@@ -245,15 +280,74 @@ async def _payout_percentiles(session: AsyncSession, group_by: str, communes: Se
     return _percentile_values(await session.execute(text(_ranked(histogram)), params))
 
 
+_WINDOW_GROUPS = {"commune": "p.commune_code", "province": "cm.province_code", **_PAYOUT_GROUPS}
+_NOW = "coalesce(CAST(:now AS timestamptz), now())"
+
+
+async def _open_windows(session: AsyncSession, group_by: str, communes: Sequence[str] | None,
+                        provinces: Sequence[str] | None, commune: str | None, province: str | None,
+                        params: dict[str, Any], now: datetime | None,
+                        limit: int) -> dict[tuple[date, Any], OpenWindows]:
+    """Per (period, group key) and (period, None) for the period's total, of the periods ``since`` to
+    ``period``: the arrived payouts whose N days are not over at ``now``, read one by one from those that
+    arrived in the last 30 days when there are at most ``limit``; else, per period, None for each N whose
+    window the period's latest arrival is still in (other N: nothing pending)."""
+    params = dict(params, now=now, limit=limit + 1)
+    where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params, commune=commune,
+                            province=province)
+    key = _WINDOW_GROUPS[group_by]
+    person = "JOIN beneficiary b ON b.id = p.beneficiary_id" if group_by in ("age_band", "sex") else ""
+    counts = ", ".join(
+        f"""count(*) FILTER (WHERE arrived_at > {_NOW} - interval '{n} days') AS open_{n},
+            count(*) FILTER (WHERE arrived_at > {_NOW} - interval '{n} days' AND hours <= {24 * n}) AS within_{n}"""
+        for n in WITHIN_DAYS)
+    rows = list(await session.execute(text(
+        f"""WITH recent AS MATERIALIZED (
+                SELECT r.period, {key} AS key, {ARRIVED_AT} AS arrived_at,
+                       withdrawal_hours(p.withdrawn_at, {ARRIVED_AT}) AS hours
+                  FROM payout_run r JOIN payout p ON p.run_id = r.id JOIN commune cm ON cm.code = p.commune_code
+                  {person}
+                 WHERE r.period BETWEEN :since AND :period AND {ARRIVED}
+                   AND {ARRIVED_AT} > {_NOW} - interval '{max(WITHIN_DAYS)} days' AND {where}
+                 LIMIT :limit)
+            SELECT period, key, GROUPING(key) AS is_total, {counts}
+              FROM recent GROUP BY GROUPING SETS ((period, key), (period))"""), params))  # noqa: S608
+    if sum(int(getattr(row, f"open_{max(WITHIN_DAYS)}")) for row in rows if row.is_total) <= limit:
+        return {(row.period, None if row.is_total else row.key):
+                {n: (int(getattr(row, f"open_{n}")), int(getattr(row, f"within_{n}"))) for n in WITHIN_DAYS}
+                for row in rows}
+    # Too many to read: the latest arrival per period, an index probe per run (not limited to the scope).
+    latest = ", ".join(f"max(a.latest) > {_NOW} - interval '{n} days' AS open_{n}" for n in WITHIN_DAYS)
+    periods = await session.execute(text(
+        f"""SELECT r.period, {latest}
+              FROM payout_run r CROSS JOIN LATERAL (
+                   SELECT max({ARRIVED_AT}) AS latest FROM payout p WHERE p.run_id = r.id AND {ARRIVED}) a
+             WHERE r.period BETWEEN :since AND :period
+             GROUP BY r.period"""), params)  # noqa: S608
+    return {(row.period, None): {n: None for n in WITHIN_DAYS if getattr(row, f"open_{n}")} for row in periods}
+
+
+def _windows_of(windows: dict[tuple[date, Any], OpenWindows], period: date, key: Any) -> OpenWindows:
+    """The open windows of one group (key None: the period's total); a period counted at its level applies to
+    every group of it."""
+    found = windows.get((period, key))
+    if found is not None:
+        return found
+    total = windows.get((period, None), {})
+    return {n: None for n, counts in total.items() if counts is None}
+
+
 async def time_to_withdrawal(session: AsyncSession, *, period: date, group_by: str = "commune",
                              communes: Sequence[str] | None = None, provinces: Sequence[str] | None = None,
                              commune: str | None = None, province: str | None = None,
-                             trend_months: int = TREND_MONTHS) -> dict[str, Any]:
-    """The report for one month's payouts: rows per group, totals, a trend and accounts opened.
+                             trend_months: int = TREND_MONTHS, now: datetime | None = None,
+                             exact_window_limit: int = EXACT_WINDOW_LIMIT) -> dict[str, Any]:
+    """The report for one month's payouts: rows per group, totals, a trend and accounts opened; the shares
+    within N days over the payouts that arrived at least N days before ``now`` (None: the database's clock).
 
     Read from the summary the payout triggers keep (migration 0012): a few rows per commune and group,
     not every payout (only the medians by programme, bank, age band, sex or channel read the period's
-    arrived payouts)."""
+    arrived payouts, and the shares the payouts arrived in the last 30 days, up to ``exact_window_limit``)."""
     if group_by not in _GROUPS:
         raise ValueError(group_by)
     key, label, joins = _GROUPS[group_by]
@@ -267,21 +361,23 @@ async def time_to_withdrawal(session: AsyncSession, *, period: date, group_by: s
              WHERE {where}
              GROUP BY GROUPING SETS (({key}), ())
             HAVING GROUPING({key}) = 1 OR sum(s.payouts) <> 0
-             ORDER BY is_total, key"""), params))  # noqa: S608
+             ORDER BY is_total, {_ROW_ORDER.get(group_by, key)}, key"""), params))  # noqa: S608
     totals = grouped.pop()
     if group_by in ("commune", "province"):
         percentiles = await _percentiles(session, key, where, "commune", params)
     else:
         percentiles = await _payout_percentiles(session, group_by, communes, provinces, commune, province, params)
     opened = await _accounts_opened(session, period, group_by, communes, provinces, commune, province)
+    trend_params = dict(params, since=add_months(period, -(trend_months - 1)))
+    windows = await _open_windows(session, group_by, communes, provinces, commune, province, trend_params, now,
+                                  exact_window_limit)
     rows = []
     for row in grouped:
         item = {"group": row.key, "label": _label(group_by, row.key, row.label),
-                **_metrics(row, percentiles.get(row.key))}
+                **_metrics(row, percentiles.get(row.key), _windows_of(windows, period, row.key))}
         if group_by in _ACCOUNT_GROUPS:
             item["accounts_opened"] = opened.get(row.key, 0)
         rows.append(item)
-    trend_params = dict(params, since=add_months(period, -(trend_months - 1)))
     trend = await session.execute(text(
         f"""SELECT s.period, to_char(s.period, 'YYYY-MM') AS month, {_METRICS}
               FROM ({_SUMMARY_ROWS}) s JOIN commune cm ON cm.code = s.commune_code
@@ -294,8 +390,10 @@ async def time_to_withdrawal(session: AsyncSession, *, period: date, group_by: s
         trend_percentiles = await _percentiles(session, "s.period", where, "commune", trend_params)
     return {
         "period": period.strftime("%Y-%m"), "group_by": group_by, "items": rows,
-        "totals": {**_metrics(totals, percentiles.get(None)), "accounts_opened": sum(opened.values())},
-        "trend": [{"month": row.month, **_metrics(row, trend_percentiles.get(row.period))} for row in trend],
+        "totals": {**_metrics(totals, percentiles.get(None), _windows_of(windows, period, None)),
+                   "accounts_opened": sum(opened.values())},
+        "trend": [{"month": row.month, **_metrics(row, trend_percentiles.get(row.period),
+                                                  _windows_of(windows, row.period, None))} for row in trend],
     }
 
 

@@ -1,7 +1,7 @@
 """The monthly disbursement and time-to-withdrawal workbook of a province (or everything in scope).
 
 Sheet one summarises each commune (formulas for the totals) with a bar chart of how soon the money
-was withdrawn; then one sheet per commune lists its payouts. Headers are Vietnamese with English
+was withdrawn (the shares within N days over the payouts whose N days are over, as in the report); then one sheet per commune lists its payouts. Headers are Vietnamese with English
 alongside, money in whole đồng with the VND number format, every text cell neutralised.
 """
 
@@ -34,6 +34,7 @@ from reports.time_to_withdrawal import (
     COUNTED_RUN,
     DAYS,
     UNDRAWN,
+    WITHIN_DAYS,
     scope_condition,
     time_to_withdrawal,
 )
@@ -97,6 +98,19 @@ def _days_cell(sheet: Any, item: dict[str, Any], name: str) -> WriteOnlyCell:
     return _number(sheet, item[name], DAYS_FORMAT)
 
 
+# A share within N days while every payout that arrived is still inside its N days (none can be counted yet).
+WINDOW_NOT_OVER = "chưa đủ {days} ngày / window not over yet"
+
+
+def _share_cell(sheet: Any, item: dict[str, Any], days: int) -> WriteOnlyCell:
+    """The share withdrawn within ``days`` days; "window not over yet" when money arrived but none of it
+    ``days`` days ago or more."""
+    share = item[f"within_{days}d"]
+    if share is None and item["credited"]:
+        return text_cell(sheet, WINDOW_NOT_OVER.format(days=days))
+    return _number(sheet, share, SHARE_FORMAT)
+
+
 async def _payouts_by_commune(session: AsyncSession, period: date, province: str | None,
                               communes: Sequence[str] | None,
                               provinces: Sequence[str] | None) -> dict[str, list[Any]]:
@@ -110,11 +124,27 @@ async def _payouts_by_commune(session: AsyncSession, period: date, province: str
               FROM payout p JOIN payout_run r ON r.id = p.run_id JOIN commune cm ON cm.code = p.commune_code
               JOIN beneficiary b ON b.id = p.beneficiary_id
              WHERE r.period = :period AND p.status <> 'cancelled' AND {COUNTED_RUN} AND {where}
-             ORDER BY p.commune_code, b.full_name, p.serial"""), params)  # noqa: S608
+             ORDER BY p.commune_code, b.name_sort_key, p.serial"""), params)  # noqa: S608
     grouped: dict[str, list[Any]] = {}
     for row in rows:
         grouped.setdefault(row.commune_code, []).append(row)
     return grouped
+
+
+async def _default_title(session: AsyncSession, period: date, province: str | None,
+                         provinces: Sequence[str] | None) -> str:
+    """The summary's title: the month and where, by the names of the province table (the names the reports
+    pages show): the province asked for, else the caller's provinces, else all provinces."""
+    codes = [province] if province is not None else list(provinces) if provinces is not None else None
+    if codes is None:
+        place = "Tất cả các tỉnh / All provinces"
+    else:
+        names = await session.scalars(text(
+            'SELECT name FROM province WHERE code = ANY(:codes) ORDER BY vietnamese_sort_key(name) COLLATE "C"'),
+            {"codes": codes})
+        place = ", ".join(names) or ", ".join(codes)
+    return (f"Chi trả và thời gian rút tiền tháng {period:%m/%Y} / Disbursement and time to withdrawal "
+            f"{period:%Y-%m} — {place}")
 
 
 async def monthly_workbook(session: AsyncSession, *, period: date, province: str | None = None,
@@ -128,15 +158,14 @@ async def monthly_workbook(session: AsyncSession, *, period: date, province: str
     summary = workbook.create_sheet("Tổng hợp - Summary")
     print_landscape_fit_width(summary)  # page setup goes before the first row in write-only mode
     header_row = start_table(summary, SUMMARY_COLUMNS, title_lines=(
-        title or f"Chi trả và thời gian rút tiền tháng {period:%m/%Y} / Disbursement and time to withdrawal "
-                 f"{period:%Y-%m}",))
+        title or await _default_title(session, period, province, provinces),))
     for item in report["items"]:
         summary.append([
             text_cell(summary, item["group"]), text_cell(summary, item["label"]),
             _number(summary, item["payouts"]), money_cell(summary, item["amount"]),
             _number(summary, item["credited"]), _number(summary, item["withdrawn"]),
             _days_cell(summary, item, "median_days"), _days_cell(summary, item, "p90_days"),
-            *(_number(summary, item[f"within_{n}d"], SHARE_FORMAT) for n in (1, 3, 7, 30)),
+            *(_share_cell(summary, item, n) for n in WITHIN_DAYS),
             _number(summary, item["never_withdrawn"]), money_cell(summary, item["undrawn_amount"]),
             _number(summary, item.get("accounts_opened", 0)),
         ])
@@ -154,7 +183,7 @@ async def monthly_workbook(session: AsyncSession, *, period: date, province: str
             elif index in (7, 8):
                 totals.append(_days_cell(summary, whole, "median_days" if index == 7 else "p90_days"))
             else:
-                totals.append(_number(summary, whole[f"within_{(1, 3, 7, 30)[index - 9]}d"], SHARE_FORMAT))
+                totals.append(_share_cell(summary, whole, WITHIN_DAYS[index - 9]))
         summary.append(totals)
     add_autofilter(summary, len(SUMMARY_COLUMNS), header_row, max(last, header_row))
     # How soon the province's money was withdrawn, for the chart (counts of credited payouts).

@@ -99,6 +99,8 @@ class Beneficiary(Base):
     national_id: Mapped[str] = mapped_column(String(12), unique=True)
     full_name: Mapped[str] = mapped_column(Text)
     search_name: Mapped[str] = mapped_column(Text, Computed("fold_vietnamese(full_name)"))
+    # The name in Vietnamese alphabetical order, compared byte by byte (migration 0039): lists sort by it.
+    name_sort_key: Mapped[str] = mapped_column(Text(collation="C"), Computed("vietnamese_sort_key(full_name)"))
     date_of_birth: Mapped[date] = mapped_column(Date)
     sex: Mapped[str] = mapped_column(Text)
     commune_code: Mapped[str] = mapped_column(ForeignKey("commune.code"))

@@ -156,11 +156,13 @@ class ReportController(Controller):
                       province: str | None = None,
                       format: Annotated[str, one_of("xlsx")] = "xlsx",  # noqa: A002 - the API's parameter name
                       ) -> Response[bytes]:
-        """The monthly disbursement and time-to-withdrawal workbook (xlsx)."""
+        """The monthly disbursement and time-to-withdrawal workbook (xlsx) of a province, or (no or an empty
+        ``province``) of every province in the caller's scope."""
         principal = _principal(request)
         if format != "xlsx":
             raise Problem(400, bilingual("Định dạng phải là xlsx", "format must be xlsx"))
         communes, provinces = scope_of(principal)
+        province = province or None  # the reports page's "Tất cả các tỉnh / All provinces" sends an empty one
         if province is not None:
             await _check_province(db_session, provinces, province)
         month = _period(period)

@@ -23,11 +23,12 @@ MAX_PAGE_NUMBER = 100_000
 
 
 async def _provinces_in_scope(session: AsyncSession, provinces: Any) -> list[Any]:
-    """The provinces with beneficiaries that the caller may pick (None: every one)."""
+    """The provinces with beneficiaries that the caller may pick (None: every one), by their names in the province
+    table, in Vietnamese alphabetical order."""
     return list(await session.execute(text(
         """SELECT code, name FROM province WHERE code IN (SELECT DISTINCT c.province_code FROM beneficiary b
              JOIN commune c ON c.code = b.commune_code) AND (CAST(:scope AS text[]) IS NULL
-             OR code = ANY(CAST(:scope AS text[]))) ORDER BY name"""),
+             OR code = ANY(CAST(:scope AS text[]))) ORDER BY vietnamese_sort_key(name) COLLATE "C" """),
         {"scope": list(provinces) if provinces is not None else None}))
 
 
@@ -42,8 +43,10 @@ class ReportPages(Controller):
         _, provinces = scope_of(principal)
         province_rows = await _provinces_in_scope(db_session, provinces)
         periods = [period.strftime("%Y-%m") for period in await report_periods(db_session)]
+        # An officer of every province may take them all at once; one limited to provinces picks one of theirs.
         return page(request, "reports/reports.html", periods=periods,
                     period=(await latest_period(db_session)).strftime("%Y-%m"), provinces=province_rows,
+                    all_provinces=provinces is None,
                     communes=await communes_in_scope(db_session, principal),
                     monthly=principal.role in MONTHLY_READERS, follow_up=principal.role in FOLLOW_UP_READERS,
                     overpaid=principal.role in OVERPAID_READERS)
@@ -69,6 +72,7 @@ class ReportPages(Controller):
         excel_query = "&".join(f"{key}={value}" for key, value in (("province", province), ("commune", commune)) if value)
         return page(request, "reports/overpaid.html", people=listed.people[start:start + OVERPAID_PAGE_SIZE],
                     listed=listed, reasons=REASONS, provinces=province_choices, province=province,
+                    all_provinces=provinces is None,
                     communes=commune_choices, commune=commune, excel_query=excel_query,
                     pager=pager("/reports/overpaid", {"province": province, "commune": commune}, page=shown,
                                 pages=pages, total=len(listed.people), page_size=OVERPAID_PAGE_SIZE))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -129,3 +129,91 @@ async def test_a_memo_account_code_taken_by_another_kind_of_account_is_refused(o
     with pytest.raises(AccountConflict, match=squatter):
         await credit_payouts(engine, [payout_id], T0)
     assert (await payout_of(engine, squatter, "2026-03"))["status"] == "sent"  # nothing half-applied
+
+
+async def _month_with_recent_arrivals(office):
+    """March 2026 of ``withdrawal_world`` with two late arrivals: A, B, D and F credited at T0 (withdrawn after
+    1, 2 and 10 days, F after 10), C credited 2 days before ``now`` and not withdrawn, E's cash sent to the
+    commune 10 days before ``now`` and handed over 2 days later. Returns ``now``."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    world = await build_sent_month(office)
+    await credit_payouts(office.engine, [world.payouts[n] for n in "ABDF"], T0)
+    await credit_payouts(office.engine, [world.payouts["C"]], now - timedelta(days=2))
+    async with session_scope(office.engine) as session:
+        await session.execute(text("UPDATE payout SET sent_at = :at WHERE id = :p"),
+                              {"at": now - timedelta(days=10), "p": world.payouts["E"]})
+        await reallocate(session, [world.ids["E"]])
+    posted = await world.bank_post([world.row("A", "A-1", T0 + timedelta(days=1)),
+                                    world.row("B", "B-1", T0 + timedelta(days=2)),
+                                    world.row("D", "D-1", T0 + timedelta(days=10)),
+                                    world.row("F", "F-1", T0 + timedelta(days=10))])
+    assert posted.json()["accepted"] == 4, posted.text
+    csrf = await world.as_commune_staff()
+    handover = await office.client.post(
+        f"/api/beneficiaries/{world.ids['E']}/assisted-withdrawals", headers=csrf,
+        json={"occurred_at": (now - timedelta(days=8)).isoformat(), "amount": AMOUNT, "note": "Giao tại nhà"})
+    assert handover.status_code == 201, handover.text
+    return now
+
+
+def _shares(row):
+    return {n: (row[f"within_{n}d"], row[f"within_{n}d_pending"]) for n in (1, 3, 7, 30)}
+
+
+async def test_a_share_within_n_days_counts_only_payouts_whose_n_days_are_over(office, engine):
+    now = await _month_with_recent_arrivals(office)
+    async with session_scope(engine) as session:
+        by_commune = await time_to_withdrawal(session, period=date(2026, 3, 1), group_by="commune", now=now)
+        by_channel = await time_to_withdrawal(session, period=date(2026, 3, 1), group_by="channel", now=now)
+    rows = {row["group"]: row for row in by_commune["items"]}
+    # Hoàn Kiếm: A 1 day, B 2, D 10, E 2 (arrived 10 days ago), C arrived 2 days ago, nothing withdrawn. C is
+    # in no denominator but the 1-day one (its day is over), E not in the 30-day one: 4/5 before the fix.
+    assert rows["00070"]["credited"] == 5
+    assert _shares(rows["00070"]) == {1: (0.2, 0), 3: (0.75, 1), 7: (0.75, 1), 30: (1.0, 2)}
+    assert _shares(rows["00073"]) == {1: (0.0, 0), 3: (0.0, 0), 7: (0.0, 0), 30: (1.0, 0)}
+    assert _shares(by_commune["totals"]) == {1: (0.1667, 0), 3: (0.6, 1), 7: (0.6, 1), 30: (1.0, 2)}
+    assert [(m["month"], _shares(m)) for m in by_commune["trend"]] == [("2026-03", _shares(by_commune["totals"]))]
+    # The cash channel is E alone, 10 days after its arrival: its 30 days are not over, no share yet.
+    cash = {row["group"]: row for row in by_channel["items"]}["cash"]
+    assert (cash["credited"], _shares(cash)) == (1, {1: (0.0, 0), 3: (1.0, 0), 7: (1.0, 0), 30: (None, 1)})
+    # The medians still count every arrived payout (C last, not withdrawn).
+    assert (rows["00070"]["median_days"], rows["00070"]["never_withdrawn"]) == (2.0, 1)
+    # Twenty days on, C's 3 and 7 days are over (it counts as not withdrawn within them) and E's 30 days just
+    # are (it arrived 30 days before): only C waits for its 30.
+    async with session_scope(engine) as session:
+        later = await time_to_withdrawal(session, period=date(2026, 3, 1), group_by="commune",
+                                         now=now + timedelta(days=20))
+    assert _shares(later["totals"]) == {1: (0.1667, 0), 3: (0.5, 0), 7: (0.5, 0), 30: (1.0, 1)}
+
+
+async def test_too_many_recent_arrivals_leave_the_open_shares_empty_instead_of_counting_them(office, engine):
+    now = await _month_with_recent_arrivals(office)
+    async with session_scope(engine) as session:
+        report = await time_to_withdrawal(session, period=date(2026, 3, 1), group_by="commune", now=now,
+                                          exact_window_limit=1)  # two arrived in the last 30 days
+    rows = {row["group"]: row for row in report["items"]}
+    # March's latest arrival (C) is 2 days old: no share within 3, 7 or 30 days for any commune; the 1-day
+    # share is exact (every payout's day is over).
+    assert _shares(rows["00070"]) == {1: (0.2, 0), 3: (None, None), 7: (None, None), 30: (None, None)}
+    assert _shares(rows["00073"]) == {1: (0.0, 0), 3: (None, None), 7: (None, None), 30: (None, None)}
+    assert _shares(report["totals"])[30] == (None, None) and _shares(report["trend"][0])[3] == (None, None)
+    async with session_scope(engine) as session:
+        exact = await time_to_withdrawal(session, period=date(2026, 3, 1), group_by="commune", now=now,
+                                         exact_window_limit=2)
+    assert _shares(exact["totals"]) == {1: (0.1667, 0), 3: (0.6, 1), 7: (0.6, 1), 30: (1.0, 2)}
+
+
+async def test_age_bands_are_listed_youngest_first_not_alphabetically(office, engine):
+    world = await build_month(office)
+    born = {"A": date(1990, 1, 1), "B": date(1960, 1, 1), "D": date(1950, 1, 1)}  # under 60, 60–69, 70–79 in 2026
+    async with session_scope(engine) as session:
+        for name, birth in born.items():  # the citizen ID carries the birth year: corrected with it
+            await session.execute(text(
+                """UPDATE beneficiary SET date_of_birth = :born,
+                          national_id = overlay(national_id PLACING lpad((:year % 100)::text, 2, '0') FROM 5 FOR 2)
+                    WHERE id = :id"""), {"born": birth, "year": birth.year, "id": world.ids[name]})
+        report = await time_to_withdrawal(session, period=date(2026, 3, 1), group_by="age_band")
+    assert [(row["group"], row["label"], row["payouts"]) for row in report["items"]] == [
+        ("under_60", "Dưới 60 tuổi / under 60", 1), ("60-69", "60–69 tuổi / 60-69", 1),
+        ("70-79", "70–79 tuổi / 70-79", 1), ("80+", "Từ 80 tuổi / 80+", 3)]
+    assert report["totals"]["payouts"] == 6

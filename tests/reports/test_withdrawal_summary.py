@@ -21,6 +21,7 @@ from tests.support.world import HANOI_COMMUNE, VIETCOMBANK, Office
 
 PERIOD = date(2026, 3, 1)
 FIGURES = ("payouts", "amount", "credited", "withdrawn", "within_1d", "within_3d", "within_7d", "within_30d",
+           "within_1d_pending", "within_3d_pending", "within_7d_pending", "within_30d_pending",
            "never_withdrawn", "partly_withdrawn", "undrawn_amount")
 SCOPES: list[dict[str, Any]] = [{}, {"communes": [HANOI_COMMUNE]}, {"communes": [CUA_NAM_COMMUNE]},
                                 {"provinces": ["01"]}, {"provinces": ["79"]}]

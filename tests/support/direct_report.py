@@ -1,5 +1,6 @@
 """The time-to-withdrawal figures computed directly from every payout (the report before its summary),
-to check the summary-based report against: the same groups, scope, totals and trend.
+to check the summary-based report against: the same groups, scope, totals and trend. A share within N days
+counts the payouts that arrived at least N days before the transaction's ``now()``.
 
 Medians and p90s are given twice: over the exact days (``median_days``) and over the hours rounded up
 (``median_hours_up``), the resolution the summary keeps; both over every arrived payout, the ones not
@@ -37,7 +38,14 @@ ROW_COLUMNS = f"""p.amount, {ARRIVED} AS arrived, p.withdrawn_at IS NOT NULL AS 
     CASE WHEN {ARRIVED} THEN {HOURS_UP} END AS days_up,
     CASE WHEN p.withdrawn_at IS NULL THEN 'Infinity'::float8 ELSE {DAYS} END AS late_days,
     CASE WHEN p.withdrawn_at IS NULL THEN 'Infinity'::float8 ELSE {HOURS_UP} END AS late_days_up,
-    CASE WHEN {ARRIVED} THEN {UNDRAWN} ELSE 0 END AS undrawn"""
+    CASE WHEN {ARRIVED} THEN {UNDRAWN} ELSE 0 END AS undrawn,
+    CASE WHEN {ARRIVED} THEN coalesce(p.credited_at, p.sent_at) END AS arrived_at"""
+# Per N: withdrawn within N days of those arrived at least N days ago, those, and the ones arrived since.
+WINDOWS = ", ".join(
+    f"""count(*) FILTER (WHERE days <= {n} AND arrived_at <= now() - interval '{n} days') AS n_within_{n}d,
+        count(*) FILTER (WHERE arrived_at <= now() - interval '{n} days') AS n_over_{n}d,
+        count(*) FILTER (WHERE arrived_at > now() - interval '{n} days') AS n_pending_{n}d"""
+    for n in WITHIN_DAYS)
 METRICS = f"""
     count(*) AS payouts, coalesce(sum(amount), 0)::bigint AS amount,
     count(*) FILTER (WHERE arrived) AS credited, count(*) FILTER (WHERE arrived AND done) AS withdrawn,
@@ -45,7 +53,7 @@ METRICS = f"""
     percentile_cont(0.9) WITHIN GROUP (ORDER BY late_days) FILTER (WHERE arrived) AS p90_days,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY late_days_up) FILTER (WHERE arrived) AS median_hours_up,
     percentile_cont(0.9) WITHIN GROUP (ORDER BY late_days_up) FILTER (WHERE arrived) AS p90_hours_up,
-    {", ".join(f"count(*) FILTER (WHERE days <= {n}) AS n_within_{n}d" for n in WITHIN_DAYS)},
+    {WINDOWS},
     count(*) FILTER (WHERE arrived AND untouched) AS never_withdrawn,
     count(*) FILTER (WHERE arrived AND NOT untouched AND NOT done) AS partly_withdrawn,
     coalesce(sum(undrawn), 0)::bigint AS undrawn_amount
@@ -64,8 +72,9 @@ def _figures(row: Any) -> dict[str, Any]:
            "never_withdrawn": int(row.never_withdrawn), "partly_withdrawn": int(row.partly_withdrawn),
            "undrawn_amount": int(row.undrawn_amount)}
     for n in WITHIN_DAYS:
-        count = int(getattr(row, f"n_within_{n}d"))
-        out[f"within_{n}d"] = round(count / credited, 4) if credited else None
+        count, over = int(getattr(row, f"n_within_{n}d")), int(getattr(row, f"n_over_{n}d"))
+        out[f"within_{n}d"] = round(count / over, 4) if over else None
+        out[f"within_{n}d_pending"] = int(getattr(row, f"n_pending_{n}d"))
     return out
 
 

@@ -346,7 +346,7 @@ async def cash_handover(session: AsyncSession, run_id: UUID, commune: str | None
         query += " AND p.commune_code = ANY(:communes)"
     if provinces is not None:
         query += " AND c.province_code = ANY(:provinces)"
-    rows = list(await session.execute(text(query + " ORDER BY p.commune_code, b.full_name"),
+    rows = list(await session.execute(text(query + " ORDER BY p.commune_code, b.name_sort_key"),
                                       {"run": run_id, "commune": commune, "communes": list(communes or ()),
                                        "provinces": list(provinces or ())}))
     if not rows:

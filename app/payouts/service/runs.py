@@ -301,7 +301,7 @@ async def run_summary(session: AsyncSession, run_id: UUID, *, provinces: Sequenc
               FROM payout_run_skip s JOIN beneficiary b ON b.id = s.beneficiary_id
               JOIN commune c ON c.code = b.commune_code
              WHERE s.run_id = :run AND s.reason <> ALL(:holds){of_person}
-             ORDER BY b.commune_code, b.full_name LIMIT :limit"""),  # noqa: S608
+             ORDER BY b.commune_code, b.name_sort_key LIMIT :limit"""),  # noqa: S608
         {**params, "holds": list(HOLD_REASONS), "limit": LISTED_SKIPS})]
     skipped_count, held_count = (int(n) for n in (await session.execute(text(
         f"""SELECT count(*) FILTER (WHERE reason <> ALL(:holds)), count(*) FILTER (WHERE reason = ANY(:holds))
@@ -314,7 +314,7 @@ async def run_summary(session: AsyncSession, run_id: UUID, *, provinces: Sequenc
               FROM payout_run_skip s JOIN beneficiary b ON b.id = s.beneficiary_id
               JOIN commune c ON c.code = b.commune_code
              WHERE s.run_id = :run AND s.reason = ANY(:holds){of_person}
-             ORDER BY s.since NULLS LAST, b.commune_code, b.full_name LIMIT :limit"""),  # noqa: S608
+             ORDER BY s.since NULLS LAST, b.commune_code, b.name_sort_key LIMIT :limit"""),  # noqa: S608
         {**params, "holds": list(HOLD_REASONS), "limit": LISTED_SKIPS})] if held_count else []
     withheld: list[dict[str, Any]] = []
     withheld_count = 0

@@ -58,7 +58,7 @@ _UNPAID = """
            count(*) OVER () AS total, sum(u.amount) OVER ()::bigint AS total_amount
       FROM unpaid u JOIN beneficiary b ON b.id = u.beneficiary_id JOIN commune c ON c.code = b.commune_code
 """
-_ORDER = " ORDER BY b.commune_code, b.full_name, u.kind, u.reference NULLS FIRST"
+_ORDER = " ORDER BY b.commune_code, b.name_sort_key, u.kind, u.reference NULLS FIRST"
 
 XLSX_LIMIT = 100_000
 

@@ -387,7 +387,7 @@ async def search_beneficiaries(
         query = query.where(Beneficiary.commune_code == commune.strip())
     if status:
         query = query.where(Beneficiary.status == status)
-    order: list[Any] = [Beneficiary.search_name, Beneficiary.id]
+    order: list[Any] = [Beneficiary.name_sort_key, Beneficiary.id]  # Vietnamese alphabetical order
     q = (q or "").strip()
     if q:
         digits = re.sub(r"[\s.\-()]", "", q)

@@ -4,9 +4,11 @@ workbook, each limited to the caller's scope."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
-from datetime import datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 import openpyxl
 import pytest
@@ -15,12 +17,14 @@ from sqlalchemy import text
 
 from app.auth.models import Role
 from app.database import session_scope
+from app.registry.fake import BeneficiaryFaker
+from app.registry.identity import bank_holder_name
 from app.reports_api.routes import XLSX
 from tests.support.actors import add_user
 from tests.support.credit import credit_payouts
 from tests.support.sheets import a4_landscape_fit_width, print_setup
 from tests.support.withdrawal_world import AMOUNT, T0, build_month, build_sent_month, iso
-from tests.support.world import Office
+from tests.support.world import VIETCOMBANK, Office, person
 
 
 @pytest.fixture
@@ -234,3 +238,53 @@ async def test_cli_follow_up_prints_the_list_and_writes_the_sheet(world, databas
     assert unknown.exit_code == 1 and "Không có xã/phường mã 99999" in unknown.output
     bad = await asyncio.to_thread(runner.invoke, main, ["reports", "time-to-withdrawal", "--period", "3/2026"])
     assert bad.exit_code == 1 and "Tháng phải có dạng YYYY-MM" in bad.output
+
+
+async def test_a_commune_whose_money_arrived_two_days_ago_has_no_share_within_3_7_or_30_days_yet(office, client):
+    world = await build_sent_month(office)
+    now = datetime.now(UTC)
+    await credit_payouts(office.engine, [world.payouts[n] for n in "ABCD"], T0)
+    await credit_payouts(office.engine, [world.payouts["F"]], now - timedelta(days=2))  # Cửa Nam's only payout
+    posted = await world.bank_post([world.row("A", "A-1", T0 + timedelta(days=1))])
+    assert posted.json()["accepted"] == 1, posted.text
+    await office.be("lan.officer")
+    report = (await client.get("/api/reports/time-to-withdrawal", params={"period": "2026-03"})).json()
+    cua_nam = {row["group"]: row for row in report["items"]}["00073"]
+    assert [(cua_nam[f"within_{n}d"], cua_nam[f"within_{n}d_pending"]) for n in (1, 3, 7, 30)] == [
+        (0.0, 0), (None, 1), (None, 1), (None, 1)]
+    # A of A, B, C and D within 1 day; F in the 1-day share only; E's cash went to the commune when the run
+    # was sent, just now: in none.
+    totals = report["totals"]
+    assert [(totals[f"within_{n}d"], totals[f"within_{n}d_pending"]) for n in (1, 3, 7, 30)] == [
+        (0.2, 1), (0.25, 2), (0.25, 2), (0.25, 2)]
+    workbook = await client.get("/api/reports/monthly", params={"period": "2026-03", "province": "01"})
+    rows = list(openpyxl.load_workbook(io.BytesIO(workbook.content)).worksheets[0].iter_rows(values_only=True))
+    assert rows[2][:2] == ("00070", "Phường Hoàn Kiếm") and rows[2][8:12] == (0.25, 0.25, 0.25, 0.25)
+    assert rows[3][:2] == ("00073", "Phường Cửa Nam") and rows[3][8:12] == (
+        0, "chưa đủ 3 ngày / window not over yet", "chưa đủ 7 ngày / window not over yet",
+        "chưa đủ 30 ngày / window not over yet")
+    assert rows[4][8:12] == (0.2, 0.25, 0.25, 0.25)  # the whole province
+    dashboard = await client.get("/dashboard", params={"period": "2026-03", "commune": "00073"})
+    assert dashboard.status_code == 200
+    assert re.search(r'id="within-3d"><abbr title="[^"]*">chưa đủ 3 ngày</abbr>', dashboard.text), dashboard.text
+
+
+async def test_monthly_workbook_lists_a_communes_people_in_vietnamese_alphabetical_order(office, client):
+    faker = BeneficiaryFaker(seed=23)
+    names = ["Zương Văn Tư", "Đặng Văn An", "Dương Thị Bình", "Ân Thị Cúc", "Bùi Văn Em", "An Văn Hải", "Ấn Văn Dũng"]
+    people = []
+    for name in names:
+        made = person(faker, category="NCT_80", start="2026-03")
+        people.append(dataclasses.replace(made, full_name=name, holder_name=bank_holder_name(name)))
+    await office.import_people(people)
+    await office.register_disbursement(VIETCOMBANK)
+    assert (await office.fund(VIETCOMBANK, 10_000_000, "NS-2026-03")).status_code in (200, 201)
+    await office.run_cycle("2026-03")
+    await office.be("thu.auditor")
+    response = await client.get("/api/reports/monthly", params={"period": "2026-03", "province": "01"})
+    assert response.status_code == 200, response.text
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).worksheets[1]
+    listed = [row[1] for row in sheet.iter_rows(min_row=3, values_only=True) if isinstance(row[0], int)]
+    # a ă â … d đ … z: not the database's "C" order (Đ, Â, Ă after Z), tones only between the same letters.
+    assert listed == ["An Văn Hải", "Ân Thị Cúc", "Ấn Văn Dũng", "Bùi Văn Em", "Dương Thị Bình", "Đặng Văn An",
+                      "Zương Văn Tư"]
