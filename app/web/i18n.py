@@ -158,6 +158,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "user.reactivate": {"vi": "Mở khóa tài khoản", "en": "Reactivate"},
     "user.error.changed_since": {"vi": "Tài khoản đã thay đổi lúc {at}, sau khi trang này được mở (có thể mật khẩu vừa được đặt lại, hoặc trang được tải lại): không đặt lại lần nữa. Mở lại trang nếu vẫn cần đặt mật khẩu.",
                                  "en": "The account changed at {at}, after this page was opened (the password may just have been reset, or the page reloaded): nothing was reset again. Open the page again if the password still needs setting."},
+    "user.error.service": {"vi": "Chưa lưu được: {message}", "en": "Not saved: {message}"},
     "user.error.own_role": {"vi": "Bạn không thể tự đổi vai trò của mình.", "en": "You cannot change your own role."},
     "user.error.own_account": {"vi": "Bạn không thể tự khóa tài khoản của mình.", "en": "You cannot deactivate your own account."},
     # Admin: API keys
