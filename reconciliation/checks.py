@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from reconciliation.fingerprint import statement_fingerprint
+from reconciliation.matching import normalise_account
 from reconciliation.parsers.errors import RowError, row_error
-from reconciliation.parsers.model import LOCAL_TIMEZONE, Statement
+from reconciliation.parsers.model import LOCAL_TIMEZONE, NO_REFERENCE, Statement, StatementLine
+
+# A refusal names the other rows of a repeated reference, up to this many (a file whose every line carries
+# one constant would otherwise name a million rows in each of its million errors).
+NAMED_REPEATS = 10
 
 # Clocks differ a little between a bank and us: a booking a few minutes "ahead" is not in the future.
 BOOKING_SLACK = timedelta(minutes=15)
@@ -54,6 +61,82 @@ def statement_errors(statement: Statement, position: int, today: date | None = N
             f"statement {label}: opening {statement.opening_balance} + lines {statement.line_total} = {expected}, "
             f"not the closing balance {statement.closing_balance}"))
     return errors
+
+
+def repeated_bank_references(statements: Sequence[Statement]) -> list[RowError]:
+    """Every row of a file whose bank reference (the bank's own id of the transaction, not the end-to-end
+    reference) another row of the same account in the file also gives, bilingual; empty when there is none.
+
+    Two transactions of one account do not share the bank's reference: a second line with it is the same
+    transaction listed twice, or a file put together wrongly, and applying either would count money twice or
+    match a payout to the wrong line. Lines without a reference of their own (none, ``NONREF``,
+    ``NOTPROVIDED``) are not compared, and the lines of one camt batch entry (its ``TxDtls``, one row of the
+    file) share the entry's reference by design. A statement the file holds twice is left to its own
+    refusal (the importer's "the same statement n times"): only its first copy is compared."""
+    groups = _rows_by_reference(list(enumerate(statements, start=1)))
+    if any(len({position for position, *_ in found}) > 1 for found in groups.values()):
+        first_copies: dict[bytes, int] = {}
+        for position, statement in enumerate(statements, start=1):
+            first_copies.setdefault(statement_fingerprint("", statement), position)
+        groups = _rows_by_reference([(position, statements[position - 1])
+                                     for position in sorted(first_copies.values())])
+    errors: list[RowError] = []
+    for (account, reference), places in groups.items():
+        named = ", ".join(str(row) for *_, row in places[:NAMED_REPEATS]) + (
+            " …" if len(places) > NAMED_REPEATS else "")
+        for position, statement, line, row in places:
+            label = statement.statement_id or f"#{position}"
+            errors.append(row_error(
+                row, statement.reference_column or "bank_reference",
+                f"Sao kê {label}: số tham chiếu {reference} của ngân hàng có ở {len(places)} dòng của tài khoản "
+                f"{account} (dòng {named}); mỗi giao dịch có số tham chiếu riêng, ngân hàng cần kiểm tra và gửi "
+                f"lại sao kê",
+                f"statement {label}: bank reference {reference} is on {len(places)} rows of account {account} "
+                f"(rows {named}); each transaction has its own reference, the bank needs to check the statement "
+                f"and send it again",
+                line.file_line))
+    return errors
+
+
+def _reference_of(line: StatementLine) -> str | None:
+    reference = (line.bank_reference or "").strip()
+    return None if reference.upper() in NO_REFERENCE else reference
+
+
+def _row_of(position: int, line: StatementLine) -> int:
+    """One row of the file as a number: a batch entry's lines have the entry's row (``file_row``); a line
+    built without one is its own row."""
+    own = line.file_row * 2 if line.file_row is not None else line.line_no * 2 + 1
+    return position << 42 | own
+
+
+def _rows_by_reference(statements: list[tuple[int, Statement]],
+                       ) -> dict[tuple[str, str], list[tuple[int, Statement, StatementLine, int]]]:
+    """(account, bank reference) → (position, statement, first line, row) of each file row giving it, for the
+    references given on more than one row."""
+    # A million lines: one small int per reference on the first pass, the lines read again only if one repeats.
+    first_row: dict[str, dict[str, int]] = {}
+    repeated: set[tuple[str, str]] = set()
+    for position, statement in statements:
+        account = normalise_account(statement.account)
+        of_account = first_row.setdefault(account, {})
+        for line in statement.lines:
+            reference = _reference_of(line)
+            if reference is None:
+                continue
+            here = _row_of(position, line)
+            if of_account.setdefault(reference, here) != here:
+                repeated.add((account, reference))
+    places: dict[tuple[str, str], dict[int, tuple[int, Statement, StatementLine, int]]] = {}
+    for position, statement in statements if repeated else ():
+        account = normalise_account(statement.account)
+        for line in statement.lines:
+            reference = _reference_of(line)
+            if reference is not None and (account, reference) in repeated:
+                row = line.file_row if line.file_row is not None else line.line_no
+                places.setdefault((account, reference), {}).setdefault(
+                    _row_of(position, line), (position, statement, line, row))
+    return {key: list(found.values()) for key, found in places.items()}
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import date
+from typing import NamedTuple
 from uuid import UUID
 
 import click
@@ -49,13 +50,21 @@ def _run_step(cli: CliContext, step: Callable[[AsyncEngine], Awaitable[None]]) -
         fail(f"{error.vi} / {error.en}")
 
 
-async def _user_with_role(engine: AsyncEngine, username: str, *roles: str, whole_run: bool = True) -> tuple[str, ...]:
+class StaffActor(NamedTuple):
+    """The user an ``--as`` names: the username as stored (whatever the case typed) and the province limit."""
+
+    username: str
+    provinces: tuple[str, ...]
+
+
+async def _user_with_role(engine: AsyncEngine, username: str, *roles: str, whole_run: bool = True) -> StaffActor:
     """Refuse an ``--as`` that is not an active user with one of ``roles`` before anything is written, and (for
-    a step of a whole run, which pays every province) one limited to provinces, as the API does; the user's
-    province limit (empty: none)."""
+    a step of a whole run, which pays every province) one limited to provinces, as the API does; the user, by
+    the username as stored (``--as Minh.Approver`` is minh.approver: the preparer of a run cannot approve it
+    under another spelling of their name), with the province limit (empty: none)."""
     async with session_scope(engine) as session:
         found = (await session.execute(text(
-            "SELECT role, provinces FROM staff_user WHERE lower(username) = lower(:u) AND is_active"),
+            "SELECT username, role, provinces FROM staff_user WHERE lower(username) = lower(:u) AND is_active"),
             {"u": username})).one_or_none()
     if found is None:
         raise PayoutError(f"Không có người dùng đang hoạt động tên '{username}' (--as)",
@@ -66,7 +75,7 @@ async def _user_with_role(engine: AsyncEngine, username: str, *roles: str, whole
     provinces = tuple(found.provinces or ())
     if whole_run and provinces:
         raise PayoutError(*whole_run_refusal(provinces))
-    return provinces
+    return StaffActor(found.username, provinces)
 
 
 async def _check_funding_scope(engine: AsyncEngine, provinces: tuple[str, ...], bank_bin: str | None,
@@ -100,14 +109,14 @@ def run_command(cli: CliContext, programme: str, period: str, actor: str) -> Non
     """Create the period's regular run if needed and compute it."""
 
     async def step(engine: AsyncEngine) -> None:
-        await _user_with_role(engine, actor, "officer", "approver")
+        preparer = (await _user_with_role(engine, actor, "officer", "approver")).username
         async with session_scope(engine) as session:
             run = await session.scalar(select(PayoutRun).where(
                 PayoutRun.programme_code == programme, PayoutRun.period == parse_period(period),
                 PayoutRun.kind == "regular", PayoutRun.status != "cancelled"))
             if run is None:
-                run = await create_run(session, programme=programme, period=period, actor=actor)
-        await _with_progress(engine, run.id, f"{programme} {period}", compute_run(engine, run.id, actor=actor))
+                run = await create_run(session, programme=programme, period=period, actor=preparer)
+        await _with_progress(engine, run.id, f"{programme} {period}", compute_run(engine, run.id, actor=preparer))
         async with session_scope(engine) as session:
             done = await session.get(PayoutRun, run.id)
         assert done is not None
@@ -124,9 +133,9 @@ def approve_command(cli: CliContext, run_id: UUID, actor: str) -> None:
     """Approve a computed run as a second person."""
 
     async def step(engine: AsyncEngine) -> None:
-        await _user_with_role(engine, actor, "approver")
-        await _with_progress(engine, run_id, "approve", approve_run(engine, run_id, actor=actor))
-        click.echo(f"run {run_id} approved by {actor}")
+        approver = (await _user_with_role(engine, actor, "approver")).username
+        await _with_progress(engine, run_id, "approve", approve_run(engine, run_id, actor=approver))
+        click.echo(f"run {run_id} approved by {approver}")
 
     _run_step(cli, step)
 
@@ -139,8 +148,8 @@ def send_command(cli: CliContext, run_id: UUID, actor: str) -> None:
     """Create the payment orders of an approved run (checks funding per bank and, for cash, per commune)."""
 
     async def step(engine: AsyncEngine) -> None:
-        await _user_with_role(engine, actor, "officer")
-        await _with_progress(engine, run_id, "send", send_run(engine, run_id, actor=actor))
+        officer = (await _user_with_role(engine, actor, "officer")).username
+        await _with_progress(engine, run_id, "send", send_run(engine, run_id, actor=officer))
         click.echo(f"run {run_id} sent")
 
     _run_step(cli, step)
@@ -154,12 +163,12 @@ def close_command(cli: CliContext, run_id: UUID, actor: str) -> None:
     """Close a settled run once nothing of it is left open (otherwise says what is, and closes nothing)."""
 
     async def step(engine: AsyncEngine) -> None:
-        await _user_with_role(engine, actor, "officer")
+        officer = (await _user_with_role(engine, actor, "officer")).username
         async with session_scope(engine) as session:  # a run with nothing in flight is settled whatever comes next
-            await settle_runs(session, [run_id], actor=actor, cause="close")
+            await settle_runs(session, [run_id], actor=officer, cause="close")
         async with session_scope(engine) as session:
-            await close_run(session, run_id, actor=actor)
-        click.echo(f"run {run_id} closed by {actor}")
+            await close_run(session, run_id, actor=officer)
+        click.echo(f"run {run_id} closed by {officer}")
 
     _run_step(cli, step)
 
@@ -179,12 +188,12 @@ def fund_command(cli: CliContext, bank_bin: str | None, commune_code: str | None
     day: date = value_date.date()  # type: ignore[attr-defined]
 
     async def step(engine: AsyncEngine) -> None:
-        provinces = await _user_with_role(engine, actor, "officer", whole_run=False)
+        officer, provinces = await _user_with_role(engine, actor, "officer", whole_run=False)
         await _check_funding_scope(engine, provinces, bank_bin, commune_code)
         async with session_scope(engine) as session:
             _, created = await record_funding(session, bank_bin=bank_bin, commune_code=commune_code,
                                               programme=programme, amount=amount, reference=reference,
-                                              value_date=day, actor=actor)
+                                              value_date=day, actor=officer)
         click.echo("funding recorded" if created else "funding already recorded (same reference)")
 
     _run_step(cli, step)
@@ -198,8 +207,8 @@ def settle_cash_command(cli: CliContext, actor: str) -> None:
     posts nothing)."""
 
     async def step(engine: AsyncEngine) -> None:
-        await _user_with_role(engine, actor, "officer")
-        settled = await settle_cash_pendings(engine, actor=actor)
+        officer = (await _user_with_role(engine, actor, "officer")).username
+        settled = await settle_cash_pendings(engine, actor=officer)
         click.echo(f"đã ghi sổ / posted {settled.transfers:,} cash transfers, {settled.amount:,} đ")
 
     _run_step(cli, step)

@@ -92,6 +92,9 @@ class PayoutOutput(msgspec.Struct):
     status: str
     sent_at: datetime | None
     credited_at: datetime | None
+    # When the money reached the person: credited_at, or for cash the time it reached the commune (sent_at);
+    # days_to_withdraw counts from it, as the time-to-withdrawal report does.
+    arrived_at: datetime | None
     return_reason: str | None
     first_withdrawal_at: datetime | None
     withdrawn_at: datetime | None

@@ -34,7 +34,7 @@ from ledger.accounts import ensure_accounts
 from ledger.driver import driver_connection
 from ledger.schemas import APPLIED_RESULTS, TransferKind
 from ledger.service import create_transfer_arrays
-from reconciliation.checks import PreviousStatement, statement_errors, statement_gap
+from reconciliation.checks import PreviousStatement, repeated_bank_references, statement_errors, statement_gap
 from reconciliation.fingerprint import statement_fingerprint
 from reconciliation.matching import (
     ACCOUNT_UNUSABLE_REASONS,
@@ -50,7 +50,7 @@ from reconciliation.matching import (
     summarise,
 )
 from reconciliation.parsers import Statement, StatementLine, StatementParseError, parse_statement_file
-from reconciliation.parsers.errors import RowError, row_error
+from reconciliation.parsers.errors import MAX_LISTED_ROW_ERRORS, RowError, row_error
 from reconciliation.parsers.model import LOCAL_TIMEZONE
 from reconciliation.withdrawals import note_changes, reallocate_noted
 
@@ -285,9 +285,11 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
                                     f"Tài khoản {statement.account} không phải tài khoản chi đã đăng ký của ngân hàng",
                                     f"account {statement.account} is not the bank's registered disbursement account"))
         errors.extend(statement_errors(statement, position))
+    errors.extend(repeated_bank_references(parsed))
     if errors:
         return await reject("rejected", "Sao kê không hợp lệ, không có dòng nào được ghi nhận",
-                            "the statement is invalid; nothing was applied", errors, file_format=file_format)
+                            "the statement is invalid; nothing was applied", errors[:MAX_LISTED_ROW_ERRORS],
+                            total=len(errors), file_format=file_format)
 
     fingerprints = [statement_fingerprint(bank_bin, statement) for statement in parsed]
     repeated = [position for position, fingerprint in enumerate(fingerprints, start=1)

@@ -19,7 +19,7 @@ from app.http.problems import Problem, bilingual
 from app.registry.models import Bank, Commune, Province
 from app.web.forms import FormErrors, fold, form_list, form_text, split_codes
 from app.web.home import commune_names, province_names
-from app.web.render import page, see_other
+from app.web.render import current_lang, page, see_other
 from app.web.templating import local_time
 
 log = structlog.get_logger()
@@ -32,6 +32,12 @@ COMMUNE_LOOKUP_LIMIT = 20
 def _actor(request: Request[Any, Any, Any]) -> str:
     principal = current_principal(request)
     return principal.name if principal else "system"
+
+
+def _refusal(request: Request[Any, Any, Any], exc: service.ScopeError) -> str:
+    """The service's reason in the page's language: Vietnamese, English with ``?lang=en`` (its ``str`` is the
+    command line's English)."""
+    return exc.en if current_lang(request) == "en" else exc.vi
 
 
 async def _users_page(request: Request[Any, Any, Any], session: AsyncSession, *, status_code: int = 200,
@@ -199,8 +205,8 @@ class AdminPages(Controller):
                     provinces=values["provinces"], communes=split_codes(values["communes"]),
                     full_name=values["full_name"], actor=_actor(request),
                 )
-            except service.ScopeError as exc:  # a rule the form check above does not know yet
-                errors.add("username", "users.error.service", message=str(exc))
+            except service.ScopeError as exc:  # a rule the form check above does not know yet, or a race
+                errors.add("username", "users.error.service", message=_refusal(request, exc))
         if errors:
             return await _users_page(request, db_session, status_code=422, errors=errors, values=values)
         log.info("user_created_from_page", username=values["username"], role=values["role"])
@@ -232,8 +238,8 @@ class AdminPages(Controller):
                 raise Problem(404, bilingual("Không có người dùng này", "no such user")) from None
             except service.UserChangeRefused:
                 errors.add("role", "user.error.own_role")
-            except service.ScopeError as exc:
-                errors.add("role", "users.error.service", message=str(exc))
+            except service.ScopeError as exc:  # a code removed since the form was checked, for instance
+                errors.add("role", "user.error.service", message=_refusal(request, exc))
             else:
                 done = "updated" if changed else "unchanged"
                 return see_other(f"/admin/users/{user_id}?done={done}")

@@ -158,6 +158,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "user.reactivate": {"vi": "Mở khóa tài khoản", "en": "Reactivate"},
     "user.error.changed_since": {"vi": "Tài khoản đã thay đổi lúc {at}, sau khi trang này được mở (có thể mật khẩu vừa được đặt lại, hoặc trang được tải lại): không đặt lại lần nữa. Mở lại trang nếu vẫn cần đặt mật khẩu.",
                                  "en": "The account changed at {at}, after this page was opened (the password may just have been reset, or the page reloaded): nothing was reset again. Open the page again if the password still needs setting."},
+    "user.error.service": {"vi": "Chưa lưu được: {message}", "en": "Not saved: {message}"},
     "user.error.own_role": {"vi": "Bạn không thể tự đổi vai trò của mình.", "en": "You cannot change your own role."},
     "user.error.own_account": {"vi": "Bạn không thể tự khóa tài khoản của mình.", "en": "You cannot deactivate your own account."},
     # Admin: API keys
@@ -261,7 +262,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "people.months": {"vi": "Tháng", "en": "Months"},
     "people.amount": {"vi": "Số tiền", "en": "Amount"},
     "people.payout_status": {"vi": "Tình trạng", "en": "Status"},
-    "people.credited": {"vi": "Vào tài khoản", "en": "Credited"},
+    "people.credited": {"vi": "Tiền về", "en": "Arrived"},
+    "people.arrived_cash": {"vi": "tiền mặt về xã/phường", "en": "cash reached the commune"},
     "people.withdrawn": {"vi": "Đã rút hết", "en": "Withdrawn"},
     "people.days": {"vi": "Số ngày đến khi rút", "en": "Days to withdraw"},
     "people.no_payouts": {"vi": "Chưa có lần chi trả nào.", "en": "No payouts yet."},

@@ -380,7 +380,8 @@ class _StatementBuilder:
             return
         merged = merge_details(details) if details else TransactionDetails()
         self._append(merged, sign * entry_amount, currency, sign, booking_date, value, booked_at,
-                     entry_reference or merged.bank_reference or merged.other_reference, reversal, additional)
+                     entry_reference or merged.bank_reference or merged.other_reference, reversal, additional,
+                     row, self.entry_line)
 
     def _add_batch(self, details: list[TransactionDetails], entry_amount: int, currency: str, sign: int, row: int | None,
                    booking_date: date, value: date | None, booked_at: datetime | None,
@@ -404,11 +405,12 @@ class _StatementBuilder:
             return
         for detail, (amount, detail_currency) in zip(details, amounts, strict=True):
             self._append(detail, sign * amount, detail_currency, sign, booking_date, value, booked_at,
-                         detail.bank_reference or entry_reference or detail.other_reference, reversal, additional)
+                         detail.bank_reference or entry_reference or detail.other_reference, reversal, additional,
+                         row, detail.source_line or self.entry_line)
 
     def _append(self, detail: TransactionDetails, amount: int, currency: str, sign: int, booking_date: date,
                 value: date | None, booked_at: datetime | None, bank_reference: str | None,
-                reversal: bool, additional: str | None) -> None:
+                reversal: bool, additional: str | None, row: int | None, line: int | None) -> None:
         assert self.account is not None
         if sign < 0:
             counterparty_account, counterparty_name = detail.creditor_account, detail.creditor_name
@@ -417,7 +419,7 @@ class _StatementBuilder:
         self.lines.append(StatementLine(  # positional: a million of these are built per file
             self.account, booking_date, value, booked_at, amount, currency, bank_reference, detail.end_to_end,
             counterparty_account, counterparty_name, detail.description or additional, detail.return_reason,
-            reversal, len(self.lines) + 1,
+            reversal, len(self.lines) + 1, row, line,
         ))
 
     def _missing_account(self) -> None:
@@ -440,6 +442,7 @@ class _StatementBuilder:
             currency=self.currency or (self.lines[0].currency if self.lines else None),
             opening_balance=opening, closing_balance=closing, opening_date=opening_date,
             closing_date=closing_date, lines=tuple(self.lines), source_format=self.reader.message_type,
+            reference_column="Ntry/AcctSvcrRef",
         )
 
 

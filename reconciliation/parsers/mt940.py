@@ -26,7 +26,7 @@ from mt940.tags import TAG_BY_ID, Tag
 from reconciliation.parsers.amounts import AmountError, decimal_to_minor
 from reconciliation.parsers.detect import decode_text
 from reconciliation.parsers.errors import RowErrors, StatementParseError
-from reconciliation.parsers.model import Statement, StatementLine
+from reconciliation.parsers.model import NO_REFERENCE, Statement, StatementLine
 
 log = structlog.get_logger()
 
@@ -44,7 +44,6 @@ _SWIFT_KEYWORD = re.compile("/(" + "|".join(sorted(_SWIFT_KEYS, key=len, reverse
 _FREE_EREF = re.compile(r"(?:EREF\+|/EREF/)\s*([^\s/][^/\n]*?)\s*(?=/|\s[A-Z]{4}\+|$)")
 _FREE_RTRN = re.compile(r"(?:/RTRN/|RTRN\+)\s*([A-Z0-9]{2,4})")
 _DETAIL_LINE_WIDTH = 65
-_NO_REFERENCE = {"", "NONREF", "NOTPROVIDED"}
 
 
 @dataclass(slots=True)
@@ -195,7 +194,7 @@ def _build_statement(block: _Block, errors: RowErrors) -> Statement | None:
     return Statement(
         statement_id=_statement_id(data), account=account, currency=currency,
         opening_balance=opening, closing_balance=closing, opening_date=opening_date, closing_date=closing_date,
-        lines=tuple(lines), source_format="mt940",
+        lines=tuple(lines), source_format="mt940", reference_column=":61:",
     )
 
 
@@ -270,7 +269,7 @@ def _statement_line(data: dict[str, Any], details_texts: list[str], account: str
     details = _details(data, details_texts)
     end_to_end = details.end_to_end
     customer_reference = (data.get("customer_reference") or "").strip()
-    if end_to_end is None and not details.german and customer_reference.upper() not in _NO_REFERENCE:
+    if end_to_end is None and not details.german and customer_reference.upper() not in NO_REFERENCE:
         # Subfield 7 of :61: is the account owner's reference: for a payment we ordered, ours.
         end_to_end = customer_reference
     bank_reference = _reference(data.get("bank_reference"))
@@ -279,7 +278,7 @@ def _statement_line(data: dict[str, Any], details_texts: list[str], account: str
         currency=currency, bank_reference=bank_reference, end_to_end_ref=end_to_end,
         counterparty_account=details.counterparty_account, counterparty_name=details.counterparty_name,
         description=details.description, return_reason=details.return_reason,
-        is_reversal=status.startswith("R"), line_no=line_no,
+        is_reversal=status.startswith("R"), line_no=line_no, file_row=source_line,
     )
 
 
@@ -306,7 +305,7 @@ def _clean(value: Any) -> str | None:
 
 def _reference(value: Any) -> str | None:
     cleaned = _clean(value)
-    return None if cleaned is None or cleaned.upper() in _NO_REFERENCE else cleaned
+    return None if cleaned is None or cleaned.upper() in NO_REFERENCE else cleaned
 
 
 def _details(data: dict[str, Any], details_texts: list[str]) -> _Details:

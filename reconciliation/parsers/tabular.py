@@ -283,7 +283,7 @@ class _SheetReader:
             return_reason=optional_text(cells[index["return_reason"]]),
             is_reversal=reversal_cell != "" and reversal_cell is not None
             and normalise(cell_text(reversal_cell)) in TRUE_WORDS,
-            line_no=len(self.lines) + 1,
+            line_no=len(self.lines) + 1, file_row=row,
         ))
 
     def _check_row_currency(self, row: int, value: Any) -> None:
@@ -380,6 +380,7 @@ class _SheetReader:
             opening_date=self.info.from_date or self.opening_date,
             closing_date=self.info.to_date or self.closing_date,
             lines=tuple(self.lines), source_format=self.source_format,
+            reference_column=header.titles.get("bank_reference"),
         )
 
 

@@ -70,11 +70,13 @@ async def test_the_sql_fingerprint_is_the_imports_then_copies_from_before_are_ma
     _, p = await build_world(office, vietcombank=3)
     headers = await as_bank(office, VIETCOMBANK)
     # Lines the SQL must read as Python does: no references, Vietnamese text, separators inside a reference,
-    # two lines that differ only in their end-to-end reference, an empty statement.
+    # two lines that differ only in their end-to-end reference (neither with a bank reference: two with the
+    # same one are refused), an empty statement.
     tricky = statement(VIETCOMBANK, [
         debit(p[0]), debit(p[1], end_to_end_ref=None),
         other_line(VIETCOMBANK, -22_000, bank_reference="Phí QLTK tháng 3|1:2"),
-        other_line(VIETCOMBANK, -22_000, bank_reference="Phí QLTK tháng 3|1:2", end_to_end_ref="Ä"),
+        other_line(VIETCOMBANK, -22_000, bank_reference=None),
+        other_line(VIETCOMBANK, -22_000, bank_reference=None, end_to_end_ref="Ä"),
         other_line(VIETCOMBANK, 1_000, bank_reference=None), debit(p[2])], opening=100_000_000)
     empty = statement(VIETCOMBANK, [], statement_id="SK-RONG", opening=tricky.closing_balance,
                       opening_date=date(2026, 3, 13), closing_date=date(2026, 3, 13))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +33,19 @@ def return_reason_message(reason: str | None) -> str | None:
     if reason in RETURN_REASON_MESSAGES:
         return return_reason_text(reason)
     return reason
+
+
+def payout_arrival(status: str, channel: str, credited_at: datetime | None,
+                   sent_at: datetime | None) -> datetime | None:
+    """When the money reached the person, as the time-to-withdrawal report counts it (``ARRIVED``, ``DAYS``):
+    a bank payout when the bank credited it, cash when it was sent to the commune (the handover there, where
+    the person collects it; ``credited_at`` stays empty); None for money that has not arrived or came back
+    (returned, cancelled)."""
+    if status == "credited":
+        return credited_at
+    if channel == "cash" and status == "sent":
+        return credited_at or sent_at
+    return None
 
 
 async def list_payouts(session: AsyncSession, *, run_id: UUID | None = None, beneficiary_id: UUID | None = None,
@@ -65,15 +79,14 @@ async def list_payouts(session: AsyncSession, *, run_id: UUID | None = None, ben
              WHERE {condition} ORDER BY p.serial {'DESC' if newest_first else ''} LIMIT :limit OFFSET :offset"""), params)  # noqa: S608
     items = []
     for r in rows:
+        arrived_at = payout_arrival(r.status, r.channel, r.credited_at, r.sent_at)
         days = None
-        # Cash reaches the person through the commune: its wait starts when it was sent there.
-        arrived_at = r.credited_at if r.credited_at is not None or r.channel != "cash" else r.sent_at
         if r.withdrawn_at is not None and arrived_at is not None:
             days = round((r.withdrawn_at - arrived_at).total_seconds() / 86400, 2)
         items.append(PayoutOutput(
             id=r.id, reference=r.reference, run_id=r.run_id, beneficiary_id=r.beneficiary_id, full_name=r.full_name,
             commune_code=r.commune_code, channel=r.channel, bank_bin=r.bank_bin, account_number=r.account_number,
             amount=r.amount, months=list(r.months or []), status=r.status, sent_at=r.sent_at,
-            credited_at=r.credited_at, return_reason=r.return_reason, first_withdrawal_at=r.first_withdrawal_at,
-            withdrawn_at=r.withdrawn_at, days_to_withdraw=days))
+            credited_at=r.credited_at, arrived_at=arrived_at, return_reason=r.return_reason,
+            first_withdrawal_at=r.first_withdrawal_at, withdrawn_at=r.withdrawn_at, days_to_withdraw=days))
     return {"items": items, "total": int(total or 0), "page": page, "page_size": page_size}

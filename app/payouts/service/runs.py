@@ -431,7 +431,9 @@ def check_approvable(run: PayoutRun, actor: str) -> bool:
     if not resuming and run.status != "computed":
         raise RunStateConflict(f"Chỉ duyệt được đợt chi đã tính (đợt chi này {STATUS_VI[run.status]})",
                                f"only a computed run can be approved (it is {run.status})")
-    if run.prepared_by == actor:
+    # Usernames are one name whatever their case (sign-in and --as find them so): the preparer spelled otherwise
+    # is still the preparer.
+    if run.prepared_by is not None and run.prepared_by.lower() == actor.lower():
         raise Conflict("Người lập không được tự duyệt đợt chi (nguyên tắc hai người)",
                        "the preparer cannot approve their own run (maker-checker)")
     return resuming

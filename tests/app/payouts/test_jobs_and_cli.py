@@ -13,6 +13,7 @@ from sqlalchemy import text
 from app.database import session_scope
 from app.payouts.jobs import compute_next_month
 from app.registry.fake import BeneficiaryFaker
+from tests.support.migrations import run_sql
 from tests.support.processes import base_env, run_cli
 from tests.support.world import Office, person
 
@@ -68,6 +69,38 @@ def test_cli_runs_a_period_with_a_progress_bar(database_url):
     assert "computed: 0 payouts" in done.stdout
     again = run_cli("payouts", "approve", done.stdout.split()[1], "--as", "lan", env=env)
     assert again.returncode == 1 and "approver" in again.stderr
+
+
+def test_cli_an_approver_who_prepared_a_run_cannot_approve_it_under_another_spelling(database_url):
+    """An approver may prepare a run (officers do as a rule); approving it is then for another approver.
+    --as finds a user whatever the case typed: the preparer typed otherwise is still the preparer."""
+    env = base_env(DATABASE_URL=database_url)
+    for name in ("minh.approver", "ha.approver"):
+        added = run_cli("user", "add", name, "--role", "approver", env=env, stdin="a long password\n")
+        assert added.returncode == 0, added.stderr
+    done = run_cli("payouts", "run", "--programme", "HTXH", "--period", "2026-03", "--as", "Minh.Approver", env=env)
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.split()[1]
+    own = run_cli("payouts", "approve", run_id, "--as", "MINH.APPROVER", env=env)
+    assert own.returncode == 1 and "the preparer cannot approve their own run (maker-checker)" in own.stderr
+    assert "Người lập không được tự duyệt đợt chi" in own.stderr
+    other = run_cli("payouts", "approve", run_id, "--as", "Ha.Approver", env=env)
+    assert other.returncode == 0, other.stderr
+    assert f"run {run_id} approved by ha.approver" in other.stdout
+    rows = run_sql(database_url, "SELECT created_by, prepared_by, approved_by, status FROM payout_run")
+    assert [tuple(row.values()) for row in rows] == [("minh.approver", "minh.approver", "ha.approver", "approved")]
+
+
+def test_the_preparer_spelled_otherwise_is_refused_by_the_approval_check_itself():
+    from app.payouts.models import PayoutRun
+    from app.payouts.service.errors import Conflict
+    from app.payouts.service.runs import check_approvable
+
+    run = PayoutRun(status="computed", phase=None, prepared_by="minh.approver")
+    with pytest.raises(Conflict) as refused:
+        check_approvable(run, "Minh.Approver")
+    assert (refused.value.status, refused.value.en) == (409, "the preparer cannot approve their own run (maker-checker)")
+    assert check_approvable(run, "ha.approver") is False  # someone else: approved, not resumed
 
 
 async def test_scheduled_job_leaves_a_cancelled_period_alone_and_computes_its_replacement(client, engine):

@@ -208,7 +208,7 @@ async def test_a_camt053_sent_again_with_a_description_changed_is_named_as_the_s
     (not 'in a file of another format'), from which file, by which rule, with the first import's counts —
     also after an officer resolved its exceptions."""
     _, p = await build_world(office, vietcombank=3)
-    lines = [debit(p[0]), debit(p[1]), returned(p[1], "AC04"), debit(p[0]),
+    lines = [debit(p[0]), debit(p[1]), returned(p[1], "AC04"), debit(p[0], bank_reference="FT-LAN-HAI"),
              other_line(VIETCOMBANK, -123_456),
              other_line(VIETCOMBANK, 100_000_000, bank_reference="FT-BUDGET-970436", description="Cap kinh phi")]
     first_statement = statement(VIETCOMBANK, lines, statement_id="SK202603/7", opening=0)

@@ -35,7 +35,8 @@ async def test_full_cycle_camt_mt940_xlsx_gives_exact_statuses_and_a_clean_ledge
     first = statement(VIETCOMBANK, [
         debit(p[0]), debit(p[1]), debit(p[2]), debit(p[3]),
         returned(p[1], "AC04"),
-        debit(p[0]),  # the bank lists p0 twice: must not be credited twice
+        # the bank pays p0 a second time (a transaction of its own, with its own reference): not credited twice
+        debit(p[0], bank_reference="FT-LAN-HAI"),
         other_line(VIETCOMBANK, -123_456),  # unknown debit
         other_line(VIETCOMBANK, 100_000_000, bank_reference="FT-BUDGET-970436", description="Cap kinh phi"),
     ], statement_id="SK202603/1", opening=0)

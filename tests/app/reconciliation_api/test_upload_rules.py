@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from app.database import session_scope
 from reconciliation.parsers.model import LOCAL_TIMEZONE
-from reconciliation.writers import write_camt053, write_statement_csv
+from reconciliation.writers import write_camt053, write_mt940, write_statement_csv
 from tests.app.reconciliation_api.world import (
     as_bank,
     build_world,
@@ -61,6 +61,42 @@ async def test_unbalanced_and_non_vnd_statements_are_refused_whole_and_kept(offi
     after = await table_counts(office)
     assert after["statement_line"] == before["statement_line"] and after["ledger_transfer"] == before["ledger_transfer"]
     assert set((await payout_states(office)).values()) == {("sent", None)}
+
+
+async def test_two_lines_with_one_bank_reference_refuse_the_file_and_lines_without_one_do_not(office):
+    """The bank's own transaction reference given to two lines of the account: 422 naming each row, nothing
+    applied, the upload kept; lines that give no reference (MT940 NONREF, an empty cell) are not compared."""
+    _, p = await build_world(office, vietcombank=3)
+    headers = await as_bank(office, VIETCOMBANK)
+    before = await table_counts(office)
+    twice = statement(VIETCOMBANK, [debit(p[0]), debit(p[1]), debit(p[2], bank_reference=f"FT{p[0].reference[-8:]}")])
+    data = write_statement_csv(twice)
+    response = await upload(office, headers, data, "sao-ke-trung.csv")
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert "không có dòng nào được ghi nhận" in problem["detail"] and problem["upload_id"]
+    rows = [(e["row"], e["column"]) for e in problem["errors"]]
+    assert [column for _, column in rows] == ["Số tham chiếu/Reference"] * 2 and rows[1][0] - rows[0][0] == 2
+    error = problem["errors"][0]
+    assert f"số tham chiếu FT{p[0].reference[-8:]} của ngân hàng có ở 2 dòng" in error["message"]
+    assert f"bank reference FT{p[0].reference[-8:]} is on 2 rows" in error["message_en"]
+    assert " / " not in error["message"] and "số tham chiếu" not in error["message_en"]
+    assert problem["total_errors"] == 2
+    assert await _uploads(office) == [("rejected", len(data))]
+    after = await table_counts(office)
+    assert after["statement_line"] == before["statement_line"] and after["ledger_transfer"] == before["ledger_transfer"]
+    assert set((await payout_states(office)).values()) == {("sent", None)}
+    # the same in camt: each entry by its number
+    camt = await upload(office, headers, write_camt053(twice), "sao-ke-trung.xml")
+    assert camt.status_code == 422 and [(e["row"], e["column"]) for e in camt.json()["errors"]] == [
+        (1, "Ntry/AcctSvcrRef"), (3, "Ntry/AcctSvcrRef")]
+    # a bank that gives its lines no reference of its own (//NONREF in MT940): matched by the end-to-end reference
+    none = statement(VIETCOMBANK, [debit(p[0], bank_reference="NONREF"), debit(p[1], bank_reference="NONREF"),
+                                   debit(p[2], bank_reference="NONREF")])
+    accepted = await upload(office, headers, write_mt940(none), "sao-ke.sta")
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["matched"] == 3
+    assert set((await payout_states(office)).values()) == {("credited", None)}
 
 
 async def test_a_statement_booking_money_tomorrow_is_refused_whole(office):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -77,10 +78,15 @@ def returned(payout: SentPayout, reason: str | None = "AC04", **changes: Any) ->
                  **changes)
 
 
+# Each transaction of a bank has its own reference: a statement repeating one is refused.
+_OTHER_REFERENCES = itertools.count(1)
+
+
 def other_line(bank_bin: str, amount: int, **changes: Any) -> StatementLine:
+    """A line of the bank's own (a fee, a budget transfer, something unknown), with a reference of its own."""
     line = StatementLine(
         account=DISBURSEMENT[bank_bin], booking_date=BOOKED, value_date=BOOKED, booked_at=None, amount=amount,
-        currency="VND", bank_reference="FT99999999", end_to_end_ref=None, counterparty_account="0999888777",
+        currency="VND", bank_reference=f"FT9{next(_OTHER_REFERENCES):07d}", end_to_end_ref=None, counterparty_account="0999888777",
         counterparty_name="CONG TY LA", description="Giao dich khong ro", return_reason=None, is_reversal=False,
         line_no=0)
     return replace(line, **changes)  # type: ignore[arg-type]

@@ -219,6 +219,41 @@ async def test_beneficiary_detail_shows_days_to_withdraw_for_bank_and_cash(world
     assert days == {"A": (2.0, True), "D": (4.0, True), "E": (1.5, True)}
 
 
+async def test_cash_arrives_when_it_reaches_the_commune_on_the_person_page_the_api_and_the_report(world, client):
+    """A cash payout has no credited_at (no bank credits it): it arrived when it was sent to the commune, as the
+    time-to-withdrawal report counts it, and its days to withdraw run from then to the handover. A bank payout
+    arrived when it was credited. The person's page shows both arrivals, the cash one saying where."""
+    await world.office.be("lan.officer")
+    cash = (await client.get(f"/api/beneficiaries/{world.ids['E']}")).json()["payouts"][0]
+    assert (cash["channel"], cash["status"], cash["credited_at"]) == ("cash", "sent", None)
+    assert datetime.fromisoformat(cash["arrived_at"]) == datetime.fromisoformat(cash["sent_at"]) == T0
+    assert datetime.fromisoformat(cash["withdrawn_at"]) == T0 + timedelta(days=1, hours=12)
+    assert cash["days_to_withdraw"] == 1.5
+    bank = (await client.get(f"/api/beneficiaries/{world.ids['A']}")).json()["payouts"][0]
+    assert datetime.fromisoformat(bank["arrived_at"]) == datetime.fromisoformat(bank["credited_at"]) == T0
+    assert bank["days_to_withdraw"] == 2.0
+    # the report's cash row: the same payout, the same 1.5 days
+    report = (await client.get("/api/reports/time-to-withdrawal",
+                               params={"period": "2026-03", "group_by": "channel"})).json()
+    (cash_row,) = [row for row in report["items"] if row["group"] == "cash"]
+    assert (cash_row["payouts"], cash_row["credited"], cash_row["withdrawn"], cash_row["median_days"]) == (1, 1, 1, 1.5)
+    arrived = (T0 + timedelta(hours=7)).strftime("%d/%m/%Y %H:%M")
+    for query, heading, note in (("", "Tiền về", "tiền mặt về xã/phường"),
+                                 ("?lang=en", "Arrived", "cash reached the commune")):
+        page = await client.get(f"/beneficiaries/{world.ids['E']}{query}")
+        assert page.status_code == 200
+        row = page.text[page.text.index(cash["reference"]):].split("</tr>")[0]
+        assert f"{arrived}<br><span class=\"payout-reason\">{note}</span>" in row, row
+        assert ">1,5<" in row or ">1.5<" in row, row
+        assert f">{heading}</th>" in page.text
+    bank_page = await client.get(f"/beneficiaries/{world.ids['A']}")
+    row = bank_page.text[bank_page.text.index(bank["reference"]):].split("</tr>")[0]
+    assert arrived in row and "tiền mặt về xã" not in row
+    # commune staff of another commune do not see the person (and so nothing of the payout)
+    await world.as_commune_staff("nam.commune")
+    assert (await client.get(f"/api/beneficiaries/{world.ids['E']}")).status_code in (403, 404)
+
+
 async def test_cli_follow_up_prints_the_list_and_writes_the_sheet(world, database_url, tmp_path, monkeypatch):
     from app.cli import main
 

@@ -3,12 +3,15 @@ reactivate; the admin's own account cannot be deactivated nor its role changed; 
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 
-from sqlalchemy import select
+import asyncpg
+from sqlalchemy import select, text
 
 from app.auth.models import Role, StaffUser
-from app.database import session_scope
+from app.database import session_scope, to_libpq_url
 from tests.support.actors import add_user
 from tests.support.pages import csrf_in, sign_in_on_page, signed_in_page
 from tests.support.world import count_rows
@@ -131,3 +134,50 @@ async def test_other_roles_and_forms_without_the_token_are_refused(client, engin
     assert (await client.get("/admin/users/999999")).status_code == 404
     assert (await _user(engine, "lan.officer")).is_active and (await _user(engine, "lan.officer")).role == "officer"
     assert csrf_in(page.text) == token
+
+
+def _remove_commune_while_the_user_is_held(url: str, user_id: int, held: threading.Event) -> None:
+    """Another admin's change of the user: hold the user's row until the page's save waits for it, then remove
+    commune 99990 (merged into another) and let go. Its own thread and loop: the test client blocks the test's."""
+    async def run() -> None:
+        conn = await asyncpg.connect(to_libpq_url(url))
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT id FROM staff_user WHERE id = $1 FOR UPDATE", user_id)
+                held.set()
+                async with asyncio.timeout(20):
+                    while not await conn.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):  # noqa: ASYNC110
+                        await asyncio.sleep(0.05)
+                await conn.execute("DELETE FROM commune WHERE code = '99990'")
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+async def test_a_refusal_of_the_service_comes_back_on_the_form_in_the_pages_language(client, engine, database_url):
+    """The form's own checks pass, then the service refuses: a commune code removed (communes are merged) while
+    another change of the same user held its row. The reason shows in Vietnamese, or in English with
+    ?lang=en, never the command line's English on a Vietnamese page; nothing is saved."""
+    await add_user(engine, "root", Role.admin)
+    await add_user(engine, "mai.xa", Role.commune_staff, communes=("00070",))
+    mai = await _user(engine, "mai.xa")
+    _, token = await signed_in_page(client, "root", f"/admin/users/{mai.id}")
+    for query, expected, not_expected in (
+            ("", "Chưa lưu được: Không có mã xã/phường: 99990", "unknown commune code"),
+            ("?lang=en", "Not saved: unknown commune code(s): 99990", "Không có mã xã/phường")):
+        async with session_scope(engine) as session:
+            await session.execute(text("INSERT INTO commune (code, name, division_type, province_code) "
+                                       "VALUES ('99990', 'Xã Sáp Nhập', 'Xã', '01')"))
+        held = threading.Event()
+        other_admin = threading.Thread(target=_remove_commune_while_the_user_is_held,
+                                       args=(database_url, mai.id, held))
+        other_admin.start()
+        assert held.wait(20)
+        refused = await client.post(f"/admin/users/{mai.id}{query}", data={
+            "_csrf": token, "full_name": "Lê Thị Mai", "role": "commune_staff", "communes": "00070, 99990"})
+        other_admin.join(20)
+        assert refused.status_code == 422, refused.text
+        assert expected in refused.text and not_expected not in refused.text
+        assert "Không tạo được người dùng" not in refused.text  # a change, not a creation
+        assert (await _user(engine, "mai.xa")).communes == ["00070"]
