@@ -592,6 +592,13 @@ async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | st
     await driver.execute("ANALYZE allocation_base")
     step("frontier")
     by_person = int(result.people < BY_PERSON_BELOW)
+    nestloop = await driver.fetchval("SELECT current_setting('enable_nestloop')")
+    if not by_person:
+        # Many people: joined with the whole tables, by hash. The planner's statistics of payout cannot know
+        # the payouts the caller's transaction just credited: taking them for a handful, it nested-looped
+        # every arrived payout against every person of the scope (a statement crediting 100,000 payouts
+        # ran for minutes in this one statement).
+        await driver.execute("SELECT set_config('enable_nestloop', 'off', true)")
     await driver.execute(_ARRIVALS_CONTINUED[by_person])
     if standing < result.people:
         await driver.execute(_ARRIVALS_AGAIN[by_person])
@@ -600,6 +607,8 @@ async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | st
     if changes_noted:
         await driver.execute(_WITHDRAWALS_NOTED)
     await driver.execute(_WITHDRAWALS_FROM_TABLE_BY_PERSON if by_person else _WITHDRAWALS_FROM_TABLE)
+    if not by_person:
+        await driver.execute("SELECT set_config('enable_nestloop', $1, true)", nestloop)
     await driver.execute("ANALYZE allocation_withdrawals")
     # Most people a statement credits have never withdrawn: then there is nothing to allocate.
     if await driver.fetchval("SELECT EXISTS (SELECT 1 FROM allocation_withdrawals)"):
