@@ -27,10 +27,10 @@ make a few thousand summary rows and a few hundred histogram rows per commune. O
 p90s by programme, bank, age band, sex or channel read the period's arrived payouts.
 
 The summary has no arrival times, so the shares are corrected by reading the payouts that arrived in the
-last 30 days, only those, through their index on (run, arrival) (migration 0038): once a month is over
+last 30 days, only those, through the BRIN index of arrival times (migration 0038): once a month is over
 they are few (reissues, late cash). A month paid in the last 30 days can have a million of them; above
 ``EXACT_WINDOW_LIMIT`` the report does not read them all but takes, per month, the latest arrival of
-its payouts (one index probe per run, whatever the scope): where that is less than N days ago the
+its runs' payouts (``payout_run_arrival``, kept by a trigger; whatever the scope): where that is less than N days ago the
 share within N days is None for every group of the month, with ``within_Nd_pending`` None (payouts
 still inside their window, not counted one by one); the other shares are exact as they stand.
 
@@ -89,7 +89,7 @@ _ACCOUNT_GROUPS = {
 COUNTED_RUN = "r.status NOT IN ('draft', 'computing', 'computed', 'cancelled')"
 # Per payout, for the workbooks' payout sheets and ``people_waiting`` (the report reads the summary).
 ARRIVED = "(p.status = 'credited' OR (p.channel = 'cash' AND p.status = 'sent'))"
-# When the money reached the person: credited, or (cash) sent to the commune; migration 0038 indexes it per run.
+# When the money reached the person: credited, or (cash) sent to the commune; migration 0038 indexes it (BRIN).
 ARRIVED_AT = "coalesce(p.credited_at, p.sent_at)"
 DAYS = "extract(epoch FROM p.withdrawn_at - coalesce(p.credited_at, p.sent_at)) / 86400.0"
 UNDRAWN = """CASE WHEN p.withdrawn_at IS NOT NULL THEN 0 WHEN p.first_withdrawal_at IS NULL THEN p.amount
@@ -316,12 +316,12 @@ async def _open_windows(session: AsyncSession, group_by: str, communes: Sequence
         return {(row.period, None if row.is_total else row.key):
                 {n: (int(getattr(row, f"open_{n}")), int(getattr(row, f"within_{n}"))) for n in WITHIN_DAYS}
                 for row in rows}
-    # Too many to read: the latest arrival per period, an index probe per run (not limited to the scope).
+    # Too many to read: the latest arrival per period, from each run's (``payout_run_arrival``, migration 0038;
+    # not limited to the scope).
     latest = ", ".join(f"max(a.latest) > {_NOW} - interval '{n} days' AS open_{n}" for n in WITHIN_DAYS)
     periods = await session.execute(text(
         f"""SELECT r.period, {latest}
-              FROM payout_run r CROSS JOIN LATERAL (
-                   SELECT max({ARRIVED_AT}) AS latest FROM payout p WHERE p.run_id = r.id AND {ARRIVED}) a
+              FROM payout_run r JOIN payout_run_arrival a ON a.run_id = r.id
              WHERE r.period BETWEEN :since AND :period
              GROUP BY r.period"""), params)  # noqa: S608
     return {(row.period, None): {n: None for n in WITHIN_DAYS if getattr(row, f"open_{n}")} for row in periods}
