@@ -121,7 +121,9 @@ class ReportController(Controller):
                         page_size: Annotated[int, Parameter(ge=1, le=FOLLOW_UP_MAX_PAGE_SIZE)] = FOLLOW_UP_PAGE_SIZE,
                         ) -> Response[Any]:
         """People who have not withdrawn after ``min_days`` days, 80+ first, longest wait first: JSON a page at a
-        time with the number of people and the amount waiting in the whole list, or the whole list as xlsx."""
+        time with the number of people and the amount waiting in the whole list, or the whole list as xlsx. People
+        whose death is recorded are not listed (nobody visits them to remind them): ``deceased_people`` and
+        ``deceased_amount`` count them and their money waiting for recovery."""
         principal = _principal(request)
         if format not in ("json", "xlsx"):
             raise Problem(400, bilingual("Định dạng phải là json hoặc xlsx", "format must be json or xlsx"))
@@ -141,14 +143,16 @@ class ReportController(Controller):
                 commune_name = await db_session.scalar(text("SELECT name FROM commune WHERE code = :c"),
                                                        {"c": commune})
                 title = f"Danh sách theo dõi rút tiền — {commune_name} / Follow-up list — {commune_name}"
-            return Response(follow_up_workbook(people, title=title, min_days=min_days, total=whole.total),
+            return Response(follow_up_workbook(people, title=title, min_days=min_days, total=whole.total,
+                                               deceased=whole.deceased, deceased_amount=whole.deceased_amount),
                             media_type=XLSX,
                             headers=_attachment(f"theo-doi-{name}.xlsx"))
         listed = await follow_up_page(db_session, communes=communes, provinces=provinces, commune=commune,
                                       min_days=min_days, as_of=as_of, page=page, page_size=page_size)
         return Response({"items": [msgspec.to_builtins(person) for person in listed.people], "total": listed.total,
                          "total_amount": listed.amount_waiting, "page": listed.page, "page_size": listed.page_size,
-                         "min_days": min_days})
+                         "min_days": min_days, "deceased_people": listed.deceased,
+                         "deceased_amount": listed.deceased_amount})
 
     @get("/monthly", guards=[requires(Role.officer, Role.auditor, Role.admin)],
          operation_class=documented(json=False, files={XLSX: "the workbook"}))
