@@ -38,6 +38,7 @@ class CashWaitingPerson:
     months: tuple[date, ...]
     earlier_waiting: int  # cash of the person's earlier runs not handed over yet (handed over first: FIFO)
     sent_at: datetime
+    deceased_on: date | None = None  # the person's death is recorded: not to hand over (the officer recovers it)
 
     @property
     def month_labels(self) -> tuple[str, ...]:
@@ -77,7 +78,8 @@ _QUERY = """
           FROM run_cash c WHERE c.withdrawn_at IS NULL
     ),
     matched AS MATERIALIZED (
-        SELECT w.*, b.full_name, b.name_sort_key, b.national_id, b.date_of_birth, b.commune_code, b.phone, b.address
+        SELECT w.*, b.full_name, b.name_sort_key, b.national_id, b.date_of_birth, b.commune_code, b.phone, b.address,
+               b.deceased_on
           FROM waiting w
          CROSS JOIN LATERAL (SELECT * FROM beneficiary x WHERE x.id = w.beneficiary_id OFFSET 0) b
          WHERE {search}
@@ -116,7 +118,7 @@ _QUERY = """
     )
     SELECT t.*, l.id AS payout_id, l.beneficiary_id, l.full_name, l.national_id, l.date_of_birth, l.age,
            l.commune_code, l.commune_name, l.phone, l.address, l.amount, l.amount_waiting, l.months,
-           l.earlier_waiting, l.sent_at
+           l.earlier_waiting, l.sent_at, l.deceased_on
       FROM totals t LEFT JOIN listed l ON true
      ORDER BY l.age_band, l.since, l.date_of_birth, l.name_sort_key, l.beneficiary_id
 """
@@ -170,6 +172,7 @@ async def cash_handover_page(session: AsyncSession, run_id: UUID, *, communes: S
         date_of_birth=r.date_of_birth, age=r.age, commune_code=r.commune_code, commune_name=r.commune_name,
         phone=r.phone, address=r.address or "", amount=int(r.amount), amount_waiting=int(r.amount_waiting),
         months=tuple(r.months or ()), earlier_waiting=int(r.earlier_waiting), sent_at=r.sent_at,
+        deceased_on=r.deceased_on,
     ) for r in rows if r.payout_id is not None]
     first = rows[0]
     return CashHandoverPage(people=people, waiting=int(first.total_waiting),

@@ -52,30 +52,36 @@ class WaitingPerson:
     last_contact_at: datetime | None
     last_contact_kind: str | None
     last_contact_by: str | None
+    deceased_on: date | None = None  # the person's death is recorded: money waits for recovery, not a visit
 
 
 @dataclass(frozen=True)
 class FollowUpPage:
     """One page of the follow-up list, with the number of people and the amount waiting in the whole list
-    (the same scope and filters), not only on this page."""
+    (the same scope and filters), not only on this page; and, apart, the people of the scope whose death is
+    recorded and whose money still waits (not to visit: an officer recovers it)."""
 
     people: list[WaitingPerson]
     total: int
     amount_waiting: int
     page: int
     page_size: int
+    deceased: int = 0
+    deceased_amount: int = 0
 
 
 EXPORT_LIMIT = 5000  # the most people a workbook or the command line lists
 
-# ``waiting`` is MATERIALIZED: its cost (the scope's payouts, and what was drawn from each) is paid once,
+# ``waiting_payouts`` is MATERIALIZED: its cost (the scope's payouts, and what was drawn from each) is paid once,
 # however the planner estimates it. Inlined, an estimate gone wrong (withdrawal_allocation analysed while
 # empty, then filled by a feed: 27,558 rows expected per payout) made the planner prefer walking every
 # beneficiary in age order and scanning the waiting people for each, to stop early at the LIMIT: 110 s.
 # ``totals`` counts and sums the same materialized rows, so the whole list's figures cost no second pass over
 # the payouts; the page is LEFT JOINed to it, so a page past the end still answers one row with the totals.
+# ``waiting`` reads each waiting person's date of death (one lookup by id each): a person whose death is recorded
+# is not one to visit and remind; they are listed apart (``deceased``), with the money waiting for recovery.
 _QUERY = """
-    WITH waiting AS MATERIALIZED (
+    WITH waiting_payouts AS MATERIALIZED (
         SELECT p.beneficiary_id, count(*) AS payouts_waiting, min(coalesce(p.credited_at, p.sent_at)) AS since,
                sum(p.amount - coalesce(drawn.amount, 0))::bigint AS amount_waiting
           FROM payout p JOIN commune cm ON cm.code = p.commune_code
@@ -86,19 +92,29 @@ _QUERY = """
          GROUP BY p.beneficiary_id
         HAVING min(coalesce(p.credited_at, p.sent_at)) <= :cutoff
     ),
+    waiting AS MATERIALIZED (
+        SELECT w.*, d.deceased_on
+          FROM waiting_payouts w
+         CROSS JOIN LATERAL (SELECT x.deceased_on FROM beneficiary x WHERE x.id = w.beneficiary_id OFFSET 0) d
+    ),
     totals AS (
-        SELECT count(*) AS people, coalesce(sum(amount_waiting), 0)::bigint AS amount FROM waiting
+        SELECT count(*) FILTER (WHERE (deceased_on IS NOT NULL) = :deceased) AS people,
+               coalesce(sum(amount_waiting) FILTER (WHERE (deceased_on IS NOT NULL) = :deceased), 0)::bigint
+                   AS amount,
+               count(*) FILTER (WHERE deceased_on IS NOT NULL) AS deceased_people,
+               coalesce(sum(amount_waiting) FILTER (WHERE deceased_on IS NOT NULL), 0)::bigint AS deceased_amount
+          FROM waiting
     ),
     listed AS (
         SELECT b.id, b.full_name, b.date_of_birth, b.sex, b.commune_code, cm.name AS commune_name, b.phone,
-               b.address, b.channel, w.payouts_waiting, w.amount_waiting, w.since,
+               b.address, b.channel, w.payouts_waiting, w.amount_waiting, w.since, w.deceased_on,
                date_part('year', age(CAST(:today AS date), b.date_of_birth))::int AS age,
                CASE WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 80 THEN 0
                     WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 70 THEN 1
                     WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 60 THEN 2
                     ELSE 3 END AS age_band,
                contact.at AS contact_at, contact.kind AS contact_kind, contact.by AS contact_by
-          FROM waiting w
+          FROM (SELECT * FROM waiting WHERE (deceased_on IS NOT NULL) = :deceased) w
          -- Each waiting person looked up by id (OFFSET 0 keeps the lookup a lookup): a commune's few thousand,
          -- never a scan of every beneficiary chosen on an overestimate of how many are waiting.
          CROSS JOIN LATERAL (SELECT * FROM beneficiary x WHERE x.id = w.beneficiary_id OFFSET 0) b
@@ -118,7 +134,7 @@ _QUERY = """
          ORDER BY age_band, w.since, b.date_of_birth, b.name_sort_key, b.id
          LIMIT :limit OFFSET :offset
     )
-    SELECT t.people AS total_people, t.amount AS total_amount, l.*
+    SELECT t.people AS total_people, t.amount AS total_amount, t.deceased_people, t.deceased_amount, l.*
       FROM totals t LEFT JOIN listed l ON true
      ORDER BY l.age_band, l.since, l.date_of_birth, vietnamese_sort_key(l.full_name) COLLATE "C", l.id
 """
@@ -126,14 +142,20 @@ _QUERY = """
 
 async def follow_up_page(session: AsyncSession, *, communes: Sequence[str] | None = None,
                          provinces: Sequence[str] | None = None, commune: str | None = None, min_days: int = 7,
-                         as_of: datetime | None = None, page: int = 1, page_size: int = 100) -> FollowUpPage:
+                         as_of: datetime | None = None, page: int = 1, page_size: int = 100,
+                         deceased: bool = False) -> FollowUpPage:
     """Page ``page`` (from 1) of the people waiting at least ``min_days`` (by their oldest unwithdrawn payout),
     80+ first, then 70–79, 60–69 and younger, within a band the longest wait first; with the number of people
-    and the amount waiting in the whole list. A page past the end has nobody, and the same totals."""
+    and the amount waiting in the whole list. A page past the end has nobody, and the same totals.
+
+    The list is of the living (people to visit and remind); a person whose death is recorded is never in it,
+    and is counted in ``deceased`` / ``deceased_amount`` instead. ``deceased=True`` lists those people (same
+    order), for the officer to recover their money."""
     as_of = as_of or datetime.now(UTC)
     page, page_size = page_window(page, page_size, most=max(page_size, 1))
     params: dict[str, Any] = {"cutoff": as_of - timedelta(days=min_days), "today": vietnam_today(as_of),
-                              "as_of": as_of, "limit": page_size, "offset": (page - 1) * page_size}
+                              "as_of": as_of, "limit": page_size, "offset": (page - 1) * page_size,
+                              "deceased": deceased}
     where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params, commune=commune)
     rows = (await session.execute(text(_QUERY.format(where=where)), params)).all()
     people = [WaitingPerson(
@@ -142,9 +164,11 @@ async def follow_up_page(session: AsyncSession, *, communes: Sequence[str] | Non
         channel=r.channel, payouts_waiting=int(r.payouts_waiting), amount_waiting=int(r.amount_waiting),
         waiting_since=r.since, days_waiting=int((as_of - r.since).total_seconds() // 86400),
         last_contact_at=r.contact_at, last_contact_kind=r.contact_kind, last_contact_by=r.contact_by,
+        deceased_on=r.deceased_on,
     ) for r in rows if r.id is not None]
     return FollowUpPage(people=people, total=int(rows[0].total_people), amount_waiting=int(rows[0].total_amount),
-                        page=page, page_size=page_size)
+                        page=page, page_size=page_size, deceased=int(rows[0].deceased_people),
+                        deceased_amount=int(rows[0].deceased_amount))
 
 
 async def follow_up_list(session: AsyncSession, *, communes: Sequence[str] | None = None,
@@ -166,6 +190,14 @@ FOLLOW_UP_COLUMNS = (
 DATE_FORMAT = "dd/mm/yyyy"
 
 
+def deceased_line(people: int, amount: int) -> str:
+    """What the list says of the people left out because their death is recorded (Vietnamese / English)."""
+    count, dong = f"{people:,}".replace(",", "."), f"{amount:,}".replace(",", ".")
+    return (f"Không liệt kê {count} người đã mất còn {dong} đ chưa rút: không đến nhắc rút tiền, báo cán bộ để "
+            f"thu hồi / {people:,} people whose death is recorded, with {amount:,} đồng not withdrawn, are not "
+            "listed: do not visit to remind them; tell the officer, who recovers the money")
+
+
 def _date_cell(sheet: Any, moment: datetime | None) -> WriteOnlyCell:
     """The day of ``moment`` in Việt Nam, as a real date cell (dd/mm/yyyy); empty when there is none."""
     if moment is None:
@@ -176,9 +208,11 @@ def _date_cell(sheet: Any, moment: datetime | None) -> WriteOnlyCell:
 
 
 def follow_up_workbook(people: Sequence[WaitingPerson], *, title: str, min_days: int,
-                       total: int | None = None) -> bytes:
+                       total: int | None = None, deceased: int = 0, deceased_amount: int = 0) -> bytes:
     """A printable A4 landscape list (fits the page width, header repeated on each page). ``total``: how many
-    people the whole list has, when ``people`` is only its beginning (the file then says so above the table)."""
+    people the whole list has, when ``people`` is only its beginning (the file then says so above the table).
+    ``deceased`` / ``deceased_amount``: the people left out because their death is recorded, and their money
+    still waiting (said above the table: not to visit, the officer recovers it)."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Theo dõi - Follow-up")
     print_landscape_fit_width(sheet, gridlines=True)  # page setup goes before the first row in write-only mode
@@ -188,6 +222,8 @@ def follow_up_workbook(people: Sequence[WaitingPerson], *, title: str, min_days:
         title_lines.append(f"Danh sách có {whole} người; tệp này chỉ liệt kê {shown} người đầu tiên — lọc theo "
                            f"xã/phường để có đủ / The list has {total:,} people; this file lists the first "
                            f"{len(people):,} only — filter by commune for all")
+    if deceased:
+        title_lines.append(deceased_line(deceased, deceased_amount))
     header_row = start_table(sheet, FOLLOW_UP_COLUMNS, title_lines=tuple(title_lines))
     several_communes = len({person.commune_code for person in people}) > 1
     for number, person in enumerate(people, start=1):

@@ -1,7 +1,11 @@
 """Overpaid, to recover ("Chi sai, cần thu hồi"): money already paid for months the registry, as it stands now,
 says were not due — a death recorded with a date months back, an enrolment ended retroactively, a suspension
-recorded late, a move to another province recorded late (the new province pays from then), a coefficient or
-category corrected downwards.
+recorded late, a coefficient or category corrected downwards.
+
+A month paid by the old province after a move to another province recorded late is not money to recover from the
+person: the month stays paid (each enrolment and month is paid once), so the new province never pays it, and the
+person was due it. It is a matter between the provinces' budgets; such months are listed apart ("moved away"), with
+nothing to recover.
 
 Set-based: the months paid (``payout_month`` rows not released, of payouts that went out: ``sent`` or
 ``credited``; a returned or cancelled payout paid nothing) are compared with the registry's own rules for that
@@ -46,25 +50,34 @@ REASONS: dict[str, tuple[str, str]] = {
     "deceased": ("Người hưởng đã qua đời trước tháng này", "the beneficiary died before this month"),
     "suspended": ("Trợ cấp bị tạm dừng trong tháng này", "the allowance was suspended for this month"),
     "enrolment_ended": ("Quyết định hưởng đã kết thúc trước tháng này", "the enrolment ended before this month"),
-    "moved": ("Đã chuyển đến tỉnh/thành phố khác, nơi mới chi trả tháng này",
-              "moved to another province, which pays this month"),
+    "moved": ("Đã chuyển đến tỉnh/thành phố khác: chi thay tỉnh mới, không thu hồi của người hưởng",
+              "moved to another province: paid for the new province, not to be recovered from the person"),
     "reduced": ("Mức hưởng được điều chỉnh giảm (hệ số, đối tượng)",
                 "the entitlement was lowered (coefficient, category)"),
     "other": ("Không còn được hưởng theo hồ sơ hiện tại", "no longer due by the registry as it stands"),
 }
 NOTICE_VI = "Danh sách để đối chiếu và thu hồi; hệ thống chưa ghi nhận khoản thu hồi"
 NOTICE_EN = "A list to check and recover; the system has not recorded any recovery"
+MOVED_TITLE_VI = "Chi thay tỉnh khác (đã chuyển đi), không thu hồi của người hưởng"
+MOVED_TITLE_EN = "Paid for another province (moved away), not to be recovered from the person"
+# What to do with the overpaid money not withdrawn yet, by the channel that paid it (Vietnamese, English).
+RECALL_ADVICE: dict[str, tuple[str, str]] = {
+    "bank": ("còn trong tài khoản: có thể đề nghị ngân hàng thu hồi", "still in the account: the bank can be asked to recall it"),
+    "cash": ("còn ở xã/phường, chưa giao: nộp lại (hoàn trả tiền mặt)",
+             "still held by the commune, not handed over: return it (cash return)"),
+}
 EXPORT_LIMIT = 5000  # the most people a workbook lists
 
 # ``paid``: the months that went out, of people whose registry changed after their run was computed (each
 # payout_month row read through its payout; the two EXISTS are index probes by person). ``checked``: each month
 # against the registry's rules for it — entitlements_for_month is an inlinable SQL function, so the filter on the
-# person and benefit group reaches the status history through its index. A month is owed to the paying province
-# only while the person lived in it: a month the registry now puts in another province is that province's to pay.
+# person and benefit group reaches the status history through its index. A month the registry now puts in another
+# province (a move recorded late) was due to the person all the same: it is not overpaid (``due_now`` is what was
+# paid) but listed apart as ``moved``, the old province having paid it for the new one.
 _QUERY = """
     WITH paid AS MATERIALIZED (
         SELECT pm.beneficiary_id, pm.benefit_group, pm.month, pm.enrolment_id, pm.amount, p.reference,
-               p.commune_code, cm.province_code
+               p.commune_code, cm.province_code, p.channel
           FROM payout_month pm
           JOIN payout p ON p.id = pm.payout_id
           JOIN payout_run r ON r.id = p.run_id
@@ -82,7 +95,9 @@ _QUERY = """
     ),
     checked AS (
         SELECT d.*, owed.amount AS entitled, owed.province_code AS owed_province,
-               CASE WHEN owed.amount IS NULL OR owed.province_code <> d.province_code THEN 0
+               coalesce(owed.province_code <> d.province_code, false) AS moved,
+               CASE WHEN owed.amount IS NULL THEN 0
+                    WHEN owed.province_code <> d.province_code THEN d.amount
                     ELSE owed.amount END AS due_now
           FROM paid d
           LEFT JOIN LATERAL (SELECT x.amount, x.province_code FROM entitlements_for_month(d.month) x
@@ -91,6 +106,7 @@ _QUERY = """
     )
     SELECT c.beneficiary_id, b.full_name, b.date_of_birth, c.commune_code, cm.name AS commune_name,
            c.province_code, c.month, c.amount AS paid, c.due_now, c.amount - c.due_now AS overpaid, c.reference,
+           c.channel,
            coalesce(u.credited - u.drawn, 0) AS undrawn,
            CASE WHEN c.entitled IS NULL THEN
                      CASE WHEN b.deceased_on IS NOT NULL AND b.deceased_on < c.month THEN 'deceased'
@@ -107,7 +123,7 @@ _QUERY = """
       JOIN commune cm ON cm.code = c.commune_code
       JOIN enrolment n ON n.id = c.enrolment_id
       LEFT JOIN undrawn_position u ON u.beneficiary_id = c.beneficiary_id
-     WHERE c.amount > c.due_now
+     WHERE c.amount > c.due_now OR c.moved
      ORDER BY vietnamese_sort_key(cm.name) COLLATE "C", c.commune_code, b.name_sort_key, c.beneficiary_id, c.month
 """
 
@@ -122,12 +138,13 @@ class OverpaidMonth:
     overpaid: int
     reason: str
     reference: str
+    channel: str = "bank"  # the payout's: "bank" or "cash"
 
     def as_dict(self) -> dict[str, Any]:
         vi, en = REASONS[self.reason]
         return {"month": f"{self.month:%Y-%m}", "month_text": month_text(self.month), "paid": self.paid,
                 "due_now": self.due_now, "overpaid": self.overpaid, "reason": self.reason, "reason_vi": vi,
-                "reason_en": en, "reference": self.reference}
+                "reason_en": en, "reference": self.reference, "channel": self.channel}
 
 
 @dataclass
@@ -157,9 +174,23 @@ class OverpaidPerson:
 
     @property
     def recallable(self) -> int:
-        """The part of the overpaid amount still in the person's account (or, for cash, still at the commune):
-        the bank can be asked to recall it; the rest was withdrawn and is asked back from the person or family."""
+        """The part of the overpaid amount still in the person's account (the bank can be asked to recall it) or,
+        for cash, still at the commune (given back: a cash return); the rest was withdrawn (or handed over) and is
+        asked back from the person or family."""
         return min(self.overpaid, self.undrawn)
+
+    @property
+    def channels(self) -> list[str]:
+        """The channels that paid the overpaid months ("bank", "cash"), each once, bank first."""
+        return sorted({m.channel for m in self.months if m.overpaid > 0})
+
+    @property
+    def recall_advice_vi(self) -> str:
+        return "; ".join(RECALL_ADVICE[c][0] for c in self.channels if c in RECALL_ADVICE)
+
+    @property
+    def recall_advice_en(self) -> str:
+        return "; ".join(RECALL_ADVICE[c][1] for c in self.channels if c in RECALL_ADVICE)
 
     @property
     def references(self) -> list[str]:
@@ -189,16 +220,20 @@ class OverpaidPerson:
                 "commune_name": self.commune_name, "province_code": self.province_code,
                 "months": [f"{m.month:%Y-%m}" for m in self.months], "months_text": self.months_text,
                 "paid": self.paid, "due_now": self.due_now, "overpaid": self.overpaid,
-                "undrawn": self.undrawn, "recallable": self.recallable, "reasons": self.reasons,
+                "undrawn": self.undrawn, "recallable": self.recallable, "channels": self.channels,
+                "recall_advice_vi": self.recall_advice_vi, "recall_advice_en": self.recall_advice_en,
+                "reasons": self.reasons,
                 "reason_vi": self.reason_vi, "reason_en": self.reason_en, "references": self.references,
                 "details": [m.as_dict() for m in self.months]}
 
 
 @dataclass(frozen=True)
 class OverpaidList:
-    """Everyone overpaid in the scope, with the totals of the whole list."""
+    """Everyone overpaid in the scope, with the totals of the whole list; and, apart, the people paid by the old
+    province for months after a move recorded late (``moved_away``: nothing to recover from them)."""
 
     people: list[OverpaidPerson]
+    moved_away: list[OverpaidPerson] = field(default_factory=list)
 
     @property
     def months(self) -> int:
@@ -224,6 +259,11 @@ class OverpaidList:
         return {"people": len(self.people), "months": self.months, "paid": self.paid, "due_now": self.due_now,
                 "overpaid": self.overpaid, "recallable": self.recallable}
 
+    def moved_away_totals(self) -> dict[str, int]:
+        """The people, months and money paid for another province (nothing to recover from the people)."""
+        return {"people": len(self.moved_away), "months": sum(len(p.months) for p in self.moved_away),
+                "paid": sum(p.paid for p in self.moved_away)}
+
 
 async def overpaid_list(session: AsyncSession, *, communes: Sequence[str] | None = None,
                         provinces: Sequence[str] | None = None, commune: str | None = None,
@@ -238,17 +278,19 @@ async def overpaid_list(session: AsyncSession, *, communes: Sequence[str] | None
         where += " AND pm.beneficiary_id = :person"
     rows = await session.execute(text(_QUERY.format(where=where)), params)
     people: dict[UUID, OverpaidPerson] = {}
+    moved_away: dict[UUID, OverpaidPerson] = {}
     for row in rows:
-        person = people.get(row.beneficiary_id)
+        listed = moved_away if row.reason == "moved" else people
+        person = listed.get(row.beneficiary_id)
         if person is None:
-            person = people[row.beneficiary_id] = OverpaidPerson(
+            person = listed[row.beneficiary_id] = OverpaidPerson(
                 beneficiary_id=row.beneficiary_id, full_name=row.full_name, date_of_birth=row.date_of_birth,
                 commune_code=row.commune_code, commune_name=row.commune_name, province_code=row.province_code,
                 undrawn=int(row.undrawn))
         person.months.append(OverpaidMonth(month=row.month, paid=int(row.paid), due_now=int(row.due_now),
                                            overpaid=int(row.overpaid), reason=row.reason,
-                                           reference=row.reference))
-    return OverpaidList(people=list(people.values()))
+                                           reference=row.reference, channel=row.channel))
+    return OverpaidList(people=list(people.values()), moved_away=list(moved_away.values()))
 
 
 OVERPAID_COLUMNS = (
@@ -292,4 +334,36 @@ def overpaid_workbook(listed: OverpaidList, *, title: str) -> bytes:
                       sum_cell(sheet, 7, first, last), sum_cell(sheet, 8, first, last),
                       sum_cell(sheet, 9, first, last), sum_cell(sheet, 10, first, last)])
     add_autofilter(sheet, len(OVERPAID_COLUMNS), header_row, max(last, header_row))
+    if listed.moved_away:
+        _moved_away_sheet(workbook, listed.moved_away[:EXPORT_LIMIT], title=title)
     return workbook_bytes(workbook)
+
+
+MOVED_AWAY_COLUMNS = (
+    Column("STT / No.", 6), Column("Họ và tên / Full name", 26), Column("Ngày sinh / Date of birth", 12),
+    Column("Xã, phường đã chi / Commune that paid", 22), Column("Tháng đã chi / Months paid", 18),
+    Column("Mã chi trả / Payout references", 22), Column("Đã chi (đ) / Paid (VND)", 15, money=True),
+    Column("Thu hồi của người hưởng (đ) / To recover from the person (VND)", 17, money=True),
+)
+
+
+def _moved_away_sheet(workbook: Workbook, people: Sequence[OverpaidPerson], *, title: str) -> None:
+    """The months the old province paid after a move recorded late: nothing to recover from the person."""
+    sheet = workbook.create_sheet("Chi thay tỉnh - Moved away")
+    print_landscape_fit_width(sheet, gridlines=True)
+    header_row = start_table(sheet, MOVED_AWAY_COLUMNS, title_lines=(
+        title, f"{MOVED_TITLE_VI} / {MOVED_TITLE_EN}",
+        "Tháng vẫn được tính là đã chi, tỉnh mới không chi lại: xử lý giữa ngân sách hai tỉnh / The months stay paid "
+        "and the new province does not pay them: a matter between the two provinces' budgets"))
+    for number, person in enumerate(people, start=1):
+        born = WriteOnlyCell(sheet, value=person.date_of_birth)
+        born.number_format = DATE_FORMAT
+        sheet.append([
+            WriteOnlyCell(sheet, value=number), text_cell(sheet, person.full_name), born,
+            text_cell(sheet, f"{person.commune_name} ({person.commune_code})"), text_cell(sheet, person.months_text),
+            text_cell(sheet, ", ".join(person.references)), money_cell(sheet, person.paid), money_cell(sheet, 0),
+        ])
+    first, last = header_row + 1, header_row + len(people)
+    sheet.append([None, text_cell(sheet, "Tổng cộng / Total", bold=True), None, None, None, None,
+                  sum_cell(sheet, 7, first, last), sum_cell(sheet, 8, first, last)])
+    add_autofilter(sheet, len(MOVED_AWAY_COLUMNS), header_row, last)

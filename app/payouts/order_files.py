@@ -146,6 +146,7 @@ class CashPayout:
     programme_name: str
     period: str
     address: str = ""  # village / hamlet, to find the person at the handover
+    note: str = ""  # printed in the notes column (e.g. the person died: not to hand over)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "months", tuple(self.months))
@@ -529,7 +530,8 @@ def _write_commune_cash_sheet(sheet: WriteOnlyWorksheet, rows: list[CashPayout],
         sheet.append([
             number, text_cell(sheet, row.reference), text_cell(sheet, row.beneficiary_name),
             text_cell(sheet, row.national_id), text_cell(sheet, row.address),
-            text_cell(sheet, staff_months_label(row.months)), money_cell(sheet, row.amount), None, None,
+            text_cell(sheet, staff_months_label(row.months)), money_cell(sheet, row.amount), None,
+            text_cell(sheet, row.note) if row.note else None,
         ])
     last_row_number = header_row_number + len(rows)
     add_autofilter(sheet, len(CASH_COLUMNS), header_row_number, last_row_number)

@@ -19,7 +19,14 @@ from app.http.openapi import documented, one_of
 from app.http.problems import Problem, bilingual
 from app.vietnam_time import vietnam_today
 from reports.follow_up import EXPORT_LIMIT, follow_up_page, follow_up_workbook
-from reports.overpaid import NOTICE_EN, NOTICE_VI, overpaid_list, overpaid_workbook
+from reports.overpaid import (
+    MOVED_TITLE_EN,
+    MOVED_TITLE_VI,
+    NOTICE_EN,
+    NOTICE_VI,
+    overpaid_list,
+    overpaid_workbook,
+)
 from reports.time_to_withdrawal import GROUP_BY, month_start, time_to_withdrawal
 from reports.workbooks import monthly_workbook
 
@@ -121,7 +128,9 @@ class ReportController(Controller):
                         page_size: Annotated[int, Parameter(ge=1, le=FOLLOW_UP_MAX_PAGE_SIZE)] = FOLLOW_UP_PAGE_SIZE,
                         ) -> Response[Any]:
         """People who have not withdrawn after ``min_days`` days, 80+ first, longest wait first: JSON a page at a
-        time with the number of people and the amount waiting in the whole list, or the whole list as xlsx."""
+        time with the number of people and the amount waiting in the whole list, or the whole list as xlsx. People
+        whose death is recorded are not listed (nobody visits them to remind them): ``deceased_people`` and
+        ``deceased_amount`` count them and their money waiting for recovery."""
         principal = _principal(request)
         if format not in ("json", "xlsx"):
             raise Problem(400, bilingual("Định dạng phải là json hoặc xlsx", "format must be json or xlsx"))
@@ -141,14 +150,16 @@ class ReportController(Controller):
                 commune_name = await db_session.scalar(text("SELECT name FROM commune WHERE code = :c"),
                                                        {"c": commune})
                 title = f"Danh sách theo dõi rút tiền — {commune_name} / Follow-up list — {commune_name}"
-            return Response(follow_up_workbook(people, title=title, min_days=min_days, total=whole.total),
+            return Response(follow_up_workbook(people, title=title, min_days=min_days, total=whole.total,
+                                               deceased=whole.deceased, deceased_amount=whole.deceased_amount),
                             media_type=XLSX,
                             headers=_attachment(f"theo-doi-{name}.xlsx"))
         listed = await follow_up_page(db_session, communes=communes, provinces=provinces, commune=commune,
                                       min_days=min_days, as_of=as_of, page=page, page_size=page_size)
         return Response({"items": [msgspec.to_builtins(person) for person in listed.people], "total": listed.total,
                          "total_amount": listed.amount_waiting, "page": listed.page, "page_size": listed.page_size,
-                         "min_days": min_days})
+                         "min_days": min_days, "deceased_people": listed.deceased,
+                         "deceased_amount": listed.deceased_amount})
 
     @get("/monthly", guards=[requires(Role.officer, Role.auditor, Role.admin)],
          operation_class=documented(json=False, files={XLSX: "the workbook"}))
@@ -178,7 +189,9 @@ class ReportController(Controller):
                        page: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 1) -> Response[Any]:
         """Money paid for months the registry now says were not (wholly) due, per person, with the reasons and the
         payout references: JSON a page of people at a time with the whole list's totals, or the list as xlsx.
-        A list only: nothing is posted or changed."""
+        Months the old province paid after a move recorded late are not overpaid (the person was due them; the
+        new province never pays them): they are in ``moved_away``, with nothing to recover. A list only: nothing
+        is posted or changed."""
         principal = _principal(request)
         if format not in ("json", "xlsx"):
             raise Problem(400, bilingual("Định dạng phải là json hoặc xlsx", "format must be json or xlsx"))
@@ -202,7 +215,10 @@ class ReportController(Controller):
         start = (page - 1) * OVERPAID_PAGE_SIZE
         return Response({"items": [person.as_dict() for person in listed.people[start:start + OVERPAID_PAGE_SIZE]],
                          "total": len(listed.people), "totals": listed.totals(), "page": page,
-                         "page_size": OVERPAID_PAGE_SIZE, "notice": bilingual(NOTICE_VI, NOTICE_EN)})
+                         "page_size": OVERPAID_PAGE_SIZE, "notice": bilingual(NOTICE_VI, NOTICE_EN),
+                         "moved_away": {"title": bilingual(MOVED_TITLE_VI, MOVED_TITLE_EN),
+                                        "items": [person.as_dict() for person in listed.moved_away],
+                                        "totals": listed.moved_away_totals()}})
 
 
 ROUTES = [ReportController]

@@ -48,6 +48,7 @@ DAY_CHOICES = (3, 7, 14, 30)
 PAGE_SIZE = 100  # people on one page of the list: each card carries its two forms (~2.6 KB), so a page stays
 # near 260 KB for a phone on a rural network (500 a page weighed 1.3 MB)
 CASH_RUN_CHOICES = 12  # the latest runs with cash a cash handover list offers (a year of one programme)
+DECEASED_SHOWN = 50  # the people of the list whose death is recorded, shown apart (not to visit)
 MAX_PAGE_NUMBER = 100_000  # any page past the end shows the last one
 
 
@@ -144,23 +145,25 @@ def _form_errors(problem: Problem, request: Request[Any, Any, Any], fields: tupl
 
 async def _form_again(request: Request[Any, Any, Any], session: AsyncSession, beneficiary_id: UUID, form: Any,
                       errors: FormErrors, *, template: str, fields: tuple[str, ...], detail: str | None = None,
-                      **context: Any) -> Response[Any]:
-    """One person's refused form again (422), with what was typed, the errors and the way back."""
+                      status_code: int = 422, **context: Any) -> Response[Any]:
+    """One person's refused form again (422, or the refusal's status), with what was typed, the errors and the
+    way back."""
     principal = current_principal(request)
     assert principal is not None  # guarded route
     person = await person_in_scope(session, beneficiary_id, principal)
     name = await session.scalar(text("SELECT full_name FROM beneficiary WHERE id = :b"), {"b": beneficiary_id})
     values = {key: form_text(form, key) for key in fields + BACK_FIELDS}
     back = _back(form, beneficiary_id, None)
-    return page(request, template, status_code=422, person_id=beneficiary_id, full_name=name,
+    return page(request, template, status_code=status_code, person_id=beneficiary_id, full_name=name,
                 cash=person.channel == "cash", values=values, errors=errors, detail=detail, back_url=back, **context)
 
 
 async def _withdrawal_form(request: Request[Any, Any, Any], session: AsyncSession, beneficiary_id: UUID, form: Any,
-                           errors: FormErrors, *, detail: str | None = None) -> Response[Any]:
-    """The withdrawal form of one person again (422), with what was typed, the errors and the way back."""
+                           errors: FormErrors, *, detail: str | None = None, status_code: int = 422) -> Response[Any]:
+    """The withdrawal form of one person again (422, or the refusal's status), with what was typed, the errors
+    and the way back."""
     return await _form_again(request, session, beneficiary_id, form, errors, template="follow_up/withdrawal.html",
-                             fields=WITHDRAWAL_FIELDS, detail=detail,
+                             fields=WITHDRAWAL_FIELDS, detail=detail, status_code=status_code,
                              waiting=await undrawn_amount(session, beneficiary_id))
 
 
@@ -188,13 +191,19 @@ class FollowUpPages(Controller):
             listed = await follow_up_page(db_session, communes=communes, provinces=provinces,
                                           commune=commune or None, min_days=min_days, page=shown_page,
                                           page_size=PAGE_SIZE)
+        deceased = []
+        if listed.deceased:  # not to visit: listed apart, for the officer to recover their money
+            deceased = (await follow_up_page(db_session, communes=communes, provinces=provinces,
+                                             commune=commune or None, min_days=min_days, page=1,
+                                             page_size=DECEASED_SHOWN, deceased=True)).people
         cash_runs = await _cash_runs(db_session, communes, provinces, commune or None)
         who = await staff_names(db_session, [person.last_contact_by for person in listed.people])
         return page(request, "follow_up/list.html", people=listed.people, communes=choices, commune=commune, who=who,
                     min_days=min_days, day_choices=DAY_CHOICES, kind_keys=KIND_KEYS,
                     may_record=principal.role in COMMUNE_WRITERS, now_local=form_minute_now(),
                     done_key=DONE_KEYS.get(request.query_params.get("done") or ""),
-                    total_people=listed.total, total_waiting=listed.amount_waiting,
+                    total_people=listed.total, total_waiting=listed.amount_waiting, deceased=deceased,
+                    deceased_count=listed.deceased, deceased_amount=listed.deceased_amount,
                     excel_has_all=listed.total <= EXPORT_LIMIT, cash_runs=cash_runs,
                     pager=pager("/follow-up", {"commune": commune, "min_days": min_days}, page=shown_page,
                                 pages=pages, total=listed.total, page_size=PAGE_SIZE))
@@ -308,11 +317,14 @@ class FollowUpPages(Controller):
                 occurred_at=occurred, amount=amount,
                 helper_name=form_text(form, "helper_name") or None, note=form_text(form, "note")), principal)
         except Problem as problem:
-            if problem.status_code != 422:  # scope (403) and unknown people (404) keep their error pages
+            # scope (403) and unknown people (404) keep their error pages; a handover after the person's death
+            # (409) shows the form again with why, like a bad input
+            if problem.status_code not in (409, 422):
                 raise
             await db_session.rollback()
             return await _withdrawal_form(request, db_session, beneficiary_id, form, _form_errors(problem, request),
-                                          detail=in_language(str(problem.detail), current_lang(request)))
+                                          detail=in_language(str(problem.detail), current_lang(request)),
+                                          status_code=problem.status_code)
         return see_other(_back(form, beneficiary_id, "handover" if form_text(form, "back") == "cash" else "withdrawal"))
 
     @post("/{beneficiary_id:uuid}/withdrawal/{withdrawal_id:int}/cancel", guards=[requires(*COMMUNE_WRITERS)])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -184,6 +184,22 @@ def _before_arrival(events: list[MoneyEvent], moment: datetime, amount: int, roo
                "available_at_that_time": room})
 
 
+def _handover_after_death(deceased_on: date) -> Problem:
+    """409: cash cannot be handed over to a person after their death; the commune gives it back instead (the
+    officer records a cash return), and until then it stays the person's undrawn money."""
+    died = f"{deceased_on:%d/%m/%Y}"
+    return Problem(409, bilingual(
+        f"Người hưởng đã mất ngày {died}: không giao tiền mặt cho người đã mất. Không giao số tiền này; nộp lại "
+        "tiền mặt cho cán bộ để ghi nhận hoàn trả tiền mặt (thu hồi về quỹ). Nếu tiền đã giao trước khi mất, "
+        "ghi thời gian giao đúng ngày đã giao",
+        f"the beneficiary died on {died}: cash cannot be handed over to a deceased person. Do not hand it over; "
+        "return the cash to the officer, who records a cash return (back to the fund). If it was handed over "
+        "before the death, give the time it was handed over"),
+        errors=[{"row": None, "column": "occurred_at", "message": f"Người hưởng đã mất ngày {died}",
+                 "message_en": f"the beneficiary died on {died}"}],
+        extra={"deceased_on": deceased_on.isoformat()})
+
+
 async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, data: AssistedWithdrawalIn,
                                   principal: Principal) -> AssistedWithdrawalOut:
     """Record a withdrawal made with staff help, or cash handed over (the cash channel's withdrawal): no more than
@@ -212,8 +228,12 @@ async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, d
                            "money was withdrawn or handed over")
     if errors:
         raise Problem(422, detail or bilingual("Dữ liệu chưa hợp lệ", "Invalid input"), errors=errors)
-    # One person's records one after the other, so two staff cannot both hand over the same money.
-    await session.execute(text("SELECT 1 FROM beneficiary WHERE id = :b FOR UPDATE"), {"b": beneficiary_id})
+    # One person's records one after the other, so two staff cannot both hand over the same money (nor hand it
+    # over while an officer records the death: the event locks the person too).
+    deceased_on = await session.scalar(text("SELECT deceased_on FROM beneficiary WHERE id = :b FOR UPDATE"),
+                                       {"b": beneficiary_id})
+    if channel == "cash_handover" and deceased_on is not None and occurred_at.astimezone(VIETNAM).date() > deceased_on:
+        raise _handover_after_death(deceased_on)
     # The person's money over time (two lookups by person); what it leaves is ``undrawn_amount``.
     events = await money_timeline(session, beneficiary_id)
     available = max(sum(event.amount for event in events), 0)

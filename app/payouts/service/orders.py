@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -43,7 +43,8 @@ DEBTOR_NAME = "Sở Lao động - Thương binh và Xã hội / Labour departmen
 
 _ORDER_ROWS = """
     SELECT p.id, p.reference, p.amount, p.bank_bin, p.account_number, p.holder_name, p.commune_code, p.status,
-           p.channel, p.return_reason, c.name AS commune_name, b.full_name, b.national_id, b.address, bk.short_name AS bank_short_name,
+           p.channel, p.return_reason, p.withdrawn_at, c.name AS commune_name, b.full_name, b.national_id, b.address,
+           b.deceased_on, bk.short_name AS bank_short_name,
            r.programme_code, pr.name_vi AS programme_name, r.period,
            (SELECT array_agg(to_char(pm.month, 'YYYY-MM') ORDER BY pm.month)
               FROM payout_month pm WHERE pm.payout_id = p.id) AS months
@@ -65,12 +66,22 @@ def _order(row: Any) -> PaymentOrder:
         programme_name=row.programme_name, period=format_period(row.period), return_reason=row.return_reason)
 
 
+def deceased_note(deceased_on: date) -> str:
+    """The mark of cash not to hand over: the person's death is recorded (Vietnamese / English)."""
+    died = f"{deceased_on:%d/%m/%Y}"
+    return (f"Đã mất (ngày {died}) — không giao tiền, báo cán bộ để thu hồi / "
+            f"Deceased on {died} — do not hand over; tell the officer")
+
+
 def _cash(row: Any) -> CashPayout:
+    # Cash still at the commune of a person whose death is recorded is not handed over (the officer recovers it)
+    not_to_hand_over = row.deceased_on is not None and row.status == "sent" and row.withdrawn_at is None
     return CashPayout(
         reference=row.reference, payout_id=row.id, beneficiary_name=row.full_name, national_id=row.national_id,
         commune_code=row.commune_code, commune_name=row.commune_name, amount=int(row.amount),
         months=tuple(row.months or ()), programme_code=row.programme_code, programme_name=row.programme_name,
-        period=format_period(row.period), address=row.address or "")
+        period=format_period(row.period), address=row.address or "",
+        note=deceased_note(row.deceased_on) if not_to_hand_over else "")
 
 
 async def _header(session: AsyncSession, bank_bin: str, message_id: str | None,

@@ -3,8 +3,10 @@
 Seven people in Hà Nội (TGXH NCT_80, coefficient 1.0, 650,000 a month) enrolled from March 2026 are paid for March
 and April by two runs sent to the bank; a May run is computed and approved, not sent. Then the registry learns, late:
 a death on 15 March, an enrolment ended with March, a suspension from 1 April, the coefficient lowered to 0.8 from
-April, a move to Cao Bằng (another province, which pays from April); one person's April payout came back from the
-bank (AC04) and then their death on 15 March was recorded; one person changes nothing."""
+April, a move to Cao Bằng (another province) from April; one person's April payout came back from the bank (AC04)
+and then their death on 15 March was recorded; one person changes nothing. The moved person's April, paid by Hà Nội,
+is not overpaid: it stays paid (Cao Bằng never pays it) and was due to them — it is listed apart, nothing to
+recover from them."""
 
 from __future__ import annotations
 
@@ -96,10 +98,9 @@ async def test_each_late_change_lists_the_months_paid_and_not_due_with_amounts_a
     ids = await _world(office)
     listed = (await office.client.get("/api/reports/overpaid")).json()
     by_id = {item["beneficiary_id"]: item for item in listed["items"]}
-    assert set(by_id) == {ids[name] for name in ("dead", "ended", "suspended", "lowered", "moved")}
+    assert set(by_id) == {ids[name] for name in ("dead", "ended", "suspended", "lowered")}
     expected = {"dead": (650_000, 0, "deceased", "qua đời"), "ended": (650_000, 0, "enrolment_ended", "kết thúc"),
-                "suspended": (650_000, 0, "suspended", "tạm dừng"), "lowered": (650_000, 520_000, "reduced", "giảm"),
-                "moved": (650_000, 0, "moved", "tỉnh/thành phố khác")}
+                "suspended": (650_000, 0, "suspended", "tạm dừng"), "lowered": (650_000, 520_000, "reduced", "giảm")}
     for name, (paid, due, reason, words) in expected.items():
         item = by_id[ids[name]]
         april = await _payout(office, ids[name], "2026-04")
@@ -112,9 +113,19 @@ async def test_each_late_change_lists_the_months_paid_and_not_due_with_amounts_a
         assert (detail["month"], detail["reason"], detail["reference"]) == ("2026-04", reason, april.reference)
     assert by_id[ids["dead"]]["reason_en"] == "the beneficiary died before this month"
     # Sent, never reported credited: nothing is known to be in an account to recall.
-    assert listed["totals"] == {"people": 5, "months": 5, "paid": 3_250_000, "due_now": 520_000,
-                                "overpaid": 2_730_000, "recallable": 0}
-    assert listed["total"] == 5 and listed["page"] == 1
+    assert listed["totals"] == {"people": 4, "months": 4, "paid": 2_600_000, "due_now": 520_000,
+                                "overpaid": 2_080_000, "recallable": 0}
+    assert listed["total"] == 4 and listed["page"] == 1
+    # The moved person: April paid by Hà Nội for Cao Bằng, nothing to recover from them.
+    moved = listed["moved_away"]
+    assert "không thu hồi của người hưởng" in moved["title"] and "not to be recovered" in moved["title"]
+    assert moved["totals"] == {"people": 1, "months": 1, "paid": 650_000}
+    (away,) = moved["items"]
+    april = await _payout(office, ids["moved"], "2026-04")
+    assert away["beneficiary_id"] == ids["moved"] and away["months"] == ["2026-04"]
+    assert (away["paid"], away["due_now"], away["overpaid"], away["recallable"]) == (650_000, 650_000, 0, 0)
+    assert away["reasons"] == ["moved"] and "không thu hồi của người hưởng" in away["reason_vi"]
+    assert away["references"] == [april.reference]
     assert "chưa ghi nhận khoản thu hồi" in listed["notice"]
     # A list only: the payouts and the ledger are as they were.
     async with session_scope(engine) as session:
@@ -133,20 +144,22 @@ async def test_scope_commune_staff_and_province_limited_officers(office, engine)
     client = office.client
 
     await office.be("hoa.commune")
-    assert (await client.get("/api/reports/overpaid")).json()["totals"]["overpaid"] == 2_730_000
-    assert (await client.get("/api/reports/overpaid", params={"commune": "00070"})).json()["total"] == 5
+    assert (await client.get("/api/reports/overpaid")).json()["totals"]["overpaid"] == 2_080_000
+    assert (await client.get("/api/reports/overpaid", params={"commune": "00070"})).json()["total"] == 4
     await office.be("nam.other")
     other = (await client.get("/api/reports/overpaid")).json()
-    assert other["items"] == [] and other["totals"]["overpaid"] == 0
+    assert other["items"] == [] and other["totals"]["overpaid"] == 0 and other["moved_away"]["items"] == []
     assert (await client.get("/api/reports/overpaid", params={"commune": "00070"})).status_code == 403
     assert (await client.get("/reports/overpaid", params={"commune": "00070"})).status_code == 403
     assert (await client.get("/api/reports/overpaid", params={"commune": "99999"})).status_code == 404
 
     await office.be("tuan.hanoi")
-    assert (await client.get("/api/reports/overpaid", params={"province": "01"})).json()["total"] == 5
+    hanoi = (await client.get("/api/reports/overpaid", params={"province": "01"})).json()
+    assert hanoi["total"] == 4 and hanoi["moved_away"]["totals"]["people"] == 1
     await office.be("kim.caobang")
-    # The moved person lives in Cao Bằng now, but Hà Nội paid April: it is Hà Nội's to recover.
-    assert (await client.get("/api/reports/overpaid")).json()["total"] == 0
+    # The moved person lives in Cao Bằng now, but Hà Nội paid April: Hà Nội's list shows it, not Cao Bằng's.
+    caobang = (await client.get("/api/reports/overpaid")).json()
+    assert caobang["total"] == 0 and caobang["moved_away"]["items"] == []
     assert (await client.get("/api/reports/overpaid", params={"province": "01"})).status_code == 403
 
 
@@ -160,16 +173,22 @@ async def test_the_workbook_opens_and_holds_the_numbers_and_totals(office):
     header = next(index for index, row in enumerate(rows, start=1) if row[0] == "STT / No.")
     assert rows[header - 1][8] == "Chi sai cần thu hồi (đ) / Overpaid (VND)"
     assert "hệ thống chưa ghi nhận khoản thu hồi" in rows[1][0]
-    data = rows[header:header + 5]
-    assert sorted(row[8] for row in data) == [130_000, 650_000, 650_000, 650_000, 650_000]
-    assert sum(row[6] for row in data) == 3_250_000 and sum(row[7] for row in data) == 520_000
+    data = rows[header:header + 4]
+    assert sorted(row[8] for row in data) == [130_000, 650_000, 650_000, 650_000]
+    assert sum(row[6] for row in data) == 2_600_000 and sum(row[7] for row in data) == 520_000
     assert all(row[4] == "04/2026" for row in data)
-    assert rows[header + 5][1] == "Tổng cộng / Total"
-    assert rows[header + 5][8] == f"=SUM(I{header + 1}:I{header + 5})"
-    assert rows[header + 5][9] == f"=SUM(J{header + 1}:J{header + 5})"
-    assert sheet.freeze_panes == f"A{header + 1}" and sheet.auto_filter.ref == f"A{header}:K{header + 5}"
+    assert rows[header + 4][1] == "Tổng cộng / Total"
+    assert rows[header + 4][8] == f"=SUM(I{header + 1}:I{header + 4})"
+    assert rows[header + 4][9] == f"=SUM(J{header + 1}:J{header + 4})"
+    assert sheet.freeze_panes == f"A{header + 1}" and sheet.auto_filter.ref == f"A{header}:K{header + 4}"
     assert sheet.page_setup.orientation == "landscape" and sheet.sheet_properties.pageSetUpPr.fitToPage
     assert sheet.cell(header + 1, 7).number_format == "#,##0"
+    # The moved person's April on a sheet of its own: paid 650,000, nothing to recover from them.
+    away = load_workbook(io.BytesIO(response.content))["Chi thay tỉnh - Moved away"]
+    away_rows = [[cell.value for cell in row] for row in away.iter_rows()]
+    assert any(row[0] and "không thu hồi của người hưởng" in str(row[0]) for row in away_rows)
+    (moved,) = [row for row in away_rows if isinstance(row[0], int)]
+    assert (moved[4], moved[6], moved[7]) == ("04/2026", 650_000, 0)
 
 
 async def test_a_name_a_spreadsheet_would_run_is_written_as_text(office, engine):
@@ -191,7 +210,11 @@ async def test_the_page_lists_the_totals_and_the_person_page_says_what_to_recove
     body = listing.text
     assert "Chi sai, cần thu hồi" in body
     assert "Danh sách để đối chiếu và thu hồi; hệ thống chưa ghi nhận khoản thu hồi" in body
-    assert "2.730.000" in body and "3.250.000" in body and "520.000" in body
+    assert "2.080.000" in body and "2.600.000" in body and "520.000" in body
+    moved = body.split('id="overpaid-moved-away"')[1]
+    assert "Chi thay tỉnh khác (đã chuyển đi), không thu hồi của người hưởng" in moved
+    assert f'href="/beneficiaries/{ids["moved"]}"' in moved and "thu hồi của người hưởng: 0 đ" in moved
+    assert f'href="/beneficiaries/{ids["moved"]}"' not in body.split('id="overpaid-moved-away"')[0]
     assert "/api/reports/overpaid?format=xlsx" in body
     assert (await office.client.get("/reports")).text.count('href="/reports/overpaid"') == 1
     english = await office.client.get("/reports/overpaid", params={"lang": "en"})
@@ -205,6 +228,8 @@ async def test_the_page_lists_the_totals_and_the_person_page_says_what_to_recove
     assert 'id="overpaid-notice"' not in fine.text
     returned_person = await office.client.get(f"/beneficiaries/{ids['returned']}")
     assert 'id="overpaid-notice"' not in returned_person.text
+    moved_person = await office.client.get(f"/beneficiaries/{ids['moved']}")
+    assert 'id="overpaid-notice"' not in moved_person.text
 
 
 async def test_before_any_late_news_nothing_is_listed(office):
@@ -297,4 +322,34 @@ async def test_what_is_not_withdrawn_yet_is_the_part_a_bank_can_recall(office):
                   if row and isinstance(row[0], int)]
     assert sorted(recallable) == [0, 650_000]
     page = await office.client.get(f"/beneficiaries/{ids['kept']}")
-    assert "Trong đó 650.000 đ còn chưa rút" in page.text, page.text[:2000]
+    assert "Trong đó 650.000 đ còn chưa rút (còn trong tài khoản: có thể đề nghị ngân hàng thu hồi)" in page.text
+    assert kept["channels"] == ["bank"] and "hoàn trả tiền mặt" not in kept["recall_advice_vi"]
+
+
+async def test_the_advice_for_what_is_not_withdrawn_follows_the_channel_that_paid_it(office):
+    """Cash paid for March and April and not handed over, then a death on 15 March: April's cash is still at the
+    commune, so the advice is to return it (a cash return), not to ask a bank to recall it (the bank's advice is
+    for money in an account: see the test above)."""
+    faker = BeneficiaryFaker(seed=53)
+    cash_person = person(faker, bank=None, start="2026-03")
+    await office.import_people([cash_person])
+    beneficiary_id = await office.beneficiary_id(cash_person.national_id)
+    await office.register_disbursement(VIETCOMBANK)
+    assert (await office.fund(VIETCOMBANK, 10_000_000, "FT-OVERPAID-CASH")).status_code == 201
+    await office.run_cycle("2026-03")
+    await office.run_cycle("2026-04")
+    await _event(office, beneficiary_id, kind="deceased", effective_on="2026-03-15")
+    (cash,) = (await office.client.get("/api/reports/overpaid")).json()["items"]
+    assert (cash["overpaid"], cash["undrawn"], cash["recallable"]) == (650_000, 1_300_000, 650_000)
+    assert cash["channels"] == ["cash"] and cash["details"][0]["channel"] == "cash"
+    assert cash["recall_advice_vi"] == "còn ở xã/phường, chưa giao: nộp lại (hoàn trả tiền mặt)"
+    assert cash["recall_advice_en"] == "still held by the commune, not handed over: return it (cash return)"
+    page = await office.client.get(f"/beneficiaries/{beneficiary_id}", params={"lang": "vi"})
+    notice = page.text.split('id="overpaid-notice"')[1].split("</section>")[0]
+    assert "Trong đó 650.000 đ còn chưa rút (còn ở xã/phường, chưa giao: nộp lại (hoàn trả tiền mặt))" in notice
+    assert "ngân hàng" not in notice
+    english = await office.client.get(f"/beneficiaries/{beneficiary_id}", params={"lang": "en"})
+    assert "still held by the commune, not handed over: return it (cash return)" in english.text
+    listing = await office.client.get("/reports/overpaid", params={"lang": "vi"})
+    row = listing.text.split('id="overpaid-list"')[1].split("</table>")[0]
+    assert "còn ở xã/phường, chưa giao: nộp lại (hoàn trả tiền mặt)" in row and "đề nghị ngân hàng" not in row
