@@ -34,7 +34,13 @@ from ledger.accounts import ensure_accounts
 from ledger.driver import driver_connection
 from ledger.schemas import APPLIED_RESULTS, TransferKind
 from ledger.service import create_transfer_arrays
-from reconciliation.checks import PreviousStatement, repeated_bank_references, statement_errors, statement_gap
+from reconciliation.checks import (
+    PreviousStatement,
+    in_file_order,
+    repeated_bank_references,
+    statement_errors,
+    statement_gap,
+)
 from reconciliation.fingerprint import statement_fingerprint
 from reconciliation.matching import (
     ACCOUNT_UNUSABLE_REASONS,
@@ -285,7 +291,7 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
                                     f"Tài khoản {statement.account} không phải tài khoản chi đã đăng ký của ngân hàng",
                                     f"account {statement.account} is not the bank's registered disbursement account"))
         errors.extend(statement_errors(statement, position))
-    errors.extend(repeated_bank_references(parsed))
+    errors = in_file_order([*errors, *repeated_bank_references(parsed)])
     if errors:
         return await reject("rejected", "Sao kê không hợp lệ, không có dòng nào được ghi nhận",
                             "the statement is invalid; nothing was applied", errors[:MAX_LISTED_ROW_ERRORS],
