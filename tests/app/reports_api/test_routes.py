@@ -8,7 +8,7 @@ import dataclasses
 import io
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import openpyxl
 import pytest
@@ -21,6 +21,7 @@ from app.registry.fake import BeneficiaryFaker
 from app.registry.identity import bank_holder_name
 from app.reports_api.routes import XLSX
 from reconciliation.withdrawals import reallocate
+from reports.time_to_withdrawal import share_by_day
 from tests.support.actors import add_user
 from tests.support.credit import credit_payouts
 from tests.support.sheets import a4_landscape_fit_width, print_setup
@@ -345,6 +346,21 @@ async def test_a_commune_whose_money_arrived_two_days_ago_has_no_share_within_3_
     dashboard = await client.get("/dashboard", params={"period": "2026-03", "commune": "00073"})
     assert dashboard.status_code == 200
     assert re.search(r'id="within-3d"><abbr title="[^"]*">chưa đủ 3 ngày</abbr>', dashboard.text), dashboard.text
+    # The share by day since arrival follows the same rule: day N counts the payouts that arrived N days ago
+    # or more. Cửa Nam's only payout arrived 2 days ago: nothing to say from day 3 on.
+    assert "Sau 1 ngày: 0,0 % · 3 ngày: chưa đủ 3 ngày · 7 ngày: chưa đủ 7 ngày · 30 ngày: chưa đủ 30 ngày" \
+        in dashboard.text, dashboard.text
+    async with session_scope(office.engine) as session:
+        everyone = await share_by_day(session, period=date(2026, 3, 1))
+        cua_nam_by_day = await share_by_day(session, period=date(2026, 3, 1), commune="00073")
+        counted_by_run = await share_by_day(session, period=date(2026, 3, 1), exact_window_limit=0)
+    assert cua_nam_by_day[:3] == [0.0, 0.0, 0.0] and cua_nam_by_day[3:] == [None] * 28
+    # A withdrew within 1 day; E's cash arrived just now (out from day 1), F two days ago (out from day 3).
+    assert everyone[:4] == [0.0, 0.2, 0.2, 0.25] and everyone[4:] == [0.25] * 27
+    # Too many recent arrivals to read one by one: the days the month's latest arrival is still inside are None.
+    assert counted_by_run == [0.0] + [None] * 30
+    whole = await client.get("/dashboard", params={"period": "2026-03"})
+    assert "Sau 1 ngày: 20,0 % · 3 ngày: 25,0 % · 7 ngày: 25,0 % · 30 ngày: 25,0 %" in whole.text
 
 
 async def test_monthly_workbook_lists_a_communes_people_in_vietnamese_alphabetical_order(office, client):
