@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
+from app.http.problems import bilingual
 from app.memory import cyclic_gc_paused
 from app.payouts.accounts import bank_disbursement_account, payable_account
 from app.payouts.references import parse_reference
@@ -264,7 +265,8 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
                 session, bank_bin=bank_bin, filename=filename, data=data, sha256=sha256, file_format=file_format,
                 actor=actor, rejection={"message": vi, "message_en": en, "errors": errors[:100]})
             await record(session, actor=actor, action="statement.reject", object_type="statement_upload",
-                         object_id=upload_id, after={"bank_bin": bank_bin, "filename": filename, "reason": en})
+                         object_id=upload_id,
+                         after={"bank_bin": bank_bin, "filename": filename, "reason": bilingual(vi, en)})
         log.info("statement_rejected", bank=bank_bin, filename=filename, reason=en, dry_run=dry_run)
         return ImportOutcome(kind, upload_id=upload_id, message_vi=vi, message_en=en, errors=errors,
                              total_errors=total if total is not None else len(errors))
