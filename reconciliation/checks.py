@@ -9,6 +9,7 @@ from typing import Any
 
 from reconciliation.fingerprint import statement_fingerprint
 from reconciliation.matching import normalise_account
+from reconciliation.parsers.amounts import amount_en, amount_vi
 from reconciliation.parsers.errors import RowError, row_error
 from reconciliation.parsers.model import LOCAL_TIMEZONE, NO_REFERENCE, Statement, StatementLine
 
@@ -59,12 +60,15 @@ def statement_errors(statement: Statement, position: int, today: date | None = N
                                 f"statement {label}: the opening or closing balance is missing"))
     elif not statement.adds_up:
         expected = statement.opening_balance + statement.line_total
+        unit = statement.currency
         errors.append(row_error(
             None, "balance",
-            f"Sao kê {label}: số dư đầu kỳ {statement.opening_balance} + phát sinh {statement.line_total} "
-            f"= {expected}, khác số dư cuối kỳ {statement.closing_balance}",
-            f"statement {label}: opening {statement.opening_balance} + lines {statement.line_total} = {expected}, "
-            f"not the closing balance {statement.closing_balance}"))
+            f"Sao kê {label}: số dư đầu kỳ {amount_vi(statement.opening_balance, unit)} + phát sinh "
+            f"{amount_vi(statement.line_total, unit)} = {amount_vi(expected, unit)}, khác số dư cuối kỳ "
+            f"{amount_vi(statement.closing_balance, unit)}",
+            f"statement {label}: opening {amount_en(statement.opening_balance, unit)} + lines "
+            f"{amount_en(statement.line_total, unit)} = {amount_en(expected, unit)}, not the closing balance "
+            f"{amount_en(statement.closing_balance, unit)}"))
     return errors
 
 
