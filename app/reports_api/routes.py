@@ -145,6 +145,7 @@ class ReportController(Controller):
         if commune is not None:
             await _check_commune(db_session, principal, commune)
         communes, provinces = scope_of(principal)
+        province = province or None  # empty: every province in scope, as the monthly workbook takes it
         if province is not None:
             await _check_province(db_session, provinces, province)
         return await time_to_withdrawal(db_session, period=report_period(period), group_by=group_by, communes=communes,
@@ -223,6 +224,7 @@ class ReportController(Controller):
         if commune is not None:
             await _check_commune(db_session, principal, commune)
         communes, provinces = scope_of(principal)
+        province = province or None  # empty: every province in scope, as the monthly workbook takes it
         if province is not None:
             await _check_province(db_session, provinces, province)
         listed = await overpaid_list(db_session, communes=communes, provinces=provinces, commune=commune,

@@ -209,6 +209,12 @@ async def test_time_to_withdrawal_of_an_unknown_province_is_a_404_like_the_month
     await world.office.be("ha.provincial")
     refused = await client.get("/api/reports/time-to-withdrawal", params=params)  # outside the scope: 403 first
     assert refused.status_code == 403
+    # An empty province (a form's "all provinces") is every province in scope on every report, not a 404.
+    for path in ("/api/reports/time-to-withdrawal", "/api/reports/overpaid"):
+        everything = await client.get(path, params={"period": "2026-03", "province": ""})
+        assert everything.status_code == 200, (path, everything.text)
+        assert everything.json() == (await client.get(path, params={"period": "2026-03"})).json()
+    assert (await client.get("/api/reports/overpaid", params={"province": ""})).status_code == 200
 
 
 async def test_beneficiary_detail_shows_days_to_withdraw_for_bank_and_cash(world, client):
