@@ -123,6 +123,7 @@ class ImportOutcome:
     content_differs: bool = False  # existing: the statement ids were imported before, from another file
     # existing: how the earlier import was recognised — "file" (SHA-256), "statement_id" or "content" (fingerprint)
     already_imported_by: str | None = None
+    other_format: bool = False  # existing by content: the earlier import came in a file of another format
 
     @property
     def statement_id(self) -> str | None:
@@ -355,7 +356,8 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
         vi, en = ((SAME_CONTENT_VI, SAME_CONTENT_EN) if other_format
                   else (SAME_CONTENT_SAME_FORMAT_VI, SAME_CONTENT_SAME_FORMAT_EN))
         return ImportOutcome("existing", statements=already, already_imported_by="content",
-                             message_vi=vi.format(statements=names), message_en=en.format(statements=names))
+                             message_vi=vi.format(statements=names), message_en=en.format(statements=names),
+                             other_format=other_format)
 
     upload_id = None
     if not dry_run:
