@@ -9,6 +9,7 @@ from typing import Any
 
 from reconciliation.fingerprint import statement_fingerprint
 from reconciliation.matching import normalise_account
+from reconciliation.parsers.amounts import amount_en, amount_vi
 from reconciliation.parsers.errors import RowError, row_error
 from reconciliation.parsers.model import LOCAL_TIMEZONE, NO_REFERENCE, Statement, StatementLine
 
@@ -31,18 +32,23 @@ def statement_errors(statement: Statement, position: int, today: date | None = N
     # A statement's closing date may be the end of the period asked for (a bank's export for 01/11–30/11
     # made on the 20th): only what was booked must not be in the future.
     for line in statement.lines:
+        # The file's row, as the parser's refusals name it (the sheet row of a CSV or xlsx, below any info
+        # rows and the header; the :61: line of MT940; the entry of camt, with its XML line): not line_no,
+        # the line's number among the statement's lines.
+        row = line.file_row if line.file_row is not None else line.line_no
         if line.booked_at is not None and line.booking_date <= today and line.booked_at > now + BOOKING_SLACK:
             errors.append(row_error(
-                line.line_no, "booked_at",
-                f"Sao kê {label}, dòng {line.line_no}: giờ ghi sổ {line.booked_at.astimezone(LOCAL_TIMEZONE):%H:%M} "
+                row, "booked_at",
+                f"Sao kê {label}, dòng {row}: giờ ghi sổ {line.booked_at.astimezone(LOCAL_TIMEZONE):%H:%M} "
                 f"hôm nay chưa đến",
-                f"statement {label}, line {line.line_no}: booked at {line.booked_at.isoformat()}, later than now"))
+                f"statement {label}, row {row}: booked at {line.booked_at.isoformat()}, later than now",
+                line.file_line))
         if line.booking_date > today:
             errors.append(row_error(
-                line.line_no, "booking_date",
-                f"Sao kê {label}, dòng {line.line_no}: ngày ghi sổ {line.booking_date:%d/%m/%Y} ở tương lai",
-                f"statement {label}, line {line.line_no}: booking date {line.booking_date.isoformat()} is in the "
-                f"future"))
+                row, "booking_date",
+                f"Sao kê {label}, dòng {row}: ngày ghi sổ {line.booking_date:%d/%m/%Y} ở tương lai",
+                f"statement {label}, row {row}: booking date {line.booking_date.isoformat()} is in the "
+                f"future", line.file_line))
     currencies = {statement.currency} if statement.currency else set()
     currencies |= {line.currency for line in statement.lines}
     if currencies - {"VND"} or not currencies and statement.lines:
@@ -54,13 +60,22 @@ def statement_errors(statement: Statement, position: int, today: date | None = N
                                 f"statement {label}: the opening or closing balance is missing"))
     elif not statement.adds_up:
         expected = statement.opening_balance + statement.line_total
+        unit = statement.currency
         errors.append(row_error(
             None, "balance",
-            f"Sao kê {label}: số dư đầu kỳ {statement.opening_balance} + phát sinh {statement.line_total} "
-            f"= {expected}, khác số dư cuối kỳ {statement.closing_balance}",
-            f"statement {label}: opening {statement.opening_balance} + lines {statement.line_total} = {expected}, "
-            f"not the closing balance {statement.closing_balance}"))
+            f"Sao kê {label}: số dư đầu kỳ {amount_vi(statement.opening_balance, unit)} + phát sinh "
+            f"{amount_vi(statement.line_total, unit)} = {amount_vi(expected, unit)}, khác số dư cuối kỳ "
+            f"{amount_vi(statement.closing_balance, unit)}",
+            f"statement {label}: opening {amount_en(statement.opening_balance, unit)} + lines "
+            f"{amount_en(statement.line_total, unit)} = {amount_en(expected, unit)}, not the closing balance "
+            f"{amount_en(statement.closing_balance, unit)}"))
     return errors
+
+
+def in_file_order(errors: list[RowError]) -> list[RowError]:
+    """Refusals in the order of the file: those of no row (the whole statement: currency, balances, account)
+    first, then by row and column; the order found is kept among equals."""
+    return sorted(errors, key=lambda error: (error["row"] is not None, error["row"] or 0, error["column"] or ""))
 
 
 def repeated_bank_references(statements: Sequence[Statement]) -> list[RowError]:

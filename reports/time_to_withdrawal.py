@@ -11,7 +11,8 @@ least N days before now, and of them the ones withdrawn within N days. A payout 
 in neither side of the 3-, 7- or 30-day shares (it would otherwise count as "not within 30 days" for
 28 more days and make a recent month look slow); ``within_Nd_pending`` says how many were left out.
 When every arrived payout of a group is that recent, the share is None: "chưa đủ N ngày / window not
-over yet" on the pages and in the workbook.
+over yet" on the pages and in the workbook. The dashboard's share by day since arrival
+(``share_by_day``) counts day N the same way.
 
 The median and p90 are over every payout that arrived, the ones not withdrawn yet counting as later
 than any withdrawn one: a median of 2.8 days means half the people had their money within 2.8 days.
@@ -416,8 +417,16 @@ async def _accounts_opened(session: AsyncSession, period: date, group_by: str, c
 
 async def share_by_day(session: AsyncSession, *, period: date, communes: Sequence[str] | None = None,
                        provinces: Sequence[str] | None = None, commune: str | None = None,
-                       days: int = 30) -> list[float | None]:
-    """Cumulative share of the month's arrived payouts withdrawn within 0, 1, … ``days`` days of arrival."""
+                       days: int = 30, now: datetime | None = None,
+                       exact_window_limit: int = EXACT_WINDOW_LIMIT) -> list[float | None]:
+    """Cumulative share of the month's arrived payouts withdrawn within 0, 1, … ``days`` days of arrival,
+    by the rule of the shares within N days (module docstring): day N counts only the payouts that arrived
+    at least N days before ``now`` (None: the database's clock), and is None when none did ("chưa đủ N
+    ngày"), or — more than ``exact_window_limit`` payouts arrived in the last ``days`` days, not read one
+    by one — when the month's latest arrival is less than N days ago.
+
+    The summary gives every arrived payout and the day each was withdrawn; only the payouts that arrived in
+    the last ``days`` days are read, to take away those whose N days are not over."""
     params: dict[str, Any] = {"period": period, "days": days}
     where = scope_condition("s.commune_code", "cm.province_code", communes, provinces, params, commune=commune)
     arrived = int(await session.scalar(text(
@@ -434,12 +443,54 @@ async def share_by_day(session: AsyncSession, *, period: date, communes: Sequenc
     counts = [0] * (days + 2)
     for row in rows:
         counts[max(0, int(row.day))] += int(row.n)
+    open_days = await _open_days(session, period, communes, provinces, commune, days, now, exact_window_limit)
     shares: list[float | None] = []
     running = 0
     for day in range(days + 1):
         running += counts[day]
-        shares.append(round(running / arrived, 4))
+        not_over = open_days[day]
+        if not_over is None:
+            shares.append(None)
+            continue
+        pending, pending_within = not_over
+        shares.append(_share(running - pending_within, arrived - pending))
     return shares
+
+
+async def _open_days(session: AsyncSession, period: date, communes: Sequence[str] | None,
+                     provinces: Sequence[str] | None, commune: str | None, days: int, now: datetime | None,
+                     limit: int) -> list[tuple[int, int] | None]:
+    """Per day N of 0 … ``days``: (the period's arrived payouts in scope that arrived less than N days before
+    ``now``, of them the ones withdrawn within N days), read from the payouts that arrived in the last
+    ``days`` days when there are at most ``limit``; else None for each N the period's latest arrival is
+    less than N days ago (the others: nothing pending), as ``_open_windows`` does."""
+    params: dict[str, Any] = {"period": period, "now": now, "limit": limit + 1}
+    where = scope_condition("p.commune_code", "cm.province_code", communes, provinces, params, commune=commune)
+    # age: whole days since arrival, rounded down (open for day N while age < N); day: the day withdrawn,
+    # rounded up as in the histograms (None: not withdrawn).
+    rows = list(await session.execute(text(
+        f"""WITH recent AS MATERIALIZED (
+                SELECT floor(extract(epoch FROM {_NOW} - {ARRIVED_AT}) / 86400)::int AS age,
+                       ceil(withdrawal_hours(p.withdrawn_at, {ARRIVED_AT}) / 24.0)::int AS day
+                  FROM payout_run r JOIN payout p ON p.run_id = r.id JOIN commune cm ON cm.code = p.commune_code
+                 WHERE r.period = :period AND {ARRIVED}
+                   AND {ARRIVED_AT} > {_NOW} - make_interval(days => {days}) AND {where}
+                 LIMIT :limit)
+            SELECT age, day, count(*) AS n FROM recent GROUP BY age, day"""), params))  # noqa: S608
+    if sum(int(row.n) for row in rows) <= limit:
+        out: list[tuple[int, int] | None] = []
+        for day in range(days + 1):
+            open_rows = [row for row in rows if row.age < day]
+            out.append((sum(int(row.n) for row in open_rows),
+                        sum(int(row.n) for row in open_rows if row.day is not None and row.day <= day)))
+        return out
+    # Too many to read: the period's latest arrival, an index probe per run (not limited to the scope).
+    age = await session.scalar(text(
+        f"""SELECT floor(extract(epoch FROM {_NOW} - max(a.latest)) / 86400)::int
+              FROM payout_run r CROSS JOIN LATERAL (
+                   SELECT max({ARRIVED_AT}) AS latest FROM payout p WHERE p.run_id = r.id AND {ARRIVED}) a
+             WHERE r.period = :period"""), params)  # noqa: S608
+    return [None if age is not None and age < day else (0, 0) for day in range(days + 1)]
 
 
 async def people_waiting(session: AsyncSession, *, communes: Sequence[str] | None = None,

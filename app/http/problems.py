@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -115,7 +116,15 @@ def _validation_error(error: Any) -> dict[str, Any]:
         vi, en = money_field_messages(str(key))
         return {"row": None, "column": key, "message": vi, "message_en": en, "money": True}
     vi = f"Giá trị của trường '{key}' không hợp lệ" if key else "Dữ liệu không hợp lệ"
+    bound = _BOUND.fullmatch(message)
+    if bound:  # msgspec's "Expected `int` <= 200": say the limit in Vietnamese too
+        vi += f": {_BOUND_VI[bound.group(1)]} {bound.group(2)}"
     return {"row": None, "column": key, "message": vi, "message_en": message}
+
+
+# A limit a value broke, as msgspec words it ("Expected `int` <= 200", "Expected `int` >= 1").
+_BOUND = re.compile(r"Expected `(?:int|float|decimal|str|array|object)` (<=|>=|<|>) (-?[\d.]+)")
+_BOUND_VI = {"<=": "phải ≤", ">=": "phải ≥", "<": "phải <", ">": "phải >"}
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

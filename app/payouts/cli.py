@@ -21,7 +21,7 @@ from app.payouts.service.compute import compute_run
 from app.payouts.service.errors import PayoutError, bank_funding_refusal, whole_run_refusal
 from app.payouts.service.funding import record_funding
 from app.payouts.service.ledger_steps import approve_run, send_run
-from app.payouts.service.runs import create_run, parse_period
+from app.payouts.service.runs import create_run, parse_period, province_names
 from app.payouts.service.settlement import close_run, settle_runs
 
 
@@ -74,7 +74,9 @@ async def _user_with_role(engine: AsyncEngine, username: str, *roles: str, whole
                           f"{username} is not an active {' or '.join(roles)}")
     provinces = tuple(found.provinces or ())
     if whole_run and provinces:
-        raise PayoutError(*whole_run_refusal(provinces))
+        async with session_scope(engine) as session:
+            names = await province_names(session, provinces)
+        raise PayoutError(*whole_run_refusal(provinces, names))
     return StaffActor(found.username, provinces)
 
 
@@ -84,7 +86,9 @@ async def _check_funding_scope(engine: AsyncEngine, provinces: tuple[str, ...], 
     if not provinces:
         return
     if bank_bin and bank_bin.strip():
-        raise PayoutError(*bank_funding_refusal(provinces))
+        async with session_scope(engine) as session:
+            names = await province_names(session, provinces)
+        raise PayoutError(*bank_funding_refusal(provinces, names))
     if commune_code:
         async with session_scope(engine) as session:
             province = await session.scalar(text("SELECT province_code FROM commune WHERE code = :c"),

@@ -56,6 +56,7 @@ from app.payouts.service.runs import (
     format_period,
     get_run,
     list_runs,
+    province_names,
     run_is_busy,
     run_summary,
     scope_line,
@@ -78,20 +79,20 @@ def province_limit(request: Request[Any, Any, Any]) -> tuple[str, ...] | None:
     return tuple(principal.provinces) if principal is not None and principal.is_province_scoped else None
 
 
-def refuse_province_limited(request: Request[Any, Any, Any]) -> None:
+async def refuse_province_limited(request: Request[Any, Any, Any], session: AsyncSession) -> None:
     """403 for a province-limited caller: a run pays its programme's people in every province, so preparing,
     computing, approving, sending, cancelling or closing it is for staff without a province limit."""
     provinces = province_limit(request)
     if provinces is not None:
-        raise Problem(403, bilingual(*whole_run_refusal(provinces)))
+        raise Problem(403, bilingual(*whole_run_refusal(provinces, await province_names(session, provinces))))
 
 
-def refuse_bank_funding_province_limited(request: Request[Any, Any, Any]) -> None:
+async def refuse_bank_funding_province_limited(request: Request[Any, Any, Any], session: AsyncSession) -> None:
     """403 for a province-limited caller recording or reversing a bank's funding: the money at a bank pays
     every province's payouts there (a commune's cash stays theirs, within their provinces)."""
     provinces = province_limit(request)
     if provinces is not None:
-        raise Problem(403, bilingual(*bank_funding_refusal(provinces)))
+        raise Problem(403, bilingual(*bank_funding_refusal(provinces, await province_names(session, provinces))))
 
 
 # A pain.001 of a run is a bank's batch: every province's orders at the bank, handed out once (README).
@@ -216,7 +217,7 @@ async def start_step(request: Request[Any, Any, Any], db_session: AsyncSession, 
     size), then run it in the request (200) or after it (202, progress on the run). ``options`` go to
     the check and the step (cancel: ``reason``). Shared by the API and the pages. 403 for a province-limited
     caller: the run is everyone's."""
-    refuse_province_limited(request)
+    await refuse_province_limited(request, db_session)
     actor = _actor(request)
     check, step = STEPS[name]
     try:
@@ -259,7 +260,7 @@ class PayoutRunController(Controller):
     @post("/", guards=[requires(Role.officer, Role.approver)])
     async def create(self, request: Request[Any, Any, Any], db_session: AsyncSession, data: RunInput) -> RunOutput:
         """Create a draft run for a programme and period (one regular run each); 403 for province-limited staff."""
-        refuse_province_limited(request)
+        await refuse_province_limited(request, db_session)
         try:
             run = await create_run(db_session, programme=data.programme, period=data.period, kind=data.kind,
                                    actor=_actor(request))
@@ -319,7 +320,7 @@ class PayoutRunController(Controller):
         of a death (MD07) from its returns not checked yet. 409 says what is open, in Vietnamese and English,
         and lists it (``open_items``). A closed run still takes withdrawals and banks' late credits and returns.
         403 for province-limited staff."""
-        refuse_province_limited(request)
+        await refuse_province_limited(request, db_session)
         try:
             return run_output(await close_settled_run(db_session, run_id, actor=_actor(request)),
                               await run_summary(db_session, run_id))
@@ -516,7 +517,7 @@ async def record_funding_route(request: Request[Any, Any, Any], db_session: Asyn
     it pays every province) or a commune's cash for its cash payouts (``commune_code``, in the officer's scope):
     exactly one; idempotent by reference."""
     if data.bank_bin and data.bank_bin.strip():
-        refuse_bank_funding_province_limited(request)
+        await refuse_bank_funding_province_limited(request, db_session)
     if data.commune_code and not data.bank_bin:
         await check_commune_scope(request, db_session, data.commune_code.strip())
     try:
@@ -577,7 +578,7 @@ async def reverse_funding_route(request: Request[Any, Any, Any], db_session: Asy
     place = (await db_session.execute(text("SELECT bank_bin, commune_code FROM funding WHERE id = :id"),
                                       {"id": funding_id})).first()
     if place is not None and place.bank_bin is not None:
-        refuse_bank_funding_province_limited(request)
+        await refuse_bank_funding_province_limited(request, db_session)
     if place is not None and place.commune_code is not None:
         await check_commune_scope(request, db_session, place.commune_code)
     try:

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
+from app.http.problems import bilingual
 from app.memory import cyclic_gc_paused
 from app.payouts.accounts import bank_disbursement_account, payable_account
 from app.payouts.references import parse_reference
@@ -34,7 +35,13 @@ from ledger.accounts import ensure_accounts
 from ledger.driver import driver_connection
 from ledger.schemas import APPLIED_RESULTS, TransferKind
 from ledger.service import create_transfer_arrays
-from reconciliation.checks import PreviousStatement, repeated_bank_references, statement_errors, statement_gap
+from reconciliation.checks import (
+    PreviousStatement,
+    in_file_order,
+    repeated_bank_references,
+    statement_errors,
+    statement_gap,
+)
 from reconciliation.fingerprint import statement_fingerprint
 from reconciliation.matching import (
     ACCOUNT_UNUSABLE_REASONS,
@@ -116,6 +123,7 @@ class ImportOutcome:
     content_differs: bool = False  # existing: the statement ids were imported before, from another file
     # existing: how the earlier import was recognised — "file" (SHA-256), "statement_id" or "content" (fingerprint)
     already_imported_by: str | None = None
+    other_format: bool = False  # existing by content: the earlier import came in a file of another format
 
     @property
     def statement_id(self) -> str | None:
@@ -258,7 +266,8 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
                 session, bank_bin=bank_bin, filename=filename, data=data, sha256=sha256, file_format=file_format,
                 actor=actor, rejection={"message": vi, "message_en": en, "errors": errors[:100]})
             await record(session, actor=actor, action="statement.reject", object_type="statement_upload",
-                         object_id=upload_id, after={"bank_bin": bank_bin, "filename": filename, "reason": en})
+                         object_id=upload_id,
+                         after={"bank_bin": bank_bin, "filename": filename, "reason": bilingual(vi, en)})
         log.info("statement_rejected", bank=bank_bin, filename=filename, reason=en, dry_run=dry_run)
         return ImportOutcome(kind, upload_id=upload_id, message_vi=vi, message_en=en, errors=errors,
                              total_errors=total if total is not None else len(errors))
@@ -285,7 +294,7 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
                                     f"Tài khoản {statement.account} không phải tài khoản chi đã đăng ký của ngân hàng",
                                     f"account {statement.account} is not the bank's registered disbursement account"))
         errors.extend(statement_errors(statement, position))
-    errors.extend(repeated_bank_references(parsed))
+    errors = in_file_order([*errors, *repeated_bank_references(parsed)])
     if errors:
         return await reject("rejected", "Sao kê không hợp lệ, không có dòng nào được ghi nhận",
                             "the statement is invalid; nothing was applied", errors[:MAX_LISTED_ROW_ERRORS],
@@ -347,7 +356,8 @@ async def _import_file(session: AsyncSession, *, data: bytes, filename: str | No
         vi, en = ((SAME_CONTENT_VI, SAME_CONTENT_EN) if other_format
                   else (SAME_CONTENT_SAME_FORMAT_VI, SAME_CONTENT_SAME_FORMAT_EN))
         return ImportOutcome("existing", statements=already, already_imported_by="content",
-                             message_vi=vi.format(statements=names), message_en=en.format(statements=names))
+                             message_vi=vi.format(statements=names), message_en=en.format(statements=names),
+                             other_format=other_format)
 
     upload_id = None
     if not dry_run:

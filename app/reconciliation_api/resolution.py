@@ -35,6 +35,7 @@ from ledger.accounts import ensure_accounts
 from ledger.schemas import APPLIED_RESULTS, AccountSpec, AccountType, TransferKind
 from ledger.service import create_transfer_arrays
 from reconciliation.matching import UNSTATED_RETURN_REASON, LineDecision
+from reconciliation.parsers.amounts import amount_en, amount_vi
 from reconciliation.parsers.model import StatementLine
 
 ACTIONS = ("manual_match", "bank_fee", "ignore", "reissue", "close_without_reissue")
@@ -183,8 +184,9 @@ async def _manual_match(session: AsyncSession, line: Any, *, payout_id: UUID | N
     if payout.bank_bin != line.bank_bin:
         raise Conflict("Lệnh chi thuộc ngân hàng khác", "the payout is another bank's")
     if payout.amount != abs(line.amount):
-        raise Conflict(f"Số tiền lệnh chi {payout.amount} khác số tiền dòng sao kê {abs(line.amount)}",
-                       f"payout amount {payout.amount} differs from the line's {abs(line.amount)}")
+        raise Conflict(f"Số tiền lệnh chi {amount_vi(payout.amount)} khác số tiền dòng sao kê "
+                       f"{amount_vi(abs(line.amount))}",
+                       f"payout amount {amount_en(payout.amount)} differs from the line's {amount_en(abs(line.amount))}")
     if line.amount < 0:
         if payout.state != "sent":
             raise Conflict(f"Lệnh chi đang ở trạng thái {payout.state}, không ghi nhận chuyển được",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated, Any
 
 import msgspec
@@ -17,7 +17,9 @@ from app.auth.models import Role
 from app.auth.service import Principal
 from app.http.openapi import documented, one_of
 from app.http.problems import Problem, bilingual
-from app.vietnam_time import vietnam_today
+from app.payouts.service.runs import FIRST_PAYABLE_PERIOD, add_months, current_month
+from app.vietnam_time import VIETNAM, month_text, vietnam_today, wall_clock
+from app.withdrawals_api.service import EARLIEST_NOTE
 from reports.follow_up import EXPORT_LIMIT, follow_up_page, follow_up_workbook
 from reports.overpaid import (
     MOVED_TITLE_EN,
@@ -55,14 +57,49 @@ def scope_of(principal: Principal) -> tuple[Sequence[str] | None, Sequence[str] 
     return None, (tuple(principal.provinces) if principal.provinces else None)
 
 
-def _period(period: str | None) -> date:
+def report_period(period: str | None, *, today: date | None = None) -> date:
+    """The month a report is asked for (None: the current month in Việt Nam), parsed in this one place for
+    every report route and the dashboard: 400 when it is not YYYY-MM, 422 outside the months ansinh can pay,
+    the same as a payout run's (``check_payable_period``): from 2025-01 (``FIRST_PAYABLE_PERIOD``) to the
+    month after the current one. Earlier or later months hold nothing to report (and the 12-month trend of
+    a month near year 1 or 9999 is no calendar month at all)."""
+    this_month = current_month(today)
     if period is None:
-        today = vietnam_today()
-        return date(today.year, today.month, 1)
+        return this_month
     try:
-        return month_start(period)
+        month = month_start(period)
     except ValueError:
         raise Problem(400, bilingual("Kỳ phải có dạng YYYY-MM", "period must be YYYY-MM")) from None
+    last = add_months(this_month, 1)
+    if month < FIRST_PAYABLE_PERIOD:
+        raise Problem(422, bilingual(
+            f"Kỳ {month_text(month)} quá sớm: báo cáo có từ kỳ {month_text(FIRST_PAYABLE_PERIOD)} "
+            "(kỳ đầu tiên ansinh chi trả)",
+            f"period {period} is too early: reports start at {FIRST_PAYABLE_PERIOD:%Y-%m} "
+            "(the first period ansinh pays)"))
+    if month > last:
+        raise Problem(422, bilingual(
+            f"Kỳ {month_text(month)} quá xa: báo cáo có đến kỳ {month_text(last)} (tháng sau của tháng hiện tại)",
+            f"period {period} is too far ahead: reports go up to {last:%Y-%m} (the month after the current one)"))
+    return month
+
+
+def follow_up_moment(as_of: datetime | None, *, now: datetime | None = None) -> datetime | None:
+    """The follow-up list's ``as_of``, checked (422) like a report's period: with a time zone, not before
+    ansinh's first payable month (``EARLIEST_NOTE``) nor after the last month a report can be asked for."""
+    if as_of is None:
+        return None
+    if as_of.tzinfo is None:
+        raise Problem(422, bilingual("as_of phải có múi giờ (ví dụ 2026-01-31T23:59:59+07:00)",
+                                     "as_of needs a time zone (for example 2026-01-31T23:59:59+07:00)"))
+    end = datetime.combine(add_months(current_month(vietnam_today(now)), 2), time(0), tzinfo=VIETNAM)
+    if not EARLIEST_NOTE <= as_of < end:
+        raise Problem(422, bilingual(
+            f"as_of phải từ {wall_clock(EARLIEST_NOTE):%H:%M %d/%m/%Y} đến trước {wall_clock(end):%H:%M %d/%m/%Y} "
+            f"(các kỳ ansinh chi trả được, từ {month_text(FIRST_PAYABLE_PERIOD)})",
+            f"as_of must be from {EARLIEST_NOTE.isoformat()} to before {end.isoformat()} "
+            f"(the periods ansinh can pay, from {FIRST_PAYABLE_PERIOD:%Y-%m})"))
+    return as_of
 
 
 async def _check_commune(session: AsyncSession, principal: Principal, commune: str) -> None:
@@ -115,9 +152,10 @@ class ReportController(Controller):
         if commune is not None:
             await _check_commune(db_session, principal, commune)
         communes, provinces = scope_of(principal)
+        province = province or None  # empty: every province in scope, as the monthly workbook takes it
         if province is not None:
             await _check_province(db_session, provinces, province)
-        return await time_to_withdrawal(db_session, period=_period(period), group_by=group_by, communes=communes,
+        return await time_to_withdrawal(db_session, period=report_period(period), group_by=group_by, communes=communes,
                                         provinces=provinces, commune=commune, province=province)
 
     @get("/follow-up", guards=[requires(*FOLLOW_UP_READERS)], operation_class=XLSX_LIST)
@@ -136,12 +174,13 @@ class ReportController(Controller):
             raise Problem(400, bilingual("Định dạng phải là json hoặc xlsx", "format must be json or xlsx"))
         if not 0 <= min_days <= 3650:
             raise Problem(400, bilingual("min_days phải từ 0 đến 3650", "min_days must be 0-3650"))
+        checked_as_of = follow_up_moment(as_of)
         if commune is not None:
             await _check_commune(db_session, principal, commune)
         communes, provinces = scope_of(principal)
         if format == "xlsx":  # the whole list (up to the export limit), whatever page was asked for
             whole = await follow_up_page(db_session, communes=communes, provinces=provinces, commune=commune,
-                                         min_days=min_days, as_of=as_of, page=1, page_size=EXPORT_LIMIT)
+                                         min_days=min_days, as_of=checked_as_of, page=1, page_size=EXPORT_LIMIT)
             people = whole.people
             name = _follow_up_name(commune, communes)
             title = ("Danh sách theo dõi rút tiền — các xã/phường bạn phụ trách / "
@@ -155,7 +194,7 @@ class ReportController(Controller):
                             media_type=XLSX,
                             headers=_attachment(f"theo-doi-{name}.xlsx"))
         listed = await follow_up_page(db_session, communes=communes, provinces=provinces, commune=commune,
-                                      min_days=min_days, as_of=as_of, page=page, page_size=page_size)
+                                      min_days=min_days, as_of=checked_as_of, page=page, page_size=page_size)
         return Response({"items": [msgspec.to_builtins(person) for person in listed.people], "total": listed.total,
                          "total_amount": listed.amount_waiting, "page": listed.page, "page_size": listed.page_size,
                          "min_days": min_days, "deceased_people": listed.deceased,
@@ -176,7 +215,7 @@ class ReportController(Controller):
         province = province or None  # the reports page's "Tất cả các tỉnh / All provinces" sends an empty one
         if province is not None:
             await _check_province(db_session, provinces, province)
-        month = _period(period)
+        month = report_period(period)
         content = await monthly_workbook(db_session, period=month, province=province, communes=communes,
                                          provinces=provinces)
         return Response(content, media_type=XLSX,
@@ -198,6 +237,7 @@ class ReportController(Controller):
         if commune is not None:
             await _check_commune(db_session, principal, commune)
         communes, provinces = scope_of(principal)
+        province = province or None  # empty: every province in scope, as the monthly workbook takes it
         if province is not None:
             await _check_province(db_session, provinces, province)
         listed = await overpaid_list(db_session, communes=communes, provinces=provinces, commune=commune,

@@ -15,14 +15,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.guards import current_principal, requires
-from app.http.problems import Problem
 from app.payouts.service.runs import current_month
-from app.reports_api.routes import REPORT_READERS, scope_of
+from app.reports_api.routes import REPORT_READERS, report_period, scope_of
 from app.web.charts import Point, bar_chart, line_chart
 from app.web.follow_up import checked_commune, communes_in_scope
 from app.web.i18n import translate
 from app.web.render import current_lang, page
-from reports.time_to_withdrawal import month_start, people_waiting, share_by_day, time_to_withdrawal
+from reports.time_to_withdrawal import people_waiting, share_by_day, time_to_withdrawal
 
 # Runs whose months the dashboard and reports offer: approved (entitlements posted) and later.
 REPORTED = "('approved', 'sending', 'sent', 'settled', 'closed')"
@@ -62,10 +61,7 @@ class DashboardPage(Controller):
         principal = current_principal(request)
         assert principal is not None
         lang = current_lang(request)
-        try:
-            month = month_start(period) if period else await latest_period(db_session)
-        except ValueError:
-            raise Problem(400, "Kỳ phải có dạng YYYY-MM / period must be YYYY-MM") from None
+        month = report_period(period) if period else await latest_period(db_session)
         choices = await communes_in_scope(db_session, principal)
         commune = checked_commune(choices, commune)
         communes, provinces = scope_of(principal)

@@ -157,7 +157,7 @@ class PayoutRunPages(Controller):
     @post("/", guards=[requires(*PREPARERS)])
     async def create(self, request: Request[Any, Any, Any], db_session: AsyncSession) -> Response[Any]:
         """Create a draft run for a programme and period (403 for province-limited staff)."""
-        refuse_province_limited(request)
+        await refuse_province_limited(request, db_session)
         form = await request.form()
         values = {"programme": form_text(form, "programme"), "period": form_text(form, "period")}
         principal = current_principal(request)
@@ -215,7 +215,7 @@ class PayoutRunPages(Controller):
         principal = current_principal(request)
         assert principal is not None
         try:
-            refuse_province_limited(request)
+            await refuse_province_limited(request, db_session)
         except Problem as error:
             return await _detail_page(request, db_session, run_id, status_code=error.status_code,
                                       error=in_language(str(error.detail), current_lang(request)))
@@ -239,7 +239,7 @@ class PayoutRunPages(Controller):
         commune_code = form_text(form, "commune_code") or None
         if commune_code is None:  # a bank's funding, refused before anything else is read
             try:
-                refuse_bank_funding_province_limited(request)
+                await refuse_bank_funding_province_limited(request, db_session)
             except Problem as error:
                 return await _detail_page(request, db_session, run_id, status_code=error.status_code,
                                           error=in_language(str(error.detail), current_lang(request)))

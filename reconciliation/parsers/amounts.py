@@ -95,3 +95,15 @@ def minor_to_decimal_text(amount: int, currency: str, decimal_mark: str = ".") -
         return str(amount)
     whole, fraction = divmod(amount, 10**exponent)
     return f"{whole}{decimal_mark}{fraction:0{exponent}d}"
+
+
+def amount_vi(amount: int, currency: str | None = "VND") -> str:
+    """An amount of a statement in a Vietnamese message: đồng as staff write them ("744.663.000 đ"), other
+    currencies' minor units with the code ("1.050 USD")."""
+    unit = "đ" if currency in (None, "VND") else currency
+    return f"{amount:,} {unit}".replace(",", ".")
+
+
+def amount_en(amount: int, currency: str | None = "VND") -> str:
+    """The same in an English message: "744,663,000 đồng", "1,050 USD"."""
+    return f"{amount:,} {'đồng' if currency in (None, 'VND') else currency}"

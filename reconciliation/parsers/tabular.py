@@ -22,7 +22,7 @@ from typing import Any
 
 import structlog
 
-from reconciliation.parsers.amounts import AmountError
+from reconciliation.parsers.amounts import AmountError, amount_en, amount_vi
 from reconciliation.parsers.cells import (
     AmountCells,
     DateCells,
@@ -364,14 +364,16 @@ class _SheetReader:
             row, debit_total, credit_total = self.totals
             if debit_total is not None and debit_total != self.debit_sum:
                 self.errors.add(row, header.titles["debit"],
-                                f"dòng Tổng ghi nợ {debit_total} khác tổng các dòng {self.debit_sum}",
-                                f"the total row's debit {debit_total} differs from the sum of the lines "
-                                f"{self.debit_sum}")
+                                f"dòng Tổng ghi nợ {amount_vi(debit_total, self.currency)} khác tổng các dòng "
+                                f"{amount_vi(self.debit_sum, self.currency)}",
+                                f"the total row's debit {amount_en(debit_total, self.currency)} differs from the "
+                                f"sum of the lines {amount_en(self.debit_sum, self.currency)}")
             if credit_total is not None and credit_total != self.credit_sum:
                 self.errors.add(row, header.titles["credit"],
-                                f"dòng Tổng ghi có {credit_total} khác tổng các dòng {self.credit_sum}",
-                                f"the total row's credit {credit_total} differs from the sum of the lines "
-                                f"{self.credit_sum}")
+                                f"dòng Tổng ghi có {amount_vi(credit_total, self.currency)} khác tổng các dòng "
+                                f"{amount_vi(self.credit_sum, self.currency)}",
+                                f"the total row's credit {amount_en(credit_total, self.currency)} differs from the "
+                                f"sum of the lines {amount_en(self.credit_sum, self.currency)}")
         self.errors.raise_if_any("Sao kê có dòng không hợp lệ", "The statement has invalid rows")
         assert self.info.account is not None
         return Statement(

@@ -134,7 +134,11 @@ def test_statement_checks_and_gaps():
     good = Statement(statement_id="S1", account="1", currency="VND", opening_balance=1_000_000,
                      closing_balance=350_000, opening_date=SENT, closing_date=SENT, lines=lines, source_format="x")
     assert statement_errors(good, 1) == []
-    assert "khác số dư cuối kỳ" in statement_errors(replace(good, closing_balance=1), 1)[0]["message"]
+    (unbalanced,) = statement_errors(replace(good, closing_balance=1), 1)
+    assert unbalanced["message"] == ("Sao kê S1: số dư đầu kỳ 1.000.000 đ + phát sinh -650.000 đ = 350.000 đ, "
+                                     "khác số dư cuối kỳ 1 đ")
+    assert unbalanced["message_en"] == ("statement S1: opening 1,000,000 đồng + lines -650,000 đồng = 350,000 đồng, "
+                                        "not the closing balance 1 đồng")
     assert "chỉ nhận VND" in statement_errors(replace(good, currency="USD"), 1)[0]["message"]
     assert "thiếu số dư" in statement_errors(replace(good, opening_balance=None), 1)[0]["message"]
     previous = PreviousStatement(id=1, statement_id="S0", closing_balance=1_000_000, closing_date=SENT)

@@ -65,21 +65,25 @@ async def assert_report_matches_payouts(engine: Any) -> int:
 
 
 async def _direct_share_by_day(engine: Any, communes: list[str] | None) -> list[float | None]:
+    """From the payouts one by one: day N over the arrived payouts that arrived at least N days ago."""
     async with session_scope(engine) as session:
         rows = (await session.execute(text(
-            """SELECT count(*) AS arrived,
-                      array_agg(LEAST(ceil(extract(epoch FROM p.withdrawn_at - coalesce(p.credited_at, p.sent_at))
-                                           / 86400.0), 31)::int) FILTER (WHERE p.withdrawn_at IS NOT NULL) AS days
+            """SELECT floor(extract(epoch FROM now() - coalesce(p.credited_at, p.sent_at)) / 86400)::int AS age,
+                      CASE WHEN p.withdrawn_at IS NOT NULL
+                           THEN ceil(extract(epoch FROM p.withdrawn_at - coalesce(p.credited_at, p.sent_at))
+                                     / 86400.0)::int END AS day
                  FROM payout p JOIN payout_run r ON r.id = p.run_id
                 WHERE r.period = :period AND (p.status = 'credited' OR (p.channel = 'cash' AND p.status = 'sent'))
                   AND (CAST(:communes AS text[]) IS NULL OR p.commune_code = ANY(CAST(:communes AS text[])))"""),
-            {"period": PERIOD, "communes": communes})).one()
-    if not rows.arrived:
+            {"period": PERIOD, "communes": communes})).all()
+    if not rows:
         return [None] * 31
-    counts = [0] * 32
-    for day in rows.days or []:
-        counts[max(0, day)] += 1
-    return [round(sum(counts[: day + 1]) / rows.arrived, 4) for day in range(31)]
+    shares: list[float | None] = []
+    for day in range(31):
+        over = [row for row in rows if row.age >= day]
+        within = [row for row in over if row.day is not None and row.day <= day]
+        shares.append(round(len(within) / len(over), 4) if over else None)
+    return shares
 
 
 async def _post(world: WithdrawalWorld, rows: list[dict[str, Any]]) -> None:

@@ -432,6 +432,10 @@ def _vnd(amount: int) -> str:
     return f"{amount:,}".replace(",", ".") + " đ"
 
 
+def _dong_en(amount: int) -> str:
+    return f"{amount:,} đồng"
+
+
 def shortfall_conflict(shortfalls: Shortfalls | list[dict[str, Any]]) -> Conflict:
     """409 naming each bank and each commune short of funds for the run's programme and by how much
     (``shortfall``: the banks, ``commune_shortfall``: the communes)."""
@@ -446,12 +450,13 @@ def shortfall_conflict(shortfalls: Shortfalls | list[dict[str, Any]]) -> Conflic
         f"xã/phường {s['commune_name']} ({s['commune_code']}) thiếu {_vnd(s['shortfall'])} tiền mặt (cần "
         f"{_vnd(s['needed'])}; kinh phí {s['programme']} tại xã còn {_vnd(s['available'])})" for s in communes]
     en_parts = [
-        f"{s['bank_name']} short {s['shortfall']} (needed {s['needed']}; {s['programme']} budget available at the "
-        f"bank {s['programme_budget']['available']}, disbursement account available "
-        f"{s['disbursement_account']['available']})" for s in banks]
+        f"{s['bank_name']} short {_dong_en(s['shortfall'])} (needed {_dong_en(s['needed'])}; {s['programme']} "
+        f"budget available at the bank {_dong_en(s['programme_budget']['available'])}, disbursement account "
+        f"available {_dong_en(s['disbursement_account']['available'])})" for s in banks]
     en_parts += [
-        f"commune {s['commune_name']} ({s['commune_code']}) short {s['shortfall']} of cash (needed {s['needed']}; "
-        f"{s['programme']} budget available at the commune {s['available']})" for s in communes]
+        f"commune {s['commune_name']} ({s['commune_code']}) short {_dong_en(s['shortfall'])} of cash (needed "
+        f"{_dong_en(s['needed'])}; {s['programme']} budget available at the commune {_dong_en(s['available'])})"
+        for s in communes]
     first = banks[0] if banks else communes[0] if communes else None
     programme = first["programme"] if first else ""
     where_vi = "ngân hàng" if not communes else "xã/phường" if not banks else "ngân hàng và xã/phường"

@@ -50,6 +50,13 @@ def in_provinces(commune_column: str, provinces: Sequence[str] | None) -> str:
     return f" AND {commune_column} IN (SELECT code FROM commune WHERE province_code = ANY(:provinces))"  # noqa: S608 - a column name of ours
 
 
+async def province_names(session: AsyncSession, provinces: Sequence[str]) -> dict[str, str]:
+    """Province code → name, for the codes given."""
+    rows = await session.execute(text("SELECT code, name FROM province WHERE code = ANY(:codes)"),
+                                 {"codes": list(provinces)})
+    return {row.code: row.name for row in rows}
+
+
 async def scope_line(session: AsyncSession, provinces: Sequence[str]) -> str:
     """How a list of a run says it holds a province-limited caller's share only, Vietnamese / English:
     "Trong phạm vi của bạn: Điện Biên (11) / Within your scope: Điện Biên (11)"."""

@@ -60,7 +60,8 @@ async def test_every_entry_names_the_role_it_was_done_in_and_a_banks_batch_is_au
     message_id = fetched.json()["message_id"]
     imported = await upload(office, headers, write_camt053(statement(VIETCOMBANK, [debit(payouts[0])])), "SK-1.xml")
     assert imported.status_code == 201, imported.text
-    assert (await upload(office, headers, b"not a statement", "rac.csv")).status_code == 422
+    refused = await upload(office, headers, b"not a statement", "rac.csv")
+    assert refused.status_code == 422
     async with session_scope(engine) as session:
         entries = list(await session.execute(text(
             "SELECT action, actor, actor_role, object_id, after FROM audit_log ORDER BY id")))
@@ -73,6 +74,8 @@ async def test_every_entry_names_the_role_it_was_done_in_and_a_banks_batch_is_au
     # Only the test's own set-up (add_user, bank_key: as the system) has no role: no one's account did it.
     assert {(e.action, e.actor) for e in entries if e.actor_role is None} == {
         ("user.create", "system"), ("apikey.create", "system")}
+    (rejected,) = [e for e in entries if e.action == "statement.reject"]  # why, in Vietnamese with English
+    assert rejected.after["reason"] == refused.json()["detail"] and " / " in rejected.after["reason"]
     (taken,) = [e for e in entries if e.action == "payment_orders.batch_taken"]
     assert taken.object_id == message_id
     assert taken.after == {"bank_bin": VIETCOMBANK, "request_id": "VCB-1", "orders": 2,

@@ -57,3 +57,16 @@ async def test_a_value_of_the_wrong_kind_in_a_page_address_is_named_in_the_page_
     assert page.status_code == 400
     assert "Có giá trị không hợp lệ" in page.text and "Giá trị của trường &#39;min_days&#39; không hợp lệ" in page.text
     assert "Validation failed" not in page.text
+
+
+async def test_a_page_size_over_the_limit_says_the_limit_in_vietnamese_too(client, engine):
+    await add_user(engine, "lan.officer", Role.officer)
+    await sign_in(client, "lan.officer")
+    for size, vi, en in ((500, "phải ≤ 200", "<= 200"), (0, "phải ≥ 1", ">= 1")):
+        refused = await client.get("/api/beneficiaries/", params={"page_size": size})
+        assert refused.status_code == 400
+        (error,) = refused.json()["errors"]
+        assert error["message"] == f"Giá trị của trường 'page_size' không hợp lệ: {vi}"
+        assert error["message_en"] == f"Expected `int` {en}"
+    wrong_kind = (await client.get("/api/beneficiaries/", params={"page_size": "abc"})).json()["errors"][0]
+    assert wrong_kind["message"] == "Giá trị của trường 'page_size' không hợp lệ"

@@ -97,7 +97,7 @@ async def test_send_refuses_cash_its_commune_was_not_funded_for_then_posts_it_to
         (HANOI_COMMUNE, "Phường Hoàn Kiếm", 2 * TGXH_HANOI, 0, 2 * TGXH_HANOI, "TGXH"),
         (CAO_BANG_COMMUNE, body["commune_shortfall"][1]["commune_name"], TGXH_CAO_BANG, 0, TGXH_CAO_BANG, "TGXH")]
     assert "Phường Hoàn Kiếm (00070) thiếu 1.300.000 đ tiền mặt" in body["detail"]
-    assert "insufficient funding for programme TGXH at: commune Phường Hoàn Kiếm (00070) short 1300000" in body["detail"]
+    assert "insufficient funding for programme TGXH at: commune Phường Hoàn Kiếm (00070) short 1,300,000 đồng of cash" in body["detail"]
     assert (await _payouts(office, run_id))[hanoi_1.national_id]["status"] == "scheduled"
 
     # Funding a commune: exactly one of bank and commune, idempotent by reference, within the officer's provinces.

@@ -169,9 +169,11 @@ async def test_cli_refuses_a_province_limited_officer_the_whole_runs_steps_and_a
 
     run = await cli("payouts", "run", "--programme", "NCC", "--period", "2025-06", "--as", "tuan.caobang")
     assert run.returncode == 1 and "Đợt chi trả cho người hưởng của mọi tỉnh" in run.stderr
-    assert "your account is limited to province(s) 04" in run.stderr and "Traceback" not in run.stderr
+    assert "your account is limited to Cao Bằng)" in run.stderr and "Traceback" not in run.stderr
+    assert "tài khoản của bạn giới hạn ở Cao Bằng)" in run.stderr  # the province by name, not "tỉnh 04"
     bank = await cli(*fund("--bank", "970436", reference="FUND-BANK"))
     assert bank.returncode == 1 and "only an officer without a province limit can record or reverse it" in bank.stderr
+    assert "(your account is limited to Cao Bằng)" in bank.stderr
     elsewhere = await cli(*fund("--commune", other, reference="FUND-HN"))
     assert elsewhere.returncode == 1 and f"commune {other} is not in your province(s) 04" in elsewhere.stderr
     async with session_scope(engine) as session:

@@ -62,7 +62,7 @@ async def test_tgxh_funding_does_not_pay_an_ncc_run_until_ncc_is_funded(office, 
     assert body["shortfall"] == [_shortfall(NCC_AMOUNT, programme="NCC", funded=0, used=0, pooled=20_000_000)]
     assert body["detail"].startswith("Chưa đủ kinh phí của chương trình NCC tại ngân hàng để chi: "
                                      "Vietcombank thiếu 8.367.000 đ")
-    assert "insufficient funding for programme NCC at: Vietcombank short 8367000" in body["detail"]
+    assert "insufficient funding for programme NCC at: Vietcombank short 8,367,000 đồng (needed 8,367,000 đồng" in body["detail"]
     async with session_scope(engine) as session:
         status = await session.scalar(text("SELECT status FROM payout_run WHERE id = :id"), {"id": ncc})
         assert status == "approved"

@@ -175,7 +175,8 @@ async def test_the_steps_of_a_run_are_refused_to_province_limited_staff(office):
     await office.be("tuan.caobang")
     created = await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})
     assert created.status_code == 403 and refusal in created.json()["detail"]
-    assert "your account is limited to province(s) 04" in created.json()["detail"]
+    assert "(tài khoản của bạn giới hạn ở Cao Bằng) / " in created.json()["detail"]  # by name, not "tỉnh 04"
+    assert "(your account is limited to Cao Bằng)" in created.json()["detail"]
     assert await count_rows(office.engine, "SELECT count(*) FROM payout_run") == 0
 
     await office.be("lan.officer")
@@ -237,7 +238,7 @@ async def test_a_banks_funding_is_refused_to_province_limited_officers_and_their
     detail = refused.json()["detail"]
     assert "chỉ cán bộ không giới hạn tỉnh mới ghi nhận hoặc hủy khoản cấp này" in detail
     assert "only an officer without a province limit can record or reverse it" in detail
-    assert "province(s) 04" in detail and "Cash given to a commune in your provinces you can still record" in detail
+    assert "giới hạn ở Cao Bằng)" in detail and "limited to Cao Bằng)" in detail and "Cash given to a commune in your provinces you can still record" in detail
     assert await _money_written(office) == before  # nothing recorded, the ledger as it was
     # Also when the entry is wrong otherwise (both places, no amount): the limit answers first.
     both = await office.post("/api/funding", json={**funding, "commune_code": CAO_BANG_COMMUNE, "amount": 0})

@@ -303,3 +303,27 @@ async def test_two_banks_uploading_at_once_do_not_interfere(office, engine):
         assert states[rows[0].reference][0] == "returned"
         assert all(states[x.reference] == ("credited", None) for x in rows[1:])
     await ledger_clean(office)
+
+
+async def test_csv_refusals_name_the_sheet_row_in_the_order_of_the_file(office):
+    """A CSV statement has the bank's info rows and the header above its lines: a line booked in the future
+    is refused at its row of the sheet (not its number among the lines), and the refusals, found by
+    different checks, are listed in the order of the file."""
+    _, p = await build_world(office, vietcombank=3)
+    headers = await as_bank(office, VIETCOMBANK)
+    tomorrow = datetime.now(LOCAL_TIMEZONE).date() + timedelta(days=1)
+    good = statement(VIETCOMBANK, [debit(p[0]), debit(p[1]),
+                                   debit(p[2], bank_reference=f"FT{p[0].reference[-8:]}")])
+    ahead = replace(good, lines=(good.lines[0], replace(good.lines[1], booking_date=tomorrow, booked_at=None),
+                                 good.lines[2]))
+    data = write_statement_csv(ahead)
+    sheet = data.decode("utf-8-sig").split("\r\n")
+    row_of = {i: next(n for n, row in enumerate(sheet, start=1) if p[i].reference in row) for i in range(3)}
+    assert row_of[1] > 2 + 1  # info rows and the header above: the sheet row is not the line's number
+    response = await upload(office, headers, data, "sao-ke.csv")
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [e["row"] for e in errors] == [row_of[0], row_of[1], row_of[2]]
+    assert errors[1]["column"] == "booking_date" and "line" not in errors[1]
+    assert f", dòng {row_of[1]}: ngày ghi sổ {tomorrow:%d/%m/%Y} ở tương lai" in errors[1]["message"]
+    assert f", row {row_of[1]}: booking date {tomorrow.isoformat()} is in the future" in errors[1]["message_en"]

@@ -8,7 +8,7 @@ import dataclasses
 import io
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import openpyxl
 import pytest
@@ -20,6 +20,8 @@ from app.database import session_scope
 from app.registry.fake import BeneficiaryFaker
 from app.registry.identity import bank_holder_name
 from app.reports_api.routes import XLSX
+from reconciliation.withdrawals import reallocate
+from reports.time_to_withdrawal import share_by_day
 from tests.support.actors import add_user
 from tests.support.credit import credit_payouts
 from tests.support.sheets import a4_landscape_fit_width, print_setup
@@ -207,6 +209,12 @@ async def test_time_to_withdrawal_of_an_unknown_province_is_a_404_like_the_month
     await world.office.be("ha.provincial")
     refused = await client.get("/api/reports/time-to-withdrawal", params=params)  # outside the scope: 403 first
     assert refused.status_code == 403
+    # An empty province (a form's "all provinces") is every province in scope on every report, not a 404.
+    for path in ("/api/reports/time-to-withdrawal", "/api/reports/overpaid"):
+        everything = await client.get(path, params={"period": "2026-03", "province": ""})
+        assert everything.status_code == 200, (path, everything.text)
+        assert everything.json() == (await client.get(path, params={"period": "2026-03"})).json()
+    assert (await client.get("/api/reports/overpaid", params={"province": ""})).status_code == 200
 
 
 async def test_beneficiary_detail_shows_days_to_withdraw_for_bank_and_cash(world, client):
@@ -252,6 +260,48 @@ async def test_cash_arrives_when_it_reaches_the_commune_on_the_person_page_the_a
     # commune staff of another commune do not see the person (and so nothing of the payout)
     await world.as_commune_staff("nam.commune")
     assert (await client.get(f"/api/beneficiaries/{world.ids['E']}")).status_code in (403, 404)
+
+
+async def test_person_page_says_whether_cash_was_handed_over_and_shows_no_arrival_for_returned_money(office, client):
+    """A cash payout at the commune reads "waiting to be handed over" until the commune hands some of it over
+    (partly), then all of it (handed over); a payout that came back shows no arrival (it never reached the
+    person), whatever the bank's credit said before."""
+    world = await build_sent_month(office)
+    async with session_scope(office.engine) as session:  # the cash left for the commune at T0
+        await session.execute(text("UPDATE payout SET sent_at = :t0 WHERE id = :p"), {"t0": T0, "p": world.payouts["E"]})
+        await reallocate(session, [world.ids["E"]])
+    await credit_payouts(office.engine, [world.payouts["A"]], T0)
+    async with session_scope(office.engine) as session:  # the bank then sent A's money back
+        await session.execute(text("UPDATE payout SET status = 'returned', return_reason = 'AC04' WHERE id = :p"),
+                              {"p": world.payouts["A"]})
+    await office.be("lan.officer")
+    reference = (await client.get(f"/api/beneficiaries/{world.ids['E']}")).json()["payouts"][0]["reference"]
+
+    async def cash_row(query: str = "?lang=vi") -> str:  # the language chosen sticks: each asks for its own
+        page = await client.get(f"/beneficiaries/{world.ids['E']}{query}")
+        assert page.status_code == 200
+        return page.text[page.text.index(reference):].split("</tr>")[0]
+
+    assert "Đã gửi về xã, chờ giao tiền mặt" in await cash_row()
+    csrf = await world.as_commune_staff()
+    for amount, note in ((200_000, "Giao một phần"), (AMOUNT - 200_000, "Giao nốt")):
+        handed = await client.post(f"/api/beneficiaries/{world.ids['E']}/assisted-withdrawals", headers=csrf,
+                                   json={"occurred_at": iso(T0 + timedelta(days=1)), "amount": amount, "note": note})
+        assert handed.status_code == 201, handed.text
+        row = await cash_row()
+        if amount == 200_000:
+            assert "Đã giao một phần tiền mặt, còn chờ giao" in row and "chờ giao tiền mặt" not in row, row
+            assert "Cash partly handed over" in await cash_row("?lang=en")
+    assert "Đã giao tiền mặt" in row and "chờ giao" not in row and "một phần" not in row, row
+    assert "Cash handed over" in await cash_row("?lang=en")
+    await office.be("lan.officer")
+    returned = (await client.get(f"/api/beneficiaries/{world.ids['A']}")).json()["payouts"][0]
+    assert returned["status"] == "returned" and returned["credited_at"] and returned["arrived_at"] is None
+    page = await client.get(f"/beneficiaries/{world.ids['A']}?lang=vi")
+    row = page.text[page.text.index(returned["reference"]):].split("</tr>")[0]
+    credited = (T0 + timedelta(hours=7)).strftime("%d/%m/%Y %H:%M")
+    assert "Bị trả lại" in row and credited not in row, row
+    assert re.search(r'data-label="Tiền về">—</td>', row), row
 
 
 async def test_cli_follow_up_prints_the_list_and_writes_the_sheet(world, database_url, tmp_path, monkeypatch):
@@ -302,6 +352,21 @@ async def test_a_commune_whose_money_arrived_two_days_ago_has_no_share_within_3_
     dashboard = await client.get("/dashboard", params={"period": "2026-03", "commune": "00073"})
     assert dashboard.status_code == 200
     assert re.search(r'id="within-3d"><abbr title="[^"]*">chưa đủ 3 ngày</abbr>', dashboard.text), dashboard.text
+    # The share by day since arrival follows the same rule: day N counts the payouts that arrived N days ago
+    # or more. Cửa Nam's only payout arrived 2 days ago: nothing to say from day 3 on.
+    assert "Sau 1 ngày: 0,0 % · 3 ngày: chưa đủ 3 ngày · 7 ngày: chưa đủ 7 ngày · 30 ngày: chưa đủ 30 ngày" \
+        in dashboard.text, dashboard.text
+    async with session_scope(office.engine) as session:
+        everyone = await share_by_day(session, period=date(2026, 3, 1))
+        cua_nam_by_day = await share_by_day(session, period=date(2026, 3, 1), commune="00073")
+        counted_by_run = await share_by_day(session, period=date(2026, 3, 1), exact_window_limit=0)
+    assert cua_nam_by_day[:3] == [0.0, 0.0, 0.0] and cua_nam_by_day[3:] == [None] * 28
+    # A withdrew within 1 day; E's cash arrived just now (out from day 1), F two days ago (out from day 3).
+    assert everyone[:4] == [0.0, 0.2, 0.2, 0.25] and everyone[4:] == [0.25] * 27
+    # Too many recent arrivals to read one by one: the days the month's latest arrival is still inside are None.
+    assert counted_by_run == [0.0] + [None] * 30
+    whole = await client.get("/dashboard", params={"period": "2026-03"})
+    assert "Sau 1 ngày: 20,0 % · 3 ngày: 25,0 % · 7 ngày: 25,0 % · 30 ngày: 25,0 %" in whole.text
 
 
 async def test_monthly_workbook_lists_a_communes_people_in_vietnamese_alphabetical_order(office, client):

@@ -197,3 +197,30 @@ async def test_the_same_rows_saved_as_xlsx_are_the_statement_already_imported_on
     async with session_scope(engine) as session:
         assert await session.scalar(text("SELECT count(*) FROM bank_statement")) == 1
     assert (await client.get("/reconciliation/exceptions", params={"lang": "vi"})).text.count("15.000 đ") == queue_before
+
+
+async def test_a_statement_uploaded_again_says_whether_its_file_was_of_another_format(client, engine):
+    """The same statement again with only a description changed (the same format), then as an MT940: the page
+    says "from a file of the same format" for the first and "of another format" for the second, as the API does."""
+    from dataclasses import replace
+
+    from reconciliation.writers import write_mt940
+
+    office = await Office(client, engine).setup()
+    _, payouts = await build_world(office, vietcombank=2)
+    first = statement(VIETCOMBANK, [debit(payouts[0]), debit(payouts[1])])
+    client.cookies.clear()
+    office.current = ""
+    page, token = await signed_in_page(client, "lan.officer", "/statements")
+    uploaded = await client.post("/statements", data={"_csrf": token, "bank": VIETCOMBANK},
+                                 files={"file": ("sk.xml", write_camt053(first), "application/xml")})
+    assert "Đã tải và đối soát sao kê" in uploaded.text
+    changed = replace(first, lines=(replace(first.lines[0], description="Chi tro cap (sua)"), first.lines[1]))
+    same_format = await client.post("/statements", data={"_csrf": token, "bank": VIETCOMBANK},
+                                     files={"file": ("sk-sua.xml", write_camt053(changed), "application/xml")})
+    assert "từ tệp cùng định dạng, chỉ khác ở phần khác như nội dung diễn giải" in same_format.text
+    assert "định dạng khác" not in same_format.text
+    other_format = await client.post("/statements", data={"_csrf": token, "bank": VIETCOMBANK},
+                                     files={"file": ("sk.sta", write_mt940(changed), "text/plain")})
+    assert "với sao kê đã nhập từ tệp định dạng khác" in other_format.text
+    assert "cùng định dạng" not in other_format.text

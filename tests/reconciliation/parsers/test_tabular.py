@@ -151,7 +151,9 @@ def test_total_row_is_not_a_line_but_must_match() -> None:
         parse_statement_file(csv_bytes(rows))
     (error,) = caught.value.errors
     assert error["row"] == 14 and error["column"] == "Số tiền ghi nợ"
-    assert "3750001" in error["message"] and "3750000" in error["message_en"]
+    assert error["message"] == "dòng Tổng ghi nợ 3.750.001 đ khác tổng các dòng 3.750.000 đ"
+    assert error["message_en"] == ("the total row's debit 3,750,001 đồng differs from the sum of the lines "
+                                   "3,750,000 đồng")
 
 
 def test_every_bad_row_is_listed_with_row_and_column() -> None:
