@@ -484,11 +484,11 @@ async def _open_days(session: AsyncSession, period: date, communes: Sequence[str
             out.append((sum(int(row.n) for row in open_rows),
                         sum(int(row.n) for row in open_rows if row.day is not None and row.day <= day)))
         return out
-    # Too many to read: the period's latest arrival, an index probe per run (not limited to the scope).
+    # Too many to read: the period's latest arrival, from each run's (``payout_run_arrival``; not limited to
+    # the scope).
     age = await session.scalar(text(
         f"""SELECT floor(extract(epoch FROM {_NOW} - max(a.latest)) / 86400)::int
-              FROM payout_run r CROSS JOIN LATERAL (
-                   SELECT max({ARRIVED_AT}) AS latest FROM payout p WHERE p.run_id = r.id AND {ARRIVED}) a
+              FROM payout_run r JOIN payout_run_arrival a ON a.run_id = r.id
              WHERE r.period = :period"""), params)  # noqa: S608
     return [None if age is not None and age < day else (0, 0) for day in range(days + 1)]
 

@@ -111,6 +111,20 @@ async def _check_commune(session: AsyncSession, principal: Principal, commune: s
         raise Problem(403, bilingual("Xã/phường này không thuộc phạm vi của bạn", "This commune is outside your scope"))
 
 
+async def _report_scope(session: AsyncSession, principal: Principal, commune: str | None, province: str | None,
+                        ) -> tuple[Sequence[str] | None, Sequence[str] | None, str | None]:
+    """(communes, provinces) of the caller's scope and the province asked for, each filter checked: another
+    commune or province 403, an unknown one 404; an empty province is every province in scope (the reports
+    page's "Tất cả các tỉnh / All provinces" sends one)."""
+    if commune is not None:
+        await _check_commune(session, principal, commune)
+    communes, provinces = scope_of(principal)
+    province = province or None
+    if province is not None:
+        await _check_province(session, provinces, province)
+    return communes, provinces, province
+
+
 async def _check_province(session: AsyncSession, provinces: Sequence[str] | None, province: str) -> None:
     """403 for a province outside the caller's scope (whether it exists or not), 404 for an unknown one."""
     if provinces is not None and province not in provinces:
@@ -149,12 +163,7 @@ class ReportController(Controller):
         if group_by not in GROUP_BY:
             raise Problem(400, bilingual(f"group_by phải là một trong: {', '.join(GROUP_BY)}",
                                          f"group_by must be one of: {', '.join(GROUP_BY)}"))
-        if commune is not None:
-            await _check_commune(db_session, principal, commune)
-        communes, provinces = scope_of(principal)
-        province = province or None  # empty: every province in scope, as the monthly workbook takes it
-        if province is not None:
-            await _check_province(db_session, provinces, province)
+        communes, provinces, province = await _report_scope(db_session, principal, commune, province)
         return await time_to_withdrawal(db_session, period=report_period(period), group_by=group_by, communes=communes,
                                         provinces=provinces, commune=commune, province=province)
 
@@ -211,10 +220,7 @@ class ReportController(Controller):
         principal = _principal(request)
         if format != "xlsx":
             raise Problem(400, bilingual("Định dạng phải là xlsx", "format must be xlsx"))
-        communes, provinces = scope_of(principal)
-        province = province or None  # the reports page's "Tất cả các tỉnh / All provinces" sends an empty one
-        if province is not None:
-            await _check_province(db_session, provinces, province)
+        communes, provinces, province = await _report_scope(db_session, principal, None, province)
         month = report_period(period)
         content = await monthly_workbook(db_session, period=month, province=province, communes=communes,
                                          provinces=provinces)
@@ -234,12 +240,7 @@ class ReportController(Controller):
         principal = _principal(request)
         if format not in ("json", "xlsx"):
             raise Problem(400, bilingual("Định dạng phải là json hoặc xlsx", "format must be json or xlsx"))
-        if commune is not None:
-            await _check_commune(db_session, principal, commune)
-        communes, provinces = scope_of(principal)
-        province = province or None  # empty: every province in scope, as the monthly workbook takes it
-        if province is not None:
-            await _check_province(db_session, provinces, province)
+        communes, provinces, province = await _report_scope(db_session, principal, commune, province)
         listed = await overpaid_list(db_session, communes=communes, provinces=provinces, commune=commune,
                                      province=province)
         if format == "xlsx":
