@@ -592,8 +592,9 @@ async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | st
     await driver.execute("ANALYZE allocation_base")
     step("frontier")
     by_person = int(result.people < BY_PERSON_BELOW)
-    nestloop = await driver.fetchval("SELECT current_setting('enable_nestloop')")
+    nestloop = None
     if not by_person:
+        nestloop = await driver.fetchval("SELECT current_setting('enable_nestloop')")
         # Many people: joined with the whole tables, by hash. The planner's statistics of payout cannot know
         # the payouts the caller's transaction just credited: taking them for a handful, it nested-looped
         # every arrived payout against every person of the scope (a statement crediting 100,000 payouts

@@ -306,6 +306,16 @@ OVERPAID_COLUMNS = (
 DATE_FORMAT = "dd/mm/yyyy"
 
 
+def _person_cells(sheet: Any, number: int, person: OverpaidPerson) -> list[Any]:
+    """The cells both sheets begin a person's row with: number, name, birth date, commune, months, payout
+    references and what was paid."""
+    born = WriteOnlyCell(sheet, value=person.date_of_birth)
+    born.number_format = DATE_FORMAT
+    return [WriteOnlyCell(sheet, value=number), text_cell(sheet, person.full_name), born,
+            text_cell(sheet, f"{person.commune_name} ({person.commune_code})"), text_cell(sheet, person.months_text),
+            text_cell(sheet, ", ".join(person.references)), money_cell(sheet, person.paid)]
+
+
 def overpaid_workbook(listed: OverpaidList, *, title: str) -> bytes:
     """The list as a printable A4 landscape workbook, one row per person, with a totals row of formulas."""
     workbook = Workbook(write_only=True)
@@ -319,13 +329,8 @@ def overpaid_workbook(listed: OverpaidList, *, title: str) -> bytes:
                            f"this file lists the first {len(people):,} only — filter by commune for all")
     header_row = start_table(sheet, OVERPAID_COLUMNS, title_lines=tuple(title_lines))
     for number, person in enumerate(people, start=1):
-        born = WriteOnlyCell(sheet, value=person.date_of_birth)
-        born.number_format = DATE_FORMAT
         sheet.append([
-            WriteOnlyCell(sheet, value=number), text_cell(sheet, person.full_name), born,
-            text_cell(sheet, f"{person.commune_name} ({person.commune_code})"), text_cell(sheet, person.months_text),
-            text_cell(sheet, ", ".join(person.references)), money_cell(sheet, person.paid),
-            money_cell(sheet, person.due_now), money_cell(sheet, person.overpaid), money_cell(sheet, person.recallable),
+            *_person_cells(sheet, number, person), money_cell(sheet, person.due_now), money_cell(sheet, person.overpaid), money_cell(sheet, person.recallable),
             text_cell(sheet, f"{person.reason_vi} / {person.reason_en}"),
         ])
     first, last = header_row + 1, header_row + len(people)
@@ -356,13 +361,7 @@ def _moved_away_sheet(workbook: Workbook, people: Sequence[OverpaidPerson], *, t
         "Tháng vẫn được tính là đã chi, tỉnh mới không chi lại: xử lý giữa ngân sách hai tỉnh / The months stay paid "
         "and the new province does not pay them: a matter between the two provinces' budgets"))
     for number, person in enumerate(people, start=1):
-        born = WriteOnlyCell(sheet, value=person.date_of_birth)
-        born.number_format = DATE_FORMAT
-        sheet.append([
-            WriteOnlyCell(sheet, value=number), text_cell(sheet, person.full_name), born,
-            text_cell(sheet, f"{person.commune_name} ({person.commune_code})"), text_cell(sheet, person.months_text),
-            text_cell(sheet, ", ".join(person.references)), money_cell(sheet, person.paid), money_cell(sheet, 0),
-        ])
+        sheet.append([*_person_cells(sheet, number, person), money_cell(sheet, 0)])
     first, last = header_row + 1, header_row + len(people)
     sheet.append([None, text_cell(sheet, "Tổng cộng / Total", bold=True), None, None, None, None,
                   sum_cell(sheet, 7, first, last), sum_cell(sheet, 8, first, last)])
