@@ -106,7 +106,7 @@ _QUERY = """
           FROM waiting
     ),
     listed AS (
-        SELECT b.id, b.full_name, b.date_of_birth, b.sex, b.commune_code, cm.name AS commune_name, b.phone,
+        SELECT b.id, b.full_name, b.name_sort_key, b.date_of_birth, b.sex, b.commune_code, cm.name AS commune_name, b.phone,
                b.address, b.channel, w.payouts_waiting, w.amount_waiting, w.since, w.deceased_on,
                date_part('year', age(CAST(:today AS date), b.date_of_birth))::int AS age,
                CASE WHEN date_part('year', age(CAST(:today AS date), b.date_of_birth)) >= 80 THEN 0
@@ -136,7 +136,7 @@ _QUERY = """
     )
     SELECT t.people AS total_people, t.amount AS total_amount, t.deceased_people, t.deceased_amount, l.*
       FROM totals t LEFT JOIN listed l ON true
-     ORDER BY l.age_band, l.since, l.date_of_birth, vietnamese_sort_key(l.full_name) COLLATE "C", l.id
+     ORDER BY l.age_band, l.since, l.date_of_birth, l.name_sort_key, l.id
 """
 
 

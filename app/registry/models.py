@@ -99,8 +99,9 @@ class Beneficiary(Base):
     national_id: Mapped[str] = mapped_column(String(12), unique=True)
     full_name: Mapped[str] = mapped_column(Text)
     search_name: Mapped[str] = mapped_column(Text, Computed("fold_vietnamese(full_name)"))
-    # The name in Vietnamese alphabetical order, compared byte by byte (migration 0039): lists sort by it.
-    name_sort_key: Mapped[str] = mapped_column(Text(collation="C"), Computed("vietnamese_sort_key(full_name)"))
+    # The name in the order of Vietnamese lists, by given name then whole name, compared byte by byte (migrations
+    # 0039, 0040): lists of people sort by it.
+    name_sort_key: Mapped[str] = mapped_column(Text(collation="C"), Computed("vietnamese_person_sort_key(full_name)"))
     date_of_birth: Mapped[date] = mapped_column(Date)
     sex: Mapped[str] = mapped_column(Text)
     commune_code: Mapped[str] = mapped_column(ForeignKey("commune.code"))

@@ -17,7 +17,7 @@ from app.registry.fake import BeneficiaryFaker, FakePerson
 from app.web.forms import fold
 from reconciliation.withdrawals import reallocate
 from tests.browser.conftest import COMMUNE_STAFF, new_page, screenshot, sign_in
-from tests.support.vietnamese import vietnamese_sort_key
+from tests.support.vietnamese import person_sort_key
 from tests.support.world import Office, person
 
 
@@ -48,7 +48,7 @@ def cash_people(live_server) -> list[FakePerson]:
             await engine.dispose()
 
     run_async(seed())
-    return sorted(people, key=lambda p: (p.date_of_birth, vietnamese_sort_key(p.full_name)))  # the list's order: the oldest first
+    return sorted(people, key=lambda p: (p.date_of_birth, person_sort_key(p.full_name)))  # the list's order: the oldest first
 
 
 def _handovers(live_server) -> list[asyncpg.Record]:

@@ -1,5 +1,6 @@
 """The Vietnamese alphabetical order of names in Python, the same as the database's ``vietnamese_sort_key``
-(migration 0039; a test checks they agree), for tests that say in what order a list of people comes."""
+(migration 0039) and ``vietnamese_person_sort_key`` (0040; tests check they agree), for tests that say in
+what order a list of people comes."""
 
 from __future__ import annotations
 
@@ -18,3 +19,9 @@ def vietnamese_sort_key(name: str) -> str:
     decomposed = unicodedata.normalize("NFD", name).replace("đ", "d~").replace("Đ", "d~")
     base = "".join(c.lower() if "A" <= c <= "Z" else c for c in decomposed)
     return base.translate(_PRIMARY) + "\x01" + base.translate(_TONES) + "\x01" + name
+
+
+def person_sort_key(full_name: str) -> str:
+    """The order of people in lists: by given name (the last word), then by the whole name."""
+    given = full_name.strip().split()[-1] if full_name.strip() else full_name.strip()
+    return vietnamese_sort_key(given) + "\x01" + vietnamese_sort_key(full_name)

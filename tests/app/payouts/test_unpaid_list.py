@@ -15,7 +15,7 @@ from app.database import session_scope
 from app.registry.fake import BeneficiaryFaker
 from tests.support.actors import add_user, bank_key
 from tests.support.sheets import a4_landscape_fit_width, print_setup
-from tests.support.vietnamese import vietnamese_sort_key
+from tests.support.vietnamese import person_sort_key
 from tests.support.world import HANOI_COMMUNE, VIETCOMBANK, Office, person
 
 
@@ -55,7 +55,7 @@ async def test_the_unpaid_list_pages_through_everyone_with_the_reason_in_both_la
     assert second["total"] == 4 and len(second["items"]) == 1
     assert {i["national_id"]: i["full_name"] for i in items} == {v: k for k, v in mismatched.items()}
     assert [(i["commune_code"], i["full_name"]) for i in items] == sorted(  # names in Vietnamese order
-        ((i["commune_code"], i["full_name"]) for i in items), key=lambda i: (i[0], vietnamese_sort_key(i[1])))
+        ((i["commune_code"], i["full_name"]) for i in items), key=lambda i: (i[0], person_sort_key(i[1])))
     assert {(i["kind"], i["reason"], i["reason_vi"], i["reason_en"], i["kind_vi"]) for i in items} == {
         ("skipped", "bank_account_name_mismatch", "Tên chủ tài khoản không khớp",
          "the account holder name does not match", "Không chi")}

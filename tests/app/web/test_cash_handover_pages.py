@@ -18,7 +18,7 @@ from reconciliation.withdrawals import reallocate
 from tests.support.actors import add_user, sign_in
 from tests.support.ledger import totals
 from tests.support.pages import csrf_in, signed_in_page
-from tests.support.vietnamese import vietnamese_sort_key
+from tests.support.vietnamese import person_sort_key
 from tests.support.world import CAO_BANG_COMMUNE, HANOI_COMMUNE, VIETCOMBANK, Office, count_rows, person
 
 T0 = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)  # the cash reached the communes at 08:00 in Việt Nam
@@ -78,7 +78,7 @@ async def test_the_list_shows_who_waits_for_the_runs_cash_in_the_callers_commune
     assert page.status_code == 200
     cards = _cards(page.text)
     # Exactly the three of Hoàn Kiếm paid in cash (not the bank's, not Cao Bằng's), the oldest first.
-    oldest_first = sorted(world.hanoi_cash, key=lambda p: (p.date_of_birth, vietnamese_sort_key(p.full_name)))
+    oldest_first = sorted(world.hanoi_cash, key=lambda p: (p.date_of_birth, person_sort_key(p.full_name)))
     assert [_name(card) for _, card in cards] == [p.full_name for p in oldest_first]
     assert [position for position, _ in cards] == [1, 2, 3]
     assert "TGXH tháng 03/2026: 3 người còn chờ nhận tiền mặt, tổng 1.950.000 đ" in page.text
