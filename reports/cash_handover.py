@@ -49,15 +49,18 @@ class CashWaitingPerson:
 @dataclass(frozen=True)
 class CashHandoverPage:
     """One page of a run's cash still to hand over (matching ``q`` when given), with the whole list's figures:
-    the people and the cash still waiting, the people found by the search and those handed over in full."""
+    the living people and their cash still to hand over, the deceased (listed, marked, not handed cash: the
+    officer recovers it) and their cash, the people found by the search and those handed over in full."""
 
     people: list[CashWaitingPerson]
-    waiting: int
-    amount_waiting: int
+    waiting: int  # living people still to hand cash to (the deceased are not: ``deceased``)
+    amount_waiting: int  # their cash
     matched: int
     handed_over: int
     page: int
     page_size: int
+    deceased: int = 0  # people whose death is recorded and whose cash of the run is still at the commune
+    amount_deceased: int = 0
 
 
 # ``run_cash`` is the run's cash payouts in the caller's scope, found through ix_payout_run_bank (run_id,
@@ -84,11 +87,19 @@ _QUERY = """
          CROSS JOIN LATERAL (SELECT * FROM beneficiary x WHERE x.id = w.beneficiary_id OFFSET 0) b
          WHERE {search}
     ),
+    -- the deceased among those waiting: listed and marked, but nobody to hand cash to (the officer recovers it)
+    deceased AS (
+        SELECT count(*) AS people, coalesce(sum(w.amount_waiting), 0)::bigint AS amount
+          FROM waiting w JOIN beneficiary b ON b.id = w.beneficiary_id
+         WHERE b.deceased_on IS NOT NULL
+    ),
     totals AS (
-        SELECT (SELECT count(*) FROM waiting) AS total_waiting,
-               (SELECT coalesce(sum(amount_waiting), 0) FROM waiting)::bigint AS total_amount_waiting,
+        SELECT (SELECT count(*) FROM waiting) - d.people AS total_waiting,
+               (SELECT coalesce(sum(amount_waiting), 0) FROM waiting)::bigint - d.amount AS total_amount_waiting,
+               d.people AS total_deceased, d.amount AS total_amount_deceased,
                (SELECT count(*) FROM matched) AS total_matched,
                (SELECT count(*) FROM run_cash WHERE withdrawn_at IS NOT NULL) AS total_handed_over
+          FROM deceased d
     ),
     listed AS (
         SELECT m.*, cm.name AS commune_name, earlier.amount AS earlier_waiting,
@@ -177,4 +188,5 @@ async def cash_handover_page(session: AsyncSession, run_id: UUID, *, communes: S
     first = rows[0]
     return CashHandoverPage(people=people, waiting=int(first.total_waiting),
                             amount_waiting=int(first.total_amount_waiting), matched=int(first.total_matched),
-                            handed_over=int(first.total_handed_over), page=page, page_size=page_size)
+                            handed_over=int(first.total_handed_over), page=page, page_size=page_size,
+                            deceased=int(first.total_deceased), amount_deceased=int(first.total_amount_deceased))

@@ -301,6 +301,7 @@ OVERPAID_COLUMNS = (
     Column("Được hưởng theo hồ sơ hiện nay (đ) / Due now (VND)", 17, money=True),
     Column("Chi sai cần thu hồi (đ) / Overpaid (VND)", 17, money=True),
     Column("Trong đó còn chưa rút (đ) / Of which not withdrawn (VND)", 17, money=True),
+    Column("Cách thu hồi phần chưa rút / How to recover what is not withdrawn", 34),
     Column("Lý do / Reason", 40),
 )
 DATE_FORMAT = "dd/mm/yyyy"
@@ -329,8 +330,12 @@ def overpaid_workbook(listed: OverpaidList, *, title: str) -> bytes:
                            f"this file lists the first {len(people):,} only — filter by commune for all")
     header_row = start_table(sheet, OVERPAID_COLUMNS, title_lines=tuple(title_lines))
     for number, person in enumerate(people, start=1):
+        # What to do with the part not withdrawn, by the channel that paid it (as the page says it): only when
+        # there is such a part; what was withdrawn is asked back from the person or family (the notice above).
+        advice = f"{person.recall_advice_vi} / {person.recall_advice_en}" if person.recallable else None
         sheet.append([
-            *_person_cells(sheet, number, person), money_cell(sheet, person.due_now), money_cell(sheet, person.overpaid), money_cell(sheet, person.recallable),
+            *_person_cells(sheet, number, person), money_cell(sheet, person.due_now), money_cell(sheet, person.overpaid),
+            money_cell(sheet, person.recallable), text_cell(sheet, advice) if advice else None,
             text_cell(sheet, f"{person.reason_vi} / {person.reason_en}"),
         ])
     first, last = header_row + 1, header_row + len(people)

@@ -91,12 +91,18 @@ async def _check_funding_scope(engine: AsyncEngine, provinces: tuple[str, ...], 
         raise PayoutError(*bank_funding_refusal(provinces, names))
     if commune_code:
         async with session_scope(engine) as session:
-            province = await session.scalar(text("SELECT province_code FROM commune WHERE code = :c"),
-                                            {"c": commune_code.strip()})
-        if province is not None and province not in provinces:
-            codes = ", ".join(provinces)
-            raise PayoutError(f"Xã/phường {commune_code} không thuộc tỉnh của bạn ({codes})",
-                              f"commune {commune_code} is not in your province(s) {codes}")
+            commune = (await session.execute(text(
+                """SELECT c.name, c.province_code, p.name AS province_name FROM commune c
+                     JOIN province p ON p.code = c.province_code WHERE c.code = :c"""),
+                {"c": commune_code.strip()})).first()
+            if commune is None or commune.province_code in provinces:
+                return
+            names = await province_names(session, provinces)
+        # Provinces as staff know them, by name, with the code they may have typed: "Cao Bằng (04)".
+        yours = ", ".join(f"{names.get(code, code)} ({code})" for code in provinces)
+        where = f"{commune.name}, {commune.province_name}"
+        raise PayoutError(f"Xã/phường {commune_code} ({where}) không thuộc tỉnh của bạn: {yours}",
+                          f"commune {commune_code} ({where}) is not in your province(s): {yours}")
 
 
 @click.group()

@@ -147,6 +147,7 @@ class CashPayout:
     period: str
     address: str = ""  # village / hamlet, to find the person at the handover
     note: str = ""  # printed in the notes column (e.g. the person died: not to hand over)
+    not_to_hand_over: bool = False  # the person died with this cash still at the commune: the officer recovers it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "months", tuple(self.months))
@@ -458,6 +459,8 @@ CASH_COLUMNS = (
 )
 CASH_AMOUNT_COLUMN = 1 + next(index for index, column in enumerate(CASH_COLUMNS) if column.money)
 SIGNATURE_ROW_HEIGHT = 32
+DECEASED_LABEL = "Trong đó đã mất, không giao (cán bộ thu hồi)/Of which deceased, not to hand over (recovered)"
+TO_HAND_OVER_LABEL = "Giao tiền mặt (không kể người đã mất)/To hand over in cash (the deceased excluded)"
 SUMMARY_COLUMNS = (
     Column("STT/No.", 6),
     Column("Mã xã/Commune code", 12),
@@ -509,6 +512,12 @@ def _write_cash_summary(workbook: Workbook, by_commune: list[tuple[str, list[Cas
                   sum_cell(sheet, len(SUMMARY_COLUMNS), header_row_number + 1, last_row_number)])
     sheet.append([None, text_cell(sheet, "Tổng kiểm tra/Control total", bold=True), None, people,
                   money_cell(sheet, total, bold=True)])
+    kept = [row for _, rows in by_commune for row in rows if row.not_to_hand_over]
+    if kept:  # the deceased are listed (marked) but are nobody to hand cash to: counted apart
+        sheet.append([None, text_cell(sheet, DECEASED_LABEL, bold=True), None, len(kept),
+                      money_cell(sheet, sum(row.amount for row in kept))])
+        sheet.append([None, text_cell(sheet, TO_HAND_OVER_LABEL, bold=True), None, people - len(kept),
+                      money_cell(sheet, total - sum(row.amount for row in kept), bold=True)])
 
 
 def _write_commune_cash_sheet(sheet: WriteOnlyWorksheet, rows: list[CashPayout], *, issuer_name: str,
@@ -540,6 +549,14 @@ def _write_commune_cash_sheet(sheet: WriteOnlyWorksheet, rows: list[CashPayout],
                              amount=sum_cell(sheet, CASH_AMOUNT_COLUMN, header_row_number + 1, last_row_number)))
     sheet.append(_totals_row(sheet, len(CASH_COLUMNS), CASH_AMOUNT_COLUMN, label="Tổng kiểm tra/Control total",
                              count_text=None, amount=money_cell(sheet, commune_total, bold=True)))
+    kept = [row for row in rows if row.not_to_hand_over]
+    if kept:  # the deceased are listed (marked in the notes) but are nobody to hand cash to: counted apart
+        kept_total = sum(row.amount for row in kept)
+        sheet.append(_totals_row(sheet, len(CASH_COLUMNS), CASH_AMOUNT_COLUMN, label=DECEASED_LABEL,
+                                 count_text=f"{len(kept)} người/people", amount=money_cell(sheet, kept_total)))
+        sheet.append(_totals_row(sheet, len(CASH_COLUMNS), CASH_AMOUNT_COLUMN, label=TO_HAND_OVER_LABEL,
+                                 count_text=f"{len(rows) - len(kept)} người/people",
+                                 amount=money_cell(sheet, commune_total - kept_total, bold=True)))
     sheet.append([])
     sheet.append([None, text_cell(sheet, "Người lập biểu/Prepared by", bold=True), None, None,
                   text_cell(sheet, "Người chi tiền/Paying officer", bold=True), None, None,

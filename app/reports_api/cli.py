@@ -4,6 +4,7 @@ command line."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import click
@@ -12,9 +13,23 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cli import CliContext, fail, pass_cli
+from app.http.problems import Problem
+from app.reports_api.routes import report_period
 from reports.follow_up import WaitingPerson, follow_up_list, follow_up_workbook
-from reports.time_to_withdrawal import GROUP_BY, month_start, time_to_withdrawal
+from reports.time_to_withdrawal import GROUP_BY, time_to_withdrawal
 from reports.workbooks import monthly_workbook
+
+USAGE_ERROR = 2  # as click's own for a bad option: the command was given something it cannot take
+
+
+def _period(period: str) -> date:
+    """The month of ``--period``, checked as the report routes check it (``report_period``): YYYY-MM, from
+    ansinh's first payable month to the month after the current one; otherwise one error line and exit 2."""
+    try:
+        return report_period(period)
+    except Problem as problem:
+        fail(str(problem.detail), USAGE_ERROR)
+        raise  # not reached: fail exits
 
 
 @click.group()
@@ -28,11 +43,7 @@ def reports() -> None:
 @pass_cli
 def time_to_withdrawal_command(cli: CliContext, period: str, group_by: str) -> None:
     """Print the report as JSON."""
-    try:
-        month = month_start(period)
-    except ValueError:
-        fail("Tháng phải có dạng YYYY-MM / period must be YYYY-MM")
-        return
+    month = _period(period)
 
     async def work(session: AsyncSession) -> dict[str, object]:
         return await time_to_withdrawal(session, period=month, group_by=group_by)
@@ -47,11 +58,7 @@ def time_to_withdrawal_command(cli: CliContext, period: str, group_by: str) -> N
 @pass_cli
 def monthly_command(cli: CliContext, period: str, province: str | None, output: Path) -> None:
     """Write the monthly workbook to an .xlsx file."""
-    try:
-        month = month_start(period)
-    except ValueError:
-        fail("Tháng phải có dạng YYYY-MM / period must be YYYY-MM")
-        return
+    month = _period(period)
 
     async def work(session: AsyncSession) -> bytes:
         return await monthly_workbook(session, period=month, province=province)

@@ -783,6 +783,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cash.search": {"vi": "Tìm theo tên, CCCD (hoặc 4 số cuối) hoặc số điện thoại", "en": "Find by name, citizen ID (or its last 4 digits) or phone"},
     "cash.no_runs": {"vi": "Chưa có đợt chi nào gửi tiền mặt về xã/phường của bạn.", "en": "No run has sent cash to your communes yet."},
     "cash.summary": {"vi": "{programme} tháng {period}: {count} người còn chờ nhận tiền mặt, tổng {amount}", "en": "{programme} {period}: {count} people still waiting for their cash, {amount} in all", "en_one": "{programme} {period}: 1 person still waiting for their cash, {amount} in all"},
+    "cash.deceased_count": {"vi": "Đã mất: {count} người, tổng {amount} (không tính ở trên; vẫn có trong danh sách, có đánh dấu) — không giao tiền, báo cán bộ để thu hồi", "en": "Deceased: {count} people, {amount} in all (not counted above; still listed, marked) — do not hand over; tell the officer, who recovers it", "en_one": "Deceased: 1 person, {amount} in all (not counted above; still listed, marked) — do not hand over; tell the officer, who recovers it"},
     "cash.handed_over": {"vi": "Đã giao đủ: {count} người (không hiện trong danh sách)", "en": "Handed over in full: {count} people (not listed)", "en_one": "Handed over in full: 1 person (not listed)"},
     "cash.found": {"vi": "Tìm thấy {count} người chờ nhận tiền với “{q}”.", "en": "{count} people waiting for cash found for “{q}”.", "en_one": "1 person waiting for cash found for “{q}”."},
     "cash.clear_search": {"vi": "Xem cả danh sách", "en": "Show the whole list"},

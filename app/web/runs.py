@@ -103,13 +103,15 @@ async def _detail_page(request: Request[Any, Any, Any], session: AsyncSession, r
     busy = run.phase is not None and run.status in ("computing", "approved", "sending")
     # A run pays every province: its steps are for staff without a province limit (``refuse_province_limited``).
     national = provinces is None
+    # The preparer whatever the case of the name (usernames are case-insensitive, as ``check_approvable`` reads them)
+    prepared_by_me = run.prepared_by is not None and run.prepared_by.lower() == name.lower()
     actions = {
         # An approver who recomputes a computed run becomes its preparer and may no longer approve it: the page
         # leaves recomputing to officers (the API still lets an approver compute, as the README says).
         "compute": national and role in PREPARERS and run.status in ("draft", "computing", "computed") and not busy
         and not (role == Role.approver and run.status == "computed"),
-        "approve": national and role == Role.approver and run.status == "computed" and run.prepared_by != name,
-        "self_approval": national and role == Role.approver and run.status == "computed" and run.prepared_by == name,
+        "approve": national and role == Role.approver and run.status == "computed" and not prepared_by_me,
+        "self_approval": national and role == Role.approver and run.status == "computed" and prepared_by_me,
         "send": national and role == Role.officer and run.status in ("approved", "sending") and not busy
         and not all_shortfalls,
         # A bank's disbursement account pays every province's payouts there: funding it is for officers without a

@@ -200,6 +200,26 @@ def _handover_after_death(deceased_on: date) -> Problem:
         extra={"deceased_on": deceased_on.isoformat()})
 
 
+def _assisted_after_death(deceased_on: date) -> Problem:
+    """409: money withdrawn from a person's account after their death is not the person withdrawing it, so
+    commune staff do not record it as an assisted withdrawal; the labour department recovers money paid or taken
+    after a death, so staff report it there instead. A withdrawal made before the death is recorded with its own
+    time."""
+    died = f"{deceased_on:%d/%m/%Y}"
+    return Problem(409, bilingual(
+        f"Người hưởng đã mất ngày {died}: không ghi nhận rút tiền hộ người đã mất. Tiền rút sau ngày mất không "
+        "phải người hưởng rút và phải được thu hồi; hãy báo cho Phòng Lao động - Thương binh và Xã hội (cán bộ "
+        "phụ trách) để thu hồi, không ghi vào đây. Nếu người hưởng đã rút trước khi mất, ghi thời gian rút đúng "
+        "ngày đã rút",
+        f"the beneficiary died on {died}: a withdrawal after the death cannot be recorded as the person's. Money "
+        "taken after a death was not withdrawn by the person and is recovered; report it to the labour "
+        "department (the officer in charge) instead of recording it here. If the person withdrew before the "
+        "death, give the time of that withdrawal"),
+        errors=[{"row": None, "column": "occurred_at", "message": f"Người hưởng đã mất ngày {died}",
+                 "message_en": f"the beneficiary died on {died}"}],
+        extra={"deceased_on": deceased_on.isoformat()})
+
+
 async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, data: AssistedWithdrawalIn,
                                   principal: Principal) -> AssistedWithdrawalOut:
     """Record a withdrawal made with staff help, or cash handed over (the cash channel's withdrawal): no more than
@@ -232,8 +252,10 @@ async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, d
     # over while an officer records the death: the event locks the person too).
     deceased_on = await session.scalar(text("SELECT deceased_on FROM beneficiary WHERE id = :b FOR UPDATE"),
                                        {"b": beneficiary_id})
-    if channel == "cash_handover" and deceased_on is not None and occurred_at.astimezone(VIETNAM).date() > deceased_on:
-        raise _handover_after_death(deceased_on)
+    if deceased_on is not None and occurred_at.astimezone(VIETNAM).date() > deceased_on:
+        # Nothing a commune records after the death is the person's own withdrawal: cash goes back to the fund,
+        # money taken from the account is reported to the labour department for recovery.
+        raise (_handover_after_death if channel == "cash_handover" else _assisted_after_death)(deceased_on)
     # The person's money over time (two lookups by person); what it leaves is ``undrawn_amount``.
     events = await money_timeline(session, beneficiary_id)
     available = max(sum(event.amount for event in events), 0)

@@ -81,7 +81,7 @@ def _cash(row: Any) -> CashPayout:
         commune_code=row.commune_code, commune_name=row.commune_name, amount=int(row.amount),
         months=tuple(row.months or ()), programme_code=row.programme_code, programme_name=row.programme_name,
         period=format_period(row.period), address=row.address or "",
-        note=deceased_note(row.deceased_on) if not_to_hand_over else "")
+        note=deceased_note(row.deceased_on) if not_to_hand_over else "", not_to_hand_over=not_to_hand_over)
 
 
 async def _header(session: AsyncSession, bank_bin: str, message_id: str | None,

@@ -175,7 +175,12 @@ async def test_cli_refuses_a_province_limited_officer_the_whole_runs_steps_and_a
     assert bank.returncode == 1 and "only an officer without a province limit can record or reverse it" in bank.stderr
     assert "(your account is limited to Cao Bằng)" in bank.stderr
     elsewhere = await cli(*fund("--commune", other, reference="FUND-HN"))
-    assert elsewhere.returncode == 1 and f"commune {other} is not in your province(s) 04" in elsewhere.stderr
+    assert elsewhere.returncode == 1 and "Traceback" not in elsewhere.stderr
+    async with session_scope(engine) as session:
+        other_name = await session.scalar(text("SELECT name FROM commune WHERE code = :c"), {"c": other})
+    # The provinces by name (Vietnamese) with their codes, and where the commune is.
+    assert f"Xã/phường {other} ({other_name}, Thành phố Hà Nội) không thuộc tỉnh của bạn: Cao Bằng (04)" in elsewhere.stderr
+    assert f"commune {other} ({other_name}, Thành phố Hà Nội) is not in your province(s): Cao Bằng (04)" in elsewhere.stderr
     async with session_scope(engine) as session:
         counts = (await session.execute(text(
             "SELECT (SELECT count(*) FROM payout_run), (SELECT count(*) FROM funding)"))).one()

@@ -14,7 +14,7 @@ from app.auth.models import Role
 from app.database import session_scope
 from app.registry.fake import BeneficiaryFaker
 from ledger import verify_ledger
-from tests.support.actors import add_user, bank_key
+from tests.support.actors import PASSWORD, add_user, bank_key
 from tests.support.ledger import totals
 from tests.support.sheets import a4_landscape_fit_width, print_setup
 from tests.support.world import BIDV, CAO_BANG_COMMUNE, HANOI_COMMUNE, VIETCOMBANK, Office, person
@@ -218,6 +218,50 @@ async def test_database_refuses_changing_a_payout_amount_and_approval_by_prepare
         async with session_scope(engine) as session:
             await session.execute(text(
                 "UPDATE payout_run SET status = 'approved', approved_by = prepared_by WHERE id = :id"), {"id": run_id})
+
+
+async def test_the_preparer_in_another_case_cannot_approve_and_the_database_refuses_it_too(office, engine, client):
+    """Usernames are one name whatever their case (sign-in finds "MINH.APPROVER" as minh.approver): the run's
+    preparer under any spelling is still its preparer, for the approval route (409) and for the database's own
+    check (migration 0040), which a direct UPDATE meets."""
+    await _people(office)
+    client.cookies.clear()
+    typed = await client.post("/api/auth/login", json={"username": "MINH.APPROVER", "password": PASSWORD})
+    assert typed.status_code == 200, typed.text
+    shouting = {"X-CSRF-Token": typed.json()["csrf_token"]}
+    run_id = (await client.post("/api/payout-runs", headers=shouting,
+                                json={"programme": "TGXH", "period": "2026-03"})).json()["id"]
+    computed = await client.post(f"/api/payout-runs/{run_id}/compute", headers=shouting)
+    assert computed.status_code == 200 and computed.json()["prepared_by"] == "minh.approver"
+    # A run whose preparer was written as typed (a script, an older version): the same person all the same.
+    async with session_scope(engine) as session:
+        await session.execute(text("UPDATE payout_run SET prepared_by = 'Minh.Approver' WHERE id = :id"),
+                              {"id": run_id})
+    office.current = ""
+    await office.be("minh.approver")
+    own = await office.post(f"/api/payout-runs/{run_id}/approve")
+    assert own.status_code == 409, own.text
+    assert "Người lập không được tự duyệt đợt chi (nguyên tắc hai người)" in own.json()["detail"]
+    assert "the preparer cannot approve their own run (maker-checker)" in own.json()["detail"]
+    page = await client.get(f"/payout-runs/{run_id}")  # the run's page says why, with no approve button
+    assert page.status_code == 200 and 'id="self-approval"' in page.text and "Duyệt đợt chi</button>" not in page.text
+    async with session_scope(engine) as session:
+        row = (await session.execute(text("SELECT status, approved_by FROM payout_run WHERE id = :id"),
+                                     {"id": run_id})).one()
+    assert tuple(row) == ("computed", None)
+    # The database's check, met directly: the preparer's name in another case is refused as approver ...
+    for spelling in ("minh.approver", "MINH.APPROVER", "Minh.Approver"):
+        with pytest.raises(IntegrityError, match="ck_payout_run_four_eyes"):
+            async with session_scope(engine) as session:
+                await session.execute(text(
+                    "UPDATE payout_run SET status = 'approved', approved_by = :who WHERE id = :id"),
+                    {"who": spelling, "id": run_id})
+    # ... and another approver is not.
+    async with session_scope(engine) as session:
+        await session.execute(text("UPDATE payout_run SET status = 'approved', approved_by = 'ha.approver' "
+                                   "WHERE id = :id"), {"id": run_id})
+        assert await session.scalar(text("SELECT approved_by FROM payout_run WHERE id = :id"),
+                                    {"id": run_id}) == "ha.approver"
 
 
 async def test_unknown_programme_and_bad_period_are_clear_errors(office):

@@ -180,7 +180,7 @@ async def test_the_workbook_opens_and_holds_the_numbers_and_totals(office):
     assert rows[header + 4][1] == "Tổng cộng / Total"
     assert rows[header + 4][8] == f"=SUM(I{header + 1}:I{header + 4})"
     assert rows[header + 4][9] == f"=SUM(J{header + 1}:J{header + 4})"
-    assert sheet.freeze_panes == f"A{header + 1}" and sheet.auto_filter.ref == f"A{header}:K{header + 4}"
+    assert sheet.freeze_panes == f"A{header + 1}" and sheet.auto_filter.ref == f"A{header}:L{header + 4}"
     assert sheet.page_setup.orientation == "landscape" and sheet.sheet_properties.pageSetUpPr.fitToPage
     assert sheet.cell(header + 1, 7).number_format == "#,##0"
     # The moved person's April on a sheet of its own: paid 650,000, nothing to recover from them.
@@ -321,6 +321,17 @@ async def test_what_is_not_withdrawn_yet_is_the_part_a_bank_can_recall(office):
     recallable = [row[column] for row in sheet.iter_rows(values_only=True)
                   if row and isinstance(row[0], int)]
     assert sorted(recallable) == [0, 650_000]
+    # The page's advice on recovering what is not withdrawn, next to it: the bank's for money in an account, and
+    # none where everything was withdrawn (asked back from the family).
+    advice_column = header.index("Cách thu hồi phần chưa rút / How to recover what is not withdrawn")
+    assert advice_column == column + 1
+    advice = {row[1]: (row[column], row[advice_column]) for row in sheet.iter_rows(values_only=True)
+              if row and isinstance(row[0], int)}
+    assert advice == {
+        people["kept"].full_name: (650_000, "còn trong tài khoản: có thể đề nghị ngân hàng thu hồi / "
+                                            "still in the account: the bank can be asked to recall it"),
+        people["drawn"].full_name: (0, None)}
+    assert header[-1] == "Lý do / Reason"
     page = await office.client.get(f"/beneficiaries/{ids['kept']}")
     assert "Trong đó 650.000 đ còn chưa rút (còn trong tài khoản: có thể đề nghị ngân hàng thu hồi)" in page.text
     assert kept["channels"] == ["bank"] and "hoàn trả tiền mặt" not in kept["recall_advice_vi"]
@@ -353,3 +364,12 @@ async def test_the_advice_for_what_is_not_withdrawn_follows_the_channel_that_pai
     listing = await office.client.get("/reports/overpaid", params={"lang": "vi"})
     row = listing.text.split('id="overpaid-list"')[1].split("</table>")[0]
     assert "còn ở xã/phường, chưa giao: nộp lại (hoàn trả tiền mặt)" in row and "đề nghị ngân hàng" not in row
+    # The Excel says the same, in its column next to the amount not withdrawn.
+    sheet = load_workbook(io.BytesIO((await office.client.get("/api/reports/overpaid?format=xlsx")).content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    header = next(row for row in rows if row and row[0] == "STT / No.")
+    (data,) = [row for row in rows if row and isinstance(row[0], int)]
+    assert data[header.index("Trong đó còn chưa rút (đ) / Of which not withdrawn (VND)")] == 650_000
+    assert data[header.index("Cách thu hồi phần chưa rút / How to recover what is not withdrawn")] == (
+        "còn ở xã/phường, chưa giao: nộp lại (hoàn trả tiền mặt) / "
+        "still held by the commune, not handed over: return it (cash return)")

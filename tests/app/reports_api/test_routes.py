@@ -321,8 +321,49 @@ async def test_cli_follow_up_prints_the_list_and_writes_the_sheet(world, databas
     assert world.people["C"].full_name in [r[1] for r in rows]
     unknown = await asyncio.to_thread(runner.invoke, main, ["reports", "follow-up", "--commune", "99999"])
     assert unknown.exit_code == 1 and "Không có xã/phường mã 99999" in unknown.output
-    bad = await asyncio.to_thread(runner.invoke, main, ["reports", "time-to-withdrawal", "--period", "3/2026"])
-    assert bad.exit_code == 1 and "Tháng phải có dạng YYYY-MM" in bad.output
+
+
+async def test_cli_reports_check_the_period_as_the_api_does(world, database_url, tmp_path, monkeypatch):
+    """``reports time-to-withdrawal`` and ``reports monthly`` take the months the report routes take
+    (``report_period``: YYYY-MM, from ansinh's first payable month to the month after the current one); any other
+    is one clear line and exit 2 (a bad argument, as click's own), with nothing written."""
+    from app.cli import main
+    from app.payouts.service.runs import add_months, current_month
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    runner = CliRunner()
+
+    async def cli(*args: str):
+        return await asyncio.to_thread(runner.invoke, main, ["reports", *args])
+
+    too_far = f"{add_months(current_month(), 2):%Y-%m}"
+    sheet = tmp_path / "thang.xlsx"
+    for command in (("time-to-withdrawal",), ("monthly", "-o", str(sheet))):
+        early = await cli(*command, "--period", "2024-12")
+        assert early.exit_code == 2, early.output
+        assert ("error: Kỳ 12/2024 quá sớm: báo cáo có từ kỳ 01/2025 (kỳ đầu tiên ansinh chi trả) / period 2024-12 "
+                "is too early: reports start at 2025-01 (the first period ansinh pays)") in early.output
+        late = await cli(*command, "--period", too_far)
+        assert late.exit_code == 2, late.output
+        assert f"period {too_far} is too far ahead: reports go up to" in late.output and "quá xa" in late.output
+        far_year = await cli(*command, "--period", "9999-12")
+        assert far_year.exit_code == 2 and "Traceback" not in far_year.output and "quá xa" in far_year.output
+        bad = await cli(*command, "--period", "3/2026")
+        assert bad.exit_code == 2 and "Kỳ phải có dạng YYYY-MM / period must be YYYY-MM" in bad.output
+        assert "Traceback" not in early.output + late.output + bad.output
+    assert not sheet.exists()
+    # The same answers as the API's, which says 422 to a month out of range (400 to one not YYYY-MM).
+    await world.office.be("lan.officer")
+    for period, status, said in (("2024-12", 422, early), (too_far, 422, late), ("3/2026", 400, bad)):
+        api = await world.office.client.get("/api/reports/time-to-withdrawal", params={"period": period})
+        assert api.status_code == status and f"error: {api.json()['detail']}" in said.output
+    # A month in range is reported, as before.
+    report = await cli("time-to-withdrawal", "--period", "2026-03")
+    assert report.exit_code == 0, report.output
+    assert {row["group"] for row in json.loads(report.output)["items"]} == {"00070", "00073"}
+    written = await cli("monthly", "--period", "2026-03", "-o", str(sheet))
+    assert written.exit_code == 0 and written.output.strip() == str(sheet)
+    assert openpyxl.load_workbook(sheet).sheetnames
 
 
 async def test_a_commune_whose_money_arrived_two_days_ago_has_no_share_within_3_7_or_30_days_yet(office, client):

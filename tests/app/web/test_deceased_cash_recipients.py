@@ -72,8 +72,20 @@ async def test_the_cash_list_marks_the_dead_without_a_form_and_their_handover_is
     assert "/withdrawal" not in marked and "Ghi nhận đã giao tiền mặt" not in marked
     alive = [card for name, card in cards.items() if name != dead.full_name]
     assert all("Đã mất" not in card and "Ghi nhận đã giao tiền mặt" in card for card in alive)
+    # The header counts the living people to hand cash to; the dead one is counted apart, with the cash.
+    assert "TGXH tháng 03/2026: 2 người còn chờ nhận tiền mặt, tổng 1.300.000 đ" in page.text
+    assert "3 người còn chờ" not in page.text
+    counted_apart = re.search(r'<p class="notice deceased" role="status" id="cash-deceased">(.*?)</p>',
+                              page.text, re.S).group(1)
+    assert counted_apart.startswith("Đã mất: 1 người, tổng 650.000 đ (không tính ở trên")
+    assert "báo cán bộ để thu hồi" in counted_apart
     english = await client.get(f"/follow-up/cash?run={world.run_id}&lang=en")
     assert "Deceased on 20/03/2026 — do not hand over; tell the officer" in english.text
+    assert "TGXH 03/2026: 2 people still waiting for their cash, 1.300.000 đ in all" in english.text
+    assert "Deceased: 1 person, 650.000 đ in all (not counted above" in english.text
+    # A search that finds only the dead person: the list's figures stay the whole list's.
+    found = await client.get("/follow-up/cash", params={"run": world.run_id, "q": dead.national_id})
+    assert len(_cards(found.text)) == 1 and "2 people still waiting for their cash" in found.text
 
     # The printed handover list: the same mark in the notes column, on the dead person's row only.
     workbook = load_workbook(io.BytesIO((await client.get(f"/api/payout-runs/{world.run_id}/cash-handover")).content))
@@ -83,6 +95,21 @@ async def test_the_cash_list_marks_the_dead_without_a_form_and_their_handover_is
     assert notes.pop(dead.full_name) == ("Đã mất (ngày 20/03/2026) — không giao tiền, báo cán bộ để thu hồi / "
                                          "Deceased on 20/03/2026 — do not hand over; tell the officer")
     assert set(notes.values()) == {None}
+    # Below the totals of all the listed cash, the dead person's apart and what is left to hand over.
+    sheet = [list(row) for row in workbook.worksheets[1].iter_rows(values_only=True)]
+    labelled = {row[1]: (row[2], row[6]) for row in sheet if row and len(row) > 6 and isinstance(row[1], str)}
+    assert labelled["Tổng kiểm tra/Control total"] == (None, 3 * AMOUNT)
+    assert labelled["Trong đó đã mất, không giao (cán bộ thu hồi)/Of which deceased, not to hand over (recovered)"
+                    ] == ("1 người/people", AMOUNT)
+    assert labelled["Giao tiền mặt (không kể người đã mất)/To hand over in cash (the deceased excluded)"
+                    ] == ("2 người/people", 2 * AMOUNT)
+    summary = {row[1]: (row[3], row[4]) for row in workbook.worksheets[0].iter_rows(values_only=True)
+               if row and len(row) > 4 and isinstance(row[1], str)}
+    assert summary["Tổng kiểm tra/Control total"] == (3, 3 * AMOUNT)
+    assert summary["Trong đó đã mất, không giao (cán bộ thu hồi)/Of which deceased, not to hand over (recovered)"
+                   ] == (1, AMOUNT)
+    assert summary["Giao tiền mặt (không kể người đã mất)/To hand over in cash (the deceased excluded)"
+                   ] == (2, 2 * AMOUNT)
 
     token = {"X-CSRF-Token": csrf_in(page.text)}
     refused = await client.post(f"/api/beneficiaries/{dead_id}/assisted-withdrawals", headers=token,

@@ -18,6 +18,7 @@ from app.database import session_scope
 from ledger import verify_ledger
 from tests.support.actors import bank_key
 from tests.support.credit import credit_payouts, payout_of
+from tests.support.pages import csrf_in
 from tests.support.withdrawal_world import AMOUNT, T0, iso
 from tests.support.world import BIDV, count_rows
 
@@ -156,6 +157,50 @@ async def test_assisted_withdrawal_and_notes_are_scoped_to_the_staff_communes(wo
     detail = await client.get(f"/api/beneficiaries/{world.ids['A']}")
     assert detail.json()["payouts"][0]["credited_at"] is not None
     assert detail.json()["payouts"][0]["days_to_withdraw"] is None  # not all withdrawn yet
+
+
+async def test_an_assisted_withdrawal_after_the_death_is_refused_and_sent_to_the_labour_department(
+        world, engine, client):
+    """A bank-channel person who died on 15/03/2026: staff cannot record money taken after that day as the
+    person's withdrawal (409, report it for recovery); on the day of the death and before, it is recorded."""
+    await credit_payouts(engine, [world.payouts["A"]], T0)  # 10/03/2026
+    await world.office.be("lan.officer")
+    died = await world.office.post(f"/api/beneficiaries/{world.ids['A']}/events",
+                                   json={"kind": "deceased", "effective_on": "2026-03-15"})
+    assert died.status_code in (200, 201), died.text
+    csrf = await world.as_commune_staff("hoa.commune")
+    url = f"/api/beneficiaries/{world.ids['A']}/assisted-withdrawals"
+    after = await client.post(url, headers=csrf, json={"occurred_at": "2026-03-16T03:00:00Z", "amount": 100_000,
+                                                       "note": "Con gái rút ở ATM"})
+    assert after.status_code == 409, after.text
+    body = after.json()
+    assert body["deceased_on"] == "2026-03-15"
+    assert "Người hưởng đã mất ngày 15/03/2026: không ghi nhận rút tiền hộ người đã mất" in body["detail"]
+    assert "báo cho Phòng Lao động - Thương binh và Xã hội" in body["detail"] and "thu hồi" in body["detail"]
+    assert "report it to the labour department" in body["detail"] and "is recovered" in body["detail"]
+    assert "tiền mặt" not in body["detail"]  # not the cash handover's advice: nothing to hand back here
+    assert [(e["column"], e["message"], e["message_en"]) for e in body["errors"]] == [
+        ("occurred_at", "Người hưởng đã mất ngày 15/03/2026", "the beneficiary died on 15/03/2026")]
+    # Any channel: an explicit 'assisted' and a late time of the day after (Việt Nam) are refused alike.
+    late = await client.post(url, headers=csrf, json={"occurred_at": "2026-03-15T17:30:00Z", "amount": 100_000,
+                                                      "channel": "assisted"})  # 00:30 on 16/03 in Việt Nam
+    assert late.status_code == 409 and late.json()["deceased_on"] == "2026-03-15"
+    # The page's form: the same refusal, shown with the form again rather than recorded.
+    page = await client.get(f"/beneficiaries/{world.ids['A']}")
+    assert page.status_code == 200
+    posted = await client.post(f"/follow-up/{world.ids['A']}/withdrawal",
+                               data={"_csrf": csrf_in(page.text), "amount": "100.000",
+                                     "occurred_at": "2026-03-20T09:00"})
+    assert posted.status_code == 409
+    assert "không ghi nhận rút tiền hộ người đã mất" in posted.text
+    assert await count_rows(engine, "SELECT count(*) FROM withdrawal") == 0
+    # Withdrawn on the day of the death (Việt Nam) and before, recorded late: the person's own, accepted.
+    same_day = await client.post(url, headers=csrf, json={"occurred_at": "2026-03-15T16:30:00Z",
+                                                          "amount": 100_000})  # 23:30 on 15/03 in Việt Nam
+    assert same_day.status_code == 201, same_day.text
+    before = await client.post(url, headers=csrf, json={"occurred_at": "2026-03-12T03:00:00Z", "amount": 200_000})
+    assert before.status_code == 201 and before.json()["undrawn_amount"] == AMOUNT - 300_000
+    assert await count_rows(engine, "SELECT count(*) FROM withdrawal WHERE channel = 'assisted'") == 2
 
 
 async def test_commune_staff_cannot_record_more_than_the_person_has_undrawn(world, engine, client):
