@@ -1,4 +1,4 @@
-"""Migration 0040: the database's maker-checker check compares usernames whatever their case; it goes down and
+"""Migration 0041: the database's maker-checker check compares usernames whatever their case; it goes down and
 up again, and refuses to go up over a run already approved by its preparer under another spelling."""
 
 from __future__ import annotations
@@ -32,15 +32,15 @@ def test_four_eyes_any_case_down_and_up(database_url):
     assert "lower(approved_by) <> lower(prepared_by)" in _check(database_url)
     with pytest.raises(asyncpg.CheckViolationError, match="ck_payout_run_four_eyes"):
         _approved_run(database_url, "Lan", "lan")
-    command.downgrade(_alembic_config(database_url), "0039")
-    assert versions(database_url) == ["0039"]
+    command.downgrade(_alembic_config(database_url), "0040")
+    assert versions(database_url) == ["0040"]
     assert "lower" not in _check(database_url)
-    # Before 0040 the check was case-sensitive: "Lan" approving the run "lan" prepared got through.
+    # Before 0041 the check was case-sensitive: "Lan" approving the run "lan" prepared got through.
     breached = _approved_run(database_url, "lan", "Lan")
     with pytest.raises(asyncpg.RaiseError, match="approved by their preparer under another spelling") as refused:
         upgrade_database(database_url)
     assert f"{breached} (lan / Lan)" in str(refused.value)
-    assert versions(database_url) == ["0039"]  # nothing half-applied
+    assert versions(database_url) == ["0040"]  # nothing half-applied
     run_sql(database_url, "UPDATE payout_run SET approved_by = 'ha.approver' WHERE id = $1", uuid.UUID(breached))
     upgrade_database(database_url)
     assert versions(database_url) == list(migration_heads())

@@ -10,15 +10,15 @@ hide: the upgrade refuses, naming the runs.
 
 Downgrade: the case-sensitive check again (every row that passes the new check passes it).
 
-Revision ID: 0040
-Revises: 0039
+Revision ID: 0041
+Revises: 0040
 Create Date: 2026-12-04
 """
 
 from migrations.helpers import execute_script
 
-revision = "0040"
-down_revision = "0039"
+revision = "0041"
+down_revision = "0040"
 branch_labels = None
 depends_on = None
 
