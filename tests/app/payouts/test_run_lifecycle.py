@@ -223,7 +223,7 @@ async def test_database_refuses_changing_a_payout_amount_and_approval_by_prepare
 async def test_the_preparer_in_another_case_cannot_approve_and_the_database_refuses_it_too(office, engine, client):
     """Usernames are one name whatever their case (sign-in finds "MINH.APPROVER" as minh.approver): the run's
     preparer under any spelling is still its preparer, for the approval route (409) and for the database's own
-    check (migration 0040), which a direct UPDATE meets."""
+    check (migration 0041), which a direct UPDATE meets."""
     await _people(office)
     client.cookies.clear()
     typed = await client.post("/api/auth/login", json={"username": "MINH.APPROVER", "password": PASSWORD})
