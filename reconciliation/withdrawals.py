@@ -44,6 +44,7 @@ from ledger.accounts import (
 from ledger.driver import driver_connection
 from ledger.schemas import APPLIED_RESULTS, AccountSpec, AccountType, TransferKind
 from ledger.service import create_transfer_arrays, lock_ledger, new_transfer_id
+from reconciliation.parsers.model import LOCAL_TIMEZONE
 from reconciliation.withdrawal_files import COMMUNE_CHANNELS, WithdrawalRow
 
 log = structlog.get_logger()
@@ -92,6 +93,7 @@ class IntakeResult:
     unknown_accounts_total: int = 0  # rows accepted whose account ansinh does not know
     unknown_account_numbers: int = 0  # distinct account numbers among them
     conflicts_total: int = 0
+    assisted_confirmed: int = 0  # commune staff's assisted records the feed confirmed (``_confirm_assisted``)
 
 
 _SCOPE_TABLE = """
@@ -743,15 +745,64 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
            )
            SELECT count(*) FROM added WHERE beneficiary_id IS NOT NULL""",  # noqa: S608 - a constant
         bank_bin, intake_id, recorded_by)
+    confirmed = await _confirm_assisted(session, driver, intake_id, recorded_by) if inserted else 0
     await driver.execute("TRUNCATE withdrawal_input")
     if inserted:
         await reallocate_noted(session)
     log.info("withdrawals_received", bank=bank_bin, rows=len(rows), accepted=accepted, duplicates=duplicates,
-             unknown_accounts=int(counts["unknown"]), conflicts=conflicts_total)
+             unknown_accounts=int(counts["unknown"]), conflicts=conflicts_total, assisted_confirmed=confirmed)
     return IntakeResult(intake_id=intake_id, rows=len(rows), accepted=accepted, duplicates=duplicates,
                         unknown_accounts=unknown_accounts, conflicts=conflicts,
                         unknown_accounts_total=int(counts["unknown"]),
-                        unknown_account_numbers=int(counts["unknown_numbers"]), conflicts_total=conflicts_total)
+                        unknown_account_numbers=int(counts["unknown_numbers"]), conflicts_total=conflicts_total,
+                        assisted_confirmed=confirmed)
+
+
+# A bank's withdrawal and commune staff's assisted record of it: the same person and amount, this far apart
+# at most (staff type the time they remember; the bank's clock is the bank's).
+CONFIRM_WINDOW = "1 day"
+# The live assisted records a feed's new withdrawals may confirm, closest in time first (migration 0042): the
+# assisted records around the feed's times by their partial index, the feed's rows as noted by the intake.
+_ASSISTED_CANDIDATES = f"""
+    SELECT c.id AS assisted_id, n.id AS bank_id, w.bank_reference, n.occurred_at
+      FROM withdrawal c
+      JOIN allocation_changed_withdrawal n ON n.beneficiary_id = c.beneficiary_id AND n.amount = c.amount
+      JOIN withdrawal w ON w.id = n.id AND w.source = 'bank' AND w.intake_id = $1
+     WHERE c.source = 'commune' AND c.channel = 'assisted'
+       AND c.occurred_at BETWEEN (SELECT min(occurred_at) FROM withdrawal_input) - interval '{CONFIRM_WINDOW}'
+                             AND (SELECT max(occurred_at) FROM withdrawal_input) + interval '{CONFIRM_WINDOW}'
+       AND n.occurred_at BETWEEN c.occurred_at - interval '{CONFIRM_WINDOW}'
+                             AND c.occurred_at + interval '{CONFIRM_WINDOW}'
+       AND NOT EXISTS (SELECT 1 FROM withdrawal_cancellation x WHERE x.withdrawal_id = c.id)
+     ORDER BY abs(extract(epoch FROM n.occurred_at - c.occurred_at)), c.id, n.id
+"""  # noqa: S608 - constants
+
+
+async def _confirm_assisted(session: AsyncSession, driver: Any, intake_id: UUID, recorded_by: str) -> int:
+    """Cancel each live assisted record that one of this intake's withdrawals reports (the same person and
+    amount within ``CONFIRM_WINDOW``; each pairs with one, the closest first): the bank's row is the fact, the
+    commune's would count the money twice. The cancellation names the bank's withdrawal (``superseded_by``)."""
+    pairs: list[tuple[int, str, str, int]] = []
+    assisted_taken: set[int] = set()
+    bank_taken: set[int] = set()
+    for row in await driver.fetch(_ASSISTED_CANDIDATES, intake_id):
+        if row["assisted_id"] in assisted_taken or row["bank_id"] in bank_taken:
+            continue
+        assisted_taken.add(row["assisted_id"])
+        bank_taken.add(row["bank_id"])
+        when = row["occurred_at"].astimezone(LOCAL_TIMEZONE).strftime("%H:%M %d/%m/%Y")
+        reason = (f"Ngân hàng đã báo chính lần rút này (mã giao dịch {row['bank_reference']}, lúc {when}): "
+                  f"tính một lần theo ngân hàng / the bank reported this same withdrawal (reference "
+                  f"{row['bank_reference']}, at {when}): counted once, as the bank's")
+        pairs.append((row["assisted_id"], reason, recorded_by, row["bank_id"]))
+    if not pairs:
+        return 0
+    await driver.executemany(
+        """INSERT INTO withdrawal_cancellation (withdrawal_id, reason, cancelled_by, superseded_by)
+           VALUES ($1, $2, $3, $4)""", pairs)
+    await note_changes(session, withdrawal_ids=[pair[0] for pair in pairs])
+    log.info("assisted_withdrawals_confirmed_by_bank", intake=str(intake_id), count=len(pairs))
+    return len(pairs)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ def import_file(cli: CliContext, file: Path, bank_bin: str) -> None:
                 "unknown_account_numbers": out.unknown_account_numbers,
                 "unknown_accounts_truncated": out.unknown_accounts_truncated, "conflicts": out.conflicts,
                 "conflicts_total": out.conflicts_total, "conflicts_truncated": out.conflicts_truncated,
-                "intake_id": out.intake_id, "upload_url": out.upload_url}
+                "assisted_confirmed": out.assisted_confirmed, "intake_id": out.intake_id,
+                "upload_url": out.upload_url}
 
     try:
         result = cli.in_session(work)

@@ -28,6 +28,8 @@ class IntakeOut(msgspec.Struct):
     conflicts_total: int = 0
     conflicts_truncated: bool = False
     upload_url: str | None = None
+    # Commune staff's assisted records of withdrawals this feed reports: cancelled, counted once as the bank's.
+    assisted_confirmed: int = 0
 
 
 class AssistedWithdrawalIn(msgspec.Struct):

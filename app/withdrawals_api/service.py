@@ -37,6 +37,7 @@ from reconciliation.withdrawal_files import (
 )
 from reconciliation.withdrawals import (
     ARRIVED,
+    CONFIRM_WINDOW,
     LIVE_WITHDRAWAL,
     CancelRefused,
     cancel_commune_withdrawal,
@@ -91,13 +92,14 @@ async def take_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows: l
                  object_type="withdrawal_intake", object_id=result.intake_id,
                  after={"bank_bin": bank_bin, "rows": result.rows, "accepted": result.accepted,
                         "duplicates": result.duplicates, "conflicts": result.conflicts_total,
-                        "unknown_accounts": result.unknown_accounts_total})
+                        "unknown_accounts": result.unknown_accounts_total,
+                        "assisted_confirmed": result.assisted_confirmed})
     return IntakeOut(intake_id=result.intake_id, rows=result.rows, accepted=result.accepted,
                      duplicates=result.duplicates, unknown_accounts=result.unknown_accounts,
                      conflicts=result.conflicts, unknown_accounts_total=result.unknown_accounts_total,
                      unknown_account_numbers=result.unknown_account_numbers,
                      unknown_accounts_truncated=result.unknown_accounts_total > len(result.unknown_accounts),
-                     conflicts_total=result.conflicts_total,
+                     conflicts_total=result.conflicts_total, assisted_confirmed=result.assisted_confirmed,
                      conflicts_truncated=result.conflicts_total > len(result.conflicts),
                      upload_url=f"/api/uploads/{result.intake_id}" if content is not None else None)
 
@@ -220,6 +222,59 @@ def _assisted_after_death(deceased_on: date) -> Problem:
         extra={"deceased_on": deceased_on.isoformat()})
 
 
+def _money(amount: int) -> str:
+    return f"{amount:,}".replace(",", ".")
+
+
+async def _refuse_twice_recorded(session: AsyncSession, beneficiary_id: UUID, *, channel: str, amount: int,
+                                 occurred_at: datetime) -> None:
+    """409 for a record that would count money twice or money the commune never held: the same record again
+    (a form sent twice), an assisted withdrawal the bank has already reported (the bank's record is the fact;
+    ``reconciliation.withdrawals._confirm_assisted`` does the same the other way round), or cash handed over to
+    a person the commune holds no cash for (paid into a bank account only)."""
+    again = await session.scalar(text(
+        f"""SELECT w.id FROM withdrawal w
+             WHERE w.beneficiary_id = :b AND w.source = 'commune' AND w.channel = :channel AND w.amount = :amount
+               AND w.occurred_at = :at AND {LIVE_WITHDRAWAL} LIMIT 1"""),  # noqa: S608 - constants
+        {"b": beneficiary_id, "channel": channel, "amount": amount, "at": occurred_at})
+    when = _vietnam_time(occurred_at)
+    if again is not None:
+        raise Problem(409, bilingual(
+            f"Đã ghi nhận lần này rồi (số {again}: {_money(amount)} đ lúc {when}); không ghi hai lần. Nếu thật sự có "
+            "hai lần, ghi lần sau với đúng thời gian của nó",
+            f"already recorded (no. {again}: {amount:,} đồng at {when}); not recorded twice. If there really were "
+            "two, record the second with its own time"), extra={"withdrawal_id": again})
+    if channel == "assisted":
+        bank = (await session.execute(text(
+            f"""SELECT w.id, w.occurred_at, w.channel, w.bank_reference FROM withdrawal w
+                 WHERE w.beneficiary_id = :b AND w.source = 'bank' AND w.amount = :amount
+                   AND w.occurred_at BETWEEN CAST(:at AS timestamptz) - interval '{CONFIRM_WINDOW}'
+                                         AND CAST(:at AS timestamptz) + interval '{CONFIRM_WINDOW}'
+                   AND NOT EXISTS (SELECT 1 FROM withdrawal_cancellation x WHERE x.superseded_by = w.id)
+                 ORDER BY abs(extract(epoch FROM w.occurred_at - CAST(:at AS timestamptz))), w.id LIMIT 1"""),  # noqa: S608
+            {"b": beneficiary_id, "amount": amount, "at": occurred_at})).first()
+        if bank is not None:
+            reported = _vietnam_time(bank.occurred_at)
+            raise Problem(409, bilingual(
+                f"Ngân hàng đã báo lần rút {_money(amount)} đ lúc {reported} (kênh {bank.channel}, mã "
+                f"{bank.bank_reference}) của người này: đã được tính. Nếu đó là lần cán bộ đã giúp rút, không cần ghi "
+                "lại; ghi việc hỗ trợ bằng ghi chú thăm hỏi (Ghi chú liên hệ)",
+                f"the bank has reported a withdrawal of {amount:,} đồng at {reported} (channel {bank.channel}, "
+                f"reference {bank.bank_reference}) for this person: it is counted. If that is the withdrawal staff "
+                "helped with, do not record it again; record the help as a follow-up note"),
+                extra={"bank_withdrawal_id": bank.id})
+    elif not await session.scalar(text(
+            f"""SELECT EXISTS (SELECT 1 FROM payout p WHERE p.beneficiary_id = :b AND p.channel = 'cash'
+                                  AND {ARRIVED})"""), {"b": beneficiary_id}):  # noqa: S608 - a constant
+        raise Problem(409, bilingual(
+            "Người hưởng này nhận tiền qua tài khoản ngân hàng: xã không giữ tiền mặt của họ để giao. Nếu cán bộ đã "
+            "giúp họ rút tiền ở ngân hàng, chọn kênh 'assisted' (rút có hỗ trợ)",
+            "this beneficiary is paid into a bank account: the commune holds no cash of theirs to hand over. If "
+            "staff helped them withdraw at the bank, use the channel 'assisted'"),
+            errors=[{"row": None, "column": "channel", "message": "Không có khoản chi tiền mặt nào đã về xã",
+                     "message_en": "no cash payout has reached the commune"}])
+
+
 async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, data: AssistedWithdrawalIn,
                                   principal: Principal) -> AssistedWithdrawalOut:
     """Record a withdrawal made with staff help, or cash handed over (the cash channel's withdrawal): no more than
@@ -256,6 +311,8 @@ async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, d
         # Nothing a commune records after the death is the person's own withdrawal: cash goes back to the fund,
         # money taken from the account is reported to the labour department for recovery.
         raise (_handover_after_death if channel == "cash_handover" else _assisted_after_death)(deceased_on)
+    if occurred_at >= EARLIEST_NOTE:  # before ansinh's first month nothing was paid (refused below by the timeline)
+        await _refuse_twice_recorded(session, beneficiary_id, channel=channel, amount=amount, occurred_at=occurred_at)
     # The person's money over time (two lookups by person); what it leaves is ``undrawn_amount``.
     events = await money_timeline(session, beneficiary_id)
     available = max(sum(event.amount for event in events), 0)
