@@ -62,7 +62,7 @@ from app.payouts.service.runs import (
     scope_line,
 )
 from app.payouts.service.settlement import close_run, settle_runs
-from app.registry.scope import commune_in_scope
+from app.registry.scope import commune_in_scope, masks_identifiers
 from app.reports_api.routes import scope_of
 
 log = structlog.get_logger()
@@ -431,7 +431,8 @@ class PayoutRunController(Controller):
             if status is not None and status not in order_service.SENT_STATUSES:
                 raise Problem(409, bilingual(*order_service.no_cash_yet(status)))
         try:
-            content = await order_service.cash_handover(db_session, run_id, commune, communes, provinces)
+            content = await order_service.cash_handover(db_session, run_id, commune, communes, provinces,
+                                                        mask_ids=masks_identifiers(principal))
         except PayoutError as error:
             raise problem(error) from None
         return Response(content, media_type=order_service.ORDER_FORMATS["xlsx"][0], headers={

@@ -29,6 +29,7 @@ from app.payouts.order_files import (
 )
 from app.payouts.service.errors import NotFound, PayoutError
 from app.payouts.service.runs import format_period, in_provinces
+from app.registry.identity import mask_digits
 from app.vietnam_time import vietnam_today
 
 ORDER_FORMATS = {
@@ -73,11 +74,12 @@ def deceased_note(deceased_on: date) -> str:
             f"Deceased on {died} — do not hand over; tell the officer")
 
 
-def _cash(row: Any) -> CashPayout:
+def _cash(row: Any, *, mask_ids: bool = False) -> CashPayout:
     # Cash still at the commune of a person whose death is recorded is not handed over (the officer recovers it)
     not_to_hand_over = row.deceased_on is not None and row.status == "sent" and row.withdrawn_at is None
     return CashPayout(
-        reference=row.reference, payout_id=row.id, beneficiary_name=row.full_name, national_id=row.national_id,
+        reference=row.reference, payout_id=row.id, beneficiary_name=row.full_name,
+        national_id=mask_digits(row.national_id) if mask_ids else row.national_id,
         commune_code=row.commune_code, commune_name=row.commune_name, amount=int(row.amount),
         months=tuple(row.months or ()), programme_code=row.programme_code, programme_name=row.programme_name,
         period=format_period(row.period), address=row.address or "",
@@ -346,10 +348,12 @@ def no_cash_yet(status: str) -> tuple[str, str]:
 
 async def cash_handover(session: AsyncSession, run_id: UUID, commune: str | None = None,
                         communes: Sequence[str] | None = None, provinces: Sequence[str] | None = None,
-                        now: datetime | None = None) -> bytes:
+                        now: datetime | None = None, mask_ids: bool = False) -> bytes:
     """The cash handover list of a run, a sheet per commune; ``communes`` / ``provinces`` (None: all) is
     the caller's scope (commune staff hand over the cash of their own communes); made at ``now`` (default:
-    the current moment), dated that day in Việt Nam."""
+    the current moment), dated that day in Việt Nam. ``mask_ids``: citizen IDs to their last 4 digits, as
+    commune staff see them everywhere (a printed list of a commune's elderly with their whole IDs is a leak
+    waiting to happen; the last digits, the name and the card itself identify the person at the handover)."""
     query = _ORDER_ROWS + " WHERE p.run_id = :run AND p.channel = 'cash' AND p.status <> 'cancelled'"
     if commune:
         query += " AND p.commune_code = :commune"
@@ -362,5 +366,5 @@ async def cash_handover(session: AsyncSession, run_id: UUID, commune: str | None
                                        "provinces": list(provinces or ())}))
     if not rows:
         raise NotFound("Đợt chi không có khoản chi tiền mặt", "the run has no cash payouts")
-    return write_cash_handover_xlsx([_cash(r) for r in rows], issuer_name=DEBTOR_NAME,
+    return write_cash_handover_xlsx([_cash(r, mask_ids=mask_ids) for r in rows], issuer_name=DEBTOR_NAME,
                                     created_at=now or datetime.now(UTC))

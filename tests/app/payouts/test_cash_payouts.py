@@ -335,3 +335,27 @@ async def test_cash_handover_list_names_the_issuer_in_vietnamese_and_is_dated_in
     assert sheet["A4"].value.startswith(f"{issued} — Ngày lập/Created on: ")
     texts = [cell for ws in workbook for row in ws.iter_rows(values_only=True) for cell in row if isinstance(cell, str)]
     assert not [text for text in texts if "Lao dong" in text or "Thuong binh" in text]
+
+
+async def test_commune_staff_get_the_cash_list_with_citizen_ids_masked_officers_whole(office, engine):
+    faker = BeneficiaryFaker(seed=17)
+    people = [cash_person(faker), cash_person(faker)]
+    await office.import_people(people)
+    run_id = await office.approved_run("2026-03", "TGXH")
+    assert (await office.fund(None, 2 * TGXH_HANOI, "TM-HK-2603-M", commune_code=HANOI_COMMUNE)).status_code == 201
+    assert (await office.post(f"/api/payout-runs/{run_id}/send")).status_code == 200
+
+    async def cells() -> set[str]:
+        response = await office.client.get(f"/api/payout-runs/{run_id}/cash-handover")
+        assert response.status_code == 200, response.text
+        return {str(c) for sheet in openpyxl.load_workbook(io.BytesIO(response.content)).worksheets
+                for row in sheet.iter_rows(values_only=True) for c in row if c is not None}
+
+    officer_cells = await cells()
+    assert all(p.national_id in officer_cells for p in people)
+    await add_user(engine, "hoa.cash", Role.commune_staff, communes=(HANOI_COMMUNE,))
+    await office.be("hoa.cash")
+    staff_cells = await cells()
+    assert not any(p.national_id in staff_cells for p in people)
+    assert all("********" + p.national_id[-4:] in staff_cells for p in people)
+    assert all(p.full_name in staff_cells for p in people)  # the names stay whole: the list is to sign
