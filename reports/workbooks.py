@@ -45,7 +45,8 @@ DAYS_FORMAT = "0.00"
 SUMMARY_COLUMNS = (
     Column("Mã xã / Commune code", 9), Column("Xã, phường / Commune", 24),
     Column("Số khoản chi / Payouts", 10), Column("Số tiền chi (đ) / Amount (VND)", 16, money=True),
-    Column("Đã về tài khoản / Credited", 10), Column("Đã rút hết / Withdrawn", 10),
+    Column("Đã về (TK hoặc tiền mặt về xã) / Arrived (account or commune cash)", 12),
+    Column("Đã rút hết / Withdrawn", 10),
     Column("Trung vị số ngày / Median days", 10), Column("P90 số ngày / P90 days", 10),
     Column("Rút trong 1 ngày / Within 1 day", 10), Column("Rút trong 3 ngày / Within 3 days", 10),
     Column("Rút trong 7 ngày / Within 7 days", 10), Column("Rút trong 30 ngày / Within 30 days", 10),

@@ -126,7 +126,7 @@ def test_a_month_from_import_to_assisted_withdrawal(browser, live_server, watch,
     expect(officer.locator(".badge-matched")).to_have_count(3)
 
     officer.goto("/dashboard?period=2026-03")
-    expect(officer.get_by_text("3 khoản chi · 3 đã vào tài khoản · 0 đã rút hết")).to_be_visible()
+    expect(officer.get_by_text("3 khoản chi · 3 đã về (vào tài khoản hoặc tiền mặt về xã) · 0 đã rút hết")).to_be_visible()
     screenshot(officer, "dashboard-before")
     officer.context.close()
 
@@ -146,7 +146,7 @@ def test_a_month_from_import_to_assisted_withdrawal(browser, live_server, watch,
     expect(phone.get_by_text("Đã ghi nhận rút tiền.")).to_be_visible()
     expect(phone.locator(".person")).to_have_count(2)
     phone.goto("/dashboard?period=2026-03")
-    expect(phone.get_by_text("3 khoản chi · 3 đã vào tài khoản · 1 đã rút hết")).to_be_visible()
+    expect(phone.get_by_text("3 khoản chi · 3 đã về (vào tài khoản hoặc tiền mặt về xã) · 1 đã rút hết")).to_be_visible()
     # The money arrived minutes ago: its 3 days are not over, so no share yet (one in three withdrew, which a
     # share counted now would show as 33,3 % and change as the others' days pass).
     expect(phone.locator("#within-3d")).to_have_text("chưa đủ 3 ngày")
