@@ -647,6 +647,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "statements.rule.account_amount_date": {"vi": "theo tài khoản, số tiền, ngày", "en": "by account, amount and date"},
     "statements.rule.funding": {"vi": "tiền cấp", "en": "funding"},
     "statements.rule.manual": {"vi": "khớp tay", "en": "manual match"},
+    "statements.rule.bank_fee": {"vi": "phí ngân hàng", "en": "bank fee"},
+    "statements.rule.ignore": {"vi": "bỏ qua (đã ghi lý do)", "en": "ignored (reason recorded)"},
     "statements.done.resolved": {"vi": "Đã xử lý dòng sao kê.", "en": "The line is resolved."},
     "exceptions.title": {"vi": "Ngoại lệ đối soát", "en": "Reconciliation exceptions"},
     "exceptions.error": {"vi": "Chưa xử lý được", "en": "Not resolved"},

@@ -31,7 +31,8 @@ LINE_STATUS_KEYS = {"matched": "statements.line.matched", "returned": "statement
                     "fee": "statements.line.fee"}
 RULE_KEYS = {"reference": "statements.rule.reference", "return": "statements.rule.return",
              "bulk": "statements.rule.bulk", "account_amount_date": "statements.rule.account_amount_date",
-             "funding": "statements.rule.funding", "manual": "statements.rule.manual"}
+             "funding": "statements.rule.funding", "manual_match": "statements.rule.manual",
+             "bank_fee": "statements.rule.bank_fee", "ignore": "statements.rule.ignore"}
 LABELS: dict[str, Any] = {"line_status_keys": LINE_STATUS_KEYS, "rule_keys": RULE_KEYS}
 
 

@@ -71,3 +71,11 @@ def test_translate_fills_placeholders_and_falls_back():
     assert translate("home.welcome", "en", name="Lan") == "Hello, Lan"
     assert translate("no.such.key", "en") == "no.such.key"
     assert normalise_lang("EN") == "en" and normalise_lang("fr") is None and normalise_lang(None) is None
+
+
+def test_every_rule_a_statement_line_can_hold_has_a_name_on_the_pages():
+    from app.reconciliation_api.models import MATCH_RULES
+    from app.web.statements import RULE_KEYS
+
+    assert set(MATCH_RULES) <= set(RULE_KEYS)  # no raw code such as "bank_fee" on a page
+    assert all(MESSAGES[RULE_KEYS[rule]]["vi"] and MESSAGES[RULE_KEYS[rule]]["en"] for rule in MATCH_RULES)
