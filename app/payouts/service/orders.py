@@ -79,7 +79,7 @@ def _cash(row: Any, *, mask_ids: bool = False) -> CashPayout:
     not_to_hand_over = row.deceased_on is not None and row.status == "sent" and row.withdrawn_at is None
     return CashPayout(
         reference=row.reference, payout_id=row.id, beneficiary_name=row.full_name,
-        national_id=mask_digits(row.national_id) if mask_ids else row.national_id,
+        national_id=(mask_digits(row.national_id) or "") if mask_ids else row.national_id,
         commune_code=row.commune_code, commune_name=row.commune_name, amount=int(row.amount),
         months=tuple(row.months or ()), programme_code=row.programme_code, programme_name=row.programme_name,
         period=format_period(row.period), address=row.address or "",
