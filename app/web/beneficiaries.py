@@ -25,7 +25,7 @@ from app.database import session_scope
 from app.http.problems import Problem
 from app.payouts.service.back_pay import months_not_back_paid
 from app.payouts.service.errors import PayoutError
-from app.payouts.service.history import return_reason_message
+from app.payouts.service.history import payout_arrival, return_reason_message
 from app.reconciliation_api.blocks import open_account_blocks
 from app.reconciliation_api.blocks import release_block as release_account_block
 from app.reconciliation_api.resolution import open_returns_of
@@ -200,6 +200,51 @@ async def refused(request: Request[Any, Any, Any], session: AsyncSession, benefi
     return await person_page(request, session, beneficiary_id, status_code=problem.status_code, form_state=state)
 
 
+@dataclass(frozen=True)
+class LatestPayout:
+    """A person's latest payout as the list of people shows it: has this month's money arrived, and been
+    withdrawn? ``state`` is a message key (``people.latest.*``), ``since`` its time."""
+
+    period: date
+    amount: int
+    state: str
+    since: Any = None
+
+
+def latest_payout_state(status: str, channel: str, arrived_at: Any, first_withdrawal_at: Any,
+                        withdrawn_at: Any) -> tuple[str, Any]:
+    """The message key and time of a payout's state, as commune staff ask it: on its way, arrived and waiting,
+    partly or fully withdrawn (for cash: handed over), returned (a cancelled payout is never the latest)."""
+    if status == "returned":
+        return "people.latest.returned", None
+    if arrived_at is None:
+        return "people.latest.on_its_way", None
+    if withdrawn_at is not None:
+        return ("people.latest.handed_over" if channel == "cash" else "people.latest.withdrawn"), withdrawn_at
+    if first_withdrawal_at is not None:
+        return "people.latest.partly", first_withdrawal_at
+    return ("people.latest.cash_waiting" if channel == "cash" else "people.latest.waiting"), arrived_at
+
+
+async def latest_payouts(session: AsyncSession, people: list[UUID]) -> dict[UUID, LatestPayout]:
+    """Each of ``people``'s latest payout (the latest month paid; a page of the list: one lookup by person)."""
+    if not people:
+        return {}
+    rows = await session.execute(text(
+        """SELECT DISTINCT ON (p.beneficiary_id) p.beneficiary_id, r.period, p.amount, p.status, p.channel,
+                  p.credited_at, p.sent_at, p.first_withdrawal_at, p.withdrawn_at
+             FROM payout p JOIN payout_run r ON r.id = p.run_id
+            WHERE p.beneficiary_id = ANY(:people) AND p.status <> 'cancelled'
+            ORDER BY p.beneficiary_id, r.period DESC, p.serial DESC"""), {"people": people})
+    latest = {}
+    for r in rows:
+        state, since = latest_payout_state(r.status, r.channel, payout_arrival(r.status, r.channel, r.credited_at,
+                                                                                 r.sent_at),
+                                           r.first_withdrawal_at, r.withdrawn_at)
+        latest[r.beneficiary_id] = LatestPayout(period=r.period, amount=int(r.amount), state=state, since=since)
+    return latest
+
+
 def contacts_of(notes: list[Any], withdrawals: list[Any]) -> list[dict[str, Any]]:
     """Every time commune staff were in touch with the person, newest first: their notes (visits, calls) and
     the withdrawals they helped with or the cash they handed over (not cancelled) — the follow-up list's
@@ -223,8 +268,9 @@ class BeneficiaryPages(Controller):
             db_session, principal, q=q or None, commune=commune or None,
             status=status if status in registry.STATUSES else None, page=page_number, page_size=PAGE_SIZE)
         pages = max(1, -(-found.total // PAGE_SIZE))
+        latest = await latest_payouts(db_session, [item.id for item in found.items])
         return page(request, "beneficiaries/search.html", found=found, q=q, commune=commune, status=status,
-                    pages=pages, statuses=registry.STATUSES,
+                    pages=pages, statuses=registry.STATUSES, latest=latest,
                     done_key=SEARCH_DONE_KEYS.get(request.query_params.get("done") or ""),
                     may_import=principal is not None and principal.role == Role.officer, **LABELS)
 
