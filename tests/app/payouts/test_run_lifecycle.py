@@ -278,3 +278,24 @@ async def test_unknown_programme_and_bad_period_are_clear_errors(office):
     assert [(e["column"], e["message"]) for e in body["errors"]] == [
         ("value_date", "Giá trị của trường 'value_date' không hợp lệ")]
     assert "RFC" in body["errors"][0]["message_en"] or "date" in body["errors"][0]["message_en"]
+
+
+@pytest.mark.parametrize("payouts", [1, 2])
+async def test_database_refuses_months_that_do_not_add_up_to_their_payout(office, engine, payouts):
+    """One payout named is checked by key, several by the range of their ids (migration 0040): both refuse."""
+    await _people(office)
+    run_id = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})).json()["id"]
+    await office.post(f"/api/payout-runs/{run_id}/compute")
+    insert = """INSERT INTO payout_month (payout_id, enrolment_id, beneficiary_id, benefit_group, month,
+                                          base_amount, coefficient, amount)
+                SELECT {payout}, m.enrolment_id, m.beneficiary_id, m.benefit_group, DATE '2026-05-01', 1, 1, 1
+                  FROM payout_month m JOIN payout p ON p.id = m.payout_id
+                 WHERE p.run_id = :run ORDER BY p.id LIMIT :payouts"""
+    with pytest.raises(IntegrityError, match="differs from the sum of its months"):
+        async with session_scope(engine) as session:
+            await session.execute(text(insert.format(payout="m.payout_id")), {"run": run_id, "payouts": payouts})
+    with pytest.raises(IntegrityError, match="refers to a missing payout"):
+        async with session_scope(engine) as session:  # a month of a payout that does not exist
+            await session.execute(text(insert.format(payout="gen_random_uuid()")), {"run": run_id, "payouts": payouts})
+    async with session_scope(engine) as session:
+        assert await session.scalar(text("SELECT count(*) FROM payout_month")) == 2
