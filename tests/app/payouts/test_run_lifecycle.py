@@ -282,7 +282,7 @@ async def test_unknown_programme_and_bad_period_are_clear_errors(office):
 
 @pytest.mark.parametrize("payouts", [1, 2])
 async def test_database_refuses_months_that_do_not_add_up_to_their_payout(office, engine, payouts):
-    """One payout named is checked by key, several by the range of their ids (migration 0040): both refuse."""
+    """One payout named is checked by key, several by the range of their ids (migration 0043): both refuse."""
     await _people(office)
     run_id = (await office.post("/api/payout-runs", json={"programme": "TGXH", "period": "2026-03"})).json()["id"]
     await office.post(f"/api/payout-runs/{run_id}/compute")

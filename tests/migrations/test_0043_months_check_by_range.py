@@ -1,4 +1,4 @@
-"""Migration 0040: the payout_month statement check by key ranges; it goes down and up again."""
+"""Migration 0043: the payout_month statement check by key ranges; it goes down and up again."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ def _function(url: str) -> str:
 def test_months_check_by_range_down_and_up(database_url):
     ranged = _function(database_url)
     assert "BETWEEN $1 AND $2" in ranged and "enable_seqscan" in ranged
-    command.downgrade(_alembic_config(database_url), "0039")
-    assert versions(database_url) == ["0039"]
+    command.downgrade(_alembic_config(database_url), "0042")
+    assert versions(database_url) == ["0042"]
     restored = _function(database_url)
     assert "BETWEEN $1 AND $2" not in restored and "enable_seqscan" not in restored
     assert "LEFT JOIN LATERAL" in restored

@@ -18,15 +18,15 @@ just-filled table cannot turn them into a scan of every month.
 
 Downgrade restores the row-by-row function.
 
-Revision ID: 0040
-Revises: 0039
+Revision ID: 0043
+Revises: 0042
 Create Date: 2026-12-02
 """
 
 from migrations.helpers import execute_script, missing_reference
 
-revision = "0040"
-down_revision = "0039"
+revision = "0043"
+down_revision = "0042"
 branch_labels = None
 depends_on = None
 
