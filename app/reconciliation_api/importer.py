@@ -161,19 +161,12 @@ def booking_moment(line: StatementLine) -> datetime:
 
 
 def not_before(moment: datetime, day_only: bool, *earlier: datetime | None) -> datetime:
-    """Money cannot arrive before its payout left, nor come back before it arrived. A line that gave only its
-    booking day is dated at that day's start, which can be before the payout left (or arrived): such a moment
-    is raised to the latest of ``earlier``. A line with its own time keeps the bank's time, unless that time is
-    earlier the same day (in Việt Nam) than the latest of ``earlier`` — a bank booking a batch at its opening
-    time, another clock — when it is raised too, so no payout counts days to withdraw from before it was sent.
-    A line dated a day or more before is the bank's statement of fact (a back-dated booking is the
-    ``booked_too_early`` rule's to judge)."""
-    latest = max((at for at in earlier if at is not None), default=None)
-    if latest is None or moment >= latest:
+    """A line that gave only its booking day is dated at that day's start, which can be before the payout
+    left (or arrived): money cannot arrive or come back before that, so such a moment is raised to the
+    latest of ``earlier``. A line with its own time keeps the bank's time."""
+    if not day_only:
         return moment
-    if day_only or moment.astimezone(LOCAL_TIMEZONE).date() == latest.astimezone(LOCAL_TIMEZONE).date():
-        return latest
-    return moment
+    return max([moment, *(at for at in earlier if at is not None)])
 
 
 def _statement_key(statement: Statement, sha256: bytes, position: int) -> str:

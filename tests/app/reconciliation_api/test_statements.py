@@ -294,30 +294,3 @@ async def test_a_date_only_return_in_the_file_that_credited_the_payout_comes_aft
                                         {"id": payout_transfer_id(p[0].id, "return")})
     assert (row.status, row.credited_at, row.returned_at, event_at) == ("returned", credited, credited, credited)
     await ledger_clean(office)
-
-
-async def test_a_timed_line_earlier_the_same_day_than_the_send_counts_from_the_send(office, engine):
-    """A bank booking its batch at the day's opening time (09:00) for orders sent at 16:34: the statement line
-    keeps the bank's time, the payout's arrival (from which days to withdraw count) is the send; a line a day
-    later keeps its own time."""
-    _, p = await build_world(office, vietcombank=2)
-    sent = datetime(2026, 3, 10, 16, 34, tzinfo=ICT)
-    async with session_scope(engine) as session:
-        await session.execute(text("UPDATE payout SET sent_at = :at WHERE id = ANY(:ids)"),
-                              {"at": sent, "ids": [x.id for x in p]})
-    opening = datetime(2026, 3, 10, 9, 0, tzinfo=ICT)
-    next_day = datetime(2026, 3, 11, 9, 0, tzinfo=ICT)
-    camt = statement(VIETCOMBANK, [debit(p[0], booked_at=opening), debit(p[1], booked_at=next_day,
-                                                                         booking_date=date(2026, 3, 11))],
-                     statement_id="SK-OPENING/1", opening_date=date(2026, 3, 10), closing_date=date(2026, 3, 11))
-    uploaded = await upload(office, await as_bank(office, VIETCOMBANK), write_camt053(camt), "sao-ke.xml")
-    assert uploaded.status_code == 201, uploaded.text
-    assert uploaded.json()["matched"] == 2
-    async with session_scope(engine) as session:
-        credited = dict((await session.execute(text(
-            "SELECT id, credited_at FROM payout WHERE id = ANY(:ids)"), {"ids": [x.id for x in p]})).all())
-        booked = await session.scalar(text("SELECT booked_at FROM statement_line WHERE amount = :a ORDER BY id LIMIT 1"),
-                                      {"a": -p[0].amount})
-    assert credited[p[0].id] == sent and booked == opening
-    assert credited[p[1].id] == next_day
-    await ledger_clean(office)
