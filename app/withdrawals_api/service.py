@@ -222,10 +222,6 @@ def _assisted_after_death(deceased_on: date) -> Problem:
         extra={"deceased_on": deceased_on.isoformat()})
 
 
-def _money(amount: int) -> str:
-    return f"{amount:,}".replace(",", ".")
-
-
 async def _refuse_twice_recorded(session: AsyncSession, beneficiary_id: UUID, *, channel: str, amount: int,
                                  occurred_at: datetime) -> None:
     """409 for a record that would count money twice or money the commune never held: the same record again
@@ -240,7 +236,7 @@ async def _refuse_twice_recorded(session: AsyncSession, beneficiary_id: UUID, *,
     when = _vietnam_time(occurred_at)
     if again is not None:
         raise Problem(409, bilingual(
-            f"Đã ghi nhận lần này rồi (số {again}: {_money(amount)} đ lúc {when}); không ghi hai lần. Nếu thật sự có "
+            f"Đã ghi nhận lần này rồi (số {again}: {_dong_vi(amount)} lúc {when}); không ghi hai lần. Nếu thật sự có "
             "hai lần, ghi lần sau với đúng thời gian của nó",
             f"already recorded (no. {again}: {amount:,} đồng at {when}); not recorded twice. If there really were "
             "two, record the second with its own time"), extra={"withdrawal_id": again})
@@ -256,7 +252,7 @@ async def _refuse_twice_recorded(session: AsyncSession, beneficiary_id: UUID, *,
         if bank is not None:
             reported = _vietnam_time(bank.occurred_at)
             raise Problem(409, bilingual(
-                f"Ngân hàng đã báo lần rút {_money(amount)} đ lúc {reported} (kênh {bank.channel}, mã "
+                f"Ngân hàng đã báo lần rút {_dong_vi(amount)} lúc {reported} (kênh {bank.channel}, mã "
                 f"{bank.bank_reference}) của người này: đã được tính. Nếu đó là lần cán bộ đã giúp rút, không cần ghi "
                 "lại; ghi việc hỗ trợ bằng ghi chú thăm hỏi (Ghi chú liên hệ)",
                 f"the bank has reported a withdrawal of {amount:,} đồng at {reported} (channel {bank.channel}, "
