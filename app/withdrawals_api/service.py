@@ -186,40 +186,33 @@ def _before_arrival(events: list[MoneyEvent], moment: datetime, amount: int, roo
                "available_at_that_time": room})
 
 
-def _handover_after_death(deceased_on: date) -> Problem:
-    """409: cash cannot be handed over to a person after their death; the commune gives it back instead (the
-    officer records a cash return), and until then it stays the person's undrawn money."""
+def _after_death(deceased_on: date, channel: str) -> Problem:
+    """409: nothing commune staff record after a person's death is the person's own withdrawal. Cash is not
+    handed over: the commune gives it back (the officer records a cash return) and until then it stays the
+    person's undrawn money. Money taken from the account after the death is recovered by the labour
+    department, so staff report it there instead. A withdrawal or handover made before the death is recorded
+    with its own time."""
     died = f"{deceased_on:%d/%m/%Y}"
-    return Problem(409, bilingual(
-        f"Người hưởng đã mất ngày {died}: không giao tiền mặt cho người đã mất. Không giao số tiền này; nộp lại "
-        "tiền mặt cho cán bộ để ghi nhận hoàn trả tiền mặt (thu hồi về quỹ). Nếu tiền đã giao trước khi mất, "
-        "ghi thời gian giao đúng ngày đã giao",
-        f"the beneficiary died on {died}: cash cannot be handed over to a deceased person. Do not hand it over; "
-        "return the cash to the officer, who records a cash return (back to the fund). If it was handed over "
-        "before the death, give the time it was handed over"),
-        errors=[{"row": None, "column": "occurred_at", "message": f"Người hưởng đã mất ngày {died}",
-                 "message_en": f"the beneficiary died on {died}"}],
-        extra={"deceased_on": deceased_on.isoformat()})
-
-
-def _assisted_after_death(deceased_on: date) -> Problem:
-    """409: money withdrawn from a person's account after their death is not the person withdrawing it, so
-    commune staff do not record it as an assisted withdrawal; the labour department recovers money paid or taken
-    after a death, so staff report it there instead. A withdrawal made before the death is recorded with its own
-    time."""
-    died = f"{deceased_on:%d/%m/%Y}"
-    return Problem(409, bilingual(
-        f"Người hưởng đã mất ngày {died}: không ghi nhận rút tiền hộ người đã mất. Tiền rút sau ngày mất không "
-        "phải người hưởng rút và phải được thu hồi; hãy báo cho Phòng Lao động - Thương binh và Xã hội (cán bộ "
-        "phụ trách) để thu hồi, không ghi vào đây. Nếu người hưởng đã rút trước khi mất, ghi thời gian rút đúng "
-        "ngày đã rút",
-        f"the beneficiary died on {died}: a withdrawal after the death cannot be recorded as the person's. Money "
-        "taken after a death was not withdrawn by the person and is recovered; report it to the labour "
-        "department (the officer in charge) instead of recording it here. If the person withdrew before the "
-        "death, give the time of that withdrawal"),
-        errors=[{"row": None, "column": "occurred_at", "message": f"Người hưởng đã mất ngày {died}",
-                 "message_en": f"the beneficiary died on {died}"}],
-        extra={"deceased_on": deceased_on.isoformat()})
+    if channel == "cash_handover":
+        vi = (f"Người hưởng đã mất ngày {died}: không giao tiền mặt cho người đã mất. Không giao số tiền này; nộp "
+              "lại tiền mặt cho cán bộ để ghi nhận hoàn trả tiền mặt (thu hồi về quỹ). Nếu tiền đã giao trước khi "
+              "mất, ghi thời gian giao đúng ngày đã giao")
+        en = (f"the beneficiary died on {died}: cash cannot be handed over to a deceased person. Do not hand it "
+              "over; return the cash to the officer, who records a cash return (back to the fund). If it was "
+              "handed over before the death, give the time it was handed over")
+    else:
+        vi = (f"Người hưởng đã mất ngày {died}: không ghi nhận rút tiền hộ người đã mất. Tiền rút sau ngày mất "
+              "không phải người hưởng rút và phải được thu hồi; hãy báo cho Phòng Lao động - Thương binh và Xã hội "
+              "(cán bộ phụ trách) để thu hồi, không ghi vào đây. Nếu người hưởng đã rút trước khi mất, ghi thời "
+              "gian rút đúng ngày đã rút")
+        en = (f"the beneficiary died on {died}: a withdrawal after the death cannot be recorded as the person's. "
+              "Money taken after a death was not withdrawn by the person and is recovered; report it to the labour "
+              "department (the officer in charge) instead of recording it here. If the person withdrew before the "
+              "death, give the time of that withdrawal")
+    return Problem(409, bilingual(vi, en),
+                   errors=[{"row": None, "column": "occurred_at", "message": f"Người hưởng đã mất ngày {died}",
+                            "message_en": f"the beneficiary died on {died}"}],
+                   extra={"deceased_on": deceased_on.isoformat()})
 
 
 async def _refuse_twice_recorded(session: AsyncSession, beneficiary_id: UUID, *, channel: str, amount: int,
@@ -306,7 +299,7 @@ async def add_assisted_withdrawal(session: AsyncSession, beneficiary_id: UUID, d
     if deceased_on is not None and occurred_at.astimezone(VIETNAM).date() > deceased_on:
         # Nothing a commune records after the death is the person's own withdrawal: cash goes back to the fund,
         # money taken from the account is reported to the labour department for recovery.
-        raise (_handover_after_death if channel == "cash_handover" else _assisted_after_death)(deceased_on)
+        raise _after_death(deceased_on, channel)
     if occurred_at >= EARLIEST_NOTE:  # before ansinh's first month nothing was paid (refused below by the timeline)
         await _refuse_twice_recorded(session, beneficiary_id, channel=channel, amount=amount, occurred_at=occurred_at)
     # The person's money over time (two lookups by person); what it leaves is ``undrawn_amount``.
