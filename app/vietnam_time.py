@@ -8,6 +8,10 @@ from zoneinfo import ZoneInfo
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
+# The same in SQL, whatever the session's time zone (the embedded server's is UTC).
+VIETNAM_TODAY_SQL = "((now() AT TIME ZONE 'Asia/Ho_Chi_Minh')::date)"
+
+
 def vietnam_today(now: datetime | None = None) -> date:
     """The date in Việt Nam at ``now`` (timezone-aware; default: the current moment). A server clock in UTC
     is still on the previous day until 07:00 in Việt Nam, so ``date.today()`` and ``now(UTC).date()`` are

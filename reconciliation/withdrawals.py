@@ -671,6 +671,15 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
     """Store a bank's withdrawal rows (idempotent by bank + reference), keep unknown accounts (reported),
     and reallocate the people concerned; rows must have been checked (``withdrawal_files``). ``content``:
     the upload as received, kept with the intake for audit (``sha256`` must be its hash)."""
+    started = mark = time.perf_counter()
+    steps: dict[str, float] = {}
+
+    def step(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        steps[name] = round(now - mark, 3)
+        mark = now
+
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:lock))"),
                           {"lock": f"withdrawal_intake:{bank_bin}"})
     driver = await driver_connection(session)
@@ -682,6 +691,7 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
         records=[(r.row, r.account_number, r.occurred_at, r.amount, r.channel, r.bank_ref) for r in rows])
     if len(rows) >= _ANALYZE_INPUT:
         await driver.execute("ANALYZE withdrawal_input")  # a temporary table has no statistics until then
+    step("staged")
     # Each account's person: its open account, else the latest closed one. One set-based lookup of the
     # accounts the feed names (a few by their index; a million by one pass over the bank's accounts).
     await driver.execute(
@@ -692,6 +702,7 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
                     ORDER BY b.account_number, (b.effective_to IS NULL) DESC, b.effective_from DESC, b.id DESC
                   ) found
             WHERE found.account_number = i.account_number""", bank_bin)
+    step("accounts")
     # A reference already received is a duplicate when the row repeats it, a conflict when it differs:
     # each row is counted once, so rows = accepted + duplicates + conflicts. An unknown account is counted
     # among the accepted rows only (a repeated row was reported with the intake that brought it). Counted
@@ -724,6 +735,7 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
                   "message": "Mã giao dịch đã có với nội dung khác; giữ bản đã nhận",
                   "message_en": "reference already received with other fields; the first one is kept"}
                  for r in differing]
+    step("counted")
     intake_id = await driver.fetchval(
         """INSERT INTO withdrawal_intake (bank_bin, source_name, format, sha256, rows, accepted, duplicates,
                                           unknown_accounts, uploaded_by, content)
@@ -745,12 +757,16 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
            )
            SELECT count(*) FROM added WHERE beneficiary_id IS NOT NULL""",  # noqa: S608 - a constant
         bank_bin, intake_id, recorded_by)
+    step("inserted")
     confirmed = await _confirm_assisted(session, driver, intake_id, recorded_by) if inserted else 0
     await driver.execute("TRUNCATE withdrawal_input")
+    step("confirmed")
     if inserted:
         await reallocate_noted(session)
+    step("reallocated")
     log.info("withdrawals_received", bank=bank_bin, rows=len(rows), accepted=accepted, duplicates=duplicates,
-             unknown_accounts=int(counts["unknown"]), conflicts=conflicts_total, assisted_confirmed=confirmed)
+             unknown_accounts=int(counts["unknown"]), conflicts=conflicts_total, assisted_confirmed=confirmed,
+             seconds=round(time.perf_counter() - started, 3), steps=steps)
     return IntakeResult(intake_id=intake_id, rows=len(rows), accepted=accepted, duplicates=duplicates,
                         unknown_accounts=unknown_accounts, conflicts=conflicts,
                         unknown_accounts_total=int(counts["unknown"]),

@@ -23,11 +23,13 @@ from sqlalchemy import (
     Text,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.orm import Base
+from app.vietnam_time import VIETNAM_TODAY_SQL
 
 
 class Province(Base):
@@ -143,7 +145,9 @@ class BankAccount(Base):
     account_number: Mapped[str] = mapped_column(String(19))
     holder_name: Mapped[str] = mapped_column(Text)
     verification_status: Mapped[str] = mapped_column(Text, default="unverified")
-    effective_from: Mapped[date] = mapped_column(Date, server_default=func.current_date())
+    # Việt Nam's date whatever the session's time zone (migration 0044)
+    effective_from: Mapped[date] = mapped_column(
+        Date, server_default=text(VIETNAM_TODAY_SQL))
     effective_to: Mapped[date | None] = mapped_column(Date)
     created_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

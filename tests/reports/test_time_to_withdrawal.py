@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from app.database import session_scope
 from app.registry.fake import BeneficiaryFaker
+from app.vietnam_time import vietnam_today
 from ledger import verify_ledger
 from ledger.accounts import AccountConflict, ensure_accounts
 from ledger.schemas import AccountSpec, AccountType
@@ -92,7 +93,7 @@ async def test_report_by_commune_gives_exact_medians_p90_and_shares(office, engi
         0.1667, 0.5, 0.6667, 0.8333)
     assert totals_row["accounts_opened"] == 0  # the five bank accounts were registered today, not in March
     async with session_scope(engine) as session:
-        this_month = date.today().replace(day=1)
+        this_month = vietnam_today().replace(day=1)
         now = await time_to_withdrawal(session, period=this_month, group_by="commune")
     assert now["items"] == [] and now["totals"]["accounts_opened"] == 5
     assert [m["month"] for m in report["trend"]] == ["2026-03"]

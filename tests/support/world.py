@@ -15,6 +15,7 @@ from app.auth.models import Role
 from app.database import session_scope
 from app.payouts.service.ledger_steps import funding_shortfalls
 from app.registry.fake import BeneficiaryFaker, FakePerson, import_file_bytes
+from app.vietnam_time import VIETNAM_TODAY_SQL
 from tests.support.actors import add_user, sign_in
 
 HANOI_COMMUNE = "00070"  # Phường Hoàn Kiếm, province 01 (Hà Nội: 650,000 from 2026-01)
@@ -47,9 +48,9 @@ async def register_by_sql(session: AsyncSession, people: list[FakePerson], ids: 
             {"id": ids[index] if ids else None, "nid": p.national_id, "name": p.full_name, "dob": p.date_of_birth,
              "sex": p.sex, "commune": p.commune_code, "address": p.address, "phone": p.phone})
         await session.execute(text(
-            """INSERT INTO beneficiary_event (beneficiary_id, kind, effective_on, status_after, commune_after, reason,
-                                               recorded_by)
-               VALUES (:id, 'registered', current_date, 'active', :commune, 'test', 'test')"""),
+            f"""INSERT INTO beneficiary_event (beneficiary_id, kind, effective_on, status_after, commune_after, reason,
+                                                recorded_by)
+                VALUES (:id, 'registered', {VIETNAM_TODAY_SQL}, 'active', :commune, 'test', 'test')"""),
             {"id": person_id, "commune": p.commune_code})
         await session.execute(text(
             """INSERT INTO enrolment (beneficiary_id, programme_code, category_code, coefficient, start_month,

@@ -22,6 +22,7 @@ from app.payouts.service.recheck import REGISTRY_MARGIN, changed_payouts
 from app.registry.fake import BeneficiaryFaker
 from app.registry.schemas import EventIn
 from app.registry.service.beneficiaries import record_event
+from app.vietnam_time import vietnam_today
 from ledger import verify_ledger
 from tests.support.ledger import totals
 from tests.support.world import HANOI_COMMUNE, VIETCOMBANK, Office, person
@@ -340,7 +341,7 @@ async def test_a_cash_payout_of_someone_moved_within_the_province_is_withheld_an
         office, engine):
     # A move after compute to another commune of Hà Nội keeps the rate: every month is still owed, but the
     # cash payout would be handed over by the old commune. This month's run (moves take effect today).
-    period = date.today().strftime("%Y-%m")
+    period = vietnam_today().strftime("%Y-%m")
     faker = BeneficiaryFaker(seed=12)
     mover, stayer = (person(faker, category="NCT_80", start=period, bank=None) for _ in range(2))
     await office.import_people([mover, stayer])
@@ -350,7 +351,7 @@ async def test_a_cash_payout_of_someone_moved_within_the_province_is_withheld_an
     assert {p["channel"] for p in before.values()} == {"cash"}
     await office.be("lan.officer")
     moved = await office.post(f"/api/beneficiaries/{mover_id}/events",
-                              json={"kind": "moved", "to_commune": HANOI_B, "effective_on": date.today().isoformat()})
+                              json={"kind": "moved", "to_commune": HANOI_B, "effective_on": vietnam_today().isoformat()})
     assert moved.status_code == 201, moved.text
 
     approved = await _step(office, run["id"], "approve")
@@ -375,7 +376,7 @@ async def test_a_cash_payout_of_someone_moved_within_the_province_is_withheld_an
                  FROM payout p JOIN payout_month pm ON pm.payout_id = p.id
                 WHERE p.run_id = :run GROUP BY 1, 2, 3"""), {"run": supplementary["id"]})).all()
     assert [(str(r.beneficiary_id), r.commune_code, int(r.amount), r.months) for r in paid] == [
-        (mover_id, HANOI_B, 650_000, [date.today().replace(day=1)])]
+        (mover_id, HANOI_B, 650_000, [vietnam_today().replace(day=1)])]
     assert (await _step(office, supplementary["id"], "approve"))["withheld_count"] == 0
 
 

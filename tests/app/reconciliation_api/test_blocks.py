@@ -12,6 +12,7 @@ from sqlalchemy import text
 from app.auth.models import Role
 from app.database import session_scope
 from app.registry.fake import BeneficiaryFaker, citizen_id_for, import_file_bytes
+from app.vietnam_time import VIETNAM_TODAY_SQL
 from reconciliation.writers import write_camt053
 from tests.app.reconciliation_api.world import (
     ICT,
@@ -52,7 +53,7 @@ async def _register_again_by_sql(office: Office, payout: SentPayout) -> int:
     """What the registry allowed before blocks were keyed on the number: the same number as a new active row
     (another holder name), the blocked row closed. The new row's id."""
     async with session_scope(office.engine) as session:
-        await session.execute(text("UPDATE bank_account SET effective_to = current_date WHERE id = :id"),
+        await session.execute(text(f"UPDATE bank_account SET effective_to = {VIETNAM_TODAY_SQL} WHERE id = :id"),
                               {"id": payout.bank_account_id})
         return int(await session.scalar(text(
             """INSERT INTO bank_account (beneficiary_id, bank_bin, account_number, holder_name, created_by)

@@ -13,6 +13,7 @@ from app.auth.models import Role
 from app.registry.fake import IMPORT_HEADERS, BeneficiaryFaker, import_file_bytes, import_rows
 from app.registry.importer import ImportOutcome, rejection_problem
 from app.registry.sheets import rows_csv, rows_xlsx
+from app.vietnam_time import vietnam_today
 from tests.app.registry.conftest import CAO_BANG, HANOI_A, HANOI_B
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -316,7 +317,7 @@ async def test_account_opening_date_is_the_first_accounts_start(client, callers,
     officer = await callers.officer()
     banked = people(3, bank_share=1.0, seed=7)
     cash = people(1, bank_share=0.0, seed=8)[0]
-    tomorrow = date.today().toordinal() + 1
+    tomorrow = vietnam_today().toordinal() + 1
     rows = [list(IMPORT_HEADERS),
             row_of(banked[0], **{"Ngày mở tài khoản": "02/06/2025"}),
             row_of(banked[1]),
@@ -334,8 +335,8 @@ async def test_account_opening_date_is_the_first_accounts_start(client, callers,
     opened = dict((await session.execute(text(
         "SELECT b.national_id, a.effective_from FROM bank_account a JOIN beneficiary b ON b.id = a.beneficiary_id"
     ))).all())
-    assert opened == {banked[0].national_id: date(2025, 6, 2), banked[1].national_id: date.today(),
-                      banked[2].national_id: date.today()}
+    assert opened == {banked[0].national_id: date(2025, 6, 2), banked[1].national_id: vietnam_today(),
+                      banked[2].national_id: vietnam_today()}
 
 
 async def test_a_workbook_with_a_far_away_cell_is_refused_before_it_is_read(client, callers, session):

@@ -92,7 +92,7 @@ async def test_status_history_through_events(client, callers):
     moved = await client.post(url, json={"kind": "moved", "to_commune": HANOI_B}, headers=officer)
     assert moved.status_code == 201 and moved.json()["from_commune"] == HANOI_A
     assert (await client.post(url, json={"kind": "deceased"}, headers=officer)).status_code == 422  # needs date
-    died = await client.post(url, json={"kind": "deceased", "effective_on": date.today().isoformat()},
+    died = await client.post(url, json={"kind": "deceased", "effective_on": vietnam_today().isoformat()},
                              headers=officer)
     assert died.status_code == 201 and died.json()["status_after"] == "deceased"
     assert (await client.post(url, json={"kind": "resumed"}, headers=officer)).status_code == 409

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from app.registry.fake import citizen_id_for
 from app.registry.identity import fold_accents
 from app.registry.rules import monthly_amount
+from app.vietnam_time import VIETNAM_TODAY_SQL
 from tests.app.registry.conftest import CAO_BANG, HANOI_A, HANOI_B, VIETCOMBANK
 
 
@@ -241,7 +242,7 @@ async def test_one_active_bank_account_per_person_and_per_number(session):
             await session.execute(insert, {"b": other, "bin": VIETCOMBANK, "n": "0011002345678",
                                            "h": "TRAN VAN NAM"})
     # Closing the old account makes room; it stays as history and cannot be edited or deleted.
-    await session.execute(text("UPDATE bank_account SET effective_to = current_date WHERE beneficiary_id = :b"),
+    await session.execute(text(f"UPDATE bank_account SET effective_to = {VIETNAM_TODAY_SQL} WHERE beneficiary_id = :b"),
                           {"b": person})
     await session.execute(insert, {"b": other, "bin": VIETCOMBANK, "n": "0011002345678", "h": "TRAN VAN NAM"})
     with pytest.raises(DBAPIError, match="is history"):
@@ -254,7 +255,7 @@ async def test_one_active_bank_account_per_person_and_per_number(session):
     with pytest.raises(DBAPIError, match="is history"):
         async with session.begin_nested():
             await session.execute(text(
-                "UPDATE bank_account SET effective_to = current_date + 1 WHERE beneficiary_id = :b"), {"b": person})
+                f"UPDATE bank_account SET effective_to = {VIETNAM_TODAY_SQL} + 1 WHERE beneficiary_id = :b"), {"b": person})
     assert await session.scalar(text("SELECT count(*) FROM bank_account")) == 2
 
 

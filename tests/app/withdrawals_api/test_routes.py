@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.database import session_scope
+from app.vietnam_time import VIETNAM_TODAY_SQL
 from ledger import verify_ledger
 from tests.support.actors import bank_key
 from tests.support.credit import credit_payouts, payout_of
@@ -316,7 +317,7 @@ async def test_an_unknown_account_is_allocated_once_the_account_is_registered(wo
     assert response.json()["unknown_accounts"][0]["account_number"] == new_number
     async with session_scope(engine) as session:  # the person's new account, as the registry records it
         await session.execute(text(
-            """UPDATE bank_account SET effective_to = current_date WHERE beneficiary_id = :b""")
+            f"""UPDATE bank_account SET effective_to = {VIETNAM_TODAY_SQL} WHERE beneficiary_id = :b""")
             , {"b": world.ids["C"]})
         await session.execute(text(
             """INSERT INTO bank_account (beneficiary_id, bank_bin, account_number, holder_name, created_by)
@@ -390,7 +391,8 @@ async def test_a_reused_account_number_is_the_open_accounts_person_and_a_closed_
     await credit_payouts(engine, [world.payouts[n] for n in "ACD"], T0)
     reused, closed_only = world.people["C"].account_number, world.people["A"].account_number
     async with session_scope(engine) as session:
-        await session.execute(text("UPDATE bank_account SET effective_to = current_date WHERE beneficiary_id = ANY(:b)"),
+        await session.execute(text(
+            f"UPDATE bank_account SET effective_to = {VIETNAM_TODAY_SQL} WHERE beneficiary_id = ANY(:b)"),
                               {"b": [world.ids["A"], world.ids["C"], world.ids["D"]]})
         await session.execute(text(
             """INSERT INTO bank_account (beneficiary_id, bank_bin, account_number, holder_name, created_by)
