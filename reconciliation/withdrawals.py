@@ -719,7 +719,7 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
         bank_bin)
     duplicates, conflicts_total = int(counts["duplicates"]), int(counts["conflicts"])
     accepted = len(rows) - duplicates - conflicts_total
-    unknown = await driver.fetch(
+    unknown = [] if not counts["unknown"] else await driver.fetch(
         """SELECT i.row_number, i.account_number, i.bank_reference, i.amount, i.occurred_at FROM withdrawal_input i
             WHERE i.beneficiary_id IS NULL
               AND NOT EXISTS (SELECT 1 FROM withdrawal w WHERE w.bank_bin = $1 AND w.bank_reference = i.bank_reference)
@@ -727,7 +727,7 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
     unknown_accounts = [{"row": r["row_number"], "account_number": r["account_number"],
                          "bank_ref": r["bank_reference"], "amount": r["amount"],
                          "occurred_at": r["occurred_at"].isoformat()} for r in unknown]
-    differing = await driver.fetch(
+    differing = [] if not conflicts_total else await driver.fetch(  # (a second join of the feed, when needed)
         f"""SELECT i.row_number, i.bank_reference FROM withdrawal_input i
               JOIN withdrawal w ON w.bank_bin = $1 AND w.bank_reference = i.bank_reference
              WHERE {_DIFFERS} ORDER BY i.row_number LIMIT $2""", bank_bin, LISTED_ROWS)  # noqa: S608

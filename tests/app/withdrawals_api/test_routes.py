@@ -458,7 +458,7 @@ async def test_a_retry_of_a_large_feed_is_idempotent_with_a_bounded_answer(world
     again = (await world.bank_post(rows)).json()
     assert (again["accepted"], again["duplicates"], again["unknown_accounts"], again["unknown_accounts_total"],
             again["unknown_accounts_truncated"], again["conflicts"]) == (0, 13, [], 0, False, [])
-    assert fetched and max(fetched) <= 5
+    assert max(fetched, default=0) <= 5  # (lists with nothing to list are not read at all)
     assert await count_rows(engine, "SELECT count(*) FROM withdrawal") == 13
     assert await count_rows(engine, "SELECT sum(amount) FROM withdrawal WHERE bank_reference = 'BIG-A'") == AMOUNT
 
