@@ -70,6 +70,22 @@ _UNDRAWN_PREFIX = undrawn_account("").code
 _UNDRAWN_COLUMNS, _UNDRAWN_JOIN = account_of_row("$1", "t.beneficiary_id")
 
 
+class StepClock:
+    """Seconds of each step of a long job, for its log line: ``clock("name")`` ends the step just done."""
+
+    def __init__(self, steps: dict[str, float] | None = None) -> None:
+        self.steps: dict[str, float] = {} if steps is None else steps
+        self.started = self.mark = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.steps[name] = round(now - self.mark, 3)
+        self.mark = now
+
+    def seconds(self) -> float:
+        return round(time.perf_counter() - self.started, 3)
+
+
 @dataclass
 class AllocationResult:
     people: int = 0
@@ -569,14 +585,7 @@ async def reallocate(session: AsyncSession, beneficiary_ids: Sequence[UUID] | st
     await lock_ledger(session)
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:lock))"), {"lock": ALLOCATION_LOCK})
     driver = await driver_connection(session)
-    mark = time.perf_counter()
-
-    def step(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        result.steps[name] = round(now - mark, 3)
-        mark = now
-
+    step = StepClock(result.steps)  # (from here: the locks' wait is in ``seconds`` only)
     await _fill_scope(driver, beneficiary_ids)
     step("scope")
     result.resolved_unknown = int(await driver.fetchval(_RESOLVE_UNKNOWN))
@@ -671,15 +680,7 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
     """Store a bank's withdrawal rows (idempotent by bank + reference), keep unknown accounts (reported),
     and reallocate the people concerned; rows must have been checked (``withdrawal_files``). ``content``:
     the upload as received, kept with the intake for audit (``sha256`` must be its hash)."""
-    started = mark = time.perf_counter()
-    steps: dict[str, float] = {}
-
-    def step(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        steps[name] = round(now - mark, 3)
-        mark = now
-
+    step = StepClock()
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:lock))"),
                           {"lock": f"withdrawal_intake:{bank_bin}"})
     driver = await driver_connection(session)
@@ -766,7 +767,7 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
     step("reallocated")
     log.info("withdrawals_received", bank=bank_bin, rows=len(rows), accepted=accepted, duplicates=duplicates,
              unknown_accounts=int(counts["unknown"]), conflicts=conflicts_total, assisted_confirmed=confirmed,
-             seconds=round(time.perf_counter() - started, 3), steps=steps)
+             seconds=step.seconds(), steps=step.steps)
     return IntakeResult(intake_id=intake_id, rows=len(rows), accepted=accepted, duplicates=duplicates,
                         unknown_accounts=unknown_accounts, conflicts=conflicts,
                         unknown_accounts_total=int(counts["unknown"]),
