@@ -749,7 +749,9 @@ async def record_bank_withdrawals(session: AsyncSession, *, bank_bin: str, rows:
                INSERT INTO withdrawal (source, intake_id, bank_bin, bank_reference, account_number, beneficiary_id,
                                        occurred_at, amount, channel, recorded_by)
                SELECT 'bank', $2, $1, bank_reference, account_number, beneficiary_id, occurred_at, amount, channel, $3
-                 FROM withdrawal_input ORDER BY occurred_at, row_number
+                 -- each person's rows in time order (ids then follow it: the allocation's tie-break); the
+                 -- people one after the other, so the person index is written in its own order
+                 FROM withdrawal_input ORDER BY beneficiary_id, occurred_at, row_number
                ON CONFLICT (bank_bin, bank_reference) DO NOTHING
                RETURNING id, beneficiary_id, occurred_at, amount
            ), noted AS (
