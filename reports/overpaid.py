@@ -179,6 +179,7 @@ _QUERY = """
          WHERE o.amount IS NULL OR o.amount < g.amount OR o.province_code <> g.province_code
     ),
     checked AS MATERIALIZED (
+        SELECT * FROM (
         SELECT d.*, o.amount AS entitled, o.province_code AS owed_province,
                coalesce(o.province_code <> d.province_code, false) AS moved,
                CASE WHEN o.amount IS NULL THEN 0
@@ -196,10 +197,7 @@ _QUERY = """
                  WHERE p.status IN ('sent', 'credited') AND {where}) d
           LEFT JOIN owed o ON o.beneficiary_id = d.beneficiary_id AND o.benefit_group = d.benefit_group
                           AND o.month <= d.month AND (o.next_month IS NULL OR o.next_month > d.month)
-         WHERE d.amount > CASE WHEN o.amount IS NULL THEN 0
-                               WHEN o.province_code <> d.province_code THEN d.amount
-                               ELSE o.amount END
-            OR coalesce(o.province_code <> d.province_code, false)
+        ) x WHERE x.amount > x.due_now OR x.moved
     ),
     listed AS MATERIALIZED (
         SELECT c.* FROM checked c
